@@ -1,0 +1,15 @@
+# PaletteAI Admin — the two commands a new user needs: `make run` and `make test`.
+.PHONY: run test install test-browser bench
+
+run:
+	scripts/run.sh
+
+test:
+	scripts/test.sh
+
+install:
+	scripts/install.sh test
+
+# Only the Playwright browser tests.
+test-browser:
+	scripts/test.sh -m browser

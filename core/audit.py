@@ -1,0 +1,55 @@
+"""The audit log: one function writes every entry, so no caller can forget to drop secret values."""
+from __future__ import annotations
+
+from django.http import HttpRequest
+
+from .models import AuditEntry
+
+
+def client_ip(request: HttpRequest | None) -> str | None:
+    if request is None:
+        return None
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def record(
+    request: HttpRequest | None,
+    action: str,
+    obj,
+    *,
+    verb: str = "",
+    changes: dict | None = None,
+    secret_fields: tuple[str, ...] = (),
+    tenant=None,
+    outcome: str = AuditEntry.SUCCESS,
+    source: str = "web",
+    user=None,
+) -> AuditEntry:
+    """Write one audit entry for `obj`.
+
+    `changes` maps field name → new value; values of `secret_fields` are replaced by "(changed)"
+    so the log says a key was rotated without ever holding it.
+    """
+    user = user or (request.user if request is not None and request.user.is_authenticated else None)
+    safe = {k: ("(changed)" if k in secret_fields else v) for k, v in (changes or {}).items()}
+    tenant = tenant if tenant is not None else getattr(obj, "audit_tenant", None)
+    return AuditEntry.objects.create(
+        user=user,
+        username=user.get_username() if user else "",
+        action=action,
+        verb=verb,
+        object_type=obj._meta.verbose_name if hasattr(obj, "_meta") else type(obj).__name__,
+        object_id=str(getattr(obj, "pk", "") or ""),
+        object_repr=str(obj)[:200],
+        tenant=tenant,
+        tenant_name=getattr(tenant, "name", ""),
+        outcome=outcome,
+        source_ip=client_ip(request),
+        source=source,
+        changes=safe,
+    )
+
+
+def form_changes(form) -> dict:
+    """The fields a ModelForm changed, with their cleaned values as strings."""
+    return {name: str(form.cleaned_data.get(name)) for name in form.changed_data}

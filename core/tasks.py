@@ -1,0 +1,36 @@
+"""Core background tasks."""
+from __future__ import annotations
+
+import socket
+
+from celery import shared_task
+
+from .models import WorkerHeartbeat
+
+
+@shared_task(name="core.heartbeat", acks_late=True, ignore_result=True)
+def heartbeat(run_id: int | None = None) -> None:
+    """Answer a heartbeat: claim the row (or make one when beat sent no id) and mark it succeeded.
+
+    Idempotent: a redelivered message finds the row no longer pending and does nothing.
+    """
+    if run_id is None:
+        run = WorkerHeartbeat.objects.create()
+    else:
+        run = WorkerHeartbeat.objects.filter(pk=run_id).first()
+        if run is None:
+            return
+    if not run.claim():
+        return
+    WorkerHeartbeat.objects.filter(pk=run.pk).update(worker=socket.gethostname())
+    run.finish()
+    # Keep the table small: the last 100 heartbeats are plenty to show worker health.
+    keep = WorkerHeartbeat.objects.order_by("-created").values_list("pk", flat=True)[:100]
+    WorkerHeartbeat.objects.exclude(pk__in=list(keep)).delete()
+
+
+def request_heartbeat() -> WorkerHeartbeat:
+    """Write a heartbeat row, then enqueue it once the transaction commits."""
+    run = WorkerHeartbeat.objects.create()
+    heartbeat.delay_on_commit(run.pk)
+    return run

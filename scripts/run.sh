@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# make run: installs what is missing, migrates, bootstraps, then runs the web server, the Celery
+# worker and beat (and Redis when installed) together under honcho. Ctrl-C stops them all.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install.sh run
+export DATA_DIR="${DATA_DIR:-$PWD/.local}"
+mkdir -p "$DATA_DIR/run"
+if [ -z "${REDIS_URL:-}" ] && command -v redis-server >/dev/null 2>&1; then
+  port="${RUN_REDIS_PORT:-6389}"
+  redis-server --bind 127.0.0.1 --port "$port" --daemonize yes --dir "$DATA_DIR/run" \
+    --pidfile "$DATA_DIR/run/redis.pid" --logfile "$DATA_DIR/run/redis.log"
+  trap 'kill "$(cat "$DATA_DIR/run/redis.pid")" 2>/dev/null || true' EXIT
+  export REDIS_URL="redis://127.0.0.1:$port/0"
+fi
+.venv/bin/python manage.py migrate --no-input -v0
+.venv/bin/python manage.py bootstrap
+export PORT="${PORT:-8000}"
+# The filesystem broker is safe with one consumer at a time; Redis takes a thread pool.
+if [ -n "${REDIS_URL:-}" ]; then export CELERY_POOL="${CELERY_POOL:-threads}"; else export CELERY_POOL="${CELERY_POOL:-solo}"; fi
+echo
+echo "PaletteAI Admin: http://127.0.0.1:$PORT/   (log in as ${ADMIN_USERNAME:-admin}; a password generated on first run is printed above once — set ADMIN_PASSWORD to choose one)"
+echo "Background work: ${REDIS_URL:-filesystem broker in $DATA_DIR/broker}"
+echo
+.venv/bin/honcho -f Procfile start

@@ -1,0 +1,94 @@
+"""The only way a view resolves a tenant or project for a user.
+
+Rules: superusers see and change everything. A tenant is visible to its members and to members
+of any of its projects; another tenant's object is a 404 (its existence is not revealed). Writing
+needs a write role (tenant admin; project admin or editor); a read-only member gets 403.
+"""
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q, QuerySet
+from django.http import Http404
+
+from .models import Membership, Project, Tenant
+
+READ, WRITE, ADMIN = "read", "write", "admin"
+
+
+def visible_tenants(user) -> QuerySet[Tenant]:
+    if user.is_superuser:
+        return Tenant.objects.all()
+    return Tenant.objects.filter(Q(memberships__user=user) | Q(projects__memberships__user=user)).distinct()
+
+
+def visible_projects(user) -> QuerySet[Project]:
+    qs = Project.objects.select_related("tenant")
+    if user.is_superuser:
+        return qs
+    return qs.filter(Q(memberships__user=user) | Q(tenant__memberships__user=user)).distinct()
+
+
+def tenant_role(user, tenant: Tenant) -> str | None:
+    """READ, ADMIN or None for this user in this tenant (as a tenant member)."""
+    if user.is_superuser:
+        return ADMIN
+    role = Membership.objects.filter(user=user, tenant=tenant).values_list("role", flat=True).first()
+    if role == Membership.TENANT_ADMIN:
+        return ADMIN
+    return READ if role else None
+
+
+def project_role(user, project: Project) -> str | None:
+    """READ, WRITE, ADMIN or None for this user in this project (tenant roles count)."""
+    if user.is_superuser:
+        return ADMIN
+    roles = set(
+        Membership.objects.filter(Q(user=user) & (Q(tenant_id=project.tenant_id) | Q(project=project))).values_list("role", flat=True)
+    )
+    if roles & {Membership.TENANT_ADMIN, Membership.PROJECT_ADMIN}:
+        return ADMIN
+    if Membership.EDITOR in roles:
+        return WRITE
+    return READ if roles else None
+
+
+_RANK = {None: 0, READ: 1, WRITE: 2, ADMIN: 3}
+
+
+def _require(role: str | None, need: str) -> None:
+    if role is None:
+        raise Http404("No such object.")
+    if _RANK[role] < _RANK[need]:
+        raise PermissionDenied("Your role does not allow this change.")
+
+
+def get_tenant_for_user(user, name: str, need: str = READ) -> tuple[Tenant, str]:
+    """The tenant called `name` and the user's role in it; 404 when not visible, 403 when the role is too low."""
+    tenant = Tenant.objects.filter(name=name).first()
+    if tenant is None:
+        raise Http404("No such tenant.")
+    role = tenant_role(user, tenant)
+    if role is None and visible_projects(user).filter(tenant=tenant).exists():
+        role = READ  # members of one of its projects may see the tenant itself
+    _require(role, need)
+    return tenant, role
+
+
+def get_project_for_user(user, tenant_name: str, name: str, need: str = READ) -> tuple[Project, str]:
+    """The project `tenant_name/name` and the user's role in it; 404 when not visible, 403 when too low."""
+    project = Project.objects.select_related("tenant").filter(tenant__name=tenant_name, name=name).first()
+    if project is None:
+        raise Http404("No such project.")
+    role = project_role(user, project)
+    _require(role, need)
+    return project, role
+
+
+def audit_entries_for_user(user):
+    """Audit entries a user may read: everything for superusers, their tenants' entries for tenant admins."""
+    from core.models import AuditEntry
+
+    if user.is_superuser:
+        return AuditEntry.objects.all()
+    admin_of = Membership.objects.filter(user=user, role=Membership.TENANT_ADMIN).values_list("tenant_id", flat=True)
+    return AuditEntry.objects.filter(tenant_id__in=list(admin_of))

@@ -1,0 +1,50 @@
+"""manage.py bootstrap: the default tenant and project, and the first admin user. Idempotent."""
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from tenancy.models import Project, Tenant
+
+
+class Command(BaseCommand):
+    help = "Create the default tenant and project (SYSTEM_DEFAULT_RESOURCES) and the admin user. Safe to run again."
+
+    def handle(self, *args, **options):
+        with transaction.atomic():
+            if settings.SYSTEM_DEFAULT_RESOURCES:
+                tenant, created = Tenant.objects.get_or_create(name="default", defaults={"display_name": "Default tenant"})
+                if created:
+                    self.stdout.write("Created tenant default (namespace tenant-default).")
+                if not Project.objects.filter(tenant=tenant, name="default").exists():
+                    if Project.objects.filter(namespace="default-project").exists():
+                        self.stderr.write("Namespace default-project is taken by another project; default project not created.")
+                    else:
+                        # "default" itself is a reserved Kubernetes namespace, hence default-project.
+                        Project.objects.create(tenant=tenant, name="default", display_name="Default project", namespace="default-project")
+                        self.stdout.write("Created project default/default (namespace default-project).")
+            self._admin_user()
+
+    def _admin_user(self) -> None:
+        User = get_user_model()
+        username = settings.ADMIN_USERNAME
+        user = User.objects.filter(username=username).first()
+        if user is not None:
+            if settings.ADMIN_PASSWORD and not user.check_password(settings.ADMIN_PASSWORD):
+                user.set_password(settings.ADMIN_PASSWORD)
+                user.save(update_fields=["password"])
+                self.stdout.write(f"Admin user {username}: password updated from ADMIN_PASSWORD.")
+            else:
+                self.stdout.write(f"Admin user {username} exists.")
+            return
+        password = settings.ADMIN_PASSWORD or secrets.token_urlsafe(12)
+        User.objects.create_superuser(username=username, email="", password=password)
+        if settings.ADMIN_PASSWORD:
+            self.stdout.write(f"Created admin user {username} with the password from ADMIN_PASSWORD.")
+        else:
+            # Printed once; it is not stored anywhere readable.
+            self.stdout.write(self.style.WARNING(f"Created admin user {username} with password: {password}  (shown once; change it after login)"))

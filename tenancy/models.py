@@ -1,0 +1,131 @@
+"""Tenants, projects and who may do what in them."""
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+
+DNS1123_LABEL = RegexValidator(
+    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+    "Use lowercase letters, digits and '-', starting and ending with a letter or digit (a DNS-1123 label).",
+)
+RESERVED_NAMESPACES = ("mural-system", "default", "kube-system", "kube-public", "kube-node-lease")
+
+
+def validate_namespace(value: str) -> None:
+    """A Kubernetes namespace PaletteAI may own: a DNS-1123 label, not a system namespace."""
+    if value in RESERVED_NAMESPACES or value.startswith("kube-"):
+        raise ValidationError(f"Namespace {value!r} is reserved for the system; choose another name.")
+
+
+class Tenant(models.Model):
+    """A top-level organisation. Owns the Kubernetes namespace `tenant-<name>` and a GPU limit.
+
+    The name is immutable once created: it is the namespace's name and appears in URLs.
+    """
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=56, unique=True, validators=[DNS1123_LABEL],
+                            help_text="DNS-1123 label; the namespace will be tenant-<name>. Cannot be changed later.")
+    display_name = models.CharField(max_length=100)
+    description = models.TextField(blank=True)
+    gpu_limit = models.PositiveIntegerField(default=0, validators=[MaxValueValidator(100000)],
+                                            help_text="Maximum GPUs across the tenant's projects; 0 means no limit.")
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def namespace(self) -> str:
+        return f"tenant-{self.name}"
+
+    @property
+    def audit_tenant(self) -> Tenant:
+        return self
+
+
+class Project(models.Model):
+    """A team workspace inside a tenant, with its own namespace (unique across the install) and GPU limit."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="projects")
+    name = models.CharField(max_length=63, validators=[DNS1123_LABEL], help_text="DNS-1123 label. Cannot be changed later.")
+    display_name = models.CharField(max_length=100)
+    description = models.TextField(blank=True)
+    namespace = models.CharField(max_length=63, unique=True, validators=[DNS1123_LABEL, validate_namespace],
+                                 help_text="Kubernetes namespace of the project; unique across the install. Cannot be changed later.")
+    gpu_limit = models.PositiveIntegerField(default=0, validators=[MaxValueValidator(100000)],
+                                            help_text="Maximum GPUs for this project; 0 means no limit.")
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["tenant__name", "name"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "name"], name="project_name_unique_in_tenant")]
+
+    def __str__(self) -> str:
+        return f"{self.tenant.name}/{self.name}"
+
+    @property
+    def audit_tenant(self) -> Tenant:
+        return self.tenant
+
+    def clean(self) -> None:
+        if self.namespace and self.tenant_id and self.namespace == f"tenant-{self.tenant.name}":
+            raise ValidationError({"namespace": "This is the tenant's own namespace; a project needs its own."})
+
+
+class Membership(models.Model):
+    """A user's role in a tenant (tenant admin or viewer) or in a project (admin, editor or viewer).
+
+    Tenant admins manage the whole tenant; a tenant viewer reads all of it. Project admins and
+    editors change the project's objects; viewers only read.
+    """
+
+    TENANT_ADMIN = "tenant_admin"
+    PROJECT_ADMIN = "project_admin"
+    EDITOR = "editor"
+    VIEWER = "viewer"
+    ROLE_CHOICES = [(TENANT_ADMIN, "Tenant admin"), (PROJECT_ADMIN, "Project admin"), (EDITOR, "Editor"), (VIEWER, "Viewer")]
+    WRITE_ROLES = (TENANT_ADMIN, PROJECT_ADMIN, EDITOR)
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    tenant = models.ForeignKey(Tenant, null=True, blank=True, on_delete=models.CASCADE, related_name="memberships")
+    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=ROLE_CHOICES)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(tenant__isnull=False, project__isnull=True) | Q(tenant__isnull=True, project__isnull=False)),
+                name="membership_tenant_xor_project",
+            ),
+            models.CheckConstraint(
+                condition=Q(tenant__isnull=True) | Q(role__in=["tenant_admin", "viewer"]),
+                name="membership_tenant_roles",
+            ),
+            models.CheckConstraint(
+                condition=Q(project__isnull=True) | Q(role__in=["project_admin", "editor", "viewer"]),
+                name="membership_project_roles",
+            ),
+            models.UniqueConstraint(fields=["user", "tenant"], condition=Q(tenant__isnull=False), name="membership_one_per_tenant"),
+            models.UniqueConstraint(fields=["user", "project"], condition=Q(project__isnull=False), name="membership_one_per_project"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.get_role_display()} of {self.tenant or self.project}"
+
+    @property
+    def audit_tenant(self) -> Tenant:
+        return self.tenant or self.project.tenant

@@ -1,0 +1,175 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db.models import Count
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from core import audit
+from core.htmx import redirect_after_post, render_page
+from core.models import AuditEntry
+
+from . import access, overview
+from .forms import MembershipForm, ProjectForm, TenantForm
+from .models import Membership
+
+
+@login_required
+@require_GET
+def home(request):
+    tenants = list(access.visible_tenants(request.user)[:2])
+    if len(tenants) == 1:
+        return redirect("tenancy:tenant_detail", tenant=tenants[0].name)
+    return redirect("tenancy:tenant_list")
+
+
+@login_required
+@require_GET
+def tenant_list(request):
+    tenants = access.visible_tenants(request.user).annotate(project_count=Count("projects", distinct=True))
+    return render_page(request, "tenancy/tenant_list.html", {"tenants": tenants})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def tenant_create(request):
+    if not request.user.is_superuser:
+        raise PermissionDenied("Only platform administrators create tenants.")
+    form = TenantForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            tenant = form.save()
+            audit.record(request, AuditEntry.CREATE, tenant, changes=audit.form_changes(form))
+        messages.success(request, f"Tenant {tenant.name} created, with namespace {tenant.namespace}.")
+        return redirect_after_post(request, reverse("tenancy:tenant_detail", args=[tenant.name]))
+    return render_page(request, "tenancy/tenant_form.html", {"form": form}, fragment="form")
+
+
+@login_required
+@require_GET
+def tenant_detail(request, tenant):
+    tenant, role = access.get_tenant_for_user(request.user, tenant)
+    context = {"tenant": tenant, "role": role, **overview.tenant_overview(request.user, tenant)}
+    return render_page(request, "tenancy/tenant_detail.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def tenant_edit(request, tenant):
+    tenant, role = access.get_tenant_for_user(request.user, tenant, need=access.ADMIN)
+    form = TenantForm(request.POST or None, instance=tenant)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            form.save()
+            audit.record(request, AuditEntry.UPDATE, tenant, changes=audit.form_changes(form))
+        messages.success(request, f"Tenant {tenant.name} saved.")
+        return redirect_after_post(request, reverse("tenancy:tenant_detail", args=[tenant.name]))
+    return render_page(request, "tenancy/tenant_form.html", {"form": form, "tenant": tenant}, fragment="form")
+
+
+@login_required
+@require_POST
+def tenant_delete(request, tenant):
+    tenant, role = access.get_tenant_for_user(request.user, tenant, need=access.ADMIN)
+    if not request.user.is_superuser:
+        raise PermissionDenied("Only platform administrators delete tenants.")
+    if tenant.projects.exists():
+        messages.error(request, f"Tenant {tenant.name} still has projects; delete them first.")
+        return redirect_after_post(request, reverse("tenancy:tenant_detail", args=[tenant.name]))
+    with transaction.atomic():
+        audit.record(request, AuditEntry.DELETE, tenant)
+        tenant.delete()
+    messages.success(request, f"Tenant {tenant.name} deleted.")
+    return redirect_after_post(request, reverse("tenancy:tenant_list"))
+
+
+@login_required
+@require_GET
+def project_list(request):
+    projects = access.visible_projects(request.user)
+    return render_page(request, "tenancy/project_list.html", {"projects": projects}, fragment="rows")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def project_create(request, tenant):
+    tenant, role = access.get_tenant_for_user(request.user, tenant, need=access.ADMIN)
+    form = ProjectForm(request.POST or None, tenant=tenant)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            project = form.save()
+            audit.record(request, AuditEntry.CREATE, project, changes=audit.form_changes(form))
+        messages.success(request, f"Project {project.name} created in namespace {project.namespace}.")
+        return redirect_after_post(request, reverse("tenancy:project_detail", args=[tenant.name, project.name]))
+    return render_page(request, "tenancy/project_form.html", {"form": form, "tenant": tenant}, fragment="form")
+
+
+@login_required
+@require_GET
+def project_detail(request, tenant, project):
+    project, role = access.get_project_for_user(request.user, tenant, project)
+    members = project.memberships.select_related("user").order_by("user__username")
+    context = {"project": project, "tenant": project.tenant, "role": role, "members": members,
+               "member_form": MembershipForm(project=project), **overview.project_overview(project)}
+    return render_page(request, "tenancy/project_detail.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def project_edit(request, tenant, project):
+    project, role = access.get_project_for_user(request.user, tenant, project, need=access.ADMIN)
+    form = ProjectForm(request.POST or None, instance=project, tenant=project.tenant)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            form.save()
+            audit.record(request, AuditEntry.UPDATE, project, changes=audit.form_changes(form))
+        messages.success(request, f"Project {project.name} saved.")
+        return redirect_after_post(request, reverse("tenancy:project_detail", args=[project.tenant.name, project.name]))
+    return render_page(request, "tenancy/project_form.html", {"form": form, "tenant": project.tenant, "project": project}, fragment="form")
+
+
+@login_required
+@require_POST
+def project_delete(request, tenant, project):
+    project, role = access.get_project_for_user(request.user, tenant, project, need=access.ADMIN)
+    tenant_obj = project.tenant
+    with transaction.atomic():
+        audit.record(request, AuditEntry.DELETE, project)
+        project.delete()
+    messages.success(request, f"Project {project.name} deleted.")
+    return redirect_after_post(request, reverse("tenancy:tenant_detail", args=[tenant_obj.name]))
+
+
+@login_required
+@require_POST
+def member_add(request, tenant, project):
+    project, role = access.get_project_for_user(request.user, tenant, project, need=access.ADMIN)
+    form = MembershipForm(request.POST, project=project)
+    if form.is_valid():
+        with transaction.atomic():
+            membership, created = Membership.objects.update_or_create(
+                user=form.user, project=project, defaults={"role": form.cleaned_data["role"]}
+            )
+            audit.record(request, AuditEntry.CREATE if created else AuditEntry.UPDATE, membership,
+                         changes={"user": form.user.username, "role": membership.role})
+        messages.success(request, f"{form.user.username} is now {membership.get_role_display().lower()} of {project.name}.")
+        return redirect_after_post(request, reverse("tenancy:project_detail", args=[project.tenant.name, project.name]))
+    members = project.memberships.select_related("user").order_by("user__username")
+    context = {"project": project, "tenant": project.tenant, "role": role, "members": members, "member_form": form}
+    return render_page(request, "tenancy/project_detail.html", {**context, **overview.project_overview(project)}, fragment="members")
+
+
+@login_required
+@require_POST
+def member_remove(request, tenant, project, membership):
+    project, role = access.get_project_for_user(request.user, tenant, project, need=access.ADMIN)
+    membership = get_object_or_404(Membership, uuid=membership, project=project)
+    with transaction.atomic():
+        audit.record(request, AuditEntry.DELETE, membership)
+        membership.delete()
+    messages.success(request, f"{membership.user.username} removed from {project.name}.")
+    return redirect_after_post(request, reverse("tenancy:project_detail", args=[project.tenant.name, project.name]))

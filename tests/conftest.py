@@ -1,0 +1,119 @@
+"""The small world every test shares: an owner of tenant A, a read-only member of A, an outsider in B.
+
+Also: Playwright on Debian's Chromium, and a real Celery worker process for integration tests.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+# Sync Playwright runs an event loop in the test thread; Django's ORM in live_server tests would
+# otherwise refuse to run (SynchronousOnlyOperation). Only in the test process.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+PASSWORD = "correct-horse-battery-9"
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
+
+
+@pytest.fixture(autouse=True)
+def _no_login_throttling(settings):
+    # Tests log in many times from one address; the throttling test turns it back on.
+    settings.AXES_ENABLED = False
+
+
+class World:
+    """Tenant A (with project A1) owned by `owner`, read by `viewer`; tenant B (project B1) with `outsider`."""
+
+    def __init__(self):
+        from django.contrib.auth import get_user_model
+
+        from tenancy.models import Membership, Project, Tenant
+
+        User = get_user_model()
+        self.tenant_a = Tenant.objects.create(name="acme", display_name="Acme")
+        self.tenant_b = Tenant.objects.create(name="globex", display_name="Globex")
+        self.project_a = Project.objects.create(tenant=self.tenant_a, name="research", display_name="Research", namespace="acme-research")
+        self.project_b = Project.objects.create(tenant=self.tenant_b, name="ops", display_name="Ops", namespace="globex-ops")
+        self.owner = User.objects.create_user("owner", password=PASSWORD)
+        self.viewer = User.objects.create_user("viewer", password=PASSWORD)
+        self.editor = User.objects.create_user("editor", password=PASSWORD)
+        self.outsider = User.objects.create_user("outsider", password=PASSWORD)
+        self.superuser = User.objects.create_superuser("root", password=PASSWORD)
+        Membership.objects.create(user=self.owner, tenant=self.tenant_a, role=Membership.TENANT_ADMIN)
+        Membership.objects.create(user=self.viewer, tenant=self.tenant_a, role=Membership.VIEWER)
+        Membership.objects.create(user=self.editor, project=self.project_a, role=Membership.EDITOR)
+        Membership.objects.create(user=self.outsider, tenant=self.tenant_b, role=Membership.TENANT_ADMIN)
+
+    def client_for(self, user):
+        from django.test import Client
+
+        client = Client()
+        client.force_login(user)
+        return client
+
+
+@pytest.fixture
+def world(db):
+    return World()
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db, settings, tmp_path):
+    """A real `celery worker` process on the test's Redis and the test database. Stops by PID."""
+    from django.db import connection
+
+    if not settings.REDIS_URL:
+        pytest.fail("REDIS_URL is not set: run the suite with `make test`, which starts Redis.")
+    db = connection.settings_dict
+    env = {**os.environ, "REDIS_URL": settings.REDIS_URL, "PYTHONUNBUFFERED": "1"}
+    env.pop("PYTEST_XDIST_WORKER", None)  # the URL above already carries this process's Redis database
+    if db["ENGINE"].endswith("postgresql"):
+        env["DATABASE_URL"] = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    else:
+        pytest.fail("The worker tests need PostgreSQL (a worker process cannot share an in-memory SQLite database).")
+    log = tmp_path / "celery.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "paletteai_admin", "worker", "--pool", "threads", "--concurrency", "2",
+         "--loglevel", "INFO", "--without-mingle", "--without-gossip", "--without-heartbeat", "-n", f"test-{os.getpid()}@%h"],
+        cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 30
+    while "ready." not in log.read_text():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"The Celery worker did not start:\n{log.read_text()[-3000:]}")
+        time.sleep(0.2)
+    proc.log_path = log
+    yield proc
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def wait_for(predicate, timeout: float = 20.0, interval: float = 0.2, message: str = "condition"):
+    """Poll `predicate` until it returns something truthy, or fail the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    pytest.fail(f"Timed out after {timeout}s waiting for {message}.")
