@@ -277,6 +277,20 @@ CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "core.heartbeat", "schedule": envint("HEARTBEAT_INTERVAL", 60, minimum=5)},
 }
 
+# Palette integration policy.
+ALLOW_INSECURE_PALETTE_TLS = envbool("ALLOW_INSECURE_PALETTE_TLS", True)  # set false in production
+ALLOW_HTTP_PALETTE = envbool("ALLOW_HTTP_PALETTE", False)  # plain http:// Palette URLs, labs only
+INTEGRATION_ONLINE_CHECKS = envbool("INTEGRATION_ONLINE_CHECKS", False)  # Hugging Face / NGC checks over the network
+PALETTE_CONNECT_TIMEOUT = envint("PALETTE_CONNECT_TIMEOUT", 5, minimum=1)
+PALETTE_READ_TIMEOUT = envint("PALETTE_READ_TIMEOUT", 30, minimum=1)
+PALETTE_CHECK_INTERVAL = envint("PALETTE_CHECK_INTERVAL", 300, minimum=30)
+
+# Kubernetes Secret sync: KUBERNETES_API_URL (plain URL, e.g. a proxy), KUBECONFIG, or in-cluster
+# service account; off when none is configured.
+KUBERNETES_API_URL = envstr("KUBERNETES_API_URL", "")
+KUBECONFIG = envstr("KUBECONFIG", "")
+KUBERNETES_IN_CLUSTER = envbool("KUBERNETES_IN_CLUSTER", bool(os.environ.get("KUBERNETES_SERVICE_HOST")))
+
 SYSTEM_DEFAULT_RESOURCES = envbool("SYSTEM_DEFAULT_RESOURCES", True)
 ADMIN_USERNAME = envstr("ADMIN_USERNAME", "admin")
 ADMIN_PASSWORD = envstr("ADMIN_PASSWORD", "")

@@ -1,0 +1,118 @@
+"""Every change to Settings and Secrets goes through here: web forms, the wizard and manifests.
+
+Each function validates, writes in the caller's transaction, records an audit entry that never
+holds a secret value, and schedules the Kubernetes sync once the transaction commits.
+"""
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from core import audit
+from core.models import AuditEntry
+from tenancy.models import Project, Tenant
+
+from . import credentials
+from .models import MANAGED_BY_LABEL, Secret, Settings
+
+
+def _schedule_sync(secret_id: int) -> None:
+    from .tasks import sync_secret_task
+
+    transaction.on_commit(lambda: sync_secret_task.delay(secret_id))
+
+
+def _schedule_kube_delete(namespace: str, name: str) -> None:
+    from .tasks import delete_kube_secret_task
+
+    transaction.on_commit(lambda: delete_kube_secret_task.delay(namespace, name))
+
+
+def save_secret(owner: Tenant | Project, name: str, data: dict[str, str], *, request=None, user=None, source: str = "web",
+                labels: dict | None = None) -> Secret:
+    """Create or replace the Secret `name` in `owner`'s namespace with `data` (key → string)."""
+    if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
+        raise ValidationError("Secret data must map string keys to string values.")
+    secret = Secret.objects.filter(namespace=owner.namespace, name=name).first()
+    created = secret is None
+    if created:
+        secret = Secret(name=name)
+        secret.set_owner(owner)
+    before = secret.get_data() if not created else {}
+    secret.set_data(data)
+    secret.labels = {**(labels or secret.labels or {}), MANAGED_BY_LABEL[0]: MANAGED_BY_LABEL[1]}
+    secret.full_clean(exclude=["data"])
+    changed_keys = sorted(k for k in set(before) | set(data) if before.get(k) != data.get(k))
+    if not created and not changed_keys and secret.labels == Secret.objects.get(pk=secret.pk).labels:
+        return secret  # applying the same content twice changes nothing
+    secret.save()
+    audit.record(request, AuditEntry.CREATE if created else AuditEntry.UPDATE, secret, user=user, source=source,
+                 changes={k: "(changed)" for k in changed_keys}, tenant=secret.audit_tenant)
+    _schedule_sync(secret.pk)
+    return secret
+
+
+def delete_secret(secret: Secret, *, request=None, user=None, source: str = "web") -> None:
+    users = [s for s in Settings.objects.filter(namespace=secret.namespace) if secret.name in (s.palette_secret, s.huggingface_secret, s.ngc_secret)]
+    if users:
+        raise ValidationError(f"Secret {secret} is used by Settings {users[0]}; remove it from those Settings first.")
+    audit.record(request, AuditEntry.DELETE, secret, user=user, source=source, tenant=secret.audit_tenant)
+    _schedule_kube_delete(secret.namespace, secret.name)
+    secret.delete()
+
+
+def palette_credential(namespace: str, secret_name: str) -> tuple[str, str] | None:
+    """(hostUrl, apiKey) of a Palette Secret, when it holds both; used for the uniqueness rule."""
+    secret = Secret.objects.filter(namespace=namespace, name=secret_name).first()
+    if secret is None:
+        return None
+    try:
+        values = credentials.parse_palette_json(secret.get_data().get(credentials.PALETTE_KEY, "{}"), partial=True)
+    except credentials.CredentialError:
+        return None
+    if values.get("hostUrl") and values.get("apiKey"):
+        return values["hostUrl"], values["apiKey"]
+    return None
+
+
+def check_credential_unique(settings: Settings, credential: tuple[str, str] | None) -> None:
+    """One Palette credential (same host and API key) must not back two Settings (PaletteAI's rule)."""
+    if credential is None:
+        return
+    for other in Settings.objects.exclude(pk=settings.pk).only("namespace", "name", "palette_secret"):
+        if palette_credential(other.namespace, other.palette_secret) == credential:
+            raise ValidationError(
+                f"This Palette API key for {credential[0]} already backs Settings {other}. "
+                "Use one tenant-level Settings and let projects inherit it, or create a separate API key."
+            )
+
+
+def save_settings(owner: Tenant | Project, name: str, *, palette_secret: str, huggingface_secret: str = "", ngc_secret: str = "",
+                  request=None, user=None, source: str = "web") -> Settings:
+    """Create or update the Settings of `owner`. The name is immutable; every named Secret must exist."""
+    existing = Settings.objects.filter(**{"project" if isinstance(owner, Project) else "tenant": owner}).first()
+    if existing and existing.name != name:
+        raise ValidationError(f"{owner} already has Settings {existing.name}; a Settings name cannot be changed.")
+    settings = existing or Settings(name=name)
+    settings.set_owner(owner)
+    for field, secret_name in (("palette_secret", palette_secret), ("huggingface_secret", huggingface_secret), ("ngc_secret", ngc_secret)):
+        if secret_name and not Secret.objects.filter(namespace=owner.namespace, name=secret_name).exists():
+            raise ValidationError(f"Secret {secret_name} does not exist in namespace {owner.namespace}; create it first.")
+    if not palette_secret:
+        raise ValidationError("A Palette integration is required: name its Secret.")
+    before = {f: getattr(settings, f) for f in ("palette_secret", "huggingface_secret", "ngc_secret")}
+    settings.palette_secret, settings.huggingface_secret, settings.ngc_secret = palette_secret, huggingface_secret, ngc_secret
+    settings.full_clean()
+    check_credential_unique(settings, palette_credential(owner.namespace, palette_secret))
+    changes = {f: getattr(settings, f) for f in before if before[f] != getattr(settings, f)}
+    if existing and not changes:
+        return settings
+    settings.save()
+    audit.record(request, AuditEntry.UPDATE if existing else AuditEntry.CREATE, settings, user=user, source=source,
+                 changes=changes, tenant=settings.audit_tenant)
+    return settings
+
+
+def delete_settings(settings: Settings, *, request=None, user=None, source: str = "web") -> None:
+    audit.record(request, AuditEntry.DELETE, settings, user=user, source=source, tenant=settings.audit_tenant)
+    settings.delete()

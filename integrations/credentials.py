@@ -1,0 +1,160 @@
+"""The Palette integration's fields: parsing, validation with messages that say what to fix.
+
+The same rules serve the web form, manifests and the connection diagnosis, so a value that one
+accepts the others accept too.
+"""
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from dataclasses import asdict, dataclass
+from urllib.parse import urlsplit
+
+from django.conf import settings as django_settings
+
+PALETTE_KEY = "palette"
+CA_KEY = "ca.crt"
+HUGGINGFACE_KEY = "huggingface"
+NGC_KEY = "nvidia"
+PROJECT_UID = re.compile(r"^[0-9a-f]{24}$")
+FIELDS = ("apiKey", "defaultProjectID", "hostUrl", "tenant", "skipSSLCertificateVerification", "tlsSecretRef")
+REQUIRED = ("apiKey", "defaultProjectID", "hostUrl", "tenant")
+HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$")
+
+
+class CredentialError(ValueError):
+    """A field of the Palette integration is wrong; `field` names it, the message says what to fix."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
+def normalize_host_url(value: str, allow_http: bool | None = None) -> str:
+    """Return the canonical base URL for `value` (a bare host or an https URL), or raise CredentialError."""
+    allow_http = django_settings.ALLOW_HTTP_PALETTE if allow_http is None else allow_http
+    raw = (value or "").strip()
+    if not raw:
+        raise CredentialError("hostUrl", "Enter Palette's API host, e.g. https://api.spectrocloud.com or palette.example.com.")
+    if "://" not in raw:
+        raw = "https://" + raw
+    parts = urlsplit(raw)
+    if parts.scheme not in ("https", "http"):
+        raise CredentialError("hostUrl", f"Use an https:// URL; {parts.scheme}:// is not supported.")
+    if parts.scheme == "http" and not allow_http:
+        raise CredentialError("hostUrl", "Use https://. Plain http:// is refused unless ALLOW_HTTP_PALETTE=true (labs only).")
+    if parts.username or parts.password:
+        raise CredentialError("hostUrl", "Remove the user name or password from the URL; Palette authenticates with the API key.")
+    if parts.fragment or "#" in raw:
+        raise CredentialError("hostUrl", "Remove the '#…' fragment from the URL.")
+    if parts.query:
+        raise CredentialError("hostUrl", "Remove the '?…' query from the URL.")
+    host = parts.hostname or ""
+    try:
+        parts.port
+    except ValueError:
+        raise CredentialError("hostUrl", "The port in the URL is not a number between 1 and 65535.") from None
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        if not HOSTNAME.match(host):
+            raise CredentialError("hostUrl", f"{host or 'The host'} is not a valid host name.") from None
+    path = parts.path.rstrip("/")
+    if path in ("/v1",):
+        path = ""  # people paste the API root; the client adds /v1 itself
+    netloc = parts.netloc.lower()
+    return f"{parts.scheme}://{netloc}{path}"
+
+
+@dataclass
+class PaletteCredentials:
+    """The Palette integration as PaletteAI stores it in the `palette` key of its Secret."""
+
+    apiKey: str = ""
+    defaultProjectID: str = ""
+    hostUrl: str = ""
+    tenant: str = ""
+    skipSSLCertificateVerification: bool = False
+    tlsSecretRef: str = ""
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        if not data["tlsSecretRef"]:
+            data.pop("tlsSecretRef")
+        return json.dumps(data, sort_keys=True)
+
+
+def parse_palette_json(text: str, *, partial: bool = False) -> dict:
+    """Parse the `palette` key of a Secret into a dict of known fields, or raise CredentialError.
+
+    `partial` allows missing fields (a project-level Secret that overrides some of its tenant's).
+    """
+    try:
+        data = json.loads(text)
+    except (TypeError, ValueError) as exc:
+        raise CredentialError(PALETTE_KEY, f"The 'palette' key must hold a JSON object: {exc.msg if hasattr(exc, 'msg') else exc}.") from None
+    if not isinstance(data, dict):
+        raise CredentialError(PALETTE_KEY, "The 'palette' key must hold a JSON object with apiKey, hostUrl, tenant and defaultProjectID.")
+    unknown = sorted(set(data) - set(FIELDS))
+    if unknown:
+        raise CredentialError(PALETTE_KEY, f"Unknown field(s) {', '.join(unknown)} in the 'palette' JSON; known fields: {', '.join(FIELDS)}.")
+    if not partial:
+        missing = [f for f in REQUIRED if not data.get(f)]
+        if missing:
+            raise CredentialError(missing[0], f"The 'palette' JSON is missing {', '.join(missing)}.")
+    return validate_fields(data)
+
+
+def validate_fields(data: dict) -> dict:
+    """Check each present field; return them normalised."""
+    out: dict = {}
+    for key, value in data.items():
+        if key == "skipSSLCertificateVerification":
+            if not isinstance(value, bool):
+                raise CredentialError(key, "skipSSLCertificateVerification must be true or false (a JSON boolean).")
+            if value and not django_settings.ALLOW_INSECURE_PALETTE_TLS:
+                raise CredentialError(key, "Skipping TLS verification is refused here (ALLOW_INSECURE_PALETTE_TLS=false); add the CA certificate instead.")
+            out[key] = value
+            continue
+        if not isinstance(value, str):
+            raise CredentialError(key, f"{key} must be a string.")
+        value = value.strip()
+        if key == "hostUrl" and value:
+            value = normalize_host_url(value)
+        elif key == "defaultProjectID" and value:
+            check_project_uid(value)
+        elif key == "apiKey" and value and (len(value) < 8 or any(c.isspace() for c in value)):
+            raise CredentialError(key, "That does not look like a Palette API key (too short or contains spaces); copy it again from Profile > My API Keys.")
+        elif key == "tenant" and value and len(value) > 128:
+            raise CredentialError(key, "The Palette tenant name is at most 128 characters.")
+        elif key == "tlsSecretRef" and value and not re.match(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", value):
+            raise CredentialError(key, "tlsSecretRef must name a Secret (lowercase letters, digits, '-' and '.').")
+        out[key] = value
+    return out
+
+
+def check_project_uid(value: str) -> None:
+    """Palette's project UID is 24 hex characters; a project *name* is the most common mistake."""
+    if PROJECT_UID.match(value):
+        return
+    if re.match(r"^[0-9a-fA-F]{24}$", value):
+        raise CredentialError("defaultProjectID", "Use lowercase hex for the project UID.")
+    raise CredentialError(
+        "defaultProjectID",
+        f"{value!r} looks like a project name, not its UID. defaultProjectID is Palette's project UID: 24 hex characters "
+        "(Palette > Project Settings, or the project list in the diagnosis once the API key works).",
+    )
+
+
+def merge(tenant_values: dict, project_values: dict) -> dict[str, tuple[object, str]]:
+    """Field-by-field merge (project wins): field → (value, "project" | "tenant" | "default")."""
+    merged: dict[str, tuple[object, str]] = {}
+    for field in FIELDS:
+        if field in project_values and project_values[field] not in ("", None):
+            merged[field] = (project_values[field], "project")
+        elif field in tenant_values and tenant_values[field] not in ("", None):
+            merged[field] = (tenant_values[field], "tenant")
+        else:
+            merged[field] = (False if field == "skipSSLCertificateVerification" else "", "default")
+    return merged

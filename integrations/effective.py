@@ -1,0 +1,112 @@
+"""Effective settings: what a project (or tenant) actually uses after inheritance.
+
+A project without Settings uses its tenant's. With both, each integration merges field by field
+and the project's values win. Every value carries where it came from, for the UI.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tenancy.models import Project, Tenant
+
+from . import credentials
+from .certificates import CertificateError, CertificateInfo, parse_ca_bundle
+from .models import Secret, Settings
+
+
+@dataclass
+class EffectivePalette:
+    """The merged Palette integration: field → (value, source) plus the CA bundle, if any."""
+
+    fields: dict[str, tuple[object, str]]
+    ca_pem: str = ""
+    ca_source: str = ""
+    problems: list[str] = field(default_factory=list)
+
+    def value(self, name: str):
+        return self.fields[name][0]
+
+    @property
+    def complete(self) -> bool:
+        return not self.problems and all(self.value(f) for f in credentials.REQUIRED)
+
+    @property
+    def ca_certificates(self) -> list[CertificateInfo]:
+        try:
+            return parse_ca_bundle(self.ca_pem) if self.ca_pem else []
+        except CertificateError:
+            return []
+
+
+@dataclass
+class Effective:
+    owner: Tenant | Project
+    tenant_settings: Settings | None
+    project_settings: Settings | None
+    palette: EffectivePalette | None
+    huggingface_source: str = ""
+    ngc_source: str = ""
+
+    @property
+    def configured(self) -> bool:
+        return self.palette is not None
+
+
+def settings_for(owner: Tenant | Project) -> Settings | None:
+    if isinstance(owner, Project):
+        return Settings.objects.filter(project=owner).first()
+    return Settings.objects.filter(tenant=owner).first()
+
+
+def _secret(namespace: str, name: str) -> Secret | None:
+    if not name:
+        return None
+    return Secret.objects.filter(namespace=namespace, name=name).first()
+
+
+def _palette_values(s: Settings | None, problems: list[str]) -> tuple[dict, str]:
+    """The fields of one Settings' Palette Secret and that Secret's namespace."""
+    if s is None:
+        return {}, ""
+    secret = _secret(s.namespace, s.palette_secret)
+    if secret is None:
+        problems.append(f"Settings {s} names Secret {s.palette_secret}, which does not exist in {s.namespace}.")
+        return {}, s.namespace
+    raw = secret.get_data().get(credentials.PALETTE_KEY)
+    if raw is None:
+        problems.append(f"Secret {secret} has no 'palette' key.")
+        return {}, s.namespace
+    try:
+        return credentials.parse_palette_json(raw, partial=True), s.namespace
+    except credentials.CredentialError as exc:
+        problems.append(f"Secret {secret}: {exc}")
+        return {}, s.namespace
+
+
+def resolve(owner: Tenant | Project) -> Effective:
+    """The effective settings of a tenant or project (a few queries; not for use per row of a list)."""
+    tenant = owner.tenant if isinstance(owner, Project) else owner
+    tenant_settings = settings_for(tenant)
+    project_settings = settings_for(owner) if isinstance(owner, Project) else None
+    if tenant_settings is None and project_settings is None:
+        return Effective(owner, None, None, None)
+    problems: list[str] = []
+    tenant_values, tenant_ns = _palette_values(tenant_settings, problems)
+    project_values, project_ns = _palette_values(project_settings, problems)
+    merged = credentials.merge(tenant_values, project_values)
+    palette = EffectivePalette(merged, problems=problems)
+    missing = [f for f in credentials.REQUIRED if not merged[f][0]]
+    if missing and not problems:
+        palette.problems.append(f"Missing {', '.join(missing)}: set them in the project's or the tenant's Palette integration.")
+    ref, source = merged["tlsSecretRef"]
+    if ref:
+        # The CA Secret lives in the namespace of the Settings that named it.
+        namespace = project_ns if source == "project" else tenant_ns
+        ca = _secret(namespace, ref)
+        if ca is None or credentials.CA_KEY not in ca.get_data():
+            palette.problems.append(f"tlsSecretRef names {namespace}/{ref}, which does not exist or has no ca.crt key.")
+        else:
+            palette.ca_pem, palette.ca_source = ca.get_data()[credentials.CA_KEY], source
+    hf = "project" if project_settings and project_settings.huggingface_secret else ("tenant" if tenant_settings and tenant_settings.huggingface_secret else "")
+    ngc = "project" if project_settings and project_settings.ngc_secret else ("tenant" if tenant_settings and tenant_settings.ngc_secret else "")
+    return Effective(owner, tenant_settings, project_settings, palette, hf, ngc)

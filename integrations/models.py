@@ -1,0 +1,149 @@
+"""Settings, the Secrets behind them, and the stored results of connection checks.
+
+Shapes follow PaletteAI: a Settings object in a tenant or project namespace names up to three
+Secrets (Palette required; Hugging Face and NVIDIA NGC optional). A Palette Secret has key
+`palette` holding JSON (apiKey, defaultProjectID, hostUrl, tenant,
+skipSSLCertificateVerification, tlsSecretRef); a CA Secret has key `ca.crt`.
+"""
+from __future__ import annotations
+
+import json
+import uuid
+
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Q
+
+from core.fields import EncryptedTextField
+from core.models import TaskRun
+from tenancy.models import DNS1123_LABEL, Project, Tenant
+
+DNS1123_SUBDOMAIN = RegexValidator(
+    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
+    "Use lowercase letters, digits, '-' and '.', starting and ending with a letter or digit (a DNS-1123 subdomain).",
+)
+MANAGED_BY_LABEL = ("app.kubernetes.io/managed-by", "paletteai-admin")
+
+
+class Scoped(models.Model):
+    """Owned by exactly one tenant or one project; `namespace` is that owner's namespace."""
+
+    tenant = models.ForeignKey(Tenant, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    namespace = models.CharField(max_length=63, db_index=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def owner(self) -> Tenant | Project:
+        return self.project or self.tenant
+
+    @property
+    def audit_tenant(self) -> Tenant:
+        return self.tenant or self.project.tenant
+
+    def set_owner(self, owner: Tenant | Project) -> None:
+        if isinstance(owner, Project):
+            self.project, self.tenant, self.namespace = owner, None, owner.namespace
+        else:
+            self.tenant, self.project, self.namespace = owner, None, owner.namespace
+
+
+def scope_constraint(name: str) -> models.CheckConstraint:
+    return models.CheckConstraint(
+        condition=Q(tenant__isnull=False, project__isnull=True) | Q(tenant__isnull=True, project__isnull=False), name=name
+    )
+
+
+class Secret(Scoped):
+    """An Opaque Secret in a tenant or project namespace, stored encrypted, mirrored to Kubernetes.
+
+    The database is the source of truth; `kube_*` fields record the last sync with the cluster
+    (resourceVersion for optimistic updates, the last error for the UI and retries).
+    """
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=253, validators=[DNS1123_SUBDOMAIN])
+    data = EncryptedTextField(help_text="JSON object of key → string value, encrypted at rest.")
+    labels = models.JSONField(default=dict, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+    kube_resource_version = models.CharField(max_length=64, blank=True)
+    kube_synced_at = models.DateTimeField(null=True, blank=True)
+    kube_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["namespace", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["namespace", "name"], name="secret_unique_in_namespace"),
+            scope_constraint("secret_tenant_xor_project"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    def get_data(self) -> dict[str, str]:
+        return json.loads(self.data) if self.data else {}
+
+    def set_data(self, values: dict[str, str]) -> None:
+        self.data = json.dumps(values, sort_keys=True)
+
+
+class Settings(Scoped):
+    """The integrations of one tenant or project: Palette (required), Hugging Face and NVIDIA NGC (optional).
+
+    Each names a Secret in the same namespace. A project without Settings inherits its tenant's;
+    with its own, the two merge field by field and the project wins (integrations.effective).
+    The name is immutable.
+    """
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=63, validators=[DNS1123_LABEL])
+    palette_secret = models.CharField(max_length=253, validators=[DNS1123_SUBDOMAIN])
+    huggingface_secret = models.CharField(max_length=253, blank=True, validators=[DNS1123_SUBDOMAIN])
+    ngc_secret = models.CharField(max_length=253, blank=True, validators=[DNS1123_SUBDOMAIN])
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "settings"
+        ordering = ["namespace", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["namespace", "name"], name="settings_unique_in_namespace"),
+            # A tenant or project references at most one Settings.
+            models.UniqueConstraint(fields=["tenant"], condition=Q(tenant__isnull=False), name="settings_one_per_tenant"),
+            models.UniqueConstraint(fields=["project"], condition=Q(project__isnull=False), name="settings_one_per_project"),
+            scope_constraint("settings_tenant_xor_project"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+class PaletteCheck(TaskRun):
+    """One staged connection diagnosis of the effective Palette integration of a tenant or project.
+
+    `stages` is a list of {name, passed, detail} filled in as the check runs; `outcome` drives
+    the status badge: connected (all passed), degraded (connected but a later stage failed, e.g.
+    the project or edge host search), failed (cannot reach or authenticate).
+    """
+
+    CONNECTED, DEGRADED, FAILED_OUTCOME = "connected", "degraded", "failed"
+    tenant = models.ForeignKey(Tenant, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    stages = models.JSONField(default=list, blank=True)
+    outcome = models.CharField(max_length=16, blank=True)
+    trigger = models.CharField(max_length=32, default="manual", help_text="manual, schedule, rotation, wizard or cli")
+
+    class Meta(TaskRun.Meta):
+        constraints = [scope_constraint("palettecheck_tenant_xor_project")]
+        indexes = [models.Index(fields=["project", "-created"]), models.Index(fields=["tenant", "-created"])]
+
+    @property
+    def owner(self) -> Tenant | Project:
+        return self.project or self.tenant
+
+    @property
+    def audit_tenant(self) -> Tenant:
+        return self.tenant or self.project.tenant
