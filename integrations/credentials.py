@@ -85,10 +85,12 @@ class PaletteCredentials:
         return json.dumps(data, sort_keys=True)
 
 
-def parse_palette_json(text: str, *, partial: bool = False) -> dict:
+def parse_palette_json(text: str, *, partial: bool = False, allow_project_name: bool = False) -> dict:
     """Parse the `palette` key of a Secret into a dict of known fields, or raise CredentialError.
 
     `partial` allows missing fields (a project-level Secret that overrides some of its tenant's).
+    `allow_project_name` lets a project name stand in defaultProjectID, for the diagnosis to
+    look up its UID (the web form saves it with a warning; manifests refuse it).
     """
     try:
         data = json.loads(text)
@@ -103,10 +105,14 @@ def parse_palette_json(text: str, *, partial: bool = False) -> dict:
         missing = [f for f in REQUIRED if not data.get(f)]
         if missing:
             raise CredentialError(missing[0], f"The 'palette' JSON is missing {', '.join(missing)}.")
-    return validate_fields(data)
+    return validate_fields(data, allow_project_name=allow_project_name)
 
 
-def validate_fields(data: dict) -> dict:
+def looks_like_project_uid(value: str) -> bool:
+    return bool(PROJECT_UID.match(value or ""))
+
+
+def validate_fields(data: dict, *, allow_project_name: bool = False) -> dict:
     """Check each present field; return them normalised."""
     out: dict = {}
     for key, value in data.items():
@@ -123,7 +129,8 @@ def validate_fields(data: dict) -> dict:
         if key == "hostUrl" and value:
             value = normalize_host_url(value)
         elif key == "defaultProjectID" and value:
-            check_project_uid(value)
+            if not (allow_project_name and len(value) <= 128):
+                check_project_uid(value)
         elif key == "apiKey" and value and (len(value) < 8 or any(c.isspace() for c in value)):
             raise CredentialError(key, "That does not look like a Palette API key (too short or contains spaces); copy it again from Profile > My API Keys.")
         elif key == "tenant" and value and len(value) > 128:

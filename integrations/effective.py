@@ -77,7 +77,7 @@ def _palette_values(s: Settings | None, problems: list[str]) -> tuple[dict, str]
         problems.append(f"Secret {secret} has no 'palette' key.")
         return {}, s.namespace
     try:
-        return credentials.parse_palette_json(raw, partial=True), s.namespace
+        return credentials.parse_palette_json(raw, partial=True, allow_project_name=True), s.namespace
     except credentials.CredentialError as exc:
         problems.append(f"Secret {secret}: {exc}")
         return {}, s.namespace

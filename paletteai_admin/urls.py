@@ -17,4 +17,5 @@ urlpatterns = [
     path("django-admin/", admin.site.urls),
     path("", include("core.urls")),
     path("", include("tenancy.urls")),
+    path("", include("integrations.urls")),
 ]

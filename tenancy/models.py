@@ -129,3 +129,13 @@ class Membership(models.Model):
     @property
     def audit_tenant(self) -> Tenant:
         return self.tenant or self.project.tenant
+
+
+def owner_for_namespace(namespace: str) -> Tenant | Project | None:
+    """The tenant (`tenant-<name>`) or project that owns a Kubernetes namespace, or None."""
+    project = Project.objects.select_related("tenant").filter(namespace=namespace).first()
+    if project is not None:
+        return project
+    if namespace.startswith("tenant-"):
+        return Tenant.objects.filter(name=namespace[len("tenant-"):]).first()
+    return None

@@ -1,0 +1,314 @@
+"""Staged connection diagnosis of a tenant's or project's effective Palette integration.
+
+Stages, in order, each with pass/fail and a reason a person can act on: URL parses → DNS
+resolves → TCP connects → TLS handshake verifies (system trust, custom CA or skipped; shows the
+server certificate) → API key accepted → the key's tenant matches → defaultProjectID exists and is
+readable → edge host search answers in that project. Later stages are skipped once an earlier
+one fails. Stages 1–6 failing means Failed; 7–8 failing means Degraded (Palette answers but the
+project is wrong); all passing means Connected.
+"""
+from __future__ import annotations
+
+import socket
+import ssl
+import tempfile
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from cryptography import x509
+from django.conf import settings as django_settings
+
+from palette import errors as perrors
+from palette.client import PaletteClient
+
+from . import credentials
+from .effective import EffectivePalette
+from .models import PaletteCheck
+
+STAGES = [
+    ("url", "URL parses"),
+    ("dns", "DNS resolves"),
+    ("tcp", "TCP connects"),
+    ("tls", "TLS handshake verifies"),
+    ("apikey", "API key accepted"),
+    ("tenant", "Tenant matches"),
+    ("project", "Project exists and is readable"),
+    ("edgehosts", "Edge host search answers"),
+]
+DEGRADED_FROM = "project"
+
+
+class StageFailed(Exception):
+    def __init__(self, detail: str, **extra):
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+
+@dataclass
+class Target:
+    scheme: str
+    host: str
+    port: int
+
+
+def _cert_summary(der: bytes) -> dict:
+    cert = x509.load_der_x509_certificate(der)
+    return {
+        "subject": cert.subject.rfc4514_string(),
+        "issuer": cert.issuer.rfc4514_string(),
+        "not_after": cert.not_valid_after_utc.strftime("%Y-%m-%d"),
+    }
+
+
+def _peer_certificate(target: Target, timeout: float) -> dict | None:
+    """The server certificate, fetched without verification, to explain a verification failure."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        with socket.create_connection((target.host, target.port), timeout=timeout) as sock:
+            with context.wrap_socket(sock, server_hostname=target.host) as tls:
+                der = tls.getpeercert(binary_form=True)
+        return _cert_summary(der) if der else None
+    except (OSError, ValueError):
+        return None
+
+
+def stage_url(palette: EffectivePalette) -> tuple[str, Target]:
+    try:
+        url = credentials.normalize_host_url(str(palette.value("hostUrl")))
+    except credentials.CredentialError as exc:
+        raise StageFailed(str(exc)) from None
+    parts = urlsplit(url)
+    return url, Target(parts.scheme, parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
+
+
+def stage_dns(target: Target) -> str:
+    try:
+        infos = socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise StageFailed(f"{target.host} does not resolve ({exc.strerror}). Check the host name, or this server's DNS.") from None
+    addresses = sorted({info[4][0] for info in infos})
+    return f"{target.host} → {', '.join(addresses[:4])}"
+
+
+def stage_tcp(target: Target, timeout: float) -> str:
+    try:
+        with socket.create_connection((target.host, target.port), timeout=timeout):
+            pass
+    except socket.timeout:
+        raise StageFailed(f"No answer from {target.host}:{target.port} within {timeout:.0f} s: a firewall or proxy may drop the traffic.") from None
+    except OSError as exc:
+        raise StageFailed(f"Cannot connect to {target.host}:{target.port} ({exc.strerror or exc}). Check the port and that Palette is reachable from this server.") from None
+    return f"connected to {target.host}:{target.port}"
+
+
+def stage_tls(target: Target, palette: EffectivePalette, timeout: float) -> tuple[str, dict]:
+    if target.scheme == "http":
+        return "not used: plain http (ALLOW_HTTP_PALETTE, labs only)", {}
+    skip = bool(palette.value("skipSSLCertificateVerification"))
+    if skip:
+        trust = "verification skipped"
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    elif palette.ca_pem:
+        trust = "custom CA"
+        context = ssl.create_default_context(cadata=palette.ca_pem)
+    else:
+        trust = "system trust store"
+        context = ssl.create_default_context()
+    try:
+        with socket.create_connection((target.host, target.port), timeout=timeout) as sock:
+            with context.wrap_socket(sock, server_hostname=target.host) as tls:
+                der = tls.getpeercert(binary_form=True)
+    except ssl.SSLCertVerificationError as exc:
+        peer = _peer_certificate(target, timeout) or {}
+        seen = f" The server presented {peer['subject']}, issued by {peer['issuer']}." if peer else ""
+        if trust == "custom CA":
+            advice = "The configured CA did not issue it: upload the CA that signed Palette's certificate."
+        else:
+            advice = "Add Palette's CA certificate (CA certificate field), or, in a lab only, skip verification."
+        raise StageFailed(f"TLS: {exc.verify_message or exc.reason} ({trust}).{seen} {advice}", certificate=peer) from None
+    except ssl.SSLError as exc:
+        raise StageFailed(f"TLS handshake with {target.host} failed ({exc.reason or exc}). Is this an HTTPS port?") from None
+    except OSError as exc:
+        raise StageFailed(f"Connection to {target.host}:{target.port} dropped during the TLS handshake ({exc.strerror or exc}).") from None
+    info = _cert_summary(der) if der else {}
+    return f"verified with {trust}; certificate {info.get('subject', '?')} issued by {info.get('issuer', '?')}, expires {info.get('not_after', '?')}", info
+
+
+def run(check: PaletteCheck, palette: EffectivePalette, *, on_stage=None) -> str:
+    """Run every stage for `palette`, recording them on `check`; return the outcome.
+
+    `on_stage(stages)` is called after each stage so the UI can show them filling in live.
+    Never puts the API key in a stage detail: errors from `palette/` are already redacted.
+    """
+    timeout = float(django_settings.PALETTE_CONNECT_TIMEOUT)
+    stages: list[dict] = []
+    failed_at: str | None = None
+    target: Target | None = None
+    client: PaletteClient | None = None
+    whoami = None
+
+    def record(key: str, passed: bool | None, detail: str, **extra) -> None:
+        stages.append({"key": key, "name": dict(STAGES)[key], "passed": passed, "detail": detail, **extra})
+        check.stages = stages
+        PaletteCheck.objects.filter(pk=check.pk).update(stages=stages)
+        if on_stage:
+            on_stage(stages)
+
+    try:
+        for key, _ in STAGES:
+            if failed_at:
+                record(key, None, "skipped: an earlier stage failed")
+                continue
+            try:
+                if key == "url":
+                    url, target = stage_url(palette)
+                    record(key, True, url)
+                elif key == "dns":
+                    record(key, True, stage_dns(target))
+                elif key == "tcp":
+                    record(key, True, stage_tcp(target, timeout))
+                elif key == "tls":
+                    detail, cert = stage_tls(target, palette, timeout)
+                    record(key, True, detail, certificate=cert)
+                    client = PaletteClient(
+                        str(palette.value("hostUrl")), str(palette.value("apiKey")), ca_pem=palette.ca_pem or None,
+                        skip_verify=bool(palette.value("skipSSLCertificateVerification")),
+                        timeout=(timeout, float(django_settings.PALETTE_READ_TIMEOUT)), name=f"check {check.owner}",
+                    )
+                elif key == "apikey":
+                    whoami = client.whoami()
+                    record(key, True, f"accepted: user {whoami.user_uid or '?'} in tenant {whoami.org_name or '?'}")
+                elif key == "tenant":
+                    expected = str(palette.value("tenant"))
+                    if whoami.org_name and whoami.org_name.lower() != expected.lower():
+                        raise StageFailed(f"The API key belongs to tenant {whoami.org_name!r}, not {expected!r}. Fix the tenant field or use a key from {expected!r}.")
+                    record(key, True, f"tenant {whoami.org_name or expected}")
+                elif key == "project":
+                    record(key, True, stage_project(client, str(palette.value("defaultProjectID")), check))
+                elif key == "edgehosts":
+                    uid = str(palette.value("defaultProjectID"))
+                    first = next(iter(client.iter_edge_hosts(project_uid=uid, page_size=1)), None)
+                    record(key, True, "answers: " + (f"edge host {first.uid} visible" if first else "no edge hosts registered in this project yet"))
+            except StageFailed as exc:
+                failed_at = key
+                record(key, False, exc.detail, **exc.extra)
+            except perrors.PaletteError as exc:
+                failed_at = key
+                record(key, False, str(exc))
+    finally:
+        if client is not None:
+            client.close()
+    if failed_at is None:
+        return PaletteCheck.CONNECTED
+    keys = [k for k, _ in STAGES]
+    return PaletteCheck.DEGRADED if keys.index(failed_at) >= keys.index(DEGRADED_FROM) else PaletteCheck.FAILED_OUTCOME
+
+
+def stage_project(client: PaletteClient, value: str, check: PaletteCheck) -> str:
+    """The project must exist and be readable; a name instead of a UID gets the UID offered."""
+    if not credentials.looks_like_project_uid(value):
+        matches = [p for p in client.list_projects() if p.name.lower() == value.lower()]
+        if matches:
+            check.progress = {**check.progress, "suggested_project_uid": matches[0].uid, "suggested_project_name": matches[0].name}
+            PaletteCheck.objects.filter(pk=check.pk).update(progress=check.progress)
+            raise StageFailed(f"defaultProjectID {value!r} is a project name; its UID is {matches[0].uid}. Use the UID.",
+                              suggestion=matches[0].uid)
+        raise StageFailed(f"defaultProjectID {value!r} is not a project UID, and no project has that name. {_project_list(client)}")
+    try:
+        project = client.get_project(value)
+    except (perrors.NotFound, perrors.PermissionDenied) as exc:
+        status = "does not exist" if isinstance(exc, perrors.NotFound) else "is not readable with this key"
+        raise StageFailed(f"Project {value} {status}. {_project_list(client)}") from None
+    return f"project {project.name} ({value})"
+
+
+def _project_list(client: PaletteClient) -> str:
+    try:
+        projects = client.list_projects()
+    except perrors.PaletteError:
+        return ""
+    if not projects:
+        return "This key sees no projects."
+    names = ", ".join(f"{p.name} ({p.uid})" for p in projects[:10])
+    return f"Projects this key can read: {names}."
+
+
+def latest_check(owner) -> PaletteCheck | None:
+    """The newest finished check of a tenant or project (drives the status badge)."""
+    field = "project" if hasattr(owner, "tenant_id") else "tenant"
+    return PaletteCheck.objects.filter(**{field: owner}, status__in=PaletteCheck.TERMINAL).order_by("-created").first()
+
+
+def active_check(owner) -> PaletteCheck | None:
+    field = "project" if hasattr(owner, "tenant_id") else "tenant"
+    return PaletteCheck.objects.filter(**{field: owner}, status__in=PaletteCheck.ACTIVE).order_by("-created").first()
+
+
+def badge(owner) -> dict:
+    """Connected / Degraded / Failed / Never checked, with the time of the last check."""
+    check = latest_check(owner)
+    if check is None:
+        return {"label": "Never checked", "css": "muted", "check": None}
+    label, css = {PaletteCheck.CONNECTED: ("Connected", "ok"), PaletteCheck.DEGRADED: ("Degraded", "warn")}.get(check.outcome, ("Failed", "fail"))
+    return {"label": label, "css": css, "check": check}
+
+
+def start_check(owner, *, trigger: str = "manual") -> PaletteCheck:
+    """Write a pending check row (or return the one already active) and enqueue it on commit.
+
+    Never two at once for the same owner: a second request joins the active run.
+    """
+    from django.db import transaction
+
+    from .tasks import palette_check_task
+
+    existing = active_check(owner)
+    if existing is not None:
+        return existing
+    check = PaletteCheck(trigger=trigger)
+    if hasattr(owner, "tenant_id"):
+        check.project = owner
+    else:
+        check.tenant = owner
+    check.save()
+    transaction.on_commit(lambda: palette_check_task.delay(check.pk))
+    return check
+
+
+def perform_check(check: PaletteCheck, *, on_stage=None) -> PaletteCheck:
+    """Claim and run a check against the owner's effective Palette integration; idempotent per row."""
+    from .effective import resolve
+
+    if not check.claim():
+        return check
+    effective = resolve(check.owner)
+    if effective.palette is None:
+        check.stages = [{"key": "url", "name": "URL parses", "passed": False, "detail": "No Palette integration: add Settings to this project or its tenant."}]
+        PaletteCheck.objects.filter(pk=check.pk).update(stages=check.stages, outcome=PaletteCheck.FAILED_OUTCOME)
+        check.outcome = PaletteCheck.FAILED_OUTCOME
+        check.finish(PaletteCheck.FAILED, error=check.stages[0]["detail"])
+        return check
+    if effective.palette.problems:
+        detail = " ".join(effective.palette.problems)
+        check.stages = [{"key": "url", "name": "URL parses", "passed": False, "detail": detail}]
+        PaletteCheck.objects.filter(pk=check.pk).update(stages=check.stages, outcome=PaletteCheck.FAILED_OUTCOME)
+        check.outcome = PaletteCheck.FAILED_OUTCOME
+        check.finish(PaletteCheck.FAILED, error=detail)
+        return check
+    try:
+        outcome = run(check, effective.palette, on_stage=on_stage)
+    except Exception as exc:  # a bug must end the run visibly, not leave it running forever
+        PaletteCheck.objects.filter(pk=check.pk).update(outcome=PaletteCheck.FAILED_OUTCOME)
+        check.finish(PaletteCheck.FAILED, error=f"The check stopped unexpectedly ({type(exc).__name__}); see the worker log.")
+        raise
+    check.outcome = outcome
+    PaletteCheck.objects.filter(pk=check.pk).update(outcome=outcome)
+    failed = next((s for s in check.stages if s["passed"] is False), None)
+    check.finish(PaletteCheck.SUCCEEDED if outcome == PaletteCheck.CONNECTED else PaletteCheck.FAILED,
+                 error=f"{failed['name']}: {failed['detail']}" if failed else "")
+    return check

@@ -1,0 +1,46 @@
+"""manage.py check_palette -n NS [--json]: the staged connection diagnosis, synchronously."""
+from __future__ import annotations
+
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from integrations import diagnosis
+from integrations.models import PaletteCheck
+from tenancy.models import Project, owner_for_namespace
+
+
+class Command(BaseCommand):
+    help = "Check the Palette connection of the tenant or project owning namespace NS. Exit 0 when connected, 1 otherwise."
+
+    def add_arguments(self, parser):
+        parser.add_argument("-n", "--namespace", required=True, help="tenant-<name> or a project's namespace")
+        parser.add_argument("--json", action="store_true", dest="as_json", help="print the result as JSON")
+
+    def handle(self, *args, namespace: str, as_json: bool = False, **options):
+        owner = owner_for_namespace(namespace)
+        if owner is None:
+            raise CommandError(f"No tenant or project owns namespace {namespace!r}.")
+        check = PaletteCheck(trigger="cli")
+        if isinstance(owner, Project):
+            check.project = owner
+        else:
+            check.tenant = owner
+        check.save()
+
+        def show(stages):
+            if not as_json:
+                stage = stages[-1]
+                mark = {True: "PASS", False: "FAIL", None: "SKIP"}[stage["passed"]]
+                self.stdout.write(f"{mark}  {stage['name']}: {stage['detail']}")
+
+        check = diagnosis.perform_check(check, on_stage=show)
+        if as_json:
+            self.stdout.write(json.dumps({"namespace": namespace, "outcome": check.outcome, "stages": check.stages,
+                                          "checkedAt": check.finished.isoformat() if check.finished else None}, indent=2))
+        else:
+            if check.stages and len(check.stages) == 1 and check.outcome == PaletteCheck.FAILED_OUTCOME:
+                self.stdout.write(f"FAIL  {check.stages[0]['detail']}")
+            self.stdout.write(f"Outcome: {check.outcome}")
+        if check.outcome != PaletteCheck.CONNECTED:
+            raise SystemExit(1)
