@@ -1,0 +1,269 @@
+"""The Palette client: the operations PaletteAI Admin needs, typed.
+
+Usage::
+
+    client = PaletteClient("api.spectrocloud.com", api_key, project_uid="6356fc6e381bfda21b2859c6")
+    me = client.whoami()
+    hosts = client.search_edge_hosts(tags={"palette.ai": "true"}, states=["ready"])
+
+Scope: tenant-scoped calls (whoami, projects) never send ``ProjectUid``; project-scoped calls
+(edge hosts, cluster profiles, clusters) send the client's ``project_uid`` unless a call passes
+another one. Every failure raises a ``palette.errors.PaletteError``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any, Callable, Iterable, Iterator, Mapping
+from urllib.parse import quote
+
+from . import bodies
+from .errors import PaletteProtocolError
+from .models import (Cluster, ClusterOverview, ClusterProfile, ClusterStatus, EdgeHost, ObjectRef, Project,
+                     UserInfo, ValidationResult)
+from .pagination import PAGE_SIZE, paginate
+from .ratelimit import RateLimiter
+from .spec import Spec
+from .transport import RequestRecord, RetryPolicy, Transport
+
+
+def _seg(value: str) -> str:
+    """A path segment, escaped (edge host uids are free-form device ids)."""
+    if not value:
+        raise ValueError("A uid is required.")
+    return quote(value, safe="")
+
+
+class PaletteClient:
+    """A client for one Palette host and API key.
+
+    Arguments: ``host`` (bare host or URL; https unless the URL says otherwise), ``api_key``,
+    ``project_uid`` (default scope for project resources), ``ca_pem`` (PEM text of a private CA),
+    ``skip_verify`` (disable TLS verification for this client only; logs a warning once per
+    ``name``), ``timeout`` (seconds, or (connect, read)), ``retry`` (RetryPolicy),
+    ``rate_limiter`` (True: the process-wide limiter; False: none; or a RateLimiter),
+    ``request_log`` (callable receiving a RequestRecord per attempt; off by default),
+    ``validate`` (check requests and responses against the spec; bodies are always checked),
+    ``name`` (the integration, for log messages). Usable as a context manager.
+    """
+
+    def __init__(self, host: str, api_key: str, *, project_uid: str | None = None, ca_pem: str | None = None,
+                 skip_verify: bool = False, timeout: float | tuple[float, float] = (5.0, 30.0),
+                 retry: RetryPolicy | None = None, rate_limiter: RateLimiter | bool | None = True,
+                 request_log: Callable[[RequestRecord], None] | None = None, validate: bool = False,
+                 name: str = "", spec: Spec | None = None):
+        self.transport = Transport(host, api_key, ca_pem=ca_pem, skip_verify=skip_verify, timeout=timeout,
+                                   retry=retry, rate_limiter=rate_limiter, request_log=request_log,
+                                   validate=validate, name=name, spec=spec)
+        self.project_uid = project_uid or None
+
+    @classmethod
+    def from_integration(cls, secret: Mapping[str, Any], *, ca_pem: str | None = None, **kwargs: Any) -> "PaletteClient":
+        """Build from the integration Secret's ``palette`` JSON (apiKey, hostUrl, defaultProjectID,
+        skipSSLCertificateVerification); ``ca_pem`` is the ``ca.crt`` of the tlsSecretRef Secret."""
+        return cls(secret.get("hostUrl") or "", secret.get("apiKey") or "",
+                   project_uid=secret.get("defaultProjectID") or None, ca_pem=ca_pem,
+                   skip_verify=bool(secret.get("skipSSLCertificateVerification", False)), **kwargs)
+
+    @property
+    def base_url(self) -> str:
+        """``https://host[:port]`` of the Palette API."""
+        return self.transport.base_url
+
+    def close(self) -> None:
+        """Release the session and the temporary CA bundle."""
+        self.transport.close()
+
+    def __enter__(self) -> "PaletteClient":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"PaletteClient({self.base_url!r}, project_uid={self.project_uid!r})"
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _scope(self, project_uid: str | None) -> str | None:
+        return project_uid or self.project_uid
+
+    def _get(self, path: str, template: str, *, project_uid: str | None = None,
+             params: Mapping[str, Any] | None = None, expect: str = "json") -> Any:
+        return self.transport.request("GET", path, template=template, project_uid=project_uid,
+                                      params=params, expect=expect)
+
+    def _paged(self, path: str, body: dict, *, project_uid: str | None, page_size: int) -> Iterator[dict]:
+        def fetch(token: str | None) -> dict:
+            params = {"limit": page_size, "continue": token}
+            return self.transport.request("POST", path, template=path, project_uid=project_uid,
+                                          params=params, body=body)
+        return paginate(fetch, host=self.base_url, path=path)
+
+    # -- tenant scope -----------------------------------------------------------------------
+
+    def whoami(self) -> UserInfo:
+        """The key's user and tenant (``GET /v1/users/info``); the cheapest check that a key works."""
+        return UserInfo.from_api(self._get("/v1/users/info", "/v1/users/info"))
+
+    def get_project(self, uid: str) -> Project:
+        """A project by uid (``GET /v1/projects/{uid}``, tenant scope)."""
+        return Project.from_api(self._get(f"/v1/projects/{_seg(uid)}", "/v1/projects/{uid}"))
+
+    def list_projects(self, name: str | None = None) -> list[ObjectRef]:
+        """Names and uids of the projects the key can see (``GET /v1/dashboard/projects/metadata``)."""
+        data = self._get("/v1/dashboard/projects/metadata", "/v1/dashboard/projects/metadata",
+                         params={"name": name})
+        return [ObjectRef.from_api(item) for item in data.get("items") or ()]
+
+    # -- edge hosts -------------------------------------------------------------------------
+
+    def iter_edge_hosts(self, *, tags: Mapping[str, str] | Iterable[str] | None = None, tags_match: str = "and",
+                        states: Iterable[str] | None = None, health: Iterable[str] | None = None,
+                        architectures: Iterable[str] | None = None, names: Iterable[str] | None = None,
+                        name_operator: str = "eq", project_uid: str | None = None,
+                        page_size: int = PAGE_SIZE) -> Iterator[EdgeHost]:
+        """Stream edge hosts matching all given filters, page by page (see ``bodies.edge_host_search``)."""
+        body = bodies.edge_host_search(tags=tags, tags_match=tags_match, states=states, health=health,
+                                       architectures=architectures, names=names, name_operator=name_operator)
+        for item in self._paged("/v1/dashboard/edgehosts/search", body,
+                                project_uid=self._scope(project_uid), page_size=page_size):
+            yield EdgeHost.from_api(item)
+
+    def search_edge_hosts(self, **filters: Any) -> list[EdgeHost]:
+        """Every edge host matching the filters of ``iter_edge_hosts``, as a list."""
+        return list(self.iter_edge_hosts(**filters))
+
+    def get_edge_host(self, uid: str, *, project_uid: str | None = None) -> EdgeHost:
+        """One edge host with its full device details (``GET /v1/edgehosts/{uid}``)."""
+        data = self._get(f"/v1/edgehosts/{_seg(uid)}", "/v1/edgehosts/{uid}",
+                         project_uid=self._scope(project_uid), params={"resolvePackValues": "false"})
+        return EdgeHost.from_api(data)
+
+    def set_edge_host_tags(self, uid: str, tags: Mapping[str, str], *, remove: Iterable[str] = (),
+                           project_uid: str | None = None) -> dict[str, str]:
+        """Add or change tags of a host, keeping its other tags; remove the keys in ``remove``.
+
+        Palette's ``PUT /v1/edgehosts/{uid}/meta`` replaces all labels, so the current ones are read
+        first and merged. Returns the labels sent. (Palette offers no version check: a concurrent
+        change between the read and the write is lost.)
+        """
+        scope = self._scope(project_uid)
+        host = self.get_edge_host(uid, project_uid=scope)
+        labels = {**host.labels, **{k: str(v) for k, v in tags.items()}}
+        for key in remove:
+            labels.pop(key, None)
+        body = {"metadata": {"uid": host.uid, "name": host.name, "labels": labels}}
+        self.transport.request("PUT", f"/v1/edgehosts/{_seg(uid)}/meta", template="/v1/edgehosts/{uid}/meta",
+                               project_uid=scope, body=body, expect="none")
+        return labels
+
+    def list_edge_host_tags(self, *, project_uid: str | None = None) -> list[str]:
+        """Every tag in use on edge hosts of the scope (``GET /v1/edgehosts/tags``)."""
+        data = self._get("/v1/edgehosts/tags", "/v1/edgehosts/tags", project_uid=self._scope(project_uid))
+        return list(data.get("tags") or ())
+
+    # -- cluster profiles -------------------------------------------------------------------
+
+    def iter_cluster_profiles(self, *, environments: Iterable[str] | None = ("edge-native",),
+                              profile_types: Iterable[str] | None = None, name: str | None = None,
+                              project_uid: str | None = None, page_size: int = PAGE_SIZE) -> Iterator[ClusterProfile]:
+        """Stream cluster profiles by cloud type (default edge-native) and profile type."""
+        body = bodies.cluster_profile_filter(environments=environments, profile_types=profile_types, name=name)
+        for item in self._paged("/v1/dashboard/clusterprofiles", body, project_uid=self._scope(project_uid),
+                                page_size=page_size):
+            yield ClusterProfile.from_api(item)
+
+    def search_cluster_profiles(self, **filters: Any) -> list[ClusterProfile]:
+        """Every cluster profile matching the filters of ``iter_cluster_profiles``, as a list."""
+        return list(self.iter_cluster_profiles(**filters))
+
+    def get_cluster_profile(self, uid: str, *, project_uid: str | None = None) -> ClusterProfile:
+        """One cluster profile version with its packs (``GET /v1/clusterprofiles/{uid}``)."""
+        data = self._get(f"/v1/clusterprofiles/{_seg(uid)}", "/v1/clusterprofiles/{uid}",
+                         project_uid=self._scope(project_uid))
+        return ClusterProfile.from_api(data)
+
+    # -- edge-native clusters ---------------------------------------------------------------
+
+    @staticmethod
+    def _cluster_body(cluster: bodies.EdgeNativeCluster | Mapping[str, Any]) -> dict[str, Any]:
+        return cluster.to_body() if isinstance(cluster, bodies.EdgeNativeCluster) else dict(cluster)
+
+    def validate_edge_native_cluster(self, cluster: bodies.EdgeNativeCluster | Mapping[str, Any], *,
+                                     project_uid: str | None = None) -> ValidationResult:
+        """Ask Palette to validate a cluster request; check ``.ok`` (a 200 can carry errors)."""
+        data = self.transport.request("POST", "/v1/spectroclusters/edge-native/validate",
+                                      template="/v1/spectroclusters/edge-native/validate",
+                                      project_uid=self._scope(project_uid), body=self._cluster_body(cluster))
+        return ValidationResult.from_api(data)
+
+    def create_edge_native_cluster(self, cluster: bodies.EdgeNativeCluster | Mapping[str, Any], *,
+                                   project_uid: str | None = None) -> str:
+        """Create an edge-native cluster; returns its uid.
+
+        Not idempotent: retried only when Palette certainly did not process it (429, or no
+        connection). After a timeout or reset the outcome is unknown: look the cluster up by name.
+        """
+        data = self.transport.request("POST", "/v1/spectroclusters/edge-native",
+                                      template="/v1/spectroclusters/edge-native",
+                                      project_uid=self._scope(project_uid), body=self._cluster_body(cluster),
+                                      idempotent=False)
+        uid = data.get("uid") if isinstance(data, dict) else None
+        if not uid:
+            raise PaletteProtocolError(f"{self.base_url} created a cluster but returned no uid.",
+                                       host=self.base_url, method="POST", path="/v1/spectroclusters/edge-native")
+        return uid
+
+    def get_cluster(self, uid: str, *, project_uid: str | None = None) -> Cluster:
+        """A cluster (``GET /v1/spectroclusters/{uid}``); NotFound once it is gone."""
+        data = self._get(f"/v1/spectroclusters/{_seg(uid)}", "/v1/spectroclusters/{uid}",
+                         project_uid=self._scope(project_uid))
+        return Cluster.from_api(data)
+
+    def get_cluster_status(self, uid: str, *, project_uid: str | None = None) -> ClusterStatus:
+        """The light status poll (``GET /v1/spectroclusters/{uid}/status``)."""
+        data = self._get(f"/v1/spectroclusters/{_seg(uid)}/status", "/v1/spectroclusters/{uid}/status",
+                         project_uid=self._scope(project_uid))
+        return ClusterStatus.from_api(data)
+
+    def get_cluster_overview(self, uid: str, *, project_uid: str | None = None) -> ClusterOverview:
+        """State and health (``GET /v1/dashboard/spectroclusters/{uid}/overview``)."""
+        data = self._get(f"/v1/dashboard/spectroclusters/{_seg(uid)}/overview",
+                         "/v1/dashboard/spectroclusters/{uid}/overview", project_uid=self._scope(project_uid))
+        return ClusterOverview.from_api(data)
+
+    def get_kubeconfig(self, uid: str, *, project_uid: str | None = None) -> str:
+        """The cluster's kubeconfig as YAML text (decoded if Palette sends it base64-encoded)."""
+        text = self._get(f"/v1/spectroclusters/{_seg(uid)}/assets/kubeconfig",
+                         "/v1/spectroclusters/{uid}/assets/kubeconfig", project_uid=self._scope(project_uid),
+                         params={"frp": "true"}, expect="text")
+        return _maybe_base64(text)
+
+    def list_cluster_edge_hosts(self, uid: str, *, project_uid: str | None = None) -> list[EdgeHost]:
+        """The edge hosts of a cluster (``GET /v1/spectroclusters/{uid}/edge-native/edgeHosts``)."""
+        data = self._get(f"/v1/spectroclusters/{_seg(uid)}/edge-native/edgeHosts",
+                         "/v1/spectroclusters/{uid}/edge-native/edgeHosts", project_uid=self._scope(project_uid))
+        return [EdgeHost.from_api(item) for item in data.get("items") or ()]
+
+    def delete_cluster(self, uid: str, *, force: bool = False, project_uid: str | None = None) -> None:
+        """Delete a cluster (``DELETE /v1/spectroclusters/{uid}``); ``force`` skips graceful cleanup.
+
+        Returns when Palette accepted it; the cluster then goes Deleting -> Deleted -> NotFound.
+        """
+        self.transport.request("DELETE", f"/v1/spectroclusters/{_seg(uid)}", template="/v1/spectroclusters/{uid}",
+                               project_uid=self._scope(project_uid),
+                               params={"forceDelete": "true" if force else None}, expect="none")
+
+
+def _maybe_base64(text: str) -> str:
+    stripped = text.strip()
+    if stripped and "\n" not in stripped and ":" not in stripped:
+        try:
+            decoded = base64.b64decode(stripped, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return text
+        if "apiVersion" in decoded or "clusters" in decoded:
+            return decoded
+    return text

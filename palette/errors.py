@@ -1,0 +1,303 @@
+"""One error hierarchy for everything that goes wrong talking to Palette.
+
+Permanent versus transient is decided here, once, as the ``transient`` attribute of each class:
+the client retries exactly the transient ones (connection errors and resets, timeouts, 429,
+502/503/504, a garbled success body) and background tasks use the same attribute. Permanent:
+401, 403, 404, 405, 409, 400/422, other 5xx, TLS verification failures, pagination loops.
+
+Every message says what happened, names the Palette host, and says what to do. No message,
+attribute or ``repr`` contains the API key: Palette sometimes echoes the key back in an error
+body, so bodies are redacted when the error is built (``redact``).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import time
+from typing import Any, Iterable, Mapping
+from urllib.parse import quote
+
+REDACTED = "[REDACTED]"
+
+#: Statuses that mean "try again later" (the request was not, or may not have been, served).
+TRANSIENT_STATUSES = frozenset({429, 502, 503, 504})
+
+
+def redact(value: Any, secrets: Iterable[str]) -> Any:
+    """Replace every occurrence of each secret in strings, dicts and lists (recursively)."""
+    needles = sorted({s for secret in secrets if secret for s in (secret, quote(secret, safe=""))},
+                     key=len, reverse=True)
+    if not needles:
+        return value
+    return _redact(value, needles)
+
+
+def _redact(value: Any, needles: list[str]) -> Any:
+    if isinstance(value, str):
+        for needle in needles:
+            if needle in value:
+                value = value.replace(needle, REDACTED)
+        return value
+    if isinstance(value, bytes):
+        return _redact(value.decode("utf-8", "replace"), needles)
+    if isinstance(value, Mapping):
+        return {_redact(k, needles): _redact(v, needles) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_redact(v, needles) for v in value]
+    return value
+
+
+class PaletteError(Exception):
+    """Base of all Palette client errors.
+
+    Attributes: ``host`` (the Palette base URL), ``method`` and ``path`` of the request (if any),
+    ``status`` (HTTP status or None), ``code`` (Palette's code: str for application errors, int
+    for framework errors, or None), ``palette_message``, ``ref`` and ``details`` from the error
+    body, ``hint`` (what to do), and ``transient`` (whether retrying later may succeed).
+    """
+
+    transient = False
+    default_hint = "Check the Palette integration settings and try again."
+
+    def __init__(self, summary: str, *, host: str = "", method: str = "", path: str = "",
+                 status: int | None = None, code: str | int | None = None,
+                 palette_message: str = "", ref: str = "", details: Any = None,
+                 hint: str | None = None):
+        self.summary = summary
+        self.host = host
+        self.method = method
+        self.path = path
+        self.status = status
+        self.code = code
+        self.palette_message = palette_message
+        self.ref = ref
+        self.details = details
+        self.hint = self.default_hint if hint is None else hint
+        super().__init__(self._compose())
+
+    def _compose(self) -> str:
+        text = self.summary
+        if self.palette_message and self.palette_message not in text:
+            text += f" Palette said: {self.palette_message}"
+        if self.code not in (None, "") and str(self.code) not in text:
+            text += f" (code {self.code})"
+        if self.ref:
+            text += f" [ref {self.ref}]"
+        if self.hint:
+            text += f" {self.hint}"
+        return text
+
+    @property
+    def message(self) -> str:
+        """The full, redacted, human-readable message."""
+        return str(self)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(status={self.status!r}, code={self.code!r}, host={self.host!r})"
+
+
+# -- failures without an HTTP response ------------------------------------------------------
+
+class PaletteConnectionError(PaletteError):
+    """Palette could not be reached, or the connection broke (refused, DNS, reset)."""
+
+    transient = True
+    default_hint = ("Check the host URL, DNS, proxy and firewall between this server and Palette; "
+                    "it will be retried.")
+
+    def __init__(self, summary: str, *, before_send: bool = False, **kwargs: Any):
+        #: True when the request certainly never reached Palette (safe to retry anything).
+        self.before_send = before_send
+        super().__init__(summary, **kwargs)
+
+
+class PaletteTimeout(PaletteConnectionError):
+    """Palette did not connect or answer within the configured timeout."""
+
+    default_hint = "Palette may be overloaded or the network slow; it will be retried."
+
+
+class PaletteTLSError(PaletteError):
+    """The server's TLS certificate could not be verified. Never retried, never bypassed."""
+
+    default_hint = ("If Palette uses a private CA, add its CA certificate to the integration "
+                    "(tlsSecretRef, key ca.crt); only on a test system, set "
+                    "skipSSLCertificateVerification.")
+
+
+class PaletteProtocolError(PaletteError):
+    """Palette answered, but the body could not be understood (not JSON, truncated)."""
+
+    transient = True
+    default_hint = ("A proxy or load balancer in between may be rewriting responses; "
+                    "it will be retried.")
+
+
+class PaginationError(PaletteError):
+    """Palette returned a ``listmeta.continue`` token it had already returned (a loop)."""
+
+    default_hint = ("Palette's pagination is looping; the listing was stopped instead of "
+                    "repeating forever. Report it to Spectro Cloud support with the ref if any.")
+
+
+# -- HTTP errors ----------------------------------------------------------------------------
+
+class PaletteHTTPError(PaletteError):
+    """Palette answered with an error status."""
+
+
+class BadRequest(PaletteHTTPError):
+    """400 or 422: Palette rejected the request as invalid. Fix the request, do not retry."""
+
+    default_hint = "Correct the request (see Palette's message) and try again."
+
+
+class AuthenticationFailed(PaletteHTTPError):
+    """401: the API key is missing, invalid, expired or revoked."""
+
+    default_hint = "Create a new key in Palette under Profile > My API Keys and update the integration."
+
+
+class PermissionDenied(PaletteHTTPError):
+    """403: the key is valid but its user may not do this (here)."""
+
+    default_hint = ("Ask a Palette tenant admin to grant the API key's user a role in this project "
+                    "(or tenant), or use a key of a user who has one.")
+
+
+class NotFound(PaletteHTTPError):
+    """404 (or code ResourceNotFound): the object, or one it depends on, does not exist here."""
+
+    default_hint = ("Check the UID, and that the integration's project (defaultProjectID, a 24-hex "
+                    "UID, not a name) is the project that owns it.")
+
+
+class MethodNotAllowed(PaletteHTTPError):
+    """405: this Palette version does not offer the operation with that method."""
+
+    default_hint = ("This Palette version may have changed the API (e.g. 4.10 removed GET list "
+                    "endpoints); upgrade PaletteAI Admin or report it.")
+
+
+class Conflict(PaletteHTTPError):
+    """409: the object exists already or is in a state that forbids the change."""
+
+    default_hint = "Refresh the object's state in Palette and retry the change if it still applies."
+
+
+class RateLimited(PaletteHTTPError):
+    """429: Palette's per-IP rate limit was exceeded. ``retry_after`` in seconds if sent."""
+
+    transient = True
+    default_hint = "Too many requests from this server; it will be retried after a pause."
+
+    def __init__(self, summary: str, *, retry_after: float | None = None, **kwargs: Any):
+        self.retry_after = retry_after
+        super().__init__(summary, **kwargs)
+
+
+class ServerError(PaletteHTTPError):
+    """500 and other 5xx that are not gateway errors: Palette failed handling the request."""
+
+    default_hint = ("Palette failed internally; retrying the same request usually fails the same way. "
+                    "Contact Spectro Cloud support with the ref.")
+
+
+class ServiceUnavailable(PaletteHTTPError):
+    """502, 503, 504: Palette or a gateway in front of it is temporarily unavailable."""
+
+    transient = True
+    default_hint = "Palette or its gateway is temporarily unavailable; it will be retried."
+
+    def __init__(self, summary: str, *, retry_after: float | None = None, **kwargs: Any):
+        self.retry_after = retry_after
+        super().__init__(summary, **kwargs)
+
+
+_BY_STATUS: dict[int, type[PaletteHTTPError]] = {
+    400: BadRequest, 401: AuthenticationFailed, 403: PermissionDenied, 404: NotFound,
+    405: MethodNotAllowed, 409: Conflict, 422: BadRequest, 429: RateLimited,
+    502: ServiceUnavailable, 503: ServiceUnavailable, 504: ServiceUnavailable,
+}
+
+_SUMMARIES: dict[type[PaletteHTTPError], str] = {
+    AuthenticationFailed: "The API key was rejected by {host} ({status}).",
+    PermissionDenied: "{host} refused {what} for this API key ({status}).",
+    NotFound: "{host} has no such object for {what} ({status}).",
+    MethodNotAllowed: "{host} does not allow {what} ({status}).",
+    BadRequest: "{host} rejected {what} as invalid ({status}).",
+    Conflict: "{host} refused {what} because of a conflict ({status}).",
+    RateLimited: "{host} is rate-limiting {what} ({status}).",
+    ServerError: "{host} failed while handling {what} ({status}).",
+    ServiceUnavailable: "{host} is temporarily unavailable for {what} ({status}).",
+    PaletteHTTPError: "{host} answered {what} with HTTP {status}.",
+}
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def parse_error_body(body: bytes | str | None, status: int, reason: str = "") -> dict[str, Any]:
+    """Palette's ``{code, message, ref, details}`` from an error body, tolerant of anything.
+
+    ``code`` may be a string (application errors) or an integer (go-swagger framework errors).
+    A body that is not a JSON object becomes ``{code: <reason>, message: <start of the text>}``,
+    like the Go SDK's fallback.
+    """
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else (body or "")
+    try:
+        data = json.loads(text) if text.strip() else None
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        code = data.get("code")
+        if not isinstance(code, (str, int)) or isinstance(code, bool):
+            code = None if code is None else str(code)
+        message = data.get("message")
+        return {
+            "code": code,
+            "message": message if isinstance(message, str) else ("" if message is None else str(message)),
+            "ref": data.get("ref") if isinstance(data.get("ref"), str) else "",
+            "details": data.get("details"),
+        }
+    snippet = " ".join(text.split())[:200]
+    return {"code": reason or None, "message": snippet, "ref": "", "details": None}
+
+
+def error_from_response(*, host: str, method: str, path: str, status: int, body: bytes | str | None,
+                        reason: str = "", headers: Mapping[str, str] | None = None,
+                        secrets: Iterable[str] = ()) -> PaletteHTTPError:
+    """Build the right PaletteHTTPError for an HTTP error response, with secrets redacted."""
+    secrets = tuple(secrets)
+    parsed = redact(parse_error_body(body, status, reason), secrets)
+    cls = _BY_STATUS.get(status)
+    if cls is None:
+        cls = ServerError if status >= 500 else PaletteHTTPError
+    # Palette reports some missing objects with code ResourceNotFound on another status.
+    if parsed["code"] == "ResourceNotFound" and cls in (PaletteHTTPError, BadRequest):
+        cls = NotFound
+    what = f"{method.upper()} {path}"
+    summary = _SUMMARIES.get(cls, _SUMMARIES[PaletteHTTPError]).format(host=host, status=status, what=what)
+    kwargs: dict[str, Any] = dict(
+        host=host, method=method.upper(), path=path, status=status, code=parsed["code"],
+        palette_message=parsed["message"], ref=parsed["ref"], details=parsed["details"],
+    )
+    if cls is MethodNotAllowed and headers and headers.get("Allow"):
+        kwargs["hint"] = f"Palette allows {headers['Allow']} there. " + MethodNotAllowed.default_hint
+    if cls in (RateLimited, ServiceUnavailable):
+        kwargs["retry_after"] = parse_retry_after((headers or {}).get("Retry-After"))
+    return cls(summary, **kwargs)

@@ -1,0 +1,378 @@
+"""Typed results of Palette calls.
+
+Each class is a dataclass built by ``from_api(data)`` from Palette's JSON and keeps the whole
+decoded object in ``raw`` (the same dict, not a copy), so fields this code does not model (or
+that a newer Palette adds) are never lost. Parsing is tolerant: a missing field becomes an empty
+value, never an error. Slots and no copies: a discovery can hold tens of thousands of hosts, and
+every extra object per host is paid again by each garbage-collector pass.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Mapping
+
+#: Value Palette stores for a tag without a value (shown as just the key).
+BARE_TAG_VALUE = "spectro__tag"
+
+
+def _get(data: Any, *keys: str, default: Any = None) -> Any:
+    # isinstance(dict) rather than Mapping: the ABC check is slow and this runs per host per page.
+    for key in keys:
+        if not isinstance(data, dict):
+            return default
+        data = data.get(key)
+        if data is None:
+            return default
+    return data
+
+
+def parse_time(value: Any) -> datetime | None:
+    """An RFC 3339 timestamp (``2024-02-29T20:31:42.204Z``) as an aware datetime, or None."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value)  # Python 3.11 reads the "Z" suffix itself
+    except ValueError:
+        return None
+
+
+_MEMORY = re.compile(r"^\s*([\d.]+)\s*([KMGT]i?B?)?\s*$", re.IGNORECASE)
+_UNIT_MIB = {"k": 1 / 1024, "m": 1, "g": 1024, "t": 1024 * 1024}
+
+
+def parse_memory_mib(value: Any) -> int | None:
+    """GPU memory as Palette reports it (``"16384 MiB"``, ``"40 GiB"``, a bare number) in MiB."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return int(value)
+    if not isinstance(value, str):
+        return None
+    m = _MEMORY.match(value)
+    if not m:
+        return None
+    unit = (m.group(2) or "M")[0].lower()
+    return int(float(m.group(1)) * _UNIT_MIB[unit])
+
+
+@dataclass(slots=True)
+class ObjectRef:
+    """A reference to another Palette object (uid and name)."""
+
+    uid: str
+    name: str = ""
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> "ObjectRef":
+        """Build from ``{uid, name}`` (or ``{metadata: {uid, name}}``)."""
+        meta = data.get("metadata")
+        if not isinstance(meta, dict):
+            meta = data
+        return cls(uid=meta.get("uid") or "", name=meta.get("name") or "")
+
+
+@dataclass(slots=True)
+class UserInfo:
+    """Who the API key belongs to (``GET /v1/users/info``): tenant and user."""
+
+    org_name: str
+    tenant_uid: str
+    user_uid: str
+    raw: dict = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> "UserInfo":
+        """Build from v1UserInfo."""
+        return cls(org_name=data.get("orgName") or "", tenant_uid=data.get("tenantUid") or "",
+                   user_uid=data.get("userUid") or "", raw=data)
+
+
+@dataclass(slots=True)
+class Project:
+    """A Palette project (v1Project)."""
+
+    uid: str
+    name: str
+    labels: dict[str, str]
+    is_disabled: bool
+    created: datetime | None
+    raw: dict = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> "Project":
+        """Build from v1Project."""
+        meta = data.get("metadata") or {}
+        return cls(uid=meta.get("uid") or "", name=meta.get("name") or "",
+                   labels=dict(meta.get("labels") or {}),
+                   is_disabled=bool(_get(data, "status", "isDisabled", default=False)),
+                   created=parse_time(meta.get("creationTimestamp")), raw=data)
+
+
+@dataclass(slots=True)
+class Gpu:
+    """One GPU entry of a host; ``count`` cards of the same model (a missing count means 1)."""
+
+    vendor: str
+    model: str
+    count: int
+    memory_mib: int | None
+    mig_capable: bool = False
+    raw: dict = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> "Gpu":
+        """Build from v1GPUDeviceSpec."""
+        count = data.get("gpuCount")
+        return cls(vendor=data.get("vendor") or "", model=data.get("model") or "",
+                   count=count if isinstance(count, int) and count > 0 else 1,
+                   memory_mib=parse_memory_mib(data.get("memory")),
+                   mig_capable=bool(data.get("migCapable")), raw=data)
+
+
+@dataclass(slots=True)
+class EdgeHost:
+    """An edge host, from a search result (v1EdgeHostsMetadata) or a GET (v1EdgeHostDevice).
+
+    ``state`` is ``unpaired``, ``ready`` or ``in-use``; ``health`` is ``healthy`` or
+    ``unhealthy`` (empty when Palette has not reported it). Tags are ``labels``.
+    """
+
+    uid: str
+    name: str
+    labels: dict[str, str]
+    state: str
+    health: str
+    health_message: str
+    architecture: str
+    cpu_cores: int | None
+    memory_mb: int | None
+    gpus: tuple[Gpu, ...]
+    project: ObjectRef | None
+    host_address: str
+    in_use_clusters: tuple[ObjectRef, ...]
+    created: datetime | None
+    modified: datetime | None
+    raw: dict = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> "EdgeHost":
+        """Build from either host shape Palette returns."""
+        meta = data.get("metadata") or {}
+        spec = data.get("spec") or {}
+        status = data.get("status") or {}
+        device = spec.get("device") or {}
+        host = spec.get("host") or {}
+        project_meta = spec.get("projectMeta") or host.get("project")
+        if not project_meta and _get(data, "aclmeta", "projectUid"):
+            project_meta = {"uid": data["aclmeta"]["projectUid"]}
+        health = status.get("health") or {}
+        return cls(
+            uid=meta.get("uid") or "",
+            name=meta.get("name") or "",
+            labels=meta.get("labels") or {},
+            state=status.get("state") or "",
+            health=health.get("state") or "",
+            health_message=health.get("message") or "",
+            architecture=device.get("archType") or "",
+            cpu_cores=_get(device, "cpu", "cores"),
+            memory_mb=_get(device, "memory", "sizeInMB"),
+            gpus=tuple(Gpu.from_api(g) for g in gpus) if (gpus := device.get("gpus")) else (),
+            project=ObjectRef.from_api(project_meta) if project_meta else None,
+            host_address=host.get("hostAddress") or "",
+            in_use_clusters=tuple(ObjectRef.from_api(c) for c in used) if (used := status.get("inUseClusters")) else (),
+            created=parse_time(meta.get("creationTimestamp")),
+            modified=parse_time(meta.get("lastModifiedTimestamp")),
+            raw=data,
+        )
+
+    @property
+    def gpu_count(self) -> int:
+        """Total GPUs: the sum of ``gpuCount`` over entries, a missing count meaning 1."""
+        return sum(g.count for g in self.gpus)
+
+    @property
+    def tags(self) -> list[str]:
+        """Tags as Palette shows them: ``key:value``, or ``key`` for a bare tag."""
+        return sorted(k if v == BARE_TAG_VALUE else f"{k}:{v}" for k, v in self.labels.items())
+
+
+@dataclass(slots=True)
+class Pack:
+    """A pack (layer) of a cluster profile."""
+
+    name: str
+    tag: str
+    layer: str
+    type: str
+    uid: str
+    raw: dict = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> "Pack":
+        """Build from v1PackRef or v1PackRefSummary."""
+        return cls(name=data.get("name") or "", tag=data.get("tag") or data.get("version") or "",
+                   layer=data.get("layer") or "", type=data.get("type") or "",
+                   uid=data.get("packUid") or "", raw=data)
+
+
+@dataclass(slots=True)
+class ClusterProfile:
+    """One version of a cluster profile (each version is its own object with its own uid).
+
+    ``profile_type`` is ``infra``, ``cluster`` (Full), ``add-on`` or ``system``; ``cloud_type``
+    e.g. ``edge-native`` or ``all``. ``versions`` lists (uid, version) of every version of the name.
+    """
+
+    uid: str
+    name: str
+    version: str
+    versions: list[tuple[str, str]]
+    cloud_type: str
+    profile_type: str
+    scope: str
+    packs: list[Pack]
+    is_published: bool
+    in_use_clusters: list[ObjectRef]
+    labels: dict[str, str]
+    raw: dict = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> "ClusterProfile":
+        """Build from v1ClusterProfileSummary (search) or v1ClusterProfile (GET)."""
+        meta = data.get("metadata") or {}
+        spec = data.get("specSummary") or data.get("spec") or {}
+        template = spec.get("published") or spec.get("draft") or {}
+        status = data.get("status") or {}
+        return cls(
+            uid=meta.get("uid") or "",
+            name=meta.get("name") or "",
+            version=spec.get("version") or "",
+            versions=[(v.get("uid") or "", v.get("version") or "") for v in spec.get("versions") or ()],
+            cloud_type=template.get("cloudType") or "",
+            profile_type=template.get("type") or "",
+            scope=(meta.get("annotations") or {}).get("scope", ""),
+            packs=[Pack.from_api(p) for p in template.get("packs") or ()],
+            is_published=bool(status.get("isPublished")),
+            in_use_clusters=[ObjectRef.from_api(c) for c in status.get("inUseClusters") or ()],
+            labels=dict(meta.get("labels") or {}),
+            raw=data,
+        )
+
+
+@dataclass(slots=True)
+class Cluster:
+    """A Palette cluster (v1SpectroCluster). ``state``: Pending, Provisioning, Running, Deleting, ..."""
+
+    uid: str
+    name: str
+    state: str
+    cloud_type: str
+    labels: dict[str, str]
+    profile_uids: list[str]
+    cloud_config_uid: str
+    api_endpoints: list[str]
+    conditions: list[dict]
+    created: datetime | None
+    raw: dict = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> "Cluster":
+        """Build from v1SpectroCluster."""
+        meta = data.get("metadata") or {}
+        spec = data.get("spec") or {}
+        status = data.get("status") or {}
+        return cls(
+            uid=meta.get("uid") or "",
+            name=meta.get("name") or "",
+            state=status.get("state") or "",
+            cloud_type=spec.get("cloudType") or "",
+            labels=dict(meta.get("labels") or {}),
+            profile_uids=[t.get("uid") or "" for t in spec.get("clusterProfileTemplates") or ()],
+            cloud_config_uid=_get(spec, "cloudConfigRef", "uid", default=""),
+            api_endpoints=[f"{e.get('host')}:{e.get('port')}" for e in status.get("apiEndpoints") or ()],
+            conditions=list(status.get("conditions") or ()),
+            created=parse_time(meta.get("creationTimestamp")),
+            raw=data,
+        )
+
+
+@dataclass(slots=True)
+class ClusterStatus:
+    """The light status of a cluster (``GET /v1/spectroclusters/{uid}/status``)."""
+
+    state: str
+    raw: dict = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> "ClusterStatus":
+        """Build from v1SpectroClusterStatusEntity."""
+        return cls(state=_get(data, "status", "state", default=""), raw=data)
+
+
+@dataclass(slots=True)
+class ClusterOverview:
+    """A cluster's dashboard overview: state and health (``Healthy`` when all is well)."""
+
+    uid: str
+    name: str
+    state: str
+    health: str
+    kubernetes_version: str
+    raw: dict = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> "ClusterOverview":
+        """Build from v1SpectroClusterUidSummary."""
+        meta = data.get("metadata") or {}
+        status = data.get("status") or {}
+        return cls(uid=meta.get("uid") or "", name=meta.get("name") or "",
+                   state=status.get("state") or "",
+                   health=_get(status, "health", "state", default=""),
+                   kubernetes_version=_get(status, "kubeMeta", "kubernetesVersion", default=""),
+                   raw=data)
+
+    @property
+    def is_running_and_healthy(self) -> bool:
+        """What Terraform waits for after a create: Running AND Healthy (Running alone is not enough)."""
+        return self.state == "Running" and self.health == "Healthy"
+
+
+@dataclass(slots=True)
+class ValidationProblem:
+    """One error from cluster validation: in a machine pool or in a pack of a profile."""
+
+    kind: str  # "machinePool" or "pack"
+    name: str
+    code: str
+    message: str
+    profile_uid: str = ""
+
+
+@dataclass(slots=True)
+class ValidationResult:
+    """The answer of ``POST .../edge-native/validate``. A 200 can still carry errors: see ``ok``."""
+
+    problems: list[ValidationProblem]
+    raw: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        """True when no machine pool and no pack reported an error."""
+        return not self.problems
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> "ValidationResult":
+        """Build from v1SpectroClusterValidatorResponse, collecting every ``errors[]`` list."""
+        problems: list[ValidationProblem] = []
+        for result in _get(data, "machinePools", "results", default=()) or ():
+            for err in result.get("errors") or ():
+                problems.append(ValidationProblem("machinePool", result.get("name") or "",
+                                                  err.get("code") or "", err.get("message") or ""))
+        for profile in data.get("profiles") or ():
+            for result in _get(profile, "packs", "results", default=()) or ():
+                for err in result.get("errors") or ():
+                    problems.append(ValidationProblem("pack", result.get("name") or "",
+                                                      err.get("code") or "", err.get("message") or "",
+                                                      profile_uid=profile.get("uid") or ""))
+        return cls(problems=problems, raw=data)

@@ -1,0 +1,340 @@
+"""The HTTP layer of the Palette client: one ``requests.Session`` per client, TLS, timeouts,
+retries with backoff, rate limiting, error mapping and the request log hook.
+
+Retries: only transient failures (see ``palette.errors``), with exponential backoff, full-ish
+jitter and a cap, honouring ``Retry-After`` when Palette sends one. A request that is not safe to
+repeat (cluster create) is retried only when it certainly was not processed: a 429, or a
+connection that never got established.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import re
+import shutil
+import tempfile
+import threading
+import time
+import weakref
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+from urllib.parse import urlsplit
+
+import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+
+from . import errors
+from .ratelimit import RateLimiter, default_limiter
+from .spec import Spec, SpecViolation, load_spec
+
+log = logging.getLogger("palette.client")
+
+#: Header names whose values never leave this module unmasked (compared case-insensitively).
+SECRET_HEADERS = frozenset({"apikey", "authorization", "cookie"})
+
+_warned_insecure: set[str] = set()
+_warned_lock = threading.Lock()
+
+
+def normalize_base_url(host: str) -> str:
+    """``api.spectrocloud.com`` or ``https://x:8443/`` -> ``https://host[:port]`` (https by default)."""
+    host = (host or "").strip()
+    if not host:
+        raise ValueError("A Palette host is required (e.g. api.spectrocloud.com).")
+    if "://" not in host:
+        host = "https://" + host
+    parts = urlsplit(host)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"Not a Palette host URL: {host!r}.")
+    # Palette's API lives at the root; a path (e.g. copied from the console) is dropped.
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+@dataclass
+class RetryPolicy:
+    """How transient failures are retried.
+
+    ``attempts`` counts the first try. The n-th retry waits about ``base * 2**(n-1)`` seconds
+    (jittered between half and all of it), at most ``cap``; a ``Retry-After`` from Palette wins if
+    longer, up to ``retry_after_cap``.
+    """
+
+    attempts: int = 5
+    base: float = 0.5
+    cap: float = 30.0
+    retry_after_cap: float = 60.0
+
+    def delay(self, retry: int, retry_after: float | None = None, rng: random.Random | None = None) -> float:
+        """Seconds to wait before retry number ``retry`` (1-based)."""
+        backoff = min(self.cap, self.base * (2 ** (retry - 1)))
+        backoff *= (rng or random).uniform(0.5, 1.0)
+        if retry_after is not None:
+            backoff = max(backoff, min(retry_after, self.retry_after_cap))
+        return backoff
+
+
+@dataclass
+class RequestRecord:
+    """What the ``request_log`` hook receives for every attempt (secrets masked)."""
+
+    method: str
+    path: str
+    query: dict[str, Any]
+    headers: dict[str, str]
+    body: Any
+    status: int | None = None
+    elapsed: float = 0.0
+    attempt: int = 1
+    error: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Transport:
+    """Sends requests to one Palette host and turns every failure into a ``PaletteError``."""
+
+    def __init__(self, host: str, api_key: str, *, ca_pem: str | None = None, skip_verify: bool = False,
+                 timeout: float | tuple[float, float] = (5.0, 30.0), retry: RetryPolicy | None = None,
+                 rate_limiter: RateLimiter | bool | None = True,
+                 request_log: Callable[[RequestRecord], None] | None = None,
+                 validate: bool = False, name: str = "", spec: Spec | None = None,
+                 pool_size: int = 10):
+        if not api_key:
+            raise ValueError("An API key is required.")
+        self.base_url = normalize_base_url(host)
+        self.name = name or self.base_url
+        self._api_key = api_key
+        self.timeout = timeout if isinstance(timeout, tuple) else (timeout, timeout)
+        self.retry = retry or RetryPolicy()
+        if rate_limiter is True or rate_limiter is None:
+            self.limiter: RateLimiter | None = default_limiter()
+        else:
+            self.limiter = rate_limiter or None
+        self.request_log = request_log
+        self.validate = validate
+        self.spec = spec or load_spec()
+        self._rng = random.Random()
+        self._tmpdir: str | None = None
+
+        self.session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=0)
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
+        self.session.headers.update({"ApiKey": api_key, "Accept": "application/json"})
+        # Proxies from the environment are honoured, but never ~/.netrc: a no-op auth stops requests
+        # from adding an Authorization header of its own.
+        self.session.auth = _no_auth
+        if skip_verify:
+            self.verify: bool | str = False
+            self._warn_insecure()
+        elif ca_pem:
+            self.verify = self._write_ca_bundle(ca_pem)
+        else:
+            self.verify = True
+        self.session.verify = self.verify
+        self._finalizer = weakref.finalize(self, _cleanup, self.session, self._tmpdir)
+
+    # -- setup helpers ----------------------------------------------------------------------
+
+    def _write_ca_bundle(self, ca_pem: str) -> str:
+        if "-----BEGIN CERTIFICATE-----" not in ca_pem:
+            raise ValueError("The custom CA is not a PEM certificate (expected '-----BEGIN CERTIFICATE-----').")
+        # A private directory (0700) and file (0600): the bundle is not secret, but nobody else
+        # on the machine should be able to swap it for their own CA.
+        self._tmpdir = tempfile.mkdtemp(prefix="palette-ca-")
+        path = os.path.join(self._tmpdir, "ca.crt")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(ca_pem.strip() + "\n")
+        return path
+
+    def _warn_insecure(self) -> None:
+        with _warned_lock:
+            if self.name in _warned_insecure:
+                return
+            _warned_insecure.add(self.name)
+        log.warning("TLS certificate verification is disabled for Palette integration %s (%s) "
+                    "(skipSSLCertificateVerification). Use a CA certificate instead outside tests.",
+                    self.name, self.base_url)
+
+    def close(self) -> None:
+        """Close the session and remove the temporary CA bundle."""
+        self._finalizer()
+
+    @property
+    def host(self) -> str:
+        """The base URL used in messages."""
+        return self.base_url
+
+    @property
+    def ca_bundle(self) -> str | None:
+        """Path of the private CA bundle file, if a custom CA was given."""
+        return self.verify if isinstance(self.verify, str) else None
+
+    # -- requests ---------------------------------------------------------------------------
+
+    def request(self, method: str, path: str, *, template: str, project_uid: str | None = None,
+                params: Mapping[str, Any] | None = None, body: Any = None, idempotent: bool = True,
+                expect: str = "json") -> Any:
+        """Send one logical request (with retries) and return the decoded body.
+
+        ``template`` is the spec path template (for validation); ``project_uid`` adds the
+        ``ProjectUid`` header (project-scoped calls only); ``expect`` is ``json``, ``text`` or
+        ``none`` (no body, e.g. 204).
+        """
+        params = {k: v for k, v in (params or {}).items() if v is not None}
+        if self.validate or body is not None:
+            try:
+                self.spec.validate_request(method, template, body, params)
+            except SpecViolation as exc:
+                raise errors.BadRequest(
+                    f"The request {method} {path} for {self.base_url} was not sent: {exc}",
+                    host=self.base_url, method=method, path=path,
+                    hint="This is a bug in the caller; the body must match Palette's API spec.") from None
+        headers = {"ProjectUid": project_uid} if project_uid else {}
+        if expect == "text":
+            headers["Accept"] = "application/octet-stream"  # the spec's "produces" for file downloads
+        url = self.base_url + path
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return self._attempt(method, url, path, template, headers, params, body, expect, attempt)
+            except errors.PaletteError as exc:
+                if not self._should_retry(exc, attempt, idempotent):
+                    raise
+                delay = self.retry.delay(attempt, getattr(exc, "retry_after", None), self._rng)
+                log.info("Palette %s %s %s failed (%s); retry %d in %.2fs", self.base_url, method, path,
+                         type(exc).__name__, attempt, delay)
+                time.sleep(delay)
+
+    def _should_retry(self, exc: errors.PaletteError, attempt: int, idempotent: bool) -> bool:
+        if not exc.transient or attempt >= self.retry.attempts:
+            return False
+        if idempotent:
+            return True
+        # Not safe to repeat: only when Palette certainly did not process it.
+        return isinstance(exc, errors.RateLimited) or getattr(exc, "before_send", False)
+
+    def _attempt(self, method: str, url: str, path: str, template: str, headers: dict[str, str],
+                 params: dict[str, Any], body: Any, expect: str, attempt: int) -> Any:
+        if self.limiter is not None:
+            self.limiter.acquire(self.base_url, path)
+        record = self._record(method, path, params, headers, body, attempt) if self.request_log else None
+        started = time.monotonic()
+        try:
+            # verify is passed on every call: requests lets REQUESTS_CA_BUNDLE override the session's
+            # setting otherwise, which would silently replace a custom CA or skip flag.
+            resp = self.session.request(method, url, params=params or None, json=body, headers=headers,
+                                        timeout=self.timeout, allow_redirects=False, verify=self.verify)
+        except requests.exceptions.RequestException as exc:
+            error = self._connection_error(exc, method, path)
+            if record is not None:
+                record.error, record.elapsed = type(error).__name__, time.monotonic() - started
+                self.request_log(record)
+            raise error from None
+        if record is not None:
+            record.status, record.elapsed = resp.status_code, time.monotonic() - started
+            self.request_log(record)
+        if resp.status_code >= 400:
+            raise errors.error_from_response(
+                host=self.base_url, method=method, path=path, status=resp.status_code, body=resp.content,
+                reason=resp.reason or "", headers=resp.headers, secrets=(self._api_key,))
+        if 300 <= resp.status_code < 400:
+            raise errors.PaletteHTTPError(
+                f"{self.base_url} redirected {method} {path} to {resp.headers.get('Location', '?')} "
+                f"({resp.status_code}).", host=self.base_url, method=method, path=path,
+                status=resp.status_code,
+                hint="Use the API host itself (e.g. api.spectrocloud.com), not the console URL.")
+        return self._decode(resp, method, path, template, expect)
+
+    def _decode(self, resp: requests.Response, method: str, path: str, template: str, expect: str) -> Any:
+        if expect == "none":
+            return None
+        if expect == "text":
+            return resp.content.decode("utf-8", "replace")
+        try:
+            data = resp.json()
+        except ValueError:
+            snippet = errors.redact(" ".join(resp.text.split())[:120], (self._api_key,))
+            raise errors.PaletteProtocolError(
+                f"{self.base_url} answered {method} {path} with a body that is not valid JSON "
+                f"({resp.status_code}, starts with {snippet!r}).",
+                host=self.base_url, method=method, path=path, status=resp.status_code) from None
+        if self.validate:
+            try:
+                self.spec.validate_response(method, template, resp.status_code, data)
+            except SpecViolation as exc:
+                raise errors.PaletteProtocolError(
+                    f"{self.base_url} answered {method} {path} with a body outside the API spec: {exc}",
+                    host=self.base_url, method=method, path=path, status=resp.status_code,
+                    hint="Palette's version may differ from the spec this client targets.") from None
+        return data
+
+    def _connection_error(self, exc: requests.exceptions.RequestException, method: str,
+                          path: str) -> errors.PaletteError:
+        where = dict(host=self.base_url, method=method, path=path)
+        if isinstance(exc, requests.exceptions.SSLError):
+            reason = _ssl_reason(exc)
+            return errors.PaletteTLSError(
+                f"The TLS certificate of {self.base_url} could not be verified: {reason}.", **where)
+        if isinstance(exc, requests.exceptions.ConnectTimeout):
+            return errors.PaletteTimeout(
+                f"Connecting to {self.base_url} timed out after {self.timeout[0]:g}s.", before_send=True, **where)
+        if isinstance(exc, requests.exceptions.Timeout):
+            return errors.PaletteTimeout(
+                f"{self.base_url} did not answer {method} {path} within {self.timeout[1]:g}s.", **where)
+        before_send = _never_connected(exc)
+        text = errors.redact(str(exc), (self._api_key,))
+        what = "could not be reached" if before_send else "closed the connection"
+        return errors.PaletteConnectionError(
+            f"{self.base_url} {what} during {method} {path} ({_short(text)}).", before_send=before_send, **where)
+
+    def _record(self, method: str, path: str, params: dict[str, Any], headers: dict[str, str], body: Any,
+                attempt: int) -> RequestRecord:
+        merged = {**self.session.headers, **headers}
+        if body is not None:
+            merged["Content-Type"] = "application/json"
+        masked = {k: ("[REDACTED]" if k.lower() in SECRET_HEADERS else str(v)) for k, v in merged.items()}
+        return RequestRecord(method=method, path=path, query=dict(params), headers=masked,
+                             body=errors.redact(body, (self._api_key,)), attempt=attempt)
+
+
+def _no_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
+    return request
+
+
+def _cleanup(session: requests.Session, tmpdir: str | None) -> None:
+    session.close()
+    if tmpdir:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+def _never_connected(exc: BaseException) -> bool:
+    """True if the cause chain shows the TCP connection was never established (refused, DNS)."""
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, (urllib3.exceptions.NewConnectionError, ConnectionRefusedError)):
+            return True
+        nxt = getattr(cur, "reason", None)  # urllib3's MaxRetryError keeps the cause in .reason
+        if not isinstance(nxt, BaseException):
+            nxt = cur.args[0] if cur.args and isinstance(cur.args[0], BaseException) else cur.__cause__
+        cur = nxt
+    return False
+
+
+_VERIFY_REASON = re.compile(r"certificate verify failed: ([^(')]+)")
+
+
+def _ssl_reason(exc: BaseException) -> str:
+    m = _VERIFY_REASON.search(str(exc))
+    return f"certificate verify failed: {m.group(1).strip()}" if m else _short(str(exc))
+
+
+def _short(text: str, limit: int = 160) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

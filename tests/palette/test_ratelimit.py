@@ -1,0 +1,63 @@
+"""The process-wide limiter keeps a burst under Palette's published limits: zero 429 from the simulator."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from palette.ratelimit import RateLimiter, default_limiter, limit_for, prefix_of
+from palette.sim import Simulator
+
+
+def test_it_spreads_a_burst_of_200_dashboard_calls_under_10_per_second(make_client):
+    # 200 calls at 10 req/s cannot take less than ~20 s: this is the shortest honest version.
+    with Simulator(hosts=5) as sim:  # the simulator enforces Palette's limits and answers 429 above them
+        clients = [make_client(sim, validate=False) for _ in range(2)]  # two clients, one shared limiter
+        errors: list[BaseException] = []
+
+        def burst(client, n: int) -> None:
+            try:
+                for _ in range(n):
+                    client.list_projects()  # GET /v1/dashboard/projects/metadata
+            except BaseException as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+
+        started = time.monotonic()
+        threads = [threading.Thread(target=burst, args=(clients[i % 2], 25)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        elapsed = time.monotonic() - started
+
+        seen = sim.seen("/v1/dashboard")
+        assert errors == [] and len(seen) == 200
+        assert [r.status for r in seen].count(429) == 0
+        times = sorted(r.time for r in seen)
+        busiest = max(sum(1 for t in times[i:i + 11] if t - times[i] < 1.0) for i in range(len(times)))
+        assert busiest <= 10, f"{busiest} requests arrived within one second"
+        assert elapsed >= 19.0
+
+
+def test_it_shares_one_limiter_per_process_and_prefix():
+    limiter = default_limiter()
+    assert limiter is default_limiter()
+    assert limiter.bucket("https://a", "/v1/dashboard/x") is limiter.bucket("https://a", "/v1/dashboard/y/z")
+    assert limiter.bucket("https://a", "/v1/edgehosts/1") is not limiter.bucket("https://a", "/v1/dashboard")
+    assert limiter.bucket("https://a", "/v1/dashboard") is not limiter.bucket("https://b", "/v1/dashboard")
+    assert prefix_of("/v1/spectroclusters/abc/status?x=1") == "/v1/spectroclusters"
+    assert [limit_for(p) for p in ("/v1/dashboard/edgehosts/search", "/v1/edgehosts/tags",
+                                   "/v1/spectroclusters/x", "/v1/clusterprofiles/y", "/v1/other")] == [10, 10, 50, 50, 10]
+
+
+def test_it_paces_without_bursts_and_can_be_switched_off():
+    slept: list[float] = []
+    limiter = RateLimiter({"/v1/dashboard": 10}, headroom=1.0, sleep=slept.append)
+    for _ in range(4):
+        limiter.acquire("h", "/v1/dashboard")
+    assert len(slept) == 3 and abs(slept[-1] - 0.3) < 0.05  # the 4th call waits for its slot
+    limiter.disable()
+    slept.clear()
+    for _ in range(100):
+        limiter.acquire("h", "/v1/dashboard")
+    assert slept == []
