@@ -22,7 +22,7 @@ from palette import errors as perrors
 from palette.client import PaletteClient
 
 from . import credentials
-from .effective import EffectivePalette
+from .effective import EffectivePalette, palette_client
 from .models import PaletteCheck
 
 STAGES = [
@@ -175,11 +175,7 @@ def run(check: PaletteCheck, palette: EffectivePalette, *, on_stage=None) -> str
                 elif key == "tls":
                     detail, cert = stage_tls(target, palette, timeout)
                     record(key, True, detail, certificate=cert)
-                    client = PaletteClient(
-                        str(palette.value("hostUrl")), str(palette.value("apiKey")), ca_pem=palette.ca_pem or None,
-                        skip_verify=bool(palette.value("skipSSLCertificateVerification")),
-                        timeout=(timeout, float(django_settings.PALETTE_READ_TIMEOUT)), name=f"check {check.owner}",
-                    )
+                    client = palette_client(palette, name=f"check {check.owner}")
                 elif key == "apikey":
                     whoami = client.whoami()
                     record(key, True, f"accepted: user {whoami.user_uid or '?'} in tenant {whoami.org_name or '?'}")

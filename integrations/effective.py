@@ -110,3 +110,17 @@ def resolve(owner: Tenant | Project) -> Effective:
     hf = "project" if project_settings and project_settings.huggingface_secret else ("tenant" if tenant_settings and tenant_settings.huggingface_secret else "")
     ngc = "project" if project_settings and project_settings.ngc_secret else ("tenant" if tenant_settings and tenant_settings.ngc_secret else "")
     return Effective(owner, tenant_settings, project_settings, palette, hf, ngc)
+
+
+def palette_client(palette: EffectivePalette, *, name: str = "", **kwargs):
+    """The one way to build a Palette client from effective settings (trust, timeouts, default project)."""
+    from django.conf import settings as django_settings
+
+    from palette.client import PaletteClient
+
+    kwargs.setdefault("timeout", (float(django_settings.PALETTE_CONNECT_TIMEOUT), float(django_settings.PALETTE_READ_TIMEOUT)))
+    return PaletteClient(
+        str(palette.value("hostUrl")), str(palette.value("apiKey")),
+        project_uid=str(palette.value("defaultProjectID")) or None, ca_pem=palette.ca_pem or None,
+        skip_verify=bool(palette.value("skipSSLCertificateVerification")), name=name, **kwargs,
+    )

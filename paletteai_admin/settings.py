@@ -275,6 +275,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "core.heartbeat", "schedule": envint("HEARTBEAT_INTERVAL", 60, minimum=5)},
+    # Re-syncs Kubernetes Secrets whose sync failed or never ran; a no-op while sync is off.
+    "kube-resync-secrets": {"task": "integrations.resync_secrets", "schedule": 60},
 }
 
 # Palette integration policy.
@@ -284,6 +286,9 @@ INTEGRATION_ONLINE_CHECKS = envbool("INTEGRATION_ONLINE_CHECKS", False)  # Huggi
 PALETTE_CONNECT_TIMEOUT = envint("PALETTE_CONNECT_TIMEOUT", 5, minimum=1)
 PALETTE_READ_TIMEOUT = envint("PALETTE_READ_TIMEOUT", 30, minimum=1)
 PALETTE_CHECK_INTERVAL = envint("PALETTE_CHECK_INTERVAL", 300, minimum=30)
+DISCOVERY_INTERVAL = envint("DISCOVERY_INTERVAL", 30, minimum=5)
+CELERY_BEAT_SCHEDULE["discovery"] = {"task": "compute.scheduled_discovery", "schedule": DISCOVERY_INTERVAL}
+CELERY_BEAT_SCHEDULE["palette-checks"] = {"task": "integrations.scheduled_palette_checks", "schedule": PALETTE_CHECK_INTERVAL}
 
 # Kubernetes Secret sync: KUBERNETES_API_URL (plain URL, e.g. a proxy), KUBECONFIG, or in-cluster
 # service account; off when none is configured.

@@ -1,0 +1,178 @@
+"""Edge host discovery: page through Palette's edge host search and reconcile the inventory.
+
+Upserts by uid with bulk writes (a fixed number of queries per page), records what changed,
+and marks hosts not seen as gone only after a complete, successful scan: a failed or partial
+scan never removes or alters hosts it did not see.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from itertools import islice
+
+from django.db import transaction
+from django.utils import timezone
+
+from integrations.effective import palette_client, resolve
+from palette import errors as perrors
+from palette.models import EdgeHost as PaletteHost
+from tenancy.models import Project
+
+from .eligibility import Policy, reasons
+from .models import DiscoveryPolicy, DiscoveryRun, EdgeHost, HostChange
+
+log = logging.getLogger(__name__)
+PAGE = 50
+# What discovery stores from Palette; a change in any of these is a change of the host.
+FACT_FIELDS = ("name", "state", "health", "health_message", "architecture", "cpu_cores", "memory_mib", "gpus",
+               "gpu_total", "gpu_models", "tags", "clusters", "ip", "nics", "palette_project_uid")
+STORED_FIELDS = FACT_FIELDS + ("eligible", "reasons", "fingerprint", "last_seen", "changed", "gone", "gone_since")
+
+
+
+def facts(host: PaletteHost) -> dict:
+    """The stored facts of one Palette edge host."""
+    nics = (host.raw.get("spec") or {}).get("device", {}).get("nics") or []
+    gpus = [{"vendor": g.vendor, "model": g.model, "count": g.count, "memoryMiB": g.memory_mib} for g in host.gpus]
+    ip = host.host_address or next((n.get("ip") for n in nics if n.get("isDefault")), "") or next((n.get("ip") for n in nics if n.get("ip")), "")
+    return {
+        "name": host.name, "state": host.state, "health": host.health, "health_message": host.health_message,
+        "architecture": host.architecture, "cpu_cores": host.cpu_cores, "memory_mib": host.memory_mb,
+        "gpus": gpus, "gpu_total": host.gpu_count, "gpu_models": " ".join(sorted({g["model"] for g in gpus if g["model"]})),
+        "tags": dict(host.labels), "clusters": sorted(c.name or c.uid for c in host.in_use_clusters),
+        "ip": ip or "", "nics": [{k: n.get(k) for k in ("nicName", "ip", "macAddr", "isDefault")} for n in nics],
+        "palette_project_uid": host.project.uid if host.project else "",
+    }
+
+
+def fingerprint(values: dict) -> str:
+    return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()
+
+
+class _Row:
+    """Facts as attributes, for the eligibility check."""
+
+    def __init__(self, values: dict):
+        self.__dict__.update(values)
+
+
+def policy_for(project: Project) -> Policy:
+    p = DiscoveryPolicy.for_project(project)
+    return Policy(p.tag_key, p.tag_value)
+
+
+def start_discovery(project: Project, *, trigger: str = "manual") -> DiscoveryRun:
+    """Write a pending run (or return the active one) and enqueue it once the transaction commits."""
+    from .tasks import discovery_task
+
+    active = DiscoveryRun.objects.filter(project=project, status__in=DiscoveryRun.ACTIVE).first()
+    if active is not None:
+        return active
+    run = DiscoveryRun.objects.create(project=project, trigger=trigger)
+    transaction.on_commit(lambda: discovery_task.delay(run.pk))
+    return run
+
+
+def run_discovery(run: DiscoveryRun, **client_kwargs) -> DiscoveryRun:
+    """Claim and perform one discovery run; the run row records progress, outcome and the first error."""
+    if not run.claim():
+        return run
+    project = run.project
+    effective = resolve(project)
+    if effective.palette is None or not effective.palette.complete:
+        problem = " ".join(effective.palette.problems) if effective.palette else "No Palette integration: add Settings to this project or its tenant."
+        run.finish(DiscoveryRun.FAILED, error=problem)
+        return run
+    try:
+        with palette_client(effective.palette, name=f"discovery {project}", **client_kwargs) as client:
+            reconcile(run, client.iter_edge_hosts(project_uid=str(effective.palette.value("defaultProjectID"))))
+    except perrors.PaletteError as exc:
+        run.finish(DiscoveryRun.FAILED, error=f"Palette unreachable: {exc}")
+        return run
+    except Exception as exc:  # a bug must end the run visibly, not leave it running
+        log.exception("discovery run %s failed", run.pk)
+        run.finish(DiscoveryRun.FAILED, error=f"Discovery stopped unexpectedly ({type(exc).__name__}); see the worker log.")
+        return run
+    run.finish(DiscoveryRun.SUCCEEDED)
+    return run
+
+
+def reconcile(run: DiscoveryRun, hosts) -> None:
+    """Upsert `hosts` (an iterable of palette EdgeHost) page by page; mark the unseen gone at the end.
+
+    Queries: one to load the known uids, then per page at most four (insert, update, history,
+    progress); unchanged hosts cause no write. If iterating `hosts` raises, nothing unseen is touched.
+    """
+    project = run.project
+    policy = policy_for(project)
+    # One query loads what is known (facts included, for the change history) for the whole scan.
+    known = {row["uid"]: row for row in EdgeHost.objects.filter(project=project).values("uid", "pk", "fingerprint", "gone", "eligible", *FACT_FIELDS)}
+    seen: set[str] = set()
+    iterator = iter(hosts)
+    pages = hosts_seen = added = updated = unchanged = 0
+    while True:
+        batch = list(islice(iterator, PAGE))
+        if not batch:
+            break
+        now = timezone.now()
+        creates, updates, changes = [], [], []
+        for palette_host in batch:
+            if not palette_host.uid or palette_host.uid in seen:
+                continue  # a host listed twice (pages shifting under us) counts once
+            seen.add(palette_host.uid)
+            values = facts(palette_host)
+            values["reasons"] = reasons(_Row(values), policy)
+            values["eligible"] = not values["reasons"]
+            fp = fingerprint(values)
+            if palette_host.uid not in known:
+                creates.append(EdgeHost(project=project, uid=palette_host.uid, fingerprint=fp, first_seen=now, last_seen=now, changed=now, **values))
+                continue
+            before = known[palette_host.uid]
+            if before["fingerprint"] == fp and not before["gone"]:
+                unchanged += 1
+                continue
+            updates.append((before, values, fp))
+        if creates:
+            EdgeHost.objects.bulk_create(creates)
+            changes += [HostChange(host=h, run=run, kind=HostChange.ADDED, created=now) for h in creates]
+            added += len(creates)
+        if updates:
+            objs = []
+            for before, values, fp in updates:
+                diff = {f: [before[f], values[f]] for f in FACT_FIELDS + ("eligible",) if before[f] != values[f]}
+                objs.append(EdgeHost(pk=before["pk"], fingerprint=fp, last_seen=now, changed=now, gone=False, gone_since=None, **values))
+                kind = HostChange.RETURNED if before["gone"] else HostChange.UPDATED
+                changes.append(HostChange(host_id=before["pk"], run=run, kind=kind, changes=diff, created=now))
+            EdgeHost.objects.bulk_update(objs, list(STORED_FIELDS))
+            updated += len(updates)
+        if changes:
+            HostChange.objects.bulk_create(changes)
+        pages += 1
+        hosts_seen = len(seen)
+        DiscoveryRun.objects.filter(pk=run.pk).update(pages=pages, hosts_seen=hosts_seen, progress={"pages": pages, "hosts_seen": hosts_seen})
+    # The scan completed: now, and only now, hosts not seen are gone.
+    now = timezone.now()
+    gone_ids = [row["pk"] for uid, row in known.items() if uid not in seen and not row["gone"]]
+    if gone_ids:
+        EdgeHost.objects.filter(pk__in=gone_ids).update(gone=True, gone_since=now, changed=now)
+        HostChange.objects.bulk_create([HostChange(host_id=pk, run=run, kind=HostChange.GONE, created=now) for pk in gone_ids])
+    # Unchanged hosts get no write, not even last_seen: a host that is not gone was seen by the
+    # project's last successful run (see inventory.last_seen).
+    run.added, run.updated, run.removed, run.unchanged, run.pages, run.hosts_seen = added, updated, len(gone_ids), unchanged, pages, len(seen)
+    DiscoveryRun.objects.filter(pk=run.pk).update(added=added, updated=updated, removed=len(gone_ids), unchanged=unchanged, pages=pages, hosts_seen=len(seen))
+
+
+def recompute_eligibility(project: Project) -> int:
+    """Re-run the label check for every host of a project (after its policy changes); returns how many changed."""
+    policy = policy_for(project)
+    hosts = list(EdgeHost.objects.filter(project=project))
+    changed = []
+    for host in hosts:
+        new = reasons(host, policy)
+        if new != host.reasons:
+            host.reasons, host.eligible = new, not new
+            host.fingerprint = fingerprint({**{f: getattr(host, f) for f in FACT_FIELDS}, "reasons": new, "eligible": not new})
+            changed.append(host)
+    EdgeHost.objects.bulk_update(changed, ["reasons", "eligible", "fingerprint"])
+    return len(changed)

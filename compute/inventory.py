@@ -1,0 +1,87 @@
+"""The stored inventory: the JSON form shared by `discover --json` and `inventory --json`, and the grid's query."""
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from tenancy.models import Project
+
+from .eligibility import display_tags
+from .models import DiscoveryRun, EdgeHost
+
+SORTS = {
+    "name": ("name", "uid"), "status": ("state", "name"), "health": ("health", "name"), "cpu": ("cpu_cores", "name"),
+    "memory": ("memory_mib", "name"), "gpu": ("gpu_total", "name"), "arch": ("architecture", "name"),
+    "ip": ("ip", "name"), "eligible": ("eligible", "name"), "cluster": ("clusters", "name"),
+}
+
+
+def last_successful_scan(project: Project):
+    return (DiscoveryRun.objects.filter(project=project, status=DiscoveryRun.SUCCEEDED)
+            .order_by("-finished").values_list("finished", flat=True).first())
+
+
+def last_seen(host: EdgeHost, last_scan) -> object:
+    """A host that is not gone was seen by the last successful scan (unchanged hosts are never rewritten)."""
+    if host.gone or last_scan is None:
+        return host.last_seen
+    return max(host.last_seen, last_scan)
+
+
+def host_json(host: EdgeHost, last_scan=None) -> dict:
+    return {
+        "uid": host.uid, "name": host.name, "state": "gone" if host.gone else host.state, "health": host.health,
+        "architecture": host.architecture, "cpuCores": host.cpu_cores, "memoryMiB": host.memory_mib,
+        "gpus": host.gpus, "gpuTotal": host.gpu_total, "tags": host.tags, "clusters": host.clusters,
+        "eligible": host.eligible and not host.gone, "reasons": (["gone from Palette"] if host.gone else []) + list(host.reasons),
+        "lastSeen": last_seen(host, last_scan).isoformat(),
+    }
+
+
+def inventory_json(project: Project, include_gone: bool = False) -> list[dict]:
+    last_scan = last_successful_scan(project)
+    hosts = EdgeHost.objects.filter(project=project)
+    if not include_gone:
+        hosts = hosts.filter(gone=False)
+    return [host_json(h, last_scan) for h in hosts.order_by("name", "uid").iterator()]
+
+
+def filter_hosts(project: Project, params) -> tuple[QuerySet[EdgeHost], dict]:
+    """The grid's hosts for query parameters (tag=key:value, status, health, arch, gpu, eligible, gone, q, sort)."""
+    qs = EdgeHost.objects.filter(project=project)
+    applied: dict = {}
+    if params.get("gone") == "1":
+        qs = qs.filter(gone=True)
+        applied["gone"] = "1"
+    else:
+        qs = qs.filter(gone=False)
+    for tag in params.getlist("tag") if hasattr(params, "getlist") else ([params["tag"]] if params.get("tag") else []):
+        tag = tag.strip()
+        if not tag:
+            continue
+        key, _, value = tag.partition(":")
+        # A JSON key lookup by name: dots and dashes in tag keys are fine; Palette keys never contain "__".
+        qs = qs.filter(**{f"tags__{key}": value}) if value else qs.filter(tags__has_key=key)
+        applied.setdefault("tag", []).append(tag)
+    for param, field in (("status", "state"), ("health", "health"), ("arch", "architecture")):
+        if params.get(param):
+            qs = qs.filter(**{field: params[param]})
+            applied[param] = params[param]
+    if params.get("gpu"):
+        qs = qs.filter(gpu_models__icontains=params["gpu"])
+        applied["gpu"] = params["gpu"]
+    if params.get("eligible") in ("yes", "no"):
+        qs = qs.filter(eligible=params["eligible"] == "yes")
+        applied["eligible"] = params["eligible"]
+    if params.get("q"):
+        qs = qs.filter(Q(name__icontains=params["q"]) | Q(uid__icontains=params["q"]) | Q(ip__icontains=params["q"]))
+        applied["q"] = params["q"]
+    sort = params.get("sort") or "name"
+    descending = sort.startswith("-")
+    fields = SORTS.get(sort.lstrip("-"), SORTS["name"])
+    qs = qs.order_by(*[("-" if descending else "") + f for f in fields])
+    applied["sort"] = sort if sort.lstrip("-") in SORTS else "name"
+    return qs, applied
+
+
+def tag_list(host: EdgeHost) -> list[str]:
+    return display_tags(host.tags)

@@ -1,0 +1,42 @@
+"""Compute background tasks: discovery (scheduled, on demand)."""
+from __future__ import annotations
+
+from celery import shared_task
+from django.db import transaction
+
+
+@shared_task(name="compute.discovery", acks_late=True, ignore_result=True)
+def discovery_task(run_id: int) -> None:
+    """Perform one discovery run. Idempotent: the row is claimed pending → running once, so a
+    redelivered message does nothing; reconcile itself is an upsert by uid."""
+    from .discovery import run_discovery
+    from .models import DiscoveryRun
+
+    run = DiscoveryRun.objects.select_related("project__tenant").filter(pk=run_id).first()
+    if run is not None:
+        run_discovery(run)
+
+
+@shared_task(name="compute.scheduled_discovery", acks_late=True, ignore_result=True)
+def scheduled_discovery_task() -> int:
+    """Start a discovery run for every project whose tenant or itself has Settings (beat, DISCOVERY_INTERVAL).
+
+    A project with a run still active is skipped by start_discovery, so slow scans never pile up.
+    """
+    from django.db.models import Q
+
+    from integrations.models import Settings
+    from tenancy.models import Project
+
+    from .discovery import start_discovery
+
+    configured = Project.objects.filter(
+        Q(pk__in=Settings.objects.filter(project__isnull=False).values("project_id"))
+        | Q(tenant_id__in=Settings.objects.filter(tenant__isnull=False).values("tenant_id"))
+    )
+    count = 0
+    with transaction.atomic():
+        for project in configured:
+            start_discovery(project, trigger="schedule")
+            count += 1
+    return count
