@@ -59,7 +59,8 @@ class PaletteClient:
         self.project_uid = project_uid or None
 
     @classmethod
-    def from_integration(cls, secret: Mapping[str, Any], *, ca_pem: str | None = None, **kwargs: Any) -> "PaletteClient":
+    def from_integration(cls, secret: Mapping[str, Any], *, ca_pem: str | None = None,
+                         **kwargs: Any) -> "PaletteClient":
         """Build from the integration Secret's ``palette`` JSON (apiKey, hostUrl, defaultProjectID,
         skipSSLCertificateVerification); ``ca_pem`` is the ``ca.crt`` of the tlsSecretRef Secret."""
         return cls(secret.get("hostUrl") or "", secret.get("apiKey") or "",

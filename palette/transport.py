@@ -122,7 +122,8 @@ class Transport:
         adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=0)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
-        self.session.headers.update({"ApiKey": api_key, "Accept": "application/json"})
+        agent = f"paletteai-admin-palette-client/1 {requests.utils.default_user_agent()}"
+        self.session.headers.update({"ApiKey": api_key, "Accept": "application/json", "User-Agent": agent})
         # Proxies from the environment are honoured, but never ~/.netrc: a no-op auth stops requests
         # from adding an Authorization header of its own.
         self.session.auth = _no_auth

@@ -2,17 +2,19 @@
 
 All routes need the simulator's primary API key in the ``ApiKey`` header. JSON in, JSON out.
 
-| method and path | body | does |
-|---|---|---|
-| ``GET /__sim__/state`` | | projects, host counts by state, clusters, settings |
-| ``GET /__sim__/stats`` | | requests served, by status and by rate-limit prefix |
-| ``POST /__sim__/hosts`` | ``{count, projectUid, uid, labels, state, health, arch, gpu}`` | add hosts (201 ``{uids}``) |
-| ``PATCH /__sim__/hosts/{uid}`` | ``{labels, addLabels, removeLabels, state, health, healthMessage}`` | change a host |
-| ``DELETE /__sim__/hosts/{uid}`` | | remove a host |
-| ``POST /__sim__/fail-next-create`` | ``{status, code, message}`` or ``{stage: "provisioning"}`` | fail the next cluster create |
-| ``PUT /__sim__/faults`` / ``DELETE /__sim__/faults`` | ``{faults: "429:0.2,latency:50ms"}`` | set / clear fault injection |
-| ``PUT /__sim__/settings`` | ``{stuckContinue, rateLimit, timings: {pending, provisioning, deleting, deletedVisible}}`` | behaviour switches |
-| ``POST /__sim__/keys`` | ``{key, projects, readOnly}`` | accept another API key |
+- ``GET /__sim__/state``: projects, host counts by state, clusters, settings.
+- ``GET /__sim__/stats``: requests served, by status and by rate-limit prefix.
+- ``POST /__sim__/hosts`` ``{count, projectUid, uid, labels, state, health, arch, gpu}``: add
+  hosts (201 ``{uids}``).
+- ``PATCH /__sim__/hosts/{uid}`` ``{labels, addLabels, removeLabels, state, health,
+  healthMessage}``: change a host (state ``unpaired`` -> ``ready`` pairs it).
+- ``DELETE /__sim__/hosts/{uid}``: remove a host.
+- ``POST /__sim__/fail-next-create`` ``{status, code, message}`` (the create answers that error)
+  or ``{stage: "provisioning"}`` (the cluster is created but never gets past Provisioning).
+- ``PUT /__sim__/faults`` ``{faults: "429:0.2,latency:50ms"}`` / ``DELETE /__sim__/faults``.
+- ``PUT /__sim__/settings`` ``{stuckContinue, rateLimit, timings: {pending, provisioning,
+  deleting, deletedVisible}}``: behaviour switches.
+- ``POST /__sim__/keys`` ``{key, projects, readOnly}``: accept another API key.
 """
 
 from __future__ import annotations

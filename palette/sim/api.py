@@ -294,7 +294,8 @@ class Api:
                 if host.state == "unpaired":
                     err("EdgeHostNotPaired", f"edge host '{uid}' has not paired yet")
                 elif host.state == "in-use":
-                    err("EdgeHostInUse", f"edge host '{uid}' is in use by cluster '{host.cluster[1] if host.cluster else '?'}'")
+                    user = host.cluster[1] if host.cluster else "?"
+                    err("EdgeHostInUse", f"edge host '{uid}' is in use by cluster '{user}'")
                 if host.state != "unpaired" and host.health != "healthy":
                     err("EdgeHostUnhealthy", f"edge host '{uid}' is unhealthy: {host.health_message}")
                 if arch and host.arch != arch:

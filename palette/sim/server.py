@@ -382,7 +382,8 @@ class Simulator:
             return ApiError(422, code, f"{name} in body is required")
         name = where or "body"
         if error.validator == "type":
-            return ApiError(422, code, f"{name} in body must be of type {error.validator_value}: {json.dumps(error.instance)[:60]}")
+            value = json.dumps(error.instance)[:60]
+            return ApiError(422, code, f"{name} in body must be of type {error.validator_value}: {value}")
         if error.validator == "enum":
             return ApiError(422, code, f"{name} in body should be one of {error.validator_value}")
         if error.validator == "uniqueItems":

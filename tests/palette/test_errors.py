@@ -99,7 +99,8 @@ def test_it_names_the_host_when_nothing_listens():
 
 
 def test_it_parses_error_bodies_of_any_shape():
-    assert parse_error_body(b'{"code":"InvalidHostCluster","message":"m","ref":"r"}', 400)["code"] == "InvalidHostCluster"
+    app = parse_error_body(b'{"code":"InvalidHostCluster","message":"m","ref":"r"}', 400)
+    assert app["code"] == "InvalidHostCluster" and app["ref"] == "r"
     assert parse_error_body(b'{"code":608,"message":"limit"}', 422)["code"] == 608
     plain = parse_error_body(b"<html>502 Bad Gateway</html>", 502, "Bad Gateway")
     assert plain == {"code": "Bad Gateway", "message": "<html>502 Bad Gateway</html>", "ref": "", "details": None}

@@ -46,8 +46,9 @@ def test_it_shares_one_limiter_per_process_and_prefix():
     assert limiter.bucket("https://a", "/v1/edgehosts/1") is not limiter.bucket("https://a", "/v1/dashboard")
     assert limiter.bucket("https://a", "/v1/dashboard") is not limiter.bucket("https://b", "/v1/dashboard")
     assert prefix_of("/v1/spectroclusters/abc/status?x=1") == "/v1/spectroclusters"
-    assert [limit_for(p) for p in ("/v1/dashboard/edgehosts/search", "/v1/edgehosts/tags",
-                                   "/v1/spectroclusters/x", "/v1/clusterprofiles/y", "/v1/other")] == [10, 10, 50, 50, 10]
+    paths = ("/v1/dashboard/edgehosts/search", "/v1/edgehosts/tags", "/v1/spectroclusters/x",
+             "/v1/clusterprofiles/y", "/v1/other")
+    assert [limit_for(p) for p in paths] == [10, 10, 50, 50, 10]
 
 
 def test_it_paces_without_bursts_and_can_be_switched_off():
