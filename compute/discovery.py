@@ -164,15 +164,20 @@ def reconcile(run: DiscoveryRun, hosts) -> None:
 
 
 def recompute_eligibility(project: Project) -> int:
-    """Re-run the label check for every host of a project (after its policy changes); returns how many changed."""
+    """Re-run the label check for every host of a project (after its policy changes).
+
+    Returns how many hosts became eligible or stopped being eligible; reasons are refreshed for all.
+    """
     policy = policy_for(project)
     hosts = list(EdgeHost.objects.filter(project=project))
     changed = []
+    flipped = 0
     for host in hosts:
         new = reasons(host, policy)
         if new != host.reasons:
+            flipped += host.eligible != (not new)
             host.reasons, host.eligible = new, not new
             host.fingerprint = fingerprint({**{f: getattr(host, f) for f in FACT_FIELDS}, "reasons": new, "eligible": not new})
             changed.append(host)
     EdgeHost.objects.bulk_update(changed, ["reasons", "eligible", "fingerprint"])
-    return len(changed)
+    return flipped

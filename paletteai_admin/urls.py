@@ -18,4 +18,5 @@ urlpatterns = [
     path("", include("core.urls")),
     path("", include("tenancy.urls")),
     path("", include("integrations.urls")),
+    path("", include("compute.urls")),
 ]

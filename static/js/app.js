@@ -12,3 +12,24 @@
   document.addEventListener("DOMContentLoaded", syncSkipWarning);
   document.addEventListener("htmx:afterSwap", syncSkipWarning);
 })();
+
+// Charts: a <canvas data-chart="capacity"> next to a json_script element with id "capacity-data".
+(function () {
+  function drawCharts(root) {
+    if (typeof Chart === "undefined") return;
+    root.querySelectorAll("canvas[data-chart]").forEach(function (canvas) {
+      if (canvas.dataset.drawn) return;
+      var source = document.getElementById(canvas.dataset.chart + "-data");
+      if (!source) return;
+      var data = JSON.parse(source.textContent);
+      canvas.dataset.drawn = "1";
+      new Chart(canvas, {
+        type: "bar",
+        data: {labels: data.labels, datasets: [{label: "eligible hosts", data: data.hosts}].concat(data.datasets)},
+        options: {responsive: true, scales: {y: {beginAtZero: true, ticks: {precision: 0}}}}
+      });
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { drawCharts(document); });
+  document.addEventListener("htmx:afterSwap", function (event) { drawCharts(event.target); });
+})();

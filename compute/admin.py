@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from django.contrib import admin
+
+from .models import DiscoveryPolicy, DiscoveryRun, EdgeHost, HostChange
+
+
+@admin.register(EdgeHost)
+class EdgeHostAdmin(admin.ModelAdmin):
+    list_display = ("uid", "name", "project", "state", "health", "architecture", "cpu_cores", "memory_mib", "gpu_total", "eligible", "gone", "last_seen")
+    list_filter = ("state", "health", "architecture", "eligible", "gone")
+    search_fields = ("uid", "name", "ip", "gpu_models")
+    list_select_related = ("project__tenant",)
+    readonly_fields = ("uuid", "fingerprint", "first_seen", "last_seen", "changed", "gone_since")
+
+
+@admin.register(DiscoveryRun)
+class DiscoveryRunAdmin(admin.ModelAdmin):
+    list_display = ("created", "project", "trigger", "status", "pages", "hosts_seen", "added", "updated", "removed", "first_error")
+    list_filter = ("status", "trigger")
+    search_fields = ("project__name", "first_error")
+    list_select_related = ("project__tenant",)
+    readonly_fields = ("uuid",)
+
+
+@admin.register(HostChange)
+class HostChangeAdmin(admin.ModelAdmin):
+    list_display = ("created", "host", "kind")
+    list_filter = ("kind",)
+    search_fields = ("host__uid", "host__name")
+    list_select_related = ("host",)
+
+
+@admin.register(DiscoveryPolicy)
+class DiscoveryPolicyAdmin(admin.ModelAdmin):
+    list_display = ("project", "tag_key", "tag_value")
+    list_select_related = ("project__tenant",)

@@ -1,0 +1,50 @@
+"""Compute facts on overviews: the "hosts" readiness step and the tenant's capacity summary."""
+from __future__ import annotations
+
+from collections import defaultdict
+
+from django.db.models import Count, Q
+from django.urls import reverse
+
+from tenancy.models import Project
+
+from .models import EdgeHost
+
+
+def hosts_step(projects: list[Project]) -> dict[int, dict]:
+    """Done when discovery found at least one eligible host."""
+    counts = {row["project_id"]: row for row in EdgeHost.objects.filter(project__in=projects, gone=False)
+              .values("project_id").annotate(total=Count("pk"), eligible=Count("pk", filter=Q(eligible=True)))}
+    result = {}
+    for p in projects:
+        row = counts.get(p.pk, {"total": 0, "eligible": 0})
+        if row["total"] == 0:
+            detail = "No edge hosts discovered yet: register hosts in Palette, tag them, and run discovery."
+        else:
+            detail = f"{row['eligible']} of {row['total']} hosts eligible."
+        result[p.pk] = {"name": "Register and tag edge hosts", "done": row["eligible"] > 0, "detail": detail,
+                        "url": reverse("compute:inventory", args=[p.tenant.name, p.name])}
+    return result
+
+
+def capacity(projects: list[Project]) -> dict:
+    """Eligible hosts and GPUs by model per project, for the tenant overview's chart."""
+    by_project: dict[str, dict] = {p.name: {"hosts": 0, "gpus": defaultdict(int)} for p in projects}
+    names = {p.pk: p.name for p in projects}
+    rows = EdgeHost.objects.filter(project__in=projects, gone=False, eligible=True).values_list("project_id", "gpus")
+    models: set[str] = set()
+    for project_id, gpus in rows.iterator():
+        entry = by_project[names[project_id]]
+        entry["hosts"] += 1
+        for g in gpus:
+            model = g.get("model") or g.get("vendor") or "GPU"
+            entry["gpus"][model] += int(g.get("count") or 1)
+            models.add(model)
+    labels = [p.name for p in projects]
+    ordered = sorted(models)
+    return {
+        "labels": labels,
+        "hosts": [by_project[n]["hosts"] for n in labels],
+        "datasets": [{"label": m, "data": [by_project[n]["gpus"].get(m, 0) for n in labels]} for m in ordered],
+        "rows": [{"project": n, "hosts": by_project[n]["hosts"], "gpus": [by_project[n]["gpus"].get(m, 0) for m in ordered]} for n in labels],
+    }

@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from . import views
+
+app_name = "compute"
+
+prefix = "tenants/<slug:tenant>/projects/<slug:project>/compute/"
+urlpatterns = [
+    path("tenants/<slug:tenant>/capacity/", views.capacity, name="capacity"),
+    path(prefix, views.inventory, name="inventory"),
+    path(prefix + "discover/", views.discover, name="discover"),
+    path(prefix + "discover/status/", views.discovery_status, name="discovery_status"),
+    path(prefix + "policy/", views.policy_save, name="policy_save"),
+    path(prefix + "hosts/<uuid:host>/", views.host_detail, name="host_detail"),
+]

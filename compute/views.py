@@ -1,0 +1,148 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from core import audit
+from core.htmx import poll_response, redirect_after_post, render_page
+from core.models import AuditEntry
+from tenancy import access
+
+from . import discovery
+from .eligibility import candidate_groups, display_tags, gpu_label
+from .forms import DiscoveryPolicyForm
+from .inventory import filter_hosts, last_successful_scan
+from .models import DiscoveryPolicy, DiscoveryRun, EdgeHost
+
+PAGE_SIZE = 50
+COLUMNS = [("name", "Machine ID"), ("status", "Status"), ("health", "Health"), ("cluster", "Cluster"), ("cpu", "CPU"),
+           ("memory", "Memory"), ("gpu", "GPU"), ("arch", "Arch"), ("ip", "IP"), ("eligible", "Eligible")]
+
+
+def _columns(current: str) -> list[dict]:
+    """Sortable headers: clicking the sorted column reverses it."""
+    return [{"key": key, "label": label, "next": f"-{key}" if current == key else key,
+             "arrow": "▲" if current == key else ("▼" if current == f"-{key}" else "")} for key, label in COLUMNS]
+
+
+def inventory_url(project) -> str:
+    return reverse("compute:inventory", args=[project.tenant.name, project.name])
+
+
+def sync_status(project) -> dict:
+    """'synced 12 s ago', or 'Palette unreachable since 10:41 — <first error>', and the active run."""
+    runs = list(DiscoveryRun.objects.filter(project=project).order_by("-created")[:20])
+    active = next((r for r in runs if r.is_active), None)
+    last_ok = next((r for r in runs if r.status == DiscoveryRun.SUCCEEDED), None)
+    failing = []
+    for r in runs:
+        if r.is_active:
+            continue
+        if r.status != DiscoveryRun.FAILED:
+            break
+        failing.append(r)
+    return {"active": active, "last_ok": last_ok, "failing_since": failing[-1] if failing else None,
+            "latest_failure": failing[0] if failing else None}
+
+
+def _rows(hosts) -> list[dict]:
+    return [{"host": h, "tags": display_tags(h.tags), "gpu": gpu_label(h.gpus)} for h in hosts]
+
+
+@login_required
+@require_GET
+def inventory(request, tenant, project):
+    project, role = access.get_project_for_user(request.user, tenant, project)
+    hosts, applied = filter_hosts(project, request.GET)
+    page = Paginator(hosts, PAGE_SIZE).get_page(request.GET.get("page"))
+    policy = DiscoveryPolicy.for_project(project)
+    eligible = EdgeHost.objects.filter(project=project, gone=False, eligible=True)
+    context = {
+        "project": project, "tenant": project.tenant, "role": role, "page": page, "rows": _rows(page.object_list),
+        "applied": applied, "columns": _columns(applied["sort"]), "status": sync_status(project), "policy": policy,
+        "policy_form": DiscoveryPolicyForm(instance=policy), "groups": candidate_groups(eligible.only(
+            "architecture", "cpu_cores", "memory_mib", "gpus", "gpu_total", "eligible")),
+        "facets": _facets(project),
+    }
+    return render_page(request, "compute/inventory.html", context, fragment="grid")
+
+
+def _facets(project) -> dict:
+    """Values offered by the filter menus (a few small aggregate queries, independent of the page)."""
+    base = EdgeHost.objects.filter(project=project, gone=False)
+    models_ = sorted({m for line in base.exclude(gpu_models="").values_list("gpu_models", flat=True).distinct() for m in line.split(" ") if m})
+    return {
+        "states": sorted(set(base.values_list("state", flat=True).distinct())),
+        "healths": sorted(set(base.values_list("health", flat=True).distinct())),
+        "archs": sorted(set(base.values_list("architecture", flat=True).distinct())),
+        "gpu_models": models_,
+    }
+
+
+@login_required
+@require_POST
+def discover(request, tenant, project):
+    project, role = access.get_project_for_user(request.user, tenant, project, need=access.WRITE)
+    with transaction.atomic():
+        run = discovery.start_discovery(project, trigger="manual")
+    if not request.htmx:
+        messages.info(request, "Discovery started.")
+        return redirect_after_post(request, inventory_url(project))
+    return render_page(request, "compute/inventory.html", {"project": project, "tenant": project.tenant, "role": role,
+                                                           "status": {**sync_status(project), "active": run}}, fragment="status")
+
+
+@login_required
+@require_GET
+def discovery_status(request, tenant, project):
+    project, role = access.get_project_for_user(request.user, tenant, project)
+    status = sync_status(project)
+    response = render_page(request, "compute/inventory.html", {"project": project, "tenant": project.tenant, "role": role,
+                                                                "status": status}, fragment="status")
+    return poll_response(response, status["active"] is None)
+
+
+@login_required
+@require_GET
+def host_detail(request, tenant, project, host):
+    project, role = access.get_project_for_user(request.user, tenant, project)
+    host = get_object_or_404(EdgeHost, uuid=host, project=project)
+    history = host.history.select_related("run")[:50]
+    return render_page(request, "compute/host_detail.html", {
+        "project": project, "tenant": project.tenant, "role": role, "host": host, "tags": display_tags(host.tags),
+        "gpu": gpu_label(host.gpus), "history": history, "last_scan": last_successful_scan(project),
+    })
+
+
+@login_required
+@require_POST
+def policy_save(request, tenant, project):
+    project, role = access.get_project_for_user(request.user, tenant, project, need=access.ADMIN)
+    policy = DiscoveryPolicy.for_project(project)
+    form = DiscoveryPolicyForm(request.POST, instance=policy)
+    if form.is_valid():
+        with transaction.atomic():
+            form.save()
+            audit.record(request, AuditEntry.UPDATE, policy, changes=audit.form_changes(form))
+            changed = discovery.recompute_eligibility(project)
+        messages.success(request, f"Discovery tag is now {policy.tag}; {changed} hosts changed eligibility.")
+        return redirect_after_post(request, inventory_url(project))
+    messages.error(request, "; ".join(e for errors in form.errors.values() for e in errors))
+    return redirect_after_post(request, inventory_url(project))
+
+
+@login_required
+@require_GET
+def capacity(request, tenant):
+    from .overview import capacity as capacity_data
+
+    tenant, role = access.get_tenant_for_user(request.user, tenant)
+    projects = list(access.visible_projects(request.user).filter(tenant=tenant))
+    data = capacity_data(projects)
+    chart = {k: data[k] for k in ("labels", "hosts", "datasets")}
+    return render_page(request, "compute/capacity.html", {"tenant": tenant, "data": data, "chart": chart})
