@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from .models import DiscoveryPolicy, DiscoveryRun, EdgeHost, HostChange
+from .models import ClusterProfile, DiscoveryPolicy, DiscoveryRun, EdgeHost, HostChange, ProfileSync
 
 
 @admin.register(EdgeHost)
@@ -35,3 +35,19 @@ class HostChangeAdmin(admin.ModelAdmin):
 class DiscoveryPolicyAdmin(admin.ModelAdmin):
     list_display = ("project", "tag_key", "tag_value")
     list_select_related = ("project__tenant",)
+
+
+@admin.register(ClusterProfile)
+class ClusterProfileAdmin(admin.ModelAdmin):
+    list_display = ("name", "version", "profile_type", "cloud_type", "project", "present", "synced")
+    list_filter = ("profile_type", "cloud_type", "present")
+    search_fields = ("name", "uid")
+    list_select_related = ("project__tenant",)
+
+
+@admin.register(ProfileSync)
+class ProfileSyncAdmin(admin.ModelAdmin):
+    list_display = ("created", "project", "status", "first_error")
+    list_filter = ("status",)
+    list_select_related = ("project__tenant",)
+    readonly_fields = ("uuid",)

@@ -126,3 +126,40 @@ class HostChange(models.Model):
 
     class Meta:
         ordering = ["-created", "-pk"]
+
+
+class ClusterProfile(models.Model):
+    """One version of a Palette cluster profile visible in the project's Palette project (synced).
+
+    Types: infra, cluster (Full), add-on (system profiles are skipped). `present` turns false when
+    a sync no longer sees the version, so bundles referencing it can say it is gone from Palette.
+    """
+
+    INFRA, FULL, ADDON = "infra", "cluster", "add-on"
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="cluster_profiles")
+    uid = models.CharField(max_length=64)
+    name = models.CharField(max_length=200)
+    version = models.CharField(max_length=64, blank=True)
+    profile_type = models.CharField(max_length=16)
+    cloud_type = models.CharField(max_length=32)
+    scope = models.CharField(max_length=32, blank=True)
+    clusters = models.JSONField(default=list, blank=True, help_text="Names of the clusters using this version.")
+    present = models.BooleanField(default=True)
+    synced = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "version"]
+        constraints = [models.UniqueConstraint(fields=["project", "uid"], name="clusterprofile_unique_in_project")]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.version}".strip()
+
+    @property
+    def type_label(self) -> str:
+        return {"infra": "Infrastructure", "cluster": "Full", "add-on": "Add-on"}.get(self.profile_type, self.profile_type)
+
+
+class ProfileSync(TaskRun):
+    """One sync of a project's cluster profiles from Palette."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="profile_syncs")

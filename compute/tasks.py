@@ -40,3 +40,14 @@ def scheduled_discovery_task() -> int:
             start_discovery(project, trigger="schedule")
             count += 1
     return count
+
+
+@shared_task(name="compute.profile_sync", acks_late=True, ignore_result=True)
+def profile_sync_task(run_id: int) -> None:
+    """Sync one project's cluster profiles; idempotent (claimed once, upsert by uid)."""
+    from .models import ProfileSync
+    from .profiles import sync_profiles
+
+    run = ProfileSync.objects.select_related("project__tenant").filter(pk=run_id).first()
+    if run is not None:
+        sync_profiles(run)

@@ -14,4 +14,6 @@ urlpatterns = [
     path(prefix + "discover/status/", views.discovery_status, name="discovery_status"),
     path(prefix + "policy/", views.policy_save, name="policy_save"),
     path(prefix + "hosts/<uuid:host>/", views.host_detail, name="host_detail"),
+    path(prefix + "profiles/", views.profiles, name="profiles"),
+    path(prefix + "profiles/sync/", views.profiles_sync, name="profiles_sync"),
 ]

@@ -146,3 +146,27 @@ def capacity(request, tenant):
     data = capacity_data(projects)
     chart = {k: data[k] for k in ("labels", "hosts", "datasets")}
     return render_page(request, "compute/capacity.html", {"tenant": tenant, "data": data, "chart": chart})
+
+
+@login_required
+@require_GET
+def profiles(request, tenant, project):
+    from .models import ClusterProfile, ProfileSync
+
+    project, role = access.get_project_for_user(request.user, tenant, project)
+    last = ProfileSync.objects.filter(project=project).order_by("-created").first()
+    rows = ClusterProfile.objects.filter(project=project).order_by("name", "version")
+    response = render_page(request, "compute/profiles.html", {"project": project, "tenant": project.tenant, "role": role,
+                                                              "profiles": rows, "last": last}, fragment="list")
+    return poll_response(response, not (last and last.is_active)) if request.htmx else response
+
+
+@login_required
+@require_POST
+def profiles_sync(request, tenant, project):
+    from .profiles import start_sync
+
+    project, role = access.get_project_for_user(request.user, tenant, project, need=access.WRITE)
+    with transaction.atomic():
+        start_sync(project)
+    return redirect_after_post(request, reverse("compute:profiles", args=[project.tenant.name, project.name]))
