@@ -163,3 +163,26 @@ class ProfileSync(TaskRun):
     """One sync of a project's cluster profiles from Palette."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="profile_syncs")
+
+
+class TagEdit(TaskRun):
+    """Adding and removing tags on a set of hosts in Palette, with a result per host.
+
+    `results` maps host uid → "ok" or the reason Palette refused it; a refused host is reported,
+    not fatal. After the writes a discovery run refreshes the inventory.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tag_edits")
+    add = models.JSONField(default=dict, blank=True)
+    remove = models.JSONField(default=list, blank=True)
+    host_uids = models.JSONField(default=list)
+    results = models.JSONField(default=dict, blank=True)
+    requested_by = models.CharField(max_length=150, blank=True)
+
+    @property
+    def ok_count(self) -> int:
+        return sum(1 for v in self.results.values() if v == "ok")
+
+    @property
+    def failed(self) -> dict:
+        return {k: v for k, v in self.results.items() if v != "ok"}

@@ -51,3 +51,14 @@ def profile_sync_task(run_id: int) -> None:
     run = ProfileSync.objects.select_related("project__tenant").filter(pk=run_id).first()
     if run is not None:
         sync_profiles(run)
+
+
+@shared_task(name="compute.tag_edit", acks_late=True, ignore_result=True)
+def tag_edit_task(edit_id: int) -> None:
+    """Apply one tag edit to Palette; idempotent (claimed once; same tags give the same labels)."""
+    from .models import TagEdit
+    from .tagging import apply_tag_edit
+
+    edit = TagEdit.objects.select_related("project__tenant").filter(pk=edit_id).first()
+    if edit is not None:
+        apply_tag_edit(edit)

@@ -1,0 +1,124 @@
+"""Tag editing: preview which hosts change eligibility, then write the tags to Palette in a task."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from integrations.effective import palette_client, resolve
+from palette import errors as perrors
+from tenancy.models import Project
+
+from .discovery import policy_for, start_discovery
+from .eligibility import BARE_TAG_VALUE, reasons
+from .models import EdgeHost, TagEdit
+
+TAG_PART = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._/-]{0,126}[A-Za-z0-9])?$")
+MAX_HOSTS = 2000
+
+
+class TagInputError(ValueError):
+    """The tags typed are not valid; the message says which and why."""
+
+
+def parse_add(text: str) -> dict[str, str]:
+    """'gpu:a100 palette.ai:true rack7' → {gpu: a100, palette.ai: true, rack7: <bare>}."""
+    tags: dict[str, str] = {}
+    for item in text.replace(",", " ").split():
+        key, sep, value = item.partition(":")
+        if not TAG_PART.match(key) or (sep and value and not TAG_PART.match(value)) or (sep and not value):
+            raise TagInputError(f"{item!r} is not a tag: use key:value or a bare key, with letters, digits, '.', '_', '/' and '-'.")
+        tags[key] = value if sep else BARE_TAG_VALUE
+    return tags
+
+
+def parse_remove(text: str) -> list[str]:
+    keys = [k.partition(":")[0] for k in text.replace(",", " ").split()]
+    for key in keys:
+        if not TAG_PART.match(key):
+            raise TagInputError(f"{key!r} is not a tag key.")
+    return keys
+
+
+@dataclass
+class Preview:
+    hosts: list[EdgeHost]
+    becomes_eligible: list[EdgeHost]
+    becomes_ineligible: list[tuple[EdgeHost, list[str]]]
+    unchanged_tags: int
+
+
+class _After:
+    def __init__(self, host: EdgeHost, tags: dict):
+        self.__dict__.update({f: getattr(host, f) for f in ("state", "health", "health_message", "clusters", "cpu_cores", "memory_mib")})
+        self.tags = tags
+
+
+def new_tags(host: EdgeHost, add: dict[str, str], remove: list[str]) -> dict[str, str]:
+    tags = {**host.tags, **add}
+    for key in remove:
+        tags.pop(key, None)
+    return tags
+
+
+def preview(project: Project, hosts: list[EdgeHost], add: dict[str, str], remove: list[str]) -> Preview:
+    """The hosts whose eligibility the edit would change (pure: nothing is written)."""
+    policy = policy_for(project)
+    up, down, same = [], [], 0
+    for host in hosts:
+        tags = new_tags(host, add, remove)
+        if tags == host.tags:
+            same += 1
+        after = reasons(_After(host, tags), policy)
+        if host.eligible and after:
+            down.append((host, after))
+        elif not host.eligible and not after:
+            up.append(host)
+    return Preview(hosts, up, down, same)
+
+
+def start_tag_edit(project: Project, hosts: list[EdgeHost], add: dict[str, str], remove: list[str], *, user=None) -> TagEdit:
+    """Write the run row (host uids, never secrets) and enqueue it once the transaction commits."""
+    from .tasks import tag_edit_task
+
+    edit = TagEdit.objects.create(project=project, add=add, remove=remove, host_uids=[h.uid for h in hosts],
+                                  requested_by=user.get_username() if user else "")
+    transaction.on_commit(lambda: tag_edit_task.delay(edit.pk))
+    return edit
+
+
+def apply_tag_edit(edit: TagEdit, **client_kwargs) -> TagEdit:
+    """Write the tags host by host (PUT /v1/edgehosts/{uid}/meta keeps the other labels), then rediscover.
+
+    Idempotent: claimed once; setting the same tags twice gives the same labels.
+    """
+    if not edit.claim():
+        return edit
+    effective = resolve(edit.project)
+    if effective.palette is None or not effective.palette.complete:
+        edit.finish(TagEdit.FAILED, error="No working Palette integration for this project.")
+        return edit
+    results: dict[str, str] = {}
+    try:
+        with palette_client(effective.palette, name=f"tags {edit.project}", **client_kwargs) as client:
+            for uid in edit.host_uids:
+                try:
+                    client.set_edge_host_tags(uid, edit.add, remove=edit.remove)
+                    results[uid] = "ok"
+                except perrors.PaletteHTTPError as exc:
+                    # e.g. EdgeHostDeviceNotRegistered: reported for this host, the others go on.
+                    results[uid] = str(exc)
+                TagEdit.objects.filter(pk=edit.pk).update(results=results)
+    except perrors.PaletteError as exc:
+        edit.results = results
+        TagEdit.objects.filter(pk=edit.pk).update(results=results)
+        edit.finish(TagEdit.FAILED, error=f"Palette unreachable after {len(results)} of {len(edit.host_uids)} hosts: {exc}")
+        return edit
+    edit.results = results
+    failed = {k: v for k, v in results.items() if v != "ok"}
+    with transaction.atomic():
+        start_discovery(edit.project, trigger="tags")
+    edit.finish(TagEdit.SUCCEEDED if not failed else TagEdit.FAILED,
+                error=f"{len(failed)} of {len(results)} hosts refused: {next(iter(failed.values()))}" if failed else "")
+    return edit
