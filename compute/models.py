@@ -1,13 +1,16 @@
-"""Edge hosts discovered in Palette, the runs that discover them, and each project's discovery policy."""
+"""Edge hosts discovered in Palette, the runs that discover them, each project's discovery policy,
+profile bundles, and compute pools with their provisioning steps."""
 from __future__ import annotations
 
 import uuid
 
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
+from core.fields import EncryptedTextField
 from core.models import TaskRun
-from tenancy.models import Project
+from tenancy.models import DNS1123_LABEL, Project
 
 DEFAULT_TAG_KEY = "palette.ai"
 DEFAULT_TAG_VALUE = "true"
@@ -186,3 +189,177 @@ class TagEdit(TaskRun):
     @property
     def failed(self) -> dict:
         return {k: v for k, v in self.results.items() if v != "ok"}
+
+
+class ProfileBundle(models.Model):
+    """A named, versioned set of Palette cluster profile versions a Compute Pool is built from.
+
+    Types Infrastructure and Fullstack (Application bundles are out of scope). `profiles` holds
+    exactly one edge-native profile version of type infra or cluster (Full) first, then add-ons,
+    each as {uid, name, version, type}: the uid is what Palette needs, the rest is for people and
+    for noticing that a version disappeared from Palette (compute.bundles checks them).
+    """
+
+    INFRASTRUCTURE, FULLSTACK = "Infrastructure", "Fullstack"
+    TYPE_CHOICES = [(INFRASTRUCTURE, "Infrastructure"), (FULLSTACK, "Fullstack")]
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="profile_bundles")
+    name = models.CharField(max_length=63, validators=[DNS1123_LABEL])
+    bundle_type = models.CharField(max_length=16, choices=TYPE_CHOICES, default=INFRASTRUCTURE)
+    version = models.CharField(max_length=64, default="1")
+    description = models.TextField(blank=True)
+    profiles = models.JSONField(default=list, help_text="[{uid, name, version, type}], the infra or Full profile first.")
+    created = models.DateTimeField(default=timezone.now)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["project", "name"], name="profilebundle_unique_in_project")]
+
+    def __str__(self) -> str:
+        return f"{self.name} v{self.version}"
+
+    @property
+    def audit_tenant(self):
+        return self.project.tenant
+
+    @property
+    def base_profile(self) -> dict | None:
+        return next((p for p in self.profiles if p.get("type") in ("infra", "cluster")), None)
+
+    @property
+    def addons(self) -> list[dict]:
+        return [p for p in self.profiles if p.get("type") == "add-on"]
+
+
+class ComputePool(models.Model):
+    """An edge-native Kubernetes cluster that Palette builds from eligible edge hosts.
+
+    Spec (checked by compute.pools): variant (dedicated/shared, immutable), bundle, `node_pools`
+    (DESIGN.md §5 nodePoolRequirements), resource groups, VIP (unique among pools not deleted),
+    SSH keys, deletion policy.
+
+    Lifecycle (`status`): pending → validating → provisioning → running → ready, or failed;
+    deleting → deleted. `operation` says which chain runs (provision or delete) and `step` the
+    step it is at; the chain is a sequence of Celery messages carrying `tick`: a message runs only
+    if its tick still matches (compare-and-set), so a redelivered or superseded message does
+    nothing, and `due_at` tells the watchdog when a chain that went silent must be resumed.
+    `cluster_name` is fixed before anything is sent, and `cluster_uid` is stored the moment Palette
+    returns it: a create whose answer was lost is found again by name, never repeated.
+    The row stays after deletion (status deleted) with its cleanup summary; name and VIP are
+    unique only among pools that are not deleted.
+    """
+
+    PENDING, VALIDATING, PROVISIONING, RUNNING, READY = "pending", "validating", "provisioning", "running", "ready"
+    FAILED, DELETING, DELETED = "failed", "deleting", "deleted"
+    STATUS_CHOICES = [(PENDING, "Pending"), (VALIDATING, "Validating"), (PROVISIONING, "Provisioning"), (RUNNING, "Running"),
+                      (READY, "Ready"), (FAILED, "Failed"), (DELETING, "Deleting"), (DELETED, "Deleted")]
+    IN_PROGRESS = (PENDING, VALIDATING, PROVISIONING, RUNNING, DELETING)
+    TERMINAL = (READY, FAILED, DELETED)
+    DEDICATED, SHARED = "dedicated", "shared"
+    VARIANT_CHOICES = [(DEDICATED, "Dedicated"), (SHARED, "Shared")]
+    DELETE, ORPHAN = "delete", "orphan"
+    POLICY_CHOICES = [(DELETE, "Delete the Palette cluster"), (ORPHAN, "Keep (orphan) the Palette cluster")]
+    PROVISION, DELETION = "provision", "delete"
+    FAILURE_CHOICES = [("credentials", "Credentials"), ("tls", "TLS"), ("capacity", "Capacity"),
+                       ("rejected", "Palette rejected the request"), ("timeout", "Timeout"),
+                       ("unreachable", "Palette unreachable"), ("internal", "Internal error")]
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="compute_pools")
+    name = models.CharField(max_length=33)
+    description = models.TextField(blank=True)
+    labels = models.JSONField(default=dict, blank=True)
+    variant = models.CharField(max_length=16, choices=VARIANT_CHOICES, default=DEDICATED)
+    bundle = models.ForeignKey(ProfileBundle, null=True, blank=True, on_delete=models.SET_NULL, related_name="pools")
+    bundle_name = models.CharField(max_length=63)
+    node_pools = models.JSONField(default=dict, help_text="nodePoolRequirements: {controlPlanePool, workerPools}")
+    cp_resource_groups = models.JSONField(default=dict, blank=True)
+    worker_resource_groups = models.JSONField(default=dict, blank=True)
+    vip = models.GenericIPAddressField(protocol="IPv4")
+    ssh_keys = models.JSONField(default=list, blank=True)
+    deletion_policy = models.CharField(max_length=8, choices=POLICY_CHOICES, default=DELETE)
+
+    status = models.CharField(max_length=16, choices=STATUS_CHOICES, default=PENDING, db_index=True)
+    operation = models.CharField(max_length=16, default=PROVISION)
+    step = models.CharField(max_length=32, blank=True)
+    attempt = models.PositiveIntegerField(default=1)
+    tick = models.PositiveIntegerField(default=0)
+    due_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    wait_reason = models.TextField(blank=True)
+    last_seen = models.JSONField(default=dict, blank=True, help_text="What Palette reported last: state, health, at.")
+    cluster_name = models.CharField(max_length=63, blank=True)
+    cluster_uid = models.CharField(max_length=64, blank=True)
+    hosts = models.JSONField(default=dict, blank=True, help_text="{machine pool: [host uids]} chosen for the cluster.")
+    sent_hosts = models.JSONField(default=list, blank=True, help_text="Hosts of the last create request sent to Palette.")
+    excluded_hosts = models.JSONField(default=list, blank=True, help_text="Hosts Palette refused during this attempt.")
+    request = models.JSONField(default=dict, blank=True, help_text="The create body sent (or to be sent) to Palette.")
+    failure_class = models.CharField(max_length=16, choices=FAILURE_CHOICES, blank=True)
+    failure_message = models.TextField(blank=True)
+    kubeconfig = EncryptedTextField(blank=True)
+    delete_requested = models.BooleanField(default=False)
+    force_delete_requested = models.BooleanField(default=False)
+    force_delete_sent = models.DateTimeField(null=True, blank=True)
+    delete_sent = models.DateTimeField(null=True, blank=True)
+    cleanup = models.JSONField(default=dict, blank=True)
+    created = models.DateTimeField(default=timezone.now)
+    updated = models.DateTimeField(auto_now=True)
+    started = models.DateTimeField(null=True, blank=True, help_text="When the current provisioning attempt began.")
+    ready_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name", "-created"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], condition=~Q(status="deleted"), name="computepool_name_unique_active"),
+            models.UniqueConstraint(fields=["vip"], condition=~Q(status="deleted"), name="computepool_vip_unique_active"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def audit_tenant(self):
+        return self.project.tenant
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in self.TERMINAL
+
+    @property
+    def host_count(self) -> int:
+        return sum(len(v) for v in self.hosts.values())
+
+
+class PoolStep(models.Model):
+    """One step of one attempt of a pool's provisioning or deletion, as it happened.
+
+    Steps: validate, create, wait, kubeconfig (provisioning); delete, wait_deleted, release
+    (deletion). `first_error` is never overwritten, so an error that went away on retry is still
+    shown; `retries` counts transient failures retried with backoff; `detail` is the latest
+    human-readable state ("Palette reports Provisioning, health —").
+    """
+
+    RUNNING, SUCCEEDED, FAILED, SKIPPED = "running", "succeeded", "failed", "skipped"
+    pool = models.ForeignKey(ComputePool, on_delete=models.CASCADE, related_name="steps")
+    attempt = models.PositiveIntegerField(default=1)
+    name = models.CharField(max_length=32)
+    status = models.CharField(max_length=16, default=RUNNING)
+    started = models.DateTimeField(default=timezone.now)
+    finished = models.DateTimeField(null=True, blank=True)
+    first_error = models.TextField(blank=True)
+    last_error = models.TextField(blank=True)
+    retries = models.PositiveIntegerField(default=0)
+    detail = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["pool", "attempt", "started", "pk"]
+        constraints = [models.UniqueConstraint(fields=["pool", "attempt", "name"], name="poolstep_unique_per_attempt")]
+
+    def __str__(self) -> str:
+        return f"{self.pool} #{self.attempt} {self.name} {self.status}"
+
+    @property
+    def duration(self):
+        return (self.finished or timezone.now()) - self.started

@@ -1,7 +1,8 @@
-"""Compute background tasks: discovery (scheduled, on demand)."""
+"""Compute background tasks: discovery (scheduled, on demand), profile sync, tag edits, compute pool steps and their watchdog."""
 from __future__ import annotations
 
 from celery import shared_task
+from celery.signals import worker_ready
 from django.db import transaction
 
 
@@ -62,3 +63,35 @@ def tag_edit_task(edit_id: int) -> None:
     edit = TagEdit.objects.select_related("project__tenant").filter(pk=edit_id).first()
     if edit is not None:
         apply_tag_edit(edit)
+
+
+@shared_task(name="compute.pool_step", acks_late=True, ignore_result=True)
+def pool_step_task(pool_id: int, tick: int) -> None:
+    """Run one step of a compute pool's provisioning or deletion, then schedule the next.
+
+    Idempotent: the message runs only if `tick` still matches the pool's (compare-and-set), so a
+    redelivered or duplicated message does nothing; waiting is a new message with a countdown,
+    never a sleep in the worker.
+    """
+    from .provisioning import enqueue, run_step
+
+    following = run_step(pool_id, tick)
+    if following is not None:
+        enqueue(following.pool_id, following.tick, following.countdown)
+
+
+@shared_task(name="compute.pool_watchdog", acks_late=True, ignore_result=True)
+def pool_watchdog_task() -> int:
+    """Re-send the step of every pool whose next step is overdue (beat, and once per worker start).
+
+    Harmless when nothing stalled: a duplicate message is dropped by the tick compare-and-set.
+    """
+    from .provisioning import resume_stalled
+
+    return resume_stalled()
+
+
+@worker_ready.connect
+def _resume_pools_on_start(sender=None, **kwargs) -> None:
+    # A worker that starts after a crash resumes the pools the dead one left mid-way.
+    pool_watchdog_task.delay()

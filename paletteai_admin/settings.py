@@ -289,6 +289,19 @@ PALETTE_CHECK_INTERVAL = envint("PALETTE_CHECK_INTERVAL", 300, minimum=30)
 DISCOVERY_INTERVAL = envint("DISCOVERY_INTERVAL", 30, minimum=5)
 CELERY_BEAT_SCHEDULE["discovery"] = {"task": "compute.scheduled_discovery", "schedule": DISCOVERY_INTERVAL}
 CELERY_BEAT_SCHEDULE["palette-checks"] = {"task": "integrations.scheduled_palette_checks", "schedule": PALETTE_CHECK_INTERVAL}
+# Compute pools (seconds): give up provisioning after POOL_PROVISION_TIMEOUT; poll Palette every
+# POOL_POLL_INTERVAL; offer force delete once a deletion waits POOL_FORCE_DELETE_AFTER; retry transient
+# errors from POOL_RETRY_BASE up to POOL_RETRY_CAP; a step may run POOL_STEP_BUDGET, and the watchdog
+# re-sends a step overdue by POOL_RESUME_GRACE (a killed worker); wait POOL_RELEASE_WAIT for hosts to return.
+POOL_PROVISION_TIMEOUT = envint("POOL_PROVISION_TIMEOUT", 3600, minimum=1)
+POOL_POLL_INTERVAL = envint("POOL_POLL_INTERVAL", 10, minimum=1)
+POOL_FORCE_DELETE_AFTER = envint("POOL_FORCE_DELETE_AFTER", 600, minimum=0)
+POOL_RETRY_BASE = envint("POOL_RETRY_BASE", 5, minimum=1)
+POOL_RETRY_CAP = envint("POOL_RETRY_CAP", 300, minimum=1)
+POOL_STEP_BUDGET = envint("POOL_STEP_BUDGET", 300, minimum=1)
+POOL_RESUME_GRACE = envint("POOL_RESUME_GRACE", 60, minimum=1)
+POOL_RELEASE_WAIT = envint("POOL_RELEASE_WAIT", 120, minimum=0)
+CELERY_BEAT_SCHEDULE["pool-watchdog"] = {"task": "compute.pool_watchdog", "schedule": envint("POOL_WATCHDOG_INTERVAL", 60, minimum=5)}
 
 # Kubernetes Secret sync: KUBERNETES_API_URL (plain URL, e.g. a proxy), KUBECONFIG, or in-cluster
 # service account; off when none is configured.

@@ -1,0 +1,161 @@
+"""Profile Bundles: which Palette cluster profile versions a bundle may hold, and why not.
+
+A bundle (Infrastructure or Fullstack) holds exactly one edge-native profile version of type
+infra or cluster (Full), plus add-ons (edge-native, or cloud type "all"). A reference is a uid,
+or a name and version; it is looked up in the project's synced cluster profiles first, and only
+when that table does not know it, asked of Palette (so a bundle can be applied right after the
+Settings, before anyone ran a profile sync). A version that a sync marked absent is refused with
+that reason: Palette would refuse the cluster anyway, later and less clearly.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from integrations.effective import palette_client, resolve
+from palette import errors as perrors
+from tenancy.models import Project
+
+from .models import ClusterProfile, ProfileBundle
+
+log = logging.getLogger(__name__)
+BASE_TYPES = ("infra", "cluster")
+TYPE_LABELS = {"infra": "Infrastructure", "cluster": "Full", "add-on": "Add-on", "system": "System"}
+
+
+@dataclass(frozen=True)
+class ProfileInfo:
+    """What a bundle stores about one profile version, plus whether Palette still has it."""
+
+    uid: str
+    name: str
+    version: str
+    type: str
+    cloud_type: str
+    present: bool = True
+
+    def stored(self) -> dict:
+        return {"uid": self.uid, "name": self.name, "version": self.version, "type": self.type}
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} {self.version}".strip()
+
+
+def _from_row(row: ClusterProfile) -> ProfileInfo:
+    return ProfileInfo(row.uid, row.name, row.version, row.profile_type, row.cloud_type, row.present)
+
+
+class _Live:
+    """A Palette client opened on first use (most references are found in the synced table)."""
+
+    def __init__(self, project: Project | None):
+        self.project = project
+        self.client = None
+        self.problem = ""
+
+    def get(self):
+        if self.client is None and not self.problem:
+            effective = resolve(self.project) if self.project else None
+            if effective is None or effective.palette is None or not effective.palette.complete:
+                self.problem = "the project has no working Palette integration to look it up"
+            else:
+                self.client = palette_client(effective.palette, name=f"bundle check {self.project}")
+        return self.client
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
+
+
+def _lookup(project: Project | None, ref: dict, live: _Live) -> tuple[ProfileInfo | None, str]:
+    uid, name, version = ref.get("uid") or "", ref.get("name") or "", ref.get("version") or ""
+    rows = ClusterProfile.objects.filter(project=project) if project else ClusterProfile.objects.none()
+    if uid:
+        row = rows.filter(uid=uid).first()
+    else:
+        row = rows.filter(name=name, version=version).order_by("-present").first()
+    if row is not None and row.present:
+        return _from_row(row), ""
+    if row is not None:
+        return _from_row(row), (f"{row.name} {row.version} ({row.uid}) no longer exists in Palette (the last profile sync "
+                                "did not find it); pick another version.")
+    client = live.get() if project else None
+    what = uid or f"{name} {version}"
+    if client is None:
+        return None, (f"cluster profile {what} is not among the project's synced cluster profiles, and {live.problem or 'there is no project'}; "
+                      "sync the profiles (Compute > Cluster profiles) or check the reference.")
+    try:
+        if uid:
+            found = client.get_cluster_profile(uid)
+        else:
+            matches = [p for p in client.search_cluster_profiles(environments=("edge-native", "all"), name=name)
+                       if p.version == version]
+            if not matches:
+                return None, f"Palette has no cluster profile {name} version {version} in this project; check the name and version."
+            found = matches[0]
+    except perrors.NotFound:
+        return None, f"cluster profile {what} does not exist in the project's Palette project; check the uid."
+    except perrors.PaletteError as exc:
+        return None, f"could not look up cluster profile {what} in Palette: {exc}"
+    return ProfileInfo(found.uid, found.name, found.version, found.profile_type, found.cloud_type, True), ""
+
+
+def check_profiles(project: Project | None, refs: list[dict]) -> tuple[list[ProfileInfo], list[tuple[int, str]]]:
+    """Resolve a bundle's profile references; (resolved profiles, [(index, problem)]).
+
+    A reference naming both a uid and a name/version must agree with what the uid is.
+    """
+    live = _Live(project)
+    found: list[ProfileInfo] = []
+    problems: list[tuple[int, str]] = []
+    try:
+        for i, ref in enumerate(refs):
+            info, problem = _lookup(project, ref, live)
+            if problem:
+                problems.append((i, problem))
+                continue
+            assert info is not None
+            if ref.get("name") and ref.get("uid") and ref["name"] != info.name:
+                problems.append((i, f"uid {info.uid} is profile {info.name}, not {ref['name']}; fix the name or the uid."))
+                continue
+            if ref.get("version") and ref.get("uid") and str(ref["version"]) != info.version:
+                problems.append((i, f"uid {info.uid} is version {info.version} of {info.name}, not {ref['version']}: "
+                                    "each version has its own uid."))
+                continue
+            if info.type == "system":
+                problems.append((i, f"{info.label} is a system profile; bundles take infra, Full or add-on profiles."))
+                continue
+            if info.type in BASE_TYPES and info.cloud_type != "edge-native":
+                problems.append((i, f"{info.label} is a {TYPE_LABELS.get(info.type, info.type)} profile for {info.cloud_type}, "
+                                    "not edge-native; compute pools are edge-native clusters."))
+                continue
+            if info.type == "add-on" and info.cloud_type not in ("edge-native", "all"):
+                problems.append((i, f"add-on {info.label} is for {info.cloud_type}, not edge-native."))
+                continue
+            found.append(info)
+    finally:
+        live.close()
+    if not problems:
+        bases = [p for p in found if p.type in BASE_TYPES]
+        if len(bases) != 1:
+            listed = ", ".join(p.label for p in bases) or "none"
+            problems.append((-1, f"a bundle needs exactly one edge-native Infrastructure or Full profile version (found: {listed}); "
+                                 "the others must be add-ons."))
+        uids = [p.uid for p in found]
+        if len(set(uids)) != len(uids):
+            problems.append((-1, "a profile version is listed twice."))
+    # The base profile goes first: it is what Palette builds the cluster from.
+    found.sort(key=lambda p: p.type not in BASE_TYPES)
+    return found, problems
+
+
+def bundle_facts(bundle: ProfileBundle) -> list[ProfileInfo]:
+    """A stored bundle's profiles with their presence in the last profile sync (unknown versions count as present)."""
+    rows = {r.uid: r for r in ClusterProfile.objects.filter(project=bundle.project, uid__in=[p.get("uid") for p in bundle.profiles])}
+    out = []
+    for p in bundle.profiles:
+        row = rows.get(p.get("uid"))
+        out.append(ProfileInfo(p.get("uid", ""), p.get("name", ""), p.get("version", ""), p.get("type", ""),
+                               row.cloud_type if row else "edge-native", row.present if row else True))
+    return out

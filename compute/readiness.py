@@ -1,0 +1,520 @@
+"""The readiness report: can this Compute Pool be built now, with which hosts, by which request.
+
+`evaluate(inputs)` is pure (no database, no Palette): given the inventory, the pool spec, the
+bundle, the integration status and what other pools hold, it lists every requirement with
+pass/fail, whether it blocks, and the exact reason; picks hosts for every machine pool
+(deterministically: hosts already chosen first, then the smallest host that fits); and builds the
+`POST /v1/spectroclusters/edge-native` body with palette.bodies, validated against the spec
+subset. The CLI (`pool_plan`), the Create action and provisioning's validate step all use it, so
+they can never disagree. `gather(...)` collects the inputs from the database in a fixed number
+of queries.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Iterable
+
+from django.utils import timezone
+
+from palette import bodies
+from palette.spec import load_spec
+
+from .bundles import BASE_TYPES, ProfileInfo
+from .eligibility import Policy, has_tag
+from .pools import NodeRequirement, PoolSpec
+
+CREATE_PATH = "/v1/spectroclusters/edge-native"
+STALE_INVENTORY = timedelta(minutes=15)
+NEAR_MISSES_SHOWN = 4
+
+
+@dataclass(frozen=True)
+class HostFacts:
+    """One inventory host as the evaluator needs it. `reserved_by` names another pool holding it."""
+
+    uid: str
+    name: str = ""
+    state: str = "ready"
+    health: str = "healthy"
+    health_message: str = ""
+    architecture: str = "amd64"
+    cpu_cores: int = 0
+    memory_mib: int = 0
+    gpus: tuple = ()
+    tags: dict = field(default_factory=dict)
+    clusters: tuple = ()
+    ip: str = ""
+    eligible: bool = True
+    reasons: tuple = ()
+    unhealthy_since: datetime | None = None
+    reserved_by: str = ""
+
+    @property
+    def gpu_total(self) -> int:
+        return sum(int(g.get("count") or 1) for g in self.gpus)
+
+    @property
+    def size_key(self) -> tuple:
+        """Smaller hosts sort first: fewer GPUs, less GPU memory, fewer cores, less memory; then by name."""
+        gpu_memory = sum(int(g.get("count") or 1) * int(g.get("memoryMiB") or 0) for g in self.gpus)
+        return (self.gpu_total, gpu_memory, self.cpu_cores or 0, self.memory_mib or 0, self.name or self.uid, self.uid)
+
+
+@dataclass(frozen=True)
+class Integration:
+    """The project's Palette integration as far as the report cares."""
+
+    configured: bool
+    complete: bool
+    problems: tuple = ()
+    last_check: str = ""  # connected, degraded, failed, or "" (never checked)
+    host: str = ""
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Everything `evaluate` looks at."""
+
+    spec: PoolSpec
+    cluster_name: str
+    hosts: tuple[HostFacts, ...]
+    bundle: tuple[ProfileInfo, ...] | None
+    integration: Integration
+    policy: Policy = Policy()
+    bundle_type: str = ""
+    vips_in_use: dict = field(default_factory=dict)  # vip -> "namespace/pool" of other pools
+    gpu_limit: int = 0
+    gpus_in_use: int = 0
+    tenant_gpu_limit: int = 0
+    tenant_gpus_in_use: int = 0
+    last_discovery: datetime | None = None
+    profiles_synced: bool = True
+    pinned: dict = field(default_factory=dict)  # machine pool -> host uids chosen earlier
+    own_clusters: tuple = ()  # cluster names of this pool: hosts in use by them are ours
+    excluded: tuple = ()  # hosts Palette refused for this attempt
+    now: datetime | None = None
+
+
+@dataclass
+class Requirement:
+    name: str
+    passed: bool
+    blocking: bool
+    reason: str
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "passed": self.passed, "blocking": self.blocking, "reason": self.reason}
+
+
+@dataclass
+class Report:
+    """The outcome: ready when no blocking requirement failed."""
+
+    requirements: list[Requirement]
+    hosts: dict[str, list[str]]
+    request: dict
+    cluster_name: str
+
+    @property
+    def ready(self) -> bool:
+        return not self.blocking_failures
+
+    @property
+    def blocking_failures(self) -> list[Requirement]:
+        return [r for r in self.requirements if r.blocking and not r.passed]
+
+    @property
+    def warnings(self) -> list[Requirement]:
+        return [r for r in self.requirements if not r.blocking and not r.passed]
+
+    @property
+    def host_shortage(self) -> bool:
+        """True when what blocks is only hosts or GPUs (a capacity problem, not a configuration one)."""
+        return bool(self.blocking_failures) and all(r.name.endswith("hosts") or r.name == "GPU limit" for r in self.blocking_failures)
+
+    def summary(self) -> str:
+        if self.ready:
+            return "ready"
+        return "; ".join(f"{r.name}: {r.reason}" for r in self.blocking_failures)
+
+    def to_json(self) -> dict:
+        return {"ready": self.ready, "clusterName": self.cluster_name,
+                "requirements": [r.to_json() for r in self.requirements], "hosts": self.hosts, "request": self.request}
+
+
+# -- the host filter ----------------------------------------------------------------------------
+
+def short(name: str) -> str:
+    """`edge-…fa0` for long device ids; short names stay whole."""
+    return name if len(name) <= 20 else f"{name[:5]}…{name[-3:]}"
+
+
+def _when(moment: datetime, now: datetime) -> str:
+    local = timezone.localtime(moment)
+    if timezone.localtime(now).date() == local.date():
+        return local.strftime("%H:%M")
+    return local.strftime("%b %d %H:%M").replace(" 0", " ")
+
+
+def _shape_problem(host: HostFacts, node: NodeRequirement, groups: dict, policy: Policy) -> str:
+    """Why the host's tags or hardware do not fit (empty when they do): the first failing criterion."""
+    if not has_tag(host.tags, policy.tag_key, policy.tag_value):
+        return f"missing discovery tag {policy.tag}"
+    for key, value in groups.items():
+        if not has_tag(host.tags, key, value):
+            return f"missing tag {key}={value}" if value else f"missing tag {key}"
+    if host.architecture != node.architecture:
+        return f"{host.architecture or 'unknown architecture'}, not {node.architecture}"
+    if not host.cpu_cores or not host.memory_mib:
+        return "hardware not reported"
+    if node.cpu and host.cpu_cores < node.cpu:
+        return f"fewer than {node.cpu} cores"
+    if node.memory_mib and host.memory_mib < node.memory_mib:
+        return f"less than {node.memory_mib // 1024} GiB memory" if node.memory_mib % 1024 == 0 else f"less than {node.memory_mib} MiB memory"
+    if node.gpu and node.gpu.usable_count(host.gpus) < node.gpu.count:
+        if not any(node.gpu.matches(g) for g in host.gpus):
+            return f"no {node.gpu.family} GPU"
+        return f"fewer than {node.gpu.count} {node.gpu.family} GPUs" + (f" with ≥{node.gpu.memory_mib} MiB" if node.gpu.memory_mib else "")
+    return ""
+
+
+def _availability_problem(host: HostFacts, inputs: Inputs, now: datetime) -> str:
+    """Why a host whose shape fits cannot be used now (empty when it can)."""
+    if host.uid in inputs.excluded:
+        return "refused by Palette for this pool"
+    if host.reserved_by:
+        return f"reserved by pool {host.reserved_by}"
+    ours = bool(host.clusters) and all(c in inputs.own_clusters for c in host.clusters)
+    if host.state == "in-use" and not ours:
+        return f"in use by {', '.join(host.clusters) or 'a cluster'}"
+    if host.state == "unpaired":
+        return "not paired with Palette yet"
+    if host.state not in ("ready", "in-use"):
+        return f"state {host.state or 'unknown'}"
+    if host.health != "healthy":
+        if host.health == "unhealthy":
+            since = f" since {_when(host.unhealthy_since, now)}" if host.unhealthy_since else ""
+            message = f" ({host.health_message})" if host.health_message else ""
+            return f"unhealthy{since}{message}"
+        return "health not reported yet"
+    return ""
+
+
+def _pick(node: NodeRequirement, groups: dict, candidates: list[HostFacts], taken: dict[str, str], inputs: Inputs,
+          now: datetime) -> tuple[list[HostFacts], Requirement]:
+    """Choose `node.count` hosts for one machine pool; the requirement that says how it went."""
+    fitting: list[HostFacts] = []
+    near: list[tuple[HostFacts, str]] = []
+    others: dict[str, int] = {}
+    taken_by: dict[str, int] = {}
+    for host in candidates:
+        shape = _shape_problem(host, node, groups, inputs.policy)
+        if shape:
+            others[shape] = others.get(shape, 0) + 1
+            continue
+        if host.uid in taken:
+            taken_by[taken[host.uid]] = taken_by.get(taken[host.uid], 0) + 1
+            continue
+        problem = _availability_problem(host, inputs, now)
+        if problem:
+            near.append((host, problem))
+        else:
+            fitting.append(host)
+    pinned = set(inputs.pinned.get(node.name, ()))
+    # Hosts chosen before come first (a retry keeps its hosts), then the smallest host that fits.
+    fitting.sort(key=lambda h: (h.uid not in pinned, h.size_key))
+    chosen = fitting[:node.count]
+    tags = [inputs.policy.tag] + [f"{k}={v}" if v else k for k, v in groups.items()]
+    need = f"need {node.count} {node.role} host{'s' if node.count != 1 else ''} with {', '.join(tags)}, {node.describe()}"
+    found = f"found {len(fitting)}"
+    if len(chosen) == node.count:
+        reason = f"{need}: {found}; using {', '.join(short(h.name or h.uid) for h in chosen)}"
+        return chosen, Requirement(f"{node.role.capitalize()} hosts", True, True, reason)
+    details = []
+    near.sort(key=lambda item: item[0].size_key)
+    details += [f"{short(h.name or h.uid)} {problem}" for h, problem in near[:NEAR_MISSES_SHOWN]]
+    if len(near) > NEAR_MISSES_SHOWN:
+        details.append(f"{len(near) - NEAR_MISSES_SHOWN} more matching hosts unavailable")
+    details += [f"{count} matching host{'s' if count != 1 else ''} already chosen for {role}" for role, count in taken_by.items()]
+    if not details and others:
+        # Nothing of the right shape at all: say what the closest misses lack.
+        top = sorted(others.items(), key=lambda item: -item[1])[:3]
+        details.append("of the other hosts, " + "; ".join(f"{count} {why}" for why, count in top))
+    elif not details:
+        details.append("no hosts in the inventory; run discovery")
+    reason = f"{need}: {found} — " + "; ".join(details)
+    return chosen, Requirement(f"{node.role.capitalize()} hosts", False, True, reason)
+
+
+# -- the evaluator --------------------------------------------------------------------------------
+
+def evaluate(inputs: Inputs) -> Report:
+    """The readiness report for `inputs` (pure and deterministic)."""
+    now = inputs.now or timezone.now()
+    spec = inputs.spec
+    reqs: list[Requirement] = []
+    reqs.append(_integration(inputs.integration))
+    reqs.append(_bundle(inputs))
+    reqs.append(_inventory(inputs, now))
+    reqs.append(_control_plane_shape(spec))
+
+    # Most constrained first: GPU pools, then the control plane, then the other worker pools.
+    order = [n for n in spec.workers if n.gpu] + [spec.control_plane] + [n for n in spec.workers if not n.gpu]
+    candidates = [h for h in inputs.hosts]
+    taken: dict[str, str] = {}
+    chosen: dict[str, list[HostFacts]] = {}
+    host_reqs: dict[str, Requirement] = {}
+    for node in order:
+        groups = spec.cp_groups if node.control_plane else spec.worker_groups
+        picked, requirement = _pick(node, groups, candidates, taken, inputs, now)
+        chosen[node.name] = picked
+        host_reqs[node.name] = requirement
+        for host in picked:
+            taken[host.uid] = node.role
+    reqs += [host_reqs[n.name] for n in spec.machine_pools]
+    reqs.append(_gpu_limit(inputs, [h for hs in chosen.values() for h in hs]))
+    reqs.append(_vip(inputs, now))
+    reqs.append(_ssh(spec))
+    request, problems = build_request(inputs, chosen)
+    reqs.append(Requirement("Palette request", not problems, True,
+                            f"the create body matches Palette's API spec ({CREATE_PATH})" if not problems
+                            else "the create body breaks Palette's API spec: " + "; ".join(problems[:5])))
+    hosts = {n.name: [h.uid for h in chosen[n.name]] for n in spec.machine_pools}
+    return Report(requirements=reqs, hosts=hosts, request=request, cluster_name=inputs.cluster_name)
+
+
+def _integration(integration: Integration) -> Requirement:
+    name = "Palette integration"
+    if not integration.configured:
+        return Requirement(name, False, True, "no Palette integration: add Settings to this project or its tenant.")
+    if not integration.complete:
+        return Requirement(name, False, True, " ".join(integration.problems) or "the Palette integration is incomplete.")
+    if integration.last_check in ("failed", "degraded"):
+        return Requirement(name, False, False, f"the last connection check to {integration.host} was {integration.last_check}; "
+                                               "Palette may refuse the request (Settings > Test connection shows which stage).")
+    if not integration.last_check:
+        return Requirement(name, True, False, f"configured for {integration.host} (never checked; validation will contact it).")
+    return Requirement(name, True, False, f"connected to {integration.host}.")
+
+
+def _bundle(inputs: Inputs) -> Requirement:
+    name = "Profile bundle"
+    ref = inputs.spec.bundle
+    if inputs.bundle is None:
+        return Requirement(name, False, True, f"profile bundle {ref} does not exist in {inputs.spec.namespace}; create it first.")
+    if inputs.bundle_type and inputs.bundle_type not in ("Infrastructure", "Fullstack"):
+        return Requirement(name, False, True, f"bundle {ref} is of type {inputs.bundle_type}; pools need Infrastructure or Fullstack.")
+    bases = [p for p in inputs.bundle if p.type in BASE_TYPES]
+    if len(bases) != 1:
+        return Requirement(name, False, True, f"bundle {ref} must hold exactly one Infrastructure or Full profile (has {len(bases)}).")
+    gone = [p for p in inputs.bundle if not p.present]
+    if gone:
+        return Requirement(name, False, True, f"bundle {ref} uses {', '.join(p.label for p in gone)}, which no longer exist in "
+                                              "Palette (last profile sync); edit the bundle to use current versions.")
+    wrong = [p for p in bases if p.cloud_type != "edge-native"]
+    if wrong:
+        return Requirement(name, False, True, f"{wrong[0].label} is for {wrong[0].cloud_type}, not edge-native.")
+    addons = [p.label for p in inputs.bundle if p.type == "add-on"]
+    text = f"{ref}: {bases[0].label} ({'Full' if bases[0].type == 'cluster' else 'Infrastructure'})"
+    if addons:
+        text += " + " + ", ".join(addons)
+    if not inputs.profiles_synced:
+        return Requirement(name, True, False, text + "; profiles were never synced, so Palette will be the one to check them.")
+    return Requirement(name, True, True, text)
+
+
+def _inventory(inputs: Inputs, now: datetime) -> Requirement:
+    name = "Inventory"
+    if inputs.last_discovery is None:
+        if inputs.hosts:
+            return Requirement(name, False, False, "no discovery has completed successfully; hosts may have changed in Palette.")
+        return Requirement(name, False, True, "no edge hosts discovered: run discovery (Compute > Discover now).")
+    age = now - inputs.last_discovery
+    if age > STALE_INVENTORY:
+        return Requirement(name, False, False, f"the inventory is {int(age.total_seconds() // 60)} minutes old; Palette's "
+                                               "validation will catch hosts that changed since, or run discovery now.")
+    return Requirement(name, True, False, f"{len(inputs.hosts)} hosts, discovered {int(age.total_seconds())} s ago.")
+
+
+def _control_plane_shape(spec: PoolSpec) -> Requirement:
+    cp = spec.control_plane
+    name = "Control plane"
+    if cp.count == 1:
+        runs = "also runs workloads" if cp.worker_eligible else "runs no workloads"
+        return Requirement(name, False, False, f"1 node ({runs}): no high availability; losing the host loses the cluster. "
+                                               "Use 3 for production.")
+    return Requirement(name, True, False, f"{cp.count} nodes (highly available){', also running workloads' if cp.worker_eligible else ''}.")
+
+
+def _gpu_limit(inputs: Inputs, hosts: list[HostFacts]) -> Requirement:
+    wanted = sum(h.gpu_total for h in hosts)
+    name = "GPU limit"
+    for label, limit, used in (("project", inputs.gpu_limit, inputs.gpus_in_use),
+                               ("tenant", inputs.tenant_gpu_limit, inputs.tenant_gpus_in_use)):
+        if limit and used + wanted > limit:
+            return Requirement(name, False, True, f"the chosen hosts carry {wanted} GPUs; with {used} in other pools that exceeds "
+                                                  f"the {label} limit of {limit}. Raise the limit or ask for fewer GPU hosts.")
+    limits = [f"{label} limit {limit}, {used} in use" for label, limit, used in
+              (("project", inputs.gpu_limit, inputs.gpus_in_use), ("tenant", inputs.tenant_gpu_limit, inputs.tenant_gpus_in_use)) if limit]
+    return Requirement(name, True, True, f"{wanted} GPUs" + (f" ({'; '.join(limits)})" if limits else " (no limit set)"))
+
+
+def _vip(inputs: Inputs, now: datetime) -> Requirement:
+    vip = inputs.spec.vip
+    name = "VIP"
+    if not vip:
+        return Requirement(name, False, True, "no VIP: reserve an IPv4 address for the cluster's API endpoint.")
+    if vip in inputs.vips_in_use:
+        return Requirement(name, False, True, f"{vip} is already the VIP of pool {inputs.vips_in_use[vip]}; each cluster needs its own.")
+    clash = next((h for h in inputs.hosts if h.ip == vip), None)
+    if clash is not None:
+        return Requirement(name, False, True, f"{vip} is the address of edge host {short(clash.name or clash.uid)}; "
+                                              "the VIP must be a free address.")
+    return Requirement(name, True, True, f"{vip} (not used by another pool or a known host)")
+
+
+def _ssh(spec: PoolSpec) -> Requirement:
+    if not spec.ssh_keys:
+        return Requirement("SSH keys", False, False, "no SSH key: nobody will be able to log in to the nodes to troubleshoot.")
+    return Requirement("SSH keys", True, False, f"{len(spec.ssh_keys)} public key{'s' if len(spec.ssh_keys) != 1 else ''}")
+
+
+def build_request(inputs: Inputs, chosen: dict[str, list[HostFacts]]) -> tuple[dict, list[str]]:
+    """The create body for the chosen hosts, and its violations of the spec subset (empty when valid)."""
+    spec = inputs.spec
+    pools = []
+    for node in spec.machine_pools:
+        hosts = [bodies.PoolHost(uid=h.uid, name=h.name) for h in chosen.get(node.name, ())]
+        pools.append(bodies.MachinePool(
+            name=node.name, hosts=hosts, control_plane=node.control_plane,
+            control_plane_as_worker=node.control_plane and node.worker_eligible, architecture=node.architecture,
+        ))
+    profiles = [bodies.ProfileRef(uid=p.uid) for p in (inputs.bundle or ())]
+    labels = {**spec.labels, "paletteai-pool": spec.name, "paletteai-namespace": spec.namespace}
+    cluster = bodies.EdgeNativeCluster(name=inputs.cluster_name, profiles=profiles, pools=pools, vip=spec.vip,
+                                       ssh_keys=list(spec.ssh_keys), labels=labels, description=spec.description)
+    body = cluster.to_body()
+    problems: list[str] = []
+    try:
+        load_spec().validate_request("POST", CREATE_PATH, body)
+    except Exception as exc:  # SpecViolation: list its problems; anything else is a bug worth showing
+        problems = list(getattr(exc, "problems", [str(exc)]))
+    return body, problems
+
+
+# -- inputs from the database -----------------------------------------------------------------------
+
+def gather(project, spec: PoolSpec, *, pool=None, bundle: tuple[ProfileInfo, ...] | None | bool = False,
+           bundle_type: str = "", now: datetime | None = None) -> Inputs:
+    """Collect the evaluator's inputs for `spec` in `project` (an existing `pool` keeps its hosts and name).
+
+    `bundle` overrides the stored bundle (a ProfileBundle document of the same manifest file);
+    by default the bundle named by the spec is read.
+    """
+    from django.db.models import Q
+
+    from integrations.effective import resolve
+    from integrations.models import PaletteCheck
+
+    from .bundles import bundle_facts
+    from .discovery import policy_for
+    from .inventory import last_successful_scan
+    from .models import ClusterProfile, ComputePool, EdgeHost, HostChange, ProfileBundle
+
+    now = now or timezone.now()
+    if bundle is False:
+        stored = ProfileBundle.objects.filter(project=project, name=spec.bundle).first()
+        bundle = tuple(bundle_facts(stored)) if stored else None
+        bundle_type = stored.bundle_type if stored else ""
+    others = ComputePool.objects.exclude(status=ComputePool.DELETED)
+    if pool is not None:
+        others = others.exclude(pk=pool.pk)
+    others = list(others.select_related("project").only("name", "vip", "hosts", "status", "project__namespace", "project__tenant_id",
+                                                        "project_id", "cluster_uid"))
+    reserved: dict[str, str] = {}
+    for other in others:
+        # A failed pool without a cluster holds nothing; one with a cluster still occupies its hosts.
+        if other.project_id == project.pk and (other.status != ComputePool.FAILED or other.cluster_uid):
+            for uids in other.hosts.values():
+                for uid in uids:
+                    reserved[uid] = other.name
+    rows = list(EdgeHost.objects.filter(project=project, gone=False).values(
+        "pk", "uid", "name", "state", "health", "health_message", "architecture", "cpu_cores", "memory_mib", "gpus", "tags",
+        "clusters", "ip", "eligible", "reasons"))
+    unhealthy = [r["pk"] for r in rows if r["health"] == "unhealthy"]
+    since: dict[int, datetime] = {}
+    if unhealthy:
+        for change in HostChange.objects.filter(host_id__in=unhealthy).order_by("host_id", "-created").values(
+                "host_id", "kind", "changes", "created"):
+            if change["host_id"] in since:
+                continue
+            health = (change["changes"] or {}).get("health")
+            if change["kind"] in (HostChange.ADDED, HostChange.RETURNED) or (health and health[1] == "unhealthy"):
+                since[change["host_id"]] = change["created"]
+    hosts = tuple(HostFacts(
+        uid=r["uid"], name=r["name"], state=r["state"], health=r["health"], health_message=r["health_message"],
+        architecture=r["architecture"], cpu_cores=r["cpu_cores"] or 0, memory_mib=r["memory_mib"] or 0,
+        gpus=tuple(r["gpus"] or ()), tags=dict(r["tags"] or {}), clusters=tuple(r["clusters"] or ()), ip=r["ip"],
+        eligible=r["eligible"], reasons=tuple(r["reasons"] or ()), unhealthy_since=since.get(r["pk"]),
+        reserved_by=reserved.get(r["uid"], ""),
+    ) for r in rows)
+    gpu_by_uid = {h.uid: h.gpu_total for h in hosts}
+    project_gpus = sum(gpu_by_uid.get(uid, 0) for o in others if o.project_id == project.pk and o.status in ComputePool.IN_PROGRESS + (ComputePool.READY,)
+                       for uids in o.hosts.values() for uid in uids)
+    tenant_pools = [o for o in others if o.project.tenant_id == project.tenant_id and o.status in ComputePool.IN_PROGRESS + (ComputePool.READY,)]
+    tenant_hosts = {uid for o in tenant_pools for uids in o.hosts.values() for uid in uids}
+    tenant_gpus = sum(gpu for uid, gpu in EdgeHost.objects.filter(project__tenant_id=project.tenant_id, uid__in=tenant_hosts, gone=False)
+                      .values_list("uid", "gpu_total")) if tenant_hosts else 0
+    effective = resolve(project)
+    palette = effective.palette
+    check = (PaletteCheck.objects.filter(Q(project=project) | Q(tenant_id=project.tenant_id, project__isnull=True),
+                                         status__in=PaletteCheck.TERMINAL).order_by("-created").values_list("outcome", flat=True).first())
+    integration = Integration(
+        configured=palette is not None, complete=bool(palette and palette.complete),
+        problems=tuple(palette.problems) if palette else (), last_check=check or "",
+        host=str(palette.value("hostUrl")) if palette and palette.fields.get("hostUrl") else "")
+    return Inputs(
+        spec=spec, cluster_name=pool.cluster_name if pool is not None and pool.cluster_name else cluster_name_for(project, spec.name),
+        hosts=hosts, bundle=bundle, bundle_type=bundle_type, integration=integration, policy=policy_for(project),
+        vips_in_use={o.vip: f"{o.project.namespace}/{o.name}" for o in others if o.vip},
+        gpu_limit=project.gpu_limit, gpus_in_use=project_gpus, tenant_gpu_limit=project.tenant.gpu_limit, tenant_gpus_in_use=tenant_gpus,
+        last_discovery=last_successful_scan(project), profiles_synced=ClusterProfile.objects.filter(project=project).exists(),
+        pinned=dict(pool.hosts) if pool is not None else {},
+        own_clusters=(pool.cluster_name,) if pool is not None and pool.cluster_name else (),
+        excluded=tuple(pool.excluded_hosts) if pool is not None else (), now=now,
+    )
+
+
+def cluster_name_for(project, name: str) -> str:
+    """The Palette cluster name of the next pool called `name` in `project`: `<namespace>-<name>`, with
+    `-2`, `-3`... once earlier pools of that name exist (their clusters may still be deleting).
+
+    Deterministic, so a plan shows the exact request and a create whose answer was lost can be
+    found again by name.
+    """
+    import hashlib
+
+    from .models import ComputePool
+
+    base = f"{project.namespace}-{name}"
+    if len(base) > 55:
+        base = base[:46].rstrip("-") + "-" + hashlib.sha256(base.encode()).hexdigest()[:8]
+    earlier = ComputePool.objects.filter(project=project, name=name).count()
+    return base if earlier == 0 else f"{base}-{earlier + 1}"
+
+
+def report_for_pool(pool, **kwargs: Any) -> Report:
+    """The readiness report of a stored pool."""
+    from .pools import spec_of
+
+    return evaluate(gather(pool.project, spec_of(pool), pool=pool, **kwargs))
+
+
+def chosen_uids(report: Report) -> list[str]:
+    return [uid for uids in report.hosts.values() for uid in uids]
+
+
+def describe_hosts(report: Report) -> Iterable[str]:
+    for pool, uids in report.hosts.items():
+        yield f"{pool}: {', '.join(uids) or '—'}"
