@@ -1,7 +1,7 @@
 """The stored inventory: the JSON form shared by `discover --json` and `inventory --json`, and the grid's query."""
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 
 from tenancy.models import Project
 
@@ -78,7 +78,8 @@ def filter_hosts(project: Project, params) -> tuple[QuerySet[EdgeHost], dict]:
     sort = params.get("sort") or "name"
     descending = sort.startswith("-")
     fields = SORTS.get(sort.lstrip("-"), SORTS["name"])
-    qs = qs.order_by(*[("-" if descending else "") + f for f in fields])
+    # Unknown values (NULL: hardware not reported) sort last either way, on every database.
+    qs = qs.order_by(*[F(f).desc(nulls_last=True) if descending else F(f).asc(nulls_last=True) for f in fields])
     applied["sort"] = sort if sort.lstrip("-") in SORTS else "name"
     return qs, applied
 

@@ -117,3 +117,22 @@ def wait_for(predicate, timeout: float = 20.0, interval: float = 0.2, message: s
             return value
         time.sleep(interval)
     pytest.fail(f"Timed out after {timeout}s waiting for {message}.")
+
+
+@pytest.fixture
+def sim():
+    """A Palette simulator over HTTPS with a realistic inventory (120 hosts, seed 7)."""
+    from palette.sim import Simulator
+
+    simulator = Simulator(hosts=120, seed=7).start()
+    yield simulator
+    simulator.stop()
+
+
+@pytest.fixture
+def connected_project(world, sim):
+    """world.project_a, with tenant Settings pointing at the simulator's first project (CA trusted)."""
+    from tests.integrations.conftest import configure_palette, palette_values
+
+    configure_palette(world.tenant_a, palette_values(sim), ca_pem=sim.ca_pem)
+    return world.project_a
