@@ -1,14 +1,146 @@
-"""Integration background tasks: Kubernetes Secret sync (and, later, connection diagnosis)."""
+"""Integration background tasks: Kubernetes Secret sync (and, later, connection diagnosis).
+
+Tasks take ids and names, never secret values (task arguments end up in broker messages and logs).
+Only TransientKubeError is retried, with exponential backoff and full jitter; a permanent failure is
+recorded on the Secret row for the UI and picked up again by the periodic `integrations.resync_secrets`.
+"""
 from __future__ import annotations
 
+import logging
+from datetime import timedelta
+
 from celery import shared_task
+from django.db.models import F, Q
+from django.utils import timezone
+
+from . import kube
+from .kube import KubeSyncError, TransientKubeError
+from .models import Secret
+
+log = logging.getLogger(__name__)
+
+# Backoff of 5, 10, 20, 40, 80 s (each drawn at random below that, so many failed syncs do not
+# hit a recovering apiserver at once), at most 5 retries; then the periodic resync takes over.
+KUBE_RETRY = {
+    "autoretry_for": (TransientKubeError,),
+    "retry_backoff": 5,
+    "retry_backoff_max": 300,
+    "retry_jitter": True,
+    "max_retries": 5,
+}
+# A row saved this recently has its on-commit sync still in flight: the resync leaves it alone.
+RESYNC_GRACE = timedelta(seconds=30)
+RESYNC_BATCH = 500
 
 
-@shared_task(name="integrations.sync_secret", acks_late=True, ignore_result=True)
+@shared_task(name="integrations.sync_secret", acks_late=True, ignore_result=True, **KUBE_RETRY)
 def sync_secret_task(secret_id: int) -> None:
-    """Placeholder until integrations/kube.py lands: nothing to sync without a Kubernetes API."""
+    """Write Secret `secret_id` to Kubernetes as it is in the database now.
+
+    Idempotent: it reads the row when it runs (not when it was queued) and writes that content, so a
+    redelivered or duplicate message rewrites the same object; a row deleted meanwhile is a no-op,
+    and so is every call while Kubernetes sync is off. Transient failures are retried; permanent
+    ones are already recorded on the row by `kube.sync_secret`, so they are only logged here.
+    """
+    if not kube.kube_source():
+        return
+    try:
+        secret = Secret.objects.filter(pk=secret_id).first()
+    except ValueError as exc:
+        # The row cannot be decrypted (FIELD_ENCRYPTION_KEY changed without rotation): show why.
+        Secret.objects.filter(pk=secret_id).update(kube_error=str(exc))
+        log.error("Kubernetes sync of Secret %s skipped: %s", secret_id, exc)
+        return
+    if secret is None:
+        return
+    try:
+        kube.sync_secret(secret)
+    except TransientKubeError:
+        raise
+    except KubeSyncError as exc:
+        log.warning("Kubernetes sync of Secret %s failed: %s", secret, exc)
 
 
-@shared_task(name="integrations.delete_kube_secret", acks_late=True, ignore_result=True)
+@shared_task(name="integrations.delete_kube_secret", acks_late=True, ignore_result=True, **KUBE_RETRY)
 def delete_kube_secret_task(namespace: str, name: str) -> None:
-    """Placeholder until integrations/kube.py lands."""
+    """Delete Secret `namespace/name` from Kubernetes after its row was deleted.
+
+    Idempotent: an already deleted Secret (404) counts as done. Safe against reordering: when a row
+    with that name exists again (re-created after the delete was queued) the database wins and
+    nothing is deleted. A Secret without our managed-by label is never deleted.
+    """
+    if not kube.kube_source():
+        return
+    if Secret.objects.filter(namespace=namespace, name=name).exists():
+        return
+    try:
+        kube.delete_secret(namespace, name)
+    except TransientKubeError:
+        raise
+    except KubeSyncError as exc:
+        log.warning("Deleting Secret %s/%s from Kubernetes failed: %s", namespace, name, exc)
+
+
+def secrets_needing_sync():
+    """Rows whose last sync failed, or that were never synced or changed since, past the grace period."""
+    settled = Q(updated__lt=timezone.now() - RESYNC_GRACE)
+    return Secret.objects.filter(
+        ~Q(kube_error="") | (settled & Q(kube_synced_at__isnull=True)) | (settled & Q(kube_synced_at__lt=F("updated")))
+    )
+
+
+@shared_task(name="integrations.resync_secrets", acks_late=True, ignore_result=True)
+def resync_secrets_task() -> int:
+    """Queue a sync for every Secret that failed, was never synced, or changed since its last sync.
+
+    Catches what retries gave up on and syncs whose message was lost (broker down at commit time).
+    Idempotent: each queued sync is; returns how many were queued (at most RESYNC_BATCH, oldest first).
+    No-op while Kubernetes sync is off.
+    """
+    if not kube.kube_source():
+        return 0
+    ids = list(
+        secrets_needing_sync()
+        .order_by(F("kube_synced_at").asc(nulls_first=True), "pk")
+        .values_list("pk", flat=True)[:RESYNC_BATCH]
+    )
+    for secret_id in ids:
+        sync_secret_task.delay(secret_id)
+    return len(ids)
+
+
+@shared_task(name="integrations.palette_check", acks_late=True, ignore_result=True)
+def palette_check_task(check_id: int) -> None:
+    """Run one connection diagnosis row. Idempotent: the row is claimed pending → running once,
+    so a redelivered message (acks_late) finds it no longer pending and does nothing."""
+    from .diagnosis import perform_check
+    from .models import PaletteCheck
+
+    check = PaletteCheck.objects.filter(pk=check_id).first()
+    if check is not None:
+        perform_check(check)
+
+
+@shared_task(name="integrations.scheduled_palette_checks", acks_late=True, ignore_result=True)
+def scheduled_palette_checks_task() -> int:
+    """Re-check every tenant and project with a Palette integration (beat, every PALETTE_CHECK_INTERVAL s).
+
+    Projects inherit from their tenant, so each project with effective settings gets its own row.
+    start_check joins an active run instead of starting a second one.
+    """
+    from django.db import transaction
+
+    from tenancy.models import Project, Tenant
+
+    from .diagnosis import start_check
+    from .models import Settings
+
+    tenants = Tenant.objects.filter(pk__in=Settings.objects.filter(tenant__isnull=False).values("tenant_id"))
+    projects = Project.objects.filter(tenant__in=tenants) | Project.objects.filter(
+        pk__in=Settings.objects.filter(project__isnull=False).values("project_id"))
+    count = 0
+    with transaction.atomic():
+        for owner in [*tenants, *projects.distinct()]:
+            start_check(owner, trigger="schedule")
+            count += 1
+    return count
