@@ -205,6 +205,7 @@ class ProfileBundle(models.Model):
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="profile_bundles")
+    namespace = models.CharField(max_length=63, editable=False, help_text="The project's namespace (manifests address bundles by it).")
     name = models.CharField(max_length=63, validators=[DNS1123_LABEL])
     bundle_type = models.CharField(max_length=16, choices=TYPE_CHOICES, default=INFRASTRUCTURE)
     version = models.CharField(max_length=64, default="1")
@@ -219,6 +220,10 @@ class ProfileBundle(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} v{self.version}"
+
+    def save(self, *args, **kwargs) -> None:
+        self.namespace = self.project.namespace  # a project's namespace never changes
+        super().save(*args, **kwargs)
 
     @property
     def audit_tenant(self):
@@ -268,6 +273,7 @@ class ComputePool(models.Model):
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="compute_pools")
+    namespace = models.CharField(max_length=63, editable=False, help_text="The project's namespace (manifests address pools by it).")
     name = models.CharField(max_length=33)
     description = models.TextField(blank=True)
     labels = models.JSONField(default=dict, blank=True)
@@ -318,6 +324,10 @@ class ComputePool(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args, **kwargs) -> None:
+        self.namespace = self.project.namespace  # a project's namespace never changes
+        super().save(*args, **kwargs)
 
     @property
     def audit_tenant(self):

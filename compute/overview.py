@@ -48,3 +48,25 @@ def capacity(projects: list[Project]) -> dict:
         "datasets": [{"label": m, "data": [by_project[n]["gpus"].get(m, 0) for n in labels]} for m in ordered],
         "rows": [{"project": n, "hosts": by_project[n]["hosts"], "gpus": [by_project[n]["gpus"].get(m, 0) for m in ordered]} for n in labels],
     }
+
+
+def pools_step(projects: list[Project]) -> dict[int, dict]:
+    """Done when the project has a Ready compute pool; the detail counts pools by state."""
+    from .models import ComputePool
+
+    counts: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for project_id, status in ComputePool.objects.filter(project__in=projects).exclude(status=ComputePool.DELETED).values_list("project_id", "status"):
+        counts[project_id][status] += 1
+    labels = dict(ComputePool.STATUS_CHOICES)
+    result = {}
+    for p in projects:
+        by_status = counts.get(p.pk, {})
+        total = sum(by_status.values())
+        if not total:
+            detail = "No compute pool yet: create one from eligible hosts."
+        else:
+            parts = ", ".join(f"{n} {labels[s]}" for s, n in sorted(by_status.items(), key=lambda item: list(labels).index(item[0])))
+            detail = f"{total} pool{'s' if total != 1 else ''}: {parts}."
+        result[p.pk] = {"name": "Create a Compute Pool", "done": by_status.get(ComputePool.READY, 0) > 0, "detail": detail,
+                        "url": reverse("compute:pools", args=[p.tenant.name, p.name])}
+    return result

@@ -708,7 +708,8 @@ def timeline(pool: ComputePool) -> list[dict]:
         planned = DELETE_STEPS if deleting else PROVISION_STEPS
         names = {s.name for s in steps}
         current = number == pool.attempt and not pool.is_terminal
-        items = [{"row": s, "name": s.name, "label": STEP_LABELS.get(s.name, s.name), "status": s.status} for s in steps]
+        items = [{"row": s, "name": s.name, "label": STEP_LABELS.get(s.name, s.name), "status": s.status,
+                  "took": human(s.finished - s.started) if s.finished else ""} for s in steps]
         if current:
             items += [{"row": None, "name": n, "label": STEP_LABELS[n], "status": "planned"} for n in planned if n not in names]
         out.append({"attempt": number, "operation": "Deletion" if deleting else "Provisioning", "steps": items, "current": current})

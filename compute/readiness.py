@@ -158,25 +158,31 @@ def _when(moment: datetime, now: datetime) -> str:
 
 
 def _shape_problem(host: HostFacts, node: NodeRequirement, groups: dict, policy: Policy) -> str:
-    """Why the host's tags or hardware do not fit (empty when they do): the first failing criterion."""
+    """Why the host's tags or hardware do not fit (empty when they do): the first failing criterion,
+    worded to follow a count ("3 without tag gpu-enabled=true")."""
     if not has_tag(host.tags, policy.tag_key, policy.tag_value):
-        return f"missing discovery tag {policy.tag}"
+        return f"without the discovery tag {policy.tag}"
     for key, value in groups.items():
         if not has_tag(host.tags, key, value):
-            return f"missing tag {key}={value}" if value else f"missing tag {key}"
+            return f"without tag {key}={value}" if value else f"without tag {key}"
     if host.architecture != node.architecture:
-        return f"{host.architecture or 'unknown architecture'}, not {node.architecture}"
+        return f"{host.architecture or 'of unknown architecture'} (not {node.architecture})"
     if not host.cpu_cores or not host.memory_mib:
-        return "hardware not reported"
+        return "without a hardware report"
     if node.cpu and host.cpu_cores < node.cpu:
-        return f"fewer than {node.cpu} cores"
+        return f"with fewer than {node.cpu} cores"
     if node.memory_mib and host.memory_mib < node.memory_mib:
-        return f"less than {node.memory_mib // 1024} GiB memory" if node.memory_mib % 1024 == 0 else f"less than {node.memory_mib} MiB memory"
+        return f"with less than {_mib_text(node.memory_mib)} memory"
     if node.gpu and node.gpu.usable_count(host.gpus) < node.gpu.count:
         if not any(node.gpu.matches(g) for g in host.gpus):
-            return f"no {node.gpu.family} GPU"
-        return f"fewer than {node.gpu.count} {node.gpu.family} GPUs" + (f" with ≥{node.gpu.memory_mib} MiB" if node.gpu.memory_mib else "")
+            return f"without {node.gpu.family} GPUs"
+        memory = f" of ≥{_mib_text(node.gpu.memory_mib)}" if node.gpu.memory_mib else ""
+        return f"with fewer than {node.gpu.count} {node.gpu.family} GPUs{memory}"
     return ""
+
+
+def _mib_text(value: int) -> str:
+    return f"{value // 1024} GiB" if value % 1024 == 0 else f"{value} MiB"
 
 
 def _availability_problem(host: HostFacts, inputs: Inputs, now: datetime) -> str:
@@ -225,7 +231,7 @@ def _pick(node: NodeRequirement, groups: dict, candidates: list[HostFacts], take
     # Hosts chosen before come first (a retry keeps its hosts), then the smallest host that fits.
     fitting.sort(key=lambda h: (h.uid not in pinned, h.size_key))
     chosen = fitting[:node.count]
-    tags = [inputs.policy.tag] + [f"{k}={v}" if v else k for k, v in groups.items()]
+    tags = list(dict.fromkeys([inputs.policy.tag] + [f"{k}={v}" if v else k for k, v in groups.items()]))
     need = f"need {node.count} {node.role} host{'s' if node.count != 1 else ''} with {', '.join(tags)}, {node.describe()}"
     found = f"found {len(fitting)}"
     if len(chosen) == node.count:

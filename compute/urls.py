@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import views
+from . import pools_views, views
 
 app_name = "compute"
 
@@ -19,4 +19,10 @@ urlpatterns = [
     path(prefix + "tags/<uuid:edit>/", views.tag_edit, name="tag_edit"),
     path(prefix + "profiles/", views.profiles, name="profiles"),
     path(prefix + "profiles/sync/", views.profiles_sync, name="profiles_sync"),
+    path(prefix + "pools/", pools_views.pools, name="pools"),
+    path(prefix + "pools/new/", pools_views.pool_create, name="pool_create"),
+    path(prefix + "pools/<uuid:pool>/", pools_views.pool_detail, name="pool_detail"),
+    path(prefix + "pools/<uuid:pool>/retry/", pools_views.pool_retry, name="pool_retry"),
+    path(prefix + "pools/<uuid:pool>/delete/", pools_views.pool_delete, name="pool_delete"),
+    path(prefix + "pools/<uuid:pool>/force-delete/", pools_views.pool_force_delete, name="pool_force_delete"),
 ]

@@ -1,0 +1,88 @@
+"""manage.py pool_plan -f FILE [--json] | pool_plan NAME -n NS [--json]: the readiness report and the exact Palette request.
+
+Creates nothing. Exit 0 when every pool is ready to provision, 1 when one is blocked or the input is wrong.
+"""
+from __future__ import annotations
+
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from compute.models import ComputePool
+from compute.readiness import CREATE_PATH, Report, evaluate, report_for_pool
+from tenancy.models import Project, owner_for_namespace
+
+MARKS = {(True, True): "✓", (True, False): "✓", (False, True): "✗", (False, False): "!"}
+
+
+class Command(BaseCommand):
+    help = ("Print the readiness report of a ComputePool manifest (-f FILE, not applied) or of an existing pool (NAME -n NS): "
+            "every requirement, the hosts it would use and the exact POST /v1/spectroclusters/edge-native body. Creates "
+            "nothing. Exit 0 when ready, 1 when blocked.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("name", nargs="?", help="an existing pool's name (with -n)")
+        parser.add_argument("-n", "--namespace", help="the project namespace of NAME")
+        parser.add_argument("-f", "--filename", help="a manifest file with ComputePool documents (and their ProfileBundles), or -")
+        parser.add_argument("--json", action="store_true", dest="as_json",
+                            help="print {ready, requirements, hosts, request} (a list for several pools)")
+
+    def handle(self, *args, name=None, namespace=None, filename=None, as_json=False, **options):
+        if bool(filename) == bool(name):
+            raise CommandError("Give either -f FILE or NAME -n NAMESPACE.")
+        reports = self._from_file(filename) if filename else [(f"{namespace}/{name}", self._from_pool(name, namespace))]
+        if as_json:
+            data = [r.to_json() for _, r in reports]
+            self.stdout.write(json.dumps(data[0] if len(data) == 1 else data, indent=2))
+        else:
+            for label, report in reports:
+                self._print(label, report)
+            self.stdout.write("Nothing was created.")
+        if not all(r.ready for _, r in reports):
+            raise SystemExit(1)
+
+    def _from_file(self, filename: str) -> list[tuple[str, Report]]:
+        from compute.manifests import plan_file
+        from core.management.commands.apply import read_source
+
+        label, data, problem = read_source(filename)
+        if problem:
+            raise CommandError(problem)
+        errors, docs = plan_file(data, source=label)
+        if errors:
+            for line in errors:
+                self.stderr.write(line)
+            raise CommandError(f"{label} cannot be planned ({len(errors)} problem{'s' if len(errors) != 1 else ''}).")
+        reports = []
+        for doc in docs:
+            if "inputs" not in doc.state:
+                raise CommandError(f"{doc.label}: the project of namespace {doc.namespace} does not exist yet; apply the Project "
+                                   "and its Settings first.")
+            reports.append((f"{doc.namespace}/{doc.name}", evaluate(doc.state["inputs"])))
+        return reports
+
+    def _from_pool(self, name: str, namespace: str | None) -> Report:
+        if not namespace:
+            raise CommandError("NAME needs -n NAMESPACE (the project's namespace).")
+        project = owner_for_namespace(namespace)
+        if not isinstance(project, Project):
+            raise CommandError(f"No project owns namespace {namespace!r}.")
+        pool = ComputePool.objects.filter(project=project, name=name).exclude(status=ComputePool.DELETED).first()
+        if pool is None:
+            raise CommandError(f"No compute pool {name} in {namespace}.")
+        return report_for_pool(pool)
+
+    def _print(self, label: str, report: Report) -> None:
+        blocking = report.blocking_failures
+        verdict = "READY" if report.ready else f"BLOCKED ({len(blocking)} blocking problem{'s' if len(blocking) != 1 else ''})"
+        self.stdout.write(f"Compute pool {label}: {verdict}")
+        self.stdout.write(f"Palette cluster name: {report.cluster_name}")
+        self.stdout.write("Requirements:")
+        for r in report.requirements:
+            kind = "" if r.passed else (" [blocking]" if r.blocking else " [warning]")
+            self.stdout.write(f"  {MARKS[(r.passed, r.blocking)]} {r.name}{kind}: {r.reason}")
+        self.stdout.write("Hosts:")
+        for pool, uids in report.hosts.items():
+            self.stdout.write(f"  {pool}: {', '.join(uids) or '—'}")
+        self.stdout.write(f"Request: POST {CREATE_PATH}")
+        self.stdout.write(json.dumps(report.request, indent=2))

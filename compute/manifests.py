@@ -1,0 +1,323 @@
+"""Manifests for ProfileBundle and ComputePool (kind handlers for core.manifests).
+
+ProfileBundle (`spectrocloud.com/v1beta1`): `spec: {type: Infrastructure|Fullstack, version,
+description?, clusterProfiles: [{uid, name, version}]}`; a reference may give the uid, or a name
+and version. Profiles are checked by compute.bundles (edge-native, still in Palette, exactly one
+Infrastructure or Full).
+
+ComputePool (`spectrocloud.com/v1alpha1`): DESIGN.md §5, read by compute.pools.parse_spec.
+Applying a new pool runs the readiness report and, when nothing blocks, starts provisioning (as
+the UI's Create does); a blocked pool is refused with every reason. The variant never changes;
+description and labels may change at any time; the rest only while the pool is Failed (the
+change is then provisioned again). Deleting a pool starts its deletion per its deletion policy;
+deleting a pool that is already Deleted removes its record.
+
+`plan_file` reads a manifest file for `pool_plan -f` without applying anything.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from core import audit
+from core.manifests import MISSING, Document, Handler, Plan, _prepare, handlers, shorten, type_name
+from core.models import AuditEntry
+from tenancy.manifests import can_write_namespace, namespace_owner, owner_object
+from tenancy.models import DNS1123_LABEL, Project
+
+from .bundles import check_profiles
+from .models import ComputePool, ProfileBundle
+from .pools import PoolSpec, parse_spec, spec_of
+
+BUNDLE_VERSION = "spectrocloud.com/v1beta1"
+POOL_VERSION = "spectrocloud.com/v1alpha1"
+BUNDLE_TYPES = (ProfileBundle.INFRASTRUCTURE, ProfileBundle.FULLSTACK)
+
+
+def _project(doc: Document, plan: Plan, kind: str) -> Project | None:
+    """The project owning the document's namespace (reported when there is none, or it is a tenant's)."""
+    owner = owner_object(doc.namespace)
+    if isinstance(owner, Project):
+        return owner
+    found = namespace_owner(plan, doc.namespace)
+    if found is not None and found.is_project:
+        doc.state["new_project"] = True
+        return None
+    if found is not None:
+        plan.error(doc, "metadata.namespace", f"{doc.namespace} is a tenant's namespace; a {kind} belongs to a project: "
+                                              "use the project's namespace.")
+    else:
+        plan.error(doc, "metadata.namespace", f"no project owns namespace {doc.namespace}; create the Project first or in this file.")
+    return None
+
+
+def _version_text(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return str(value)
+    return value if isinstance(value, str) else None
+
+
+class ProfileBundleHandler(Handler):
+    kind = "ProfileBundle"
+    api_versions = (BUNDLE_VERSION, "spectrocloud.com/v1alpha1")
+    order = 50
+
+    def authorize(self, doc: Document, plan: Plan, user: Any) -> bool:
+        return can_write_namespace(plan, user, doc.namespace)
+
+    def validate(self, doc: Document, plan: Plan) -> None:
+        plan.check_text(doc, "metadata.name", doc.name, max_length=63, validators=[DNS1123_LABEL])
+        project = _project(doc, plan, self.kind)
+        if plan.mapping(doc, "spec", keys=("type", "version", "description", "clusterProfiles")) is None:
+            return
+        kind = doc.get("spec.type")
+        if kind in (MISSING, None):
+            plan.error(doc, "spec.type", "required: Infrastructure or Fullstack.")
+        elif kind == "Application":
+            plan.error(doc, "spec.type", "Application bundles (workload profiles only) are not managed here; use Infrastructure "
+                                         "or Fullstack for compute pools.")
+        elif kind not in BUNDLE_TYPES:
+            plan.error(doc, "spec.type", "must be Infrastructure or Fullstack.")
+        version = _version_text(doc.get("spec.version")) if doc.get("spec.version") is not MISSING else "1"
+        if not version or len(version) > 64:
+            plan.error(doc, "spec.version", "must be a version text of at most 64 characters, e.g. \"1\" or \"1.2.0\".")
+        description = plan.text(doc, "spec.description", required=False, default="", max_length=1000)
+        raw = doc.get("spec.clusterProfiles")
+        if raw in (MISSING, None) or raw == []:
+            plan.error(doc, "spec.clusterProfiles", "required: one edge-native Infrastructure or Full profile version "
+                                                    "(uid, or name and version), plus any add-ons.")
+            return
+        if not isinstance(raw, list):
+            plan.error(doc, "spec.clusterProfiles", f"must be a list, not {type_name(raw)}.")
+            return
+        refs: list[dict] = []
+        for i, item in enumerate(raw):
+            path = f"spec.clusterProfiles[{i}]"
+            if not isinstance(item, dict):
+                plan.error(doc, path, "must be a mapping with uid, or name and version.")
+                continue
+            for key in item:
+                if key not in ("uid", "name", "version", "type", "cloudType"):
+                    plan.error(doc, f"{path}.{shorten(key)}", "unknown field; expected uid, name, version.")
+            ref = {k: _version_text(item.get(k)) for k in ("uid", "name", "version") if item.get(k) is not None}
+            if not ref.get("uid") and not (ref.get("name") and ref.get("version")):
+                plan.error(doc, path, "give the profile version's uid, or its name and version.")
+                continue
+            refs.append(ref)
+        if project is None or len(refs) != len(raw):
+            if doc.state.get("new_project"):
+                plan.error(doc, "spec.clusterProfiles", "the profiles are looked up in the project's Palette project: apply the "
+                                                        "Project and its Settings first, then this bundle.")
+            return
+        found, problems = check_profiles(project, refs)
+        for index, message in problems:
+            plan.error(doc, f"spec.clusterProfiles[{index}]" if index >= 0 else "spec.clusterProfiles", message)
+        if problems or kind not in BUNDLE_TYPES or not version or description is None:
+            return
+        doc.state.update(project=project, values={"bundle_type": kind, "version": version, "description": description,
+                                                  "profiles": [p.stored() for p in found]}, infos=tuple(found))
+
+    def apply(self, doc: Document, plan: Plan) -> str:
+        values, project = doc.state["values"], doc.state["project"]
+        bundle = ProfileBundle.objects.filter(project=project, name=doc.name).first()
+        if bundle is not None and all(getattr(bundle, k) == v for k, v in values.items()):
+            return "unchanged"
+        created = bundle is None
+        bundle = bundle or ProfileBundle(project=project, name=doc.name)
+        for key, value in values.items():
+            setattr(bundle, key, value)
+        bundle.save()
+        audit.record(plan.request, AuditEntry.CREATE if created else AuditEntry.UPDATE, bundle, user=plan.user, source=plan.audit_source,
+                     changes={"profiles": ", ".join(f"{p['name']} {p['version']}" for p in values["profiles"])})
+        return "created" if created else "configured"
+
+    def validate_delete(self, doc: Document, plan: Plan) -> None:
+        bundle = ProfileBundle.objects.filter(namespace=doc.namespace, name=doc.name).first()
+        if bundle is None:
+            return
+        users = [p.name for p in bundle.pools.exclude(status__in=(ComputePool.DELETED, ComputePool.DELETING))
+                 if not plan.find("ComputePool", p.name, p.namespace)]
+        if users:
+            plan.error(doc, "", f"compute pools {', '.join(users)} use this bundle; delete them first (they may be listed in this file).")
+
+    def delete(self, doc: Document, plan: Plan) -> str:
+        bundle = ProfileBundle.objects.filter(namespace=doc.namespace, name=doc.name).first()
+        if bundle is None:
+            return "not found"
+        audit.record(plan.request, AuditEntry.DELETE, bundle, user=plan.user, source=plan.audit_source)
+        bundle.delete()
+        return "deleted"
+
+    def export(self, namespace: str | None, show_secrets: bool) -> list[dict]:
+        bundles = ProfileBundle.objects.order_by("namespace", "name")
+        if namespace:
+            bundles = bundles.filter(namespace=namespace)
+        out = []
+        for b in bundles:
+            spec: dict = {"type": b.bundle_type, "version": b.version}
+            if b.description:
+                spec["description"] = b.description
+            spec["clusterProfiles"] = [{"uid": p["uid"], "name": p["name"], "version": p["version"]} for p in b.profiles]
+            out.append({"apiVersion": BUNDLE_VERSION, "kind": self.kind, "metadata": {"name": b.name, "namespace": b.namespace},
+                        "spec": spec})
+        return out
+
+
+def _bundle_for(plan: Plan, spec: PoolSpec, project: Project | None):
+    """(profile facts, bundle type, stored bundle) for the bundle a pool names: the file's document wins."""
+    from .bundles import bundle_facts
+
+    doc = plan.find("ProfileBundle", spec.bundle, spec.namespace)
+    stored = ProfileBundle.objects.filter(project=project, name=spec.bundle).first() if project else None
+    if doc is not None:
+        if "infos" not in doc.state:
+            return None, "", stored  # the bundle document has its own errors
+        return doc.state["infos"], doc.state["values"]["bundle_type"], stored
+    if stored is None:
+        return None, "", None
+    return tuple(bundle_facts(stored)), stored.bundle_type, stored
+
+
+class ComputePoolHandler(Handler):
+    kind = "ComputePool"
+    api_versions = (POOL_VERSION,)
+    order = 60
+
+    def authorize(self, doc: Document, plan: Plan, user: Any) -> bool:
+        return can_write_namespace(plan, user, doc.namespace)
+
+    def validate(self, doc: Document, plan: Plan) -> None:
+        from .readiness import evaluate, gather
+
+        project = _project(doc, plan, self.kind)
+        labels = plan.string_map(doc, "metadata.labels") or {}
+        spec, problems = parse_spec(doc.get("spec") if doc.get("spec") is not MISSING else None, name=doc.name,
+                                    namespace=doc.namespace, labels=labels)
+        for path, message in problems:
+            plan.error(doc, path, message)
+        if spec is None or problems:
+            return
+        doc.state["spec"] = spec
+        for other in plan.of_kind("ComputePool"):
+            if other.index < doc.index and other.state.get("spec") and other.state["spec"].vip == spec.vip:
+                plan.error(doc, _vip_path(spec), f"document {other.index} ({other.label}) already uses VIP {spec.vip}.")
+        facts, bundle_type, stored_bundle = _bundle_for(plan, spec, project)
+        if facts is None and not plan.find("ProfileBundle", spec.bundle, spec.namespace):
+            plan.error(doc, "spec.profileBundleRef.name", f"there is no ProfileBundle {spec.bundle} in {doc.namespace}; "
+                                                          "add it to this file or create it first.")
+            return
+        if project is None:
+            return
+        existing = ComputePool.objects.filter(project=project, name=doc.name).exclude(status=ComputePool.DELETED).first()
+        doc.state.update(project=project, existing=existing, bundle=stored_bundle)
+        if existing is not None:
+            self._check_change(doc, plan, existing, spec)
+            return
+        if getattr(plan, "skip_readiness", False):
+            doc.state["inputs"] = gather(project, spec, bundle=facts, bundle_type=bundle_type)
+            return
+        report = evaluate(gather(project, spec, bundle=facts, bundle_type=bundle_type))
+        doc.state["report"] = report
+        for requirement in report.blocking_failures:
+            plan.error(doc, "", f"not ready to provision — {requirement.name}: {requirement.reason} "
+                                f"(`manage.py pool_plan -f FILE` shows the whole report).")
+
+    @staticmethod
+    def _check_change(doc: Document, plan: Plan, pool: ComputePool, spec: PoolSpec) -> None:
+        current = spec_of(pool)
+        if spec.variant != current.variant:
+            plan.error(doc, "spec.clusterVariant", f"the variant of pool {pool.name} is {current.variant} and cannot change; "
+                                                   "delete the pool and create it again to switch.")
+            return
+        if pool.status == ComputePool.DELETING:
+            plan.error(doc, "", f"pool {pool.name} is being deleted; wait until it is Deleted to create it again.")
+            return
+        core_changed = _core(spec) != _core(current)
+        if core_changed and pool.status != ComputePool.FAILED:
+            plan.error(doc, "spec", f"pool {pool.name} is {pool.status}: only its description and labels can change. Delete it and "
+                                    "create it again to change the cluster (node pools, VIP, bundle, SSH keys, deletion policy).")
+            return
+        doc.state["core_changed"] = core_changed
+
+    def apply(self, doc: Document, plan: Plan) -> str:
+        from .provisioning import create_pool, retry_pool
+
+        spec: PoolSpec = doc.state["spec"]
+        project = doc.state["project"]
+        bundle = doc.state.get("bundle") or ProfileBundle.objects.filter(project=project, name=spec.bundle).first()
+        pool: ComputePool | None = doc.state.get("existing")
+        if pool is None:
+            create_pool(project, spec, bundle, request=plan.request, user=plan.user, source=plan.audit_source)
+            return "created (provisioning started)"
+        changed = {}
+        if pool.description != spec.description:
+            changed["description"] = spec.description
+        if pool.labels != spec.labels:
+            changed["labels"] = dict(spec.labels)
+        if doc.state.get("core_changed"):
+            changed.update(bundle=bundle, bundle_name=spec.bundle, node_pools=spec.node_pools(), cp_resource_groups=dict(spec.cp_groups),
+                           worker_resource_groups=dict(spec.worker_groups), vip=spec.vip, ssh_keys=list(spec.ssh_keys),
+                           deletion_policy=spec.deletion_policy, hosts={})
+        if not changed:
+            return "unchanged"
+        for key, value in changed.items():
+            setattr(pool, key, value)
+        pool.save(update_fields=[*changed, "updated"])
+        audit.record(plan.request, AuditEntry.UPDATE, pool, user=plan.user, source=plan.audit_source,
+                     changes={k: str(v) for k, v in changed.items() if k in ("description", "labels", "vip", "bundle_name", "deletion_policy")})
+        if doc.state.get("core_changed"):
+            retry_pool(pool, request=plan.request, user=plan.user, source=plan.audit_source)
+            return "configured (provisioning again)"
+        return "configured"
+
+    def delete(self, doc: Document, plan: Plan) -> str:
+        from .provisioning import request_delete
+
+        pool = (ComputePool.objects.filter(namespace=doc.namespace, name=doc.name).exclude(status=ComputePool.DELETED).first())
+        if pool is None:
+            tombstones = ComputePool.objects.filter(namespace=doc.namespace, name=doc.name, status=ComputePool.DELETED)
+            if tombstones.exists():
+                tombstones.delete()
+                return "record removed (the pool was already deleted)"
+            return "not found"
+        outcome = request_delete(pool, request=plan.request, user=plan.user, source=plan.audit_source)
+        policy = "keeping the Palette cluster" if pool.deletion_policy == ComputePool.ORPHAN else "deleting the Palette cluster"
+        return {"started": f"deletion started ({policy})", "queued": f"deletion queued after the running step ({policy})",
+                "already": "already being deleted"}[outcome]
+
+    def export(self, namespace: str | None, show_secrets: bool) -> list[dict]:
+        pools = ComputePool.objects.select_related("project").exclude(status=ComputePool.DELETED).order_by("namespace", "name")
+        if namespace:
+            pools = pools.filter(namespace=namespace)
+        return [spec_of(pool).to_manifest() for pool in pools]
+
+
+def _core(spec: PoolSpec) -> tuple:
+    return (spec.bundle, spec.node_pools(), spec.cp_groups, spec.worker_groups, spec.vip, spec.ssh_keys, spec.deletion_policy)
+
+
+def _vip_path(spec: PoolSpec) -> str:
+    return f"spec.clusterVariant.{spec.variant}.paletteClusterDeploymentConfig.vip"
+
+
+HANDLERS = (ProfileBundleHandler(), ComputePoolHandler())
+
+
+def plan_file(text: str | bytes, source: str = "manifest") -> tuple[list[str], list[Document]]:
+    """Read and check a manifest file like `apply` does, but apply nothing and refuse nothing for readiness.
+
+    Returns (problems, the ComputePool documents) — each document's state holds `spec` and, when its
+    project exists, the evaluator `inputs`.
+    """
+    plan = Plan(source, audit_source="cli")
+    plan.skip_readiness = True  # type: ignore[attr-defined]
+    _prepare(text, plan)
+    for doc in sorted((d for d in plan.documents if d.valid), key=lambda d: (d.handler.order, d.index)):
+        doc.handler.validate(doc, plan)
+    for handler in handlers().values():
+        handler.check(plan)
+    pools = plan.of_kind("ComputePool")
+    if not pools and not plan.errors:
+        plan.error(None, "", "the file holds no ComputePool.")
+    return plan.scrubbed_errors(), pools

@@ -1,0 +1,129 @@
+"""The simple Compute Pool create form: one control plane and up to one worker pool (the wizard comes later).
+
+The form only collects fields and turns them into the manifest's spec shape; every rule lives in
+compute.pools.parse_spec, so the form, `apply` and `pool_plan` give the same messages.
+"""
+from __future__ import annotations
+
+from django import forms
+
+from .models import ComputePool, ProfileBundle
+from .pools import ARCHITECTURES, PoolSpec, parse_spec
+
+ARCH_CHOICES = [(a, a) for a in ARCHITECTURES]
+# Where each spec path's problem is shown (the longest matching prefix wins).
+FIELD_FOR_PATH = [
+    ("metadata.name", "name"), ("spec.description", "description"), ("spec.profileBundleRef", "bundle"),
+    ("spec.clusterVariant.controlPlaneResourceGroups", "cp_groups"), ("spec.clusterVariant.workerResourceGroups", "worker_groups"),
+    ("controlPlanePool.nodeCount", "cp_count"), ("controlPlanePool.workerNodeEligible", "cp_worker_eligible"),
+    ("controlPlanePool.architecture", "cp_architecture"), ("controlPlanePool.cpu", "cp_cpu"), ("controlPlanePool.memory", "cp_memory_gib"),
+    ("workerPools[0].name", "worker_name"), ("workerPools[0].nodeCount", "worker_count"), ("workerPools[0].architecture", "worker_architecture"),
+    ("workerPools[0].cpu", "worker_cpu"), ("workerPools[0].memory", "worker_memory_gib"), ("workerPools[0].gpu", "worker_gpu_family"),
+    ("paletteClusterDeploymentConfig.vip", "vip"), ("spec.sshKeys", "ssh_keys"), ("spec.deletionPolicy", "deletion_policy"),
+]
+
+
+def parse_tags(text: str) -> dict[str, str] | str:
+    """`key=value, key2=value2` (or one per line) as a dict; an error message for a malformed entry."""
+    tags: dict[str, str] = {}
+    for part in [p.strip() for p in text.replace("\n", ",").split(",") if p.strip()]:
+        key, sep, value = part.partition("=")
+        if not key.strip() or (sep and not value.strip() and not part.endswith("=")):
+            return f"{part!r} is not key=value."
+        tags[key.strip()] = value.strip()
+    return tags
+
+
+def _gib(value) -> int:
+    return int(round(float(value) * 1024)) if value else 0
+
+
+class PoolForm(forms.Form):
+    name = forms.CharField(max_length=33, help_text="3–33 characters: lowercase letters, digits and '-', starting with a letter.")
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    variant = forms.ChoiceField(choices=ComputePool.VARIANT_CHOICES, initial=ComputePool.DEDICATED, widget=forms.RadioSelect,
+                                help_text="Dedicated: one cluster for one deployment. Shared: many deployments. Cannot be changed later.")
+    bundle = forms.ModelChoiceField(queryset=ProfileBundle.objects.none(), to_field_name="name", label="Profile bundle")
+    cp_count = forms.TypedChoiceField(choices=[(1, "1"), (3, "3"), (5, "5")], coerce=int, initial=1, label="Control-plane nodes")
+    cp_worker_eligible = forms.BooleanField(required=False, initial=True, label="Control plane also runs workloads")
+    cp_architecture = forms.ChoiceField(choices=ARCH_CHOICES, initial="amd64", label="Control-plane architecture")
+    cp_cpu = forms.IntegerField(required=False, min_value=0, initial=4, label="Control-plane minimum CPU cores")
+    cp_memory_gib = forms.DecimalField(required=False, min_value=0, initial=8, label="Control-plane minimum memory (GiB)")
+    cp_groups = forms.CharField(required=False, initial="palette.ai=true", label="Control-plane resource groups",
+                                help_text="Tags every control-plane host must carry: key=value, comma separated.")
+    worker_name = forms.CharField(required=False, label="Worker pool name", help_text="Leave empty for no worker pool.")
+    worker_count = forms.IntegerField(required=False, min_value=1, initial=1, label="Worker nodes")
+    worker_architecture = forms.ChoiceField(choices=ARCH_CHOICES, initial="amd64", label="Worker architecture")
+    worker_cpu = forms.IntegerField(required=False, min_value=0, label="Worker minimum CPU cores")
+    worker_memory_gib = forms.DecimalField(required=False, min_value=0, label="Worker minimum memory (GiB)")
+    worker_gpu_family = forms.CharField(required=False, label="Worker GPU family", help_text="VENDOR or VENDOR-MODEL, e.g. NVIDIA-A100.")
+    worker_gpu_count = forms.IntegerField(required=False, min_value=1, label="GPUs per worker")
+    worker_gpu_memory_gib = forms.DecimalField(required=False, min_value=0, label="Minimum memory per GPU (GiB)")
+    worker_groups = forms.CharField(required=False, initial="palette.ai=true", label="Worker resource groups")
+    vip = forms.CharField(label="VIP", help_text="A reserved IPv4 address in the hosts' subnet for the cluster's API endpoint.")
+    ssh_keys = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}), label="SSH public keys", help_text="One per line.")
+    deletion_policy = forms.ChoiceField(choices=ComputePool.POLICY_CHOICES, initial=ComputePool.DELETE)
+
+    def __init__(self, *args, project=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.project = project
+        self.fields["bundle"].queryset = ProfileBundle.objects.filter(project=project)
+        self.spec: PoolSpec | None = None
+
+    def manifest_spec(self) -> dict:
+        """The cleaned fields in the ComputePool manifest's spec shape."""
+        d = self.cleaned_data
+        cp: dict = {"nodeCount": d.get("cp_count") or 1, "workerNodeEligible": bool(d.get("cp_worker_eligible")),
+                    "architecture": d.get("cp_architecture") or "amd64"}
+        if d.get("cp_cpu"):
+            cp["cpu"] = {"cpuCount": d["cp_cpu"]}
+        if d.get("cp_memory_gib"):
+            cp["memory"] = {"memoryMiB": _gib(d["cp_memory_gib"])}
+        workers = []
+        if d.get("worker_name"):
+            worker: dict = {"name": d["worker_name"], "nodeCount": d.get("worker_count") or 1,
+                            "architecture": d.get("worker_architecture") or "amd64"}
+            if d.get("worker_cpu"):
+                worker["cpu"] = {"cpuCount": d["worker_cpu"]}
+            if d.get("worker_memory_gib"):
+                worker["memory"] = {"memoryMiB": _gib(d["worker_memory_gib"])}
+            if d.get("worker_gpu_family"):
+                gpu: dict = {"family": d["worker_gpu_family"], "gpuCount": d.get("worker_gpu_count") or 1}
+                if d.get("worker_gpu_memory_gib"):
+                    gpu["gpuMemory"] = _gib(d["worker_gpu_memory_gib"])
+                worker["gpu"] = gpu
+            workers.append(worker)
+        variant = d.get("variant") or ComputePool.DEDICATED
+        bundle = d.get("bundle")
+        return {
+            "description": d.get("description") or "",
+            "profileBundleRef": {"name": bundle.name if bundle else ""},
+            "clusterVariant": {
+                "controlPlaneResourceGroups": self._tags.get("cp_groups", {}),
+                "workerResourceGroups": self._tags.get("worker_groups", {}),
+                variant: {"paletteClusterDeploymentConfig": {"cloudType": "edge-native", "vip": d.get("vip") or "",
+                                                             "nodePoolRequirements": {"controlPlanePool": cp, "workerPools": workers}}},
+            },
+            "sshKeys": [line.strip() for line in (d.get("ssh_keys") or "").splitlines() if line.strip()],
+            "deletionPolicy": d.get("deletion_policy") or ComputePool.DELETE,
+        }
+
+    def clean(self):
+        data = super().clean()
+        self._tags: dict[str, dict] = {}
+        for field in ("cp_groups", "worker_groups"):
+            parsed = parse_tags(data.get(field) or "")
+            if isinstance(parsed, str):
+                self.add_error(field, parsed)
+            else:
+                self._tags[field] = parsed
+        if self.errors:
+            return data
+        spec, problems = parse_spec(self.manifest_spec(), name=data.get("name", ""), namespace=self.project.namespace)
+        for path, message in problems:
+            field = next((f for prefix, f in sorted(FIELD_FOR_PATH, key=lambda item: -len(item[0])) if prefix in path), None)
+            self.add_error(field if field in self.fields else None, message)
+        if not problems and ComputePool.objects.filter(project=self.project, name=data["name"]).exclude(status=ComputePool.DELETED).exists():
+            self.add_error("name", f"This project already has a pool called {data['name']}.")
+        self.spec = spec if not problems else None
+        return data

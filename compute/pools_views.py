@@ -1,0 +1,130 @@
+"""Compute Pool pages: the list, a simple create form with the readiness report, the pool page with its live
+step timeline, and the retry / delete / force delete actions."""
+from __future__ import annotations
+
+import json
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db import IntegrityError, transaction
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from core.htmx import poll_response, redirect_after_post, render_page
+from tenancy import access
+
+from . import provisioning
+from .models import ComputePool, EdgeHost, ProfileBundle
+from .pools import ssh_key_label, spec_of
+from .pools_forms import PoolForm
+from .readiness import CREATE_PATH, evaluate, gather
+
+
+def _pool(request, tenant, project, pool, need=access.READ):
+    project, role = access.get_project_for_user(request.user, tenant, project, need=need)
+    return project, role, get_object_or_404(ComputePool.objects.select_related("project__tenant", "bundle"), uuid=pool, project=project)
+
+
+def pool_url(pool: ComputePool) -> str:
+    return reverse("compute:pool_detail", args=[pool.project.tenant.name, pool.project.name, pool.uuid])
+
+
+@login_required
+@require_GET
+def pools(request, tenant, project):
+    project, role = access.get_project_for_user(request.user, tenant, project)
+    rows = ComputePool.objects.filter(project=project).select_related("bundle").order_by("name", "-created")
+    active = [p for p in rows if p.status != ComputePool.DELETED]
+    deleted = [p for p in rows if p.status == ComputePool.DELETED][:20]
+    bundles = ProfileBundle.objects.filter(project=project)
+    return render_page(request, "compute/pools.html", {"project": project, "tenant": project.tenant, "role": role,
+                                                       "pools": active, "deleted": deleted, "bundles": bundles})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def pool_create(request, tenant, project):
+    project, role = access.get_project_for_user(request.user, tenant, project, need=access.WRITE)
+    report = None
+    form = PoolForm(request.POST or None, project=project)
+    if request.method == "POST" and form.is_valid():
+        spec = form.spec
+        bundle = form.cleaned_data["bundle"]
+        report = evaluate(gather(project, spec))
+        if "create" in request.POST and report.ready:
+            try:
+                with transaction.atomic():
+                    pool = provisioning.create_pool(project, spec, bundle, request=request)
+            except IntegrityError:
+                form.add_error(None, "Another pool took this name or VIP a moment ago; check the report again.")
+            else:
+                messages.success(request, f"Pool {pool.name} created: provisioning started.")
+                return redirect_after_post(request, pool_url(pool))
+        elif "create" in request.POST:
+            form.add_error(None, "Not ready to provision: fix the blocking requirements below first.")
+    context = {"project": project, "tenant": project.tenant, "role": role, "form": form, "report": report,
+               "request_json": json.dumps(report.request, indent=2) if report else "", "create_path": CREATE_PATH,
+               "has_bundles": ProfileBundle.objects.filter(project=project).exists()}
+    return render_page(request, "compute/pool_form.html", context, fragment="report" if request.method == "POST" and "check" in request.POST else None)
+
+
+def _detail_context(pool: ComputePool, project, role) -> dict:
+    hosts = {h.uid: h for h in EdgeHost.objects.filter(project=project, uid__in=[u for uids in pool.hosts.values() for u in uids])}
+    host_rows = [{"pool": name, "uid": uid, "host": hosts.get(uid)} for name, uids in pool.hosts.items() for uid in uids]
+    started = pool.started or pool.created
+    end = pool.ready_at if pool.status == ComputePool.READY else (pool.deleted_at if pool.status == ComputePool.DELETED else None)
+    failed_step = pool.steps.filter(attempt=pool.attempt, status="failed").first() if pool.status == ComputePool.FAILED else None
+    return {
+        "project": project, "tenant": project.tenant, "role": role, "pool": pool, "timeline": provisioning.timeline(pool),
+        "host_rows": host_rows, "elapsed": provisioning.human((end or timezone.now()) - started),
+        "failed_step": failed_step, "force_available": provisioning.force_delete_available(pool),
+        "can_write": role in (access.WRITE, access.ADMIN), "spec": spec_of(pool),
+        "ssh_keys": [ssh_key_label(k) for k in pool.ssh_keys],
+        "step_label": provisioning.STEP_LABELS.get(pool.step, "") if not pool.is_terminal else "",
+    }
+
+
+@login_required
+@require_GET
+def pool_detail(request, tenant, project, pool):
+    project, role, pool = _pool(request, tenant, project, pool)
+    response = render_page(request, "compute/pool_detail.html", _detail_context(pool, project, role), fragment="timeline")
+    return poll_response(response, pool.is_terminal) if request.htmx else response
+
+
+@login_required
+@require_POST
+def pool_retry(request, tenant, project, pool):
+    project, role, pool = _pool(request, tenant, project, pool, need=access.WRITE)
+    with transaction.atomic():
+        if provisioning.retry_pool(pool, request=request):
+            messages.success(request, f"Retrying {pool.name} (attempt {pool.attempt}).")
+        else:
+            messages.error(request, "Only a failed pool can be retried.")
+    return redirect_after_post(request, pool_url(pool))
+
+
+@login_required
+@require_POST
+def pool_delete(request, tenant, project, pool):
+    project, role, pool = _pool(request, tenant, project, pool, need=access.WRITE)
+    with transaction.atomic():
+        outcome = provisioning.request_delete(pool, request=request)
+    text = {"started": "Deletion started.", "queued": "Deletion will start after the current step.",
+            "already": "The pool is already being deleted."}[outcome]
+    messages.info(request, text)
+    return redirect_after_post(request, pool_url(pool))
+
+
+@login_required
+@require_POST
+def pool_force_delete(request, tenant, project, pool):
+    project, role, pool = _pool(request, tenant, project, pool, need=access.WRITE)
+    with transaction.atomic():
+        if provisioning.request_force_delete(pool, request=request):
+            messages.warning(request, "Force delete sent: Palette skips graceful cleanup; check the hosts afterwards.")
+        else:
+            messages.error(request, "Force delete is offered only when a deletion has been stuck for a while, or failed.")
+    return redirect_after_post(request, pool_url(pool))
