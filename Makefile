@@ -13,3 +13,7 @@ install:
 # Only the Playwright browser tests.
 test-browser:
 	scripts/test.sh -m browser
+
+# Benchmarks (bench/): ratios against a baseline measured side by side, on PostgreSQL.
+bench:
+	scripts/bench.sh

@@ -30,11 +30,11 @@ sys.path.insert(0, str(ROOT))
 from palette import PaletteClient  # noqa: E402
 
 
-def start_simulator(hosts: int, tls_dir: str) -> tuple[subprocess.Popen, str, str, str]:
+def start_simulator(hosts: int, tls_dir: str, *, rate_limit: bool = False) -> tuple[subprocess.Popen, str, str, str]:
     """Start ``palette.sim.cli`` in a child process; return it with its URL, API key and project uid."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "palette.sim.cli", "--port", "0", "--hosts", str(hosts), "--projects", "1",
-         "--seed", "1", "--no-rate-limit", "--tls-dir", tls_dir],
+         "--seed", "1", "--tls-dir", tls_dir, *([] if rate_limit else ["--no-rate-limit"])],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines = []
     assert proc.stdout is not None

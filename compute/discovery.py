@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from itertools import islice
 
 from django.db import transaction
@@ -24,6 +25,8 @@ from .models import DiscoveryPolicy, DiscoveryRun, EdgeHost, HostChange
 
 log = logging.getLogger(__name__)
 PAGE = 50
+GPU_MODEL_SEPARATOR = " | "  # model names contain spaces ("GA100 [A100 PCIe 40GB]")
+PROGRESS_EVERY = 0.5  # seconds between progress writes
 # What discovery stores from Palette; a change in any of these is a change of the host.
 FACT_FIELDS = ("name", "state", "health", "health_message", "architecture", "cpu_cores", "memory_mib", "gpus",
                "gpu_total", "gpu_models", "tags", "clusters", "ip", "nics", "palette_project_uid")
@@ -39,7 +42,7 @@ def facts(host: PaletteHost) -> dict:
     return {
         "name": host.name, "state": host.state, "health": host.health, "health_message": host.health_message,
         "architecture": host.architecture, "cpu_cores": host.cpu_cores, "memory_mib": host.memory_mb,
-        "gpus": gpus, "gpu_total": host.gpu_count, "gpu_models": " ".join(sorted({g["model"] for g in gpus if g["model"]})),
+        "gpus": gpus, "gpu_total": host.gpu_count, "gpu_models": GPU_MODEL_SEPARATOR.join(sorted({g["model"] for g in gpus if g["model"]})),
         "tags": dict(host.labels), "clusters": sorted(c.name or c.uid for c in host.in_use_clusters),
         "ip": ip or "", "nics": [{k: n.get(k) for k in ("nicName", "ip", "macAddr", "isDefault")} for n in nics],
         "palette_project_uid": host.project.uid if host.project else "",
@@ -101,66 +104,87 @@ def run_discovery(run: DiscoveryRun, **client_kwargs) -> DiscoveryRun:
 def reconcile(run: DiscoveryRun, hosts) -> None:
     """Upsert `hosts` (an iterable of palette EdgeHost) page by page; mark the unseen gone at the end.
 
-    Queries: one to load the known uids, then per page at most four (insert, update, history,
-    progress); unchanged hosts cause no write. If iterating `hosts` raises, nothing unseen is touched.
+    Queries: one to load what is known, then per page at most four statements (a transaction
+    holding insert or update and history) plus a progress update at most twice a second;
+    unchanged hosts cause no write. If iterating `hosts` raises, nothing unseen is touched.
     """
     project = run.project
     policy = policy_for(project)
-    # One query loads what is known (facts included, for the change history) for the whole scan.
-    known = {row["uid"]: row for row in EdgeHost.objects.filter(project=project).values("uid", "pk", "fingerprint", "gone", "eligible", *FACT_FIELDS)}
+    # One query loads what is known for the whole scan: uid, fingerprint and gone only — decoding
+    # every host's JSON facts would cost more than the scan; changed hosts are read per page.
+    known = {uid: {"pk": pk, "fingerprint": fp, "gone": gone}
+             for uid, pk, fp, gone in EdgeHost.objects.filter(project=project).values_list("uid", "pk", "fingerprint", "gone")}
     seen: set[str] = set()
     iterator = iter(hosts)
     pages = hosts_seen = added = updated = unchanged = 0
+    progress_written = time.monotonic()
     while True:
         batch = list(islice(iterator, PAGE))
         if not batch:
             break
         now = timezone.now()
-        creates, updates, changes = [], [], []
+        creates, updates = [], []
         for palette_host in batch:
             if not palette_host.uid or palette_host.uid in seen:
                 continue  # a host listed twice (pages shifting under us) counts once
             seen.add(palette_host.uid)
             values = facts(palette_host)
-            values["reasons"] = reasons(_Row(values), policy)
-            values["eligible"] = not values["reasons"]
+            # The fingerprint covers Palette's facts only; eligibility follows from them and the
+            # policy (recompute_eligibility handles policy changes), so unchanged hosts skip it.
             fp = fingerprint(values)
-            if palette_host.uid not in known:
-                creates.append(EdgeHost(project=project, uid=palette_host.uid, fingerprint=fp, first_seen=now, last_seen=now, changed=now, **values))
-                continue
-            before = known[palette_host.uid]
-            if before["fingerprint"] == fp and not before["gone"]:
+            before = known.get(palette_host.uid)
+            if before is not None and before["fingerprint"] == fp and not before["gone"]:
                 unchanged += 1
                 continue
+            values["reasons"] = reasons(_Row(values), policy)
+            values["eligible"] = not values["reasons"]
+            if before is None:
+                creates.append(EdgeHost(project=project, uid=palette_host.uid, fingerprint=fp, first_seen=now, last_seen=now, changed=now, **values))
+                continue
             updates.append((before, values, fp))
-        if creates:
-            EdgeHost.objects.bulk_create(creates)
-            changes += [HostChange(host=h, run=run, kind=HostChange.ADDED, created=now) for h in creates]
-            added += len(creates)
-        if updates:
-            objs = []
-            for before, values, fp in updates:
-                diff = {f: [before[f], values[f]] for f in FACT_FIELDS + ("eligible",) if before[f] != values[f]}
-                objs.append(EdgeHost(pk=before["pk"], fingerprint=fp, last_seen=now, changed=now, gone=False, gone_since=None, **values))
-                kind = HostChange.RETURNED if before["gone"] else HostChange.UPDATED
-                changes.append(HostChange(host_id=before["pk"], run=run, kind=kind, changes=diff, created=now))
-            EdgeHost.objects.bulk_update(objs, list(STORED_FIELDS))
-            updated += len(updates)
-        if changes:
-            HostChange.objects.bulk_create(changes)
         pages += 1
         hosts_seen = len(seen)
-        DiscoveryRun.objects.filter(pk=run.pk).update(pages=pages, hosts_seen=hosts_seen, progress={"pages": pages, "hosts_seen": hosts_seen})
+        if creates or updates:
+            # One transaction per page: its hosts and their history land together or not at all.
+            with transaction.atomic(savepoint=False):
+                added += _write_page(run, creates, updates, now)
+            updated += len(updates)
+        if time.monotonic() - progress_written >= PROGRESS_EVERY:
+            # Progress for the live bar, at most twice a second rather than once a page.
+            DiscoveryRun.objects.filter(pk=run.pk).update(pages=pages, hosts_seen=hosts_seen, progress={"pages": pages, "hosts_seen": hosts_seen})
+            progress_written = time.monotonic()
     # The scan completed: now, and only now, hosts not seen are gone.
     now = timezone.now()
     gone_ids = [row["pk"] for uid, row in known.items() if uid not in seen and not row["gone"]]
     if gone_ids:
-        EdgeHost.objects.filter(pk__in=gone_ids).update(gone=True, gone_since=now, changed=now)
-        HostChange.objects.bulk_create([HostChange(host_id=pk, run=run, kind=HostChange.GONE, created=now) for pk in gone_ids])
+        with transaction.atomic():
+            EdgeHost.objects.filter(pk__in=gone_ids).update(gone=True, gone_since=now, changed=now)
+            HostChange.objects.bulk_create([HostChange(host_id=pk, run=run, kind=HostChange.GONE, created=now) for pk in gone_ids])
     # Unchanged hosts get no write, not even last_seen: a host that is not gone was seen by the
     # project's last successful run (see inventory.last_seen).
     run.added, run.updated, run.removed, run.unchanged, run.pages, run.hosts_seen = added, updated, len(gone_ids), unchanged, pages, len(seen)
     DiscoveryRun.objects.filter(pk=run.pk).update(added=added, updated=updated, removed=len(gone_ids), unchanged=unchanged, pages=pages, hosts_seen=len(seen))
+
+
+def _write_page(run: DiscoveryRun, creates: list[EdgeHost], updates: list[tuple[dict, dict, str]], now) -> int:
+    """Insert new hosts, update changed ones (read first, for the history), record the history: at most four statements."""
+    changes = []
+    if creates:
+        EdgeHost.objects.bulk_create(creates)
+        changes += [HostChange(host=h, run=run, kind=HostChange.ADDED, created=now) for h in creates]
+    if updates:
+        old = {row["pk"]: row for row in EdgeHost.objects.filter(pk__in=[u[0]["pk"] for u in updates]).values("pk", "eligible", *FACT_FIELDS)}
+        objs = []
+        for known_row, values, fp in updates:
+            before = {**old[known_row["pk"]], "gone": known_row["gone"]}
+            diff = {f: [before[f], values[f]] for f in FACT_FIELDS + ("eligible",) if before[f] != values[f]}
+            objs.append(EdgeHost(pk=before["pk"], fingerprint=fp, last_seen=now, changed=now, gone=False, gone_since=None, **values))
+            kind = HostChange.RETURNED if before["gone"] else HostChange.UPDATED
+            changes.append(HostChange(host_id=before["pk"], run=run, kind=kind, changes=diff, created=now))
+        EdgeHost.objects.bulk_update(objs, list(STORED_FIELDS))
+    if changes:
+        HostChange.objects.bulk_create(changes)
+    return len(creates)
 
 
 def recompute_eligibility(project: Project) -> int:
@@ -177,7 +201,6 @@ def recompute_eligibility(project: Project) -> int:
         if new != host.reasons:
             flipped += host.eligible != (not new)
             host.reasons, host.eligible = new, not new
-            host.fingerprint = fingerprint({**{f: getattr(host, f) for f in FACT_FIELDS}, "reasons": new, "eligible": not new})
             changed.append(host)
-    EdgeHost.objects.bulk_update(changed, ["reasons", "eligible", "fingerprint"])
+    EdgeHost.objects.bulk_update(changed, ["reasons", "eligible"])
     return flipped

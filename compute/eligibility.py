@@ -5,7 +5,6 @@ filtering), the inventory grid, the compute pool readiness report and the CLI.
 """
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 
 BARE_TAG_VALUE = "spectro__tag"
@@ -62,27 +61,3 @@ def reasons(host, policy: Policy) -> list[str]:
 
 def gpu_label(gpus: list[dict]) -> str:
     return ", ".join(f"{g.get('model') or g.get('vendor') or 'GPU'} × {g.get('count', 1)}" for g in gpus)
-
-
-def hardware_profile(host) -> str:
-    """architecture · CPU · memory · GPU model × count: the grouping PaletteAI's Compute status uses."""
-    memory = f"{round((host.memory_mib or 0) / 1024)} GiB"
-    gpu = gpu_label(host.gpus) or "no GPU"
-    return f"{host.architecture or '?'} · {host.cpu_cores or '?'} CPU · {memory} · {gpu}"
-
-
-def candidate_groups(hosts) -> dict[str, list[dict]]:
-    """Eligible hosts grouped by hardware profile, as control-plane candidates and GPU worker candidates."""
-    groups: dict[str, dict[str, list]] = {"control_plane": defaultdict(list), "gpu_workers": defaultdict(list)}
-    for host in hosts:
-        if not host.eligible:
-            continue
-        profile = hardware_profile(host)
-        groups["control_plane"][profile].append(host)
-        if host.gpu_total:
-            groups["gpu_workers"][profile].append(host)
-    return {
-        kind: sorted(({"profile": p, "count": len(hs), "gpus": sum(h.gpu_total for h in hs), "hosts": hs} for p, hs in by.items()),
-                     key=lambda g: (-g["count"], g["profile"]))
-        for kind, by in groups.items()
-    }

@@ -1,7 +1,7 @@
 """The stored inventory: the JSON form shared by `discover --json` and `inventory --json`, and the grid's query."""
 from __future__ import annotations
 
-from django.db.models import F, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet, Sum
 
 from tenancy.models import Project
 
@@ -86,3 +86,20 @@ def filter_hosts(project: Project, params) -> tuple[QuerySet[EdgeHost], dict]:
 
 def tag_list(host: EdgeHost) -> list[str]:
     return display_tags(host.tags)
+
+
+def capacity_groups(project: Project) -> dict[str, list[dict]]:
+    """Eligible hosts grouped by hardware profile (architecture, CPU, memory, GPU model × count), as
+    control-plane candidates and GPU worker candidates — counted in the database, not in Python."""
+    rows = (EdgeHost.objects.filter(project=project, gone=False, eligible=True)
+            .values("architecture", "cpu_cores", "memory_mib", "gpu_models", "gpu_total")
+            .annotate(hosts=Count("pk"), gpus=Sum("gpu_total")).order_by("-hosts"))
+    groups: dict[str, list[dict]] = {"control_plane": [], "gpu_workers": []}
+    for row in rows:
+        gpu = f"{row['gpu_models'] or 'GPU'} × {row['gpu_total']}" if row["gpu_total"] else "no GPU"  # models joined by " | "
+        profile = f"{row['architecture'] or '?'} · {row['cpu_cores'] or '?'} CPU · {round((row['memory_mib'] or 0) / 1024)} GiB · {gpu}"
+        entry = {"profile": profile, "count": row["hosts"], "gpus": row["gpus"] or 0}
+        groups["control_plane"].append(entry)
+        if row["gpu_total"]:
+            groups["gpu_workers"].append(entry)
+    return groups

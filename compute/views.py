@@ -14,9 +14,10 @@ from core.models import AuditEntry
 from tenancy import access
 
 from . import discovery
-from .eligibility import candidate_groups, display_tags, gpu_label
+from .discovery import GPU_MODEL_SEPARATOR
+from .eligibility import display_tags, gpu_label
 from .forms import DiscoveryPolicyForm
-from .inventory import filter_hosts, last_successful_scan
+from .inventory import capacity_groups, filter_hosts, last_successful_scan
 from .models import DiscoveryPolicy, DiscoveryRun, EdgeHost
 
 PAGE_SIZE = 50
@@ -61,12 +62,10 @@ def inventory(request, tenant, project):
     hosts, applied = filter_hosts(project, request.GET)
     page = Paginator(hosts, PAGE_SIZE).get_page(request.GET.get("page"))
     policy = DiscoveryPolicy.for_project(project)
-    eligible = EdgeHost.objects.filter(project=project, gone=False, eligible=True)
     context = {
         "project": project, "tenant": project.tenant, "role": role, "page": page, "rows": _rows(page.object_list),
         "applied": applied, "columns": _columns(applied["sort"]), "status": sync_status(project), "policy": policy,
-        "policy_form": DiscoveryPolicyForm(instance=policy), "groups": candidate_groups(eligible.only(
-            "architecture", "cpu_cores", "memory_mib", "gpus", "gpu_total", "eligible")),
+        "policy_form": DiscoveryPolicyForm(instance=policy), "groups": capacity_groups(project),
         "facets": _facets(project),
     }
     return render_page(request, "compute/inventory.html", context, fragment="grid")
@@ -74,8 +73,9 @@ def inventory(request, tenant, project):
 
 def _facets(project) -> dict:
     """Values offered by the filter menus (a few small aggregate queries, independent of the page)."""
-    base = EdgeHost.objects.filter(project=project, gone=False)
-    models_ = sorted({m for line in base.exclude(gpu_models="").values_list("gpu_models", flat=True).distinct() for m in line.split(" ") if m})
+    # order_by() clears the model's default ordering, which DISTINCT would otherwise include.
+    base = EdgeHost.objects.filter(project=project, gone=False).order_by()
+    models_ = sorted({m for line in base.exclude(gpu_models="").values_list("gpu_models", flat=True).distinct() for m in line.split(GPU_MODEL_SEPARATOR) if m})
     return {
         "states": sorted(set(base.values_list("state", flat=True).distinct())),
         "healths": sorted(set(base.values_list("health", flat=True).distinct())),

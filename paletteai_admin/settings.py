@@ -258,6 +258,8 @@ if REDIS_URL:
 else:
     _queue = DATA_DIR / "broker"
     CELERY_BROKER_URL = "filesystem://"
+    for _folder in ("queue", "processed"):
+        (_queue / _folder).mkdir(parents=True, exist_ok=True)  # the transport does not create them
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue / "queue"),
         "data_folder_out": str(_queue / "queue"),

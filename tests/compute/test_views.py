@@ -44,9 +44,12 @@ def test_it_filters_on_the_server(world, discovered, params, check):
 
 
 def test_it_filters_by_gpu_model(world, discovered):
-    model = EdgeHost.objects.exclude(gpu_models="").values_list("gpu_models", flat=True).first().split()[0]
-    rows = world.client_for(world.owner).get(url("inventory"), {"gpu": model}).context["page"].object_list
-    assert rows and all(model in h.gpu_models for h in rows)
+    host = EdgeHost.objects.exclude(gpu_models="").first()
+    model = host.gpus[0]["model"]
+    response = world.client_for(world.owner).get(url("inventory"), {"gpu": model})
+    rows = response.context["page"].object_list
+    assert rows and all(model in [g["model"] for g in h.gpus] for h in rows)
+    assert model in response.context["facets"]["gpu_models"]  # whole model names, spaces and all
 
 
 def test_the_first_page_costs_the_same_queries_at_any_size(world, connected_project, django_assert_num_queries):

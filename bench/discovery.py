@@ -1,0 +1,107 @@
+"""Benchmark: a whole discovery run of 10,000 edge hosts against a bare paginated fetch of the same pages.
+
+The simulator runs in a child process with 10,000 hosts in one project. In the same process and
+the same run, alternating, this measures (1) a bare `requests` loop over the 200 pages and (2)
+`compute.discovery.run_discovery` (client with the limiter off, typed results, reconcile into the
+database). It also counts SQL queries per page and checks that a re-run with nothing changed
+writes nothing. Target: discovery within 1.5x the bare fetch; at most 4 queries per page.
+
+With --limited the simulator enforces Palette's 10 req/s on /v1/dashboard and the client's limiter
+is on: 200 pages cannot take less than 20 s; the target is 1.1x that, with zero 429.
+
+    .venv/bin/python bench/discovery.py [--hosts 10000] [--rounds 3] [--limited]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import django_env  # noqa: E402
+from bench.palette_client import bare_loop, start_simulator  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--hosts", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--limited", action="store_true", help="rate limits on (simulator and client)")
+    args = parser.parse_args(argv)
+    django_env.setup()
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from compute.discovery import run_discovery
+    from compute.models import DiscoveryRun, EdgeHost
+
+    with tempfile.TemporaryDirectory(prefix="palette-bench-") as tls_dir:
+        proc, url, key, project_uid = start_simulator(args.hosts, tls_dir, rate_limit=args.limited)
+        ca = os.path.join(tls_dir, "ca.crt")
+        ca_pem = Path(ca).read_text()
+        project = django_env.connected_project(url, key, project_uid, ca_pem)
+        limiter = {} if args.limited else {"rate_limiter": False}
+        try:
+            if args.limited:
+                return limited(run_discovery, DiscoveryRun, project, url, key, ca, args.hosts, limiter)
+            # First run: fills the inventory; count its queries per page.
+            with CaptureQueriesContext(connection) as first_q:
+                first = run_discovery(DiscoveryRun.objects.create(project=project), **limiter)
+            assert first.status == "succeeded", first.first_error
+            assert EdgeHost.objects.count() == args.hosts
+            times: dict[str, list[float]] = {"bare": [], "discovery": []}
+            writes = []
+            for i in range(args.rounds):
+                for name in (("bare", "discovery") if i % 2 == 0 else ("discovery", "bare")):
+                    started = time.perf_counter()
+                    if name == "bare":
+                        assert bare_loop(url, key, project_uid, ca) == args.hosts
+                    else:
+                        with CaptureQueriesContext(connection) as q:
+                            run = run_discovery(DiscoveryRun.objects.create(project=project), **limiter)
+                        assert run.status == "succeeded" and run.unchanged == args.hosts, run.first_error
+                        writes.append(sum(1 for x in q.captured_queries if x["sql"].split()[0] in ("INSERT", "UPDATE", "DELETE")
+                                          and ('"compute_edgehost"' in x["sql"] or '"compute_hostchange"' in x["sql"])))
+                    times[name].append(time.perf_counter() - started)
+        finally:
+            proc.terminate()
+            proc.wait(10)
+    pages = first.pages
+    ratio = statistics.median(d / b for d, b in zip(times["discovery"], times["bare"]))
+    data = [q for q in first_q.captured_queries if q["sql"].split()[0] in ("SELECT", "INSERT", "UPDATE", "DELETE")]
+    per_page = len(data) / pages
+    print(f"{args.hosts} hosts, {pages} pages, {args.rounds} rounds, limiter off, database {connection.vendor}")
+    print(f"  bare paginated fetch : {statistics.median(times['bare']):7.3f} s  ({', '.join(f'{t:.2f}' for t in times['bare'])})")
+    print(f"  discovery (re-run)   : {statistics.median(times['discovery']):7.3f} s  ({', '.join(f'{t:.2f}' for t in times['discovery'])})")
+    print(f"  ratio discovery/bare : {ratio:7.3f}x  target <= 1.50x: {'OK' if ratio <= 1.5 else 'OVER TARGET'}")
+    print(f"  first run            : {len(data)} SQL queries for {pages} pages = {per_page:.2f} per page "
+          f"(fixed setup included; {len(first_q.captured_queries) - len(data)} BEGIN/COMMIT besides)  target <= 4: {'OK' if per_page <= 4 else 'OVER TARGET'}")
+    print(f"  re-runs, nothing changed: host writes per run = {writes}  target 0: {'OK' if not any(writes) else 'FAILED'}")
+    print(f"  load average         : {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
+    return 0 if ratio <= 1.5 and per_page <= 4 and not any(writes) else 1
+
+
+def limited(run_discovery, DiscoveryRun, project, url, key, ca, hosts, limiter) -> int:
+    """One discovery with Palette's 10 req/s enforced by the simulator and respected by the client."""
+    import requests
+
+    started = time.perf_counter()
+    run = run_discovery(DiscoveryRun.objects.create(project=project), **limiter)
+    elapsed = time.perf_counter() - started
+    assert run.status == "succeeded", run.first_error
+    stats = requests.get(url + "/__sim__/stats", headers={"ApiKey": key}, verify=ca, timeout=10).json()
+    too_many = stats.get("byStatus", {}).get("429", 0)
+    minimum = run.pages / 10
+    print(f"{hosts} hosts, {run.pages} pages with the limiter on and the simulator enforcing 10 req/s")
+    print(f"  discovery: {elapsed:.2f} s, minimum {minimum:.1f} s, ratio {elapsed / minimum:.3f}x  target <= 1.10x: "
+          f"{'OK' if elapsed <= 1.1 * minimum else 'OVER TARGET'};  429 responses: {too_many}")
+    return 0 if elapsed <= 1.1 * minimum and not too_many else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
