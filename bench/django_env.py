@@ -17,6 +17,9 @@ def setup() -> str:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "paletteai_admin.settings")
     os.environ.pop("REDIS_URL", None)
     if os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        # A database of its own per benchmark process: runs never see each other's rows.
+        base = os.environ["DATABASE_URL"].rsplit("/", 1)[0]
+        os.environ["DATABASE_URL"] = f"{base}/bench_{os.getpid()}"
         _create_database(os.environ["DATABASE_URL"])
     import django
 
