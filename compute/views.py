@@ -52,7 +52,9 @@ def sync_status(project) -> dict:
 
 
 def _rows(hosts) -> list[dict]:
-    return [{"host": h, "tags": display_tags(h.tags), "gpu": gpu_label(h.gpus)} for h in hosts]
+    # The grid shows each reason up to its advice ("missing tag palette.ai=true"); the advice is the tooltip.
+    return [{"host": h, "tags": display_tags(h.tags), "gpu": gpu_label(h.gpus),
+             "reasons": [{"short": r.split(" — ")[0], "full": r} for r in h.reasons]} for h in hosts]
 
 
 @login_required

@@ -258,12 +258,13 @@ if REDIS_URL:
 else:
     _queue = DATA_DIR / "broker"
     CELERY_BROKER_URL = "filesystem://"
-    for _folder in ("queue", "processed"):
+    for _folder in ("queue", "processed", "control"):
         (_queue / _folder).mkdir(parents=True, exist_ok=True)  # the transport does not create them
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue / "queue"),
         "data_folder_out": str(_queue / "queue"),
         "processed_folder": str(_queue / "processed"),
+        "control_folder": str(_queue / "control"),  # else kombu writes ./control in the working directory
         "store_processed": False,
     }
 CELERY_TASK_IGNORE_RESULT = True

@@ -18,8 +18,17 @@ fi
 export PORT="${PORT:-8000}"
 # The filesystem broker is safe with one consumer at a time; Redis takes a thread pool.
 if [ -n "${REDIS_URL:-}" ]; then export CELERY_POOL="${CELERY_POOL:-threads}"; else export CELERY_POOL="${CELERY_POOL:-solo}"; fi
+# The Palette simulator, so the whole flow can be tried without a Palette account. Its API key
+# is kept in DATA_DIR so Settings saved against it keep working across restarts.
+export SIM_PORT="${SIM_PORT:-8443}"
+[ -s "$DATA_DIR/sim-api-key" ] || .venv/bin/python -c "import secrets; print('sim-' + secrets.token_urlsafe(24))" > "$DATA_DIR/sim-api-key"
+chmod 600 "$DATA_DIR/sim-api-key"
+export SIM_API_KEY="$(cat "$DATA_DIR/sim-api-key")"
+export SIM_TLS_DIR="$DATA_DIR/sim"
 echo
-echo "PaletteAI Admin: http://127.0.0.1:$PORT/   (log in as ${ADMIN_USERNAME:-admin}; a password generated on first run is printed above once — set ADMIN_PASSWORD to choose one)"
-echo "Background work: ${REDIS_URL:-filesystem broker in $DATA_DIR/broker}"
+echo "PaletteAI Admin:   http://127.0.0.1:$PORT/   (log in as ${ADMIN_USERNAME:-admin}; a password generated on first run is printed above once — set ADMIN_PASSWORD to choose one)"
+echo "Palette simulator: https://127.0.0.1:$SIM_PORT   API key: $SIM_API_KEY   CA certificate: $SIM_TLS_DIR/ca.crt   tenant: PaletteAI Demo"
+echo "                   (its project UIDs are printed by the sim process below; use the first, \"Default\")"
+echo "Background work:   ${REDIS_URL:-filesystem broker in $DATA_DIR/broker}"
 echo
 .venv/bin/honcho -f Procfile start
