@@ -198,10 +198,15 @@ class RateLimited(PaletteHTTPError):
 
 
 class ServerError(PaletteHTTPError):
-    """500 and other 5xx that are not gateway errors: Palette failed handling the request."""
+    """500 and other 5xx that are not gateway errors: Palette failed handling the request.
 
-    default_hint = ("Palette failed internally; retrying the same request usually fails the same way. "
-                    "Contact Spectro Cloud support with the ref.")
+    Transient, as DESIGN.md §3 counts every 5xx: reads are retried; a create is not repeated by the
+    transport (it may have been processed) — the provisioning step looks the cluster up by name first.
+    """
+
+    transient = True
+    default_hint = ("Palette failed internally; reads are retried. If it keeps failing, "
+                    "contact Spectro Cloud support with the ref.")
 
 
 class ServiceUnavailable(PaletteHTTPError):
