@@ -78,12 +78,24 @@ def _detail_context(pool: ComputePool, project, role) -> dict:
     failed_step = pool.steps.filter(attempt=pool.attempt, status="failed").first() if pool.status == ComputePool.FAILED else None
     return {
         "project": project, "tenant": project.tenant, "role": role, "pool": pool, "timeline": provisioning.timeline(pool),
-        "host_rows": host_rows, "elapsed": provisioning.human((end or timezone.now()) - started),
+        "host_rows": host_rows, "elapsed": _elapsed(pool, provisioning.human((end or timezone.now()) - started)),
         "failed_step": failed_step, "force_available": provisioning.force_delete_available(pool),
         "can_write": role in (access.WRITE, access.ADMIN), "spec": spec_of(pool),
         "ssh_keys": [ssh_key_label(k) for k in pool.ssh_keys],
+        "cp_groups": ", ".join(f"{k}={v}" if v else k for k, v in pool.cp_resource_groups.items()),
+        "worker_groups": ", ".join(f"{k}={v}" if v else k for k, v in pool.worker_resource_groups.items()),
         "step_label": provisioning.STEP_LABELS.get(pool.step, "") if not pool.is_terminal else "",
     }
+
+
+def _elapsed(pool: ComputePool, took: str) -> str:
+    if pool.status == ComputePool.READY:
+        return f"provisioned in {took}"
+    if pool.status == ComputePool.DELETED:
+        return f"deleted {timezone.localtime(pool.deleted_at):%Y-%m-%d %H:%M}" if pool.deleted_at else "deleted"
+    if pool.status == ComputePool.FAILED:
+        return f"after {took}"
+    return f"for {took}"
 
 
 @login_required

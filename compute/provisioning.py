@@ -454,7 +454,16 @@ def _kubeconfig(ctx: Context) -> float | None:
              failure_class="", failure_message="")
     ctx.finish(row, detail=f"Kubeconfig stored encrypted ({len(text.splitlines())} lines).")
     audit.record(None, AuditEntry.ACTION, pool, verb="ready", source="task", changes={"cluster": pool.cluster_name})
+    _refresh_inventory(pool)
     return None
+
+
+def _refresh_inventory(pool: ComputePool) -> None:
+    """Start a discovery run so the inventory shows the pool's hosts in use (or free again)."""
+    from .discovery import start_discovery
+
+    with transaction.atomic():
+        return start_discovery(pool.project, trigger="pool")
 
 
 # -- deletion steps --------------------------------------------------------------------------------
@@ -544,7 +553,6 @@ def _wait_deleted(ctx: Context) -> float | None:
 
 
 def _release(ctx: Context) -> float | None:
-    from .discovery import start_discovery
     from .models import DiscoveryRun
 
     pool = ctx.pool
@@ -552,10 +560,15 @@ def _release(ctx: Context) -> float | None:
     hosts = [uid for uids in pool.hosts.values() for uid in uids] or list(pool.sent_hosts)
     orphaned = pool.deletion_policy == ComputePool.ORPHAN and pool.cluster_uid
     cleanup = dict(pool.cleanup or {})
+    waited = timezone.now() - row.started
     if "discoveryRun" not in cleanup and hosts and not orphaned:
-        # The inventory learns that the hosts are ready again from a discovery run.
-        with transaction.atomic():
-            run = start_discovery(pool.project, trigger="pool-delete")
+        # The inventory learns that the hosts are ready again from a discovery run, one that starts now:
+        # a run already in progress may have seen them in use.
+        active = DiscoveryRun.objects.filter(project=pool.project, status__in=DiscoveryRun.ACTIVE, created__lt=row.started).first()
+        if active is not None and waited < timedelta(seconds=_seconds("POOL_RELEASE_WAIT")):
+            ctx.note(row, "Waiting for the discovery run in progress to finish, to rediscover the released hosts.")
+            return _seconds("POOL_POLL_INTERVAL")
+        run = _refresh_inventory(pool)
         cleanup["discoveryRun"] = str(run.uuid)
         ctx.save(cleanup=cleanup)
     still: list[str] = []
@@ -573,7 +586,6 @@ def _release(ctx: Context) -> float | None:
         except perrors.PaletteError as exc:
             checked = False
             ctx.record_error(row, f"Checking the hosts failed: {exc}", retried=False)
-    waited = timezone.now() - row.started
     if still and waited < timedelta(seconds=_seconds("POOL_RELEASE_WAIT")):
         ctx.note(row, f"{len(still)} host{'s' if len(still) != 1 else ''} still in use by {pool.cluster_name} in Palette; "
                       f"waiting for {'it' if len(still) == 1 else 'them'} to return to ready ({human(waited)}).")
