@@ -34,6 +34,8 @@ def browser_type_launch_args(browser_type_launch_args):
 def _no_login_throttling(settings):
     # Tests log in many times from one address; the throttling test turns it back on.
     settings.AXES_ENABLED = False
+    # PBKDF2's 1,000,000 iterations cost ~0.4 s per user created; tests need no real hashing cost.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 class World:

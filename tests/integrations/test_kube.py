@@ -25,12 +25,6 @@ def b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    # The shared world creates five users; the default hasher makes that seconds per test.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def fake_kube():
     with FakeKube() as fake:
