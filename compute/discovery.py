@@ -15,7 +15,7 @@ from itertools import islice
 from django.db import transaction
 from django.utils import timezone
 
-from integrations.effective import palette_client, resolve
+from integrations.effective import NotConfigured, palette_client, working_palette
 from palette import errors as perrors
 from palette.models import EdgeHost as PaletteHost
 from tenancy.models import Project
@@ -82,14 +82,14 @@ def run_discovery(run: DiscoveryRun, **client_kwargs) -> DiscoveryRun:
     if not run.claim():
         return run
     project = run.project
-    effective = resolve(project)
-    if effective.palette is None or not effective.palette.complete:
-        problem = " ".join(effective.palette.problems) if effective.palette else "No Palette integration: add Settings to this project or its tenant."
-        run.finish(DiscoveryRun.FAILED, error=problem)
+    try:
+        palette = working_palette(project)
+    except NotConfigured as exc:
+        run.finish(DiscoveryRun.FAILED, error=str(exc))
         return run
     try:
-        with palette_client(effective.palette, name=f"discovery {project}", **client_kwargs) as client:
-            reconcile(run, client.iter_edge_hosts(project_uid=str(effective.palette.value("defaultProjectID"))))
+        with palette_client(palette, name=f"discovery {project}", **client_kwargs) as client:
+            reconcile(run, client.iter_edge_hosts(project_uid=str(palette.value("defaultProjectID"))))
     except perrors.PaletteError as exc:
         run.finish(DiscoveryRun.FAILED, error=f"Palette unreachable: {exc}")
         return run

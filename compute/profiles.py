@@ -4,7 +4,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from integrations.effective import palette_client, resolve
+from integrations.effective import NotConfigured, palette_client, working_palette
 from palette import errors as perrors
 from tenancy.models import Project
 
@@ -30,12 +30,13 @@ def sync_profiles(run: ProfileSync, **client_kwargs) -> ProfileSync:
     if not run.claim():
         return run
     project = run.project
-    effective = resolve(project)
-    if effective.palette is None or not effective.palette.complete:
-        run.finish(ProfileSync.FAILED, error="No working Palette integration for this project.")
+    try:
+        palette = working_palette(project)
+    except NotConfigured as exc:
+        run.finish(ProfileSync.FAILED, error=str(exc))
         return run
     try:
-        with palette_client(effective.palette, name=f"profiles {project}", **client_kwargs) as client:
+        with palette_client(palette, name=f"profiles {project}", **client_kwargs) as client:
             # Each version is its own object in Palette: a search lists the newest version with
             # the uids of all versions, so fetch the others by uid.
             listed = list(client.iter_cluster_profiles(environments=("edge-native", "all")))

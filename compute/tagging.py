@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
-from integrations.effective import palette_client, resolve
+from integrations.effective import NotConfigured, palette_client, working_palette
 from palette import errors as perrors
 from tenancy.models import Project
 
@@ -95,13 +95,14 @@ def apply_tag_edit(edit: TagEdit, **client_kwargs) -> TagEdit:
     """
     if not edit.claim():
         return edit
-    effective = resolve(edit.project)
-    if effective.palette is None or not effective.palette.complete:
-        edit.finish(TagEdit.FAILED, error="No working Palette integration for this project.")
+    try:
+        palette = working_palette(edit.project)
+    except NotConfigured as exc:
+        edit.finish(TagEdit.FAILED, error=str(exc))
         return edit
     results: dict[str, str] = {}
     try:
-        with palette_client(effective.palette, name=f"tags {edit.project}", **client_kwargs) as client:
+        with palette_client(palette, name=f"tags {edit.project}", **client_kwargs) as client:
             for uid in edit.host_uids:
                 try:
                     client.set_edge_host_tags(uid, edit.add, remove=edit.remove)

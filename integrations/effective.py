@@ -112,6 +112,20 @@ def resolve(owner: Tenant | Project) -> Effective:
     return Effective(owner, tenant_settings, project_settings, palette, hf, ngc)
 
 
+class NotConfigured(Exception):
+    """The owner has no usable Palette integration; the message says what is missing."""
+
+
+def working_palette(owner: Tenant | Project) -> EffectivePalette:
+    """The owner's complete effective Palette integration, or NotConfigured with the reason."""
+    palette = resolve(owner).palette
+    if palette is None:
+        raise NotConfigured("No Palette integration: add Settings to this project or its tenant.")
+    if not palette.complete:
+        raise NotConfigured(" ".join(palette.problems) or "The Palette integration is incomplete.")
+    return palette
+
+
 def palette_client(palette: EffectivePalette, *, name: str = "", **kwargs):
     """The one way to build a Palette client from effective settings (trust, timeouts, default project)."""
     from django.conf import settings as django_settings

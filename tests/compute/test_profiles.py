@@ -29,4 +29,4 @@ def test_it_syncs_every_edge_native_profile_version(world, connected_project, si
 
 def test_it_fails_without_palette(world):
     run = sync_profiles(ProfileSync.objects.create(project=world.project_a))
-    assert run.status == "failed" and "No working Palette integration" in run.first_error
+    assert run.status == "failed" and "No Palette integration" in run.first_error
