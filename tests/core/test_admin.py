@@ -26,3 +26,16 @@ def test_it_keeps_the_audit_log_read_only_in_admin(world):
     response = client.post(reverse("admin:core_auditentry_delete", args=[entry.pk]), {"post": "yes"})
     assert response.status_code == 403
     assert AuditEntry.objects.filter(pk=entry.pk).exists()
+
+
+def test_it_never_shows_secret_values_in_admin(world):
+    from integrations import configure
+
+    configure.save_secret(world.tenant_a, "canary", {"palette": '{"apiKey": "CANARY-ADMIN-123456"}'})
+    from integrations.models import Secret
+
+    secret = Secret.objects.get(name="canary")
+    client = world.client_for(world.superuser)
+    for url in (reverse("admin:integrations_secret_changelist"), reverse("admin:integrations_secret_change", args=[secret.pk])):
+        body = client.get(url).content.decode()
+        assert "CANARY" not in body and "palette" in body
