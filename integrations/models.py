@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 
+from django.conf import settings as django_settings
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
@@ -147,3 +148,43 @@ class PaletteCheck(TaskRun):
     @property
     def audit_tenant(self) -> Tenant:
         return self.tenant or self.project.tenant
+
+
+class OnboardingSession(models.Model):
+    """One user's way through the onboarding wizard, so it survives reloads, the back button and breaks.
+
+    Steps, in order: tenant → project → palette → check → tokens → discovery → summary
+    (integrations.onboarding.STEPS). `completed_steps` lists the steps done; a step can be opened
+    once every step before it is done, and changing an earlier answer (another tenant or project,
+    new credentials) drops the later steps that depended on it. `palette_check` is the connection
+    check the wizard follows; `skipped_check` records that the admin went on without a passing check,
+    having acknowledged the warning. `results` holds what the summary shows (where credentials were
+    stored, the discovery outcome). Holds references and choices only, never a secret value:
+    credentials go straight into encrypted Secrets. Finished sessions are kept as a record.
+    """
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    user = models.ForeignKey(django_settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    tenant = models.ForeignKey(Tenant, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    current_step = models.CharField(max_length=16, default="tenant")
+    completed_steps = models.JSONField(default=list, blank=True)
+    palette_scope = models.CharField(max_length=8, blank=True, help_text="Where the wizard stored the credentials: tenant or project.")
+    palette_check = models.ForeignKey(PaletteCheck, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    skipped_check = models.BooleanField(default=False)
+    results = models.JSONField(default=dict, blank=True)
+    finished = models.DateTimeField(null=True, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated"]
+        indexes = [models.Index(fields=["user", "-updated"])]
+
+    def __str__(self) -> str:
+        where = f"{self.tenant or '?'}/{self.project.name if self.project else '?'}"
+        return f"onboarding {where} by {self.user} at {self.current_step}"
+
+    @property
+    def audit_tenant(self) -> Tenant | None:
+        return self.tenant

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import include, path
 
-from . import views
+from . import views, wizard_views
 
 app_name = "integrations"
 
@@ -14,6 +14,8 @@ scoped = [
     path("tokens/<slug:kind>/test/", views.token_test, name="token_test"),
     path("check/", views.check_start, name="check_start"),
     path("check/<uuid:check>/", views.check_status, name="check_status"),
+    path("yaml/", views.settings_yaml, name="settings_yaml"),
+    path("import/", views.settings_import, name="settings_import"),
 ]
 
 
@@ -22,6 +24,9 @@ def _named(prefix: str) -> list:
 
 
 urlpatterns = [
+    path("onboarding/", wizard_views.onboarding_home, name="onboarding"),
+    path("onboarding/<uuid:session>/check/status/", wizard_views.onboarding_check_status, name="onboarding_check_status"),
+    path("onboarding/<uuid:session>/<slug:step>/", wizard_views.onboarding_step, name="onboarding_step"),
     path("tenants/<slug:tenant>/settings/", views.settings_page, name="tenant_settings"),
     path("tenants/<slug:tenant>/settings/", include(_named("tenant"))),
     path("tenants/<slug:tenant>/projects/<slug:project>/settings/", views.settings_page, name="project_settings"),

@@ -1,30 +1,28 @@
 from __future__ import annotations
 
-import json
+import re
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_POST
 
-from core import audit
-from core.htmx import poll_response, redirect_after_post, render_page
-from core.models import AuditEntry
+from core.htmx import poll_response, redirect_after_post, render_page, wants_fragment
 from tenancy import access
 from tenancy.models import Project
 
-from . import configure, credentials, diagnosis, effective
-from .forms import PaletteIntegrationForm, TokenForm, format_problem, online_checks_note
-from .models import PaletteCheck, Secret, Settings
-
-TOKEN_KINDS = {"huggingface": ("huggingface_secret", credentials.HUGGINGFACE_KEY, "token", "Hugging Face"),
-               "ngc": ("ngc_secret", credentials.NGC_KEY, "apiKey", "NVIDIA NGC")}
-SKIP_TLS_WARNING = ("Skipping TLS certificate verification makes the connection to Palette vulnerable to interception. "
-                    "Never use it in production: add Palette's CA certificate instead.")
+from . import diagnosis, effective, saving
+from .forms import TokenForm, format_problem, online_checks_note
+from .models import PaletteCheck
+from .saving import SKIP_TLS_WARNING, TOKEN_KINDS
+from .saving import dependents as _dependents
+from .saving import inherited_values as _inherited_values
+from .saving import own_state as _own_state
+from .saving import palette_form, save_palette
 
 
 def _owner(request, tenant: str, project: str | None, need: str = access.READ):
@@ -39,54 +37,11 @@ def settings_url(owner) -> str:
     return reverse("integrations:tenant_settings", args=[owner.name])
 
 
-def _own_state(owner) -> dict:
-    """The owner's own Settings and the decoded values of its own Secrets (never rendered raw)."""
-    own = effective.settings_for(owner)
-    values, ca_secret, tokens = {}, None, {}
-    if own:
-        secret = Secret.objects.filter(namespace=own.namespace, name=own.palette_secret).first()
-        if secret:
-            try:
-                values = credentials.parse_palette_json(secret.get_data().get(credentials.PALETTE_KEY, "{}"), partial=True, allow_project_name=True)
-            except credentials.CredentialError:
-                values = {}
-        if values.get("tlsSecretRef"):
-            ca_secret = Secret.objects.filter(namespace=own.namespace, name=values["tlsSecretRef"]).first()
-        for kind, (field, key, inner, _) in TOKEN_KINDS.items():
-            name = getattr(own, field)
-            token_secret = Secret.objects.filter(namespace=own.namespace, name=name).first() if name else None
-            if token_secret:
-                try:
-                    tokens[kind] = json.loads(token_secret.get_data().get(key, "{}")).get(inner, "")
-                except ValueError:
-                    tokens[kind] = ""
-    return {"own": own, "values": values, "ca_secret": ca_secret, "tokens": tokens}
-
-
-def _inherited_values(owner) -> dict | None:
-    """The tenant's Palette values a project would inherit (None for a tenant or when the tenant has none)."""
-    if not isinstance(owner, Project):
-        return None
-    tenant_settings = effective.settings_for(owner.tenant)
-    if tenant_settings is None:
-        return None
-    state = _own_state(owner.tenant)
-    return {k: v for k, v in state["values"].items() if k != "apiKey"}
-
-
-def _dependents(owner) -> list:
-    """The owner and every project whose effective settings change with it (a tenant's projects all merge with it)."""
-    if isinstance(owner, Project):
-        return [owner]
-    return [owner, *owner.projects.all()]
-
-
 def _context(request, owner, role, form=None, token_forms=None) -> dict:
     state = _own_state(owner)
     inherits = _inherited_values(owner)
     eff = effective.resolve(owner)
-    form = form or PaletteIntegrationForm(owner=owner, current=state["values"], has_settings=state["own"] is not None,
-                                          inherits=inherits, has_ca=state["ca_secret"] is not None)
+    form = form or palette_form(owner, state)
     token_forms = token_forms or {kind: TokenForm(kind=kind, stored=state["tokens"].get(kind, ""), prefix=kind) for kind in TOKEN_KINDS}
     rows = []
     if eff.palette:
@@ -100,7 +55,8 @@ def _context(request, owner, role, form=None, token_forms=None) -> dict:
     latest = diagnosis.latest_check(owner)
     args = [owner.tenant.name, owner.name] if isinstance(owner, Project) else [owner.name]
     scope = "project" if isinstance(owner, Project) else "tenant"
-    urls = {name: reverse(f"integrations:{scope}_{name}", args=args) for name in ("palette_save", "use_project_uid", "check_start")}
+    urls = {name: reverse(f"integrations:{scope}_{name}", args=args)
+            for name in ("palette_save", "use_project_uid", "check_start", "settings_yaml", "settings_import")}
     urls.update({f"{name}_{kind}": reverse(f"integrations:{scope}_{name}", args=[*args, kind]) for name in ("token_save", "token_test") for kind in TOKEN_KINDS})
     return {
         "urls": urls, "scope_args": args, "scope": scope,
@@ -128,12 +84,11 @@ def settings_page(request, tenant, project=None):
 def palette_save(request, tenant, project=None):
     owner, role = _owner(request, tenant, project, need=access.ADMIN)
     state = _own_state(owner)
-    form = PaletteIntegrationForm(request.POST, request.FILES, owner=owner, current=state["values"], has_settings=state["own"] is not None,
-                                  inherits=_inherited_values(owner), has_ca=state["ca_secret"] is not None)
+    form = palette_form(owner, state, request.POST, request.FILES)
     if form.is_valid():
         try:
             with transaction.atomic():
-                rotated = _save_palette(request, owner, state, form)
+                rotated = save_palette(request, owner, state, form)
         except ValidationError as exc:
             form.add_error(None, " ".join(exc.messages))
         else:
@@ -144,37 +99,8 @@ def palette_save(request, tenant, project=None):
                 messages.info(request, f"Credentials rotated: connection checks started for {names}.")
             messages.success(request, "Palette integration saved.")
             return redirect_after_post(request, settings_url(owner))
+    saving.forget_rejected_ca(form)
     return render_page(request, "integrations/settings.html", _context(request, owner, role, form=form), fragment="palette_form")
-
-
-def _save_palette(request, owner, state: dict, form: PaletteIntegrationForm) -> bool:
-    """Write the Palette (and CA) Secrets and the Settings; return whether a credential was rotated."""
-    own = state["own"]
-    name = own.name if own else form.cleaned_data["settings_name"]
-    palette_secret = own.palette_secret if own else f"{name}-palette"
-    values = dict(form.values)
-    ca_name = state["values"].get("tlsSecretRef") or f"{name}-ca"
-    if form.ca_text:
-        configure.save_secret(owner, ca_name, {credentials.CA_KEY: form.ca_text}, request=request)
-        values["tlsSecretRef"] = ca_name
-    elif state["ca_secret"] is not None and not form.cleaned_data.get("remove_ca"):
-        values["tlsSecretRef"] = state["ca_secret"].name
-    # Only the fields set at this level are stored: a project's blank fields inherit the tenant's.
-    configure.save_secret(owner, palette_secret, {credentials.PALETTE_KEY: json.dumps(values, sort_keys=True)}, request=request)
-    configure.save_settings(owner, name, palette_secret=palette_secret,
-                            huggingface_secret=own.huggingface_secret if own else "", ngc_secret=own.ngc_secret if own else "",
-                            request=request)
-    if form.cleaned_data.get("remove_ca") and state["ca_secret"] is not None and not form.ca_text:
-        configure.delete_secret(state["ca_secret"], request=request)
-    was_skipping = bool(state["values"].get("skipSSLCertificateVerification"))
-    if values.get("skipSSLCertificateVerification") and not was_skipping:
-        audit.record(request, AuditEntry.ACTION, effective.settings_for(owner), verb="skip TLS verification on",
-                     changes={"warning": SKIP_TLS_WARNING})
-    rotated = bool(own) and (bool(form.cleaned_data.get("api_key")) and form.cleaned_data["api_key"] != state["values"].get("apiKey")
-                             or bool(form.ca_text) or bool(form.cleaned_data.get("remove_ca")))
-    for dependent in _dependents(owner) if rotated else [owner]:
-        diagnosis.start_check(dependent, trigger="rotation" if rotated else "saved")
-    return rotated
 
 
 @login_required
@@ -183,7 +109,6 @@ def token_save(request, tenant, kind, project=None):
     owner, role = _owner(request, tenant, project, need=access.ADMIN)
     if kind not in TOKEN_KINDS:
         raise Http404("No such integration.")
-    field, key, inner, label = TOKEN_KINDS[kind]
     state = _own_state(owner)
     own = state["own"]
     form = TokenForm(request.POST, kind=kind, stored=state["tokens"].get(kind, ""), prefix=kind)
@@ -192,21 +117,8 @@ def token_save(request, tenant, kind, project=None):
         form.add_error(None, "Add the Palette integration first: Settings need one before other integrations.")
     elif form.is_valid():
         with transaction.atomic():
-            secret_name = getattr(own, field) or f"{own.name}-{kind}"
-            kwargs = {"huggingface_secret": own.huggingface_secret, "ngc_secret": own.ngc_secret}
-            if form.cleaned_data.get("remove"):
-                kwargs[field] = ""
-                configure.save_settings(owner, own.name, palette_secret=own.palette_secret, request=request, **kwargs)
-                secret = Secret.objects.filter(namespace=own.namespace, name=secret_name).first()
-                if secret:
-                    configure.delete_secret(secret, request=request)
-                messages.success(request, f"{label} integration removed.")
-            else:
-                token = form.cleaned_data["token"] or state["tokens"].get(kind, "")
-                configure.save_secret(owner, secret_name, {key: json.dumps({inner: token})}, request=request)
-                kwargs[field] = secret_name
-                configure.save_settings(owner, own.name, palette_secret=own.palette_secret, request=request, **kwargs)
-                messages.success(request, f"{label} integration saved.")
+            message = saving.save_token(request, owner, state, kind, token=form.cleaned_data["token"], remove=form.cleaned_data.get("remove"))
+        messages.success(request, message)
         return redirect_after_post(request, settings_url(owner))
     token_forms = {k: (form if k == kind else TokenForm(kind=k, stored=state["tokens"].get(k, ""), prefix=k)) for k in TOKEN_KINDS}
     return render_page(request, "integrations/settings.html", _context(request, owner, role, token_forms=token_forms), fragment="tokens")
@@ -256,9 +168,47 @@ def use_project_uid(request, tenant, project=None):
     if not uid or not state["own"]:
         messages.error(request, "No project UID to apply: run Test connection first.")
         return redirect_after_post(request, settings_url(owner))
-    values = {**state["values"], "defaultProjectID": uid}
     with transaction.atomic():
-        configure.save_secret(owner, state["own"].palette_secret, {credentials.PALETTE_KEY: json.dumps(values, sort_keys=True)}, request=request)
+        saving.use_project_uid(request, owner, state, uid)
         diagnosis.start_check(owner, trigger="saved")
     messages.success(request, f"Default project ID set to {uid}; checking the connection again.")
     return redirect_after_post(request, settings_url(owner))
+
+
+# A pasted manifest is shown again after an error only when it cannot hold a secret value.
+MAY_HOLD_SECRETS = re.compile(r"kind:\s*[\"']?Secret|stringData|apiKey|token|ca\.crt|PRIVATE KEY", re.IGNORECASE)
+
+
+@login_required
+@require_GET
+def settings_yaml(request, tenant, project=None):
+    from core.manifests import export_text  # on use: the manifests module is newer than this page
+
+    owner, role = _owner(request, tenant, project)
+    text = export_text(namespace=owner.namespace)  # secret values are REDACTED
+    if wants_fragment(request):
+        return render_page(request, "integrations/settings.html", {**_context(request, owner, role), "yaml_text": text}, fragment="yaml")
+    return HttpResponse(text, content_type="text/plain; charset=utf-8")
+
+
+@login_required
+@require_POST
+def settings_import(request, tenant, project=None):
+    from core.manifests import apply_text
+
+    owner, role = _owner(request, tenant, project, need=access.ADMIN)
+    text = request.POST.get("manifest", "")
+    dry_run = "dry_run" in request.POST
+    changes = []
+    if not text.strip():
+        errors = ["Paste one or more YAML documents (Tenant, Project, Settings, Secret) to import."]
+    else:
+        result = apply_text(text, user=request.user, request=request, dry_run=dry_run, source="import")
+        errors, changes = result.errors, result.changes
+        if result.ok and not dry_run:
+            messages.success(request, "Imported: " + ", ".join(str(c) for c in changes) + ".")
+            return redirect_after_post(request, settings_url(owner))
+    context = {**_context(request, owner, role), "import_errors": errors, "import_changes": changes, "import_dry_run": dry_run,
+               "import_text": "" if MAY_HOLD_SECRETS.search(text) else text,
+               "import_text_dropped": bool(text.strip()) and bool(MAY_HOLD_SECRETS.search(text))}
+    return render_page(request, "integrations/settings.html", context, fragment="import_box")
