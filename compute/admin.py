@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from .models import ClusterProfile, DiscoveryPolicy, DiscoveryRun, EdgeHost, HostChange, ProfileSync
+from .models import (ClusterProfile, ComputePool, DiscoveryPolicy, DiscoveryRun, EdgeHost, HostChange, PoolStep, ProfileBundle,
+                     ProfileSync)
 
 
 @admin.register(EdgeHost)
@@ -51,3 +52,37 @@ class ProfileSyncAdmin(admin.ModelAdmin):
     list_filter = ("status",)
     list_select_related = ("project__tenant",)
     readonly_fields = ("uuid",)
+
+
+@admin.register(ProfileBundle)
+class ProfileBundleAdmin(admin.ModelAdmin):
+    list_display = ("name", "namespace", "bundle_type", "version", "updated")
+    list_filter = ("bundle_type",)
+    search_fields = ("name", "namespace")
+    list_select_related = ("project__tenant",)
+    readonly_fields = ("uuid", "namespace", "created", "updated")
+
+
+class PoolStepInline(admin.TabularInline):
+    model = PoolStep
+    extra = 0
+    can_delete = False
+    fields = ("attempt", "name", "status", "started", "finished", "retries", "first_error", "last_error", "detail")
+    readonly_fields = fields
+
+
+@admin.register(ComputePool)
+class ComputePoolAdmin(admin.ModelAdmin):
+    list_display = ("name", "namespace", "status", "step", "attempt", "cluster_name", "cluster_uid", "failure_class", "updated")
+    list_filter = ("status", "failure_class", "variant", "deletion_policy")
+    search_fields = ("name", "namespace", "cluster_name", "cluster_uid", "vip")
+    list_select_related = ("project__tenant",)
+    inlines = [PoolStepInline]
+    # The kubeconfig is a credential: support staff see whether one is stored, never its content.
+    exclude = ("kubeconfig",)
+    readonly_fields = ("uuid", "namespace", "tick", "due_at", "operation", "step", "cluster_uid", "sent_hosts", "request", "created",
+                       "updated", "started", "ready_at", "deleted_at", "kubeconfig_stored")
+
+    @admin.display(boolean=True, description="kubeconfig stored")
+    def kubeconfig_stored(self, obj: ComputePool) -> bool:
+        return bool(obj.kubeconfig)

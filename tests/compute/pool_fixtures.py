@@ -104,8 +104,11 @@ def add_host(sim, uid: str, **kwargs) -> SimHost:
 
 @pytest.fixture
 def fast_sim(sim):
+    """The compute simulator with short cluster phases, checking every response it sends against the spec."""
     sim.state.timings = FAST
-    return sim
+    sim.validate = True
+    yield sim
+    assert sim.violations == []
 
 
 @pytest.fixture

@@ -89,3 +89,11 @@ def test_it_lists_pools_on_the_project_overview(world, pool_project, fast_sim):
     assert "1 pool: 1 Ready." in body
     body = client.get(reverse("compute:pools", args=ARGS)).content.decode()
     assert "gpu-pool-a" in body and "Ready" in body and "edge-infra" in body
+
+
+def test_it_shows_pools_in_the_admin_without_the_kubeconfig(world, pool_project, fast_sim):
+    pool = drive(new_pool(pool_project))
+    client = world.client_for(world.superuser)
+    assert client.get(reverse("admin:compute_computepool_changelist")).status_code == 200
+    body = client.get(reverse("admin:compute_computepool_change", args=[pool.pk])).content.decode()
+    assert "kubeconfig stored" in body.lower() and pool.kubeconfig not in body and "certificate-authority-data" not in body

@@ -168,3 +168,16 @@ def test_it_writes_no_secret_or_kubeconfig_in_exports(pool_project, fast_sim):
 def test_it_rejects_bad_pool_plan_arguments(world, args, message):
     with pytest.raises(CommandError, match=message):
         call_command(*args)
+
+
+def test_it_counts_gpus_of_other_pools_against_the_project_limit(pool_project, fast_sim, tmp_path):
+    gpu_worker = [{"name": "gpu", "nodeCount": 1, "architecture": "amd64", "gpu": {"family": "NVIDIA"}}]
+    groups = {"palette.ai": "true", "gpu-enabled": "true"}
+    first = new_pool(pool_project, workers=gpu_worker, worker_groups=groups)
+    first = drive(first)
+    assert first.status == ComputePool.READY, first.failure_message
+    used = EdgeHost.objects.get(uid=first.hosts["gpu"][0]).gpu_total
+    pool_project.gpu_limit = used  # the first pool uses all of it
+    pool_project.save()
+    code, out, _ = run("pool_plan", "-f", write(tmp_path, pool_doc(name="second", vip="10.20.99.20", workers=gpu_worker, worker_groups=groups)))
+    assert code == 1 and f"with {used} in other pools that exceeds the project limit of {used}" in out
