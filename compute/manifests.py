@@ -238,6 +238,11 @@ class ComputePoolHandler(Handler):
             plan.error(doc, "spec", f"pool {pool.name} is {pool.status}: only its description and labels can change. Delete it and "
                                     "create it again to change the cluster (node pools, VIP, bundle, SSH keys, deletion policy).")
             return
+        if spec.vip != current.vip:
+            other = ComputePool.objects.filter(vip=spec.vip).exclude(status=ComputePool.DELETED).exclude(pk=pool.pk).first()
+            if other is not None:
+                plan.error(doc, _vip_path(spec), f"{spec.vip} is already the VIP of pool {other.namespace}/{other.name}.")
+                return
         doc.state["core_changed"] = core_changed
 
     def apply(self, doc: Document, plan: Plan) -> str:

@@ -181,3 +181,28 @@ def test_it_counts_gpus_of_other_pools_against_the_project_limit(pool_project, f
     pool_project.save()
     code, out, _ = run("pool_plan", "-f", write(tmp_path, pool_doc(name="second", vip="10.20.99.20", workers=gpu_worker, worker_groups=groups)))
     assert code == 1 and f"with {used} in other pools that exceeds the project limit of {used}" in out
+
+
+def test_it_waits_and_reports_a_failure_with_its_first_error(pool_project, fast_sim):
+    fast_sim.fail_next_create(status=400, code="InvalidClusterSpec", message="profile not allowed in this project")
+    pool = new_pool(pool_project)
+    code, out, _ = run("pool_wait", "gpu-pool-a", "-n", "acme-research", "--timeout", "0.2", "--interval", "0.05")
+    assert code == 1 and "Pending" in out
+    drive(pool)
+    code, _, err = run("pool_wait", "gpu-pool-a", "-n", "acme-research", "--timeout", "5")
+    assert code == 1 and "Failed (Palette rejected the request)" in err and "profile not allowed in this project" in err
+
+
+def test_it_reprovisions_a_failed_pool_whose_spec_changed(pool_project, fast_sim, tmp_path):
+    new_pool(pool_project, name="other", vip="10.20.99.30")
+    fast_sim.fail_next_create(status=400, code="InvalidClusterSpec", message="VIP outside the site's subnet")
+    pool = drive(new_pool(pool_project))
+    assert pool.status == ComputePool.FAILED
+    code, _, err = run("apply", "-f", write(tmp_path, pool_doc(vip="10.20.99.30")))
+    assert code == 1 and "10.20.99.30 is already the VIP of pool acme-research/other" in err
+    code, out, err = run("apply", "-f", write(tmp_path, pool_doc(vip="10.20.99.31")))
+    assert code == 0 and "configured (provisioning again)" in out, err
+    pool.refresh_from_db()
+    assert pool.vip == "10.20.99.31" and pool.attempt == 2
+    pool = drive(pool)
+    assert pool.status == ComputePool.READY and pool.request["spec"]["cloudConfig"]["controlPlaneEndpoint"]["host"] == "10.20.99.31"
