@@ -182,9 +182,9 @@ MAY_HOLD_SECRETS = re.compile(r"kind:\s*[\"']?Secret|stringData|apiKey|token|ca\
 @login_required
 @require_GET
 def settings_yaml(request, tenant, project=None):
+    owner, role = _owner(request, tenant, project)
     from core.manifests import export_text  # on use: the manifests module is newer than this page
 
-    owner, role = _owner(request, tenant, project)
     text = export_text(namespace=owner.namespace)  # secret values are REDACTED
     if wants_fragment(request):
         return render_page(request, "integrations/settings.html", {**_context(request, owner, role), "yaml_text": text}, fragment="yaml")
@@ -194,9 +194,9 @@ def settings_yaml(request, tenant, project=None):
 @login_required
 @require_POST
 def settings_import(request, tenant, project=None):
+    owner, role = _owner(request, tenant, project, need=access.ADMIN)
     from core.manifests import apply_text
 
-    owner, role = _owner(request, tenant, project, need=access.ADMIN)
     text = request.POST.get("manifest", "")
     dry_run = "dry_run" in request.POST
     changes = []
