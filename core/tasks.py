@@ -4,6 +4,7 @@ from __future__ import annotations
 import socket
 
 from celery import shared_task
+from celery.signals import worker_ready
 
 from .models import WorkerHeartbeat
 
@@ -34,3 +35,22 @@ def request_heartbeat() -> WorkerHeartbeat:
     run = WorkerHeartbeat.objects.create()
     heartbeat.delay_on_commit(run.pk)
     return run
+
+
+@shared_task(name="core.run_watchdog", acks_late=True, ignore_result=True)
+def run_watchdog() -> dict:
+    """Re-send runs whose message was lost; fail runs no worker took or whose worker died (see core.watchdog).
+
+    Idempotent: a re-sent message for a run already claimed does nothing, and failing is a
+    compare-and-set on the status, so two passes at once change each run at most once.
+    """
+    from .watchdog import check_runs
+
+    result = check_runs()
+    return {"resent": len(result.resent), "failed": len(result.failed)}
+
+
+@worker_ready.connect
+def _check_runs_on_start(sender=None, **kwargs) -> None:
+    # A worker starting after an outage re-sends what the broker lost without waiting for beat.
+    run_watchdog.delay()

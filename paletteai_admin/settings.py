@@ -305,6 +305,13 @@ POOL_STEP_BUDGET = envint("POOL_STEP_BUDGET", 300, minimum=1)
 POOL_RESUME_GRACE = envint("POOL_RESUME_GRACE", 60, minimum=1)
 POOL_RELEASE_WAIT = envint("POOL_RELEASE_WAIT", 120, minimum=0)
 CELERY_BEAT_SCHEDULE["pool-watchdog"] = {"task": "compute.pool_watchdog", "schedule": envint("POOL_WATCHDOG_INTERVAL", 60, minimum=5)}
+# Run watchdog (seconds, core.watchdog): re-send a run still pending after RUN_RESEND_AFTER (its message
+# was lost, e.g. Redis restarted); fail it when pending RUN_PENDING_TIMEOUT, or running RUN_RUNNING_TIMEOUT
+# (its worker died), so a lost message never blocks a project's discovery, profile sync or check for good.
+RUN_RESEND_AFTER = envint("RUN_RESEND_AFTER", 300, minimum=1)
+RUN_PENDING_TIMEOUT = envint("RUN_PENDING_TIMEOUT", 3600, minimum=1)
+RUN_RUNNING_TIMEOUT = envint("RUN_RUNNING_TIMEOUT", 1800, minimum=1)
+CELERY_BEAT_SCHEDULE["run-watchdog"] = {"task": "core.run_watchdog", "schedule": envint("RUN_WATCHDOG_INTERVAL", 60, minimum=1)}
 
 # Kubernetes Secret sync: KUBERNETES_API_URL (plain URL, e.g. a proxy), KUBECONFIG, or in-cluster
 # service account; off when none is configured.
