@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from integrations.effective import palette_client, resolve
+from integrations.effective import NotConfigured, palette_client, working_palette
 from palette import errors as perrors
 from tenancy.models import Project
 
@@ -56,11 +56,12 @@ class _Live:
 
     def get(self):
         if self.client is None and not self.problem:
-            effective = resolve(self.project) if self.project else None
-            if effective is None or effective.palette is None or not effective.palette.complete:
+            try:
+                palette = working_palette(self.project)
+            except NotConfigured:
                 self.problem = "the project has no working Palette integration to look it up"
             else:
-                self.client = palette_client(effective.palette, name=f"bundle check {self.project}")
+                self.client = palette_client(palette, name=f"bundle check {self.project}")
         return self.client
 
     def close(self) -> None:

@@ -175,13 +175,14 @@ class Context:
     def client(self):
         """The project's Palette client (built once per execution); None when the integration is unusable."""
         if self._client is None:
-            from integrations.effective import palette_client, resolve
+            from integrations.effective import NotConfigured, palette_client, working_palette
 
-            effective = resolve(self.pool.project)
-            if effective.palette is None or not effective.palette.complete:
+            try:
+                palette = working_palette(self.pool.project)
+            except NotConfigured:
                 return None
             kwargs = {"retry": STEP_RETRY, **self.client_kwargs}
-            self._client = palette_client(effective.palette, name=f"pool {self.pool.project.namespace}/{self.pool.name}", **kwargs)
+            self._client = palette_client(palette, name=f"pool {self.pool.project.namespace}/{self.pool.name}", **kwargs)
         return self._client
 
     def close(self) -> None:
