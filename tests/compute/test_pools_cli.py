@@ -206,3 +206,11 @@ def test_it_reprovisions_a_failed_pool_whose_spec_changed(pool_project, fast_sim
     assert pool.vip == "10.20.99.31" and pool.attempt == 2
     pool = drive(pool)
     assert pool.status == ComputePool.READY and pool.request["spec"]["cloudConfig"]["controlPlaneEndpoint"]["host"] == "10.20.99.31"
+
+
+def test_it_keeps_a_project_with_pools_and_bundles_from_being_deleted(pool_project, fast_sim, tmp_path):
+    new_pool(pool_project)
+    project = {"apiVersion": "spectrocloud.com/v1alpha1", "kind": "Project", "metadata": {"name": "research", "namespace": "acme-research"},
+               "spec": {"tenantRef": {"name": "acme"}}}
+    code, _, err = run("delete", "-f", write(tmp_path, project))
+    assert code == 1 and "ComputePool acme-research/gpu-pool-a" in err and "ProfileBundle acme-research/edge-infra" in err
