@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from .models import PaletteCheck, Secret, Settings
+from .models import OnboardingSession, PaletteCheck, Secret, Settings
 
 
 @admin.register(Settings)
@@ -42,3 +42,12 @@ class PaletteCheckAdmin(admin.ModelAdmin):
     search_fields = ("first_error", "tenant__name", "project__name")
     list_select_related = ("tenant", "project__tenant")
     readonly_fields = ("uuid", "stages", "progress", "log")
+
+
+@admin.register(OnboardingSession)
+class OnboardingSessionAdmin(admin.ModelAdmin):
+    list_display = ("created", "user", "tenant", "project", "current_step", "skipped_check", "finished")
+    list_filter = ("current_step", "skipped_check")
+    search_fields = ("user__username", "tenant__name", "project__name")
+    list_select_related = ("user", "tenant", "project__tenant")
+    readonly_fields = ("uuid", "created", "updated")

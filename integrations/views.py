@@ -17,7 +17,7 @@ from tenancy.models import Project
 
 from . import diagnosis, effective, saving
 from .forms import TokenForm, format_problem, online_checks_note
-from .models import PaletteCheck
+from .models import PaletteCheck, Secret
 from .saving import SKIP_TLS_WARNING, TOKEN_KINDS
 from .saving import dependents as _dependents
 from .saving import inherited_values as _inherited_values
@@ -67,7 +67,8 @@ def _context(request, owner, role, form=None, token_forms=None) -> dict:
         "token_labels": {k: v[3] for k, v in TOKEN_KINDS.items()},
         "ca_certificates": eff.palette.ca_certificates if eff.palette else [],
         "badge": diagnosis.badge(owner), "check": diagnosis.active_check(owner) or latest, "latest": latest,
-        "kube": kube_status(), "skip_warning": SKIP_TLS_WARNING, "settings_url": settings_url(owner),
+        "kube": kube_status(), "kube_secrets": Secret.objects.filter(namespace=owner.namespace).order_by("name").only(
+            "name", "kube_synced_at", "kube_error", "updated"), "skip_warning": SKIP_TLS_WARNING, "settings_url": settings_url(owner),
         "online_note": online_checks_note(),
     }
 

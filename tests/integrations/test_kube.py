@@ -558,3 +558,21 @@ def test_it_syncs_and_retries_through_a_real_worker(kube_for_worker, celery_work
         configure.delete_secret(Secret.objects.get(pk=secret.pk))
     wait_for(lambda: fake.get_secret(NS, "palette-api-secret") is None, timeout=30,
              message="the worker to delete the Secret from Kubernetes")
+
+
+def test_it_shows_each_secrets_sync_state_on_the_settings_page(world, kube_on):
+    from django.urls import reverse
+
+    from integrations import configure
+    from integrations.kube import sync_secret
+    from integrations.models import Secret
+
+    configure.save_secret(world.tenant_a, "ok-secret", {"palette": '{"tenant": "acme"}'})
+    sync_secret(Secret.objects.get(name="ok-secret"))
+    Secret.objects.filter(name="ok-secret").update(updated=Secret.objects.get(name="ok-secret").kube_synced_at)
+    configure.save_secret(world.tenant_a, "bad-secret", {"palette": '{"tenant": "acme"}'})
+    Secret.objects.filter(name="bad-secret").update(kube_error="namespace tenant-acme not found")
+    body = world.client_for(world.viewer).get(reverse("integrations:tenant_settings", kwargs={"tenant": "acme"})).content.decode()
+    assert "Kubernetes sync: on" in body
+    assert "ok-secret</code>: <span class=\"badge badge-ok\">synced" in body
+    assert "namespace tenant-acme not found" in body
