@@ -15,6 +15,7 @@ from itertools import islice
 from django.db import transaction
 from django.utils import timezone
 
+from core.tasks import enqueue_on_commit
 from integrations.effective import NotConfigured, palette_client, working_palette
 from palette import errors as perrors
 from palette.models import EdgeHost as PaletteHost
@@ -73,7 +74,7 @@ def start_discovery(project: Project, *, trigger: str = "manual") -> DiscoveryRu
     if active is not None:
         return active
     run = DiscoveryRun.objects.create(project=project, trigger=trigger)
-    transaction.on_commit(lambda: discovery_task.delay(run.pk))
+    enqueue_on_commit(discovery_task, run.pk)
     return run
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
+from core.tasks import enqueue_on_commit
 from integrations.effective import NotConfigured, palette_client, working_palette
 from palette import errors as perrors
 from tenancy.models import Project
@@ -21,7 +22,7 @@ def start_sync(project: Project) -> ProfileSync:
     if active is not None:
         return active
     run = ProfileSync.objects.create(project=project)
-    transaction.on_commit(lambda: profile_sync_task.delay(run.pk))
+    enqueue_on_commit(profile_sync_task, run.pk)
     return run
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
+from core.tasks import enqueue_on_commit
 from integrations.effective import NotConfigured, palette_client, working_palette
 from palette import errors as perrors
 from tenancy.models import Project
@@ -84,7 +85,7 @@ def start_tag_edit(project: Project, hosts: list[EdgeHost], add: dict[str, str],
 
     edit = TagEdit.objects.create(project=project, add=add, remove=remove, host_uids=[h.uid for h in hosts],
                                   requested_by=user.get_username() if user else "")
-    transaction.on_commit(lambda: tag_edit_task.delay(edit.pk))
+    enqueue_on_commit(tag_edit_task, edit.pk)
     return edit
 
 

@@ -4,9 +4,20 @@ from __future__ import annotations
 import socket
 
 from celery import shared_task
+from django.db import transaction
 from celery.signals import worker_ready
 
 from .models import WorkerHeartbeat
+
+
+def enqueue_on_commit(task, *args) -> None:
+    """Send `task` with `args` (ids, never objects or secrets) once the current transaction commits.
+
+    Robust: the row is already committed and is the truth; if the broker cannot take the message
+    right now the failure is logged instead of turning a saved change into an error page, and the
+    pending row is picked up again by the stale-run watchdog.
+    """
+    transaction.on_commit(lambda: task.delay(*args), robust=True)
 
 
 @shared_task(name="core.heartbeat", acks_late=True, ignore_result=True)
@@ -33,7 +44,7 @@ def heartbeat(run_id: int | None = None) -> None:
 def request_heartbeat() -> WorkerHeartbeat:
     """Write a heartbeat row, then enqueue it once the transaction commits."""
     run = WorkerHeartbeat.objects.create()
-    heartbeat.delay_on_commit(run.pk)
+    enqueue_on_commit(heartbeat, run.pk)
     return run
 
 

@@ -6,9 +6,9 @@ holds a secret value, and schedules the Kubernetes sync once the transaction com
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
 
 from core import audit
+from core.tasks import enqueue_on_commit
 from core.models import AuditEntry
 from tenancy.models import Project, Tenant
 
@@ -19,13 +19,13 @@ from .models import MANAGED_BY_LABEL, Secret, Settings
 def _schedule_sync(secret_id: int) -> None:
     from .tasks import sync_secret_task
 
-    transaction.on_commit(lambda: sync_secret_task.delay(secret_id))
+    enqueue_on_commit(sync_secret_task, secret_id)
 
 
 def _schedule_kube_delete(namespace: str, name: str) -> None:
     from .tasks import delete_kube_secret_task
 
-    transaction.on_commit(lambda: delete_kube_secret_task.delay(namespace, name))
+    enqueue_on_commit(delete_kube_secret_task, namespace, name)
 
 
 def save_secret(owner: Tenant | Project, name: str, data: dict[str, str], *, request=None, user=None, source: str = "web",

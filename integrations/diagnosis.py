@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import socket
 import ssl
-import tempfile
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from cryptography import x509
 from django.conf import settings as django_settings
 
+from core.tasks import enqueue_on_commit
 from palette import errors as perrors
 from palette.client import PaletteClient
 
@@ -259,7 +259,6 @@ def start_check(owner, *, trigger: str = "manual") -> PaletteCheck:
 
     Never two at once for the same owner: a second request joins the active run.
     """
-    from django.db import transaction
 
     from .tasks import palette_check_task
 
@@ -272,7 +271,7 @@ def start_check(owner, *, trigger: str = "manual") -> PaletteCheck:
     else:
         check.tenant = owner
     check.save()
-    transaction.on_commit(lambda: palette_check_task.delay(check.pk))
+    enqueue_on_commit(palette_check_task, check.pk)
     return check
 
 

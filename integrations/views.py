@@ -39,7 +39,6 @@ def settings_url(owner) -> str:
 
 def _context(request, owner, role, form=None, token_forms=None) -> dict:
     state = _own_state(owner)
-    inherits = _inherited_values(owner)
     eff = effective.resolve(owner)
     form = form or palette_form(owner, state)
     token_forms = token_forms or {kind: TokenForm(kind=kind, stored=state["tokens"].get(kind, ""), prefix=kind) for kind in TOKEN_KINDS}
