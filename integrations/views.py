@@ -20,7 +20,6 @@ from .forms import TokenForm, format_problem, online_checks_note
 from .models import PaletteCheck, Secret
 from .saving import SKIP_TLS_WARNING, TOKEN_KINDS
 from .saving import dependents as _dependents
-from .saving import inherited_values as _inherited_values
 from .saving import own_state as _own_state
 from .saving import palette_form, save_palette
 
