@@ -1,0 +1,310 @@
+"""Manifests for Tenant and Project (kind handlers for core.manifests), and who owns a namespace.
+
+Tenant: `{metadata: {name}, spec: {displayName, description?, gpuLimit, settingsRef?: {name, namespace}}}`.
+Project: `{metadata: {name, namespace}, spec: {tenantRef: {name}, displayName, description?, settingsRef?: {name}, gpuLimit}}`;
+`metadata.namespace` is the project's own namespace. Omitted optional fields take their defaults
+(displayName: the name; gpuLimit: 0 = no limit), so the file is the whole desired state.
+
+A settingsRef is not stored here: the Settings in the tenant's or project's namespace *is* its
+settings. This module only checks its shape; integrations.manifests checks that it exists and
+writes it on export (tenancy does not import integrations).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import models
+
+from core import audit
+from core.manifests import Document, Handler, Plan, handlers
+from core.models import AuditEntry
+
+from . import access
+from .models import DNS1123_LABEL, Project, Tenant
+
+API_VERSION = "spectrocloud.com/v1alpha1"
+TENANT_PREFIX = "tenant-"
+TENANT_FIELDS = {"display_name": "spec.displayName", "description": "spec.description", "gpu_limit": "spec.gpuLimit"}
+
+
+def tenant_namespace(name: str) -> str:
+    return f"{TENANT_PREFIX}{name}"
+
+
+@dataclass(frozen=True)
+class NamespaceOwner:
+    """Who owns a namespace once the file is applied: a tenant (`tenant-<name>`) or a project."""
+
+    kind: str
+    name: str
+    tenant: str
+
+    @property
+    def is_project(self) -> bool:
+        return self.kind == "Project"
+
+
+def namespace_owner(plan: Plan, namespace: str) -> NamespaceOwner | None:
+    """The tenant or project that owns `namespace`, in the database or created by the same file."""
+    if namespace.startswith(TENANT_PREFIX):
+        name = namespace[len(TENANT_PREFIX):]
+        if plan.find("Tenant", name) or Tenant.objects.filter(name=name).exists():
+            return NamespaceOwner("Tenant", name, name)
+    doc = next((d for d in plan.of_kind("Project") if d.namespace == namespace), None)
+    if doc is not None:
+        tenant = doc.get("spec.tenantRef.name")
+        return NamespaceOwner("Project", doc.name, tenant if isinstance(tenant, str) else "")
+    project = Project.objects.select_related("tenant").filter(namespace=namespace).first()
+    if project is not None:
+        return NamespaceOwner("Project", project.name, project.tenant.name)
+    return None
+
+
+def owner_object(namespace: str) -> Tenant | Project | None:
+    """The Tenant or Project that owns `namespace` in the database now."""
+    if namespace.startswith(TENANT_PREFIX):
+        tenant = Tenant.objects.filter(name=namespace[len(TENANT_PREFIX):]).first()
+        if tenant is not None:
+            return tenant
+    return Project.objects.select_related("tenant").filter(namespace=namespace).first()
+
+
+def can_write_namespace(plan: Plan, user: Any, namespace: str) -> bool:
+    """Tenant admins write in their tenant's namespaces; project admins and editors in their project's."""
+    owner = owner_object(namespace)
+    if isinstance(owner, Tenant):
+        return access.tenant_role(user, owner) == access.ADMIN
+    if isinstance(owner, Project):
+        return access.project_role(user, owner) in (access.WRITE, access.ADMIN)
+    # A project the same file creates: its tenant's admins may fill it.
+    found = namespace_owner(plan, namespace)
+    tenant = Tenant.objects.filter(name=found.tenant).first() if found else None
+    return tenant is not None and access.tenant_role(user, tenant) == access.ADMIN
+
+
+def _record(plan: Plan, action: str, obj: Tenant | Project, changes: dict | None = None) -> None:
+    audit.record(plan.request, action, obj, changes={k: str(v) for k, v in (changes or {}).items()},
+                 source=plan.audit_source, user=plan.user)
+
+
+def _common_spec(doc: Document, plan: Plan, gpu_limit_field: str = "spec.gpuLimit") -> dict | None:
+    """displayName, description and gpuLimit as model values; None when one is wrong."""
+    display = plan.text(doc, "spec.displayName", required=False, default=doc.name, max_length=100)
+    description = plan.text(doc, "spec.description", required=False, default="", max_length=2000)
+    gpu_limit = plan.integer(doc, gpu_limit_field)
+    if display is None or description is None or gpu_limit is None:
+        return None
+    if not display.strip():
+        plan.error(doc, "spec.displayName", "must not be blank.")
+        return None
+    return {"display_name": display, "description": description, "gpu_limit": gpu_limit}
+
+
+def _save(plan: Plan, obj: Tenant | Project, values: dict, created: bool) -> str:
+    """Write `values` when they differ; audit what changed. Idempotent."""
+    changes = {f: v for f, v in values.items() if created or getattr(obj, f) != v}
+    if not created and not changes:
+        return "unchanged"
+    for name, value in values.items():
+        setattr(obj, name, value)
+    obj.full_clean()
+    obj.save()
+    _record(plan, AuditEntry.CREATE if created else AuditEntry.UPDATE, obj, changes)
+    return "created" if created else "configured"
+
+
+def namespaced_dependents(obj: models.Model) -> list[tuple[str, str, str]]:
+    """(kind, namespace, name) of manifest-managed objects that deleting `obj` would cascade to.
+
+    Found through the model's reverse foreign keys, so deleting a tenant or project can refuse to drop its
+    Secrets, Settings or pools silently, without importing the apps that define them.
+    """
+    found = []
+    for relation in obj._meta.get_fields(include_hidden=True):
+        if not (relation.one_to_many and relation.auto_created and not relation.concrete):
+            continue
+        if relation.on_delete is not models.CASCADE:
+            continue
+        model = relation.related_model
+        # Only kinds a file can name (and so delete first); other rows, e.g. inventories, simply cascade.
+        if model._meta.object_name not in handlers():
+            continue
+        for namespace, name in model._base_manager.filter(**{relation.field.name: obj}).values_list("namespace", "name"):
+            found.append((model._meta.object_name, namespace, name))
+    return sorted(found)
+
+
+def _refuse_dependents(doc: Document, plan: Plan, obj: Tenant | Project) -> None:
+    """Deleting an owner would silently drop its Secrets, Settings and pools: they must go first, in this file or before."""
+    kept = [f"{kind} {ns}/{name}" for kind, ns, name in namespaced_dependents(obj) if not plan.find(kind, name, ns)]
+    if kept:
+        more = f" and {len(kept) - 5} more" if len(kept) > 5 else ""
+        plan.error(doc, "", f"still holds {', '.join(kept[:5])}{more}; delete them first (they may be listed in this file).")
+
+
+class TenantHandler(Handler):
+    kind = "Tenant"
+    api_versions = (API_VERSION,)
+    namespaced = False
+    order = 10
+
+    def authorize(self, doc: Document, plan: Plan, user: Any) -> bool:
+        # Creating and deleting tenants is for platform administrators (superusers) only.
+        tenant = Tenant.objects.filter(name=doc.name).first()
+        return not plan.deleting and tenant is not None and access.tenant_role(user, tenant) == access.ADMIN
+
+    def validate(self, doc: Document, plan: Plan) -> None:
+        plan.check_text(doc, "metadata.name", doc.name, validators=Tenant._meta.get_field("name").validators)
+        if plan.mapping(doc, "spec", keys=("displayName", "description", "gpuLimit", "settingsRef")) is None:
+            return
+        values = _common_spec(doc, plan)
+        namespace = tenant_namespace(doc.name)
+        if plan.mapping(doc, "spec.settingsRef", keys=("name", "namespace"), required=False) is not None:
+            ref = plan.text(doc, "spec.settingsRef.name", max_length=63, validators=[DNS1123_LABEL])
+            ref_namespace = plan.text(doc, "spec.settingsRef.namespace", required=False, default=namespace)
+            if ref_namespace is not None and ref_namespace != namespace:
+                plan.error(doc, "spec.settingsRef.namespace", f"a tenant's Settings live in its namespace: use {namespace}.")
+            elif ref is not None:
+                doc.state["settings_ref"] = (namespace, ref)
+        # A project of the same file that takes this namespace gets the message instead.
+        if Project.objects.filter(namespace=namespace).exists() and not any(d.namespace == namespace for d in plan.of_kind("Project")):
+            plan.error(doc, "metadata.name", f"the tenant's namespace {namespace} is already a project's namespace; choose another name.")
+        if values is not None:
+            doc.state["values"] = values
+
+    def apply(self, doc: Document, plan: Plan) -> str:
+        tenant = Tenant.objects.filter(name=doc.name).first()
+        created = tenant is None
+        return _save(plan, tenant or Tenant(name=doc.name), doc.state["values"], created)
+
+    def validate_delete(self, doc: Document, plan: Plan) -> None:
+        tenant = Tenant.objects.filter(name=doc.name).first()
+        if tenant is None:
+            return
+        kept = [p.name for p in tenant.projects.all() if not plan.find("Project", p.name, p.namespace)]
+        if kept:
+            plan.error(doc, "", f"the tenant still has projects {', '.join(kept[:10])}; delete them first (they may be listed in this file).")
+        _refuse_dependents(doc, plan, tenant)
+
+    def delete(self, doc: Document, plan: Plan) -> str:
+        tenant = Tenant.objects.filter(name=doc.name).first()
+        if tenant is None:
+            return "not found"
+        _record(plan, AuditEntry.DELETE, tenant)
+        tenant.delete()
+        return "deleted"
+
+    def export(self, namespace: str | None, show_secrets: bool) -> list[dict]:
+        tenants = Tenant.objects.order_by("name")
+        if namespace:
+            tenants = tenants.filter(name=namespace[len(TENANT_PREFIX):]) if namespace.startswith(TENANT_PREFIX) else tenants.none()
+        out = []
+        for tenant in tenants:
+            spec: dict = {"displayName": tenant.display_name}
+            if tenant.description:
+                spec["description"] = tenant.description
+            spec["gpuLimit"] = tenant.gpu_limit
+            out.append({"apiVersion": API_VERSION, "kind": "Tenant", "metadata": {"name": tenant.name}, "spec": spec})
+        return out
+
+
+class ProjectHandler(Handler):
+    kind = "Project"
+    api_versions = (API_VERSION,)
+    order = 20
+
+    def authorize(self, doc: Document, plan: Plan, user: Any) -> bool:
+        project = Project.objects.select_related("tenant").filter(namespace=doc.namespace).first()
+        if project is not None:
+            return access.project_role(user, project) == access.ADMIN
+        tenant_name = doc.get("spec.tenantRef.name")
+        tenant = Tenant.objects.filter(name=tenant_name).first() if isinstance(tenant_name, str) else None
+        return not plan.deleting and tenant is not None and access.tenant_role(user, tenant) == access.ADMIN
+
+    def validate(self, doc: Document, plan: Plan) -> None:
+        namespace, name = doc.namespace, doc.name
+        plan.check_text(doc, "metadata.name", name, validators=Project._meta.get_field("name").validators)
+        ns_ok = plan.check_text(doc, "metadata.namespace", namespace, validators=Project._meta.get_field("namespace").validators)
+        if plan.mapping(doc, "spec", keys=("tenantRef", "displayName", "description", "gpuLimit", "settingsRef")) is None:
+            return
+        tenant_name = None
+        if plan.mapping(doc, "spec.tenantRef", keys=("name",)) is not None:
+            tenant_name = plan.text(doc, "spec.tenantRef.name", validators=[DNS1123_LABEL])
+        values = _common_spec(doc, plan)
+        if plan.mapping(doc, "spec.settingsRef", keys=("name",), required=False) is not None:
+            ref = plan.text(doc, "spec.settingsRef.name", max_length=63, validators=[DNS1123_LABEL])
+            if ref is not None:
+                doc.state["settings_ref"] = (namespace, ref)
+        if ns_ok is not None and namespace.startswith(TENANT_PREFIX):
+            other = namespace[len(TENANT_PREFIX):]
+            if plan.find("Tenant", other) or Tenant.objects.filter(name=other).exists():
+                plan.error(doc, "metadata.namespace", f"{namespace} is tenant {other}'s namespace; a project needs its own.")
+        if tenant_name is None:
+            return
+        tenant_doc = plan.find("Tenant", tenant_name)
+        tenant = Tenant.objects.filter(name=tenant_name).first()
+        if tenant_doc is None and tenant is None:
+            plan.error(doc, "spec.tenantRef.name", f"there is no Tenant {tenant_name}; add it to this file or create it first.")
+            return
+        self._check_identity(doc, plan, tenant_name)
+        if values is not None:
+            limit = tenant_doc.state.get("values", {}).get("gpu_limit", 0) if tenant_doc else tenant.gpu_limit
+            if limit and values["gpu_limit"] > limit:
+                plan.error(doc, "spec.gpuLimit", f"tenant {tenant_name} allows at most {limit} GPUs; use a smaller limit (or 0 for the tenant's).")
+                return
+            doc.state["values"] = values
+            doc.state["tenant"] = tenant_name
+
+    @staticmethod
+    def _check_identity(doc: Document, plan: Plan, tenant_name: str) -> None:
+        """A project's tenant, name and namespace never change, and one namespace holds one project."""
+        namespace, name = doc.namespace, doc.name
+        existing = Project.objects.select_related("tenant").filter(namespace=namespace).first()
+        if existing is not None and (existing.tenant.name, existing.name) != (tenant_name, name):
+            plan.error(doc, "metadata.namespace", f"namespace {namespace} already belongs to project {existing.tenant.name}/{existing.name}; "
+                       "a project's tenant, name and namespace cannot be changed. Use another namespace.")
+        same_name = Project.objects.filter(tenant__name=tenant_name, name=name).exclude(namespace=namespace).first()
+        if same_name is not None:
+            plan.error(doc, "metadata.namespace", f"project {tenant_name}/{name} already exists with namespace {same_name.namespace}; "
+                       "a project's namespace cannot be changed.")
+        for other in plan.of_kind("Project"):
+            if other.index < doc.index and other.get("spec.tenantRef.name") == tenant_name and other.name == name:
+                plan.error(doc, "metadata.name", f"document {other.index} already defines project {tenant_name}/{name}; keep one.")
+
+    def apply(self, doc: Document, plan: Plan) -> str:
+        project = Project.objects.filter(namespace=doc.namespace).first()
+        if project is None:
+            tenant = Tenant.objects.get(name=doc.state["tenant"])
+            return _save(plan, Project(tenant=tenant, name=doc.name, namespace=doc.namespace), doc.state["values"], True)
+        return _save(plan, project, doc.state["values"], False)
+
+    def validate_delete(self, doc: Document, plan: Plan) -> None:
+        project = Project.objects.filter(namespace=doc.namespace, name=doc.name).first()
+        if project is not None:
+            _refuse_dependents(doc, plan, project)
+
+    def delete(self, doc: Document, plan: Plan) -> str:
+        project = Project.objects.select_related("tenant").filter(namespace=doc.namespace, name=doc.name).first()
+        if project is None:
+            return "not found"
+        _record(plan, AuditEntry.DELETE, project)
+        project.delete()
+        return "deleted"
+
+    def export(self, namespace: str | None, show_secrets: bool) -> list[dict]:
+        projects = Project.objects.select_related("tenant").order_by("tenant__name", "name")
+        if namespace:
+            projects = projects.filter(namespace=namespace)
+        out = []
+        for project in projects:
+            spec: dict = {"tenantRef": {"name": project.tenant.name}, "displayName": project.display_name}
+            if project.description:
+                spec["description"] = project.description
+            spec["gpuLimit"] = project.gpu_limit
+            out.append({"apiVersion": API_VERSION, "kind": "Project",
+                        "metadata": {"name": project.name, "namespace": project.namespace}, "spec": spec})
+        return out
+
+
+HANDLERS = (TenantHandler(), ProjectHandler())
