@@ -67,7 +67,7 @@ def palette_credential(namespace: str, secret_name: str) -> tuple[str, str] | No
     if secret is None:
         return None
     try:
-        values = credentials.parse_palette_json(secret.get_data().get(credentials.PALETTE_KEY, "{}"), partial=True)
+        values = credentials.parse_palette_json(secret.get_data().get(credentials.PALETTE_KEY, "{}"), partial=True, allow_project_name=True)
     except credentials.CredentialError:
         return None
     if values.get("hostUrl") and values.get("apiKey"):
