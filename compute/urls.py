@@ -8,6 +8,7 @@ app_name = "compute"
 
 prefix = "tenants/<slug:tenant>/projects/<slug:project>/compute/"
 urlpatterns = [
+    path("compute/", views.home, name="home"),
     path("tenants/<slug:tenant>/capacity/", views.capacity, name="capacity"),
     path(prefix, views.inventory, name="inventory"),
     path(prefix + "discover/", views.discover, name="discover"),

@@ -244,3 +244,15 @@ def tag_edit(request, tenant, project, edit):
     edit = get_object_or_404(TagEdit, uuid=edit, project=project)
     response = render_page(request, "compute/tag_edit.html", {"project": project, "tenant": project.tenant, "edit": edit}, fragment="result")
     return poll_response(response, edit.is_terminal) if request.htmx else response
+
+
+@login_required
+@require_GET
+def home(request):
+    """The Compute entry: the inventory of the user's only project, or the project list with each one's readiness."""
+    from django.shortcuts import redirect
+
+    projects = list(access.visible_projects(request.user)[:2])
+    if len(projects) == 1:
+        return redirect(inventory_url(projects[0]))
+    return redirect("tenancy:project_list")

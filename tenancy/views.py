@@ -90,8 +90,12 @@ def tenant_delete(request, tenant):
 @login_required
 @require_GET
 def project_list(request):
-    projects = access.visible_projects(request.user)
-    return render_page(request, "tenancy/project_list.html", {"projects": projects}, fragment="rows")
+    # Every visible project with its readiness (Palette, hosts, pools): the "Compute" entry point.
+    projects = list(access.visible_projects(request.user))
+    steps = overview.readiness(projects)
+    rows = [{"project": p, "steps": steps[p.pk]} for p in projects]
+    step_names = [s["name"] for s in rows[0]["steps"]] if rows else []
+    return render_page(request, "tenancy/project_list.html", {"rows": rows, "step_names": step_names}, fragment="rows")
 
 
 @login_required

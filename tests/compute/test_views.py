@@ -125,3 +125,8 @@ def test_it_charts_capacity_and_counts_readiness(world, discovered):
     body = client.get(reverse("tenancy:project_detail", kwargs={"tenant": "acme", "project": "research"})).content.decode()
     assert "hosts eligible" in body
     assert world.client_for(world.outsider).get(reverse("compute:capacity", kwargs={"tenant": "acme"})).status_code == 404
+
+
+def test_it_sends_compute_to_the_only_projects_inventory(world):
+    assert world.client_for(world.editor).get(reverse("compute:home"))["Location"] == url("inventory")
+    assert world.client_for(world.superuser).get(reverse("compute:home"))["Location"] == reverse("tenancy:project_list")

@@ -185,3 +185,12 @@ def test_it_sends_home_to_the_only_tenant(world):
     assert response["Location"] == reverse("tenancy:tenant_detail", kwargs={"tenant": "acme"})
     response = world.client_for(world.superuser).get(reverse("tenancy:home"))
     assert response["Location"] == reverse("tenancy:tenant_list")
+
+
+def test_it_lists_projects_with_their_readiness_in_fixed_queries(world, django_assert_max_num_queries):
+    for i in range(15):
+        Project.objects.create(tenant=world.tenant_a, name=f"q{i}", display_name=f"Q{i}", namespace=f"ns-q{i}")
+    client = world.client_for(world.owner)
+    with django_assert_max_num_queries(16):
+        body = client.get(reverse("tenancy:project_list")).content.decode()
+    assert "Connect Palette" in body and "Register and tag edge hosts" in body and body.count("ns-q") == 15
