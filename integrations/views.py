@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import re
 
+from django.conf import settings as django_settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -15,7 +16,7 @@ from core.htmx import poll_response, redirect_after_post, render_page, wants_fra
 from tenancy import access
 from tenancy.models import Project
 
-from . import diagnosis, effective, saving
+from . import diagnosis, effective, online, saving
 from .forms import TokenForm, format_problem, online_checks_note
 from .models import PaletteCheck, Secret
 from .saving import SKIP_TLS_WARNING, TOKEN_KINDS
@@ -134,7 +135,13 @@ def token_test(request, tenant, kind, project=None):
         result = {"ok": False, "message": "Nothing to test: paste a token or save one first."}
     else:
         problem = format_problem(kind, token)
-        result = {"ok": not problem, "message": problem or ("The format looks right. " + online_checks_note()).strip()}
+        if problem:
+            result = {"ok": False, "message": problem}
+        elif django_settings.INTEGRATION_ONLINE_CHECKS:
+            verdict = online.check(kind, token)
+            result = {"ok": verdict.ok, "message": f"The format looks right. {verdict.message}"}
+        else:
+            result = {"ok": True, "message": ("The format looks right. " + online_checks_note()).strip()}
     return render_page(request, "integrations/token_test.html", {"result": result})
 
 

@@ -286,6 +286,8 @@ CELERY_BEAT_SCHEDULE = {
 ALLOW_INSECURE_PALETTE_TLS = envbool("ALLOW_INSECURE_PALETTE_TLS", True)  # set false in production
 ALLOW_HTTP_PALETTE = envbool("ALLOW_HTTP_PALETTE", False)  # plain http:// Palette URLs, labs only
 INTEGRATION_ONLINE_CHECKS = envbool("INTEGRATION_ONLINE_CHECKS", False)  # Hugging Face / NGC checks over the network
+HUGGINGFACE_ENDPOINT = envstr("HUGGINGFACE_ENDPOINT", "https://huggingface.co")
+NGC_AUTH_URL = envstr("NGC_AUTH_URL", "https://authn.nvidia.com/token")
 PALETTE_CONNECT_TIMEOUT = envint("PALETTE_CONNECT_TIMEOUT", 5, minimum=1)
 PALETTE_READ_TIMEOUT = envint("PALETTE_READ_TIMEOUT", 30, minimum=1)
 PALETTE_CHECK_INTERVAL = envint("PALETTE_CHECK_INTERVAL", 300, minimum=30)
@@ -332,5 +334,7 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
+    # django.template logs every failed variable lookup at DEBUG with a repr of the whole template
+    # context: noise, and a way for a value on the page's objects to reach the log.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}, "django.template": {"level": "INFO"}},
 }
