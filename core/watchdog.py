@@ -8,8 +8,9 @@ profile sync or connection check would never run again. The same holds for a row
 by a worker that was killed (SIGKILL, OOM) mid-run: its redelivered message cannot claim it.
 
 `check_runs` (beat, every RUN_WATCHDOG_INTERVAL seconds, and once when a worker starts):
-- re-sends the message of every run pending longer than RUN_RESEND_AFTER (harmless when the
-  first message still exists: the row is claimed pending → running once, the other is a no-op);
+- re-sends the message of every run pending longer than RUN_RESEND_AFTER, again at most every
+  RUN_RESEND_AFTER (harmless when the first message still exists, e.g. behind a backlog: the row
+  is claimed pending → running once, the other message is a no-op);
 - fails, with a reason a person can act on, every run pending longer than RUN_PENDING_TIMEOUT
   (no worker took it) or running longer than RUN_RUNNING_TIMEOUT (its worker died).
 Both failures are compare-and-set on the status read, so a run a worker claims or finishes at
@@ -28,6 +29,7 @@ from django.conf import settings
 from django.db.models import Case, F, TextField, Value, When
 from django.db.models.functions import Concat
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from .models import TaskRun
 
@@ -43,6 +45,8 @@ RUN_TASKS: dict[str, str] = {
 }
 DEFAULTS = {"RUN_RESEND_AFTER": 300, "RUN_PENDING_TIMEOUT": 3600, "RUN_RUNNING_TIMEOUT": 1800}
 RESENT_NOTE = "re-sent by the watchdog"
+#: Keys the watchdog keeps in a pending run's `progress`: when it last re-sent the run, and how often.
+RESENT_AT, RESENT_COUNT = "watchdogResentAt", "watchdogResent"
 
 
 def _seconds(name: str) -> float:
@@ -94,7 +98,7 @@ def check_runs(now=None, send=None) -> WatchdogResult:
     for model, task in run_models():
         label = model._meta.label
         pending = model.objects.filter(status=TaskRun.PENDING, created__lt=now - timedelta(seconds=resend_after))
-        for pk, created, run_log in pending.values_list("pk", "created", "log"):
+        for pk, created, run_log, progress in pending.values_list("pk", "created", "log", "progress"):
             age = (now - created).total_seconds()
             if age >= pending_timeout:
                 message = (f"No worker took this run within {_human(age)}: check that a Celery worker is running and "
@@ -103,14 +107,19 @@ def check_runs(now=None, send=None) -> WatchdogResult:
                     result.failed.append(f"{label}:{pk}")
                     log.warning("%s %s failed: pending for %s", label, pk, _human(age))
                 continue
+            progress = progress if isinstance(progress, dict) else {}
+            last = parse_datetime(str(progress.get(RESENT_AT) or ""))
+            if last is not None and (now - last).total_seconds() < resend_after:
+                continue  # re-sent recently: at most one extra message per RUN_RESEND_AFTER, even with a backlog
             send(task, pk)
             result.resent.append(f"{label}:{pk}")
+            fields = {"progress": {**progress, RESENT_AT: now.isoformat(), RESENT_COUNT: int(progress.get(RESENT_COUNT) or 0) + 1}}
             if RESENT_NOTE not in run_log:
                 # One line in the run's log says why it may start late; later re-sends add nothing.
                 stamp = timezone.localtime(now).strftime("%H:%M:%S")
-                model.objects.filter(pk=pk, status=TaskRun.PENDING).update(
-                    log=Concat(F("log"), Value(f"{stamp} Still pending after {_human(age)}: {RESENT_NOTE} "
-                                               "(the broker may have lost the first message).\n"), output_field=TextField()))
+                fields["log"] = Concat(F("log"), Value(f"{stamp} Still pending after {_human(age)}: {RESENT_NOTE} "
+                                                       "(the broker may have lost the first message).\n"), output_field=TextField())
+            model.objects.filter(pk=pk, status=TaskRun.PENDING).update(**fields)
             log.info("%s %s re-sent after %s pending", label, pk, _human(age))
         running = model.objects.filter(status=TaskRun.RUNNING, started__lt=now - timedelta(seconds=running_timeout))
         for pk, started in running.values_list("pk", "started"):

@@ -138,3 +138,13 @@ def connected_project(world, sim):
 
     configure_palette(world.tenant_a, palette_values(sim), ca_pem=sim.ca_pem)
     return world.project_a
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print the one-line results tests attach as user property "reliability" (the faults suite), also under xdist."""
+    lines = [value for reports in terminalreporter.stats.values() for report in reports
+             if getattr(report, "when", "") == "call" for name, value in getattr(report, "user_properties", ()) if name == "reliability"]
+    if lines:
+        terminalreporter.section("reliability: what was injected, what was checked")
+        for line in sorted(lines):
+            terminalreporter.write_line(line)

@@ -39,13 +39,16 @@ def test_it_resends_runs_pending_too_long_and_notes_it_once(db, settings, sent):
     settings.RUN_RESEND_AFTER, settings.RUN_PENDING_TIMEOUT = 120, 3600
     old = _aged(WorkerHeartbeat, 5)
     fresh = _aged(WorkerHeartbeat, 1)
-    check_runs(send=lambda task, pk: sent.append((task, pk)))
-    check_runs(send=lambda task, pk: sent.append((task, pk)))
-    assert sent == [("core.heartbeat", old.pk)] * 2
-    old.refresh_from_db()
-    assert old.status == TaskRun.PENDING and old.log.count(RESENT_NOTE) == 1
+    now = timezone.now()
+    check_runs(now, send=lambda task, pk: sent.append((task, pk)))
+    assert sent == [("core.heartbeat", old.pk)]
     fresh.refresh_from_db()
     assert fresh.log == "" and fresh.status == TaskRun.PENDING
+    check_runs(now + timedelta(seconds=60), send=lambda task, pk: sent.append((task, pk)))  # too soon for `old`
+    check_runs(now + timedelta(seconds=121), send=lambda task, pk: sent.append((task, pk)))
+    assert [pk for _, pk in sent].count(old.pk) == 2
+    old.refresh_from_db()
+    assert old.status == TaskRun.PENDING and old.log.count(RESENT_NOTE) == 1 and old.progress["watchdogResent"] == 2
 
 
 def test_it_fails_runs_no_worker_took_keeping_the_first_error(db, settings, sent):

@@ -1,0 +1,254 @@
+"""Fixtures for the faults suite: real processes (Celery worker and beat, a private Redis), a restartable simulator.
+
+Every test here prints one line (see `report`) saying what was injected and what was checked; the
+lines are collected from the test reports and printed at the end of the run (tests/conftest.py).
+"""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+
+@pytest.fixture
+def report(request):
+    """`report("...")`: the test's one line for the run's summary."""
+
+    def add(line: str) -> None:
+        request.node.user_properties.append(("reliability", f"{request.node.name}: {line}"))
+
+    return add
+
+
+@pytest.fixture
+def services(settings):
+    """Skip unless the suite runs as `make test` / `make test-reliability` (PostgreSQL and Redis)."""
+    from django.db import connection
+
+    if not settings.REDIS_URL or connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL and Redis: run it with make test-reliability")
+    return settings
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def database_url() -> str:
+    from django.db import connection
+
+    db = connection.settings_dict
+    return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+class Process:
+    """A `celery worker` or `celery beat` subprocess on the test database, stopped or killed by its PID."""
+
+    def __init__(self, kind: str, log_path: Path, broker_url: str, env: dict[str, str] | None = None,
+                 concurrency: int = 2, schedule: Path | None = None):
+        self.kind, self.log_path = kind, log_path
+        full_env = {**os.environ, "REDIS_URL": broker_url, "DATABASE_URL": database_url(), "PYTHONUNBUFFERED": "1", **(env or {})}
+        full_env.pop("PYTEST_XDIST_WORKER", None)  # the URL already names this test process's Redis database
+        if kind == "worker":
+            args = ["worker", "--pool", "threads", "--concurrency", str(concurrency), "--loglevel", "INFO", "--without-mingle",
+                    "--without-gossip", "--without-heartbeat", "-n", f"faults-{os.getpid()}-{time.time_ns()}@%h"]
+            ready = "ready."
+        else:
+            args = ["beat", "--loglevel", "INFO", "-s", str(schedule or log_path.with_suffix(".schedule")),
+                    "--pidfile", str(log_path.with_suffix(".pid"))]
+            ready = "beat: Starting"
+        self.proc = subprocess.Popen([sys.executable, "-m", "celery", "-A", "paletteai_admin", *args], cwd=ROOT, env=full_env,
+                                     stdout=log_path.open("w"), stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while ready not in self.log_text():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.proc.kill()
+                pytest.fail(f"celery {kind} did not start:\n{self.log_text()[-3000:]}")
+            time.sleep(0.2)
+
+    def log_text(self) -> str:
+        return self.log_path.read_text() if self.log_path.exists() else ""
+
+    def kill(self) -> None:
+        """SIGKILL: no warm shutdown, no acknowledgement, nothing cleaned up."""
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture
+def processes(services, tmp_path):
+    """Start workers and beats with `processes.start(kind, ...)`; every one still running is stopped at the end."""
+
+    class Processes:
+        def __init__(self):
+            self.started: list[Process] = []
+
+        def start(self, kind: str, *, broker_url: str | None = None, env: dict | None = None, concurrency: int = 2) -> Process:
+            n = len(self.started) + 1
+            proc = Process(kind, tmp_path / f"{kind}-{n}.log", broker_url or services.REDIS_URL, env, concurrency)
+            self.started.append(proc)
+            return proc
+
+    procs = Processes()
+    yield procs
+    for proc in procs.started:
+        proc.stop()
+
+
+class PrivateRedis:
+    """A Redis server of the test's own (launched like scripts/services.sh does), so restarting it disturbs no other test."""
+
+    def __init__(self, folder: Path):
+        self.folder, self.port = folder, free_port()
+        folder.mkdir(parents=True, exist_ok=True)
+        self.restarts = 0
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    @property
+    def pid(self) -> int | None:
+        path = self.folder / "redis.pid"
+        return int(path.read_text().strip()) if path.exists() and path.read_text().strip() else None
+
+    def cli(self, *args: str) -> str:
+        return subprocess.run(["redis-cli", "-p", str(self.port), *args], capture_output=True, text=True, timeout=10).stdout.strip()
+
+    def start(self) -> "PrivateRedis":
+        # No persistence, like the suite's Redis: a restart loses every queued message.
+        subprocess.run(["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--daemonize", "yes", "--save", "",
+                        "--appendonly", "no", "--dir", str(self.folder), "--pidfile", str(self.folder / "redis.pid"),
+                        "--logfile", str(self.folder / "redis.log")], check=True, timeout=10)
+        deadline = time.monotonic() + 10
+        while self.cli("ping") != "PONG":
+            if time.monotonic() > deadline:
+                pytest.fail(f"Redis did not start on port {self.port}")
+            time.sleep(0.05)
+        return self
+
+    def stop(self) -> None:
+        pid = self.pid
+        if pid is None:
+            return
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
+        os.kill(pid, signal.SIGKILL)
+
+    def queued(self, queue: str = "celery") -> int:
+        return int(self.cli("llen", queue) or 0)
+
+
+@pytest.fixture
+def private_redis(services, tmp_path):
+    redis = PrivateRedis(tmp_path / "redis").start()
+    yield redis
+    redis.stop()
+
+
+@contextmanager
+def broker(url: str):
+    """Point this process's Celery app (what `delay` publishes to) at `url` for the block."""
+    from paletteai_admin.celery import app
+
+    before = app.conf.broker_url
+    app.conf.broker_url = url
+    app._pool, app.amqp._producer_pool = None, None
+    try:
+        yield app
+    finally:
+        app.conf.broker_url = before
+        app._pool, app.amqp._producer_pool = None, None
+
+
+@pytest.fixture
+def palette(tmp_path):
+    """A Palette simulator with a CA kept in tmp_path, so `restart(sim)` serves the same certificate on the same port."""
+    from palette.sim import Simulator
+
+    made: list[Simulator] = []
+
+    def make(**kwargs) -> Simulator:
+        sim = Simulator(tls_dir=tmp_path / f"sim-{len(made)}", **kwargs).start()
+        made.append(sim)
+        return sim
+
+    yield make
+    for sim in made:
+        sim.stop()
+
+
+def restart(sim, port: int) -> None:
+    """Start a stopped simulator again on `port` (Palette coming back at the same address, same CA)."""
+    sim._bind = (sim._bind[0], port)  # start() binds _bind; port 0 would pick a new one
+    sim.start()
+
+
+class Hold:
+    """Hold the simulator's answer to one operation, once (after `skip` calls): Palette did the work, its answer is late.
+
+    `entered` is set when the held call has been handled; the answer goes out when `release` is set
+    (or after `limit` seconds). The route table is the simulator's own (`sim.api.routes`).
+    """
+
+    def __init__(self, sim, method: str, template: str, limit: float = 60.0, skip: int = 0):
+        self.sim, self.key, self.limit, self.skip = sim, (method, template), limit, skip
+        self.original = sim.api.routes[self.key]
+        self.entered, self.release = threading.Event(), threading.Event()
+        self._lock = threading.Lock()
+        self._armed = True
+        sim.api.routes[self.key] = self
+
+    def __call__(self, call):
+        reply = self.original(call)
+        with self._lock:
+            if self.skip:  # let the first `skip` calls through
+                self.skip -= 1
+                return reply
+            armed, self._armed = self._armed, False
+        if armed:
+            self.entered.set()
+            self.release.wait(self.limit)
+        return reply
+
+    def remove(self) -> None:
+        self.sim.api.routes[self.key] = self.original
+        self.release.set()
+
+
+def configure(owner, sim) -> None:
+    """Settings for a tenant or project pointing at `sim`'s first project, trusting its CA."""
+    from tests.integrations.conftest import configure_palette, palette_values
+
+    configure_palette(owner, palette_values(sim), ca_pem=sim.ca_pem, name=f"{getattr(owner, 'name', 'x')}-settings")
