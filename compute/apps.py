@@ -14,14 +14,3 @@ class ComputeConfig(AppConfig):
 
         register_step(20, hosts_step)
         register_step(30, pools_step)
-        _register_manifest_kinds()
-
-
-def _register_manifest_kinds() -> None:
-    """Add ProfileBundle and ComputePool to the manifest dispatcher (it lists handler modules by path)."""
-    try:
-        from core import manifests
-    except ImportError:  # the dispatcher is optional for the rest of the app
-        return
-    if "compute.manifests" not in manifests.HANDLER_MODULES:
-        manifests.HANDLER_MODULES = (*manifests.HANDLER_MODULES, "compute.manifests")
