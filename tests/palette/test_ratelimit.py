@@ -11,7 +11,9 @@ from palette.sim import Simulator
 
 def test_it_spreads_a_burst_of_200_dashboard_calls_under_10_per_second(make_client):
     # 200 calls at 10 req/s cannot take less than ~20 s: this is the shortest honest version.
-    with Simulator(hosts=5) as sim:  # the simulator enforces Palette's limits and answers 429 above them
+    # The simulator enforces Palette's 10 req/s with a bucket of only 0.2 s of traffic (2 requests):
+    # any real burst above the limit gets a 429.
+    with Simulator(hosts=5, rate_burst_seconds=0.2) as sim:
         clients = [make_client(sim, validate=False) for _ in range(2)]  # two clients, one shared limiter
         errors: list[BaseException] = []
 
@@ -34,9 +36,11 @@ def test_it_spreads_a_burst_of_200_dashboard_calls_under_10_per_second(make_clie
         assert errors == [] and len(seen) == 200
         assert [r.status for r in seen].count(429) == 0
         times = sorted(r.time for r in seen)
-        busiest = max(sum(1 for t in times[i:i + 11] if t - times[i] < 1.0) for i in range(len(times)))
-        assert busiest <= 10, f"{busiest} requests arrived within one second"
-        assert elapsed >= 19.0
+        # Arrival times carry scheduling jitter (the server runs in this process, on 2 shared cores):
+        # one request may land early in a window, never a burst.
+        busiest = max(sum(1 for t in times[i:i + 12] if t - times[i] < 1.0) for i in range(len(times)))
+        assert busiest <= 11, f"{busiest} requests arrived within one second"
+        assert elapsed >= 19.5  # 200 requests: on average under 10.3 per second
 
 
 def test_it_shares_one_limiter_per_process_and_prefix():
