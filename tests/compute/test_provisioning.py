@@ -95,7 +95,7 @@ def test_it_ignores_duplicate_and_stale_messages_and_resumes_a_stalled_pool(pool
     ComputePool.objects.filter(pk=pool.pk).update(tick=first.tick + 1, due_at=timezone.now() - timedelta(minutes=10))
     assert provisioning.run_step(pool.pk, first.tick) is None  # its redelivered message is stale
     sent = []
-    monkeypatch.setattr(provisioning, "enqueue", lambda pool_id, tick, countdown=0: sent.append((pool_id, tick)))
+    monkeypatch.setattr("compute.provisioning.actions.enqueue", lambda pool_id, tick, countdown=0: sent.append((pool_id, tick)))
     assert provisioning.resume_stalled() == 1 and sent == [(pool.pk, first.tick + 1)]
     pool = drive(pool)
     assert pool.status == ComputePool.READY and len(_clusters(fast_sim, pool)) == 1

@@ -1,28 +1,17 @@
-"""The readiness report: can this Compute Pool be built now, with which hosts, by which request.
-
-`evaluate(inputs)` is pure (no database, no Palette): given the inventory, the pool spec, the
-bundle, the integration status and what other pools hold, it lists every requirement with
-pass/fail, whether it blocks, and the exact reason; picks hosts for every machine pool
-(deterministically: hosts already chosen first, then the smallest host that fits); and builds the
-`POST /v1/spectroclusters/edge-native` body with palette.bodies, validated against the spec
-subset. The CLI (`pool_plan`), the Create action and provisioning's validate step all use it, so
-they can never disagree. `gather(...)` collects the inputs from the database in a fixed number
-of queries.
-"""
+"""The pure evaluator: inputs in, readiness report out (no database, no Palette)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Iterable
 
 from django.utils import timezone
 
 from palette import bodies
 from palette.spec import load_spec
 
-from .bundles import BASE_TYPES, ProfileInfo
-from .eligibility import Policy, has_tag
-from .pools import NodeRequirement, PoolSpec
+from ..bundles import BASE_TYPES, ProfileInfo
+from ..eligibility import Policy, has_tag
+from ..pools import NodeRequirement, PoolSpec
 
 CREATE_PATH = "/v1/spectroclusters/edge-native"
 STALE_INVENTORY = timedelta(minutes=15)
@@ -407,120 +396,3 @@ def build_request(inputs: Inputs, chosen: dict[str, list[HostFacts]]) -> tuple[d
     except Exception as exc:  # SpecViolation: list its problems; anything else is a bug worth showing
         problems = list(getattr(exc, "problems", [str(exc)]))
     return body, problems
-
-
-# -- inputs from the database -----------------------------------------------------------------------
-
-def gather(project, spec: PoolSpec, *, pool=None, bundle: tuple[ProfileInfo, ...] | None | bool = False,
-           bundle_type: str = "", now: datetime | None = None) -> Inputs:
-    """Collect the evaluator's inputs for `spec` in `project` (an existing `pool` keeps its hosts and name).
-
-    `bundle` overrides the stored bundle (a ProfileBundle document of the same manifest file);
-    by default the bundle named by the spec is read.
-    """
-    from django.db.models import Q
-
-    from integrations.effective import resolve
-    from integrations.models import PaletteCheck
-
-    from .bundles import bundle_facts
-    from .discovery import policy_for
-    from .inventory import last_successful_scan
-    from .models import ClusterProfile, ComputePool, EdgeHost, HostChange, ProfileBundle
-
-    now = now or timezone.now()
-    if bundle is False:
-        stored = ProfileBundle.objects.filter(project=project, name=spec.bundle).first()
-        bundle = tuple(bundle_facts(stored)) if stored else None
-        bundle_type = stored.bundle_type if stored else ""
-    others = ComputePool.objects.exclude(status=ComputePool.DELETED)
-    if pool is not None:
-        others = others.exclude(pk=pool.pk)
-    others = list(others.select_related("project").only("name", "vip", "hosts", "status", "project__namespace", "project__tenant_id",
-                                                        "project_id", "cluster_uid"))
-    reserved: dict[str, str] = {}
-    for other in others:
-        # A failed pool without a cluster holds nothing; one with a cluster still occupies its hosts.
-        if other.project_id == project.pk and (other.status != ComputePool.FAILED or other.cluster_uid):
-            for uids in other.hosts.values():
-                for uid in uids:
-                    reserved[uid] = other.name
-    rows = list(EdgeHost.objects.filter(project=project, gone=False).values(
-        "pk", "uid", "name", "state", "health", "health_message", "architecture", "cpu_cores", "memory_mib", "gpus", "tags",
-        "clusters", "ip", "eligible", "reasons"))
-    unhealthy = [r["pk"] for r in rows if r["health"] == "unhealthy"]
-    since: dict[int, datetime] = {}
-    if unhealthy:
-        for change in HostChange.objects.filter(host_id__in=unhealthy).order_by("host_id", "-created").values(
-                "host_id", "kind", "changes", "created"):
-            if change["host_id"] in since:
-                continue
-            health = (change["changes"] or {}).get("health")
-            if change["kind"] in (HostChange.ADDED, HostChange.RETURNED) or (health and health[1] == "unhealthy"):
-                since[change["host_id"]] = change["created"]
-    hosts = tuple(HostFacts(
-        uid=r["uid"], name=r["name"], state=r["state"], health=r["health"], health_message=r["health_message"],
-        architecture=r["architecture"], cpu_cores=r["cpu_cores"] or 0, memory_mib=r["memory_mib"] or 0,
-        gpus=tuple(r["gpus"] or ()), tags=dict(r["tags"] or {}), clusters=tuple(r["clusters"] or ()), ip=r["ip"],
-        eligible=r["eligible"], reasons=tuple(r["reasons"] or ()), unhealthy_since=since.get(r["pk"]),
-        reserved_by=reserved.get(r["uid"], ""),
-    ) for r in rows)
-    gpu_by_uid = {h.uid: h.gpu_total for h in hosts}
-    project_gpus = sum(gpu_by_uid.get(uid, 0) for o in others if o.project_id == project.pk and o.status in ComputePool.IN_PROGRESS + (ComputePool.READY,)
-                       for uids in o.hosts.values() for uid in uids)
-    tenant_pools = [o for o in others if o.project.tenant_id == project.tenant_id and o.status in ComputePool.IN_PROGRESS + (ComputePool.READY,)]
-    tenant_hosts = {uid for o in tenant_pools for uids in o.hosts.values() for uid in uids}
-    tenant_gpus = sum(gpu for uid, gpu in EdgeHost.objects.filter(project__tenant_id=project.tenant_id, uid__in=tenant_hosts, gone=False)
-                      .values_list("uid", "gpu_total")) if tenant_hosts else 0
-    effective = resolve(project)
-    palette = effective.palette
-    check = (PaletteCheck.objects.filter(Q(project=project) | Q(tenant_id=project.tenant_id, project__isnull=True),
-                                         status__in=PaletteCheck.TERMINAL).order_by("-created").values_list("outcome", flat=True).first())
-    integration = Integration(
-        configured=palette is not None, complete=bool(palette and palette.complete),
-        problems=tuple(palette.problems) if palette else (), last_check=check or "",
-        host=str(palette.value("hostUrl")) if palette and palette.fields.get("hostUrl") else "")
-    return Inputs(
-        spec=spec, cluster_name=pool.cluster_name if pool is not None and pool.cluster_name else cluster_name_for(project, spec.name),
-        hosts=hosts, bundle=bundle, bundle_type=bundle_type, integration=integration, policy=policy_for(project),
-        vips_in_use={o.vip: f"{o.project.namespace}/{o.name}" for o in others if o.vip},
-        gpu_limit=project.gpu_limit, gpus_in_use=project_gpus, tenant_gpu_limit=project.tenant.gpu_limit, tenant_gpus_in_use=tenant_gpus,
-        last_discovery=last_successful_scan(project), profiles_synced=ClusterProfile.objects.filter(project=project).exists(),
-        pinned=dict(pool.hosts) if pool is not None else {},
-        own_clusters=(pool.cluster_name,) if pool is not None and pool.cluster_name else (),
-        excluded=tuple(pool.excluded_hosts) if pool is not None else (), now=now,
-    )
-
-
-def cluster_name_for(project, name: str) -> str:
-    """The Palette cluster name of the next pool called `name` in `project`: `<namespace>-<name>`, with
-    `-2`, `-3`... once earlier pools of that name exist (their clusters may still be deleting).
-
-    Deterministic, so a plan shows the exact request and a create whose answer was lost can be
-    found again by name.
-    """
-    import hashlib
-
-    from .models import ComputePool
-
-    base = f"{project.namespace}-{name}"
-    if len(base) > 55:
-        base = base[:46].rstrip("-") + "-" + hashlib.sha256(base.encode()).hexdigest()[:8]
-    earlier = ComputePool.objects.filter(project=project, name=name).count()
-    return base if earlier == 0 else f"{base}-{earlier + 1}"
-
-
-def report_for_pool(pool, **kwargs: Any) -> Report:
-    """The readiness report of a stored pool."""
-    from .pools import spec_of
-
-    return evaluate(gather(pool.project, spec_of(pool), pool=pool, **kwargs))
-
-
-def chosen_uids(report: Report) -> list[str]:
-    return [uid for uids in report.hosts.values() for uid in uids]
-
-
-def describe_hosts(report: Report) -> Iterable[str]:
-    for pool, uids in report.hosts.items():
-        yield f"{pool}: {', '.join(uids) or '—'}"

@@ -1,0 +1,132 @@
+"""Starting, retrying and deleting pools, resuming stalled ones, and the timeline the pool page shows."""
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from core import audit
+from core.models import AuditEntry
+
+from ..models import ComputePool, PoolStep
+from .context import DELETE_STEPS, PROVISION_STEPS, STEP_LABELS, _seconds, human, log
+from .deletion import force_delete_available
+
+# -- starting, retrying, deleting ---------------------------------------------------------------------
+
+def enqueue(pool_id: int, tick: int, countdown: float = 0) -> None:
+    """Send the step message for (pool, tick)."""
+    from ..tasks import pool_step_task
+
+    pool_step_task.apply_async((pool_id, tick), countdown=countdown)
+
+
+def _restart(pool: ComputePool, **fields: Any) -> bool:
+    """Start a new chain: bump the tick (old messages become no-ops) and send the first message on commit."""
+    now = timezone.now()
+    fields.update(tick=F("tick") + 1, due_at=now + timedelta(seconds=_seconds("POOL_STEP_BUDGET")), updated=now)
+    if not ComputePool.objects.filter(pk=pool.pk, tick=pool.tick, status=pool.status).update(**fields):
+        return False
+    pool.refresh_from_db()
+    transaction.on_commit(lambda: enqueue(pool.pk, pool.tick))
+    return True
+
+
+def create_pool(project, spec, bundle, *, request=None, user=None, source: str = "web") -> ComputePool:
+    """Store a new pool from a checked spec and start provisioning once the transaction commits."""
+    from ..readiness import cluster_name_for
+
+    now = timezone.now()
+    pool = ComputePool.objects.create(
+        project=project, name=spec.name, description=spec.description, labels=dict(spec.labels), variant=spec.variant,
+        bundle=bundle, bundle_name=spec.bundle, node_pools=spec.node_pools(), cp_resource_groups=dict(spec.cp_groups),
+        worker_resource_groups=dict(spec.worker_groups), vip=spec.vip, ssh_keys=list(spec.ssh_keys),
+        deletion_policy=spec.deletion_policy, status=ComputePool.PENDING, step="validate", started=now,
+        due_at=now + timedelta(seconds=_seconds("POOL_STEP_BUDGET")), cluster_name=cluster_name_for(project, spec.name),
+        wait_reason="Waiting for a worker to start provisioning.",
+    )
+    audit.record(request, AuditEntry.CREATE, pool, user=user, source=source,
+                 changes={"variant": spec.variant, "bundle": spec.bundle, "vip": spec.vip, "cluster": pool.cluster_name})
+    transaction.on_commit(lambda: enqueue(pool.pk, pool.tick))
+    return pool
+
+
+def retry_pool(pool: ComputePool, *, request=None, user=None, source: str = "web") -> bool:
+    """Run a failed pool's operation again as a new attempt (provisioning resumes at its cluster if it has one)."""
+    if pool.status != ComputePool.FAILED:
+        return False
+    deleting = pool.operation == ComputePool.DELETION
+    started = _restart(pool, status=ComputePool.DELETING if deleting else ComputePool.PENDING, attempt=pool.attempt + 1,
+                       step="delete" if deleting else "validate", failure_class="", failure_message="", excluded_hosts=[],
+                       started=timezone.now(), wait_reason="Retrying: waiting for a worker.")
+    if started:
+        audit.record(request, AuditEntry.ACTION, pool, verb="retry", user=user, source=source)
+    return started
+
+
+def request_delete(pool: ComputePool, *, request=None, user=None, source: str = "web") -> str:
+    """Start deleting per the deletion policy: "started", "queued" (after the running step), or "already"."""
+    if pool.status in (ComputePool.DELETED, ComputePool.DELETING) or pool.delete_requested:
+        return "already"
+    audit.record(request, AuditEntry.DELETE, pool, verb=f"delete requested (policy {pool.deletion_policy})", user=user, source=source)
+    if pool.status in (ComputePool.READY, ComputePool.FAILED):
+        ok = _restart(pool, operation=ComputePool.DELETION, status=ComputePool.DELETING, step="delete", attempt=pool.attempt + 1,
+                      failure_class="", failure_message="", wait_reason="Deletion requested: waiting for a worker.")
+        return "started" if ok else "already"
+    # A chain is running: it switches to deletion at its next step, so two chains never overlap.
+    ComputePool.objects.filter(pk=pool.pk).update(delete_requested=True, updated=timezone.now())
+    pool.delete_requested = True
+    return "queued"
+
+
+def request_force_delete(pool: ComputePool, *, request=None, user=None, source: str = "web") -> bool:
+    """Ask Palette to delete without graceful cleanup (only once a deletion looks stuck, or failed)."""
+    if not force_delete_available(pool):
+        return False
+    audit.record(request, AuditEntry.DELETE, pool, verb="force delete requested", user=user, source=source)
+    if pool.status == ComputePool.FAILED:
+        return _restart(pool, status=ComputePool.DELETING, step="wait_deleted", attempt=pool.attempt + 1, force_delete_requested=True,
+                        failure_class="", failure_message="", wait_reason="Force delete requested.")
+    ComputePool.objects.filter(pk=pool.pk).update(force_delete_requested=True, updated=timezone.now())
+    pool.force_delete_requested = True
+    return True
+
+
+def resume_stalled(now=None) -> int:
+    """Re-send the message of every pool in progress whose next step is overdue by POOL_RESUME_GRACE.
+
+    Covers a worker killed mid-step or while holding a countdown message, and messages lost by the
+    broker. A duplicate is harmless: only the message whose tick matches runs.
+    """
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=_seconds("POOL_RESUME_GRACE"))
+    stalled = list(ComputePool.objects.filter(status__in=ComputePool.IN_PROGRESS, due_at__lt=cutoff).values_list("pk", "tick"))
+    stalled += list(ComputePool.objects.filter(status__in=ComputePool.IN_PROGRESS, due_at__isnull=True).values_list("pk", "tick"))
+    for pk, tick in stalled:
+        log.info("compute pool %s: resuming a stalled step", pk)
+        enqueue(pk, tick)
+    return len(stalled)
+
+
+def timeline(pool: ComputePool) -> list[dict]:
+    """The pool's attempts, newest first, each with its steps in order (planned steps not yet run included)."""
+    rows = list(pool.steps.all())
+    attempts: dict[int, list[PoolStep]] = {}
+    for row in rows:
+        attempts.setdefault(row.attempt, []).append(row)
+    out = []
+    for number in sorted(attempts, reverse=True):
+        steps = attempts[number]
+        deleting = any(s.name in DELETE_STEPS for s in steps)
+        planned = DELETE_STEPS if deleting else PROVISION_STEPS
+        names = {s.name for s in steps}
+        current = number == pool.attempt and not pool.is_terminal
+        items = [{"row": s, "name": s.name, "label": STEP_LABELS.get(s.name, s.name), "status": s.status,
+                  "took": human(s.finished - s.started) if s.finished else ""} for s in steps]
+        if current:
+            items += [{"row": None, "name": n, "label": STEP_LABELS[n], "status": "planned"} for n in planned if n not in names]
+        out.append({"attempt": number, "operation": "Deletion" if deleting else "Provisioning", "steps": items, "current": current})
+    return out

@@ -1,0 +1,198 @@
+"""What every step shares: the claimed execution (`Context`), its conditional writes, error handling,
+the Palette client, and the helpers that find a cluster by name on its hosts."""
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from core import audit
+from core.models import AuditEntry
+from palette import errors as perrors
+from palette.transport import RetryPolicy
+
+from ..models import ComputePool, PoolStep
+
+log = logging.getLogger("compute.provisioning")
+
+PROVISION_STEPS = ("validate", "create", "wait", "kubeconfig")
+DELETE_STEPS = ("delete", "wait_deleted", "release")
+STEP_LABELS = {
+    "validate": "Validate", "create": "Create cluster", "wait": "Wait for Running and Healthy", "kubeconfig": "Fetch kubeconfig",
+    "delete": "Delete cluster", "wait_deleted": "Wait for Deleted", "release": "Release hosts",
+}
+#: In-client retries stay short: longer waits are re-scheduled steps, visible on the pool page.
+STEP_RETRY = RetryPolicy(attempts=2, base=0.5, cap=2.0, retry_after_cap=5.0)
+
+
+@dataclass(frozen=True)
+class Next:
+    """Run the pool's next step: send (pool_id, tick) after `countdown` seconds."""
+
+    pool_id: int
+    tick: int
+    countdown: float
+
+
+class Superseded(Exception):
+    """Another message owns the pool now (its tick moved on): stop without writing."""
+
+
+def _seconds(name: str) -> float:
+    return float(getattr(settings, name))
+
+
+def classify(exc: perrors.PaletteError) -> str:
+    """The failure class of a Palette error that will not be retried."""
+    if isinstance(exc, (perrors.AuthenticationFailed, perrors.PermissionDenied)):
+        return "credentials"
+    if isinstance(exc, perrors.PaletteTLSError):
+        return "tls"
+    if isinstance(exc, perrors.PaletteConnectionError):
+        return "unreachable"
+    return "rejected"
+
+
+def human(delta: timedelta | float) -> str:
+    """`2m 05s`, `1h 03m`, `12s`."""
+    seconds = int(delta.total_seconds() if isinstance(delta, timedelta) else delta)
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m {seconds % 60:02d}s"
+    return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
+
+
+class Context:
+    """One claimed step execution: the pool, the tick it holds, the Palette client, the step row."""
+
+    def __init__(self, pool: ComputePool, tick: int, client_kwargs: dict):
+        self.pool = pool
+        self.tick = tick
+        self.client_kwargs = client_kwargs
+        self._client = None
+        self.now = timezone.now()
+
+    # -- writes, all conditional on still holding the pool --------------------------------------
+
+    def save(self, **fields: Any) -> None:
+        """Update the pool if this execution still holds it; Superseded otherwise."""
+        fields["updated"] = timezone.now()
+        if not ComputePool.objects.filter(pk=self.pool.pk, tick=self.tick).update(**fields):
+            raise Superseded()
+        for key, value in fields.items():
+            setattr(self.pool, key, value)
+
+    def begin(self, name: str) -> PoolStep:
+        """The row of step `name` in the current attempt (created when the step starts)."""
+        row, _ = PoolStep.objects.get_or_create(pool=self.pool, attempt=self.pool.attempt, name=name,
+                                                defaults={"started": timezone.now()})
+        if self.pool.step != name:
+            self.save(step=name)
+        return row
+
+    def finish(self, row: PoolStep, status: str = PoolStep.SUCCEEDED, detail: str | None = None) -> None:
+        row.status, row.finished = status, timezone.now()
+        if detail is not None:
+            row.detail = detail
+        row.save(update_fields=["status", "finished", "detail"])
+
+    def note(self, row: PoolStep, detail: str, **pool_fields: Any) -> None:
+        """Record what the step sees now (on the step and as the pool's wait reason)."""
+        self.save(wait_reason=detail, **pool_fields)
+        row.detail = detail
+        row.save(update_fields=["detail"])
+
+    def record_error(self, row: PoolStep, message: str, *, retried: bool) -> None:
+        row.last_error = message
+        if not row.first_error:
+            row.first_error = message
+        if retried:
+            row.retries += 1
+        row.save(update_fields=["first_error", "last_error", "retries"])
+
+    def retry(self, row: PoolStep, message: str) -> float:
+        """A transient problem: keep the error, wait with backoff and jitter, run the step again."""
+        self.record_error(row, message, retried=True)
+        backoff = min(_seconds("POOL_RETRY_CAP"), _seconds("POOL_RETRY_BASE") * 2 ** min(row.retries - 1, 16))
+        backoff *= random.uniform(0.5, 1.0)
+        self.note(row, f"{message} — retrying in {human(max(backoff, 1))} (retry {row.retries}).")
+        return backoff
+
+    def fail(self, row: PoolStep | None, failure_class: str, message: str) -> None:
+        """End the operation in Failed, keeping the first error of the pool and of the step."""
+        if row is not None:
+            self.record_error(row, message, retried=False)
+            self.finish(row, PoolStep.FAILED)
+        first = self.pool.failure_message or message
+        self.save(status=ComputePool.FAILED, failure_class=failure_class, failure_message=first, due_at=None,
+                  wait_reason="")
+        audit.record(None, AuditEntry.ACTION, self.pool, verb=f"{self.pool.operation} failed", outcome=AuditEntry.FAILURE,
+                     source="task", changes={"failure": failure_class})
+        log.warning("compute pool %s failed (%s)", self.pool.pk, failure_class)
+
+    def palette_error(self, row: PoolStep, exc: perrors.PaletteError, what: str) -> float | None:
+        """Retry a transient Palette error; fail the pool on a permanent one."""
+        message = f"{what}: {exc}"
+        if exc.transient:
+            return self.retry(row, message)
+        self.fail(row, classify(exc), message)
+        return None
+
+    # -- Palette ------------------------------------------------------------------------------
+
+    def client(self):
+        """The project's Palette client (built once per execution); None when the integration is unusable."""
+        if self._client is None:
+            from integrations.effective import NotConfigured, palette_client, working_palette
+
+            try:
+                palette = working_palette(self.pool.project)
+            except NotConfigured:
+                return None
+            kwargs = {"retry": STEP_RETRY, **self.client_kwargs}
+            self._client = palette_client(palette, name=f"pool {self.pool.project.namespace}/{self.pool.name}", **kwargs)
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+
+# -- finding and keeping the cluster ------------------------------------------------------------
+
+def find_cluster(client, host_uids: list[str], name: str) -> str:
+    """The uid of the cluster called `name` that uses one of `host_uids`, or "".
+
+    Palette's API (in the spec subset) has no cluster search by name; a cluster made from our
+    request necessarily holds our hosts, and every host lists the clusters using it.
+    """
+    for uid in dict.fromkeys(host_uids):
+        try:
+            host = client.get_edge_host(uid)
+        except perrors.NotFound:
+            continue
+        for ref in host.in_use_clusters:
+            if ref.name == name and ref.uid:
+                return ref.uid
+    return ""
+
+
+def _adopt(ctx: Context, uid: str) -> None:
+    # Unconditional: the uid of a cluster that exists must never be lost, whoever holds the pool.
+    ComputePool.objects.filter(pk=ctx.pool.pk).update(cluster_uid=uid)
+    ctx.pool.cluster_uid = uid
+
+
+def _refresh_inventory(pool: ComputePool):
+    """Start a discovery run so the inventory shows the pool's hosts in use (or free again)."""
+    from ..discovery import start_discovery
+
+    with transaction.atomic():
+        return start_discovery(pool.project, trigger="pool")

@@ -1,0 +1,262 @@
+"""The provisioning steps and `run_step`, the entry point that claims a pool and runs its current step."""
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, Callable
+
+from django.utils import timezone
+
+from core import audit
+from core.models import AuditEntry
+from palette import errors as perrors
+
+from ..models import ComputePool, PoolStep
+from .context import STEP_LABELS, Context, Next, Superseded, _adopt, _refresh_inventory, _seconds, find_cluster, human, log
+from .deletion import _delete, _release, _wait_deleted
+
+MAX_EXCLUDED_HOSTS = 10
+
+# -- the entry point -----------------------------------------------------------------------------
+
+def run_step(pool_id: int, tick: int, **client_kwargs: Any) -> Next | None:
+    """Claim the pool for message `tick` and run its current step once; what to run next, or None.
+
+    Idempotent: a message whose tick no longer matches, or for a pool that is not in progress,
+    does nothing. The claim sets `due_at` to now + POOL_STEP_BUDGET so the watchdog leaves a
+    running step alone; the outcome sets it to when the next message is due.
+    """
+    budget = timedelta(seconds=_seconds("POOL_STEP_BUDGET"))
+    claimed = ComputePool.objects.filter(pk=pool_id, tick=tick, status__in=ComputePool.IN_PROGRESS).update(
+        tick=tick + 1, due_at=timezone.now() + budget)
+    if not claimed:
+        return None
+    pool = ComputePool.objects.select_related("project__tenant").get(pk=pool_id)
+    ctx = Context(pool, tick + 1, client_kwargs)
+    try:
+        countdown = _advance(ctx)
+    except Superseded:
+        return None
+    except Exception as exc:  # a bug must end the pool visibly, not leave it spinning
+        log.exception("compute pool %s: step %s crashed", pool_id, pool.step)
+        try:
+            ctx.fail(None, "internal", f"Step {pool.step or 'validate'} stopped unexpectedly ({type(exc).__name__}); "
+                                       "see the worker log, then Retry.")
+        except Superseded:
+            pass
+        return None
+    finally:
+        ctx.close()
+    if countdown is None:
+        return None
+    countdown = max(0.0, countdown)
+    if not ComputePool.objects.filter(pk=pool_id, tick=tick + 1).update(due_at=timezone.now() + timedelta(seconds=countdown)):
+        return None
+    return Next(pool_id, tick + 1, countdown)
+
+
+def _advance(ctx: Context) -> float | None:
+    pool = ctx.pool
+    if pool.operation == ComputePool.PROVISION and pool.delete_requested:
+        return _switch_to_deletion(ctx)
+    if pool.operation == ComputePool.PROVISION:
+        timeout = timedelta(seconds=_seconds("POOL_PROVISION_TIMEOUT"))
+        if pool.started and ctx.now - pool.started > timeout:
+            return _timed_out(ctx, timeout)
+        steps: dict[str, Callable[[Context], float | None]] = {
+            "validate": _validate, "create": _create, "wait": _wait, "kubeconfig": _kubeconfig}
+        return steps.get(pool.step or "validate", _validate)(ctx)
+    steps = {"delete": _delete, "wait_deleted": _wait_deleted, "release": _release}
+    return steps.get(pool.step or "delete", _delete)(ctx)
+
+
+def _switch_to_deletion(ctx: Context) -> float:
+    pool = ctx.pool
+    running = PoolStep.objects.filter(pool=pool, attempt=pool.attempt, status=PoolStep.RUNNING)
+    running.update(status=PoolStep.SKIPPED, finished=timezone.now(), detail="Stopped: deletion was requested.")
+    ctx.save(operation=ComputePool.DELETION, status=ComputePool.DELETING, step="delete", attempt=pool.attempt + 1,
+             delete_requested=False, wait_reason="Deletion requested; deleting.")
+    return 0
+
+
+def _timed_out(ctx: Context, timeout: timedelta) -> None:
+    pool = ctx.pool
+    row = PoolStep.objects.filter(pool=pool, attempt=pool.attempt, name=pool.step or "validate").first()
+    seen = pool.last_seen or {}
+    if seen.get("state"):
+        last = f"Palette last reported {seen['state']}" + (f", health {seen['health']}" if seen.get("health") else ", no health yet")
+        last += f" at {seen.get('at', '?')}"
+        if seen.get("condition"):
+            last += f" ({seen['condition']})"
+    elif row is not None and row.last_error:
+        last = f"the last error was: {row.last_error}"
+    else:
+        last = f"the step {STEP_LABELS.get(pool.step, pool.step)} had not completed"
+    kept = f" Cluster {pool.cluster_name} ({pool.cluster_uid}) was left in Palette, not recreated: Retry keeps waiting for it, Delete removes it." \
+        if pool.cluster_uid else ""
+    ctx.fail(row, "timeout", f"Not Ready after {human(timeout)} (POOL_PROVISION_TIMEOUT): {last}.{kept}")
+    return None
+
+
+# -- provisioning steps --------------------------------------------------------------------------
+
+def _validate(ctx: Context) -> float | None:
+    from ..readiness import report_for_pool
+
+    pool = ctx.pool
+    row = ctx.begin("validate")
+    if pool.status != ComputePool.VALIDATING:
+        ctx.save(status=ComputePool.VALIDATING)
+    client = ctx.client()
+    if client is None:
+        ctx.fail(row, "credentials", "The project has no complete Palette integration; fix Settings, then Retry.")
+        return None
+    if pool.cluster_uid or pool.sent_hosts:
+        # An earlier attempt sent a create: that cluster, if it exists, is this pool's cluster.
+        try:
+            uid = pool.cluster_uid or find_cluster(client, pool.sent_hosts, pool.cluster_name)
+        except perrors.PaletteError as exc:
+            return ctx.palette_error(row, exc, "Looking for the cluster of the earlier attempt failed")
+        if uid:
+            _adopt(ctx, uid)
+            ctx.finish(row, PoolStep.SKIPPED, f"Cluster {pool.cluster_name} ({uid}) exists already; waiting for it.")
+            ctx.save(status=ComputePool.PROVISIONING, step="wait")
+            return 0
+    ctx.note(row, "Checking the readiness report.")
+    report = report_for_pool(pool)
+    if not report.ready:
+        failing = report.blocking_failures
+        cls = "capacity" if report.host_shortage else ("credentials" if any(r.name == "Palette integration" for r in failing) else "rejected")
+        ctx.fail(row, cls, "Not ready: " + report.summary())
+        return None
+    ctx.save(hosts=report.hosts, request=report.request)
+    ctx.note(row, f"Asking Palette to validate the request for {sum(len(v) for v in report.hosts.values())} hosts.")
+    try:
+        result = client.validate_edge_native_cluster(report.request)
+    except perrors.PaletteError as exc:
+        return ctx.palette_error(row, exc, "Palette validation failed")
+    if not result.ok:
+        chosen = [uid for uids in report.hosts.values() for uid in uids]
+        messages = [f"{p.name}: {p.message}" if p.name else p.message for p in result.problems]
+        refused = sorted({uid for uid in chosen for p in result.problems if uid in p.message})
+        host_only = refused and all(any(uid in p.message for uid in chosen) for p in result.problems)
+        if host_only and len(pool.excluded_hosts) + len(refused) <= MAX_EXCLUDED_HOSTS:
+            # One bad host need not fail the pool: plan again without the hosts Palette refused.
+            ctx.record_error(row, "Palette refused hosts: " + "; ".join(messages), retried=False)
+            ctx.save(excluded_hosts=sorted(set(pool.excluded_hosts) | set(refused)), hosts={})
+            ctx.note(row, f"Palette refused {', '.join(refused)}; planning again without {'it' if len(refused) == 1 else 'them'}.")
+            return 0
+        ctx.fail(row, "capacity" if host_only else "rejected", "Palette's validation refused the request: " + "; ".join(messages))
+        return None
+    ctx.finish(row, detail=f"Palette accepted the request ({', '.join(f'{k}: {len(v)}' for k, v in report.hosts.items())}).")
+    ctx.save(step="create", status=ComputePool.PROVISIONING, wait_reason="Creating the cluster.")
+    return 0
+
+
+def _create(ctx: Context) -> float | None:
+    pool = ctx.pool
+    row = ctx.begin("create")
+    if pool.status != ComputePool.PROVISIONING:
+        ctx.save(status=ComputePool.PROVISIONING)
+    client = ctx.client()
+    if client is None:
+        ctx.fail(row, "credentials", "The project has no complete Palette integration; fix Settings, then Retry.")
+        return None
+    if not pool.cluster_uid:
+        hosts = [uid for uids in pool.hosts.values() for uid in uids]
+        try:
+            # Before creating: a cluster with this name on these hosts is ours (an earlier answer was lost).
+            uid = find_cluster(client, pool.sent_hosts + hosts, pool.cluster_name)
+        except perrors.PaletteError as exc:
+            return ctx.palette_error(row, exc, "Looking for an existing cluster failed")
+        if not uid:
+            # Recorded before sending: if the answer is lost, these are the hosts to ask.
+            ctx.save(sent_hosts=list(dict.fromkeys(pool.sent_hosts + hosts)))
+            try:
+                uid = client.create_edge_native_cluster(pool.request)
+            except perrors.Conflict as exc:
+                uid = _conflict_owner(client, pool, hosts)
+                if not uid:
+                    ctx.fail(row, "rejected", f"Palette refused the create: {exc} The cluster name {pool.cluster_name} is taken by a "
+                                              "cluster that does not use this pool's hosts.")
+                    return None
+            except perrors.PaletteError as exc:
+                # A timeout or reset leaves the outcome unknown: the next try looks the cluster up first.
+                return ctx.palette_error(row, exc, "Creating the cluster failed")
+        _adopt(ctx, uid)
+        audit.record(None, AuditEntry.ACTION, pool, verb="cluster created in Palette", source="task",
+                     changes={"cluster": pool.cluster_name, "uid": uid})
+    ctx.finish(row, detail=f"Cluster {pool.cluster_name} ({pool.cluster_uid}).")
+    ctx.save(step="wait", wait_reason="Waiting for Palette to start provisioning.")
+    return _seconds("POOL_POLL_INTERVAL")
+
+
+def _conflict_owner(client, pool: ComputePool, hosts: list[str]) -> str:
+    try:
+        return find_cluster(client, pool.sent_hosts + hosts, pool.cluster_name)
+    except perrors.PaletteError:
+        return ""
+
+
+def _condition(cluster) -> str:
+    for cond in cluster.conditions if cluster is not None else ():
+        if str(cond.get("status")).lower() != "true" and (cond.get("message") or cond.get("reason")):
+            return f"{cond.get('type')}: {cond.get('message') or cond.get('reason')}"
+    return ""
+
+
+def _wait(ctx: Context) -> float | None:
+    pool = ctx.pool
+    row = ctx.begin("wait")
+    client = ctx.client()
+    if client is None:
+        ctx.fail(row, "credentials", "The project has no complete Palette integration; fix Settings, then Retry.")
+        return None
+    try:
+        overview = client.get_cluster_overview(pool.cluster_uid)
+        cluster = client.get_cluster(pool.cluster_uid) if not overview.is_running_and_healthy else None
+    except perrors.NotFound:
+        ctx.fail(row, "rejected", f"Palette no longer has cluster {pool.cluster_name} ({pool.cluster_uid}): it was deleted outside "
+                                  "PaletteAI. Delete this pool, or Retry to create a new cluster.")
+        ComputePool.objects.filter(pk=pool.pk).update(cluster_uid="")
+        return None
+    except perrors.PaletteError as exc:
+        return ctx.palette_error(row, exc, "Polling the cluster failed")
+    state, health = overview.state, overview.health
+    condition = _condition(cluster)
+    seen = {"state": state, "health": health, "at": timezone.localtime().strftime("%H:%M:%S"), "condition": condition}
+    if overview.is_running_and_healthy:
+        ctx.finish(row, detail=f"Running and Healthy after {human(timezone.now() - row.started)}.")
+        ctx.save(step="kubeconfig", status=ComputePool.RUNNING, last_seen=seen, wait_reason="Fetching the kubeconfig.")
+        return 0
+    if state in ("Deleting", "Deleted"):
+        ctx.fail(row, "rejected", f"Palette is deleting cluster {pool.cluster_name} ({state}): someone deleted it outside PaletteAI.")
+        return None
+    reason = f"Palette reports {state or 'no state yet'}" + (f", health {health}" if health else "")
+    reason += f" for {human(timezone.now() - row.started)}; waiting for Running and Healthy"
+    if condition:
+        reason += f" — {condition}"
+    ctx.note(row, reason + ".", last_seen=seen, status=ComputePool.RUNNING if state == "Running" else ComputePool.PROVISIONING)
+    return _seconds("POOL_POLL_INTERVAL")
+
+
+def _kubeconfig(ctx: Context) -> float | None:
+    pool = ctx.pool
+    row = ctx.begin("kubeconfig")
+    client = ctx.client()
+    if client is None:
+        ctx.fail(row, "credentials", "The project has no complete Palette integration; fix Settings, then Retry.")
+        return None
+    try:
+        text = client.get_kubeconfig(pool.cluster_uid)
+    except perrors.NotFound as exc:
+        # Palette answers 404 until the kubeconfig exists; not fatal while the cluster runs.
+        return ctx.retry(row, f"The kubeconfig is not available yet: {exc.palette_message or exc}")
+    except perrors.PaletteError as exc:
+        return ctx.palette_error(row, exc, "Fetching the kubeconfig failed")
+    now = timezone.now()
+    ctx.save(kubeconfig=text, status=ComputePool.READY, step="done", ready_at=now, due_at=None, wait_reason="",
+             failure_class="", failure_message="")
+    ctx.finish(row, detail=f"Kubeconfig stored encrypted ({len(text.splitlines())} lines).")
+    audit.record(None, AuditEntry.ACTION, pool, verb="ready", source="task", changes={"cluster": pool.cluster_name})
+    _refresh_inventory(pool)
+    return None
