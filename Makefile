@@ -1,5 +1,5 @@
 # PaletteAI Admin — the two commands a new user needs: `make run` and `make test`.
-.PHONY: run test install test-browser bench
+.PHONY: run test install test-browser test-reliability bench load
 
 run:
 	scripts/run.sh
@@ -14,6 +14,16 @@ install:
 test-browser:
 	scripts/test.sh -m browser
 
+# Only the faults suite (tests/reliability): simulator faults, Redis restart, worker SIGKILL, database drop.
+test-reliability:
+	scripts/test.sh -m reliability
+
 # Benchmarks (bench/): ratios against a baseline measured side by side, on PostgreSQL.
 bench:
 	scripts/bench.sh
+
+# Load: gunicorn (2 workers) on PostgreSQL and Redis, 50 logged-in users on the inventory grid of 10,000
+# hosts for 30 s, beside the same load on /healthz; numbers go in docs/performance.md.
+load:
+	scripts/install.sh test
+	scripts/with-services.sh .venv/bin/python bench/load.py
