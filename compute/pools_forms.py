@@ -1,9 +1,14 @@
-"""The simple Compute Pool create form: one control plane and up to one worker pool (the wizard comes later).
+"""The Compute Pool form: every field of a pool, one control plane and up to WORKER_SLOTS worker pools.
+
+The wizard (compute.pool_wizard) shows it a few fields per step and validates each step with it.
 
 The form only collects fields and turns them into the manifest's spec shape; every rule lives in
 compute.pools.parse_spec, so the form, `apply` and `pool_plan` give the same messages.
 """
 from __future__ import annotations
+
+import re
+from copy import deepcopy
 
 from django import forms
 
@@ -11,6 +16,16 @@ from .models import ComputePool, ProfileBundle
 from .pools import ARCHITECTURES, PoolSpec, parse_spec
 
 ARCH_CHOICES = [(a, a) for a in ARCHITECTURES]
+WORKER_SLOTS = 3
+LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
+WORKER_FIELDS = ("name", "count", "architecture", "cpu", "memory_gib", "gpu_family", "gpu_count", "gpu_memory_gib")
+
+
+def worker_prefix(slot: int) -> str:
+    """`worker_` for the first worker pool (the simple form's names), `worker2_`, `worker3_`... after it."""
+    return "worker_" if slot == 0 else f"worker{slot + 1}_"
+
 # Where each spec path's problem is shown (the longest matching prefix wins).
 FIELD_FOR_PATH = [
     ("metadata.name", "name"), ("spec.description", "description"), ("spec.profileBundleRef", "bundle"),
@@ -19,6 +34,10 @@ FIELD_FOR_PATH = [
     ("controlPlanePool.architecture", "cp_architecture"), ("controlPlanePool.cpu", "cp_cpu"), ("controlPlanePool.memory", "cp_memory_gib"),
     ("workerPools[0].name", "worker_name"), ("workerPools[0].nodeCount", "worker_count"), ("workerPools[0].architecture", "worker_architecture"),
     ("workerPools[0].cpu", "worker_cpu"), ("workerPools[0].memory", "worker_memory_gib"), ("workerPools[0].gpu", "worker_gpu_family"),
+    *[(f"workerPools[{i}]{path}", f"worker{i + 1}_{field}") for i in range(1, WORKER_SLOTS)
+      for path, field in ((".name", "name"), (".nodeCount", "count"), (".architecture", "architecture"), (".cpu", "cpu"),
+                          (".memory", "memory_gib"), (".gpu", "gpu_family"), ("", "name"))],
+    ("workerPools[0]", "worker_name"),
     ("paletteClusterDeploymentConfig.vip", "vip"), ("spec.sshKeys", "ssh_keys"), ("spec.deletionPolicy", "deletion_policy"),
 ]
 
@@ -41,6 +60,7 @@ def _gib(value) -> int:
 class PoolForm(forms.Form):
     name = forms.CharField(max_length=33, help_text="3–33 characters: lowercase letters, digits and '-', starting with a letter.")
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    labels = forms.CharField(required=False, label="Labels", help_text="key=value, comma separated; added to the Palette cluster's labels.")
     variant = forms.ChoiceField(choices=ComputePool.VARIANT_CHOICES, initial=ComputePool.DEDICATED, widget=forms.RadioSelect,
                                 help_text="Dedicated: one cluster for one deployment. Shared: many deployments. Cannot be changed later.")
     bundle = forms.ModelChoiceField(queryset=ProfileBundle.objects.none(), to_field_name="name", label="Profile bundle")
@@ -68,6 +88,16 @@ class PoolForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.project = project
         self.fields["bundle"].queryset = ProfileBundle.objects.filter(project=project)
+        # Worker pools 2.. copy the first slot's fields under their own prefix.
+        for slot in range(1, WORKER_SLOTS):
+            for name in WORKER_FIELDS:
+                field = self.base_fields[f"worker_{name}"]
+                copy = deepcopy(field)
+                copy.required = False  # an unused slot posts nothing
+                copy.label = field.label.replace("Worker", f"Worker pool {slot + 1}").replace("GPUs per worker", f"GPUs per worker (pool {slot + 1})")
+                if name == "name":
+                    copy.label = f"Worker pool {slot + 1} name"
+                self.fields[f"{worker_prefix(slot)}{name}"] = copy
         self.spec: PoolSpec | None = None
 
     def manifest_spec(self) -> dict:
@@ -80,17 +110,20 @@ class PoolForm(forms.Form):
         if d.get("cp_memory_gib"):
             cp["memory"] = {"memoryMiB": _gib(d["cp_memory_gib"])}
         workers = []
-        if d.get("worker_name"):
-            worker: dict = {"name": d["worker_name"], "nodeCount": d.get("worker_count") or 1,
-                            "architecture": d.get("worker_architecture") or "amd64"}
-            if d.get("worker_cpu"):
-                worker["cpu"] = {"cpuCount": d["worker_cpu"]}
-            if d.get("worker_memory_gib"):
-                worker["memory"] = {"memoryMiB": _gib(d["worker_memory_gib"])}
-            if d.get("worker_gpu_family"):
-                gpu: dict = {"family": d["worker_gpu_family"], "gpuCount": d.get("worker_gpu_count") or 1}
-                if d.get("worker_gpu_memory_gib"):
-                    gpu["gpuMemory"] = _gib(d["worker_gpu_memory_gib"])
+        for slot in range(WORKER_SLOTS):
+            w = worker_prefix(slot)
+            if not d.get(f"{w}name"):
+                continue
+            worker: dict = {"name": d[f"{w}name"], "nodeCount": d.get(f"{w}count") or 1,
+                            "architecture": d.get(f"{w}architecture") or "amd64"}
+            if d.get(f"{w}cpu"):
+                worker["cpu"] = {"cpuCount": d[f"{w}cpu"]}
+            if d.get(f"{w}memory_gib"):
+                worker["memory"] = {"memoryMiB": _gib(d[f"{w}memory_gib"])}
+            if d.get(f"{w}gpu_family"):
+                gpu: dict = {"family": d[f"{w}gpu_family"], "gpuCount": d.get(f"{w}gpu_count") or 1}
+                if d.get(f"{w}gpu_memory_gib"):
+                    gpu["gpuMemory"] = _gib(d[f"{w}gpu_memory_gib"])
                 worker["gpu"] = gpu
             workers.append(worker)
         variant = d.get("variant") or ComputePool.DEDICATED
@@ -111,15 +144,25 @@ class PoolForm(forms.Form):
     def clean(self):
         data = super().clean()
         self._tags: dict[str, dict] = {}
+        self._labels: dict[str, str] = {}
         for field in ("cp_groups", "worker_groups"):
             parsed = parse_tags(data.get(field) or "")
             if isinstance(parsed, str):
                 self.add_error(field, parsed)
             else:
                 self._tags[field] = parsed
+        labels = parse_tags(data.get("labels") or "")
+        if isinstance(labels, str):
+            self.add_error("labels", labels)
+        else:
+            bad = next((f"{k}={v}" for k, v in labels.items() if not LABEL_KEY.match(k) or len(k) > 253 or not LABEL_VALUE.match(v)), None)
+            if bad:
+                self.add_error("labels", f"{bad} is not a valid label: keys and values are up to 63 letters, digits, '-', '_' or '.'.")
+            self._labels = labels
         if self.errors:
             return data
-        spec, problems = parse_spec(self.manifest_spec(), name=data.get("name", ""), namespace=self.project.namespace)
+        spec, problems = parse_spec(self.manifest_spec(), name=data.get("name", ""), namespace=self.project.namespace,
+                                    labels=self._labels)
         for path, message in problems:
             field = next((f for prefix, f in sorted(FIELD_FOR_PATH, key=lambda item: -len(item[0])) if prefix in path), None)
             self.add_error(field if field in self.fields else None, message)

@@ -43,31 +43,45 @@ def pools(request, tenant, project):
                                                        "pools": active, "deleted": deleted, "bundles": bundles})
 
 
+def create_checked(request, project, form: PoolForm):
+    """The one create path (the wizard's Create and the full-form POST): the evaluator's report, then the pool
+    when nothing blocks. Returns (pool or None, report); a refusal is added to the form as a non-field error."""
+    report = evaluate(gather(project, form.spec))
+    if not report.ready:
+        form.add_error(None, "Not ready to provision: fix the blocking requirements below first.")
+        return None, report
+    try:
+        with transaction.atomic():
+            pool = provisioning.create_pool(project, form.spec, form.cleaned_data["bundle"], request=request)
+    except IntegrityError:
+        form.add_error(None, "Another pool took this name or VIP a moment ago; check the report again.")
+        return None, report
+    messages.success(request, f"Pool {pool.name} created: provisioning started.")
+    return pool, report
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def pool_create(request, tenant, project):
+    """GET opens the wizard; a POST of every field at once (automation, the readiness check) stays supported."""
+    if request.method == "GET":
+        from .pool_wizard import pool_wizard
+
+        return pool_wizard(request, tenant, project, step="general")
     project, role = access.get_project_for_user(request.user, tenant, project, need=access.WRITE)
     report = None
-    form = PoolForm(request.POST or None, project=project)
-    if request.method == "POST" and form.is_valid():
-        spec = form.spec
-        bundle = form.cleaned_data["bundle"]
-        report = evaluate(gather(project, spec))
-        if "create" in request.POST and report.ready:
-            try:
-                with transaction.atomic():
-                    pool = provisioning.create_pool(project, spec, bundle, request=request)
-            except IntegrityError:
-                form.add_error(None, "Another pool took this name or VIP a moment ago; check the report again.")
-            else:
-                messages.success(request, f"Pool {pool.name} created: provisioning started.")
+    form = PoolForm(request.POST, project=project)
+    if form.is_valid():
+        if "create" in request.POST:
+            pool, report = create_checked(request, project, form)
+            if pool is not None:
                 return redirect_after_post(request, pool_url(pool))
-        elif "create" in request.POST:
-            form.add_error(None, "Not ready to provision: fix the blocking requirements below first.")
+        else:
+            report = evaluate(gather(project, form.spec))
     context = {"project": project, "tenant": project.tenant, "role": role, "form": form, "report": report,
                "request_json": json.dumps(report.request, indent=2) if report else "", "create_path": CREATE_PATH,
                "has_bundles": ProfileBundle.objects.filter(project=project).exists()}
-    return render_page(request, "compute/pool_form.html", context, fragment="report" if request.method == "POST" and "check" in request.POST else None)
+    return render_page(request, "compute/pool_form.html", context, fragment="report" if "check" in request.POST else None)
 
 
 def _detail_context(pool: ComputePool, project, role) -> dict:

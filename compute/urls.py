@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import pools_views, views
+from . import pool_wizard, pools_views, views
 
 app_name = "compute"
 
@@ -22,6 +22,10 @@ urlpatterns = [
     path(prefix + "profiles/sync/", views.profiles_sync, name="profiles_sync"),
     path(prefix + "pools/", pools_views.pools, name="pools"),
     path(prefix + "pools/new/", pools_views.pool_create, name="pool_create"),
+    path(prefix + "pools/new/counts/", pool_wizard.pool_wizard_counts, name="pool_wizard_counts"),
+    path(prefix + "pools/new/bundle/create/", pool_wizard.pool_wizard_bundle, name="pool_wizard_bundle"),
+    path(prefix + "pools/new/reset/", pool_wizard.pool_wizard_reset, name="pool_wizard_reset"),
+    path(prefix + "pools/new/<slug:step>/", pool_wizard.pool_wizard, name="pool_wizard"),
     path(prefix + "pools/<uuid:pool>/", pools_views.pool_detail, name="pool_detail"),
     path(prefix + "pools/<uuid:pool>/retry/", pools_views.pool_retry, name="pool_retry"),
     path(prefix + "pools/<uuid:pool>/delete/", pools_views.pool_delete, name="pool_delete"),

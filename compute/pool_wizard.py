@@ -1,0 +1,234 @@
+"""The Compute Pool wizard: General → Variant → Profile bundle → Node pools → Network → Review → Create.
+
+The draft lives in the session (one per project), so every step is a plain GET URL that survives back and
+reload; a step's POST is validated by the same PoolForm (and so by compute.pools.parse_spec) as a whole pool,
+with the fields of later steps not yet required, then stored and answered with a redirect to the next step.
+The node-pool step posts its fields on every change to `pool_wizard_counts`, which runs the readiness
+evaluator and answers the live counts fragment. Create goes through pools_views.create_checked, the one
+create path. Nothing secret is ever part of a draft.
+"""
+from __future__ import annotations
+
+import json
+import re
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+
+from core import audit
+from core.htmx import redirect_after_post, render_page
+from core.models import AuditEntry
+from tenancy import access
+
+from .bundle_forms import BundleForm
+from .models import ClusterProfile, ComputePool, ProfileBundle
+from .pools import parse_spec
+from .pools_forms import WORKER_FIELDS, WORKER_SLOTS, PoolForm, worker_prefix
+from .readiness import CREATE_PATH, evaluate, gather
+
+STEPS = [("general", "General"), ("variant", "Variant"), ("bundle", "Profile bundle"), ("nodes", "Node pools"),
+         ("network", "Network"), ("review", "Review")]
+STEP_NAMES = [s for s, _ in STEPS]
+CP_FIELDS = ["cp_count", "cp_worker_eligible", "cp_architecture", "cp_cpu", "cp_memory_gib", "cp_groups"]
+WORKER_SLOT_FIELDS = [[f"{worker_prefix(i)}{f}" for f in WORKER_FIELDS] for i in range(WORKER_SLOTS)]
+STEP_FIELDS = {
+    "general": ["name", "description", "labels"],
+    "variant": ["variant"],
+    "bundle": ["bundle"],
+    "nodes": CP_FIELDS + [f for slot in WORKER_SLOT_FIELDS for f in slot] + ["worker_groups"],
+    "network": ["vip", "ssh_keys", "deletion_policy"],
+    "review": [],
+}
+CHECKBOXES = {"cp_worker_eligible"}
+FOUND = re.compile(r": found (\d+)")
+
+
+def _key(project) -> str:
+    return f"pool-wizard:{project.pk}"
+
+
+def _defaults(project) -> dict[str, str]:
+    form = PoolForm(project=project)
+    data = {}
+    for name, field in form.fields.items():
+        initial = field.initial
+        if name in CHECKBOXES:
+            data[name] = "on" if initial else ""
+        else:
+            data[name] = "" if initial is None else str(initial)
+    return data
+
+
+def draft(request, project) -> dict[str, str]:
+    """The project's wizard draft: form field name → posted text, defaults where nothing was entered yet."""
+    return {**_defaults(project), **request.session.get(_key(project), {})}
+
+
+def _posted(request, step: str) -> dict[str, str]:
+    return {f: ("on" if request.POST.get(f) else "") if f in CHECKBOXES else request.POST.get(f, "").strip()
+            for f in STEP_FIELDS[step]}
+
+
+def _fields_upto(step: str) -> set[str]:
+    index = STEP_NAMES.index(step)
+    return {f for s in STEP_NAMES[:index + 1] for f in STEP_FIELDS[s]}
+
+
+def step_form(project, data: dict, step: str) -> PoolForm:
+    """A bound PoolForm for `step`: fields of later steps are not required yet (their problems are not shown)."""
+    form = PoolForm(data, project=project)
+    later = set(form.fields) - _fields_upto(step) if step != "review" else set()
+    for name in later:
+        form.fields[name].required = False
+    return form
+
+
+def step_errors(form: PoolForm, step: str) -> dict[str, list[str]]:
+    """The form's problems this step (and the ones before it) own; at Review every problem."""
+    form.is_valid()
+    if step == "review":
+        return {k: list(v) for k, v in form.errors.items()}
+    own = _fields_upto(step)
+    errors = {k: list(v) for k, v in form.errors.items() if k in own}
+    if step == "general" and "name" not in errors and form.cleaned_data.get("name") and ComputePool.objects.filter(
+            project=form.project, name=form.cleaned_data["name"]).exclude(status=ComputePool.DELETED).exists():
+        errors["name"] = [f"This project already has a pool called {form.cleaned_data['name']}."]
+        form.add_error("name", errors["name"][0])
+    return errors
+
+
+def _step_of(field: str) -> str:
+    return next((s for s in STEP_NAMES if field in STEP_FIELDS[s]), "review")
+
+
+def _url(project, step: str) -> str:
+    return reverse("compute:pool_wizard", args=[project.tenant.name, project.name, step])
+
+
+def live_counts(project, data: dict) -> dict:
+    """What the node-pool step shows: per machine pool the hosts that match, how many it needs, and the GPUs of the
+    hosts the evaluator would choose; the numbers come from the readiness report, never from a second filter."""
+    form = step_form(project, data, "nodes")
+    errors = step_errors(form, "nodes")
+    if errors or not hasattr(form, "_tags"):
+        return {"errors": [f"{form.fields[k].label}: {e}" for k, es in errors.items() for e in es]}
+    spec, _problems = parse_spec(form.manifest_spec(), name=data.get("name") or "draft", namespace=project.namespace,
+                                 labels=getattr(form, "_labels", {}))
+    if spec is None:
+        return {"errors": ["Fill in the control plane."]}
+    inputs = gather(project, spec)
+    report = evaluate(inputs)
+    gpus = {h.uid: h.gpu_total for h in inputs.hosts}
+    rows = []
+    for node in spec.machine_pools:
+        requirement = next(r for r in report.requirements if r.name == f"{node.role.capitalize()} hosts")
+        found = FOUND.search(requirement.reason)
+        chosen = report.hosts.get(node.name, [])
+        rows.append({"name": node.name, "role": node.role, "needed": node.count, "matching": int(found.group(1)) if found else 0,
+                     "chosen_gpus": sum(gpus.get(uid, 0) for uid in chosen), "passed": requirement.passed,
+                     "reason": requirement.reason, "filter": node.describe()})
+    gpu_limit = next((r for r in report.requirements if r.name == "GPU limit"), None)
+    return {"errors": [], "rows": rows, "gpu_limit": gpu_limit, "total_gpus": sum(r["chosen_gpus"] for r in rows),
+            "enough": all(r["passed"] for r in rows) and (gpu_limit is None or gpu_limit.passed)}
+
+
+def _context(request, project, role, step: str, form: PoolForm, data: dict, **extra) -> dict:
+    index = STEP_NAMES.index(step)
+    context = {
+        "project": project, "tenant": project.tenant, "role": role, "step": step, "steps": STEPS, "form": form, "data": data,
+        "step_index": index, "step_label": dict(STEPS)[step],
+        "previous": _url(project, STEP_NAMES[index - 1]) if index else "",
+        "fields": [form[f] for f in STEP_FIELDS[step] if f in form.fields],
+        "done": [s for s in STEP_NAMES[:index]],
+    }
+    if step == "nodes":
+        context["cp_fields"] = [form[f] for f in CP_FIELDS]
+        context["worker_slots"] = [{"number": i + 1, "fields": [form[f] for f in fields], "used": bool(data.get(fields[0]))}
+                                   for i, fields in enumerate(WORKER_SLOT_FIELDS)]
+        context["worker_groups"] = form["worker_groups"]
+        context["counts"] = live_counts(project, data)
+    if step == "bundle":
+        context["bundles"] = ProfileBundle.objects.filter(project=project)
+        context["bundle_form"] = extra.pop("bundle_form", None) or BundleForm(project=project)
+        context["profiles_synced"] = ClusterProfile.objects.filter(project=project).exists()
+    context.update(extra)
+    return context
+
+
+def _review(project, data: dict) -> dict:
+    form = step_form(project, data, "review")
+    errors = step_errors(form, "review")
+    report = evaluate(gather(project, form.spec)) if not errors and form.spec is not None else None
+    return {"form": form, "problems": [{"field": form.fields[k].label if k in form.fields else "", "message": e,
+                                        "url": _url(project, _step_of(k))} for k, es in errors.items() for e in es],
+            "report": report, "request_json": json.dumps(report.request, indent=2) if report else "", "create_path": CREATE_PATH,
+            "manifest": form.spec.to_manifest() if report else None}
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def pool_wizard(request, tenant, project, step):
+    project, role = access.get_project_for_user(request.user, tenant, project, need=access.WRITE)
+    if step not in STEP_NAMES:
+        raise Http404("No such step.")
+    data = draft(request, project)
+    if step == "review":
+        review = _review(project, data)
+        if request.method == "POST" and review["report"] is not None:
+            from .pools_views import create_checked, pool_url
+
+            pool, report = create_checked(request, project, review["form"])
+            if pool is not None:
+                request.session.pop(_key(project), None)
+                return redirect_after_post(request, pool_url(pool))
+            review["report"] = report
+            review["problems"] += [{"field": "", "message": e, "url": ""} for e in review["form"].non_field_errors()]
+        elif request.method == "POST":
+            review["problems"].insert(0, {"field": "", "message": "Not ready to provision: fix the problems below first.", "url": ""})
+        return render_page(request, "compute/pool_wizard.html",
+                           _context(request, project, role, step, review.pop("form"), data, **review))
+    if request.method == "GET":
+        return render_page(request, "compute/pool_wizard.html", _context(request, project, role, step, PoolForm(initial=data, project=project), data))
+    merged = {**data, **_posted(request, step)}
+    form = step_form(project, merged, step)
+    if step_errors(form, step):
+        return render_page(request, "compute/pool_wizard.html", _context(request, project, role, step, form, merged))
+    request.session[_key(project)] = {**request.session.get(_key(project), {}), **_posted(request, step)}
+    return redirect_after_post(request, _url(project, STEP_NAMES[STEP_NAMES.index(step) + 1]))
+
+
+@login_required
+@require_POST
+def pool_wizard_counts(request, tenant, project):
+    project, role = access.get_project_for_user(request.user, tenant, project, need=access.WRITE)
+    data = {**draft(request, project), **_posted(request, "nodes")}
+    return render_page(request, "compute/pool_wizard.html#counts", {"counts": live_counts(project, data)})
+
+
+@login_required
+@require_POST
+def pool_wizard_bundle(request, tenant, project):
+    project, role = access.get_project_for_user(request.user, tenant, project, need=access.WRITE)
+    data = draft(request, project)
+    bundle_form = BundleForm(request.POST, project=project)
+    if not bundle_form.is_valid():
+        form = PoolForm(initial=data, project=project)
+        return render_page(request, "compute/pool_wizard.html",
+                           _context(request, project, role, "bundle", form, data, bundle_form=bundle_form, bundle_open=True))
+    bundle = bundle_form.save()
+    audit.record(request, AuditEntry.CREATE, bundle, changes={"profiles": ", ".join(f"{p['name']} {p['version']}" for p in bundle.profiles)})
+    request.session[_key(project)] = {**request.session.get(_key(project), {}), "bundle": bundle.name}
+    messages.success(request, f"Profile bundle {bundle.name} created.")
+    return redirect_after_post(request, _url(project, "bundle"))
+
+
+@login_required
+@require_POST
+def pool_wizard_reset(request, tenant, project):
+    project, role = access.get_project_for_user(request.user, tenant, project, need=access.WRITE)
+    request.session.pop(_key(project), None)
+    return redirect(_url(project, "general"))
