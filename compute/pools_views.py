@@ -40,7 +40,8 @@ def pools(request, tenant, project):
     deleted = [p for p in rows if p.status == ComputePool.DELETED][:20]
     bundles = ProfileBundle.objects.filter(project=project)
     return render_page(request, "compute/pools.html", {"project": project, "tenant": project.tenant, "role": role,
-                                                       "pools": active, "deleted": deleted, "bundles": bundles})
+                                                       "pools": active, "deleted": deleted, "bundles": bundles},
+                       fragment="summary" if request.GET.get("summary") else None)
 
 
 def create_checked(request, project, form: PoolForm):

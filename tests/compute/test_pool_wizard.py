@@ -158,3 +158,19 @@ def test_it_keeps_the_wizard_from_viewers_and_outsiders(world, pool_project):
         assert viewer.get(url).status_code == 403 and outsider.get(url).status_code == 404
     assert world.client_for(world.editor).get(reverse("compute:pool_wizard_counts", args=ARGS)).status_code == 405
     assert not ComputePool.objects.exists() and ProfileBundle.objects.count() == 1
+
+
+def test_it_summarises_pools_on_the_project_page(world, pool_project):
+    from compute.provisioning import create_pool
+
+    client = world.client_for(world.viewer)
+    page = client.get(reverse("tenancy:project_detail", args=ARGS)).content.decode()
+    summary = reverse("compute:pools", args=ARGS) + "?summary=1"
+    assert f'hx-get="{summary}"' in page
+    assert "No compute pools yet." in client.get(summary, HTTP_HX_REQUEST="true").content.decode()
+    spec = spec_for(pool_project, "web-pool", vip="10.30.0.5")
+    pool = create_pool(pool_project, spec, ProfileBundle.objects.get(name="edge-infra"), source="test")
+    ComputePool.objects.filter(pk=pool.pk).update(status=ComputePool.READY)
+    body = client.get(summary, HTTP_HX_REQUEST="true").content.decode()
+    assert "<html" not in body and 'id="pools-summary"' in body and "web-pool" in body and "Ready" in body and "Create one" not in body
+    assert "1 pool: 1 Ready." in client.get(reverse("tenancy:project_detail", args=ARGS)).content.decode()
