@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models.fields.json import KeyTransform
 
 from tenancy.models import Project
 
@@ -54,13 +55,17 @@ def filter_hosts(project: Project, params) -> tuple[QuerySet[EdgeHost], dict]:
         applied["gone"] = "1"
     else:
         qs = qs.filter(gone=False)
-    for tag in params.getlist("tag") if hasattr(params, "getlist") else ([params["tag"]] if params.get("tag") else []):
+    for index, tag in enumerate(params.getlist("tag") if hasattr(params, "getlist") else ([params["tag"]] if params.get("tag") else [])):
         tag = tag.strip()
         if not tag:
             continue
         key, _, value = tag.partition(":")
-        # A JSON key lookup by name: dots and dashes in tag keys are fine; Palette keys never contain "__".
-        qs = qs.filter(**{f"tags__{key}": value}) if value else qs.filter(tags__has_key=key)
+        # The key is data, never part of a lookup path: `tags__<key>` would let "a__regex:(" or "a__contains:x"
+        # choose the SQL lookup (errors, 500s). KeyTransform takes the key literally, dots and "__" included.
+        if value:
+            qs = qs.alias(**{f"_tag{index}": KeyTransform(key, "tags")}).filter(**{f"_tag{index}": value})
+        else:
+            qs = qs.filter(tags__has_key=key)
         applied.setdefault("tag", []).append(tag)
     for param, field in (("status", "state"), ("health", "health"), ("arch", "architecture")):
         if params.get(param):

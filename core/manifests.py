@@ -313,6 +313,35 @@ def _parse(text: str | bytes, plan: Plan) -> None:
         return
     if not plan.documents:
         plan.error(None, "", "no manifests found: the file is empty or holds only comments.")
+    for doc in plan.documents:
+        # YAML's "\0" escape yields a NUL character, which PostgreSQL cannot store in text or JSON.
+        try:
+            path = _nul_path(doc.body)
+        except RecursionError:
+            plan.error(doc, "", "the YAML is nested too deeply to be a manifest.")
+            continue
+        if path is not None:
+            plan.error(doc, path, "contains a NUL character (\\0), which cannot be stored: remove it.")
+
+
+def _nul_path(value: Any, path: str = "") -> str | None:
+    """The dotted path of the first key or string holding a NUL character, or None."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, child in value.items():
+            where = f"{path}.{shorten(key)}" if path else shorten(key)
+            if isinstance(key, str) and "\x00" in key:
+                return where.replace("\x00", "\\0")
+            found = _nul_path(child, where)
+            if found is not None:
+                return found
+    if isinstance(value, list):
+        for index, child in enumerate(value):
+            found = _nul_path(child, f"{path}[{index}]")
+            if found is not None:
+                return found
+    return None
 
 
 def _envelope(doc: Document, plan: Plan) -> None:

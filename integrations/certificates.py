@@ -61,11 +61,14 @@ def parse_ca_bundle(text: str | bytes) -> list[CertificateInfo]:
     infos = []
     for index, (_, body) in enumerate(certs, start=1):
         pem = f"-----BEGIN CERTIFICATE-----{body}-----END CERTIFICATE-----\n".encode()
+        damaged = f"Certificate {index} of {len(certs)} is not a valid X.509 certificate (damaged or truncated PEM)."
         try:
             cert = x509.load_pem_x509_certificate(pem)
-        except ValueError:
-            raise CertificateError(f"Certificate {index} of {len(certs)} is not a valid X.509 certificate (damaged or truncated PEM).") from None
-        subject = cert.subject.rfc4514_string() or "(empty subject)"
+            # cryptography parses names lazily: a damaged subject or issuer only fails when read.
+            subject = cert.subject.rfc4514_string() or "(empty subject)"
+            issuer = cert.issuer.rfc4514_string()
+        except (ValueError, x509.InvalidVersion):
+            raise CertificateError(damaged) from None
         try:
             is_ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
         except x509.ExtensionNotFound:
@@ -77,13 +80,16 @@ def parse_ca_bundle(text: str | bytes) -> list[CertificateInfo]:
                 f"Certificate {index} ({subject}) is not a CA certificate (no basicConstraints CA:TRUE); "
                 "it looks like a server certificate. Use the CA that issued Palette's certificate."
             )
-        infos.append(CertificateInfo(
-            subject=subject,
-            issuer=cert.issuer.rfc4514_string(),
-            fingerprint_sha256=cert.fingerprint(hashes.SHA256()).hex(":").upper(),
-            not_before=cert.not_valid_before_utc,
-            not_after=cert.not_valid_after_utc,
-        ))
+        try:
+            infos.append(CertificateInfo(
+                subject=subject,
+                issuer=issuer,
+                fingerprint_sha256=cert.fingerprint(hashes.SHA256()).hex(":").upper(),
+                not_before=cert.not_valid_before_utc,
+                not_after=cert.not_valid_after_utc,
+            ))
+        except ValueError:
+            raise CertificateError(damaged) from None
     return infos
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from urllib.parse import urlsplit
 
 from django.conf import settings as django_settings
@@ -39,7 +39,11 @@ def normalize_host_url(value: str, allow_http: bool | None = None) -> str:
         raise CredentialError("hostUrl", "Enter Palette's API host, e.g. https://api.spectrocloud.com or palette.example.com.")
     if "://" not in raw:
         raw = "https://" + raw
-    parts = urlsplit(raw)
+    try:
+        parts = urlsplit(raw)
+    except ValueError:  # unbalanced or invalid [IPv6] brackets
+        raise CredentialError("hostUrl", "That is not a valid URL: check the host (an IPv6 address goes in [brackets]), "
+                                         "e.g. https://palette.example.com.") from None
     if parts.scheme not in ("https", "http"):
         raise CredentialError("hostUrl", f"Use an https:// URL; {parts.scheme}:// is not supported.")
     if parts.scheme == "http" and not allow_http:
@@ -71,7 +75,7 @@ def normalize_host_url(value: str, allow_http: bool | None = None) -> str:
 class PaletteCredentials:
     """The Palette integration as PaletteAI stores it in the `palette` key of its Secret."""
 
-    apiKey: str = ""
+    apiKey: str = field(default="", repr=False)  # never in logs or tracebacks
     defaultProjectID: str = ""
     hostUrl: str = ""
     tenant: str = ""

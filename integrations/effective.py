@@ -26,6 +26,13 @@ class EffectivePalette:
     def value(self, name: str):
         return self.fields[name][0]
 
+    def __repr__(self) -> str:
+        # Reprs end up in logs and tracebacks (Django logs whole template contexts at DEBUG): mask the key.
+        from core.fields import mask
+
+        shown = {k: ((mask(str(v)) if k == "apiKey" else v), src) for k, (v, src) in self.fields.items()}
+        return f"EffectivePalette(fields={shown!r}, ca_source={self.ca_source!r}, problems={self.problems!r})"
+
     @property
     def complete(self) -> bool:
         return not self.problems and all(self.value(f) for f in credentials.REQUIRED)

@@ -13,13 +13,22 @@ DNS1123_LABEL = RegexValidator(
     r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
     "Use lowercase letters, digits and '-', starting and ending with a letter or digit (a DNS-1123 label).",
 )
+TENANT_NAMESPACE_PREFIX = "tenant-"
 RESERVED_NAMESPACES = ("mural-system", "default", "kube-system", "kube-public", "kube-node-lease")
 
 
 def validate_namespace(value: str) -> None:
-    """A Kubernetes namespace PaletteAI may own: a DNS-1123 label, not a system namespace."""
+    """A project namespace PaletteAI may own: a DNS-1123 label, not a system namespace, not a tenant's.
+
+    `tenant-<name>` is every tenant's own namespace (also of tenants created later): a project there
+    would put its Secrets beside another tenant's.
+    """
     if value in RESERVED_NAMESPACES or value.startswith("kube-"):
         raise ValidationError(f"Namespace {value!r} is reserved for the system; choose another name.")
+    if value.startswith(TENANT_NAMESPACE_PREFIX):
+        tenant = value[len(TENANT_NAMESPACE_PREFIX):]
+        raise ValidationError(f"{value} is tenant {tenant}'s namespace; a project needs its own. Namespaces "
+                              f"{TENANT_NAMESPACE_PREFIX}<name> are reserved for tenants, also for those created later.")
 
 
 class Tenant(models.Model):
