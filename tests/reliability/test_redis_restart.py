@@ -1,5 +1,8 @@
 """Redis restarts (without persistence) while runs are queued: every run still completes or fails visibly.
 
+Runs started while Redis is down are saved all the same (the message is sent on commit, and a
+failure to send is logged, not raised: core.tasks.enqueue_on_commit) and must complete too.
+
 Real processes: a Celery worker and Celery beat on a Redis server of this test's own (restarting the
 suite's Redis would disturb other tests), PostgreSQL, the simulator over HTTPS. Beat runs the run
 watchdog (core.watchdog), which re-sends what the broker lost.
@@ -57,6 +60,10 @@ def test_it_loses_no_run_when_redis_restarts_with_runs_queued(world, palette, pr
         queued = private_redis.queued()
         states = Counter(r.status for r in _runs())
         private_redis.stop()
+        # While Redis is down, work is still started (a click, beat): the row is saved, the message cannot be sent.
+        late = Project.objects.create(tenant=world.tenant_a, name="late", display_name="Late", namespace="acme-late")
+        with transaction.atomic():
+            during = [start_discovery(late, trigger="test"), start_sync(late)]
         private_redis.start()  # same port, empty: every queued message is gone
         assert private_redis.queued() == 0
         restarted = time.monotonic()
@@ -67,7 +74,7 @@ def test_it_loses_no_run_when_redis_restarts_with_runs_queued(world, palette, pr
 
         final = wait_for(settled, timeout=120, interval=0.5, message="every run to finish after the restart")
         took = time.monotonic() - restarted
-    assert {(type(r), r.pk) for r in final} >= {(type(r), r.pk) for r in runs}, "a run row vanished"
+    assert {(type(r), r.pk) for r in final} >= {(type(r), r.pk) for r in runs + during}, "a run row vanished"
     outcome = Counter(r.status for r in final)
     for run in final:
         assert run.status == TaskRun.SUCCEEDED or run.first_error, f"{type(run).__name__} {run.pk} failed without a reason"
@@ -75,5 +82,6 @@ def test_it_loses_no_run_when_redis_restarts_with_runs_queued(world, palette, pr
     assert resent, "no run needed the watchdog: the restart lost nothing, so the test proved nothing"
     assert outcome[TaskRun.SUCCEEDED] == len(final), {f"{type(r).__name__} {r.pk}": r.first_error for r in final if r.first_error}
     report(f"injected a Redis restart (no persistence) with {len(runs)} runs started ({states[TaskRun.RUNNING]} running, "
-           f"{states[TaskRun.PENDING]} pending; {queued} messages queued and lost); checked: all {len(final)} runs ended "
+           f"{states[TaskRun.PENDING]} pending; {queued} messages queued and lost) and {len(during)} runs started while it was "
+           f"down; checked: all {len(final)} runs ended "
            f"{dict(outcome)} within {took:.0f} s, {len(resent)} re-sent by the watchdog, 0 vanished, 0 stuck")
