@@ -120,7 +120,13 @@ def reconcile(run: DiscoveryRun, hosts) -> None:
     pages = hosts_seen = added = updated = unchanged = 0
     progress_written = time.monotonic()
     while True:
-        batch = list(islice(iterator, PAGE))
+        try:
+            batch = list(islice(iterator, PAGE))
+        except Exception:
+            # A failed scan still tells how far it got: the pages before the failure are stored.
+            DiscoveryRun.objects.filter(pk=run.pk).update(pages=pages, hosts_seen=len(seen), added=added, updated=updated,
+                                                          unchanged=unchanged, progress={"pages": pages, "hosts_seen": len(seen)})
+            raise
         if not batch:
             break
         now = timezone.now()

@@ -109,7 +109,9 @@ def test_it_touches_nothing_unseen_when_palette_stops_mid_scan_and_heals_next_ti
         assert EdgeHost.objects.get(project=project, uid=uid).tags.get("rack") == "moved"
     unseen = set(retagged) - changed
     assert unseen, "every changed host was on the two pages seen: the test proves nothing about unseen ones"
-    assert failed.removed == 0
+    failed.refresh_from_db()
+    assert (failed.pages, failed.hosts_seen, failed.updated, failed.removed) == (2, 100, len(changed), 0), \
+        "the failed run does not say how far it got"
 
     restart(sim, port)
     healed = _discover(project)
@@ -121,5 +123,5 @@ def test_it_touches_nothing_unseen_when_palette_stops_mid_scan_and_heals_next_ti
     assert present == set(sim.state.hosts)
     assert all(EdgeHost.objects.get(project=project, uid=uid).tags.get("rack") == "moved" for uid in retagged)
     report(f"injected Palette stopping while answering page 3 of 5 (after {len(removed)} hosts left and {len(retagged)} were "
-           f"retagged); checked the run failed with the reason in {took:.1f} s, 0 hosts gone, {len(unseen)} unseen changes "
+           f"retagged); checked the run failed with the reason in {took:.1f} s, recording 2 pages/100 hosts seen, 0 hosts gone, {len(unseen)} unseen changes "
            f"untouched, {len(changed)} seen applied; the next run healed: {len(removed)} gone, {len(retagged)} retagged")
