@@ -20,7 +20,6 @@ from core.models import AuditEntry
 from tenancy.models import Project
 from tests.compute.pool_fixtures import discover, make_bundle
 from tests.conftest import PASSWORD
-from tests.reliability.conftest import configure
 
 pytestmark = [pytest.mark.reliability, pytest.mark.django_db(transaction=True)]
 
