@@ -1,14 +1,28 @@
 """The audit log: one function writes every entry, so no caller can forget to drop secret values."""
 from __future__ import annotations
 
+import ipaddress
+
+from django.conf import settings
 from django.http import HttpRequest
 
 from .models import AuditEntry
 
 
 def client_ip(request: HttpRequest | None) -> str | None:
+    """The client's address: REMOTE_ADDR, or behind TRUSTED_PROXY_COUNT proxies the entry of
+    X-Forwarded-For that the outermost trusted proxy appended. Used by the audit log and by login
+    throttling (AXES_CLIENT_IP_CALLABLE), so both see the same address — never the ingress's."""
     if request is None:
         return None
+    count = settings.TRUSTED_PROXY_COUNT
+    if count:
+        hops = [h.strip() for h in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if h.strip()]
+        if len(hops) >= count:
+            try:
+                return str(ipaddress.ip_address(hops[-count]))
+            except ValueError:
+                pass  # a forged or garbled header: fall back to the connection's address
     return request.META.get("REMOTE_ADDR") or None
 
 

@@ -101,3 +101,33 @@ def test_it_serves_vendor_assets_locally(client, db):
     body = client.get(reverse("login")).content.decode()
     assert "/static/vendor/pico/pico.min.css" in body and "/static/django_htmx/htmx" in body
     assert "https://" not in body
+
+
+def test_it_reads_the_client_address_behind_trusted_proxies(rf, settings):
+    from core.audit import client_ip
+
+    request = rf.get("/", HTTP_X_FORWARDED_FOR="203.0.113.9, 10.0.0.5", REMOTE_ADDR="10.0.0.6")
+    settings.TRUSTED_PROXY_COUNT = 0
+    assert client_ip(request) == "10.0.0.6"  # no proxy trusted: the header is ignored (it can be forged)
+    settings.TRUSTED_PROXY_COUNT = 1
+    assert client_ip(request) == "10.0.0.5"
+    settings.TRUSTED_PROXY_COUNT = 2
+    assert client_ip(request) == "203.0.113.9"
+    settings.TRUSTED_PROXY_COUNT = 3
+    assert client_ip(request) == "10.0.0.6"  # fewer hops than proxies: not trustworthy
+    assert client_ip(rf.get("/", HTTP_X_FORWARDED_FOR="not-an-ip", REMOTE_ADDR="10.0.0.6")) == "10.0.0.6"
+
+
+def test_it_throttles_logins_per_client_behind_an_ingress(client, db, settings):
+    from django.contrib.auth import get_user_model
+
+    settings.AXES_ENABLED = True
+    settings.TRUSTED_PROXY_COUNT = 1
+    get_user_model().objects.create_user("victim", password="right-password-123")
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        client.post("/login/", {"username": "victim", "password": "wrong"}, HTTP_X_FORWARDED_FOR="198.51.100.7", REMOTE_ADDR="10.0.0.1")
+    locked = client.post("/login/", {"username": "victim", "password": "right-password-123"}, HTTP_X_FORWARDED_FOR="198.51.100.7", REMOTE_ADDR="10.0.0.1")
+    assert locked.status_code in (403, 429) or "Too many failed" in locked.content.decode()
+    # Another user behind the same ingress is not locked out by the attacker's failures.
+    other = client.post("/login/", {"username": "victim", "password": "right-password-123"}, HTTP_X_FORWARDED_FOR="198.51.100.8", REMOTE_ADDR="10.0.0.1")
+    assert other.status_code == 302
