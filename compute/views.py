@@ -37,7 +37,9 @@ def inventory_url(project) -> str:
 
 def sync_status(project) -> dict:
     """'synced 12 s ago', or 'Palette unreachable since 10:41 — <first error>', and the active run."""
-    runs = list(DiscoveryRun.objects.filter(project=project).order_by("-created")[:20])
+    runs = list(DiscoveryRun.objects.filter(project=project).order_by("-created")
+                .only("uuid", "status", "created", "started", "finished", "first_error", "trigger", "pages", "hosts_seen",
+                      "added", "updated", "removed", "project_id")[:20])
     active = next((r for r in runs if r.is_active), None)
     last_ok = next((r for r in runs if r.status == DiscoveryRun.SUCCEEDED), None)
     failing = []
@@ -80,12 +82,13 @@ def _facets(project) -> dict:
     """Values offered by the filter menus (a few small aggregate queries, independent of the page)."""
     # order_by() clears the model's default ordering, which DISTINCT would otherwise include.
     base = EdgeHost.objects.filter(project=project, gone=False).order_by()
-    models_ = sorted({m for line in base.exclude(gpu_models="").values_list("gpu_models", flat=True).distinct() for m in line.split(GPU_MODEL_SEPARATOR) if m})
+    # One scan for every facet: the distinct combinations are few, whatever the number of hosts.
+    combos = list(base.values_list("state", "health", "architecture", "gpu_models").distinct())
     return {
-        "states": sorted(set(base.values_list("state", flat=True).distinct())),
-        "healths": sorted(set(base.values_list("health", flat=True).distinct())),
-        "archs": sorted(set(base.values_list("architecture", flat=True).distinct())),
-        "gpu_models": models_,
+        "states": sorted({c[0] for c in combos}),
+        "healths": sorted({c[1] for c in combos}),
+        "archs": sorted({c[2] for c in combos}),
+        "gpu_models": sorted({m for c in combos for m in c[3].split(GPU_MODEL_SEPARATOR) if m}),
     }
 
 

@@ -28,4 +28,5 @@ def test_it_answers_filter_clicks_without_the_pages_aggregates(world):
     heavy = [q["sql"] for q in fragment_queries.captured_queries if "DISTINCT" in q["sql"] or "GROUP BY" in q["sql"]
              or "compute_discoveryrun" in q["sql"]]
     assert heavy == []
-    assert len(fragment_queries) <= len(page_queries) - 6
+    # Skipped: the facets (one DISTINCT scan), capacity, sync status and the policy: four queries at least.
+    assert len(fragment_queries) <= len(page_queries) - 4
