@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from compute.discovery import run_discovery
 from compute.models import DiscoveryRun, EdgeHost, TagEdit
@@ -36,8 +37,12 @@ def test_it_filters_the_grid_and_edits_a_tag_with_preview(live_server, page, wor
     page.fill("input[name=q]", target.uid)
     page.press("input[name=q]", "Enter")
     page.wait_for_url(f"**q={target.uid}**")
-    page.check(f"input[name=host][value='{target.uuid}']")
+    expect(page.locator("table.hosts tbody tr")).to_have_count(1)
+    checkbox = page.locator(f"input[name=host][value='{target.uuid}']")
+    checkbox.check()
     page.fill("input[name=add]", "palette.ai:true")
+    # Leaving the search box must not re-fetch the grid (which would drop the selection).
+    expect(checkbox).to_be_checked()
     page.click("text=Preview")
     page.wait_for_selector("text=Become eligible (1)")
     page.click("text=Apply to 1 host in Palette")
