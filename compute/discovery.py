@@ -15,7 +15,7 @@ from itertools import islice
 from django.db import transaction
 from django.utils import timezone
 
-from core.tasks import enqueue_on_commit
+from core.tasks import start_once
 from integrations.effective import NotConfigured, palette_client, working_palette
 from palette import errors as perrors
 from palette.models import EdgeHost as PaletteHost
@@ -70,12 +70,7 @@ def start_discovery(project: Project, *, trigger: str = "manual") -> DiscoveryRu
     """Write a pending run (or return the active one) and enqueue it once the transaction commits."""
     from .tasks import discovery_task
 
-    active = DiscoveryRun.objects.filter(project=project, status__in=DiscoveryRun.ACTIVE).first()
-    if active is not None:
-        return active
-    run = DiscoveryRun.objects.create(project=project, trigger=trigger)
-    enqueue_on_commit(discovery_task, run.pk)
-    return run
+    return start_once(DiscoveryRun, discovery_task, target={"project": project}, trigger=trigger)
 
 
 def run_discovery(run: DiscoveryRun, **client_kwargs) -> DiscoveryRun:

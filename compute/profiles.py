@@ -4,7 +4,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from core.tasks import enqueue_on_commit
+from core.tasks import start_once
 from integrations.effective import NotConfigured, palette_client, working_palette
 from palette import errors as perrors
 from tenancy.models import Project
@@ -18,12 +18,7 @@ def start_sync(project: Project) -> ProfileSync:
     """A pending sync row (or the active one), enqueued on commit."""
     from .tasks import profile_sync_task
 
-    active = ProfileSync.objects.filter(project=project, status__in=ProfileSync.ACTIVE).first()
-    if active is not None:
-        return active
-    run = ProfileSync.objects.create(project=project)
-    enqueue_on_commit(profile_sync_task, run.pk)
-    return run
+    return start_once(ProfileSync, profile_sync_task, target={"project": project})
 
 
 def sync_profiles(run: ProfileSync, **client_kwargs) -> ProfileSync:

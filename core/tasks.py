@@ -20,6 +20,19 @@ def enqueue_on_commit(task, *args) -> None:
     transaction.on_commit(lambda: task.delay(*args), robust=True)
 
 
+def start_once(model, task, *, target: dict, **fields):
+    """The active run of `model` for `target` (e.g. {"project": p}), or a new pending one enqueued on commit.
+
+    Never two at once for the same target: a second request joins the active run.
+    """
+    active = model.objects.filter(**target, status__in=model.ACTIVE).first()
+    if active is not None:
+        return active
+    run = model.objects.create(**target, **fields)
+    enqueue_on_commit(task, run.pk)
+    return run
+
+
 @shared_task(name="core.heartbeat", acks_late=True, ignore_result=True)
 def heartbeat(run_id: int | None = None) -> None:
     """Answer a heartbeat: claim the row (or make one when beat sent no id) and mark it succeeded.

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from cryptography import x509
 from django.conf import settings as django_settings
 
-from core.tasks import enqueue_on_commit
+from core.tasks import start_once
 from palette import errors as perrors
 from palette.client import PaletteClient
 
@@ -255,24 +255,11 @@ def badge(owner) -> dict:
 
 
 def start_check(owner, *, trigger: str = "manual") -> PaletteCheck:
-    """Write a pending check row (or return the one already active) and enqueue it on commit.
-
-    Never two at once for the same owner: a second request joins the active run.
-    """
-
+    """A pending check of `owner` enqueued on commit, or the one already active (see core.tasks.start_once)."""
     from .tasks import palette_check_task
 
-    existing = active_check(owner)
-    if existing is not None:
-        return existing
-    check = PaletteCheck(trigger=trigger)
-    if hasattr(owner, "tenant_id"):
-        check.project = owner
-    else:
-        check.tenant = owner
-    check.save()
-    enqueue_on_commit(palette_check_task, check.pk)
-    return check
+    target = {"project": owner} if hasattr(owner, "tenant_id") else {"tenant": owner}
+    return start_once(PaletteCheck, palette_check_task, target=target, trigger=trigger)
 
 
 def perform_check(check: PaletteCheck, *, on_stage=None) -> PaletteCheck:

@@ -26,15 +26,8 @@ DNS1123_SUBDOMAIN = RegexValidator(
 MANAGED_BY_LABEL = ("app.kubernetes.io/managed-by", "paletteai-admin")
 
 
-class Scoped(models.Model):
-    """Owned by exactly one tenant or one project; `namespace` is that owner's namespace."""
-
-    tenant = models.ForeignKey(Tenant, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
-    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
-    namespace = models.CharField(max_length=63, db_index=True)
-
-    class Meta:
-        abstract = True
+class OwnedByTenantOrProject:
+    """For models with `tenant` and `project` foreign keys, exactly one of them set."""
 
     @property
     def owner(self) -> Tenant | Project:
@@ -43,6 +36,17 @@ class Scoped(models.Model):
     @property
     def audit_tenant(self) -> Tenant:
         return self.tenant or self.project.tenant
+
+
+class Scoped(OwnedByTenantOrProject, models.Model):
+    """Owned by exactly one tenant or one project; `namespace` is that owner's namespace."""
+
+    tenant = models.ForeignKey(Tenant, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    namespace = models.CharField(max_length=63, db_index=True)
+
+    class Meta:
+        abstract = True
 
     def set_owner(self, owner: Tenant | Project) -> None:
         if isinstance(owner, Project):
@@ -122,7 +126,7 @@ class Settings(Scoped):
         return f"{self.namespace}/{self.name}"
 
 
-class PaletteCheck(TaskRun):
+class PaletteCheck(OwnedByTenantOrProject, TaskRun):
     """One staged connection diagnosis of the effective Palette integration of a tenant or project.
 
     `stages` is a list of {name, passed, detail} filled in as the check runs; `outcome` drives
@@ -140,14 +144,6 @@ class PaletteCheck(TaskRun):
     class Meta(TaskRun.Meta):
         constraints = [scope_constraint("palettecheck_tenant_xor_project")]
         indexes = [models.Index(fields=["project", "-created"]), models.Index(fields=["tenant", "-created"])]
-
-    @property
-    def owner(self) -> Tenant | Project:
-        return self.project or self.tenant
-
-    @property
-    def audit_tenant(self) -> Tenant:
-        return self.tenant or self.project.tenant
 
 
 class OnboardingSession(models.Model):

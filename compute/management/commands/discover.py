@@ -8,14 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from compute.discovery import run_discovery
 from compute.inventory import inventory_json
 from compute.models import DiscoveryRun
-from tenancy.models import Project, owner_for_namespace
-
-
-def project_for(namespace: str) -> Project:
-    owner = owner_for_namespace(namespace)
-    if not isinstance(owner, Project):
-        raise CommandError(f"No project owns namespace {namespace!r} (discovery runs per project).")
-    return owner
+from compute.management.lookup import project_for
 
 
 class Command(BaseCommand):

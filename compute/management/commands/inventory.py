@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand
 
 from compute.inventory import inventory_json
 
-from .discover import project_for
+from compute.management.lookup import project_for
 
 
 class Command(BaseCommand):

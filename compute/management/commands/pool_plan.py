@@ -8,9 +8,8 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from compute.models import ComputePool
 from compute.readiness import CREATE_PATH, Report, evaluate, report_for_pool
-from tenancy.models import Project, owner_for_namespace
+from compute.management.lookup import pool_for
 
 MARKS = {(True, True): "✓", (True, False): "✓", (False, True): "✗", (False, False): "!"}
 
@@ -64,13 +63,7 @@ class Command(BaseCommand):
     def _from_pool(self, name: str, namespace: str | None) -> Report:
         if not namespace:
             raise CommandError("NAME needs -n NAMESPACE (the project's namespace).")
-        project = owner_for_namespace(namespace)
-        if not isinstance(project, Project):
-            raise CommandError(f"No project owns namespace {namespace!r}.")
-        pool = ComputePool.objects.filter(project=project, name=name).exclude(status=ComputePool.DELETED).first()
-        if pool is None:
-            raise CommandError(f"No compute pool {name} in {namespace}.")
-        return report_for_pool(pool)
+        return report_for_pool(pool_for(name, namespace))
 
     def _print(self, label: str, report: Report) -> None:
         blocking = report.blocking_failures

@@ -4,11 +4,11 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 from django.utils import timezone
 
 from compute.models import ComputePool
-from tenancy.models import Project, owner_for_namespace
+from compute.management.lookup import pool_for
 
 
 class Command(BaseCommand):
@@ -22,12 +22,7 @@ class Command(BaseCommand):
         parser.add_argument("--interval", type=float, default=2.0, help="seconds between checks (default 2)")
 
     def handle(self, *args, name: str, namespace: str, timeout: float, interval: float, **options):
-        project = owner_for_namespace(namespace)
-        if not isinstance(project, Project):
-            raise CommandError(f"No project owns namespace {namespace!r}.")
-        pool = ComputePool.objects.filter(project=project, name=name).exclude(status=ComputePool.DELETED).first()
-        if pool is None:
-            raise CommandError(f"No compute pool {name} in {namespace}.")
+        pool = pool_for(name, namespace)
         deadline = time.monotonic() + timeout
         shown: tuple = ()
         hinted = False
