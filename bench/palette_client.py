@@ -13,6 +13,7 @@ ratios; exits 1 above the target.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import re
 import statistics
@@ -101,6 +102,9 @@ def main(argv: list[str] | None = None) -> int:
                 # elsewhere on the machine hits both contenders of that round alike.
                 order = ("client", "bare") if i % 2 == 0 else ("bare", "client")
                 for name in order:
+                    # Same starting heap for each contender: what the previous run left behind is
+                    # collected now, not during the next run's timing.
+                    gc.collect()
                     started, started_cpu = time.perf_counter(), time.process_time()
                     count = (client_loop(url, key, project, ca_pem) if name == "client"
                              else bare_loop(url, key, project, ca))

@@ -1,10 +1,12 @@
 """Typed results of Palette calls.
 
-Each class is a dataclass built by ``from_api(data)`` from Palette's JSON and keeps the whole
-decoded object in ``raw`` (the same dict, not a copy), so fields this code does not model (or
-that a newer Palette adds) are never lost. Parsing is tolerant: a missing field becomes an empty
-value, never an error. Slots and no copies: a discovery can hold tens of thousands of hosts, and
-every extra object per host is paid again by each garbage-collector pass.
+Each class is built by ``from_api(data)`` from Palette's JSON and keeps the whole decoded object
+in ``raw`` (the same dict, not a copy), so fields this code does not model (or that a newer
+Palette adds) are never lost. Parsing is tolerant: a missing field becomes an empty value, never
+an error. Most are slotted dataclasses filled up front. ``EdgeHost``, the one that comes by the
+tens of thousands, is a view that reads its fields from ``raw`` on access: one small object per
+host instead of five or six, which a listing would otherwise pay for again in every
+garbage-collector pass (bench/palette_client.py measures it).
 """
 
 from __future__ import annotations
@@ -130,61 +132,114 @@ class Gpu:
                    mig_capable=bool(data.get("migCapable")), raw=data)
 
 
-@dataclass(slots=True)
 class EdgeHost:
     """An edge host, from a search result (v1EdgeHostsMetadata) or a GET (v1EdgeHostDevice).
 
     ``state`` is ``unpaired``, ``ready`` or ``in-use``; ``health`` is ``healthy`` or
     ``unhealthy`` (empty when Palette has not reported it). Tags are ``labels``.
+
+    Unlike the other results this is a typed *view* over ``raw``: each field is read from the
+    decoded JSON when it is asked for (the nested ones, ``gpus``, ``project`` and
+    ``in_use_clusters``, are built once and kept). A listing holds tens of thousands of hosts,
+    and copying every field into its own objects up front costs time for fields many callers never
+    read, plus objects that every garbage-collector pass has to scan again.
     """
 
-    uid: str
-    name: str
-    labels: dict[str, str]
-    state: str
-    health: str
-    health_message: str
-    architecture: str
-    cpu_cores: int | None
-    memory_mb: int | None
-    gpus: tuple[Gpu, ...]
-    project: ObjectRef | None
-    host_address: str
-    in_use_clusters: tuple[ObjectRef, ...]
-    created: datetime | None
-    modified: datetime | None
-    raw: dict = field(default_factory=dict, repr=False)
+    __slots__ = ("raw", "_gpus", "_project", "_in_use")
+
+    def __init__(self, raw: dict) -> None:
+        self.raw = raw
+        self._gpus: tuple[Gpu, ...] | None = None
+        self._project: ObjectRef | None | bool = False
+        self._in_use: tuple[ObjectRef, ...] | None = None
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> "EdgeHost":
-        """Build from either host shape Palette returns."""
-        meta = data.get("metadata") or {}
-        spec = data.get("spec") or {}
-        status = data.get("status") or {}
-        device = spec.get("device") or {}
-        host = spec.get("host") or {}
-        project_meta = spec.get("projectMeta") or host.get("project")
-        if not project_meta and _get(data, "aclmeta", "projectUid"):
-            project_meta = {"uid": data["aclmeta"]["projectUid"]}
-        health = status.get("health") or {}
-        return cls(
-            uid=meta.get("uid") or "",
-            name=meta.get("name") or "",
-            labels=meta.get("labels") or {},
-            state=status.get("state") or "",
-            health=health.get("state") or "",
-            health_message=health.get("message") or "",
-            architecture=device.get("archType") or "",
-            cpu_cores=_get(device, "cpu", "cores"),
-            memory_mb=_get(device, "memory", "sizeInMB"),
-            gpus=tuple(Gpu.from_api(g) for g in gpus) if (gpus := device.get("gpus")) else (),
-            project=ObjectRef.from_api(project_meta) if project_meta else None,
-            host_address=host.get("hostAddress") or "",
-            in_use_clusters=tuple(ObjectRef.from_api(c) for c in used) if (used := status.get("inUseClusters")) else (),
-            created=parse_time(meta.get("creationTimestamp")),
-            modified=parse_time(meta.get("lastModifiedTimestamp")),
-            raw=data,
-        )
+        """Wrap either host shape Palette returns."""
+        return cls(data if isinstance(data, dict) else dict(data))
+
+    def __repr__(self) -> str:
+        return f"EdgeHost(uid={self.uid!r}, name={self.name!r}, state={self.state!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return self.raw == other.raw if isinstance(other, EdgeHost) else NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like the dict it wraps
+
+    @property
+    def uid(self) -> str:
+        return _get(self.raw, "metadata", "uid", default="") or ""
+
+    @property
+    def name(self) -> str:
+        return _get(self.raw, "metadata", "name", default="") or ""
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """The host's tags as Palette stores them (a bare tag has the value ``spectro__tag``)."""
+        return _get(self.raw, "metadata", "labels", default=None) or {}
+
+    @property
+    def state(self) -> str:
+        return _get(self.raw, "status", "state", default="") or ""
+
+    @property
+    def health(self) -> str:
+        return _get(self.raw, "status", "health", "state", default="") or ""
+
+    @property
+    def health_message(self) -> str:
+        return _get(self.raw, "status", "health", "message", default="") or ""
+
+    @property
+    def architecture(self) -> str:
+        return _get(self.raw, "spec", "device", "archType", default="") or ""
+
+    @property
+    def cpu_cores(self) -> int | None:
+        return _get(self.raw, "spec", "device", "cpu", "cores")
+
+    @property
+    def memory_mb(self) -> int | None:
+        return _get(self.raw, "spec", "device", "memory", "sizeInMB")
+
+    @property
+    def host_address(self) -> str:
+        return _get(self.raw, "spec", "host", "hostAddress", default="") or ""
+
+    @property
+    def created(self) -> datetime | None:
+        return parse_time(_get(self.raw, "metadata", "creationTimestamp"))
+
+    @property
+    def modified(self) -> datetime | None:
+        return parse_time(_get(self.raw, "metadata", "lastModifiedTimestamp"))
+
+    @property
+    def gpus(self) -> tuple[Gpu, ...]:
+        """The host's GPU entries (``spec.device.gpus``)."""
+        if self._gpus is None:
+            self._gpus = tuple(Gpu.from_api(g) for g in _get(self.raw, "spec", "device", "gpus", default=()))
+        return self._gpus
+
+    @property
+    def project(self) -> ObjectRef | None:
+        """The Palette project the host is registered in, when Palette says."""
+        if self._project is False:
+            spec = self.raw.get("spec") or {}
+            meta = spec.get("projectMeta") or _get(spec, "host", "project")
+            if not meta and (uid := _get(self.raw, "aclmeta", "projectUid")):
+                meta = {"uid": uid}
+            self._project = ObjectRef.from_api(meta) if meta else None
+        return self._project
+
+    @property
+    def in_use_clusters(self) -> tuple[ObjectRef, ...]:
+        """The clusters using the host (``status.inUseClusters``)."""
+        if self._in_use is None:
+            used = _get(self.raw, "status", "inUseClusters", default=())
+            self._in_use = tuple(ObjectRef.from_api(c) for c in used)
+        return self._in_use
 
     @property
     def gpu_count(self) -> int:
