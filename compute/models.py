@@ -9,7 +9,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from core.fields import EncryptedTextField
-from core.models import TaskRun
+from core.models import TaskRun, one_active_run_per
 from tenancy.models import DNS1123_LABEL, Project
 
 DEFAULT_TAG_KEY = "palette.ai"
@@ -111,6 +111,7 @@ class DiscoveryRun(TaskRun):
 
     class Meta(TaskRun.Meta):
         indexes = [models.Index(fields=["project", "-created"])]
+        constraints = [one_active_run_per("project", name="discoveryrun_one_active_per_project")]
 
     @property
     def audit_tenant(self):
@@ -166,6 +167,9 @@ class ProfileSync(TaskRun):
     """One sync of a project's cluster profiles from Palette."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="profile_syncs")
+
+    class Meta(TaskRun.Meta):
+        constraints = [one_active_run_per("project", name="profilesync_one_active_per_project")]
 
 
 class TagEdit(TaskRun):

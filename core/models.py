@@ -5,6 +5,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
 
@@ -93,6 +94,15 @@ class TaskRun(models.Model):
             self.record_error(error)
         self.status, self.finished = status, timezone.now()
         type(self).objects.filter(pk=self.pk).update(status=status, finished=self.finished)
+
+
+def one_active_run_per(field: str, *, name: str) -> models.UniqueConstraint:
+    """The database's guarantee that `field` (e.g. the project) has at most one pending or running row.
+
+    core.tasks.create_or_active checks first and relies on this for the race between two requests;
+    rows whose `field` is NULL never collide (a tenant-level row has no project).
+    """
+    return models.UniqueConstraint(fields=[field], condition=Q(status__in=TaskRun.ACTIVE), name=name)
 
 
 class WorkerHeartbeat(TaskRun):

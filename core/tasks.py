@@ -4,7 +4,7 @@ from __future__ import annotations
 import socket
 
 from celery import shared_task
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from celery.signals import worker_ready
 
 from .models import WorkerHeartbeat
@@ -20,16 +20,31 @@ def enqueue_on_commit(task, *args) -> None:
     transaction.on_commit(lambda: task.delay(*args), robust=True)
 
 
-def start_once(model, task, *, target: dict, **fields):
-    """The active run of `model` for `target` (e.g. {"project": p}), or a new pending one enqueued on commit.
+def create_or_active(model, target: dict, **fields):
+    """``(run, created)``: a new pending run of `model` for `target` (e.g. {"project": p}), or the active one.
 
-    Never two at once for the same target: a second request joins the active run.
+    Never two at once for the same target. The model declares core.models.one_active_run_per for
+    the target, so when two requests race past the first check, the second insert fails and that
+    request gets the winner's run.
     """
     active = model.objects.filter(**target, status__in=model.ACTIVE).first()
     if active is not None:
-        return active
-    run = model.objects.create(**target, **fields)
-    enqueue_on_commit(task, run.pk)
+        return active, False
+    try:
+        with transaction.atomic():
+            return model.objects.create(**target, **fields), True
+    except IntegrityError:
+        active = model.objects.filter(**target, status__in=model.ACTIVE).first()
+        if active is None:  # some other constraint: not ours to hide
+            raise
+        return active, False
+
+
+def start_once(model, task, *, target: dict, **fields):
+    """The active run of `model` for `target`, or a new pending one enqueued on commit (see create_or_active)."""
+    run, created = create_or_active(model, target, **fields)
+    if created:
+        enqueue_on_commit(task, run.pk)
     return run
 
 

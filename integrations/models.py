@@ -16,7 +16,7 @@ from django.db import models
 from django.db.models import Q
 
 from core.fields import EncryptedTextField
-from core.models import TaskRun
+from core.models import TaskRun, one_active_run_per
 from tenancy.models import DNS1123_LABEL, Project, Tenant
 
 DNS1123_SUBDOMAIN = RegexValidator(
@@ -142,7 +142,9 @@ class PaletteCheck(OwnedByTenantOrProject, TaskRun):
     trigger = models.CharField(max_length=32, default="manual", help_text="manual, schedule, rotation, wizard or cli")
 
     class Meta(TaskRun.Meta):
-        constraints = [scope_constraint("palettecheck_tenant_xor_project")]
+        constraints = [scope_constraint("palettecheck_tenant_xor_project"),
+                       one_active_run_per("tenant", name="palettecheck_one_active_per_tenant"),
+                       one_active_run_per("project", name="palettecheck_one_active_per_project")]
         indexes = [models.Index(fields=["project", "-created"]), models.Index(fields=["tenant", "-created"])]
 
 

@@ -6,6 +6,7 @@ import time
 import pytest
 
 from compute.discovery import run_discovery
+from core.tasks import create_or_active
 from compute.models import ComputePool, DiscoveryRun, ProfileBundle, ProfileSync
 from compute.pools import parse_spec
 from compute.profiles import sync_profiles
@@ -29,7 +30,8 @@ def fast_pool_settings(settings) -> None:
 
 
 def discover(project):
-    run = run_discovery(DiscoveryRun.objects.create(project=project, trigger="test"))
+    """Discover now; a run already pending (e.g. the one a pool deletion asked for) is performed here."""
+    run = run_discovery(create_or_active(DiscoveryRun, {"project": project}, trigger="test")[0])
     assert run.status == "succeeded", run.first_error
     return run
 

@@ -82,6 +82,7 @@ def test_a_failed_scan_never_removes_or_alters_unseen_hosts(connected_project):
 
     reconcile(run, [host(f"edge-{i}") for i in range(120)])
     before = {h.uid: h.fingerprint for h in EdgeHost.objects.all()}
+    run.finish()
 
     def broken():
         yield from [host(f"edge-{i}") for i in range(60)]

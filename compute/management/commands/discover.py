@@ -5,6 +5,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from core.tasks import create_or_active
 from compute.discovery import run_discovery
 from compute.inventory import inventory_json
 from compute.models import DiscoveryRun
@@ -20,10 +21,13 @@ class Command(BaseCommand):
 
     def handle(self, *args, namespace: str, as_json: bool = False, **options):
         project = project_for(namespace)
-        active = DiscoveryRun.objects.filter(project=project, status__in=DiscoveryRun.ACTIVE).first()
-        if active is not None:
-            raise CommandError(f"A discovery run for {project} is already {active.status} (started by {active.trigger}); wait for it.")
-        run = run_discovery(DiscoveryRun.objects.create(project=project, trigger="cli"))
+        # A run still waiting for a worker is claimed and performed here; one a worker is
+        # already performing is not started twice.
+        run, _ = create_or_active(DiscoveryRun, {"project": project}, trigger="cli")
+        run = run_discovery(run)
+        if run.is_active:
+            raise CommandError(f"A discovery run for {project} (started by {run.trigger}) is already running on a worker; "
+                               "wait for it, then run this again.")
         if run.status != DiscoveryRun.SUCCEEDED:
             self.stderr.write(f"Discovery failed: {run.first_error}")
             raise SystemExit(1)

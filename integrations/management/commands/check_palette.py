@@ -5,6 +5,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from core.tasks import create_or_active
 from integrations import diagnosis
 from integrations.models import PaletteCheck
 from tenancy.models import Project, owner_for_namespace
@@ -21,12 +22,9 @@ class Command(BaseCommand):
         owner = owner_for_namespace(namespace)
         if owner is None:
             raise CommandError(f"No tenant or project owns namespace {namespace!r}.")
-        check = PaletteCheck(trigger="cli")
-        if isinstance(owner, Project):
-            check.project = owner
-        else:
-            check.tenant = owner
-        check.save()
+        target = {"project": owner} if isinstance(owner, Project) else {"tenant": owner}
+        # A check still waiting for a worker is claimed and performed here (see discover).
+        check, _ = create_or_active(PaletteCheck, target, trigger="cli")
 
         def show(stages):
             if not as_json:
@@ -35,6 +33,9 @@ class Command(BaseCommand):
                 self.stdout.write(f"{mark}  {stage['name']}: {stage['detail']}")
 
         check = diagnosis.perform_check(check, on_stage=show)
+        if check.is_active:
+            raise CommandError(f"A connection check of {namespace} (started by {check.trigger}) is already running on a worker; "
+                               "wait for it, then run this again, or see its result on the Settings page.")
         if as_json:
             self.stdout.write(json.dumps({"namespace": namespace, "outcome": check.outcome, "stages": check.stages,
                                           "checkedAt": check.finished.isoformat() if check.finished else None}, indent=2))
