@@ -18,6 +18,7 @@ import json
 from typing import Any
 
 from core.manifests import MISSING, REDACTED, Document, Handler, Plan, shorten, type_name
+from tenancy import access
 from tenancy.manifests import can_write_namespace, namespace_owner, owner_object, tenant_namespace
 
 from . import configure, credentials
@@ -135,7 +136,7 @@ class SecretHandler(Handler):
     body_keys = ("type", "data", "stringData")
 
     def authorize(self, doc: Document, plan: Plan, user: Any) -> bool:
-        return can_write_namespace(plan, user, doc.namespace)
+        return can_write_namespace(plan, user, doc.namespace, need=access.ADMIN)  # as on the Settings page
 
     def validate(self, doc: Document, plan: Plan) -> None:
         values = _read_values(doc, plan)  # first, so no later message can echo a value
@@ -250,7 +251,7 @@ class SettingsHandler(Handler):
     order = 40
 
     def authorize(self, doc: Document, plan: Plan, user: Any) -> bool:
-        return can_write_namespace(plan, user, doc.namespace)
+        return can_write_namespace(plan, user, doc.namespace, need=access.ADMIN)  # as on the Settings page
 
     def validate(self, doc: Document, plan: Plan) -> None:
         namespace = doc.namespace

@@ -55,10 +55,15 @@ def project_role(user, project: Project) -> str | None:
 _RANK = {None: 0, READ: 1, WRITE: 2, ADMIN: 3}
 
 
+def allows(role: str | None, need: str) -> bool:
+    """Does `role` (READ, WRITE, ADMIN or None) include what `need` asks for?"""
+    return _RANK[role] >= _RANK[need]
+
+
 def _require(role: str | None, need: str) -> None:
     if role is None:
         raise Http404("No such object.")
-    if _RANK[role] < _RANK[need]:
+    if not allows(role, need):
         raise PermissionDenied("Your role does not allow this change.")
 
 

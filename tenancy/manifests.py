@@ -70,13 +70,17 @@ def owner_object(namespace: str) -> Tenant | Project | None:
     return Project.objects.select_related("tenant").filter(namespace=namespace).first()
 
 
-def can_write_namespace(plan: Plan, user: Any, namespace: str) -> bool:
-    """Tenant admins write in their tenant's namespaces; project admins and editors in their project's."""
+def can_write_namespace(plan: Plan, user: Any, namespace: str, need: str = access.WRITE) -> bool:
+    """May `user` change this kind in `namespace`? The same role the web page for it asks for.
+
+    Tenant namespaces: tenant admins. Project namespaces: `need` in the project, i.e. editors and
+    admins for pools and bundles (WRITE), admins only for Settings and Secrets (ADMIN).
+    """
     owner = owner_object(namespace)
     if isinstance(owner, Tenant):
         return access.tenant_role(user, owner) == access.ADMIN
     if isinstance(owner, Project):
-        return access.project_role(user, owner) in (access.WRITE, access.ADMIN)
+        return access.allows(access.project_role(user, owner), need)
     # A project the same file creates: its tenant's admins may fill it.
     found = namespace_owner(plan, namespace)
     tenant = Tenant.objects.filter(name=found.tenant).first() if found else None

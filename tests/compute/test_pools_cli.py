@@ -214,3 +214,15 @@ def test_it_keeps_a_project_with_pools_and_bundles_from_being_deleted(pool_proje
                "spec": {"tenantRef": {"name": "acme"}}}
     code, _, err = run("delete", "-f", write(tmp_path, project))
     assert code == 1 and "ComputePool acme-research/gpu-pool-a" in err and "ProfileBundle acme-research/edge-infra" in err
+
+
+def test_a_web_user_needs_the_role_the_page_asks_for(world, pool_project):
+    """Bundles and pools: project editors, as in the pool wizard; viewers never."""
+    from core.manifests import apply_text
+
+    text = yaml.safe_dump(bundle_doc("editor-bundle"))
+    assert apply_text(text, user=world.viewer).errors == [
+        "manifest: document 1 (ProfileBundle acme-research/editor-bundle): your role does not allow changing this ProfileBundle."]
+    result = apply_text(text, user=world.editor)
+    assert result.ok, result.errors
+    assert ProfileBundle.objects.filter(project=pool_project, name="editor-bundle").exists()

@@ -17,6 +17,8 @@ from django.core.management import call_command
 
 from core.manifests import apply_text, delete_text, export_text, handlers
 from core.models import AuditEntry
+from django.contrib.auth.models import User
+from tenancy.models import Membership
 from integrations.models import Secret, Settings
 from tenancy.models import Project, Tenant
 
@@ -230,8 +232,13 @@ def test_it_limits_a_web_user_to_their_roles(world):
     assert apply_text(dump([secret]), user=world.outsider).errors
     assert apply_text(dump([tenant]), user=world.owner).errors == [
         "manifest: document 1 (Tenant newco): your role does not allow changing this Tenant."]
-    result = apply_text(dump([secret]), user=world.editor)
-    assert result.ok and AuditEntry.objects.get(object_repr="acme-research/hf").username == "editor"
+    # Secrets and Settings need the role their Settings page needs: a project admin, not an editor.
+    assert apply_text(dump([secret]), user=world.editor).errors == [
+        "manifest: document 1 (Secret acme-research/hf): your role does not allow changing this Secret."]
+    project_admin = User.objects.create_user("project-admin")
+    Membership.objects.create(user=project_admin, project=world.project_a, role=Membership.PROJECT_ADMIN)
+    result = apply_text(dump([secret]), user=project_admin)
+    assert result.ok and AuditEntry.objects.get(object_repr="acme-research/hf").username == "project-admin"
     assert AuditEntry.objects.get(object_repr="acme-research/hf").source == "cli"
 
 
