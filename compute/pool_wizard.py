@@ -44,6 +44,7 @@ STEP_FIELDS = {
     "review": [],
 }
 CHECKBOXES = {"cp_worker_eligible"}
+SLOTS_SHOWN = "worker_slots_shown"  # kept in the draft beside the form fields
 FOUND = re.compile(r": found (\d+)")
 
 
@@ -136,6 +137,15 @@ def live_counts(project, data: dict) -> dict:
             "enough": all(r["passed"] for r in rows) and (gpu_limit is None or gpu_limit.passed)}
 
 
+def worker_slots_shown(data: dict) -> int:
+    """How many worker pool slots the node-pool step shows: every named pool, then one empty slot to fill,
+    or more once "Add another worker pool" asked for them (the draft's ``worker_slots_shown``)."""
+    last_used = max((i + 1 for i, fields in enumerate(WORKER_SLOT_FIELDS) if data.get(fields[0])), default=0)
+    asked = str(data.get(SLOTS_SHOWN) or "1")
+    asked = int(asked) if asked.isdigit() else 1
+    return min(WORKER_SLOTS, max(last_used + 1, asked))
+
+
 def _context(request, project, role, step: str, form: PoolForm, data: dict, **extra) -> dict:
     index = STEP_NAMES.index(step)
     context = {
@@ -147,8 +157,11 @@ def _context(request, project, role, step: str, form: PoolForm, data: dict, **ex
     }
     if step == "nodes":
         context["cp_fields"] = [form[f] for f in CP_FIELDS]
+        shown = worker_slots_shown(data)
         context["worker_slots"] = [{"number": i + 1, "fields": [form[f] for f in fields], "used": bool(data.get(fields[0]))}
-                                   for i, fields in enumerate(WORKER_SLOT_FIELDS)]
+                                   for i, fields in enumerate(WORKER_SLOT_FIELDS[:shown])]
+        context["can_add_worker"] = shown < WORKER_SLOTS
+        context["worker_slot_limit"] = WORKER_SLOTS
         context["worker_groups"] = form["worker_groups"]
         context["counts"] = live_counts(project, data)
     if step == "bundle":
@@ -197,7 +210,12 @@ def pool_wizard(request, tenant, project, step):
     form = step_form(project, merged, step)
     if step_errors(form, step):
         return render_page(request, "compute/pool_wizard.html", _context(request, project, role, step, form, merged))
-    request.session[_key(project)] = {**request.session.get(_key(project), {}), **_posted(request, step)}
+    saved = {**request.session.get(_key(project), {}), **_posted(request, step)}
+    if step == "nodes" and "add_worker" in request.POST:
+        saved[SLOTS_SHOWN] = str(worker_slots_shown(merged) + 1)
+        request.session[_key(project)] = saved
+        return redirect_after_post(request, _url(project, step) + "#worker-pools")  # back here, one empty slot more
+    request.session[_key(project)] = saved
     return redirect_after_post(request, _url(project, STEP_NAMES[STEP_NAMES.index(step) + 1]))
 
 

@@ -16,7 +16,8 @@ from .models import ComputePool, ProfileBundle
 from .pools import ARCHITECTURES, PoolSpec, parse_spec
 
 ARCH_CHOICES = [(a, a) for a in ARCHITECTURES]
-WORKER_SLOTS = 3
+#: Worker pools the wizard offers; a ComputePool manifest (manage.py apply) takes any number.
+WORKER_SLOTS = 8
 LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
 LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
 WORKER_FIELDS = ("name", "count", "architecture", "cpu", "memory_gib", "gpu_family", "gpu_count", "gpu_memory_gib")

@@ -82,6 +82,12 @@ def test_it_runs_the_wizard_to_a_ready_pool(live_server, page, world, connected_
     type_into(page, "#id_cp_cpu", "4")
     expect(matching).to_have_text(str(initial))
     assert "enough hosts" in page.locator("#counts").inner_text()
+    # Another worker pool slot: the step is saved and shown again with one more (empty, so no pool).
+    expect(page.locator("details.worker-slot")).to_have_count(1)
+    page.click("#add-worker")
+    page.wait_for_url(wizard + "nodes/#worker-pools")
+    expect(page.locator("details.worker-slot")).to_have_count(2)
+    assert page.locator("#id_cp_cpu").input_value() == "4"
     page.click("#wizard-next")
     page.wait_for_url(wizard + "network/")
 

@@ -174,3 +174,28 @@ def test_it_summarises_pools_on_the_project_page(world, pool_project):
     body = client.get(summary, HTTP_HX_REQUEST="true").content.decode()
     assert "<html" not in body and 'id="pools-summary"' in body and "web-pool" in body and "Ready" in body and "Create one" not in body
     assert "1 pool: 1 Ready." in client.get(reverse("tenancy:project_detail", args=ARGS)).content.decode()
+
+
+def test_it_takes_more_worker_pools_one_slot_at_a_time(world, pool_project):
+    client = world.client_for(world.editor)
+    walk_to_review(client)
+
+    def slots() -> list[str]:
+        return re.findall(r'data-slot="(\d+)"', client.get(step("nodes")).content.decode())
+
+    assert slots() == ["1"]  # no worker pool yet: one empty slot
+    response = client.post(step("nodes"), {**NODES, "worker_name": "w1", "add_worker": "1"})
+    assert response.status_code == 302 and response["Location"] == step("nodes") + "#worker-pools"
+    assert slots() == ["1", "2", "3"]  # w1, the empty slot it already had, and the one asked for
+    assert client.post(step("nodes"), {**NODES, "add_worker": "1", "worker_name": "w1", "worker2_name": "w2"}).status_code == 302
+    assert slots() == ["1", "2", "3", "4"]
+
+    # Eight named pools: the most the wizard takes, and it says how to have more.
+    named = {f"{'worker_' if i == 1 else f'worker{i}_'}name": f"w{i}" for i in range(1, 9)}
+    counts = {f"{'worker_' if i == 1 else f'worker{i}_'}count": "1" for i in range(1, 9)}
+    assert client.post(step("nodes"), {**NODES, **named, **counts}).status_code == 302
+    page = client.get(step("nodes")).content.decode()
+    assert re.findall(r'data-slot="(\d+)"', page) == [str(i) for i in range(1, 9)]
+    assert 'id="add-worker"' not in page and "The wizard takes 8 worker pools" in page
+    review = client.get(step("review")).content.decode()
+    assert all(f"<li>w{i}:" in review for i in range(1, 9)), re.findall(r"<li>[\w-]+:", review)
