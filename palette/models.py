@@ -3,8 +3,8 @@
 Each class is built by ``from_api(data)`` from Palette's JSON and keeps the whole decoded object
 in ``raw`` (the same dict, not a copy), so fields this code does not model (or that a newer
 Palette adds) are never lost. Parsing is tolerant: a missing field becomes an empty value, never
-an error. Most are slotted dataclasses filled up front. ``EdgeHost``, the one that comes by the
-tens of thousands, is a view that reads its fields from ``raw`` on access: one small object per
+an error. All are slotted dataclasses; most are filled up front. ``EdgeHost``, the one that comes
+by the tens of thousands, is a view that reads its fields from ``raw`` on access: one small object per
 host instead of five or six, which a listing would otherwise pay for again in every
 garbage-collector pass (bench/palette_client.py measures it).
 """
@@ -132,26 +132,25 @@ class Gpu:
                    mig_capable=bool(data.get("migCapable")), raw=data)
 
 
+@dataclass(slots=True, repr=False)
 class EdgeHost:
     """An edge host, from a search result (v1EdgeHostsMetadata) or a GET (v1EdgeHostDevice).
 
     ``state`` is ``unpaired``, ``ready`` or ``in-use``; ``health`` is ``healthy`` or
     ``unhealthy`` (empty when Palette has not reported it). Tags are ``labels``.
 
-    Unlike the other results this is a typed *view* over ``raw``: each field is read from the
-    decoded JSON when it is asked for (the nested ones, ``gpus``, ``project`` and
+    Unlike the other results this is a typed *view* over ``raw``: each field is a property read
+    from the decoded JSON when it is asked for (the nested ones, ``gpus``, ``project`` and
     ``in_use_clusters``, are built once and kept). A listing holds tens of thousands of hosts,
     and copying every field into its own objects up front costs time for fields many callers never
-    read, plus objects that every garbage-collector pass has to scan again.
+    read, plus objects that every garbage-collector pass has to scan again. Two hosts are equal
+    when their JSON is.
     """
 
-    __slots__ = ("raw", "_gpus", "_project", "_in_use")
-
-    def __init__(self, raw: dict) -> None:
-        self.raw = raw
-        self._gpus: tuple[Gpu, ...] | None = None
-        self._project: ObjectRef | None | bool = False
-        self._in_use: tuple[ObjectRef, ...] | None = None
+    raw: dict
+    _gpus: tuple[Gpu, ...] | None = field(default=None, init=False, compare=False)
+    _project: ObjectRef | None | bool = field(default=False, init=False, compare=False)
+    _in_use: tuple[ObjectRef, ...] | None = field(default=None, init=False, compare=False)
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> "EdgeHost":
@@ -160,11 +159,6 @@ class EdgeHost:
 
     def __repr__(self) -> str:
         return f"EdgeHost(uid={self.uid!r}, name={self.name!r}, state={self.state!r})"
-
-    def __eq__(self, other: object) -> bool:
-        return self.raw == other.raw if isinstance(other, EdgeHost) else NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]  # mutable, like the dict it wraps
 
     @property
     def uid(self) -> str:
