@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     project = Project.objects.create(tenant=tenant, name="bench", display_name="Bench", namespace="bench")
     user = get_user_model().objects.create_superuser("bench", password="bench-password-1")
     admin.site._registry[EdgeHost].list_per_page = 50
-    grid_url = f"/tenants/bench/projects/bench/compute/?sort=name"
+    grid_url = "/tenants/bench/projects/bench/compute/?sort=name"
     admin_url = f"/django-admin/compute/edgehost/?project__id__exact={project.pk}"
 
     with override_settings(ALLOWED_HOSTS=["testserver"], DEBUG=False):

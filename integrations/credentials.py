@@ -161,11 +161,11 @@ def check_project_uid(value: str) -> None:
 def merge(tenant_values: dict, project_values: dict) -> dict[str, tuple[object, str]]:
     """Field-by-field merge (project wins): field → (value, "project" | "tenant" | "default")."""
     merged: dict[str, tuple[object, str]] = {}
-    for field in FIELDS:
-        if field in project_values and project_values[field] not in ("", None):
-            merged[field] = (project_values[field], "project")
-        elif field in tenant_values and tenant_values[field] not in ("", None):
-            merged[field] = (tenant_values[field], "tenant")
+    for name in FIELDS:
+        if name in project_values and project_values[name] not in ("", None):
+            merged[name] = (project_values[name], "project")
+        elif name in tenant_values and tenant_values[name] not in ("", None):
+            merged[name] = (tenant_values[name], "tenant")
         else:
-            merged[field] = (False if field == "skipSSLCertificateVerification" else "", "default")
+            merged[name] = (False if name == "skipSSLCertificateVerification" else "", "default")
     return merged
