@@ -151,9 +151,20 @@ def check_profiles(project: Project | None, refs: list[dict]) -> tuple[list[Prof
     return found, problems
 
 
-def bundle_facts(bundle: ProfileBundle) -> list[ProfileInfo]:
-    """A stored bundle's profiles with their presence in the last profile sync (unknown versions count as present)."""
-    rows = {r.uid: r for r in ClusterProfile.objects.filter(project=bundle.project, uid__in=[p.get("uid") for p in bundle.profiles])}
+def pools_using(bundle: ProfileBundle) -> list:
+    """The pools built, or being built, from `bundle` (deleted and deleting pools no longer hold it)."""
+    from .models import ComputePool
+
+    return [p for p in bundle.pools.all() if p.status not in (ComputePool.DELETED, ComputePool.DELETING)]
+
+
+def bundle_facts(bundle: ProfileBundle, rows: dict[str, ClusterProfile] | None = None) -> list[ProfileInfo]:
+    """A stored bundle's profiles with their presence in the last profile sync (unknown versions count as present).
+
+    `rows` (uid → ClusterProfile) saves the query when the caller loaded the project's profiles already.
+    """
+    if rows is None:
+        rows = {r.uid: r for r in ClusterProfile.objects.filter(project=bundle.project, uid__in=[p.get("uid") for p in bundle.profiles])}
     out = []
     for p in bundle.profiles:
         row = rows.get(p.get("uid"))

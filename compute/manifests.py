@@ -24,7 +24,7 @@ from core.models import AuditEntry
 from tenancy.manifests import can_write_namespace, namespace_owner, owner_object
 from tenancy.models import DNS1123_LABEL, Project
 
-from .bundles import check_profiles
+from .bundles import check_profiles, pools_using
 from .models import ComputePool, ProfileBundle
 from .pools import PoolSpec, parse_spec, spec_of
 
@@ -136,8 +136,7 @@ class ProfileBundleHandler(Handler):
         bundle = ProfileBundle.objects.filter(namespace=doc.namespace, name=doc.name).first()
         if bundle is None:
             return
-        users = [p.name for p in bundle.pools.exclude(status__in=(ComputePool.DELETED, ComputePool.DELETING))
-                 if not plan.find("ComputePool", p.name, p.namespace)]
+        users = [p.name for p in pools_using(bundle) if not plan.find("ComputePool", p.name, p.namespace)]
         if users:
             plan.error(doc, "", f"compute pools {', '.join(users)} use this bundle; delete them first (they may be listed in this file).")
 

@@ -168,6 +168,7 @@ def _context(request, project, role, step: str, form: PoolForm, data: dict, **ex
         context["bundles"] = ProfileBundle.objects.filter(project=project)
         context["bundle_form"] = extra.pop("bundle_form", None) or BundleForm(project=project)
         context["profiles_synced"] = ClusterProfile.objects.filter(project=project).exists()
+        context["bundle_open"] = extra.pop("bundle_open", False) or not context["bundles"].exists()
     context.update(extra)
     return context
 

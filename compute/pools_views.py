@@ -1,5 +1,5 @@
-"""Compute Pool pages: the list, a simple create form with the readiness report, the pool page with its live
-step timeline, and the retry / delete / force delete actions."""
+"""Compute Pool pages: the list (with the project's profile bundles: create, delete), a simple create form with the
+readiness report, the pool page with its live step timeline, and the retry / delete / force delete actions."""
 from __future__ import annotations
 
 import json
@@ -12,11 +12,15 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core import audit
 from core.htmx import poll_response, redirect_after_post, render_page
+from core.models import AuditEntry
 from tenancy import access
 
 from . import provisioning
-from .models import ComputePool, EdgeHost, ProfileBundle
+from .bundle_forms import BundleForm
+from .bundles import bundle_facts, pools_using
+from .models import ClusterProfile, ComputePool, EdgeHost, ProfileBundle
 from .pools import ssh_key_label, spec_of
 from .pools_forms import PoolForm
 from .readiness import CREATE_PATH, evaluate, gather
@@ -31,17 +35,60 @@ def pool_url(pool: ComputePool) -> str:
     return reverse("compute:pool_detail", args=[pool.project.tenant.name, pool.project.name, pool.uuid])
 
 
+def _pools_context(project, role, bundle_form: BundleForm | None = None) -> dict:
+    rows = ComputePool.objects.filter(project=project).select_related("bundle").order_by("name", "-created")
+    active = [p for p in rows if p.status != ComputePool.DELETED]
+    deleted = [p for p in rows if p.status == ComputePool.DELETED][:20]
+    bundles = list(ProfileBundle.objects.filter(project=project).prefetch_related("pools"))
+    profiles = {r.uid: r for r in ClusterProfile.objects.filter(project=project, uid__in={p.get("uid") for b in bundles for p in b.profiles})}
+    can_write = access.allows(role, access.WRITE)
+    return {"project": project, "tenant": project.tenant, "role": role, "pools": active, "deleted": deleted,
+            "bundles": [{"bundle": b, "profiles": bundle_facts(b, profiles), "used_by": pools_using(b)} for b in bundles],
+            "bundle_form": bundle_form or (BundleForm(project=project) if can_write else None), "bundle_open": bundle_form is not None,
+            "profiles_synced": ClusterProfile.objects.filter(project=project).exists(), "can_write": can_write}
+
+
+def pools_page_url(project) -> str:
+    return reverse("compute:pools", args=[project.tenant.name, project.name])
+
+
 @login_required
 @require_GET
 def pools(request, tenant, project):
     project, role = access.get_project_for_user(request.user, tenant, project)
-    rows = ComputePool.objects.filter(project=project).select_related("bundle").order_by("name", "-created")
-    active = [p for p in rows if p.status != ComputePool.DELETED]
-    deleted = [p for p in rows if p.status == ComputePool.DELETED][:20]
-    bundles = ProfileBundle.objects.filter(project=project)
-    return render_page(request, "compute/pools.html", {"project": project, "tenant": project.tenant, "role": role,
-                                                       "pools": active, "deleted": deleted, "bundles": bundles},
+    return render_page(request, "compute/pools.html", _pools_context(project, role),
                        fragment="summary" if request.GET.get("summary") else None)
+
+
+@login_required
+@require_POST
+def bundle_create(request, tenant, project):
+    """The same BundleForm as the wizard's bundle step; problems are shown in the form, nothing is lost."""
+    project, role = access.get_project_for_user(request.user, tenant, project, need=access.WRITE)
+    form = BundleForm(request.POST, project=project)
+    if not form.is_valid():
+        return render_page(request, "compute/pools.html", _pools_context(project, role, bundle_form=form))
+    bundle = form.save()
+    audit.record(request, AuditEntry.CREATE, bundle, changes={"profiles": ", ".join(f"{p['name']} {p['version']}" for p in bundle.profiles)})
+    messages.success(request, f"Profile bundle {bundle.name} created.")
+    return redirect_after_post(request, pools_page_url(project) + "#bundles")
+
+
+@login_required
+@require_POST
+def bundle_delete(request, tenant, project, bundle):
+    project, role = access.get_project_for_user(request.user, tenant, project, need=access.WRITE)
+    bundle = get_object_or_404(ProfileBundle, uuid=bundle, project=project)
+    with transaction.atomic():
+        users = pools_using(bundle)
+        if users:
+            messages.error(request, f"Bundle {bundle.name} is used by compute pool{'s' if len(users) > 1 else ''} "
+                                    f"{', '.join(p.name for p in users)}: delete {'them' if len(users) > 1 else 'it'} first.")
+        else:
+            audit.record(request, AuditEntry.DELETE, bundle)
+            bundle.delete()
+            messages.success(request, f"Profile bundle {bundle.name} deleted.")
+    return redirect_after_post(request, pools_page_url(project) + "#bundles")
 
 
 def create_checked(request, project, form: PoolForm):

@@ -38,3 +38,37 @@ def test_it_logs_in_creates_a_project_and_lists_it(live_server, page):
 
     page.goto(f"{live_server.url}/projects/")
     assert page.locator("#project-table").inner_text().count("acme-vision") == 1
+
+
+def test_deleting_a_project_asks_first_and_does_nothing_when_cancelled(live_server, page):
+    from django.contrib.auth import get_user_model
+
+    from tenancy.models import Membership, Project, Tenant
+
+    tenant = Tenant.objects.create(name="acme", display_name="Acme")
+    Project.objects.create(tenant=tenant, name="vision", display_name="Vision", namespace="acme-vision")
+    owner = get_user_model().objects.create_user("owner", password=PASSWORD)
+    Membership.objects.create(user=owner, tenant=tenant, role=Membership.TENANT_ADMIN)
+    page.goto(f"{live_server.url}/")
+    page.fill("#id_username", "owner")
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/tenants/acme/")
+    page.goto(f"{live_server.url}/tenants/acme/projects/vision/")
+
+    asked: list[str] = []
+
+    def answer(dialog, accept: bool):
+        asked.append(dialog.message)
+        dialog.accept() if accept else dialog.dismiss()
+
+    page.once("dialog", lambda dialog: answer(dialog, False))
+    page.click("text=Delete project")
+    page.wait_for_timeout(300)  # a submitted form would be navigating by now
+    assert asked == ["Delete project vision?"] and page.url.endswith("/tenants/acme/projects/vision/")
+    assert Project.objects.filter(name="vision").exists()
+
+    page.once("dialog", lambda dialog: answer(dialog, True))
+    page.click("text=Delete project")
+    page.wait_for_url(f"{live_server.url}/tenants/acme/")
+    assert len(asked) == 2 and not Project.objects.filter(name="vision").exists()

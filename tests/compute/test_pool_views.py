@@ -97,3 +97,47 @@ def test_it_shows_pools_in_the_admin_without_the_kubeconfig(world, pool_project,
     assert client.get(reverse("admin:compute_computepool_changelist")).status_code == 200
     body = client.get(reverse("admin:compute_computepool_change", args=[pool.pk])).content.decode()
     assert "kubeconfig stored" in body.lower() and pool.kubeconfig not in body and "certificate-authority-data" not in body
+
+
+def test_it_creates_and_deletes_profile_bundles_on_the_pools_page(world, pool_project, django_assert_max_num_queries):
+    from compute.models import ClusterProfile, ProfileBundle
+    from core.models import AuditEntry
+
+    editor, viewer, outsider = world.client_for(world.editor), world.client_for(world.viewer), world.client_for(world.outsider)
+    page = reverse("compute:pools", args=ARGS)
+    create = reverse("compute:bundle_create", args=ARGS)
+    base = ClusterProfile.objects.get(project=pool_project, name="edge-k3s-infra", version="1.3.0")
+    addon = ClusterProfile.objects.filter(project=pool_project, profile_type="add-on", cloud_type__in=("edge-native", "all")).first()
+    posted = {"bundle-name": "edge-gpu", "bundle-bundle_type": "Infrastructure", "bundle-version": "2",
+              "bundle-base": base.uid, "bundle-addons": [addon.uid]}
+
+    assert viewer.post(create, posted).status_code == 403 and outsider.post(create, posted).status_code == 404
+    assert 'id="bundle-form"' not in viewer.get(page).content.decode()
+
+    # A problem is shown in the form, with what was typed kept.
+    body = editor.post(create, {**posted, "bundle-name": "edge-infra"}).content.decode()
+    assert "already has a bundle called edge-infra" in body and 'value="2"' in body
+    body = editor.post(create, {**posted, "bundle-base": addon.uid}).content.decode()
+    assert "Select a valid choice" in body and not ProfileBundle.objects.filter(name="edge-gpu").exists()
+
+    response = editor.post(create, posted)
+    assert response.status_code == 302 and response["Location"] == page + "#bundles"
+    bundle = ProfileBundle.objects.get(project=pool_project, name="edge-gpu")
+    assert [p["uid"] for p in bundle.profiles] == [base.uid, addon.uid]
+    assert AuditEntry.objects.filter(action="create", object_repr__startswith="edge-gpu").exists()
+
+    # The page says which bundles pools use and which profile versions Palette no longer has; its cost does not grow per bundle.
+    new_pool(pool_project)  # built from edge-infra
+    ClusterProfile.objects.filter(uid=addon.uid).update(present=False)
+    with django_assert_max_num_queries(12):
+        body = editor.get(page).content.decode()
+    assert "gone from Palette" in body and "in use" in body
+    used = reverse("compute:bundle_delete", args=[*ARGS, ProfileBundle.objects.get(name="edge-infra").uuid])
+    assert viewer.post(used).status_code == 403
+    editor.post(used)
+    assert ProfileBundle.objects.filter(name="edge-infra").exists()
+    assert "is used by compute pool gpu-pool-a: delete it first" in editor.get(page).content.decode()
+
+    editor.post(reverse("compute:bundle_delete", args=[*ARGS, bundle.uuid]))
+    assert not ProfileBundle.objects.filter(name="edge-gpu").exists()
+    assert AuditEntry.objects.filter(action="delete", object_repr__startswith="edge-gpu").exists()
