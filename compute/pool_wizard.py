@@ -116,7 +116,7 @@ def live_counts(project, data: dict) -> dict:
     form = step_form(project, data, "nodes")
     errors = step_errors(form, "nodes")
     if errors or not hasattr(form, "_tags"):
-        return {"errors": [f"{form.fields[k].label}: {e}" for k, es in errors.items() for e in es]}
+        return {"errors": [f"{form[k].label}: {e}" for k, es in errors.items() for e in es]}
     spec, _problems = parse_spec(form.manifest_spec(), name=data.get("name") or "draft", namespace=project.namespace,
                                  labels=getattr(form, "_labels", {}))
     if spec is None:
@@ -137,6 +137,15 @@ def live_counts(project, data: dict) -> dict:
             "enough": all(r["passed"] for r in rows) and (gpu_limit is None or gpu_limit.passed)}
 
 
+def completed_steps(project, data: dict, steps: list[str]) -> list[str]:
+    """Which of `steps` the draft fills in validly (the stepper ticks those; the others stay links to fix)."""
+    if not steps:
+        return []
+    check = step_form(project, data, steps[-1])
+    check.is_valid()
+    return [s for s in steps if not set(STEP_FIELDS[s]) & set(check.errors)]
+
+
 def worker_slots_shown(data: dict) -> int:
     """How many worker pool slots the node-pool step shows: every named pool, then one empty slot to fill,
     or more once "Add another worker pool" asked for them (the draft's ``worker_slots_shown``)."""
@@ -153,7 +162,8 @@ def _context(request, project, role, step: str, form: PoolForm, data: dict, **ex
         "step_index": index, "step_label": dict(STEPS)[step],
         "previous": _url(project, STEP_NAMES[index - 1]) if index else "",
         "fields": [form[f] for f in STEP_FIELDS[step] if f in form.fields],
-        "done": [s for s in STEP_NAMES[:index]],
+        "earlier": STEP_NAMES[:index],
+        "done": completed_steps(project, data, STEP_NAMES[:index]),
     }
     if step == "nodes":
         context["cp_fields"] = [form[f] for f in CP_FIELDS]
@@ -177,7 +187,7 @@ def _review(project, data: dict) -> dict:
     form = step_form(project, data, "review")
     errors = step_errors(form, "review")
     report = evaluate(gather(project, form.spec)) if not errors and form.spec is not None else None
-    return {"form": form, "problems": [{"field": form.fields[k].label if k in form.fields else "", "message": e,
+    return {"form": form, "problems": [{"field": form[k].label if k in form.fields else "", "message": e,
                                         "url": _url(project, _step_of(k))} for k, es in errors.items() for e in es],
             "report": report, "request_json": json.dumps(report.request, indent=2) if report else "", "create_path": CREATE_PATH,
             "manifest": form.spec.to_manifest() if report else None}

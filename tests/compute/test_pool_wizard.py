@@ -199,3 +199,25 @@ def test_it_takes_more_worker_pools_one_slot_at_a_time(world, pool_project):
     assert 'id="add-worker"' not in page and "The wizard takes 8 worker pools" in page
     review = client.get(step("review")).content.decode()
     assert all(f"<li>w{i}:" in review for i in range(1, 9)), re.findall(r"<li>[\w-]+:", review)
+
+
+def test_the_live_counts_name_the_fields_an_earlier_step_left_empty(world, pool_project):
+    client = world.client_for(world.editor)  # straight to the node-pool step, nothing entered before
+    body = client.post(reverse("compute:pool_wizard_counts", args=ARGS), NODES, HTTP_HX_REQUEST="true").content.decode()
+    assert "Name: This field is required." in body and "Profile bundle: This field is required." in body
+    assert "None:" not in body
+
+
+def test_the_stepper_ticks_only_the_steps_the_draft_fills_in(world, pool_project):
+    client = world.client_for(world.editor)
+
+    def stepper(name: str) -> dict[str, str]:
+        html = client.get(step(name)).content.decode()
+        ol = html[html.index('id="pool-wizard-steps"'):html.index("</ol>", html.index('id="pool-wizard-steps"'))]
+        return dict((label, css) for css, label in re.findall(r'<li class="(\w*)">(?:<a [^>]*>)?([\w ]+)', ol))
+
+    assert stepper("nodes") == {"General": "todo", "Variant": "done", "Profile bundle": "todo", "Node pools": "current",
+                                "Network": "", "Review": ""}  # the variant has a default; name and bundle do not
+    client.post(step("general"), {"name": "web-pool"})
+    client.post(step("bundle"), {"bundle": "edge-infra"})
+    assert stepper("nodes")["General"] == stepper("nodes")["Profile bundle"] == "done"
