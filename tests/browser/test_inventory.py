@@ -7,19 +7,15 @@ from playwright.sync_api import expect
 from compute.discovery import run_discovery
 from compute.models import DiscoveryRun, EdgeHost, TagEdit
 from compute.tagging import apply_tag_edit
-from tests.conftest import PASSWORD
+from tests.browser import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_it_filters_the_grid_and_edits_a_tag_with_preview(live_server, page, world, connected_project, sim):
     assert run_discovery(DiscoveryRun.objects.create(project=connected_project)).status == "succeeded"
-    base = f"{live_server.url}/tenants/acme/projects/research/compute/"
-    page.goto(f"{live_server.url}/login/?next=/tenants/acme/projects/research/compute/")
-    page.fill("#id_username", "editor")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(base)
+    grid = "/tenants/acme/projects/research/compute/"
+    log_in(page, live_server, "editor", next_path=grid, lands=grid)
 
     # Filter: not eligible, arm64 — the URL keeps the filter state.
     page.select_option("select[name=eligible]", "no")

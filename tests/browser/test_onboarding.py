@@ -5,6 +5,7 @@ import re
 
 import pytest
 
+from tests.browser import log_in
 from tests.conftest import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -36,11 +37,7 @@ def test_it_walks_the_whole_wizard(live_server, page, palette_sim, celery_worker
         seen.append(content)
         return content
 
-    page.goto(f"{live_server.url}/login/")
-    page.fill("#id_username", "root")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server.url}/tenants/")
+    log_in(page, live_server, "root", lands="/tenants/")
     assert page.locator("#onboarding-cta").is_visible()  # empty install: the tenant list offers the wizard
 
     page.click("nav >> text=Onboarding")

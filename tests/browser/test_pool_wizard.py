@@ -12,7 +12,8 @@ from compute.models import ClusterProfile, ComputePool, DiscoveryRun, ProfileBun
 from compute.profiles import sync_profiles
 from palette.sim import Timings
 from tests.compute.pool_fixtures import ED25519
-from tests.conftest import PASSWORD, wait_for
+from tests.browser import log_in
+from tests.conftest import wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -44,11 +45,8 @@ def test_it_runs_the_wizard_to_a_ready_pool(live_server, page, world, connected_
     base = ClusterProfile.objects.get(project=connected_project, name="edge-k3s-infra", version="1.3.0")
     wizard = f"{live_server.url}/tenants/acme/projects/research/compute/pools/new/"
 
-    page.goto(f"{live_server.url}/login/?next=/tenants/acme/projects/research/compute/pools/new/")
-    page.fill("#id_username", "editor")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(wizard)
+    log_in(page, live_server, "editor", next_path="/tenants/acme/projects/research/compute/pools/new/",
+           lands=wizard.removeprefix(live_server.url))
 
     # General: a bad name first; the message shows and nothing moves on.
     page.fill("#id_name", "Browser_Pool")

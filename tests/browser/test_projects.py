@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.browser import log_in
 from tests.conftest import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -16,11 +17,7 @@ def test_it_logs_in_creates_a_project_and_lists_it(live_server, page):
     owner = get_user_model().objects.create_user("owner", password=PASSWORD)
     Membership.objects.create(user=owner, tenant=tenant, role=Membership.TENANT_ADMIN)
 
-    page.goto(f"{live_server.url}/")
-    page.fill("#id_username", "owner")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server.url}/tenants/acme/")
+    log_in(page, live_server, "owner", lands="/tenants/acme/")
     page.click("text=New project")
 
     # A bad namespace first: the htmx form re-renders with the message, nothing is lost.
@@ -49,11 +46,7 @@ def test_deleting_a_project_asks_first_and_does_nothing_when_cancelled(live_serv
     Project.objects.create(tenant=tenant, name="vision", display_name="Vision", namespace="acme-vision")
     owner = get_user_model().objects.create_user("owner", password=PASSWORD)
     Membership.objects.create(user=owner, tenant=tenant, role=Membership.TENANT_ADMIN)
-    page.goto(f"{live_server.url}/")
-    page.fill("#id_username", "owner")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server.url}/tenants/acme/")
+    log_in(page, live_server, "owner", lands="/tenants/acme/")
     page.goto(f"{live_server.url}/tenants/acme/projects/vision/")
 
     asked: list[str] = []
