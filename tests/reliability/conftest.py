@@ -246,6 +246,19 @@ class Hold:
         self.sim.api.routes[self.key] = self.original
         self.release.set()
 
+    def kill_inside(self, worker, timeout: float) -> bool:
+        """SIGKILL `worker` while the held call waits for its answer; False if no call came within `timeout`.
+
+        The hold is removed either way, so the next worker's calls are answered normally.
+        """
+        try:
+            reached = self.entered.wait(timeout)
+            if reached:
+                worker.kill()
+        finally:
+            self.remove()
+        return reached
+
 
 def configure(owner, sim) -> None:
     """Settings for a tenant or project pointing at `sim`'s first project, trusting its CA."""

@@ -38,13 +38,7 @@ def test_a_discovery_whose_worker_was_killed_is_failed_by_the_watchdog_and_the_n
     hold = Hold(sim, *SEARCH, skip=2)  # pages 1 and 2 answer; the worker dies waiting for page 3
     worker = processes.start("worker", env=env)
     run = _start(project)
-    try:
-        reached = hold.entered.wait(60)
-        if reached:
-            worker.kill()
-    finally:
-        hold.remove()
-    assert reached, f"the scan never reached page 3: {worker.log_text()[-3000:]}"
+    assert hold.kill_inside(worker, 60), f"the scan never reached page 3: {worker.log_text()[-3000:]}"
     run.refresh_from_db()
     assert run.status == DiscoveryRun.RUNNING, (run.status, run.first_error)
     seen_before_kill = EdgeHost.objects.filter(project=project).count()

@@ -54,13 +54,7 @@ def test_it_builds_one_cluster_and_reaches_ready_when_the_worker_dies_in_every_s
     for step, route, what in KILL_POINTS:
         hold = Hold(sim, *route)
         worker = processes.start("worker")
-        try:
-            reached = hold.entered.wait(90)
-            if reached:
-                worker.kill()
-        finally:
-            hold.remove()
-        assert reached, f"the pool never reached {step}: {worker.log_text()[-3000:]}"
+        assert hold.kill_inside(worker, 90), f"the pool never reached {step}: {worker.log_text()[-3000:]}"
         pool.refresh_from_db()
         assert pool.step == step and pool.status in ComputePool.IN_PROGRESS, (pool.step, pool.status, pool.failure_message)
         assert PoolStep.objects.get(pool=pool, attempt=pool.attempt, name=step).status == PoolStep.RUNNING, \
