@@ -77,6 +77,7 @@ class Context:
         self.tick = tick
         self.client_kwargs = client_kwargs
         self._client = None
+        self._not_configured = ""
         self.now = timezone.now()
 
     # -- writes, all conditional on still holding the pool --------------------------------------
@@ -154,11 +155,19 @@ class Context:
 
             try:
                 palette = working_palette(self.pool.project)
-            except NotConfigured:
+            except NotConfigured as exc:
+                self._not_configured = str(exc)
                 return None
             kwargs = {"retry": STEP_RETRY, **self.client_kwargs}
             self._client = palette_client(palette, name=f"pool {self.pool.project.namespace}/{self.pool.name}", **kwargs)
         return self._client
+
+    def client_or_fail(self, row: PoolStep, consequence: str = ""):
+        """The client for a step that cannot go on without Palette; None after failing the pool with the reason."""
+        client = self.client()
+        if client is None:
+            self.fail(row, "credentials", f"{self._not_configured}{consequence} Fix the Settings, then Retry.")
+        return client
 
     def close(self) -> None:
         if self._client is not None:

@@ -24,10 +24,8 @@ def _delete(ctx: Context) -> float | None:
                                           f"({pool.cluster_uid or 'never created'}) stays in Palette.")
         ctx.save(step="release")
         return 0
-    client = ctx.client()
+    client = ctx.client_or_fail(row, " The cluster cannot be deleted without it.")
     if client is None:
-        ctx.fail(row, "credentials", "The project has no complete Palette integration, so the cluster cannot be deleted; "
-                                     "fix Settings, then Retry.")
         return None
     uid = pool.cluster_uid
     if not uid and pool.sent_hosts:
@@ -66,9 +64,8 @@ def force_delete_available(pool: ComputePool) -> bool:
 def _wait_deleted(ctx: Context) -> float | None:
     pool = ctx.pool
     row = ctx.begin("wait_deleted")
-    client = ctx.client()
+    client = ctx.client_or_fail(row)
     if client is None:
-        ctx.fail(row, "credentials", "The project has no complete Palette integration; fix Settings, then Retry.")
         return None
     gone = False
     try:

@@ -106,9 +106,8 @@ def _validate(ctx: Context) -> float | None:
     row = ctx.begin("validate")
     if pool.status != ComputePool.VALIDATING:
         ctx.save(status=ComputePool.VALIDATING)
-    client = ctx.client()
+    client = ctx.client_or_fail(row)
     if client is None:
-        ctx.fail(row, "credentials", "The project has no complete Palette integration; fix Settings, then Retry.")
         return None
     if pool.cluster_uid or pool.sent_hosts:
         # An earlier attempt sent a create: that cluster, if it exists, is this pool's cluster.
@@ -157,9 +156,8 @@ def _create(ctx: Context) -> float | None:
     row = ctx.begin("create")
     if pool.status != ComputePool.PROVISIONING:
         ctx.save(status=ComputePool.PROVISIONING)
-    client = ctx.client()
+    client = ctx.client_or_fail(row)
     if client is None:
-        ctx.fail(row, "credentials", "The project has no complete Palette integration; fix Settings, then Retry.")
         return None
     if not pool.cluster_uid:
         hosts = [uid for uids in pool.hosts.values() for uid in uids]
@@ -207,9 +205,8 @@ def _condition(cluster) -> str:
 def _wait(ctx: Context) -> float | None:
     pool = ctx.pool
     row = ctx.begin("wait")
-    client = ctx.client()
+    client = ctx.client_or_fail(row)
     if client is None:
-        ctx.fail(row, "credentials", "The project has no complete Palette integration; fix Settings, then Retry.")
         return None
     try:
         overview = client.get_cluster_overview(pool.cluster_uid)
@@ -242,9 +239,8 @@ def _wait(ctx: Context) -> float | None:
 def _kubeconfig(ctx: Context) -> float | None:
     pool = ctx.pool
     row = ctx.begin("kubeconfig")
-    client = ctx.client()
+    client = ctx.client_or_fail(row)
     if client is None:
-        ctx.fail(row, "credentials", "The project has no complete Palette integration; fix Settings, then Retry.")
         return None
     try:
         text = client.get_kubeconfig(pool.cluster_uid)

@@ -209,3 +209,15 @@ def test_it_rides_out_a_palette_restart(world, settings, tmp_path):
         assert sim.violations == []
     finally:
         sim.stop()
+
+
+def test_it_fails_with_the_reason_when_the_palette_integration_is_gone(world, pool_project, fast_sim):
+    from integrations.models import Settings
+
+    pool = new_pool(pool_project)
+    Settings.objects.all().delete()
+    pool = drive(pool)
+    assert pool.status == ComputePool.FAILED and pool.failure_class == "credentials"
+    assert pool.failure_message == ("No Palette integration: add Settings to this project or its tenant. "
+                                    "Fix the Settings, then Retry.")
+    assert not [r for r in fast_sim.seen() if "spectroclusters" in r.path]  # nothing was sent to Palette
