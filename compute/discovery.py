@@ -16,8 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.tasks import start_once
-from integrations.effective import NotConfigured, palette_client, working_palette
-from palette import errors as perrors
+from integrations.effective import run_with_palette
 from palette.models import EdgeHost as PaletteHost
 from tenancy.models import Project
 
@@ -75,26 +74,10 @@ def start_discovery(project: Project, *, trigger: str = "manual") -> DiscoveryRu
 
 def run_discovery(run: DiscoveryRun, **client_kwargs) -> DiscoveryRun:
     """Claim and perform one discovery run; the run row records progress, outcome and the first error."""
-    if not run.claim():
-        return run
-    project = run.project
-    try:
-        palette = working_palette(project)
-    except NotConfigured as exc:
-        run.finish(DiscoveryRun.FAILED, error=str(exc))
-        return run
-    try:
-        with palette_client(palette, name=f"discovery {project}", **client_kwargs) as client:
-            reconcile(run, client.iter_edge_hosts(project_uid=str(palette.value("defaultProjectID"))))
-    except perrors.PaletteError as exc:
-        run.finish(DiscoveryRun.FAILED, error=f"Palette unreachable: {exc}")
-        return run
-    except Exception as exc:  # a bug must end the run visibly, not leave it running
-        log.exception("discovery run %s failed", run.pk)
-        run.finish(DiscoveryRun.FAILED, error=f"Discovery stopped unexpectedly ({type(exc).__name__}); see the worker log.")
-        return run
-    run.finish(DiscoveryRun.SUCCEEDED)
-    return run
+    def work(client, palette):
+        reconcile(run, client.iter_edge_hosts(project_uid=str(palette.value("defaultProjectID"))))
+
+    return run_with_palette(run, run.project, work, name=f"discovery {run.project}", what="Discovery", **client_kwargs)
 
 
 def reconcile(run: DiscoveryRun, hosts) -> None:

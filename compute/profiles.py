@@ -5,7 +5,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.tasks import start_once
-from integrations.effective import NotConfigured, palette_client, working_palette
+from integrations.effective import run_with_palette
 from palette import errors as perrors
 from tenancy.models import Project
 
@@ -23,31 +23,29 @@ def start_sync(project: Project) -> ProfileSync:
 
 def sync_profiles(run: ProfileSync, **client_kwargs) -> ProfileSync:
     """Fetch every edge-native profile version of the project and upsert it; versions no longer listed become absent."""
-    if not run.claim():
-        return run
+    def work(client, palette):
+        _store(run, _fetch_versions(client))
+
+    return run_with_palette(run, run.project, work, name=f"profiles {run.project}", what="The profile sync", **client_kwargs)
+
+
+def _fetch_versions(client) -> dict:
+    """uid → ClusterProfile for every version. Each version is its own object in Palette: a search lists the
+    newest version with the uids of all versions, so the others are fetched by uid."""
+    found = {}
+    for profile in list(client.iter_cluster_profiles(environments=("edge-native", "all"))):
+        found[profile.uid] = profile
+        for uid, _version in profile.versions:
+            if uid and uid not in found:
+                try:
+                    found[uid] = client.get_cluster_profile(uid)
+                except perrors.NotFound:
+                    continue  # deleted between the listing and this read
+    return found
+
+
+def _store(run: ProfileSync, found: dict) -> None:
     project = run.project
-    try:
-        palette = working_palette(project)
-    except NotConfigured as exc:
-        run.finish(ProfileSync.FAILED, error=str(exc))
-        return run
-    try:
-        with palette_client(palette, name=f"profiles {project}", **client_kwargs) as client:
-            # Each version is its own object in Palette: a search lists the newest version with
-            # the uids of all versions, so fetch the others by uid.
-            listed = list(client.iter_cluster_profiles(environments=("edge-native", "all")))
-            found = {}
-            for profile in listed:
-                found[profile.uid] = profile
-                for uid, _version in profile.versions:
-                    if uid and uid not in found:
-                        try:
-                            found[uid] = client.get_cluster_profile(uid)
-                        except perrors.NotFound:
-                            continue  # deleted between the listing and this read
-    except perrors.PaletteError as exc:
-        run.finish(ProfileSync.FAILED, error=f"Palette unreachable: {exc}")
-        return run
     now = timezone.now()
     rows = [p for p in found.values() if p.profile_type in USABLE_TYPES]
     with transaction.atomic():
@@ -67,5 +65,3 @@ def sync_profiles(run: ProfileSync, **client_kwargs) -> ProfileSync:
         ClusterProfile.objects.bulk_update(updates, ["name", "version", "profile_type", "cloud_type", "scope", "clusters", "present", "synced"])
         ClusterProfile.objects.filter(project=project).exclude(uid__in=[p.uid for p in rows]).update(present=False)
     run.set_progress(profiles=len(rows))
-    run.finish(ProfileSync.SUCCEEDED)
-    return run

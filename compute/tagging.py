@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from core.tasks import enqueue_on_commit
-from integrations.effective import NotConfigured, palette_client, working_palette
+from integrations.effective import run_with_palette
 from palette import errors as perrors
 from tenancy.models import Project
 
@@ -94,16 +94,9 @@ def apply_tag_edit(edit: TagEdit, **client_kwargs) -> TagEdit:
 
     Idempotent: claimed once; setting the same tags twice gives the same labels.
     """
-    if not edit.claim():
-        return edit
-    try:
-        palette = working_palette(edit.project)
-    except NotConfigured as exc:
-        edit.finish(TagEdit.FAILED, error=str(exc))
-        return edit
-    results: dict[str, str] = {}
-    try:
-        with palette_client(palette, name=f"tags {edit.project}", **client_kwargs) as client:
+    def work(client, palette):
+        results: dict[str, str] = {}
+        try:
             for uid in edit.host_uids:
                 try:
                     client.set_edge_host_tags(uid, edit.add, remove=edit.remove)
@@ -112,15 +105,15 @@ def apply_tag_edit(edit: TagEdit, **client_kwargs) -> TagEdit:
                     # e.g. EdgeHostDeviceNotRegistered: reported for this host, the others go on.
                     results[uid] = str(exc)
                 TagEdit.objects.filter(pk=edit.pk).update(results=results)
-    except perrors.PaletteError as exc:
+        except perrors.PaletteError as exc:
+            edit.results = results
+            edit.finish(TagEdit.FAILED, error=f"Palette unreachable after {len(results)} of {len(edit.host_uids)} hosts: {exc}")
+            return
         edit.results = results
-        TagEdit.objects.filter(pk=edit.pk).update(results=results)
-        edit.finish(TagEdit.FAILED, error=f"Palette unreachable after {len(results)} of {len(edit.host_uids)} hosts: {exc}")
-        return edit
-    edit.results = results
-    failed = {k: v for k, v in results.items() if v != "ok"}
-    with transaction.atomic():
-        start_discovery(edit.project, trigger="tags")
-    edit.finish(TagEdit.SUCCEEDED if not failed else TagEdit.FAILED,
-                error=f"{len(failed)} of {len(results)} hosts refused: {next(iter(failed.values()))}" if failed else "")
-    return edit
+        failed = {k: v for k, v in results.items() if v != "ok"}
+        with transaction.atomic():
+            start_discovery(edit.project, trigger="tags")
+        edit.finish(TagEdit.SUCCEEDED if not failed else TagEdit.FAILED,
+                    error=f"{len(failed)} of {len(results)} hosts refused: {next(iter(failed.values()))}" if failed else "")
+
+    return run_with_palette(edit, edit.project, work, name=f"tags {edit.project}", what="The tag edit", **client_kwargs)

@@ -5,13 +5,17 @@ and the project's values win. Every value carries where it came from, for the UI
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
+from palette import errors as perrors
 from tenancy.models import Project, Tenant
 
 from . import credentials
 from .certificates import CertificateError, CertificateInfo, parse_ca_bundle
 from .models import Secret, Settings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -145,3 +149,34 @@ def palette_client(palette: EffectivePalette, *, name: str = "", **kwargs):
         project_uid=str(palette.value("defaultProjectID")) or None, ca_pem=palette.ca_pem or None,
         skip_verify=bool(palette.value("skipSSLCertificateVerification")), name=name, **kwargs,
     )
+
+
+def run_with_palette(run, owner: Tenant | Project, work, *, name: str, what: str, **client_kwargs):
+    """Claim `run` (a TaskRun) and call ``work(client, palette)`` with a client for `owner`'s Palette integration.
+
+    The one frame of the background runs that talk to Palette (discovery, profile sync, tag edits). A run
+    claimed elsewhere is returned untouched. The run ends Failed with the reason when the integration is
+    incomplete, with "Palette unreachable: ..." on a Palette error, and with a pointer to the worker log on
+    anything else (a bug must end the run visibly, not leave it running). Otherwise it ends Succeeded,
+    unless `work` ended it itself. `what` names the run in that last message ("Discovery").
+    """
+    if not run.claim():
+        return run
+    try:
+        palette = working_palette(owner)
+    except NotConfigured as exc:
+        run.finish(run.FAILED, error=str(exc))
+        return run
+    try:
+        with palette_client(palette, name=name, **client_kwargs) as client:
+            work(client, palette)
+    except perrors.PaletteError as exc:
+        run.finish(run.FAILED, error=f"Palette unreachable: {exc}")
+        return run
+    except Exception as exc:
+        log.exception("%s %s failed", type(run).__name__, run.pk)
+        run.finish(run.FAILED, error=f"{what} stopped unexpectedly ({type(exc).__name__}); see the worker log.")
+        return run
+    if run.is_active:
+        run.finish(run.SUCCEEDED)
+    return run
