@@ -74,40 +74,71 @@ def world(db):
     return World()
 
 
+def worker_database_url() -> str:
+    """The test database as a DATABASE_URL, for the worker and beat processes a test starts."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    if not db["ENGINE"].endswith("postgresql"):
+        pytest.fail("The worker tests need PostgreSQL (a worker process cannot share an in-memory SQLite database).")
+    return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+class CeleryProcess:
+    """A real `celery worker` or `celery beat` process on the test database and `broker_url`; stopped or killed by its PID.
+
+    Started and ready when constructed (the test fails with the log if it does not start).
+    """
+
+    def __init__(self, kind: str, log_path: Path, broker_url: str, env: dict[str, str] | None = None,
+                 concurrency: int = 2, schedule: Path | None = None):
+        self.kind, self.log_path = kind, log_path
+        full_env = {**os.environ, "REDIS_URL": broker_url, "DATABASE_URL": worker_database_url(), "PYTHONUNBUFFERED": "1", **(env or {})}
+        full_env.pop("PYTEST_XDIST_WORKER", None)  # the URL already names this test process's Redis database
+        if kind == "worker":
+            args = ["worker", "--pool", "threads", "--concurrency", str(concurrency), "--loglevel", "INFO", "--without-mingle",
+                    "--without-gossip", "--without-heartbeat", "-n", f"test-{os.getpid()}-{time.time_ns()}@%h"]
+            ready = "ready."
+        else:
+            args = ["beat", "--loglevel", "INFO", "-s", str(schedule or log_path.with_suffix(".schedule")),
+                    "--pidfile", str(log_path.with_suffix(".pid"))]
+            ready = "beat: Starting"
+        self.proc = subprocess.Popen([sys.executable, "-m", "celery", "-A", "paletteai_admin", *args], cwd=ROOT, env=full_env,
+                                     stdout=log_path.open("w"), stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while ready not in self.log_text():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.proc.kill()
+                pytest.fail(f"celery {kind} did not start:\n{self.log_text()[-3000:]}")
+            time.sleep(0.2)
+
+    def log_text(self) -> str:
+        return self.log_path.read_text() if self.log_path.exists() else ""
+
+    def kill(self) -> None:
+        """SIGKILL: no warm shutdown, no acknowledgement, nothing cleaned up."""
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
 @pytest.fixture
 def celery_worker_process(transactional_db, settings, tmp_path):
     """A real `celery worker` process on the test's Redis and the test database. Stops by PID."""
-    from django.db import connection
-
     if not settings.REDIS_URL:
         pytest.fail("REDIS_URL is not set: run the suite with `make test`, which starts Redis.")
-    db = connection.settings_dict
-    env = {**os.environ, "REDIS_URL": settings.REDIS_URL, "PYTHONUNBUFFERED": "1"}
-    env.pop("PYTEST_XDIST_WORKER", None)  # the URL above already carries this process's Redis database
-    if db["ENGINE"].endswith("postgresql"):
-        env["DATABASE_URL"] = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-    else:
-        pytest.fail("The worker tests need PostgreSQL (a worker process cannot share an in-memory SQLite database).")
-    log = tmp_path / "celery.log"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "paletteai_admin", "worker", "--pool", "threads", "--concurrency", "2",
-         "--loglevel", "INFO", "--without-mingle", "--without-gossip", "--without-heartbeat", "-n", f"test-{os.getpid()}@%h"],
-        cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 30
-    while "ready." not in log.read_text():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"The Celery worker did not start:\n{log.read_text()[-3000:]}")
-        time.sleep(0.2)
-    proc.log_path = log
-    yield proc
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    worker = CeleryProcess("worker", tmp_path / "celery.log", settings.REDIS_URL)
+    yield worker
+    worker.stop()
 
 
 def wait_for(predicate, timeout: float = 20.0, interval: float = 0.2, message: str = "condition"):

@@ -1,11 +1,6 @@
 """Compute pools end to end with real Celery workers on Redis and PostgreSQL, against the simulator over HTTPS."""
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
 from django.db import connection, transaction
@@ -15,7 +10,7 @@ from compute.models import ComputePool, EdgeHost
 from compute.provisioning import create_pool
 from palette.sim import Timings
 from tests.compute.pool_fixtures import discover, make_bundle, spec_for
-from tests.conftest import ROOT, wait_for
+from tests.conftest import CeleryProcess, wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -31,25 +26,6 @@ def worker_settings(settings, monkeypatch, sim):
         setattr(settings, key, int(value))
     sim.state.timings = Timings(pending=1, provisioning=6, deleting=1, deleted_visible=1)
     return settings
-
-
-def start_worker(settings, log_path):
-    """A `celery worker` process like the celery_worker_process fixture's, which a test may kill and start again."""
-    db = connection.settings_dict
-    env = {**os.environ, "REDIS_URL": settings.REDIS_URL, "PYTHONUNBUFFERED": "1",
-           "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"}
-    env.pop("PYTEST_XDIST_WORKER", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "paletteai_admin", "worker", "--pool", "threads", "--concurrency", "2",
-         "--loglevel", "INFO", "--without-mingle", "--without-gossip", "--without-heartbeat", "-n", f"pools-{os.getpid()}-{time.time_ns()}@%h"],
-        cwd=ROOT, env=env, stdout=log_path.open("w"), stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 30
-    while "ready." not in log_path.read_text():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"The Celery worker did not start:\n{log_path.read_text()[-3000:]}")
-        time.sleep(0.2)
-    return proc
 
 
 def _clusters(sim, pool):
@@ -93,7 +69,7 @@ def test_it_resumes_after_the_worker_is_killed_mid_way(world, connected_project,
         pytest.skip("needs make test (Redis and PostgreSQL)")
     discover(connected_project)
     bundle = make_bundle(connected_project)
-    first = start_worker(worker_settings, tmp_path / "worker-1.log")
+    first = CeleryProcess("worker", tmp_path / "worker-1.log", worker_settings.REDIS_URL)
     second = None
     try:
         with transaction.atomic():
@@ -102,11 +78,10 @@ def test_it_resumes_after_the_worker_is_killed_mid_way(world, connected_project,
         # or while Palette provisions the cluster (a countdown message dies with the worker).
         wait_for(lambda: ComputePool.objects.filter(pk=pool.pk, steps__name=step).exists(), timeout=60,
                  message=f"the pool to reach step {step}")
-        first.send_signal(signal.SIGKILL)
-        first.wait(timeout=10)
+        first.kill()
         pool.refresh_from_db()
         assert pool.status in (ComputePool.PROVISIONING, ComputePool.RUNNING)
-        second = start_worker(worker_settings, tmp_path / "worker-2.log")
+        second = CeleryProcess("worker", tmp_path / "worker-2.log", worker_settings.REDIS_URL)
 
         def ready():
             # Beat sends the watchdog every POOL_WATCHDOG_INTERVAL; here the test plays beat.
@@ -121,10 +96,5 @@ def test_it_resumes_after_the_worker_is_killed_mid_way(world, connected_project,
         assert "compute.pool_step" in (tmp_path / "worker-2.log").read_text()
     finally:
         for proc in (first, second):
-            if proc is not None and proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            if proc is not None:
+                proc.stop()

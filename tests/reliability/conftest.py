@@ -9,7 +9,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import CeleryProcess
 
 
 @pytest.fixture
@@ -46,68 +45,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def database_url() -> str:
-    from django.db import connection
-
-    db = connection.settings_dict
-    return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-
-
-class Process:
-    """A `celery worker` or `celery beat` subprocess on the test database, stopped or killed by its PID."""
-
-    def __init__(self, kind: str, log_path: Path, broker_url: str, env: dict[str, str] | None = None,
-                 concurrency: int = 2, schedule: Path | None = None):
-        self.kind, self.log_path = kind, log_path
-        full_env = {**os.environ, "REDIS_URL": broker_url, "DATABASE_URL": database_url(), "PYTHONUNBUFFERED": "1", **(env or {})}
-        full_env.pop("PYTEST_XDIST_WORKER", None)  # the URL already names this test process's Redis database
-        if kind == "worker":
-            args = ["worker", "--pool", "threads", "--concurrency", str(concurrency), "--loglevel", "INFO", "--without-mingle",
-                    "--without-gossip", "--without-heartbeat", "-n", f"faults-{os.getpid()}-{time.time_ns()}@%h"]
-            ready = "ready."
-        else:
-            args = ["beat", "--loglevel", "INFO", "-s", str(schedule or log_path.with_suffix(".schedule")),
-                    "--pidfile", str(log_path.with_suffix(".pid"))]
-            ready = "beat: Starting"
-        self.proc = subprocess.Popen([sys.executable, "-m", "celery", "-A", "paletteai_admin", *args], cwd=ROOT, env=full_env,
-                                     stdout=log_path.open("w"), stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while ready not in self.log_text():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.proc.kill()
-                pytest.fail(f"celery {kind} did not start:\n{self.log_text()[-3000:]}")
-            time.sleep(0.2)
-
-    def log_text(self) -> str:
-        return self.log_path.read_text() if self.log_path.exists() else ""
-
-    def kill(self) -> None:
-        """SIGKILL: no warm shutdown, no acknowledgement, nothing cleaned up."""
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
-
 @pytest.fixture
 def processes(services, tmp_path):
     """Start workers and beats with `processes.start(kind, ...)`; every one still running is stopped at the end."""
 
     class Processes:
         def __init__(self):
-            self.started: list[Process] = []
+            self.started: list[CeleryProcess] = []
 
-        def start(self, kind: str, *, broker_url: str | None = None, env: dict | None = None, concurrency: int = 2) -> Process:
+        def start(self, kind: str, *, broker_url: str | None = None, env: dict | None = None, concurrency: int = 2) -> CeleryProcess:
             n = len(self.started) + 1
-            proc = Process(kind, tmp_path / f"{kind}-{n}.log", broker_url or services.REDIS_URL, env, concurrency)
+            proc = CeleryProcess(kind, tmp_path / f"{kind}-{n}.log", broker_url or services.REDIS_URL, env, concurrency)
             self.started.append(proc)
             return proc
 
