@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import re
 import threading
-import time
 
 import pytest
 import requests
@@ -13,16 +12,7 @@ import requests
 from palette import BadRequest, EdgeNativeCluster, MachinePool, NotFound, PoolHost, ProfileRef, ServerError
 from palette.sim import Simulator
 from palette.sim.cli import main
-
-
-def _wait(predicate, timeout: float = 5.0, step: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError("condition not reached in time")
+from tests.conftest import wait_for
 
 
 def test_it_seeds_a_realistic_mix_deterministically(big_sim, make_client):
@@ -58,8 +48,8 @@ def test_it_runs_the_cluster_lifecycle(sim, make_client):
     assert client.get_cluster_status(uid).state == "Pending"
     assert {h.uid for h in client.list_cluster_edge_hosts(uid)} == {free[0].uid, free[1].uid}
     assert client.get_edge_host(free[0].uid).state == "in-use"
-    assert _wait(lambda: client.get_cluster_status(uid).state == "Provisioning")
-    overview = _wait(lambda: (o := client.get_cluster_overview(uid)).is_running_and_healthy and o)
+    assert wait_for(interval=0.05, timeout=5, predicate=lambda: client.get_cluster_status(uid).state == "Provisioning")
+    overview = wait_for(interval=0.05, timeout=5, predicate=lambda: (o := client.get_cluster_overview(uid)).is_running_and_healthy and o)
     assert overview.health == "Healthy" and client.get_cluster(uid).api_endpoints == ["10.9.9.9:6443"]
     assert "server: https://10.9.9.9:6443" in client.get_kubeconfig(uid)
 
@@ -73,10 +63,10 @@ def test_it_runs_the_cluster_lifecycle(sim, make_client):
 
     client.delete_cluster(uid)
     assert client.get_cluster(uid).state == "Deleting"
-    assert _wait(lambda: client.get_cluster_status(uid).state == "Deleted")
+    assert wait_for(interval=0.05, timeout=5, predicate=lambda: client.get_cluster_status(uid).state == "Deleted")
     assert client.get_edge_host(free[0].uid).state == "ready"  # released
     with pytest.raises(NotFound):
-        _wait(lambda: client.get_cluster(uid) and False)
+        wait_for(interval=0.05, timeout=5, predicate=lambda: client.get_cluster(uid) and False)
 
 
 def test_it_changes_the_world_through_the_admin_endpoint(sim, make_client):
@@ -112,7 +102,7 @@ def test_it_changes_the_world_through_the_admin_endpoint(sim, make_client):
         client.create_edge_native_cluster(request)
     sim.fail_next_create(stage="provisioning")
     uid = client.create_edge_native_cluster(request)  # only the next one failed
-    overview = _wait(lambda: (o := client.get_cluster_overview(uid)).health == "UnHealthy" and o)
+    overview = wait_for(interval=0.05, timeout=5, predicate=lambda: (o := client.get_cluster_overview(uid)).health == "UnHealthy" and o)
     assert overview.state == "Provisioning"
 
     settings = admin.put(url + "/settings", json={"stuckContinue": True}, verify=sim.ca_path).json()
@@ -136,7 +126,7 @@ def test_it_runs_from_the_command_line_and_prints_what_to_use(tmp_path):
     runner = threading.Thread(target=lambda: main(args, out=out, stop=stop))
     runner.start()
     try:
-        _wait(lambda: "Admin endpoint" in out.getvalue())
+        wait_for(interval=0.05, timeout=5, predicate=lambda: "Admin endpoint" in out.getvalue())
         text = out.getvalue()
         url = re.search(r"listening on (https://127\.0\.0\.1:\d+)", text).group(1)
         assert "API key: demo-key" in text and f"CA certificate: {tmp_path}/ca.crt" in text
