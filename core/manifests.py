@@ -267,7 +267,16 @@ def shorten(value: Any, limit: int = 60) -> str:
 
 # Parsing ---------------------------------------------------------------------------------------
 class _Loader(yaml.SafeLoader):
-    """The safe loader (pure Python: the C loader crashes on deep nesting) refusing duplicate keys."""
+    """The safe loader (pure Python: the C loader crashes on deep nesting) refusing aliases and duplicate keys."""
+
+    def compose_node(self, parent, index):
+        # An alias (*name) repeats a node without copying it, so a few hundred bytes of nested aliases expand
+        # to billions of values for whatever walks the result (an "alias bomb"). Manifests never need them:
+        # refuse the first one while composing, before anything is expanded, checked or authorised.
+        if self.check_event(yaml.AliasEvent):
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not accepted in manifests; write the value out",
+                                              self.peek_event().start_mark)
+        return super().compose_node(parent, index)
 
     def construct_mapping(self, node, deep=False):
         self.flatten_mapping(node)
