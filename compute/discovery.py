@@ -3,12 +3,19 @@
 Upserts by uid with bulk writes (a fixed number of queries per page), records what changed,
 and marks hosts not seen as gone only after a complete, successful scan: a failed or partial
 scan never removes or alters hosts it did not see.
+
+One bad host never fails the scan: what Palette sends is made storable first (`bounded_facts`:
+NULs and unencodable characters removed, text cut to its column with a marker, numbers outside
+their column dropped), and a host whose uid cannot identify it, or whose record cannot be read,
+is skipped. Both are listed on the run (`DiscoveryRun.host_problems`), which the inventory shows.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
+import math
+import re
 import time
 from itertools import islice
 
@@ -31,6 +38,19 @@ PROGRESS_EVERY = 0.5  # seconds between progress writes
 FACT_FIELDS = ("name", "state", "health", "health_message", "architecture", "cpu_cores", "memory_mib", "gpus",
                "gpu_total", "gpu_models", "tags", "clusters", "ip", "nics", "palette_project_uid")
 STORED_FIELDS = FACT_FIELDS + ("eligible", "reasons", "fingerprint", "last_seen", "changed", "gone", "gone_since")
+# Limits come from the model, so a column and its check never disagree. health_message is a TextField:
+# bounded here all the same, since a reason quoting it is shown in every row of the grid.
+TEXT_LIMITS = {f: EdgeHost._meta.get_field(f).max_length or 1000 for f in
+               ("name", "state", "health", "health_message", "architecture", "gpu_models", "ip", "palette_project_uid")}
+INT_FIELDS = ("cpu_cores", "memory_mib", "gpu_total")
+JSON_FIELDS = ("gpus", "tags", "clusters", "nics")
+UID_MAX = EdgeHost._meta.get_field("uid").max_length
+INT_MAX = 2**31 - 1  # PostgreSQL's integer, what PositiveIntegerField is there
+CUT = "…"  # marks text cut to fit its column
+PROBLEMS_KEPT = 50  # hosts listed on a run; the counts cover all of them
+# PostgreSQL refuses NUL in text and jsonb; a lone surrogate (JSON "\ud800") cannot be encoded at all.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
 
 
 
@@ -49,8 +69,107 @@ def facts(host: PaletteHost) -> dict:
     }
 
 
-def fingerprint(values: dict) -> str:
-    return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()
+def _storable(text: str) -> str:
+    """`text` without NUL characters, a lone surrogate replaced by U+FFFD."""
+    return _UNSTORABLE.sub(lambda m: "" if m.group() == "\x00" else "\ufffd", text)
+
+
+def shown(value, limit: int = 80) -> str:
+    """A value from Palette as a report may quote it: text, storable, at most `limit` characters."""
+    text = _storable(value if isinstance(value, str) else repr(value))
+    return text if len(text) <= limit else text[:limit - 1] + CUT
+
+
+def unusable_uid(uid) -> str:
+    """Why `uid` cannot identify a host (empty when it can). It is never altered: it is the host's name in Palette."""
+    if not isinstance(uid, str) or not uid:
+        return "Palette sent it without a uid"
+    if len(uid) > UID_MAX:
+        return f"its uid has {len(uid)} characters; at most {UID_MAX} can be stored"
+    if _UNPRINTABLE.search(uid):
+        return "its uid contains control characters (NUL, newline...) or invalid Unicode"
+    return ""
+
+
+def _bounded_json(value, notes: set[str], field: str):
+    """`value` (decoded JSON) with every string storable and every non-finite number dropped (jsonb refuses both)."""
+    if isinstance(value, str):
+        cleaned = _storable(value)
+        if cleaned != value:
+            notes.add(f"{field}: removed NUL characters or invalid Unicode")
+        return cleaned
+    if isinstance(value, dict):
+        return {_bounded_json(str(k), notes, field): _bounded_json(v, notes, field) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_bounded_json(v, notes, field) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        notes.add(f"{field}: dropped a number that is not finite ({value})")
+        return None
+    return value
+
+
+def bounded_facts(host: PaletteHost) -> tuple[dict, str, list[str]]:
+    """The host's facts made storable in every database, their fingerprint, and what had to change to get there.
+
+    Text: NULs and lone surrogates removed, cut to its column with a trailing "…". Whole numbers
+    outside 0..2^31-1 (or not whole numbers) are not stored. JSON: strings cleaned likewise,
+    NaN/Infinity dropped. Raises on a record of an unexpected shape (the caller skips the host).
+    """
+    values = facts(host)
+    notes: set[str] = set()
+    # The fingerprint's dump tells whether anything needs cleaning, at the cost of four substring tests:
+    # NUL is written \u0000, a lone surrogate \udXXX (a valid pair too, which only costs the slow path),
+    # NaN and Infinity as bare words. Almost every host needs only the length checks.
+    dumped = _dump(values)
+    dirty = "\\u0000" in dumped or "\\ud" in dumped or "NaN" in dumped or "Infinity" in dumped
+    for field, limit in TEXT_LIMITS.items():
+        value = values[field]
+        if type(value) is str and len(value) <= limit and not dirty:
+            continue
+        text = value if isinstance(value, str) else ("" if value is None else str(value))
+        cleaned = _storable(text)
+        if cleaned != text:
+            notes.add(f"{field}: removed NUL characters or invalid Unicode")
+        if len(cleaned) > limit:
+            notes.add(f"{field}: cut to {limit} characters (it had {len(cleaned)})")
+            cleaned = cleaned[:limit - 1] + CUT
+        values[field] = cleaned
+    for field in INT_FIELDS:
+        value = values[field]
+        if value is None or (isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= INT_MAX):
+            continue
+        notes.add(f"{field}: {shown(value, 40)} is not a whole number from 0 to {INT_MAX}; not stored")
+        values[field] = 0 if field == "gpu_total" else None
+    if dirty:
+        for field in JSON_FIELDS:
+            values[field] = _bounded_json(values[field], notes, field)
+    if notes:
+        dumped = _dump(values)
+    return values, hashlib.sha256(dumped.encode()).hexdigest(), sorted(notes)
+
+
+class _Problems:
+    """Hosts a run skipped or had to clean: counted, and the first PROBLEMS_KEPT listed for the run's report."""
+
+    def __init__(self):
+        self.skipped = self.cleaned = 0
+        self.listed: list[dict] = []
+
+    def add(self, action: str, uid, name, detail: str) -> None:
+        if action == "skipped":
+            self.skipped += 1
+        else:
+            self.cleaned += 1
+        if len(self.listed) < PROBLEMS_KEPT:
+            self.listed.append({"uid": shown(uid), "name": shown(name), "action": action, "detail": detail})
+
+    def fields(self) -> dict:
+        return {"skipped": self.skipped, "cleaned": self.cleaned, "host_problems": self.listed}
+
+
+def _dump(values: dict) -> str:
+    """The facts as the text their fingerprint (sha256) is taken of."""
+    return json.dumps(values, sort_keys=True, default=str)
 
 
 class _Row:
@@ -94,6 +213,7 @@ def reconcile(run: DiscoveryRun, hosts) -> None:
     known = {uid: {"pk": pk, "fingerprint": fp, "gone": gone}
              for uid, pk, fp, gone in EdgeHost.objects.filter(project=project).values_list("uid", "pk", "fingerprint", "gone")}
     seen: set[str] = set()
+    problems = _Problems()
     iterator = iter(hosts)
     pages = hosts_seen = added = updated = unchanged = 0
     progress_written = time.monotonic()
@@ -102,29 +222,30 @@ def reconcile(run: DiscoveryRun, hosts) -> None:
             batch = list(islice(iterator, PAGE))
         except Exception:
             # A failed scan still tells how far it got: the pages before the failure are stored.
-            DiscoveryRun.objects.filter(pk=run.pk).update(pages=pages, hosts_seen=len(seen), added=added, updated=updated,
-                                                          unchanged=unchanged, progress={"pages": pages, "hosts_seen": len(seen)})
+            DiscoveryRun.objects.filter(pk=run.pk).update(
+                pages=pages, hosts_seen=len(seen), added=added, updated=updated, unchanged=unchanged,
+                progress={"pages": pages, "hosts_seen": len(seen)}, **problems.fields())
             raise
         if not batch:
             break
         now = timezone.now()
         creates, updates = [], []
         for palette_host in batch:
-            if not palette_host.uid or palette_host.uid in seen:
-                continue  # a host listed twice (pages shifting under us) counts once
-            seen.add(palette_host.uid)
-            values = facts(palette_host)
+            read = _read(palette_host, seen, problems)
+            if read is None:
+                continue
             # The fingerprint covers Palette's facts only; eligibility follows from them and the
             # policy (recompute_eligibility handles policy changes), so unchanged hosts skip it.
-            fp = fingerprint(values)
-            before = known.get(palette_host.uid)
+            uid, values, fp = read
+            before = known.get(uid)
             if before is not None and before["fingerprint"] == fp and not before["gone"]:
                 unchanged += 1
                 continue
             values["reasons"] = reasons(_Row(values), policy)
             values["eligible"] = not values["reasons"]
             if before is None:
-                creates.append(EdgeHost(project=project, uid=palette_host.uid, fingerprint=fp, first_seen=now, last_seen=now, changed=now, **values))
+                creates.append(EdgeHost(project=project, uid=uid, fingerprint=fp, first_seen=now, last_seen=now, changed=now,
+                                        **values))
                 continue
             updates.append((before, values, fp))
         pages += 1
@@ -148,7 +269,31 @@ def reconcile(run: DiscoveryRun, hosts) -> None:
     # Unchanged hosts get no write, not even last_seen: a host that is not gone was seen by the
     # project's last successful run (see inventory.last_seen).
     run.added, run.updated, run.removed, run.unchanged, run.pages, run.hosts_seen = added, updated, len(gone_ids), unchanged, pages, len(seen)
-    DiscoveryRun.objects.filter(pk=run.pk).update(added=added, updated=updated, removed=len(gone_ids), unchanged=unchanged, pages=pages, hosts_seen=len(seen))
+    run.skipped, run.cleaned, run.host_problems = problems.skipped, problems.cleaned, problems.listed
+    DiscoveryRun.objects.filter(pk=run.pk).update(added=added, updated=updated, removed=len(gone_ids), unchanged=unchanged,
+                                                  pages=pages, hosts_seen=len(seen), **problems.fields())
+
+
+def _read(palette_host: PaletteHost, seen: set[str], problems: _Problems) -> tuple[str, dict, str] | None:
+    """(uid, storable facts, fingerprint) of a host new to this scan; None for a repeat or a skipped host (reported)."""
+    uid = palette_host.uid
+    if why := unusable_uid(uid):
+        problems.add("skipped", uid, palette_host.name, why)
+        return None
+    if uid in seen:
+        return None  # a host listed twice (pages shifting under us) counts once
+    # Seen even when unreadable below: a host Palette still lists is never marked gone.
+    seen.add(uid)
+    try:
+        values, fp, notes = bounded_facts(palette_host)
+    except Exception as exc:  # noqa: BLE001 — any malformed record: one host must not end the scan
+        log.warning("discovery: skipped host %s, its record could not be read: %r", shown(uid), exc)
+        problems.add("skipped", uid, palette_host.name,
+                     f"its record could not be read ({type(exc).__name__}); what was stored before is kept")
+        return None
+    if notes:
+        problems.add("cleaned", uid, values["name"], "; ".join(notes))
+    return uid, values, fp
 
 
 def _write_page(run: DiscoveryRun, creates: list[EdgeHost], updates: list[tuple[dict, dict, str]], now) -> int:

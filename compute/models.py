@@ -96,8 +96,11 @@ class EdgeHost(models.Model):
 class DiscoveryRun(TaskRun):
     """One scan of a project's edge hosts in Palette.
 
-    Progress: pages, hosts seen; result: added, updated, gone, unchanged. Never two active at
-    once per project (compute.discovery.start_discovery joins the active one).
+    Progress: pages, hosts seen; result: added, updated, gone, unchanged, and the hosts Palette
+    sent that could not be stored as they were: `skipped` (no usable uid, or an unreadable record)
+    and `cleaned` (stored after removing NULs, cutting text, dropping out-of-range numbers), the
+    first of them listed in `host_problems`. Never two active at once per project
+    (compute.discovery.start_discovery joins the active one).
     """
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="discovery_runs")
@@ -108,6 +111,10 @@ class DiscoveryRun(TaskRun):
     updated = models.PositiveIntegerField(default=0)
     removed = models.PositiveIntegerField(default=0)
     unchanged = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    cleaned = models.PositiveIntegerField(default=0)
+    host_problems = models.JSONField(default=list, blank=True,
+                                     help_text="[{uid, name, action: skipped|cleaned, detail}], the first 50.")
 
     class Meta(TaskRun.Meta):
         indexes = [models.Index(fields=["project", "-created"])]
@@ -116,6 +123,10 @@ class DiscoveryRun(TaskRun):
     @property
     def audit_tenant(self):
         return self.project.tenant
+
+    @property
+    def problem_count(self) -> int:
+        return self.skipped + self.cleaned
 
 
 class HostChange(models.Model):

@@ -39,7 +39,7 @@ def sync_status(project) -> dict:
     """'synced 12 s ago', or 'Palette unreachable since 10:41 — <first error>', and the active run."""
     runs = list(DiscoveryRun.objects.filter(project=project).order_by("-created")
                 .only("uuid", "status", "created", "started", "finished", "first_error", "trigger", "pages", "hosts_seen",
-                      "added", "updated", "removed", "project_id")[:20])
+                      "added", "updated", "removed", "skipped", "cleaned", "project_id")[:20])
     active = next((r for r in runs if r.is_active), None)
     last_ok = next((r for r in runs if r.status == DiscoveryRun.SUCCEEDED), None)
     failing = []
@@ -50,7 +50,9 @@ def sync_status(project) -> dict:
             break
         failing.append(r)
     return {"active": active, "last_ok": last_ok, "failing_since": failing[-1] if failing else None,
-            "latest_failure": failing[0] if failing else None}
+            "latest_failure": failing[0] if failing else None,
+            # Hosts the last good scan skipped or cleaned (its list is read only then).
+            "problems": last_ok if last_ok is not None and last_ok.problem_count else None}
 
 
 def _rows(hosts) -> list[dict]:

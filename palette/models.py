@@ -11,6 +11,7 @@ garbage-collector pass (bench/palette_client.py measures it).
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -47,6 +48,8 @@ _UNIT_MIB = {"k": 1 / 1024, "m": 1, "g": 1024, "t": 1024 * 1024}
 
 def parse_memory_mib(value: Any) -> int | None:
     """GPU memory as Palette reports it (``"16384 MiB"``, ``"40 GiB"``, a bare number) in MiB."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return int(value)
     if not isinstance(value, str):
@@ -55,7 +58,11 @@ def parse_memory_mib(value: Any) -> int | None:
     if not m:
         return None
     unit = (m.group(2) or "M")[0].lower()
-    return int(float(m.group(1)) * _UNIT_MIB[unit])
+    try:
+        mib = float(m.group(1)) * _UNIT_MIB[unit]
+    except ValueError:  # "1.2.3 MiB" matches the pattern but is no number
+        return None
+    return int(mib) if math.isfinite(mib) else None  # "9" * 400 is infinite as a float
 
 
 @dataclass(slots=True)

@@ -4,8 +4,9 @@ All routes need the simulator's primary API key in the ``ApiKey`` header. JSON i
 
 - ``GET /__sim__/state``: projects, host counts by state, clusters, settings.
 - ``GET /__sim__/stats``: requests served, by status and by rate-limit prefix.
-- ``POST /__sim__/hosts`` ``{count, projectUid, uid, labels, state, health, arch, gpu}``: add
-  hosts (201 ``{uids}``).
+- ``POST /__sim__/hosts`` ``{count, projectUid, uid, name, labels, state, health, healthMessage,
+  arch, gpu}``: add hosts (201 ``{uids}``). Values are served as given, NULs and all: Palette does
+  not clean what an edge host reports, so neither does the simulator.
 - ``PATCH /__sim__/hosts/{uid}`` ``{labels, addLabels, removeLabels, state, health,
   healthMessage}``: change a host (state ``unpaired`` -> ``ready`` pairs it).
 - ``DELETE /__sim__/hosts/{uid}``: remove a host.
@@ -105,6 +106,8 @@ class Admin:
                     host = make_host(self._rng, 900000 + self._counter, project_uid)
                 if body.get("uid"):
                     host.uid = host.name = body["uid"] if count == 1 else f"{body['uid']}-{i}"
+                if "name" in body:
+                    host.name = str(body["name"])
                 if "labels" in body:
                     host.labels = {str(k): str(v) for k, v in body["labels"].items()}
                 if body.get("arch") in ("amd64", "arm64"):
@@ -117,6 +120,8 @@ class Admin:
                     raise ValueError("a new host is ready or unpaired")
                 host.health = body.get("health", "healthy")
                 host.health_message = "" if host.health == "healthy" else "edge host agent heartbeat missed"
+                if "healthMessage" in body:
+                    host.health_message = str(body["healthMessage"])
                 host.created = host.modified = ""
                 uids.append(self.state.add_host(host).uid)
             return uids

@@ -36,3 +36,9 @@ class Command(BaseCommand):
         else:
             self.stdout.write(f"{project}: {run.hosts_seen} hosts in {run.pages} pages — {run.added} added, "
                               f"{run.updated} updated, {run.removed} gone, {run.unchanged} unchanged.")
+        if run.problem_count:
+            # On stderr, so --json output stays one document; the run still succeeded.
+            self.stderr.write(f"{run.skipped} host(s) skipped, {run.cleaned} stored after cleaning "
+                              "(Palette sent values that cannot be stored as they are):")
+            for p in run.host_problems:
+                self.stderr.write(f"  {p['uid']}: {p['action']}: {p['detail']}")
