@@ -75,12 +75,12 @@ def onboarding_step(request, session, step):
 def tenant_step(request, session):
     user = request.user
     pick = TenantChoiceForm(user=user, initial={"tenant": session.tenant})
-    create = TenantForm(prefix="new") if user.is_superuser else None
+    create = TenantForm(prefix="new", user=user) if user.is_superuser else None
     if request.method == "POST":
         if request.POST.get("action") == "create":
             if not user.is_superuser:
                 raise PermissionDenied("Only platform administrators create tenants.")
-            create = TenantForm(request.POST, prefix="new")
+            create = TenantForm(request.POST, prefix="new", user=user)
             if create.is_valid():
                 with transaction.atomic():
                     tenant = create.save()
@@ -104,12 +104,12 @@ def project_step(request, session):
     user = request.user
     tenant, role = onboarding.session_tenant(user, session)
     pick = ProjectChoiceForm(user=user, tenant=tenant, initial={"project": session.project})
-    create = ProjectForm(prefix="new", tenant=tenant) if role == access.ADMIN else None
+    create = ProjectForm(prefix="new", tenant=tenant, user=user) if role == access.ADMIN else None
     if request.method == "POST":
         if request.POST.get("action") == "create":
             if role != access.ADMIN:
                 raise PermissionDenied("Only tenant admins create projects.")
-            create = ProjectForm(request.POST, prefix="new", tenant=tenant)
+            create = ProjectForm(request.POST, prefix="new", tenant=tenant, user=user)
             if create.is_valid():
                 with transaction.atomic():
                     project = create.save()

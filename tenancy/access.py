@@ -2,7 +2,8 @@
 
 Rules: superusers see and change everything. A tenant is visible to its members and to members
 of any of its projects; another tenant's object is a 404 (its existence is not revealed). Writing
-needs a write role (tenant admin; project admin or editor); a read-only member gets 403.
+needs a write role (tenant admin; project admin or editor); a read-only member gets 403. A GPU
+limit is set from the level above (`may_set_gpu_limit`), so no admin raises their own ceiling.
 """
 from __future__ import annotations
 
@@ -50,6 +51,24 @@ def project_role(user, project: Project) -> str | None:
     if Membership.EDITOR in roles:
         return WRITE
     return READ if roles else None
+
+
+def may_set_gpu_limit(user, obj: Tenant | Project) -> bool:
+    """May `user` change this tenant's or project's GPU limit? Superusers a tenant's, the tenant's admins a project's.
+
+    A tenant admin manages the tenant within its limit and a project admin the project within its
+    own: the limit is the ceiling set for them, so neither may raise it.
+    """
+    if isinstance(obj, Tenant):
+        return user.is_superuser
+    return tenant_role(user, obj.tenant) == ADMIN
+
+
+def gpu_limit_setter(obj: Tenant | Project) -> str:
+    """Who sets `obj`'s GPU limit, for messages ("only ... changes it")."""
+    if isinstance(obj, Tenant):
+        return "a platform administrator (superuser)"
+    return f"an admin of tenant {obj.tenant.name}"
 
 
 _RANK = {None: 0, READ: 1, WRITE: 2, ADMIN: 3}

@@ -3,7 +3,17 @@ from __future__ import annotations
 from django import forms
 from django.contrib.auth import get_user_model
 
+from . import access
 from .models import Membership, Project, Tenant
+
+
+def _guard_gpu_limit(form: forms.ModelForm, user) -> None:
+    """Show the GPU limit read-only, with who sets it, to a user who may not change it (a posted value is ignored)."""
+    if not access.may_set_gpu_limit(user, form.instance):
+        field = form.fields["gpu_limit"]
+        field.disabled = True
+        who = access.gpu_limit_setter(form.instance)
+        field.help_text = f"Only {who} changes this limit; ask one to raise or lower it."
 
 
 class TenantForm(forms.ModelForm):
@@ -12,11 +22,12 @@ class TenantForm(forms.ModelForm):
         fields = ["name", "display_name", "description", "gpu_limit"]
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         if self.instance.pk:
             # The name is the namespace and part of URLs: immutable.
             self.fields["name"].disabled = True
+        _guard_gpu_limit(self, user)
 
 
 class ProjectForm(forms.ModelForm):
@@ -25,10 +36,11 @@ class ProjectForm(forms.ModelForm):
         fields = ["name", "display_name", "namespace", "description", "gpu_limit"]
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
 
-    def __init__(self, *args, tenant: Tenant, **kwargs):
+    def __init__(self, *args, tenant: Tenant, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.tenant = tenant
         self.instance.tenant = tenant
+        _guard_gpu_limit(self, user)
         self.fields["namespace"].required = False
         self.fields["namespace"].help_text = "Kubernetes namespace; defaults to the project name. Unique across the install; cannot be changed later."
         if self.instance.pk:
@@ -46,6 +58,8 @@ class ProjectForm(forms.ModelForm):
 
     def clean_gpu_limit(self):
         limit = self.cleaned_data["gpu_limit"]
+        if self.fields["gpu_limit"].disabled:
+            return limit  # not this user's to change, so not theirs to fix either
         if self.tenant.gpu_limit and limit > self.tenant.gpu_limit:
             raise forms.ValidationError(f"The tenant allows at most {self.tenant.gpu_limit} GPUs; use a smaller limit.")
         return limit

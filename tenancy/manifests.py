@@ -105,6 +105,18 @@ def _common_spec(doc: Document, plan: Plan, gpu_limit_field: str = "spec.gpuLimi
     return {"display_name": display, "description": description, "gpu_limit": gpu_limit}
 
 
+def _check_gpu_limit(doc: Document, plan: Plan, obj: Tenant | Project | None, values: dict | None) -> None:
+    """Only the level above changes a GPU limit (access.may_set_gpu_limit); re-applying the current value is fine.
+
+    The CLI (no user) may change anything. A new object is created by someone allowed to set its limit.
+    """
+    if plan.user is None or obj is None or values is None or values["gpu_limit"] == obj.gpu_limit:
+        return
+    if not access.may_set_gpu_limit(plan.user, obj):
+        plan.error(doc, "spec.gpuLimit", f"only {access.gpu_limit_setter(obj)} changes this {doc.kind}'s GPU limit; "
+                   f"write gpuLimit: {obj.gpu_limit} (the current limit) or ask one to change it.")
+
+
 def _save(plan: Plan, obj: Tenant | Project, values: dict, created: bool) -> str:
     """Write `values` when they differ; audit what changed. Idempotent."""
     changes = {f: v for f, v in values.items() if created or getattr(obj, f) != v}
@@ -174,6 +186,7 @@ class TenantHandler(Handler):
         # A project of the same file that takes this namespace gets the message instead.
         if Project.objects.filter(namespace=namespace).exists() and not any(d.namespace == namespace for d in plan.of_kind("Project")):
             plan.error(doc, "metadata.name", f"the tenant's namespace {namespace} is already a project's namespace; choose another name.")
+        _check_gpu_limit(doc, plan, Tenant.objects.filter(name=doc.name).first(), values)
         if values is not None:
             doc.state["values"] = values
 
@@ -252,6 +265,8 @@ class ProjectHandler(Handler):
             plan.error(doc, "spec.tenantRef.name", f"there is no Tenant {tenant_name}; add it to this file or create it first.")
             return
         self._check_identity(doc, plan, tenant_name)
+        current = Project.objects.select_related("tenant").filter(namespace=namespace).first()
+        _check_gpu_limit(doc, plan, current, values)
         if values is not None:
             limit = tenant_doc.state.get("values", {}).get("gpu_limit", 0) if tenant_doc else tenant.gpu_limit
             if limit and values["gpu_limit"] > limit:

@@ -39,7 +39,7 @@ def tenant_list(request):
 def tenant_create(request):
     if not request.user.is_superuser:
         raise PermissionDenied("Only platform administrators create tenants.")
-    form = TenantForm(request.POST or None)
+    form = TenantForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
             tenant = form.save()
@@ -61,7 +61,7 @@ def tenant_detail(request, tenant):
 @require_http_methods(["GET", "POST"])
 def tenant_edit(request, tenant):
     tenant, role = access.get_tenant_for_user(request.user, tenant, need=access.ADMIN)
-    form = TenantForm(request.POST or None, instance=tenant)
+    form = TenantForm(request.POST or None, instance=tenant, user=request.user)
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
             form.save()
@@ -102,7 +102,7 @@ def project_list(request):
 @require_http_methods(["GET", "POST"])
 def project_create(request, tenant):
     tenant, role = access.get_tenant_for_user(request.user, tenant, need=access.ADMIN)
-    form = ProjectForm(request.POST or None, tenant=tenant)
+    form = ProjectForm(request.POST or None, tenant=tenant, user=request.user)
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
             project = form.save()
@@ -126,7 +126,7 @@ def project_detail(request, tenant, project):
 @require_http_methods(["GET", "POST"])
 def project_edit(request, tenant, project):
     project, role = access.get_project_for_user(request.user, tenant, project, need=access.ADMIN)
-    form = ProjectForm(request.POST or None, instance=project, tenant=project.tenant)
+    form = ProjectForm(request.POST or None, instance=project, tenant=project.tenant, user=request.user)
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
             form.save()
