@@ -35,6 +35,11 @@ DEDICATED, SHARED = "dedicated", "shared"
 DELETE, ORPHAN = "delete", "orphan"
 SSH_KEY_TYPES = ("ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521")
 MAX_NODES = 100
+# Per-host minimums a pool may ask for; the web form bounds its fields with the same numbers.
+MAX_CPU_CORES = 4096
+MAX_MEMORY_MIB = 64 * 1024 * 1024  # 64 TiB
+MAX_GPUS = 64
+MAX_GPU_MEMORY_MIB = 10_000_000
 
 
 def validate_pool_name(value: str) -> None:
@@ -328,8 +333,8 @@ def _gpu(data: dict, where: str, problems: SpecProblems) -> GpuRequirement | Non
     if not isinstance(family, str) or not GPU_FAMILY.match(family.strip()):
         problems.add(f"{where}.gpu.family", "required: VENDOR (any model, e.g. NVIDIA) or VENDOR-MODEL (e.g. NVIDIA-A100).")
         return None
-    count = _int(block, "gpuCount", f"{where}.gpu", problems, default=1, minimum=1, maximum=64)
-    memory = _int(block, "gpuMemory", f"{where}.gpu", problems, default=0, minimum=0, maximum=10_000_000)
+    count = _int(block, "gpuCount", f"{where}.gpu", problems, default=1, minimum=1, maximum=MAX_GPUS)
+    memory = _int(block, "gpuMemory", f"{where}.gpu", problems, default=0, minimum=0, maximum=MAX_GPU_MEMORY_MIB)
     return GpuRequirement(family=family.strip(), count=count, memory_mib=memory)
 
 
@@ -379,8 +384,8 @@ def _node(data: Any, where: str, problems: SpecProblems, *, control_plane: bool)
         eligible = False
     return NodeRequirement(
         name=name, count=count, architecture=_architecture(data, where, problems),
-        cpu=_nested_int(data, "cpu", "cpuCount", where, problems, 4096),
-        memory_mib=_nested_int(data, "memory", "memoryMiB", where, problems, 64 * 1024 * 1024),
+        cpu=_nested_int(data, "cpu", "cpuCount", where, problems, MAX_CPU_CORES),
+        memory_mib=_nested_int(data, "memory", "memoryMiB", where, problems, MAX_MEMORY_MIB),
         gpu=None if control_plane else _gpu(data, where, problems),
         control_plane=control_plane, worker_eligible=eligible,
     )

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import re
 from copy import deepcopy
+from decimal import Decimal
 
 from django import forms
 
 from .models import ComputePool, ProfileBundle
-from .pools import ARCHITECTURES, PoolSpec, parse_spec
+from .pools import (ARCHITECTURES, MAX_CPU_CORES, MAX_GPU_MEMORY_MIB, MAX_GPUS, MAX_MEMORY_MIB, MAX_NODES, PoolSpec,
+                    parse_spec)
 
 ARCH_CHOICES = [(a, a) for a in ARCHITECTURES]
 #: Worker pools the wizard offers; a ComputePool manifest (manage.py apply) takes any number.
@@ -54,6 +56,11 @@ def parse_tags(text: str) -> dict[str, str] | str:
     return tags
 
 
+# GiB fields are bounded by the spec's MiB maximums: unbounded, 1E+308 GiB overflowed on the way to MiB.
+MAX_MEMORY_GIB = Decimal(MAX_MEMORY_MIB) / 1024
+MAX_GPU_MEMORY_GIB = Decimal(MAX_GPU_MEMORY_MIB) / 1024
+
+
 def _gib(value) -> int:
     return int(round(float(value) * 1024)) if value else 0
 
@@ -68,18 +75,23 @@ class PoolForm(forms.Form):
     cp_count = forms.TypedChoiceField(choices=[(1, "1"), (3, "3"), (5, "5")], coerce=int, initial=1, label="Control-plane nodes")
     cp_worker_eligible = forms.BooleanField(required=False, initial=True, label="Control plane also runs workloads")
     cp_architecture = forms.ChoiceField(choices=ARCH_CHOICES, initial="amd64", label="Control-plane architecture")
-    cp_cpu = forms.IntegerField(required=False, min_value=0, initial=4, label="Control-plane minimum CPU cores")
-    cp_memory_gib = forms.DecimalField(required=False, min_value=0, initial=8, label="Control-plane minimum memory (GiB)")
+    cp_cpu = forms.IntegerField(required=False, min_value=0, max_value=MAX_CPU_CORES, initial=4,
+                                label="Control-plane minimum CPU cores")
+    cp_memory_gib = forms.DecimalField(required=False, min_value=0, max_value=MAX_MEMORY_GIB, initial=8,
+                                       label="Control-plane minimum memory (GiB)")
     cp_groups = forms.CharField(required=False, initial="palette.ai=true", label="Control-plane resource groups",
                                 help_text="Tags every control-plane host must carry: key=value, comma separated.")
     worker_name = forms.CharField(required=False, label="Worker pool name", help_text="Leave empty for no worker pool.")
-    worker_count = forms.IntegerField(required=False, min_value=1, initial=1, label="Worker nodes")
+    worker_count = forms.IntegerField(required=False, min_value=1, max_value=MAX_NODES, initial=1, label="Worker nodes")
     worker_architecture = forms.ChoiceField(choices=ARCH_CHOICES, initial="amd64", label="Worker architecture")
-    worker_cpu = forms.IntegerField(required=False, min_value=0, label="Worker minimum CPU cores")
-    worker_memory_gib = forms.DecimalField(required=False, min_value=0, label="Worker minimum memory (GiB)")
+    worker_cpu = forms.IntegerField(required=False, min_value=0, max_value=MAX_CPU_CORES,
+                                    label="Worker minimum CPU cores")
+    worker_memory_gib = forms.DecimalField(required=False, min_value=0, max_value=MAX_MEMORY_GIB,
+                                           label="Worker minimum memory (GiB)")
     worker_gpu_family = forms.CharField(required=False, label="Worker GPU family", help_text="VENDOR or VENDOR-MODEL, e.g. NVIDIA-A100.")
-    worker_gpu_count = forms.IntegerField(required=False, min_value=1, label="GPUs per worker")
-    worker_gpu_memory_gib = forms.DecimalField(required=False, min_value=0, label="Minimum memory per GPU (GiB)")
+    worker_gpu_count = forms.IntegerField(required=False, min_value=1, max_value=MAX_GPUS, label="GPUs per worker")
+    worker_gpu_memory_gib = forms.DecimalField(required=False, min_value=0, max_value=MAX_GPU_MEMORY_GIB,
+                                               label="Minimum memory per GPU (GiB)")
     worker_groups = forms.CharField(required=False, initial="palette.ai=true", label="Worker resource groups")
     vip = forms.CharField(label="VIP", help_text="A reserved IPv4 address in the hosts' subnet for the cluster's API endpoint.")
     ssh_keys = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}), label="SSH public keys", help_text="One per line.")
