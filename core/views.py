@@ -43,6 +43,16 @@ def readyz(request):
     return JsonResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status=200 if ok else 503)
 
 
+#: A spreadsheet runs a cell starting with one of these as a formula (CSV injection): such cells get a leading '.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value) -> str:
+    """``value`` as CSV text that a spreadsheet shows as text, never evaluates (OWASP's CSV injection advice)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
 @login_required
 @require_GET
 def audit_list(request):
@@ -56,8 +66,9 @@ def audit_list(request):
         writer = csv.writer(response)
         writer.writerow(["time", "user", "action", "verb", "object type", "object", "tenant", "outcome", "source", "source ip", "changes"])
         for e in entries.iterator():
-            writer.writerow([e.created.isoformat(), e.username, e.action, e.verb, e.object_type, e.object_repr,
-                             e.tenant_name, e.outcome, e.source, e.source_ip or "", e.changes])
+            writer.writerow([csv_cell(v) for v in (e.created.isoformat(), e.username, e.action, e.verb, e.object_type,
+                                                   e.object_repr, e.tenant_name, e.outcome, e.source, e.source_ip,
+                                                   e.changes)])
         return response
     page = Paginator(entries, 50).get_page(request.GET.get("page"))
     return render_page(request, "core/audit_list.html", {"page": page, "tenant": tenant}, fragment="rows")

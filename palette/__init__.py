@@ -7,7 +7,8 @@ from .bodies import EdgeNativeCluster, MachinePool, PoolHost, ProfileRef
 from .client import PaletteClient
 from .errors import (AuthenticationFailed, BadRequest, Conflict, MethodNotAllowed, NotFound, PaginationError,
                      PaletteConnectionError, PaletteError, PaletteHTTPError, PaletteProtocolError, PaletteTimeout,
-                     PaletteTLSError, PermissionDenied, RateLimited, ServerError, ServiceUnavailable)
+                     PaletteTLSError, PermissionDenied, RateLimited, ResponseTooLarge, ServerError,
+                     ServiceUnavailable)
 from .models import (Cluster, ClusterOverview, ClusterProfile, ClusterStatus, EdgeHost, Gpu, ObjectRef, Pack,
                      Project, UserInfo, ValidationProblem, ValidationResult)
 from .ratelimit import RateLimiter, default_limiter
@@ -17,8 +18,8 @@ __all__ = [
     "PaletteClient", "RetryPolicy", "RequestRecord", "RateLimiter", "default_limiter",
     "EdgeNativeCluster", "MachinePool", "PoolHost", "ProfileRef",
     "PaletteError", "PaletteConnectionError", "PaletteTimeout", "PaletteTLSError", "PaletteProtocolError",
-    "PaginationError", "PaletteHTTPError", "BadRequest", "AuthenticationFailed", "PermissionDenied", "NotFound",
-    "MethodNotAllowed", "Conflict", "RateLimited", "ServerError", "ServiceUnavailable",
+    "ResponseTooLarge", "PaginationError", "PaletteHTTPError", "BadRequest", "AuthenticationFailed",
+    "PermissionDenied", "NotFound", "MethodNotAllowed", "Conflict", "RateLimited", "ServerError", "ServiceUnavailable",
     "UserInfo", "Project", "ObjectRef", "EdgeHost", "Gpu", "ClusterProfile", "Pack", "Cluster", "ClusterStatus",
     "ClusterOverview", "ValidationResult", "ValidationProblem",
 ]

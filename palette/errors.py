@@ -7,30 +7,66 @@ the client retries exactly the transient ones (connection errors and resets, tim
 
 Every message says what happened, names the Palette host, and says what to do. No message,
 attribute or ``repr`` contains the API key: Palette sometimes echoes the key back in an error
-body, so bodies are redacted when the error is built (``redact``).
+body, so bodies are redacted when the error is built (``redact``), before anything is shortened.
+Palette's text is also bounded (``MAX_MESSAGE_CHARS``) and its bidi controls made visible
+(``visible_controls``) wherever it enters an error, so neither a 3 MB message nor a U+202E reaches a page.
 """
 
 from __future__ import annotations
 
+import base64
 import email.utils
+import functools
 import json
 import time
 from typing import Any, Iterable, Mapping
-from urllib.parse import quote
+from urllib.parse import quote, quote_plus
 
 REDACTED = "[REDACTED]"
 
 #: Statuses that mean "try again later" (the request was not, or may not have been, served).
 TRANSIENT_STATUSES = frozenset({429, 502, 503, 504})
 
+#: Palette's own text (message, code, ref) in an error is cut to this many characters: enough for
+#: any real message, and a 3 MB one no longer makes every page that shows the error 3 MB.
+MAX_MESSAGE_CHARS = 500
+#: Our summary of the failure, which may quote a spec violation about Palette's body.
+MAX_SUMMARY_CHARS = 1000
+
+#: Unicode's bidirectional controls (Trojan Source, CVE-2021-42574): they reorder the text around
+#: them on screen, so a host name could display as another. Made visible as ``[U+202E]`` rather than
+#: dropped, so an admin sees that Palette's value holds one (and that it differs from how it looks).
+BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_VISIBLE = {ord(c): f"[U+{ord(c):04X}]" for c in BIDI_CONTROLS}
+#: How those controls can look in JSON text: literally (non-ASCII text) or escaped (``\u202e``).
+_JSON_ESCAPES = ("\\u20", "\\u06")
+
 
 def redact(value: Any, secrets: Iterable[str]) -> Any:
-    """Replace every occurrence of each secret in strings, dicts and lists (recursively)."""
-    needles = sorted({s for secret in secrets if secret for s in (secret, quote(secret, safe=""))},
-                     key=len, reverse=True)
+    """Replace every occurrence of each secret in strings, dicts and lists (recursively).
+
+    Also the forms in which a server may echo it: URL-encoded, and base64 (standard or URL-safe) at
+    any position in a longer base64 text (e.g. an echoed ``Authorization`` header).
+    """
+    needles = sorted({form for secret in secrets if secret for form in _secret_forms(secret)}, key=len, reverse=True)
     if not needles:
         return value
     return _redact(value, needles)
+
+
+@functools.lru_cache(maxsize=32)
+def _secret_forms(secret: str) -> frozenset[str]:
+    forms = {secret, quote(secret, safe=""), quote(secret), quote_plus(secret)}
+    raw = secret.encode()
+    for offset in range(3):
+        # Inside a longer base64 text the secret starts at any byte offset modulo 3; the characters
+        # that also carry a neighbouring byte differ per text, so only the ones that are the
+        # secret's alone are searched (at most two characters of the secret stay unredacted per side).
+        encoded = base64.b64encode(b"\0" * offset + raw).decode()
+        core = encoded[(0, 2, 3)[offset]:(offset + len(raw)) * 8 // 6]
+        if len(core) >= 8:  # shorter fragments would redact unrelated text
+            forms |= {core, core.replace("+", "-").replace("/", "_")}
+    return frozenset(forms)
 
 
 def _redact(value: Any, needles: list[str]) -> Any:
@@ -46,6 +82,40 @@ def _redact(value: Any, needles: list[str]) -> Any:
     if isinstance(value, (list, tuple)):
         return [_redact(v, needles) for v in value]
     return value
+
+
+def visible_controls(value: Any) -> Any:
+    """Replace bidi control characters with a visible ``[U+XXXX]`` in strings, dicts and lists (recursively).
+
+    The one mechanism for Palette's text: applied to every decoded response body (transport) and to
+    every part of an error (``PaletteError``). Other values are returned unchanged.
+    """
+    if isinstance(value, str):
+        return value if value.isascii() else value.translate(_VISIBLE)
+    if isinstance(value, dict):
+        return {visible_controls(k): visible_controls(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [visible_controls(v) for v in value]
+    return value
+
+
+def may_hold_controls(json_text: str) -> bool:
+    """Cheap test whether a JSON text can hold a bidi control (literal or escaped) before it is decoded.
+
+    Walking a decoded listing costs twice its decoding; this substring test costs a few percent.
+    """
+    if any(escape in json_text for escape in _JSON_ESCAPES):
+        return True
+    return not json_text.isascii() and any(c in json_text for c in BIDI_CONTROLS)
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` with whitespace runs collapsed, cut to ``limit`` characters (ending in "…" when cut).
+
+    Redact before shortening: a secret crossing the cut would otherwise survive as its start.
+    """
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class PaletteError(Exception):
@@ -64,15 +134,17 @@ class PaletteError(Exception):
                  status: int | None = None, code: str | int | None = None,
                  palette_message: str = "", ref: str = "", details: Any = None,
                  hint: str | None = None):
-        self.summary = summary
+        # Every error passes here, whatever built it: Palette's parts bounded and their bidi controls made
+        # visible once (the callers redact secrets before, so no cut can split a key).
+        self.summary = visible_controls(shorten(summary, MAX_SUMMARY_CHARS))
         self.host = host
         self.method = method
         self.path = path
         self.status = status
-        self.code = code
-        self.palette_message = palette_message
-        self.ref = ref
-        self.details = details
+        self.code = visible_controls(shorten(code, MAX_MESSAGE_CHARS)) if isinstance(code, str) else code
+        self.palette_message = visible_controls(shorten(palette_message, MAX_MESSAGE_CHARS))
+        self.ref = visible_controls(shorten(ref, MAX_MESSAGE_CHARS))
+        self.details = visible_controls(details)
         self.hint = self.default_hint if hint is None else hint
         super().__init__(self._compose())
 
@@ -132,6 +204,14 @@ class PaletteProtocolError(PaletteError):
     transient = True
     default_hint = ("A proxy or load balancer in between may be rewriting responses; "
                     "it will be retried.")
+
+
+class ResponseTooLarge(PaletteProtocolError):
+    """Palette's answer exceeded the client's size bound; reading stopped there. Not retried: it would recur."""
+
+    transient = False
+    default_hint = ("Palette's answers are far smaller; a proxy or a wrong host URL may be sending something "
+                    "else. Check the host URL, or report it with the request named here.")
 
 
 class PaginationError(PaletteError):
@@ -279,8 +359,7 @@ def parse_error_body(body: bytes | str | None, status: int, reason: str = "") ->
             "ref": data.get("ref") if isinstance(data.get("ref"), str) else "",
             "details": data.get("details"),
         }
-    snippet = " ".join(text.split())[:200]
-    return {"code": reason or None, "message": snippet, "ref": "", "details": None}
+    return {"code": reason or None, "message": shorten(text, 200), "ref": "", "details": None}
 
 
 def error_from_response(*, host: str, method: str, path: str, status: int, body: bytes | str | None,
@@ -288,7 +367,10 @@ def error_from_response(*, host: str, method: str, path: str, status: int, body:
                         secrets: Iterable[str] = ()) -> PaletteHTTPError:
     """Build the right PaletteHTTPError for an HTTP error response, with secrets redacted."""
     secrets = tuple(secrets)
-    parsed = redact(parse_error_body(body, status, reason), secrets)
+    # The raw text first (a body that is not JSON is shortened when parsed, and a key crossing the cut
+    # would keep its start), then the parsed values (JSON may escape a key's characters, e.g. "\/").
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else (body or "")
+    parsed = redact(parse_error_body(redact(text, secrets), status, reason), secrets)
     cls = _BY_STATUS.get(status)
     if cls is None:
         cls = ServerError if status >= 500 else PaletteHTTPError

@@ -9,6 +9,7 @@ connection that never got established.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import random
@@ -34,6 +35,13 @@ log = logging.getLogger("palette.client")
 
 #: Header names whose values never leave this module unmasked (compared case-insensitively).
 SECRET_HEADERS = frozenset({"apikey", "authorization", "cookie"})
+
+#: Largest response body read from Palette. Real answers are far smaller: a page of 50 edge hosts with
+#: their hardware is tens of KiB in the simulator and stays under ~2 MiB with the biggest real inventories
+#: (many disks, NICs and GPUs each); a cluster profile with all its packs' values is a few MiB. 32 MiB is
+#: ten times that, and still bounds what one answer (its decoded JSON a few times the size) costs a
+#: worker: above it the request fails as ResponseTooLarge instead of growing to a MemoryError.
+MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 
 _warned_insecure: set[str] = set()
 _warned_lock = threading.Lock()
@@ -228,8 +236,10 @@ class Transport:
         try:
             # verify is passed on every call: requests lets REQUESTS_CA_BUNDLE override the session's
             # setting otherwise, which would silently replace a custom CA or skip flag.
+            # stream=True: the body is read below, bounded by MAX_RESPONSE_BYTES, instead of whole by requests.
             resp = self.session.request(method, url, params=params or None, json=body, headers=headers,
-                                        timeout=self.timeout, allow_redirects=False, verify=self.verify)
+                                        timeout=self.timeout, allow_redirects=False, verify=self.verify, stream=True)
+            complete = _read_bounded(resp)
         except requests.exceptions.RequestException as exc:
             error = self._connection_error(exc, method, path)
             if record is not None:
@@ -238,15 +248,22 @@ class Transport:
             raise error from None
         if record is not None:
             record.status, record.elapsed = resp.status_code, time.monotonic() - started
+            record.error = "" if complete else errors.ResponseTooLarge.__name__
             self.request_log(record)
+        if not complete:
+            raise errors.ResponseTooLarge(
+                f"{self.base_url} answered {method} {path} with more than {MAX_RESPONSE_BYTES // 2**20} MiB "
+                f"({resp.status_code}); the rest was not read.", host=self.base_url, method=method, path=path,
+                status=resp.status_code)
         if resp.status_code >= 400:
             raise errors.error_from_response(
                 host=self.base_url, method=method, path=path, status=resp.status_code, body=resp.content,
                 reason=resp.reason or "", headers=resp.headers, secrets=(self._api_key,))
         if 300 <= resp.status_code < 400:
+            # Where to is not said: the Location may carry the key (a server echoing it in a query).
             raise errors.PaletteHTTPError(
-                f"{self.base_url} redirected {method} {path} to {resp.headers.get('Location', '?')} "
-                f"({resp.status_code}).", host=self.base_url, method=method, path=path,
+                f"{self.base_url} redirected {method} {path} elsewhere ({resp.status_code}).",
+                host=self.base_url, method=method, path=path,
                 status=resp.status_code,
                 hint="Use the API host itself (e.g. api.spectrocloud.com), not the console URL.")
         return self._decode(resp, method, path, template, expect)
@@ -257,19 +274,25 @@ class Transport:
         if expect == "text":
             return resp.content.decode("utf-8", "replace")
         try:
-            data = resp.json()
+            # Decoded as requests' resp.json() would, keeping the text for the bidi test below.
+            guessed = None if resp.encoding else requests.utils.guess_json_utf(resp.content)
+            text = resp.content.decode(guessed, "replace") if guessed else resp.text
+            data = json.loads(text)
         except ValueError:
-            snippet = errors.redact(" ".join(resp.text.split())[:120], (self._api_key,))
+            snippet = errors.shorten(errors.redact(resp.content, (self._api_key,)), 120)
             raise errors.PaletteProtocolError(
                 f"{self.base_url} answered {method} {path} with a body that is not valid JSON "
                 f"({resp.status_code}, starts with {snippet!r}).",
                 host=self.base_url, method=method, path=path, status=resp.status_code) from None
+        if errors.may_hold_controls(text):
+            data = errors.visible_controls(data)
         if self.validate:
             try:
                 self.spec.validate_response(method, template, resp.status_code, data)
             except SpecViolation as exc:
                 raise errors.PaletteProtocolError(
-                    f"{self.base_url} answered {method} {path} with a body outside the API spec: {exc}",
+                    f"{self.base_url} answered {method} {path} with a body outside the API spec: "
+                    f"{errors.redact(str(exc), (self._api_key,))}",
                     host=self.base_url, method=method, path=path, status=resp.status_code,
                     hint="Palette's version may differ from the spec this client targets.") from None
         return data
@@ -291,7 +314,8 @@ class Transport:
         text = errors.redact(str(exc), (self._api_key,))
         what = "could not be reached" if before_send else "closed the connection"
         return errors.PaletteConnectionError(
-            f"{self.base_url} {what} during {method} {path} ({_short(text)}).", before_send=before_send, **where)
+            f"{self.base_url} {what} during {method} {path} ({errors.shorten(text, 160)}).",
+            before_send=before_send, **where)
 
     def _record(self, method: str, path: str, params: dict[str, Any], headers: dict[str, str], body: Any,
                 attempt: int) -> RequestRecord:
@@ -333,9 +357,23 @@ _VERIFY_REASON = re.compile(r"certificate verify failed: ([^(')]+)")
 
 def _ssl_reason(exc: BaseException) -> str:
     m = _VERIFY_REASON.search(str(exc))
-    return f"certificate verify failed: {m.group(1).strip()}" if m else _short(str(exc))
+    return f"certificate verify failed: {m.group(1).strip()}" if m else errors.shorten(str(exc), 160)
 
 
-def _short(text: str, limit: int = 160) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def _read_bounded(resp: requests.Response) -> bool:
+    """Read ``resp``'s (decompressed) body into ``resp.content``; False, connection dropped, above the bound."""
+    declared = resp.headers.get("Content-Length", "")
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        if declared.isdigit() and int(declared) > MAX_RESPONSE_BYTES:
+            return False
+        for chunk in resp.iter_content(64 * 1024):
+            size += len(chunk)
+            if size > MAX_RESPONSE_BYTES:
+                return False
+            chunks.append(chunk)
+    finally:
+        resp.close()  # read to the end, the connection goes back to the pool; stopped early, it is closed
+    resp._content = b"".join(chunks)  # where requests keeps a body it read itself (stream=False)
+    return True
