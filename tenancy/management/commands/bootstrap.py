@@ -5,7 +5,9 @@ import secrets
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from tenancy.models import Project, Tenant
@@ -15,6 +17,7 @@ class Command(BaseCommand):
     help = "Create the default tenant and project (SYSTEM_DEFAULT_RESOURCES) and the admin user. Safe to run again."
 
     def handle(self, *args, **options):
+        self._check_admin_password()  # before anything is written: a refused password changes nothing
         with transaction.atomic():
             if settings.SYSTEM_DEFAULT_RESOURCES:
                 tenant, created = Tenant.objects.get_or_create(name="default", defaults={"display_name": "Default tenant"})
@@ -28,6 +31,20 @@ class Command(BaseCommand):
                         Project.objects.create(tenant=tenant, name="default", display_name="Default project", namespace="default-project")
                         self.stdout.write("Created project default/default (namespace default-project).")
             self._admin_user()
+
+    def _check_admin_password(self) -> None:
+        """Refuse an ADMIN_PASSWORD that Django's password validators (AUTH_PASSWORD_VALIDATORS) refuse; exit code 1."""
+        if not settings.ADMIN_PASSWORD:
+            return  # a generated one is used
+        User = get_user_model()
+        username = settings.ADMIN_USERNAME
+        user = User.objects.filter(username=username).first() or User(username=username)
+        try:
+            validate_password(settings.ADMIN_PASSWORD, user)
+        except ValidationError as exc:
+            # The messages describe the problem, never the password itself.
+            raise CommandError(f"ADMIN_PASSWORD is refused: {' '.join(exc.messages)} Set a stronger one (or unset it to "
+                               "have a password generated and printed once) and run bootstrap again.") from None
 
     def _admin_user(self) -> None:
         User = get_user_model()
