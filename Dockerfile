@@ -27,15 +27,18 @@ COPY --from=assets /build/node_modules/chart.js/dist ./node_modules/chart.js/dis
 COPY . .
 
 # Static files collected at build time. The keys below exist only for this build step (settings
-# refuse to start without them); real ones come from the Secret at run time. REDIS_URL keeps the
-# settings from creating the filesystem broker folders in the image.
+# refuse to start without them); real ones come from the Secret at run time. REDIS_URL and
+# DATABASE_URL keep the settings from creating the filesystem broker folders and an empty SQLite
+# file in the image. DATA_DIR is private (0700), so it belongs to the user the image runs as.
 RUN SECRET_KEY=collectstatic-build-only-not-a-secret \
     FIELD_ENCRYPTION_KEY=MDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDA= \
     REDIS_URL=redis://build-only.invalid:6379/0 \
+    DATABASE_URL=postgres://build-only.invalid:5432/build-only \
     python manage.py collectstatic --no-input -v0 \
  && python -m compileall -q /app \
  && groupadd --system --gid 10001 app \
- && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin app
+ && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin app \
+ && chown 10001:10001 "$DATA_DIR"
 
 # Non-root; the root filesystem can be read-only (writable /tmp from an emptyDir).
 USER 10001:10001

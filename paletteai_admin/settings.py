@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import stat
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -93,20 +94,45 @@ def database_from_url(url: str) -> dict:
     )
 
 
+def _tighten(path: Path, mode: int) -> None:
+    """Drop permission bits beyond `mode` from `path` when this user owns it (someone else's folder is theirs to set)."""
+    try:
+        st = path.stat()
+        if st.st_uid == os.getuid() and stat.S_IMODE(st.st_mode) & ~mode:
+            path.chmod(stat.S_IMODE(st.st_mode) & mode)
+    except OSError:
+        pass  # a read-only filesystem: nothing is written there either
+
+
+def private_dir(path: Path) -> Path:
+    """`path` as a folder only this user can open (0700): created so, or tightened when it exists."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _tighten(path, 0o700)
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """`path` as a file only this user can read (0600): created empty so, or tightened when it exists."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    _tighten(path, 0o600)
+    return path
+
+
 def _local_secrets(path: Path) -> dict:
     """Generated keys kept in a git-ignored file, so a first `make run` needs no configuration."""
     if path.exists():
+        _tighten(path, 0o600)
         return json.loads(path.read_text())
     from cryptography.fernet import Fernet
 
     data = {"SECRET_KEY": secrets.token_urlsafe(50), "FIELD_ENCRYPTION_KEY": Fernet.generate_key().decode()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data))
-    path.chmod(0o600)
+    private_file(path).write_text(json.dumps(data))
     return data
 
 
-DATA_DIR = Path(envstr("DATA_DIR", str(BASE_DIR / ".local")))
+# DATA_DIR holds what must stay private: the SQLite database (sessions, password hashes), generated
+# keys, broker messages. Its folders are 0700 and the database 0600, and an existing one is tightened.
+DATA_DIR = private_dir(Path(envstr("DATA_DIR", str(BASE_DIR / ".local"))))
 DEBUG = envbool("DEBUG", False)
 SECURE = envbool("SECURE", False)
 
@@ -190,6 +216,11 @@ DATABASES = {
     else {"ENGINE": "django.db.backends.sqlite3", "NAME": DATA_DIR / "db.sqlite3"}
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# SQLite would create its file with the umask's mode (world-readable): create it 0600 first. Its journal
+# and WAL files take the database file's mode.
+_sqlite = str(DATABASES["default"]["NAME"]) if DATABASES["default"]["ENGINE"].endswith("sqlite3") else ""
+if _sqlite not in ("", ":memory:") and not _sqlite.startswith("file:") and Path(_sqlite).parent.is_dir():
+    private_file(Path(_sqlite))
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -260,10 +291,10 @@ if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": envint("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=60)}
 else:
-    _queue = DATA_DIR / "broker"
+    _queue = private_dir(DATA_DIR / "broker")
     CELERY_BROKER_URL = "filesystem://"
     for _folder in ("queue", "processed", "control"):
-        (_queue / _folder).mkdir(parents=True, exist_ok=True)  # the transport does not create them
+        private_dir(_queue / _folder)  # the transport does not create them
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue / "queue"),
         "data_folder_out": str(_queue / "queue"),

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install.sh run
 export DATA_DIR="${DATA_DIR:-$PWD/.local}"
-mkdir -p "$DATA_DIR/run"
+(umask 077 && mkdir -p "$DATA_DIR/run")  # private like the rest of DATA_DIR (settings make it 0700)
 if [ -z "${REDIS_URL:-}" ] && command -v redis-server >/dev/null 2>&1; then
   port="${RUN_REDIS_PORT:-6389}"
   redis-server --bind 127.0.0.1 --port "$port" --daemonize yes --dir "$DATA_DIR/run" \
