@@ -15,6 +15,8 @@ def setup() -> str:
     data = tempfile.mkdtemp(prefix="paletteai-bench-")
     os.environ["DATA_DIR"] = data
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "paletteai_admin.settings")
+    # The benchmarks' simulator is on loopback, refused as a Palette address unless allowed.
+    os.environ.setdefault("PALETTE_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128")
     os.environ.pop("REDIS_URL", None)
     if os.environ.get("DATABASE_URL", "").startswith("postgres"):
         # A database of its own per benchmark process: runs never see each other's rows.

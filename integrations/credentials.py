@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 
 from django.conf import settings as django_settings
 
+from palette import addresses
+
 PALETTE_KEY = "palette"
 CA_KEY = "ca.crt"
 HUGGINGFACE_KEY = "huggingface"
@@ -31,8 +33,13 @@ class CredentialError(ValueError):
         self.field = field
 
 
-def normalize_host_url(value: str, allow_http: bool | None = None) -> str:
-    """Return the canonical base URL for `value` (a bare host or an https URL), or raise CredentialError."""
+def normalize_host_url(value: str, allow_http: bool | None = None, *, resolve: bool = False) -> str:
+    """Return the canonical base URL for `value` (a bare host or an https URL), or raise CredentialError.
+
+    The host must be allowed by the address policy (palette.addresses, PALETTE_ALLOWED_NETWORKS): a
+    literal address and the name's own rules always, what the name resolves to when `resolve` is set
+    (saving); a name that does not resolve now is not refused for it (the diagnosis reports DNS).
+    """
     allow_http = django_settings.ALLOW_HTTP_PALETTE if allow_http is None else allow_http
     raw = (value or "").strip()
     if not raw:
@@ -64,6 +71,20 @@ def normalize_host_url(value: str, allow_http: bool | None = None) -> str:
     except ValueError:
         if not HOSTNAME.match(host):
             raise CredentialError("hostUrl", f"{host or 'The host'} is not a valid host name.") from None
+    allowed = django_settings.PALETTE_ALLOWED_NETWORKS
+    try:
+        if resolve:
+            addresses.resolve_checked(host, parts.port or (443 if parts.scheme == "https" else 80), allowed)
+        else:
+            addresses.check_host(host, allowed)
+    except addresses.AddressRefused as exc:
+        raise CredentialError("hostUrl", str(exc)) from None
+    except OSError:
+        pass  # no answer from DNS now; the connection checks again before it connects
+    literal = addresses.literal_address(host)
+    if literal is not None and literal.version == 4 and host != str(literal):
+        # "2852039166" or "0x7f.1": resolvers accept them, people reading the Settings would not.
+        raise CredentialError("hostUrl", f"Write the IPv4 address {host} as {literal}.")
     path = parts.path.rstrip("/")
     if path in ("/v1",):
         path = ""  # people paste the API root; the client adds /v1 itself
@@ -89,12 +110,14 @@ class PaletteCredentials:
         return json.dumps(data, sort_keys=True)
 
 
-def parse_palette_json(text: str, *, partial: bool = False, allow_project_name: bool = False) -> dict:
+def parse_palette_json(text: str, *, partial: bool = False, allow_project_name: bool = False,
+                       resolve: bool = False) -> dict:
     """Parse the `palette` key of a Secret into a dict of known fields, or raise CredentialError.
 
     `partial` allows missing fields (a project-level Secret that overrides some of its tenant's).
     `allow_project_name` lets a project name stand in defaultProjectID, for the diagnosis to
     look up its UID (the web form saves it with a warning; manifests refuse it).
+    `resolve` checks what hostUrl resolves to: for values being saved, not for stored ones read back.
     """
     try:
         data = json.loads(text)
@@ -109,15 +132,15 @@ def parse_palette_json(text: str, *, partial: bool = False, allow_project_name: 
         missing = [f for f in REQUIRED if not data.get(f)]
         if missing:
             raise CredentialError(missing[0], f"The 'palette' JSON is missing {', '.join(missing)}.")
-    return validate_fields(data, allow_project_name=allow_project_name)
+    return validate_fields(data, allow_project_name=allow_project_name, resolve=resolve)
 
 
 def looks_like_project_uid(value: str) -> bool:
     return bool(PROJECT_UID.match(value or ""))
 
 
-def validate_fields(data: dict, *, allow_project_name: bool = False) -> dict:
-    """Check each present field; return them normalised."""
+def validate_fields(data: dict, *, allow_project_name: bool = False, resolve: bool = True) -> dict:
+    """Check each present field; return them normalised. `resolve`: check what hostUrl resolves to (saving)."""
     out: dict = {}
     for key, value in data.items():
         if key == "skipSSLCertificateVerification":
@@ -131,7 +154,7 @@ def validate_fields(data: dict, *, allow_project_name: bool = False) -> dict:
             raise CredentialError(key, f"{key} must be a string.")
         value = value.strip()
         if key == "hostUrl" and value:
-            value = normalize_host_url(value)
+            value = normalize_host_url(value, resolve=resolve)
         elif key == "defaultProjectID" and value:
             if not (allow_project_name and len(value) <= 128):
                 check_project_uid(value)

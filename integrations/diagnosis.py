@@ -1,11 +1,12 @@
 """Staged connection diagnosis of a tenant's or project's effective Palette integration.
 
 Stages, in order, each with pass/fail and a reason a person can act on: URL parses → DNS
-resolves → TCP connects → TLS handshake verifies (system trust, custom CA or skipped; shows the
-server certificate) → API key accepted → the key's tenant matches → defaultProjectID exists and is
-readable → edge host search answers in that project. Later stages are skipped once an earlier
-one fails. Stages 1–6 failing means Failed; 7–8 failing means Degraded (Palette answers but the
-project is wrong); all passing means Connected.
+resolves (only to addresses the policy admits, palette.addresses; later stages connect to those
+addresses, not to the name again) → TCP connects → TLS handshake verifies (system trust, custom CA
+or skipped; shows the server certificate) → API key accepted → the key's tenant matches →
+defaultProjectID exists and is readable → edge host search answers in that project. Later stages
+are skipped once an earlier one fails. Stages 1–6 failing means Failed; 7–8 failing means Degraded
+(Palette answers but the project is wrong); all passing means Connected.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from cryptography import x509
 from django.conf import settings as django_settings
 
 from core.tasks import start_once
+from palette import addresses
 from palette import errors as perrors
 from palette.client import PaletteClient
 
@@ -50,6 +52,19 @@ class Target:
     scheme: str
     host: str
     port: int
+    #: What stage_dns resolved and the address policy admitted; the later stages connect only to these.
+    addresses: tuple[str, ...] = ()
+
+
+def _connect(target: Target, timeout: float) -> socket.socket:
+    """A TCP connection to one of the checked addresses: never a second lookup, which could answer differently."""
+    error: OSError = OSError(f"{target.host} has no checked address")
+    for address in target.addresses:
+        try:
+            return socket.create_connection((address, target.port), timeout=timeout)
+        except OSError as exc:
+            error = exc
+    raise error
 
 
 def _cert_summary(der: bytes) -> dict:
@@ -67,7 +82,7 @@ def _peer_certificate(target: Target, timeout: float) -> dict | None:
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
     try:
-        with socket.create_connection((target.host, target.port), timeout=timeout) as sock:
+        with _connect(target, timeout) as sock:
             with context.wrap_socket(sock, server_hostname=target.host) as tls:
                 der = tls.getpeercert(binary_form=True)
         return _cert_summary(der) if der else None
@@ -86,16 +101,19 @@ def stage_url(palette: EffectivePalette) -> tuple[str, Target]:
 
 def stage_dns(target: Target) -> str:
     try:
-        infos = socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
+        found = addresses.resolve_checked(target.host, target.port, django_settings.PALETTE_ALLOWED_NETWORKS)
+    except addresses.AddressRefused as exc:
+        # Before any connection: the check must not probe internal ports for whoever typed the URL.
+        raise StageFailed(str(exc)) from None
     except socket.gaierror as exc:
         raise StageFailed(f"{target.host} does not resolve ({exc.strerror}). Check the host name, or this server's DNS.") from None
-    addresses = sorted({info[4][0] for info in infos})
-    return f"{target.host} → {', '.join(addresses[:4])}"
+    target.addresses = tuple(found)
+    return f"{target.host} → {', '.join(sorted(found)[:4])}"
 
 
 def stage_tcp(target: Target, timeout: float) -> str:
     try:
-        with socket.create_connection((target.host, target.port), timeout=timeout):
+        with _connect(target, timeout):
             pass
     except socket.timeout:
         raise StageFailed(f"No answer from {target.host}:{target.port} within {timeout:.0f} s: a firewall or proxy may drop the traffic.") from None
@@ -120,7 +138,7 @@ def stage_tls(target: Target, palette: EffectivePalette, timeout: float) -> tupl
         trust = "system trust store"
         context = ssl.create_default_context()
     try:
-        with socket.create_connection((target.host, target.port), timeout=timeout) as sock:
+        with _connect(target, timeout) as sock:
             with context.wrap_socket(sock, server_hostname=target.host) as tls:
                 der = tls.getpeercert(binary_form=True)
     except ssl.SSLCertVerificationError as exc:

@@ -138,7 +138,8 @@ def working_palette(owner: Tenant | Project) -> EffectivePalette:
 
 
 def palette_client(palette: EffectivePalette, *, name: str = "", **kwargs):
-    """The one way to build a Palette client from effective settings (trust, timeouts, default project)."""
+    """The one way to build a Palette client from effective settings (trust, timeouts, default project,
+    the address policy of PALETTE_ALLOWED_NETWORKS)."""
     from django.conf import settings as django_settings
 
     from palette.client import PaletteClient
@@ -147,7 +148,9 @@ def palette_client(palette: EffectivePalette, *, name: str = "", **kwargs):
     return PaletteClient(
         str(palette.value("hostUrl")), str(palette.value("apiKey")),
         project_uid=str(palette.value("defaultProjectID")) or None, ca_pem=palette.ca_pem or None,
-        skip_verify=bool(palette.value("skipSSLCertificateVerification")), name=name, **kwargs,
+        skip_verify=bool(palette.value("skipSSLCertificateVerification")), name=name,
+        # Always the address policy: every connection refuses internal targets (checked as it connects).
+        allowed_networks=tuple(django_settings.PALETTE_ALLOWED_NETWORKS), **kwargs,
     )
 
 

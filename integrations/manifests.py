@@ -175,7 +175,7 @@ class SecretHandler(Handler):
     def _check_palette(doc: Document, plan: Plan, value: str, path: str, *, partial: bool) -> None:
         # Tenant-level credentials must be complete; a project's may override only some fields.
         try:
-            doc.state["palette"] = credentials.parse_palette_json(value, partial=partial)
+            doc.state["palette"] = credentials.parse_palette_json(value, partial=partial, resolve=True)
         except credentials.CredentialError as exc:
             plan.error(doc, path if exc.field == credentials.PALETTE_KEY else f"{path}.{exc.field}", str(exc))
 

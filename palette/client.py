@@ -45,17 +45,21 @@ class PaletteClient:
     ``rate_limiter`` (True: the process-wide limiter; False: none; or a RateLimiter),
     ``request_log`` (callable receiving a RequestRecord per attempt; off by default),
     ``validate`` (check requests and responses against the spec; bodies are always checked),
-    ``name`` (the integration, for log messages). Usable as a context manager.
+    ``name`` (the integration, for log messages), ``allowed_networks`` (CIDRs besides public addresses
+    that the host may resolve to; with it, even empty, every connection is checked right before it is
+    made and goes to a checked address, see ``palette.addresses``; None: no address policy, for tools
+    and tests that drive a local simulator). Usable as a context manager.
     """
 
     def __init__(self, host: str, api_key: str, *, project_uid: str | None = None, ca_pem: str | None = None,
                  skip_verify: bool = False, timeout: float | tuple[float, float] = (5.0, 30.0),
                  retry: RetryPolicy | None = None, rate_limiter: RateLimiter | bool | None = True,
                  request_log: Callable[[RequestRecord], None] | None = None, validate: bool = False,
-                 name: str = "", spec: Spec | None = None):
+                 name: str = "", spec: Spec | None = None,
+                 allowed_networks: list[str] | tuple[str, ...] | None = None):
         self.transport = Transport(host, api_key, ca_pem=ca_pem, skip_verify=skip_verify, timeout=timeout,
                                    retry=retry, rate_limiter=rate_limiter, request_log=request_log,
-                                   validate=validate, name=name, spec=spec)
+                                   validate=validate, name=name, spec=spec, allowed_networks=allowed_networks)
         self.project_uid = project_uid or None
 
     @classmethod

@@ -198,6 +198,14 @@ class PaletteTLSError(PaletteError):
                     "skipSSLCertificateVerification.")
 
 
+class PaletteAddressRefused(PaletteError):
+    """The host is, or now resolves to, an address the client must not connect to (loopback, link-local,
+    cloud metadata, private unless allowed: ``palette.addresses``). Refused before connecting; permanent."""
+
+    default_hint = ("Point the integration at Palette's public address; for an on-premises Palette on a "
+                    "private network, allow its network with PALETTE_ALLOWED_NETWORKS.")
+
+
 class PaletteProtocolError(PaletteError):
     """Palette answered, but the body could not be understood (not JSON, truncated)."""
 

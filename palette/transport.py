@@ -28,6 +28,8 @@ import urllib3
 from requests.adapters import HTTPAdapter
 
 from . import errors
+from .addresses import AddressRefused
+from .connections import GuardedAdapter
 from .ratelimit import RateLimiter, default_limiter
 from .spec import Spec, SpecViolation, load_spec
 
@@ -108,7 +110,7 @@ class Transport:
                  rate_limiter: RateLimiter | bool | None = True,
                  request_log: Callable[[RequestRecord], None] | None = None,
                  validate: bool = False, name: str = "", spec: Spec | None = None,
-                 pool_size: int = 10):
+                 pool_size: int = 10, allowed_networks: list[str] | tuple[str, ...] | None = None):
         if not api_key:
             raise ValueError("An API key is required.")
         self.base_url = normalize_base_url(host)
@@ -127,7 +129,11 @@ class Transport:
         self._tmpdir: str | None = None
 
         self.session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=0)
+        if allowed_networks is None:
+            adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=0)
+        else:
+            # Every connection resolves, checks (palette.addresses) and connects to a checked address.
+            adapter = GuardedAdapter(allowed_networks, pool_connections=2, pool_maxsize=pool_size, max_retries=0)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
         agent = f"paletteai-admin-palette-client/1 {requests.utils.default_user_agent()}"
@@ -240,6 +246,10 @@ class Transport:
             resp = self.session.request(method, url, params=params or None, json=body, headers=headers,
                                         timeout=self.timeout, allow_redirects=False, verify=self.verify, stream=True)
             complete = _read_bounded(resp)
+        except AddressRefused as exc:
+            # Raised in the connection step, before anything was sent: permanent, nothing to retry.
+            raise errors.PaletteAddressRefused(str(exc), host=self.base_url, method=method, path=path,
+                                               hint="") from None
         except requests.exceptions.RequestException as exc:
             error = self._connection_error(exc, method, path)
             if record is not None:

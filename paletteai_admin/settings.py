@@ -1,12 +1,13 @@
 """PaletteAI Admin settings, all read from the environment.
 
-Small helpers (`envstr`, `envbool`, `envint`, each also reading `NAME_FILE`) raise
+Small helpers (`envstr`, `envbool`, `envint`, `envnetworks`, each also reading `NAME_FILE`) raise
 `ImproperlyConfigured` naming the variable when a value is bad. Embedded defaults (SQLite, a
 filesystem Celery broker, generated keys in a git-ignored file) let `make run` work with no server;
 `DATABASE_URL` and `REDIS_URL` switch to PostgreSQL and Redis.
 """
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import secrets
@@ -63,6 +64,22 @@ def envint(name: str, default: int, minimum: int | None = None) -> int:
     if minimum is not None and number < minimum:
         raise ImproperlyConfigured(f"{name}={number} is too small: the minimum is {minimum}.")
     return number
+
+
+def envnetworks(name: str) -> list[str]:
+    """Comma-separated networks in CIDR notation (a bare address is that address alone), normalised."""
+    networks: list[str] = []
+    for item in filter(None, (part.strip() for part in (_raw(name) or "").split(","))):
+        try:
+            networks.append(str(ipaddress.ip_network(item, strict=True)))
+        except ValueError:
+            try:
+                meant = f": write {ipaddress.ip_network(item, strict=False)}"
+            except ValueError:
+                meant = ""
+            raise ImproperlyConfigured(f"{name}: {item!r} is not a network in CIDR notation{meant} "
+                                       "(e.g. 10.0.0.0/8,fd00::/8).") from None
+    return networks
 
 
 def database_from_url(url: str) -> dict:
@@ -320,6 +337,9 @@ CELERY_BEAT_SCHEDULE = {
 # Palette integration policy.
 ALLOW_INSECURE_PALETTE_TLS = envbool("ALLOW_INSECURE_PALETTE_TLS", True)  # set false in production
 ALLOW_HTTP_PALETTE = envbool("ALLOW_HTTP_PALETTE", False)  # plain http:// Palette URLs, labs only
+# Networks a Palette host may be in besides public addresses (an on-premises Palette). Empty: public only;
+# loopback, link-local and private addresses are refused, metadata addresses always (palette/addresses.py).
+PALETTE_ALLOWED_NETWORKS = envnetworks("PALETTE_ALLOWED_NETWORKS")
 INTEGRATION_ONLINE_CHECKS = envbool("INTEGRATION_ONLINE_CHECKS", False)  # Hugging Face / NGC checks over the network
 HUGGINGFACE_ENDPOINT = envstr("HUGGINGFACE_ENDPOINT", "https://huggingface.co")
 NGC_AUTH_URL = envstr("NGC_AUTH_URL", "https://authn.nvidia.com/token")

@@ -25,6 +25,8 @@ export SIM_PORT="${SIM_PORT:-8443}"
 chmod 600 "$DATA_DIR/sim-api-key"
 export SIM_API_KEY="$(cat "$DATA_DIR/sim-api-key")"
 export SIM_TLS_DIR="$DATA_DIR/sim"
+# The simulator is on loopback, which is refused as a Palette address unless allowed (production: unset).
+export PALETTE_ALLOWED_NETWORKS="${PALETTE_ALLOWED_NETWORKS:-127.0.0.0/8,::1/128}"
 echo
 echo "PaletteAI Admin:   http://127.0.0.1:$PORT/   (log in as ${ADMIN_USERNAME:-admin}; a password generated on first run is printed above once — set ADMIN_PASSWORD to choose one)"
 echo "Palette simulator: https://127.0.0.1:$SIM_PORT   API key: $SIM_API_KEY   CA certificate: $SIM_TLS_DIR/ca.crt   tenant: PaletteAI Demo"

@@ -7,4 +7,6 @@ cd "$(dirname "$0")/.."
 scripts/install.sh test
 export DATA_DIR="$PWD/.local/test-data"
 export DJANGO_SETTINGS_MODULE=paletteai_admin.settings
+# The suite's simulator and listeners run on loopback, which production refuses as a Palette address.
+export PALETTE_ALLOWED_NETWORKS="${PALETTE_ALLOWED_NETWORKS:-127.0.0.0/8,::1/128}"
 exec scripts/with-services.sh .venv/bin/python -m pytest -n "${PYTEST_WORKERS:-2}" "$@"

@@ -10,7 +10,7 @@ SETTINGS = ROOT / "paletteai_admin" / "settings.py"
 # benchmarks are tools with their own flags, not configuration of the running app).
 APP_PACKAGES = ("paletteai_admin", "core", "tenancy", "integrations", "compute", "palette")
 NOT_APP = ("palette/sim/",)
-HELPERS = {"envstr", "envbool", "envint", "_raw"}
+HELPERS = {"envstr", "envbool", "envint", "envnetworks", "_raw"}
 
 
 def _names_in(path: Path) -> set[str]:

@@ -15,7 +15,7 @@ UID = "65f0a1b2c3d4e5f60718293a"
         ("api.spectrocloud.com", "https://api.spectrocloud.com"),
         ("https://Palette.Example.com/", "https://palette.example.com"),
         ("https://palette.example.com:8443/v1", "https://palette.example.com:8443"),
-        ("10.1.2.3", "https://10.1.2.3"),
+        ("93.184.216.34", "https://93.184.216.34"),  # a private address needs PALETTE_ALLOWED_NETWORKS
     ],
 )
 def test_it_normalizes_host_urls(value, expected):
