@@ -88,8 +88,12 @@ def check_credential_unique(settings: Settings, credential: tuple[str, str] | No
 
 
 def save_settings(owner: Tenant | Project, name: str, *, palette_secret: str, huggingface_secret: str = "", ngc_secret: str = "",
-                  request=None, user=None, source: str = "web") -> Settings:
-    """Create or update the Settings of `owner`. The name is immutable; every named Secret must exist."""
+                  allowed_project_ids: list[str] | None = None, request=None, user=None, source: str = "web") -> Settings:
+    """Create or update the Settings of `owner`. The name is immutable; every named Secret must exist.
+
+    `allowed_project_ids` (a tenant's only; None keeps the stored list) restricts the Palette projects
+    the tenant's projects may use.
+    """
     existing = Settings.objects.filter(**{"project" if isinstance(owner, Project) else "tenant": owner}).first()
     if existing and existing.name != name:
         raise ValidationError(f"{owner} already has Settings {existing.name}; a Settings name cannot be changed.")
@@ -100,8 +104,17 @@ def save_settings(owner: Tenant | Project, name: str, *, palette_secret: str, hu
             raise ValidationError(f"Secret {secret_name} does not exist in namespace {owner.namespace}; create it first.")
     if not palette_secret:
         raise ValidationError("A Palette integration is required: name its Secret.")
-    before = {f: getattr(settings, f) for f in ("palette_secret", "huggingface_secret", "ngc_secret")}
+    if allowed_project_ids and isinstance(owner, Project):
+        raise ValidationError("Allowed Palette projects are set on the tenant's Settings, not on a project's.")
+    before = {f: getattr(settings, f) for f in ("palette_secret", "huggingface_secret", "ngc_secret", "allowed_project_ids")}
     settings.palette_secret, settings.huggingface_secret, settings.ngc_secret = palette_secret, huggingface_secret, ngc_secret
+    if allowed_project_ids is not None:
+        for uid in allowed_project_ids:
+            try:
+                credentials.check_project_uid(uid)
+            except credentials.CredentialError as exc:
+                raise ValidationError(f"Allowed Palette projects: {exc}") from None
+        settings.allowed_project_ids = sorted(set(allowed_project_ids))
     settings.full_clean()
     check_credential_unique(settings, palette_credential(owner.namespace, palette_secret))
     changes = {f: getattr(settings, f) for f in before if before[f] != getattr(settings, f)}

@@ -22,6 +22,8 @@ NGC_KEY = "nvidia"
 PROJECT_UID = re.compile(r"^[0-9a-f]{24}$")
 FIELDS = ("apiKey", "defaultProjectID", "hostUrl", "tenant", "skipSSLCertificateVerification", "tlsSecretRef")
 REQUIRED = ("apiKey", "defaultProjectID", "hostUrl", "tenant")
+# Where the API key goes and whom it trusts: inherited or overridden as one unit (see merge).
+CONNECTION = ("hostUrl", "apiKey", "skipSSLCertificateVerification", "tlsSecretRef")
 HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$")
 
 
@@ -181,14 +183,53 @@ def check_project_uid(value: str) -> None:
     )
 
 
+def own_connection(values: dict) -> bool:
+    """Do these (project-level) values set a Palette connection of their own?
+
+    Setting the host, the API key, a CA or skipping verification does; verifying alone does not:
+    it only tightens the tenant's connection, it never points a key elsewhere.
+    """
+    return any(values.get(name) for name in CONNECTION)
+
+
+def project_choice_problem(uid: str, *, current: str, tenant_default: str, allowed: list[str], tenant_admin: bool,
+                           own_key: bool) -> str:
+    """Why a project may not switch its defaultProjectID to Palette project `uid`, or "" when it may.
+
+    Keeping the current value or the tenant's own default is always fine. Otherwise the UID must be
+    in the tenant's allowed list when it has one; without a list, only a tenant admin may choose
+    another Palette project for the tenant's key (a project with a key of its own chooses freely).
+    """
+    if not uid or uid in (current, tenant_default):
+        return ""
+    if allowed:
+        if uid in allowed:
+            return ""
+        return (f"The tenant allows its projects these Palette projects: {', '.join(allowed)}. "
+                f"Choose one, or ask a tenant admin to add {uid}.")
+    if tenant_admin or own_key:
+        return ""
+    return ("Only a tenant admin can point a project at another Palette project with the tenant's API key: ask one to "
+            "add it to the tenant's allowed Palette projects, or give this project a Palette connection of its own.")
+
+
 def merge(tenant_values: dict, project_values: dict) -> dict[str, tuple[object, str]]:
-    """Field-by-field merge (project wins): field → (value, "project" | "tenant" | "default")."""
+    """Merge a tenant's and a project's values: field → (value, "project" | "tenant" | "default").
+
+    The connection (CONNECTION: host, key, TLS mode, CA) comes as one unit: all from the project
+    when it sets one of them, else all from the tenant, so that the tenant's key is never sent to a
+    host or a trust the project chose. The other fields merge one by one, the project's value wins.
+    A project may still turn the tenant's skipped verification back on.
+    """
+    own = own_connection(project_values)
     merged: dict[str, tuple[object, str]] = {}
     for name in FIELDS:
-        if name in project_values and project_values[name] not in ("", None):
-            merged[name] = (project_values[name], "project")
-        elif name in tenant_values and tenant_values[name] not in ("", None):
-            merged[name] = (tenant_values[name], "tenant")
+        if name in CONNECTION:
+            layers = [(project_values, "project")] if own else [(tenant_values, "tenant")]
         else:
-            merged[name] = (False if name == "skipSSLCertificateVerification" else "", "default")
+            layers = [(project_values, "project"), (tenant_values, "tenant")]
+        default = (False if name == "skipSSLCertificateVerification" else "", "default")
+        merged[name] = next(((values[name], source) for values, source in layers if values.get(name) not in ("", None)), default)
+    if not own and project_values.get("skipSSLCertificateVerification") is False:
+        merged["skipSSLCertificateVerification"] = (False, "project")  # verifying only tightens the tenant's connection
     return merged

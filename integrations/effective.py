@@ -106,9 +106,21 @@ def resolve(owner: Tenant | Project) -> Effective:
     project_values, project_ns = _palette_values(project_settings, problems)
     merged = credentials.merge(tenant_values, project_values)
     palette = EffectivePalette(merged, problems=problems)
+    own_missing = [f for f in ("hostUrl", "apiKey") if credentials.own_connection(project_values) and not merged[f][0]]
     missing = [f for f in credentials.REQUIRED if not merged[f][0]]
-    if missing and not problems:
+    if own_missing:
+        palette.problems.append(
+            f"The project sets its own Palette connection but not {' and '.join(own_missing)}: a project's own connection "
+            "needs its own host URL and API key (the tenant's key is never sent to a host the project chose). Set them on "
+            "the project's Settings, or clear its host, key, TLS and CA to inherit the tenant's connection.")
+    elif missing and not problems:
         palette.problems.append(f"Missing {', '.join(missing)}: set them in the project's or the tenant's Palette integration.")
+    project_uid, uid_source = merged["defaultProjectID"]
+    allowed = tenant_settings.allowed_project_ids if tenant_settings else []
+    if uid_source == "project" and allowed and project_uid not in allowed:
+        palette.problems.append(
+            f"Palette project {project_uid} is not one the tenant {tenant.name} allows its projects to use "
+            f"({', '.join(allowed)}): pick one of those, or ask a tenant admin to add it.")
     ref, source = merged["tlsSecretRef"]
     if ref:
         # The CA Secret lives in the namespace of the Settings that named it.

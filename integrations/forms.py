@@ -30,18 +30,36 @@ class PaletteIntegrationForm(forms.Form):
     default_project_id = forms.CharField(max_length=128, required=False, label="Default project ID",
                                          help_text="Palette's project UID: 24 hex characters, not the project's name.")
     tls = forms.ChoiceField(choices=TLS_CHOICES, initial="verify", label="TLS certificate verification")
-    ca_pem = forms.CharField(required=False, label="CA certificate (PEM)", widget=forms.Textarea(attrs={"rows": 4, "placeholder": "-----BEGIN CERTIFICATE-----"}),
+    ca_pem = forms.CharField(required=False, max_length=MAX_CA_BYTES, label="CA certificate (PEM)", widget=forms.Textarea(attrs={"rows": 4, "placeholder": "-----BEGIN CERTIFICATE-----"}),
                              help_text="For a self-hosted Palette with a private CA. A bundle of several certificates is fine. Blank keeps the stored one.")
     ca_file = forms.FileField(required=False, label="…or upload the CA file")
     remove_ca = forms.BooleanField(required=False, label="Remove the stored CA certificate")
+    inherit_connection = forms.BooleanField(
+        required=False, label="Use the tenant's connection",
+        help_text="Drops this project's own host URL, API key, TLS setting and CA; the tenant's are used instead.")
+    allowed_project_ids = forms.CharField(
+        required=False, label="Palette projects the tenant's projects may use", max_length=25 * 200,
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "one project UID per line"}),
+        help_text="Besides the default project above. Empty: only tenant admins may point a project at another "
+                  "Palette project with the tenant's API key.")
 
     FIELD_OF = {"hostUrl": "host_url", "apiKey": "api_key", "tenant": "tenant", "defaultProjectID": "default_project_id",
                 "skipSSLCertificateVerification": "tls", "tlsSecretRef": "ca_pem"}
 
-    def __init__(self, *args, owner, current: dict, has_settings: bool, inherits: dict | None, has_ca: bool, **kwargs):
+    def __init__(self, *args, owner, current: dict, has_settings: bool, inherits: dict | None, has_ca: bool,
+                 tenant_admin: bool = False, allowed: list[str] | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.owner, self.current, self.inherits, self.has_ca = owner, current, inherits, has_ca
+        # The tenant's list of allowed Palette projects, and whether the user may choose outside it (a tenant admin).
+        self.tenant_admin, self.allowed = tenant_admin, list(allowed or [])
         self.is_project = isinstance(owner, Project)
+        if self.is_project:
+            del self.fields["allowed_project_ids"]
+            if inherits is None or not credentials.own_connection(current):
+                del self.fields["inherit_connection"]
+        else:
+            del self.fields["inherit_connection"]
+            self.initial.setdefault("allowed_project_ids", "\n".join(self.allowed))
         self.ca_text = ""
         if has_settings:
             del self.fields["settings_name"]
@@ -84,11 +102,15 @@ class PaletteIntegrationForm(forms.Form):
         tls = data.get("tls")
         if tls in ("verify", "skip"):
             values["skipSSLCertificateVerification"] = tls == "skip"
+        if data.get("inherit_connection"):
+            values = {k: v for k, v in values.items() if k not in credentials.CONNECTION}
         try:
             values = credentials.validate_fields(values, allow_project_name=True)
         except credentials.CredentialError as exc:
             self.add_error(self.FIELD_OF.get(exc.field, None), str(exc))
             return data
+        if "allowed_project_ids" in self.fields:
+            self.allowed = self._clean_allowed(data.get("allowed_project_ids") or "")
         # CA: new text or file replaces, "remove" drops, blank keeps.
         raw_ca = data.get("ca_file") or (data.get("ca_pem") or "").strip()
         if raw_ca:
@@ -102,6 +124,10 @@ class PaletteIntegrationForm(forms.Form):
             self.ca_text = normalize_pem(raw_ca if isinstance(raw_ca, str) else raw_ca.decode("ascii"))
         if values.get("skipSSLCertificateVerification") and (self.ca_text or (self.has_ca and not data.get("remove_ca"))):
             self.add_error("tls", "Choose one: verify with the CA certificate, or skip verification — not both.")
+        if data.get("inherit_connection"):
+            self.ca_text, data["remove_ca"] = "", self.has_ca
+        self._check_connection(data, values)
+        self._check_project_choice(values)
         complete_needed = not self.is_project or self.inherits is None
         if complete_needed:
             labels = {"hostUrl": "host_url", "apiKey": "api_key", "tenant": "tenant", "defaultProjectID": "default_project_id"}
@@ -110,6 +136,53 @@ class PaletteIntegrationForm(forms.Form):
                     self.add_error(name, "Required." + (" Paste the API key once; it is stored encrypted and never shown again." if key == "apiKey" else ""))
         self.values = values
         return data
+
+    def _clean_allowed(self, text: str) -> list[str]:
+        uids = [uid for uid in re.split(r"[\s,]+", text.strip()) if uid]
+        for uid in uids:
+            try:
+                credentials.check_project_uid(uid)
+            except credentials.CredentialError as exc:
+                self.add_error("allowed_project_ids", str(exc))
+                break
+        return sorted(set(uids))
+
+    def _check_connection(self, data: dict, values: dict) -> None:
+        """A key is only sent to the host and trust it was stored with; a project's own connection is whole."""
+        has_ca = bool(self.ca_text) or (self.has_ca and not data.get("remove_ca"))
+        if self.is_project and self.inherits is not None and credentials.own_connection({**values, "tlsSecretRef": has_ca}):
+            if not values.get("hostUrl") and "host_url" not in self.errors:
+                self.add_error("host_url", "Enter the host URL: a project with a Palette connection of its own (API key, "
+                                           "TLS or CA) sets its host too. Leave key, TLS and CA blank to inherit the tenant's.")
+            if not values.get("apiKey"):
+                self.add_error("api_key", "Enter this project's own API key: a project that sets its own host, TLS or CA "
+                                          "never uses the tenant's key.")
+            if data.get("tls") == "inherit":
+                self.add_error("tls", "Choose Verify or Skip: a project with a connection of its own does not inherit "
+                                      "the tenant's TLS setting.")
+        stored_key = self.current.get("apiKey")
+        if not stored_key or data.get("api_key") or data.get("inherit_connection"):
+            return
+        changed = []
+        if values.get("hostUrl") != self.current.get("hostUrl"):
+            changed.append("the host URL")
+        if values.get("skipSSLCertificateVerification") and not self.current.get("skipSSLCertificateVerification"):
+            changed.append("TLS verification (now skipped)")
+        if self.ca_text or data.get("remove_ca"):
+            changed.append("the CA certificate")
+        if changed:
+            self.add_error("api_key", f"Paste the API key again: {' and '.join(changed)} changed, and a stored key is only "
+                                      "sent to the host and TLS trust it was saved with.")
+
+    def _check_project_choice(self, values: dict) -> None:
+        if not self.is_project:
+            return
+        problem = credentials.project_choice_problem(
+            values.get("defaultProjectID", ""), current=self.current.get("defaultProjectID", ""),
+            tenant_default=(self.inherits or {}).get("defaultProjectID", ""), allowed=self.allowed,
+            tenant_admin=self.tenant_admin, own_key=credentials.own_connection(values))
+        if problem:
+            self.add_error("default_project_id", problem)
 
     @property
     def project_name_warning(self) -> str:

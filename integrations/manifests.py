@@ -19,7 +19,8 @@ from typing import Any
 
 from core.manifests import MISSING, REDACTED, Document, Handler, Plan, shorten, type_name
 from tenancy import access
-from tenancy.manifests import can_write_namespace, namespace_owner, owner_object, tenant_namespace
+from tenancy.manifests import TENANT_PREFIX, can_write_namespace, namespace_owner, owner_object, tenant_namespace
+from tenancy.models import Tenant
 
 from . import configure, credentials
 from .certificates import CertificateError, parse_ca_bundle
@@ -175,12 +176,19 @@ class SecretHandler(Handler):
     def _check_palette(doc: Document, plan: Plan, value: str, path: str, *, partial: bool) -> None:
         # Tenant-level credentials must be complete; a project's may override only some fields.
         try:
-            doc.state["palette"] = credentials.parse_palette_json(value, partial=partial, resolve=True)
+            doc.state["palette"] = values = credentials.parse_palette_json(value, partial=partial, resolve=True)
         except credentials.CredentialError as exc:
             plan.error(doc, path if exc.field == credentials.PALETTE_KEY else f"{path}.{exc.field}", str(exc))
+            return
+        missing = [f for f in ("hostUrl", "apiKey") if not values.get(f)]
+        if partial and credentials.own_connection(values) and missing:
+            plan.error(doc, path, f"a project's own Palette connection needs {' and '.join(missing)} too (the tenant's key "
+                                  "is never sent to a host or trust the project chose); add them, or drop hostUrl, apiKey, "
+                                  "skipSSLCertificateVerification and tlsSecretRef to inherit the tenant's connection.")
 
     def check(self, plan: Plan) -> None:
         for doc in plan.of_kind("Secret"):
+            self._check_project_choice(doc, plan)
             ref = (doc.state.get("palette") or {}).get("tlsSecretRef")
             if not ref:
                 continue
@@ -191,6 +199,41 @@ class SecretHandler(Handler):
                                       "to this file or create it first.")
             elif data is not None and credentials.CA_KEY not in data:
                 plan.error(doc, path, f"Secret {ref} has no ca.crt key; put the CA certificate under ca.crt.")
+
+    @staticmethod
+    def _check_project_choice(doc: Document, plan: Plan) -> None:
+        """A project's defaultProjectID follows its tenant's allowed Palette projects, as on the Settings page."""
+        values = doc.state.get("palette") or {}
+        owner = namespace_owner(plan, doc.namespace)
+        if not values.get("defaultProjectID") or owner is None or owner.kind != "Project":
+            return
+        stored = Secret.objects.filter(namespace=doc.namespace, name=doc.name).first()
+        try:
+            current = credentials.parse_palette_json(stored.get_data().get(credentials.PALETTE_KEY, "{}"), partial=True,
+                                                     allow_project_name=True) if stored else {}
+        except credentials.CredentialError:
+            current = {}
+        tenant_namespace_ = tenant_namespace(owner.tenant)
+        tenant_settings = Settings.objects.filter(namespace=tenant_namespace_).first()
+        allowed = tenant_settings.allowed_project_ids if tenant_settings else []
+        settings_doc = next((d for d in plan.of_kind("Settings") if d.namespace == tenant_namespace_), None)
+        if settings_doc is not None and "allowed" in settings_doc.state:
+            allowed = settings_doc.state["allowed"]
+        tenant_default = ""
+        if tenant_settings is not None:
+            _, data = final_secret(plan, tenant_namespace_, tenant_settings.palette_secret)
+            try:
+                tenant_default = credentials.parse_palette_json((data or {}).get(credentials.PALETTE_KEY, "{}"), partial=True,
+                                                                allow_project_name=True).get("defaultProjectID", "")
+            except credentials.CredentialError:
+                pass
+        tenant = Tenant.objects.filter(name=owner.tenant).first()
+        tenant_admin = plan.user is None or tenant is None or access.tenant_role(plan.user, tenant) == access.ADMIN
+        problem = credentials.project_choice_problem(
+            values["defaultProjectID"], current=current.get("defaultProjectID", ""), tenant_default=tenant_default,
+            allowed=allowed, tenant_admin=tenant_admin, own_key=credentials.own_connection(values))
+        if problem:
+            plan.error(doc, f"{doc.state['paths'][credentials.PALETTE_KEY]}.defaultProjectID", problem)
 
     def apply(self, doc: Document, plan: Plan) -> str:
         data, labels = doc.state["data"], doc.state["labels"]
@@ -273,7 +316,8 @@ class SettingsHandler(Handler):
                                             "palette: {secretRef: {name: <Secret with key palette>}}.")
         refs: dict[str, str] = {}
         for key in REFS:
-            if plan.mapping(doc, f"spec.{key}", keys=("secretRef",), required=False) is None:
+            keys = ("secretRef", "allowedProjectIDs") if key == "palette" else ("secretRef",)
+            if plan.mapping(doc, f"spec.{key}", keys=keys, required=False) is None:
                 continue
             if plan.mapping(doc, f"spec.{key}.secretRef", keys=("name",)) is None:
                 continue
@@ -281,6 +325,29 @@ class SettingsHandler(Handler):
             if name:
                 refs[key] = name
         doc.state["refs"] = refs
+        self._read_allowed(doc, plan)
+
+    @staticmethod
+    def _read_allowed(doc: Document, plan: Plan) -> None:
+        """spec.palette.allowedProjectIDs: the Palette project UIDs a tenant's projects may use (tenant Settings only)."""
+        value = doc.get("spec.palette.allowedProjectIDs")
+        if value is MISSING or value is None:
+            doc.state["allowed"] = []
+            return
+        path = "spec.palette.allowedProjectIDs"
+        if not doc.namespace.startswith(TENANT_PREFIX):
+            plan.error(doc, path, "only a tenant's Settings list the Palette projects its projects may use; remove it here.")
+            return
+        if not isinstance(value, list) or not all(isinstance(uid, str) for uid in value) or len(value) > 200:
+            plan.error(doc, path, "must be a list of Palette project UIDs (24 hex characters each), at most 200.")
+            return
+        for index, uid in enumerate(value):
+            try:
+                credentials.check_project_uid(uid)
+            except credentials.CredentialError as exc:
+                plan.error(doc, f"{path}[{index}]", str(exc))
+                return
+        doc.state["allowed"] = sorted(set(value))
 
     def check(self, plan: Plan) -> None:
         self._check_secret_refs(plan)
@@ -363,10 +430,13 @@ class SettingsHandler(Handler):
         refs = doc.state["refs"]
         wanted = {field: refs.get(key, "") for key, (field, _) in REFS.items()}
         existing = Settings.objects.filter(namespace=doc.namespace, name=doc.name).first()
-        if existing is not None and all(getattr(existing, f) == v for f, v in wanted.items()):
+        wanted_allowed = doc.state.get("allowed", [])
+        if (existing is not None and all(getattr(existing, f) == v for f, v in wanted.items())
+                and existing.allowed_project_ids == wanted_allowed):
             return "unchanged"
-        configure.save_settings(owner_object(doc.namespace), doc.name, request=plan.request, user=plan.user,
-                                source=plan.audit_source, **wanted)
+        owner = owner_object(doc.namespace)
+        configure.save_settings(owner, doc.name, request=plan.request, user=plan.user, source=plan.audit_source,
+                                allowed_project_ids=wanted_allowed if isinstance(owner, Tenant) else None, **wanted)
         return "configured" if existing else "created"
 
     def delete(self, doc: Document, plan: Plan) -> str:
@@ -383,6 +453,8 @@ class SettingsHandler(Handler):
         out = []
         for s in settings:
             spec = {key: {"secretRef": {"name": getattr(s, field)}} for key, (field, _) in REFS.items() if getattr(s, field)}
+            if s.allowed_project_ids:
+                spec["palette"]["allowedProjectIDs"] = list(s.allowed_project_ids)
             out.append({"apiVersion": self.api_versions[0], "kind": "Settings",
                         "metadata": {"name": s.name, "namespace": s.namespace}, "spec": spec})
         return out

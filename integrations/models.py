@@ -99,7 +99,8 @@ class Settings(Scoped):
     """The integrations of one tenant or project: Palette (required), Hugging Face and NVIDIA NGC (optional).
 
     Each names a Secret in the same namespace. A project without Settings inherits its tenant's;
-    with its own, the two merge field by field and the project wins (integrations.effective).
+    with its own, the two merge (integrations.credentials.merge): the connection (host, key, TLS, CA)
+    as one unit, the other fields one by one, the project's value winning.
     The name is immutable.
     """
 
@@ -108,6 +109,9 @@ class Settings(Scoped):
     palette_secret = models.CharField(max_length=253, validators=[DNS1123_SUBDOMAIN])
     huggingface_secret = models.CharField(max_length=253, blank=True, validators=[DNS1123_SUBDOMAIN])
     ngc_secret = models.CharField(max_length=253, blank=True, validators=[DNS1123_SUBDOMAIN])
+    # A tenant's Settings only: the Palette project UIDs its projects may choose as defaultProjectID
+    # (besides the tenant's own); empty means any, but only a tenant admin may then choose another.
+    allowed_project_ids = models.JSONField(default=list, blank=True)
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 

@@ -10,6 +10,7 @@ import json
 
 from core import audit
 from core.models import AuditEntry
+from tenancy import access
 from tenancy.models import Project, Tenant
 
 from . import configure, credentials, diagnosis, effective
@@ -68,10 +69,14 @@ def dependents(owner: Tenant | Project) -> list:
     return [owner, *owner.projects.all()]
 
 
-def palette_form(owner: Tenant | Project, state: dict, data=None, files=None, **kwargs) -> PaletteIntegrationForm:
-    """The Palette integration form of `owner`, unbound (prefilled from `state`) or bound to a POST."""
+def palette_form(owner: Tenant | Project, state: dict, user, data=None, files=None, **kwargs) -> PaletteIntegrationForm:
+    """The Palette integration form of `owner` for `user`, unbound (prefilled from `state`) or bound to a POST."""
+    tenant = owner.tenant if isinstance(owner, Project) else owner
+    tenant_settings = effective.settings_for(tenant)
     form = PaletteIntegrationForm(data, files, owner=owner, current=state["values"], has_settings=state["own"] is not None,
-                                  inherits=inherited_values(owner), has_ca=state["ca_secret"] is not None, **kwargs)
+                                  inherits=inherited_values(owner), has_ca=state["ca_secret"] is not None,
+                                  tenant_admin=access.tenant_role(user, tenant) == access.ADMIN,
+                                  allowed=tenant_settings.allowed_project_ids if tenant_settings else [], **kwargs)
     if state["ca_secret"] is None:
         del form.fields["remove_ca"]  # nothing stored to remove
     return form
@@ -105,7 +110,7 @@ def save_palette(request, owner: Tenant | Project, state: dict, form: PaletteInt
     configure.save_secret(owner, palette_secret, {credentials.PALETTE_KEY: json.dumps(values, sort_keys=True)}, request=request)
     configure.save_settings(owner, name, palette_secret=palette_secret,
                             huggingface_secret=own.huggingface_secret if own else "", ngc_secret=own.ngc_secret if own else "",
-                            request=request)
+                            allowed_project_ids=None if isinstance(owner, Project) else form.allowed, request=request)
     if form.cleaned_data.get("remove_ca") and state["ca_secret"] is not None and not form.ca_text:
         configure.delete_secret(state["ca_secret"], request=request)
     was_skipping = bool(state["values"].get("skipSSLCertificateVerification"))
@@ -141,6 +146,19 @@ def save_token(request, owner: Tenant | Project, state: dict, kind: str, *, toke
     kwargs[field] = secret_name
     configure.save_settings(owner, own.name, palette_secret=own.palette_secret, request=request, **kwargs)
     return f"{label} integration saved."
+
+
+def project_choice_problem(owner: Tenant | Project, user, state: dict, uid: str) -> str:
+    """Why `user` may not set `owner`'s defaultProjectID to `uid` (see credentials.project_choice_problem), or ""."""
+    if not isinstance(owner, Project):
+        return ""
+    tenant_settings = effective.settings_for(owner.tenant)
+    return credentials.project_choice_problem(
+        uid, current=state["values"].get("defaultProjectID", ""),
+        tenant_default=(inherited_values(owner) or {}).get("defaultProjectID", ""),
+        allowed=tenant_settings.allowed_project_ids if tenant_settings else [],
+        tenant_admin=access.tenant_role(user, owner.tenant) == access.ADMIN,
+        own_key=credentials.own_connection(state["values"]))
 
 
 def use_project_uid(request, owner: Tenant | Project, state: dict, uid: str) -> None:

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import re
-
 from django.conf import settings as django_settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -40,7 +38,7 @@ def settings_url(owner) -> str:
 def _context(request, owner, role, form=None, token_forms=None) -> dict:
     state = _own_state(owner)
     eff = effective.resolve(owner)
-    form = form or palette_form(owner, state)
+    form = form or palette_form(owner, state, request.user)
     token_forms = token_forms or {kind: TokenForm(kind=kind, stored=state["tokens"].get(kind, ""), prefix=kind) for kind in TOKEN_KINDS}
     rows = []
     if eff.palette:
@@ -84,7 +82,7 @@ def settings_page(request, tenant, project=None):
 def palette_save(request, tenant, project=None):
     owner, role = _owner(request, tenant, project, need=access.ADMIN)
     state = _own_state(owner)
-    form = palette_form(owner, state, request.POST, request.FILES)
+    form = palette_form(owner, state, request.user, request.POST, request.FILES)
     if form.is_valid():
         try:
             with transaction.atomic():
@@ -174,15 +172,15 @@ def use_project_uid(request, tenant, project=None):
     if not uid or not state["own"]:
         messages.error(request, "No project UID to apply: run Test connection first.")
         return redirect_after_post(request, settings_url(owner))
+    problem = saving.project_choice_problem(owner, request.user, state, uid)
+    if problem:
+        messages.error(request, problem)
+        return redirect_after_post(request, settings_url(owner))
     with transaction.atomic():
         saving.use_project_uid(request, owner, state, uid)
         diagnosis.start_check(owner, trigger="saved")
     messages.success(request, f"Default project ID set to {uid}; checking the connection again.")
     return redirect_after_post(request, settings_url(owner))
-
-
-# A pasted manifest is shown again after an error only when it cannot hold a secret value.
-MAY_HOLD_SECRETS = re.compile(r"kind:\s*[\"']?Secret|stringData|apiKey|token|ca\.crt|PRIVATE KEY", re.IGNORECASE)
 
 
 @login_required
@@ -201,7 +199,7 @@ def settings_yaml(request, tenant, project=None):
 @require_POST
 def settings_import(request, tenant, project=None):
     owner, role = _owner(request, tenant, project, need=access.ADMIN)
-    from core.manifests import apply_text
+    from core.manifests import apply_text, may_hold_secrets
 
     text = request.POST.get("manifest", "")
     dry_run = "dry_run" in request.POST
@@ -214,7 +212,8 @@ def settings_import(request, tenant, project=None):
         if result.ok and not dry_run:
             messages.success(request, "Imported: " + ", ".join(str(c) for c in changes) + ".")
             return redirect_after_post(request, settings_url(owner))
+    # A pasted manifest is shown again after an error only when it cannot hold a secret value.
+    dropped = bool(text.strip()) and may_hold_secrets(text)
     context = {**_context(request, owner, role), "import_errors": errors, "import_changes": changes, "import_dry_run": dry_run,
-               "import_text": "" if MAY_HOLD_SECRETS.search(text) else text,
-               "import_text_dropped": bool(text.strip()) and bool(MAY_HOLD_SECRETS.search(text))}
+               "import_text": "" if dropped else text, "import_text_dropped": dropped}
     return render_page(request, "integrations/settings.html", context, fragment="import_box")

@@ -146,7 +146,7 @@ def palette_step(request, session):
     state = saving.own_state(owner)
     eff = effective.resolve(project)
     can_keep = eff.palette is not None and eff.palette.complete
-    form = saving.palette_form(owner, state)
+    form = saving.palette_form(owner, state, user)
     error = ""
     if request.method == "POST":
         if request.POST.get("action") == "keep":
@@ -158,7 +158,7 @@ def palette_step(request, session):
                 return _go(request, session)
             error = "There are no complete Palette settings to keep yet: fill in the form."
         else:
-            form = saving.palette_form(owner, state, request.POST, request.FILES)
+            form = saving.palette_form(owner, state, user, request.POST, request.FILES)
             if form.is_valid():
                 try:
                     with transaction.atomic():

@@ -175,9 +175,19 @@ def test_it_explains_each_bad_value_and_writes_nothing(change, where, fragment):
 
 @pytest.mark.django_db
 def test_it_accepts_a_partial_palette_secret_in_a_project_namespace():
+    # A project's own connection comes whole (host, key, CA); the tenant and project fields inherit.
+    docs = example()
+    docs[3]["stringData"]["palette"] = json.dumps({"apiKey": "ANOTHERkey123456", "hostUrl": "https://palette.example.com",
+                                                   "tlsSecretRef": "palette-ca"})
+    apply_ok(docs)
+
+
+@pytest.mark.django_db
+def test_it_refuses_a_project_connection_without_its_host():
     docs = example()
     docs[3]["stringData"]["palette"] = json.dumps({"apiKey": "ANOTHERkey123456", "tlsSecretRef": "palette-ca"})
-    apply_ok(docs)
+    errors = apply_text(dump(docs), source="f.yaml").errors
+    assert len(errors) == 1 and "stringData.palette: a project's own Palette connection needs hostUrl too" in errors[0], errors
 
 
 @pytest.mark.django_db

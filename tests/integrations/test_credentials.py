@@ -90,3 +90,23 @@ def test_it_merges_field_by_field_with_the_project_winning():
     assert merged["tenant"] == ("acme-dev", "project")
     assert merged["skipSSLCertificateVerification"] == (False, "project")
     assert merged["defaultProjectID"] == ("", "default")
+
+
+def test_it_inherits_the_connection_as_one_unit():
+    tenant = {"hostUrl": "https://t", "tenant": "acme", "apiKey": "k1", "skipSSLCertificateVerification": True,
+              "tlsSecretRef": "t-ca", "defaultProjectID": "a" * 24}
+    # A project that sets only its host gets no key and no trust from the tenant: nothing to send the key elsewhere.
+    merged = merge(tenant, {"hostUrl": "https://evil"})
+    assert merged["hostUrl"] == ("https://evil", "project")
+    assert merged["apiKey"] == ("", "default")
+    assert merged["skipSSLCertificateVerification"] == (False, "default")
+    assert merged["tlsSecretRef"] == ("", "default")
+    assert merged["defaultProjectID"] == ("a" * 24, "tenant")
+    # Skipping verification or a CA of its own is an override of the connection too.
+    assert merge(tenant, {"skipSSLCertificateVerification": True})["apiKey"] == ("", "default")
+    assert merge(tenant, {"tlsSecretRef": "p-ca"})["hostUrl"] == ("", "default")
+    # Verifying alone only tightens: the tenant's host, key and CA stay, verification comes back on.
+    merged = merge(tenant, {"skipSSLCertificateVerification": False, "defaultProjectID": "b" * 24})
+    assert merged["apiKey"] == ("k1", "tenant") and merged["tlsSecretRef"] == ("t-ca", "tenant")
+    assert merged["skipSSLCertificateVerification"] == (False, "project")
+    assert merged["defaultProjectID"] == ("b" * 24, "project")
