@@ -67,7 +67,7 @@ def _gib(value) -> int:
 
 class PoolForm(forms.Form):
     name = forms.CharField(max_length=33, help_text="3–33 characters: lowercase letters, digits and '-', starting with a letter.")
-    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    description = forms.CharField(required=False, max_length=1000, widget=forms.Textarea(attrs={"rows": 2}))
     labels = forms.CharField(required=False, label="Labels", help_text="key=value, comma separated; added to the Palette cluster's labels.")
     variant = forms.ChoiceField(choices=ComputePool.VARIANT_CHOICES, initial=ComputePool.DEDICATED, widget=forms.RadioSelect,
                                 help_text="Dedicated: one cluster for one deployment. Shared: many deployments. Cannot be changed later.")

@@ -14,6 +14,7 @@ transaction: all or nothing. Applying the same file twice reports "unchanged" an
 from __future__ import annotations
 
 import importlib
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Callable, Iterable
@@ -525,6 +526,43 @@ def _represent_str(dumper: yaml.SafeDumper, value: str):
 
 
 _Dumper.add_representer(str, _represent_str)
+
+
+# Keys whose values are secret wherever they appear in a pasted document.
+SECRET_FIELD_NAMES = frozenset({"apikey", "token", "password", "secret", "data", "stringdata", "ca.crt"})
+# For text that does not parse: a secret-like word, or a run of key-like characters long enough to be a key.
+SECRET_LOOKING = re.compile(r"secret|stringdata|\bdata\s*[\"']?\s*:|apikey|token|password|ca\.crt|private key|[A-Za-z0-9+/=_\-]{20,}",
+                            re.IGNORECASE)
+
+
+def may_hold_secrets(text: str | bytes) -> bool:
+    """Could `text` carry a secret value? Decided from the parsed documents when the text parses.
+
+    A readable paste holds one when a document is a Secret, has a key named like a secret field
+    (apiKey, token, data, stringData, ...) or PEM private key material, however it is spelt (JSON,
+    escapes, flow style). Text that does not parse is judged by its look, erring towards "yes":
+    a secret-like word or a long key-like run of characters. Only a paste judged free of secrets
+    may be shown back on a page.
+    """
+    plan = Plan("paste")
+    _parse(text, plan)
+    if plan.errors:
+        raw = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+        return bool(SECRET_LOOKING.search(raw))
+    return any(_holds_secret(doc.body) for doc in plan.documents)
+
+
+def _holds_secret(value: Any, depth: int = 0) -> bool:
+    if depth > 50:
+        return True  # deeper than any manifest: do not look further, assume the worst
+    if isinstance(value, dict):
+        if str(value.get("kind", "")).strip().lower() == "secret":
+            return True
+        return any(str(key).strip().lower() in SECRET_FIELD_NAMES or _holds_secret(key, depth + 1) or _holds_secret(child, depth + 1)
+                   for key, child in value.items())
+    if isinstance(value, list):
+        return any(_holds_secret(child, depth + 1) for child in value)
+    return isinstance(value, str) and "PRIVATE KEY" in value
 
 
 def export_text(namespace: str | None = None, show_secrets: bool = False) -> str:

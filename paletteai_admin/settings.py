@@ -172,6 +172,9 @@ except (ValueError, TypeError):
 
 ALLOWED_HOSTS = [h.strip() for h in envstr("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h.strip()]
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in envstr("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
+# Uploaded files (a CA certificate) are kept up to this size and dropped beyond it, never stored whole (core.uploads).
+MAX_UPLOAD_BYTES = 1024 * 1024
+FILE_UPLOAD_HANDLERS = ["core.uploads.BoundedUploadHandler"]
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -5,7 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # A private folder and free ports per run, so two runs on one machine never share servers.
-svc="$PWD/.local/services-$$"
+# Not under .local/ (DATA_DIR's default): that folder is private (0700) and PostgreSQL runs as its own user.
+mkdir -p "$PWD/.services" && chmod 755 "$PWD/.services"
+svc="$PWD/.services/run-$$"
 read -r REDIS_PORT PG_PORT < <(.venv/bin/python -c "
 import socket
 socks = [socket.socket() for _ in range(2)]

@@ -41,7 +41,7 @@ class Tenant(models.Model):
     name = models.CharField(max_length=56, unique=True, validators=[DNS1123_LABEL],
                             help_text="DNS-1123 label; the namespace will be tenant-<name>. Cannot be changed later.")
     display_name = models.CharField(max_length=100)
-    description = models.TextField(blank=True)
+    description = models.TextField(blank=True, max_length=2000)
     gpu_limit = models.PositiveIntegerField(default=0, validators=[MaxValueValidator(100000)],
                                             help_text="Maximum GPUs across the tenant's projects; 0 means no limit.")
     created = models.DateTimeField(auto_now_add=True)
@@ -69,7 +69,7 @@ class Project(models.Model):
     tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="projects")
     name = models.CharField(max_length=63, validators=[DNS1123_LABEL], help_text="DNS-1123 label. Cannot be changed later.")
     display_name = models.CharField(max_length=100)
-    description = models.TextField(blank=True)
+    description = models.TextField(blank=True, max_length=2000)
     namespace = models.CharField(max_length=63, unique=True, validators=[DNS1123_LABEL, validate_namespace],
                                  help_text="Kubernetes namespace of the project; unique across the install. Cannot be changed later.")
     gpu_limit = models.PositiveIntegerField(default=0, validators=[MaxValueValidator(100000)],
