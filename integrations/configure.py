@@ -88,8 +88,12 @@ def check_credential_unique(settings: Settings, credential: tuple[str, str] | No
 
 
 def save_settings(owner: Tenant | Project, name: str, *, palette_secret: str, huggingface_secret: str = "", ngc_secret: str = "",
-                  allowed_project_ids: list[str] | None = None, request=None, user=None, source: str = "web") -> Settings:
+                  allowed_project_ids: list[str] | None = None, request=None, user=None, source: str = "web",
+                  check_credential: bool = True) -> Settings:
     """Create or update the Settings of `owner`. The name is immutable; every named Secret must exist.
+
+    `check_credential=False` skips the one-credential-one-Settings rule, which decrypts every other
+    Settings' Palette Secret: for a save that kept the host and key these Settings already had.
 
     `allowed_project_ids` (a tenant's only; None keeps the stored list) restricts the Palette projects
     the tenant's projects may use.
@@ -116,7 +120,8 @@ def save_settings(owner: Tenant | Project, name: str, *, palette_secret: str, hu
                 raise ValidationError(f"Allowed Palette projects: {exc}") from None
         settings.allowed_project_ids = sorted(set(allowed_project_ids))
     settings.full_clean()
-    check_credential_unique(settings, palette_credential(owner.namespace, palette_secret))
+    if check_credential or before["palette_secret"] != palette_secret:
+        check_credential_unique(settings, palette_credential(owner.namespace, palette_secret))
     changes = {f: getattr(settings, f) for f in before if before[f] != getattr(settings, f)}
     if existing and not changes:
         return settings

@@ -24,11 +24,12 @@ SKIP_TLS_WARNING = ("Skipping TLS certificate verification makes the connection 
                     "Never use it in production: add Palette's CA certificate instead.")
 
 
-def own_state(owner: Tenant | Project) -> dict:
+def own_state(owner: Tenant | Project, *, read_tokens: bool = True) -> dict:
     """The owner's own Settings and the decoded values of its own Secrets (never rendered raw).
 
     Returns {"own": Settings | None, "values": palette fields, "ca_secret": Secret | None,
-    "tokens": kind → stored token}.
+    "tokens": kind → stored token}; with `read_tokens=False` the token Secrets are not read (nor decrypted)
+    and "tokens" is empty: a Palette save does not need them.
     """
     own = effective.settings_for(owner)
     values, ca_secret, tokens = {}, None, {}
@@ -41,7 +42,7 @@ def own_state(owner: Tenant | Project) -> dict:
                 values = {}
         if values.get("tlsSecretRef"):
             ca_secret = Secret.objects.filter(namespace=own.namespace, name=values["tlsSecretRef"]).first()
-        for kind, (field, key, inner, _) in TOKEN_KINDS.items():
+        for kind, (field, key, inner, _) in TOKEN_KINDS.items() if read_tokens else ():
             name = getattr(own, field)
             token_secret = Secret.objects.filter(namespace=own.namespace, name=name).first() if name else None
             if token_secret:
@@ -108,9 +109,11 @@ def save_palette(request, owner: Tenant | Project, state: dict, form: PaletteInt
     elif state["ca_secret"] is not None and not form.cleaned_data.get("remove_ca"):
         values["tlsSecretRef"] = state["ca_secret"].name
     configure.save_secret(owner, palette_secret, {credentials.PALETTE_KEY: json.dumps(values, sort_keys=True)}, request=request)
+    same_credential = bool(own) and all(values.get(k) == state["values"].get(k) for k in ("hostUrl", "apiKey"))
     configure.save_settings(owner, name, palette_secret=palette_secret,
                             huggingface_secret=own.huggingface_secret if own else "", ngc_secret=own.ngc_secret if own else "",
-                            allowed_project_ids=None if isinstance(owner, Project) else form.allowed, request=request)
+                            allowed_project_ids=None if isinstance(owner, Project) else form.allowed, request=request,
+                            check_credential=not same_credential)
     if form.cleaned_data.get("remove_ca") and state["ca_secret"] is not None and not form.ca_text:
         configure.delete_secret(state["ca_secret"], request=request)
     was_skipping = bool(state["values"].get("skipSSLCertificateVerification"))

@@ -36,7 +36,7 @@ def settings_url(owner) -> str:
 
 
 def _context(request, owner, role, form=None, token_forms=None) -> dict:
-    state = _own_state(owner)
+    state = _own_state(owner, read_tokens=token_forms is None)
     eff = effective.resolve(owner)
     form = form or palette_form(owner, state, request.user)
     token_forms = token_forms or {kind: TokenForm(kind=kind, stored=state["tokens"].get(kind, ""), prefix=kind) for kind in TOKEN_KINDS}
@@ -66,7 +66,7 @@ def _context(request, owner, role, form=None, token_forms=None) -> dict:
         "badge": diagnosis.badge(owner), "check": diagnosis.active_check(owner) or latest, "latest": latest,
         "kube": kube_status(), "kube_secrets": Secret.objects.filter(namespace=owner.namespace).order_by("name").only(
             "name", "kube_synced_at", "kube_error", "updated"), "skip_warning": SKIP_TLS_WARNING, "settings_url": settings_url(owner),
-        "online_note": online_checks_note(),
+        "online_note": online_checks_note(), "can_check": eff.palette is not None and role != "read",
     }
 
 
@@ -81,7 +81,7 @@ def settings_page(request, tenant, project=None):
 @require_POST
 def palette_save(request, tenant, project=None):
     owner, role = _owner(request, tenant, project, need=access.ADMIN)
-    state = _own_state(owner)
+    state = _own_state(owner, read_tokens=False)
     form = palette_form(owner, state, request.user, request.POST, request.FILES)
     if form.is_valid():
         try:
@@ -149,7 +149,8 @@ def check_start(request, tenant, project=None):
     owner, role = _owner(request, tenant, project, need=access.WRITE if project else access.ADMIN)
     with transaction.atomic():
         check = diagnosis.start_check(owner, trigger="manual")
-    return render_page(request, "integrations/settings.html", {**_context(request, owner, role), "check": check}, fragment="check")
+    context = _check_context(owner, role) if wants_fragment(request) else _context(request, owner, role)
+    return render_page(request, "integrations/settings.html", {**context, "check": check}, fragment="check")
 
 
 @login_required
@@ -158,8 +159,21 @@ def check_status(request, tenant, check, project=None):
     owner, role = _owner(request, tenant, project)
     field = "project" if isinstance(owner, Project) else "tenant"
     check = get_object_or_404(PaletteCheck, uuid=check, **{field: owner})
-    response = render_page(request, "integrations/settings.html", {**_context(request, owner, role), "check": check}, fragment="check")
+    # Polled every second while a check runs: the fragment needs only the check, not the whole page's context.
+    context = _check_context(owner, role) if wants_fragment(request) else _context(request, owner, role)
+    response = render_page(request, "integrations/settings.html", {**context, "check": check}, fragment="check")
     return poll_response(response, check.is_terminal)
+
+
+def _check_context(owner, role) -> dict:
+    """What the connection check fragment shows (no Secret is read): the URLs it posts to and who may press them."""
+    args = [owner.tenant.name, owner.name] if isinstance(owner, Project) else [owner.name]
+    scope = "project" if isinstance(owner, Project) else "tenant"
+    tenant = owner.tenant if isinstance(owner, Project) else owner
+    configured = effective.settings_for(tenant) is not None or (scope == "project" and effective.settings_for(owner) is not None)
+    return {"urls": {name: reverse(f"integrations:{scope}_{name}", args=args) for name in ("use_project_uid", "check_start")},
+            "role": role, "tenant": tenant, "project": owner if scope == "project" else None,
+            "can_check": configured and role != "read"}
 
 
 @login_required

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import json
 
 import pytest
@@ -20,8 +21,8 @@ def palette_sim():
     sim.stop()
 
 
-def make_cert(cn: str, *, ca: bool = True, days: int = 365, start_days_ago: int = 1) -> tuple[str, str]:
-    """A self-signed certificate (PEM) and its private key (PEM)."""
+def make_cert(cn: str, *, ca: bool = True, days: int = 365, start_days_ago: int = 1, ip: str = "") -> tuple[str, str]:
+    """A self-signed certificate (PEM) and its private key (PEM); `ip` goes in subjectAltName, for verification."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
     now = dt.datetime.now(dt.timezone.utc)
@@ -30,6 +31,8 @@ def make_cert(cn: str, *, ca: bool = True, days: int = 365, start_days_ago: int 
                .not_valid_after(now + dt.timedelta(days=days)))
     if ca:
         builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+    if ip:
+        builder = builder.add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(ip))]), critical=False)
     cert = builder.sign(key, hashes.SHA256())
     key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
     return cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem

@@ -10,42 +10,21 @@ its tenant allows.
 """
 from __future__ import annotations
 
-import datetime as dt
-import ipaddress
 import json
 import ssl
 import tempfile
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from django.urls import reverse
 
 from integrations import configure, diagnosis, effective
 from integrations.models import PaletteCheck, Secret, Settings
 from tenancy.models import Membership
 from tests.fakes.hostile_palette import HostilePalette
-from tests.integrations.conftest import configure_palette, palette_values
+from tests.integrations.conftest import configure_palette, make_cert, palette_values
 
 OTHER_UID = "0123456789abcdef01234567"
-
-
-def loopback_certificate() -> tuple[str, str]:
-    """A self-signed CA certificate for 127.0.0.1 (with the IP in subjectAltName, so verification can pass)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=30))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-            .sign(key, hashes.SHA256()))
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    return cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem.decode()
 
 
 class RecordingListener(HostilePalette):
@@ -53,7 +32,7 @@ class RecordingListener(HostilePalette):
 
     def __init__(self):
         super().__init__()
-        self.ca_pem, key_pem = loopback_certificate()
+        self.ca_pem, key_pem = make_cert("127.0.0.1", days=30, ip="127.0.0.1")
         folder = Path(tempfile.mkdtemp())
         (folder / "cert.pem").write_text(self.ca_pem)
         (folder / "key.pem").write_text(key_pem)
