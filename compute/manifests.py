@@ -286,9 +286,14 @@ class ComputePoolHandler(Handler):
                 return "record removed (the pool was already deleted)"
             return "not found"
         outcome = request_delete(pool, request=plan.request, user=plan.user, source=plan.audit_source)
+        if outcome == "changed":
+            # The pool moved on (e.g. it just became Ready) while this ran: the manifest asks for its deletion whatever
+            # its state, so ask again on the state it has now.
+            outcome = request_delete(pool, request=plan.request, user=plan.user, source=plan.audit_source)
         policy = "keeping the Palette cluster" if pool.deletion_policy == ComputePool.ORPHAN else "deleting the Palette cluster"
         return {"started": f"deletion started ({policy})", "queued": f"deletion queued after the running step ({policy})",
-                "already": "already being deleted"}[outcome]
+                "already": "already being deleted",
+                "changed": f"not deleted: the pool keeps changing (now {pool.status}); apply again"}[outcome]
 
     def export(self, namespace: str | None, show_secrets: bool) -> list[dict]:
         pools = ComputePool.objects.select_related("project").exclude(status=ComputePool.DELETED).order_by("namespace", "name")

@@ -176,7 +176,8 @@ def pool_retry(request, tenant, project, pool):
         if provisioning.retry_pool(pool, request=request):
             messages.success(request, f"Retrying {pool.name} (attempt {pool.attempt}).")
         else:
-            messages.error(request, "Only a failed pool can be retried.")
+            messages.error(request, f"Only a failed pool can be retried; {pool.name} is "
+                                    f"{pool.get_status_display()} now.")
     return redirect_after_post(request, pool_url(pool))
 
 
@@ -186,9 +187,12 @@ def pool_delete(request, tenant, project, pool):
     project, role, pool = _pool(request, tenant, project, pool, need=access.WRITE)
     with transaction.atomic():
         outcome = provisioning.request_delete(pool, request=request)
-    text = {"started": "Deletion started.", "queued": "Deletion will start after the current step.",
-            "already": "The pool is already being deleted."}[outcome]
-    messages.info(request, text)
+    if outcome == "changed":
+        # Lost a race with the running step: nothing was done; the page shows the pool as it is now, with its buttons.
+        messages.warning(request, f"The pool just became {pool.get_status_display()}: delete it now?")
+    else:
+        messages.info(request, {"started": "Deletion started.", "queued": "Deletion will start after the current step.",
+                                "already": "The pool is already being deleted."}[outcome])
     return redirect_after_post(request, pool_url(pool))
 
 
@@ -197,8 +201,16 @@ def pool_delete(request, tenant, project, pool):
 def pool_force_delete(request, tenant, project, pool):
     project, role, pool = _pool(request, tenant, project, pool, need=access.WRITE)
     with transaction.atomic():
-        if provisioning.request_force_delete(pool, request=request):
-            messages.warning(request, "Force delete sent: Palette skips graceful cleanup; check the hosts afterwards.")
-        else:
-            messages.error(request, "Force delete is offered only when a deletion has been stuck for a while, or failed.")
+        outcome = provisioning.request_force_delete(pool, request=request)
+    if outcome == "started":
+        messages.warning(request, "Force delete sent: Palette skips graceful cleanup; check the hosts afterwards.")
+    elif outcome == "already":
+        messages.info(request, "Force delete was already requested.")
+    elif outcome == "changed" and pool.status == ComputePool.DELETED:
+        messages.info(request, "The pool was deleted meanwhile: there is nothing to force.")
+    elif outcome == "changed":
+        then = "force delete it now?" if provisioning.force_delete_available(pool) else "see the timeline."
+        messages.warning(request, f"The deletion just became {pool.get_status_display()}: {then}")
+    else:
+        messages.error(request, "Force delete is offered only when a deletion has been stuck for a while, or failed.")
     return redirect_after_post(request, pool_url(pool))

@@ -79,6 +79,8 @@ def worker_database_url() -> str:
     from django.db import connection
 
     db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3") and not connection.is_in_memory_db():
+        return f"sqlite://{db['NAME']}"  # a SQLite file (the embedded default) the test shares with its workers
     if not db["ENGINE"].endswith("postgresql"):
         pytest.fail("The worker tests need PostgreSQL (a worker process cannot share an in-memory SQLite database).")
     return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"

@@ -12,8 +12,11 @@ from core import audit
 from core.models import AuditEntry
 
 from ..models import ComputePool, PoolStep
-from .context import DELETE_STEPS, PROVISION_STEPS, STEP_LABELS, _seconds, human, log
+from .context import DELETE_STEPS, PROVISION_STEPS, STEP_LABELS, _seconds, human, log, transition
 from .deletion import force_delete_available
+
+#: The statuses of a provisioning chain at work; a deletion asked for then is queued for its next step.
+PROVISIONING = (ComputePool.PENDING, ComputePool.VALIDATING, ComputePool.PROVISIONING, ComputePool.RUNNING)
 
 # -- starting, retrying, deleting ---------------------------------------------------------------------
 
@@ -25,10 +28,13 @@ def enqueue(pool_id: int, tick: int, countdown: float = 0) -> None:
 
 
 def _restart(pool: ComputePool, **fields: Any) -> bool:
-    """Start a new chain: bump the tick (old messages become no-ops) and send the first message on commit."""
+    """Start a new chain: bump the tick (old messages become no-ops) and send the first message on commit.
+
+    Compare-and-set on the tick and status `pool` holds: False, and nothing changed, when the pool moved on.
+    """
     now = timezone.now()
     fields.update(tick=F("tick") + 1, due_at=now + timedelta(seconds=_seconds("POOL_STEP_BUDGET")), updated=now)
-    if not ComputePool.objects.filter(pk=pool.pk, tick=pool.tick, status=pool.status).update(**fields):
+    if not transition(pool.pk, {"tick": pool.tick, "status": pool.status}, **fields):
         return False
     pool.refresh_from_db()
     transaction.on_commit(lambda: enqueue(pool.pk, pool.tick))
@@ -55,44 +61,87 @@ def create_pool(project, spec, bundle, *, request=None, user=None, source: str =
 
 
 def retry_pool(pool: ComputePool, *, request=None, user=None, source: str = "web") -> bool:
-    """Run a failed pool's operation again as a new attempt (provisioning resumes at its cluster if it has one)."""
-    if pool.status != ComputePool.FAILED:
-        return False
+    """Run a failed pool's operation again as a new attempt (provisioning resumes at its cluster if it has one).
+
+    False, and `pool` refreshed to what it is now, when it is not Failed (or stopped being Failed meanwhile).
+    """
     deleting = pool.operation == ComputePool.DELETION
-    started = _restart(pool, status=ComputePool.DELETING if deleting else ComputePool.PENDING, attempt=pool.attempt + 1,
-                       step="delete" if deleting else "validate", failure_class="", failure_message="", excluded_hosts=[],
-                       started=timezone.now(), wait_reason="Retrying: waiting for a worker.")
+    started = pool.status == ComputePool.FAILED and _restart(
+        pool, status=ComputePool.DELETING if deleting else ComputePool.PENDING, attempt=pool.attempt + 1,
+        step="delete" if deleting else "validate", failure_class="", failure_message="", excluded_hosts=[],
+        started=timezone.now(), wait_reason="Retrying: waiting for a worker.")
     if started:
         audit.record(request, AuditEntry.ACTION, pool, verb="retry", user=user, source=source)
+    else:
+        pool.refresh_from_db()
     return started
 
 
 def request_delete(pool: ComputePool, *, request=None, user=None, source: str = "web") -> str:
-    """Start deleting per the deletion policy: "started", "queued" (after the running step), or "already"."""
+    """Start deleting per the deletion policy, deciding on the state the caller saw (`pool` as it was read).
+
+    "started" (Ready or Failed: a deletion chain starts), "queued" (a provisioning chain runs: it switches to
+    deletion at its next step, or instead of ending the attempt), "already" (deleting, deleted, or queued
+    before), or "changed": the pool moved on between the caller's look and the write (it just became Ready,
+    failed, or was retried), nothing was done, and `pool` holds its new state so the caller can ask again.
+    Every outcome is one compare-and-set on what was decided on, so a request racing a step never leaves
+    the deletion flag on a pool that no chain will look at again.
+    """
+    seen = pool.status
+    outcome = _delete_once(pool)
+    if outcome is None:
+        pool.refresh_from_db()
+        # Only the tick moved (e.g. a watchdog message): decide again on the same status.
+        outcome = _delete_once(pool) if pool.status == seen else None
+    if outcome is None:
+        gone = pool.status in (ComputePool.DELETING, ComputePool.DELETED) or pool.delete_requested
+        outcome = "already" if gone else "changed"
+    if outcome in ("started", "queued"):
+        audit.record(request, AuditEntry.DELETE, pool, verb=f"delete requested (policy {pool.deletion_policy})",
+                     user=user, source=source)
+    return outcome
+
+
+def _delete_once(pool: ComputePool) -> str | None:
+    """One try of request_delete on the status in `pool`; None when the pool was no longer in that state."""
     if pool.status in (ComputePool.DELETED, ComputePool.DELETING) or pool.delete_requested:
         return "already"
-    audit.record(request, AuditEntry.DELETE, pool, verb=f"delete requested (policy {pool.deletion_policy})", user=user, source=source)
     if pool.status in (ComputePool.READY, ComputePool.FAILED):
-        ok = _restart(pool, operation=ComputePool.DELETION, status=ComputePool.DELETING, step="delete", attempt=pool.attempt + 1,
-                      failure_class="", failure_message="", wait_reason="Deletion requested: waiting for a worker.")
-        return "started" if ok else "already"
+        started = _restart(pool, operation=ComputePool.DELETION, status=ComputePool.DELETING, step="delete",
+                           attempt=pool.attempt + 1, failure_class="", failure_message="",
+                           wait_reason="Deletion requested: waiting for a worker.")
+        return "started" if started else None
     # A chain is running: it switches to deletion at its next step, so two chains never overlap.
-    ComputePool.objects.filter(pk=pool.pk).update(delete_requested=True, updated=timezone.now())
-    pool.delete_requested = True
-    return "queued"
+    if transition(pool.pk, {"status__in": PROVISIONING, "operation": ComputePool.PROVISION, "delete_requested": False},
+                  delete_requested=True):
+        pool.delete_requested = True
+        return "queued"
+    return None
 
 
-def request_force_delete(pool: ComputePool, *, request=None, user=None, source: str = "web") -> bool:
-    """Ask Palette to delete without graceful cleanup (only once a deletion looks stuck, or failed)."""
+def request_force_delete(pool: ComputePool, *, request=None, user=None, source: str = "web") -> str:
+    """Ask Palette to delete without graceful cleanup (only once a deletion looks stuck, or failed).
+
+    "started", "unavailable" (not offered for the state the caller saw), "already" (asked before), or
+    "changed": the deletion moved on meanwhile (it just failed, or finished) and `pool` holds its new state.
+    A compare-and-set on the state decided on, like request_delete.
+    """
     if not force_delete_available(pool):
-        return False
-    audit.record(request, AuditEntry.DELETE, pool, verb="force delete requested", user=user, source=source)
+        return "unavailable"
     if pool.status == ComputePool.FAILED:
-        return _restart(pool, status=ComputePool.DELETING, step="wait_deleted", attempt=pool.attempt + 1, force_delete_requested=True,
-                        failure_class="", failure_message="", wait_reason="Force delete requested.")
-    ComputePool.objects.filter(pk=pool.pk).update(force_delete_requested=True, updated=timezone.now())
-    pool.force_delete_requested = True
-    return True
+        sent = _restart(pool, status=ComputePool.DELETING, step="wait_deleted", attempt=pool.attempt + 1,
+                        force_delete_requested=True, failure_class="", failure_message="",
+                        wait_reason="Force delete requested.")
+    else:
+        sent = transition(pool.pk, {"status": ComputePool.DELETING, "operation": ComputePool.DELETION,
+                                    "force_delete_requested": False}, force_delete_requested=True)
+        if sent:
+            pool.force_delete_requested = True
+    if not sent:
+        pool.refresh_from_db()
+        return "already" if pool.force_delete_requested and pool.status == ComputePool.DELETING else "changed"
+    audit.record(request, AuditEntry.DELETE, pool, verb="force delete requested", user=user, source=source)
+    return "started"
 
 
 def resume_stalled(now=None) -> int:

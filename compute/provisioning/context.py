@@ -44,6 +44,23 @@ class Superseded(Exception):
     """Another message owns the pool now (its tick moved on): stop without writing."""
 
 
+class DeletionRequested(Exception):
+    """The step was ending its provisioning attempt (Ready or Failed) while a deletion was asked for: delete instead."""
+
+
+def transition(pool_id: int, when: dict[str, Any], **fields: Any) -> bool:
+    """The one way a pool's state changes: ``UPDATE … SET fields WHERE pk = pool_id AND when`` (compare-and-set).
+
+    `when` holds what the writer decided on (a tick, ``status__in``, a flag); True when the row still matched
+    and was changed. The database evaluates the condition and the write as one statement, so two writers
+    that read the same state cannot both act on it: the loser changes nothing and re-reads. Every write of
+    a step (conditional on its tick), the claim of a message, and the start, retry, delete and force delete
+    actions go through here.
+    """
+    fields.setdefault("updated", timezone.now())
+    return bool(ComputePool.objects.filter(pk=pool_id, **when).update(**fields))
+
+
 def _seconds(name: str) -> float:
     return float(getattr(settings, name))
 
@@ -78,14 +95,25 @@ class Context:
         self.client_kwargs = client_kwargs
         self._client = None
         self._not_configured = ""
+        self.palette = None  # the effective Palette integration, once client() has resolved it
         self.now = timezone.now()
 
     # -- writes, all conditional on still holding the pool --------------------------------------
 
     def save(self, **fields: Any) -> None:
-        """Update the pool if this execution still holds it; Superseded otherwise."""
+        """Update the pool if this execution still holds it; Superseded otherwise.
+
+        A write that ends a provisioning attempt (Ready, Failed) also needs no deletion to be pending, else it
+        raises DeletionRequested: a deletion asked for while the step ran would be lost with the chain.
+        """
         fields["updated"] = timezone.now()
-        if not ComputePool.objects.filter(pk=self.pool.pk, tick=self.tick).update(**fields):
+        when: dict[str, Any] = {"tick": self.tick}
+        ending = fields.get("status") in (ComputePool.READY, ComputePool.FAILED)
+        if ending and self.pool.operation == ComputePool.PROVISION:
+            when["delete_requested"] = False
+        if not transition(self.pool.pk, when, **fields):
+            if "delete_requested" in when and ComputePool.objects.filter(pk=self.pool.pk, tick=self.tick).exists():
+                raise DeletionRequested()
             raise Superseded()
         for key, value in fields.items():
             setattr(self.pool, key, value)
@@ -127,15 +155,20 @@ class Context:
         return backoff
 
     def fail(self, row: PoolStep | None, failure_class: str, message: str) -> None:
-        """End the operation in Failed, keeping the first error of the pool and of the step."""
-        if row is not None:
-            self.record_error(row, message, retried=False)
-            self.finish(row, PoolStep.FAILED)
-        first = self.pool.failure_message or message
-        self.save(status=ComputePool.FAILED, failure_class=failure_class, failure_message=first, due_at=None,
-                  wait_reason="")
-        audit.record(None, AuditEntry.ACTION, self.pool, verb=f"{self.pool.operation} failed", outcome=AuditEntry.FAILURE,
-                     source="task", changes={"failure": failure_class})
+        """End the operation in Failed, keeping the first error of the pool and of the step.
+
+        One short transaction: the step row, the pool and the audit entry are written together or not at all
+        (a database error part-way leaves the step to be run again, not a half-failed pool).
+        """
+        with transaction.atomic():
+            if row is not None:
+                self.record_error(row, message, retried=False)
+                self.finish(row, PoolStep.FAILED)
+            first = self.pool.failure_message or message
+            self.save(status=ComputePool.FAILED, failure_class=failure_class, failure_message=first, due_at=None,
+                      wait_reason="")
+            audit.record(None, AuditEntry.ACTION, self.pool, verb=f"{self.pool.operation} failed",
+                         outcome=AuditEntry.FAILURE, source="task", changes={"failure": failure_class})
         log.warning("compute pool %s failed (%s)", self.pool.pk, failure_class)
 
     def palette_error(self, row: PoolStep, exc: perrors.PaletteError, what: str) -> float | None:
@@ -154,10 +187,11 @@ class Context:
             from integrations.effective import NotConfigured, palette_client, working_palette
 
             try:
-                palette = working_palette(self.pool.project)
+                self.palette = working_palette(self.pool.project)
             except NotConfigured as exc:
                 self._not_configured = str(exc)
                 return None
+            palette = self.palette
             kwargs = {"retry": STEP_RETRY, **self.client_kwargs}
             self._client = palette_client(palette, name=f"pool {self.pool.project.namespace}/{self.pool.name}", **kwargs)
         return self._client
@@ -195,7 +229,7 @@ def find_cluster(client, host_uids: list[str], name: str) -> str:
 
 def _adopt(ctx: Context, uid: str) -> None:
     # Unconditional: the uid of a cluster that exists must never be lost, whoever holds the pool.
-    ComputePool.objects.filter(pk=ctx.pool.pk).update(cluster_uid=uid)
+    transition(ctx.pool.pk, {}, cluster_uid=uid)
     ctx.pool.cluster_uid = uid
 
 

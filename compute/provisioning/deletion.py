@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.db import transaction
 from django.utils import timezone
 
 from core import audit
@@ -147,8 +148,10 @@ def _release(ctx: Context) -> float | None:
     detail = "Hosts released." if not still else f"Still in use: {', '.join(still)}."
     if run is not None:
         detail += f" Discovery run {run.status}."
-    ctx.finish(row, detail=detail)
-    ctx.save(status=ComputePool.DELETED, step="done", deleted_at=timezone.now(), kubeconfig="", cleanup=cleanup, due_at=None,
-             wait_reason="")
-    audit.record(None, AuditEntry.DELETE, pool, verb="deleted", source="task", changes={"cluster": palette_state})
+    # Together or not at all: once the pool is Deleted no message runs this step again.
+    with transaction.atomic():
+        ctx.finish(row, detail=detail)
+        ctx.save(status=ComputePool.DELETED, step="done", deleted_at=timezone.now(), kubeconfig="", cleanup=cleanup,
+                 due_at=None, wait_reason="")
+        audit.record(None, AuditEntry.DELETE, pool, verb="deleted", source="task", changes={"cluster": palette_state})
     return None

@@ -4,14 +4,16 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any, Callable
 
+from django.db import transaction
 from django.utils import timezone
 
-from core import audit
+from core import audit, dberrors
 from core.models import AuditEntry
 from palette import errors as perrors
 
 from ..models import ComputePool, PoolStep
-from .context import STEP_LABELS, Context, Next, Superseded, _adopt, _refresh_inventory, _seconds, find_cluster, human, log
+from .context import (STEP_LABELS, Context, DeletionRequested, Next, Superseded, _adopt, _refresh_inventory, _seconds,
+                      find_cluster, human, log, transition)
 from .deletion import _delete, _release, _wait_deleted
 
 MAX_EXCLUDED_HOSTS = 10
@@ -23,50 +25,110 @@ def run_step(pool_id: int, tick: int, **client_kwargs: Any) -> Next | None:
 
     Idempotent: a message whose tick no longer matches, or for a pool that is not in progress,
     does nothing. The claim sets `due_at` to now + POOL_STEP_BUDGET so the watchdog leaves a
-    running step alone; the outcome sets it to when the next message is due.
+    running step alone; the outcome sets it to when the next message is due. A transient database
+    error (busy, connection lost, serialization failure, deadlock) runs the step again after a
+    backoff, wherever it happened: it never fails the pool.
     """
     budget = timedelta(seconds=_seconds("POOL_STEP_BUDGET"))
-    claimed = ComputePool.objects.filter(pk=pool_id, tick=tick, status__in=ComputePool.IN_PROGRESS).update(
-        tick=tick + 1, due_at=timezone.now() + budget)
-    if not claimed:
-        return None
-    pool = ComputePool.objects.select_related("project__tenant").get(pk=pool_id)
-    ctx = Context(pool, tick + 1, client_kwargs)
+    held = tick
+    try:
+        if not transition(pool_id, {"tick": tick, "status__in": ComputePool.IN_PROGRESS}, tick=tick + 1,
+                          due_at=timezone.now() + budget):
+            return None
+        held = tick + 1
+        pool = ComputePool.objects.select_related("project__tenant").get(pk=pool_id)
+    except Exception as exc:
+        if not dberrors.is_transient(exc):
+            raise
+        # Before the step began: send the message again (a no-op if an unconfirmed claim did commit; the watchdog
+        # resumes the pool then).
+        log.warning("compute pool %s: database error claiming the step, trying again: %s", pool_id,
+                    dberrors.describe(exc))
+        dberrors.recover_connection()
+        return Next(pool_id, held, _seconds("POOL_RETRY_BASE"))
+    ctx = Context(pool, held, client_kwargs)
     try:
         countdown = _advance(ctx)
+        if countdown is None:
+            return None
+        countdown = max(0.0, countdown)
+        if not transition(pool_id, {"tick": held}, due_at=timezone.now() + timedelta(seconds=countdown)):
+            return None
+        return Next(pool_id, held, countdown)
     except Superseded:
         return None
-    except Exception as exc:  # a bug must end the pool visibly, not leave it spinning
-        log.exception("compute pool %s: step %s crashed", pool_id, pool.step)
-        try:
-            ctx.fail(None, "internal", f"Step {pool.step or 'validate'} stopped unexpectedly ({type(exc).__name__}); "
-                                       "see the worker log, then Retry.")
-        except Superseded:
-            pass
+    except Exception as exc:
+        if dberrors.is_transient(exc):
+            return _database_retry(ctx, exc)
+        _crashed(ctx, exc)
         return None
     finally:
         ctx.close()
-    if countdown is None:
+
+
+def _crashed(ctx: Context, exc: Exception) -> None:
+    # A bug must end the pool visibly, not leave it spinning.
+    log.exception("compute pool %s: step %s crashed", ctx.pool.pk, ctx.pool.step)
+    try:
+        ctx.fail(None, "internal", f"Step {ctx.pool.step or 'validate'} stopped unexpectedly ({type(exc).__name__}); "
+                                   "see the worker log, then Retry.")
+    except (Superseded, DeletionRequested):
+        pass
+
+
+def _database_retry(ctx: Context, exc: Exception) -> Next | None:
+    """Run the same step again after a backoff: the database was busy or unreachable, the work itself is fine.
+
+    The error is kept on the step (first and last, counted as a retry) and shown as the pool's wait reason
+    when the database answers again; if it still does not, the message is sent anyway (and should that be
+    lost too, the watchdog resumes the pool once `due_at` passes). Nothing is written when the step had
+    ended the pool before the error, or another message holds it now.
+    """
+    log.warning("compute pool %s: database error in step %s, retrying it: %s", ctx.pool.pk, ctx.pool.step,
+                dberrors.describe(exc))
+    dberrors.recover_connection()
+    backoff = _seconds("POOL_RETRY_BASE")
+    try:
+        # Read back, not trusted from memory: a rolled-back transaction may have changed the pool object only.
+        state = ComputePool.objects.filter(pk=ctx.pool.pk, tick=ctx.tick, status__in=ComputePool.IN_PROGRESS).values(
+            "step", "attempt").first()
+        if state is None:
+            return None
+        row = PoolStep.objects.filter(pool=ctx.pool, attempt=state["attempt"], name=state["step"]).first()
+        message = f"The database was busy or unreachable ({dberrors.describe(exc)})"
+        if row is not None:
+            backoff = ctx.retry(row, message)
+        transition(ctx.pool.pk, {"tick": ctx.tick}, due_at=timezone.now() + timedelta(seconds=backoff))
+    except Superseded:
         return None
-    countdown = max(0.0, countdown)
-    if not ComputePool.objects.filter(pk=pool_id, tick=tick + 1).update(due_at=timezone.now() + timedelta(seconds=countdown)):
-        return None
-    return Next(pool_id, tick + 1, countdown)
+    except Exception as again:
+        if not dberrors.is_transient(again):
+            raise
+        dberrors.recover_connection()
+    return Next(ctx.pool.pk, ctx.tick, backoff)
 
 
 def _advance(ctx: Context) -> float | None:
-    pool = ctx.pool
-    if pool.operation == ComputePool.PROVISION and pool.delete_requested:
-        return _switch_to_deletion(ctx)
-    if pool.operation == ComputePool.PROVISION:
-        timeout = timedelta(seconds=_seconds("POOL_PROVISION_TIMEOUT"))
-        if pool.started and ctx.now - pool.started > timeout:
-            return _timed_out(ctx, timeout)
-        steps: dict[str, Callable[[Context], float | None]] = {
-            "validate": _validate, "create": _create, "wait": _wait, "kubeconfig": _kubeconfig}
-        return steps.get(pool.step or "validate", _validate)(ctx)
+    if ctx.pool.operation == ComputePool.PROVISION:
+        try:
+            return _provision(ctx)
+        except DeletionRequested:
+            # The step was ending the attempt (Ready or Failed) while a deletion was asked for: delete instead.
+            return _switch_to_deletion(ctx)
     steps = {"delete": _delete, "wait_deleted": _wait_deleted, "release": _release}
-    return steps.get(pool.step or "delete", _delete)(ctx)
+    return steps.get(ctx.pool.step or "delete", _delete)(ctx)
+
+
+def _provision(ctx: Context) -> float | None:
+    pool = ctx.pool
+    if pool.delete_requested:
+        return _switch_to_deletion(ctx)
+    timeout = timedelta(seconds=_seconds("POOL_PROVISION_TIMEOUT"))
+    if pool.started and ctx.now - pool.started > timeout:
+        return _timed_out(ctx, timeout)
+    steps: dict[str, Callable[[Context], float | None]] = {
+        "validate": _validate, "create": _create, "wait": _wait, "kubeconfig": _kubeconfig}
+    return steps.get(pool.step or "validate", _validate)(ctx)
 
 
 def _switch_to_deletion(ctx: Context) -> float:
@@ -100,7 +162,7 @@ def _timed_out(ctx: Context, timeout: timedelta) -> None:
 # -- provisioning steps --------------------------------------------------------------------------
 
 def _validate(ctx: Context) -> float | None:
-    from ..readiness import report_for_pool
+    from ..readiness import allocating, allocation_key, report_for_pool
 
     pool = ctx.pool
     row = ctx.begin("validate")
@@ -121,13 +183,17 @@ def _validate(ctx: Context) -> float | None:
             ctx.save(status=ComputePool.PROVISIONING, step="wait")
             return 0
     ctx.note(row, "Checking the readiness report.")
-    report = report_for_pool(pool)
+    # Choosing hosts and recording them is one step under the Palette project's allocation lock: a pool validated
+    # at the same moment chooses after this one has saved its hosts, and sees them reserved.
+    with allocating(allocation_key(pool.project, ctx.palette)):
+        report = report_for_pool(pool)
+        if report.ready:
+            ctx.save(hosts=report.hosts, request=report.request)
     if not report.ready:
         failing = report.blocking_failures
         cls = "capacity" if report.host_shortage else ("credentials" if any(r.name == "Palette integration" for r in failing) else "rejected")
         ctx.fail(row, cls, "Not ready: " + report.summary())
         return None
-    ctx.save(hosts=report.hosts, request=report.request)
     ctx.note(row, f"Asking Palette to validate the request for {sum(len(v) for v in report.hosts.values())} hosts.")
     try:
         result = client.validate_edge_native_cluster(report.request)
@@ -212,9 +278,10 @@ def _wait(ctx: Context) -> float | None:
         overview = client.get_cluster_overview(pool.cluster_uid)
         cluster = client.get_cluster(pool.cluster_uid) if not overview.is_running_and_healthy else None
     except perrors.NotFound:
-        ctx.fail(row, "rejected", f"Palette no longer has cluster {pool.cluster_name} ({pool.cluster_uid}): it was deleted outside "
-                                  "PaletteAI. Delete this pool, or Retry to create a new cluster.")
-        ComputePool.objects.filter(pk=pool.pk).update(cluster_uid="")
+        message = (f"Palette no longer has cluster {pool.cluster_name} ({pool.cluster_uid}): it was deleted outside "
+                   "PaletteAI. Delete this pool, or Retry to create a new cluster.")
+        ctx.save(cluster_uid="")
+        ctx.fail(row, "rejected", message)
         return None
     except perrors.PaletteError as exc:
         return ctx.palette_error(row, exc, "Polling the cluster failed")
@@ -249,10 +316,12 @@ def _kubeconfig(ctx: Context) -> float | None:
         return ctx.retry(row, f"The kubeconfig is not available yet: {exc.palette_message or exc}")
     except perrors.PaletteError as exc:
         return ctx.palette_error(row, exc, "Fetching the kubeconfig failed")
-    now = timezone.now()
-    ctx.save(kubeconfig=text, status=ComputePool.READY, step="done", ready_at=now, due_at=None, wait_reason="",
-             failure_class="", failure_message="")
-    ctx.finish(row, detail=f"Kubeconfig stored encrypted ({len(text.splitlines())} lines).")
-    audit.record(None, AuditEntry.ACTION, pool, verb="ready", source="task", changes={"cluster": pool.cluster_name})
+    # Before Ready, not after: once the pool is Ready no message runs this step again, so a database error
+    # here must come while the step can still be retried.
     _refresh_inventory(pool)
+    with transaction.atomic():
+        ctx.save(kubeconfig=text, status=ComputePool.READY, step="done", ready_at=timezone.now(), due_at=None,
+                 wait_reason="", failure_class="", failure_message="")
+        ctx.finish(row, detail=f"Kubeconfig stored encrypted ({len(text.splitlines())} lines).")
+        audit.record(None, AuditEntry.ACTION, pool, verb="ready", source="task", changes={"cluster": pool.cluster_name})
     return None

@@ -7,13 +7,14 @@ pass/fail, whether it blocks, and the exact reason; picks hosts for every machin
 `POST /v1/spectroclusters/edge-native` body with palette.bodies, validated against the spec
 subset. The CLI (`pool_plan`), the Create action and provisioning's validate step all use it, so
 they can never disagree. `gather(...)` collects the inputs from the database in a fixed number
-of queries.
+of queries. `allocating(...)` serializes choosing and saving hosts per Palette project.
 """
 from __future__ import annotations
 
+from .allocation import allocating, allocation_key
 from .evaluator import (CREATE_PATH, HostFacts, Inputs, Integration, Report, Requirement, build_request, evaluate,
                         short)
 from .inputs import cluster_name_for, gather, report_for_pool
 
-__all__ = ["CREATE_PATH", "HostFacts", "Inputs", "Integration", "Report", "Requirement", "build_request", "cluster_name_for",
-           "evaluate", "gather", "report_for_pool", "short"]
+__all__ = ["CREATE_PATH", "HostFacts", "Inputs", "Integration", "Report", "Requirement", "allocating", "allocation_key",
+           "build_request", "cluster_name_for", "evaluate", "gather", "report_for_pool", "short"]

@@ -16,7 +16,8 @@ def gather(project, spec: PoolSpec, *, pool=None, bundle: tuple[ProfileInfo, ...
     """Collect the evaluator's inputs for `spec` in `project` (an existing `pool` keeps its hosts and name).
 
     `bundle` overrides the stored bundle (a ProfileBundle document of the same manifest file);
-    by default the bundle named by the spec is read.
+    by default the bundle named by the spec is read. Hosts count as reserved once another pool has
+    saved them: whoever saves the hosts it chose holds `allocating` from this call to that save.
     """
     from django.db.models import Q
 

@@ -163,10 +163,10 @@ def test_it_offers_force_delete_for_a_stuck_deletion(pool_project, fast_sim, set
     settings.POOL_FORCE_DELETE_AFTER = 0.3
     pool = drive(new_pool(pool_project))
     fast_sim.state.timings = Timings(pending=0.2, provisioning=0.5, deleting=60, deleted_visible=0.4, force_delete_factor=0.01)
-    assert not request_force_delete(pool)
+    assert request_force_delete(pool) == "unavailable"
     request_delete(pool)
     pool = drive(pool, until=lambda p: "Force delete is available" in p.wait_reason)
-    assert force_delete_available(pool) and request_force_delete(pool)
+    assert force_delete_available(pool) and request_force_delete(pool) == "started"
     pool = drive(pool)
     assert pool.status == ComputePool.DELETED and pool.force_delete_sent
     assert pool.cleanup["paletteCluster"].startswith("deleted (forced)")
