@@ -10,12 +10,14 @@ All routes need the simulator's primary API key in the ``ApiKey`` header. JSON i
 - ``PATCH /__sim__/hosts/{uid}`` ``{labels, addLabels, removeLabels, state, health,
   healthMessage}``: change a host (state ``unpaired`` -> ``ready`` pairs it).
 - ``DELETE /__sim__/hosts/{uid}``: remove a host.
-- ``POST /__sim__/fail-next-create`` ``{status, code, message}`` (the create answers that error)
-  or ``{stage: "provisioning"}`` (the cluster is created but never gets past Provisioning).
+- ``POST /__sim__/fail-next-create`` ``{status, code, message}`` (the create answers that error),
+  ``{stage: "provisioning"}`` (the cluster is created but never gets past Provisioning) or
+  ``{stage: "answer"}`` (the cluster is created, then the connection drops before the answer).
 - ``PUT /__sim__/faults`` ``{faults: "429:0.2,latency:50ms"}`` / ``DELETE /__sim__/faults``.
-- ``PUT /__sim__/settings`` ``{stuckContinue, rateLimit, timings: {pending, provisioning,
-  deleting, deletedVisible}}``: behaviour switches.
-- ``POST /__sim__/keys`` ``{key, projects, readOnly}``: accept another API key.
+- ``PUT /__sim__/settings`` ``{stuckContinue, rateLimit, license, timings: {pending, provisioning,
+  deleting, deletedVisible, forceDeleteAfter, inUseLag, kubeconfigLag}}``: behaviour switches.
+- ``PUT /__sim__/profiles/{uid}/variables`` ``{variables: [v1Variable...]}``: a profile version's variables.
+- ``POST /__sim__/keys`` ``{key, projects, readOnly, name, expiry, active}``: accept another API key.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from .api import ApiError, Reply
+from .calls import ApiError, Reply
 from .faults import Faults
 from .seeding import make_host
 from .state import SimState
@@ -84,8 +86,12 @@ class Admin:
             if parts == ["keys"] and method == "POST":
                 if not body.get("key"):
                     raise ValueError("key is required")
-                self.state.add_key(body["key"], projects=body.get("projects"), read_only=bool(body.get("readOnly")))
+                self.state.add_key(body["key"], projects=body.get("projects"), read_only=bool(body.get("readOnly")),
+                                   name=str(body.get("name") or ""), expiry=str(body.get("expiry") or ""),
+                                   active=body.get("active", True) is not False)
                 return Reply(status=201, body={"key": "accepted"})
+            if len(parts) == 3 and parts[0] == "profiles" and parts[2] == "variables" and method == "PUT":
+                return Reply(body=self.set_variables(parts[1], body.get("variables")))
         except KeyError as exc:
             raise ApiError(404, "ResourceNotFound", f"not found: {exc.args[0]}") from None
         except ValueError as exc:
@@ -134,11 +140,26 @@ class Admin:
                 self.state.touch()
             if "rateLimit" in body:
                 self.sim.rate_limit = bool(body["rateLimit"])
+            if "license" in body:
+                self.state.set_license(body["license"])
             t = self.state.timings
-            for key, attr in (("pending", "pending"), ("provisioning", "provisioning"), ("deleting", "deleting"),
-                              ("deletedVisible", "deleted_visible")):
+            for key, attr in self.TIMINGS:
                 if key in (body.get("timings") or {}):
                     setattr(t, attr, float(body["timings"][key]))
             return {"stuckContinue": self.state.stuck_continue, "rateLimit": self.sim.rate_limit,
-                    "timings": {"pending": t.pending, "provisioning": t.provisioning, "deleting": t.deleting,
-                                "deletedVisible": t.deleted_visible}}
+                    "license": self.state.license_state,
+                    "timings": {key: getattr(t, attr) for key, attr in self.TIMINGS}}
+
+    #: The timings the settings route changes: JSON key, Timings attribute.
+    TIMINGS = (("pending", "pending"), ("provisioning", "provisioning"), ("deleting", "deleting"),
+               ("deletedVisible", "deleted_visible"), ("forceDeleteAfter", "force_delete_after"),
+               ("inUseLag", "in_use_lag"), ("kubeconfigLag", "kubeconfig_lag"))
+
+    def set_variables(self, uid: str, variables: Any) -> dict[str, Any]:
+        """Replace a profile version's variables (v1Variable items: at least a name each)."""
+        if not isinstance(variables, list) or not all(isinstance(v, dict) and v.get("name") for v in variables):
+            raise ValueError("variables must be a list of objects with a name")
+        with self.state.lock:
+            self.state.profiles[uid].variables = [dict(v) for v in variables]
+            self.state.touch()
+        return {"uid": uid, "variables": variables}

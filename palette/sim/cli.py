@@ -34,14 +34,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tls-dir", default=None,
                         help="directory for ca.crt/server.crt (kept and reused; a temporary one if omitted)")
     parser.add_argument("--no-tls", action="store_true", help="serve plain HTTP instead of HTTPS")
-    parser.add_argument("--faults", default="", help='fault injection, e.g. "429:0.2,500:0.05,reset:0.02,latency:50ms"')
+    parser.add_argument("--faults", default="",
+                        help='fault injection, e.g. "429:0.2,500:0.05,reset:0.02,lost:0.1,latency:50ms"')
     parser.add_argument("--no-rate-limit", action="store_true", help="do not answer 429 above Palette's rate limits")
+    parser.add_argument("--license", default="active", type=str.lower, choices=["active", "pending", "inactive"],
+                        help="self-hosted activation state: active, pending (in its 30-day trial) or inactive "
+                             "(trial over: no new clusters, no day-2 operations); default active")
+    parser.add_argument("--registries", default=None,
+                        help='pack registries, comma-separated (default "Public Repo,Palette Registry"; a name may '
+                             'end in :private or :public; "none" for none)')
 
 
 def argv_from_options(options: dict) -> list[str]:
     """Turn parsed options (e.g. a Django command's) back into argv for ``main``."""
     argv: list[str] = []
-    for flag in ("port", "bind", "hosts", "seed", "projects", "api_key", "tls_dir", "faults"):
+    for flag in ("port", "bind", "hosts", "seed", "projects", "api_key", "tls_dir", "faults", "license", "registries"):
         value = options.get(flag)
         if value not in (None, ""):
             argv += [f"--{flag.replace('_', '-')}", str(value)]
@@ -54,10 +61,14 @@ def argv_from_options(options: dict) -> list[str]:
 def options_to_simulator(options: dict) -> Simulator:
     """Build (not start) a Simulator from parsed options (argparse namespace vars)."""
     Faults.parse(options.get("faults") or "")  # fail early with a clear message
+    registries = options.get("registries")
+    if registries is not None:
+        registries = [] if registries.strip().lower() == "none" else [r for r in registries.split(",") if r.strip()]
     return Simulator(hosts=options["hosts"], seed=options["seed"], projects=options.get("projects", 3),
                      api_key=options.get("api_key"), host=options.get("bind", "127.0.0.1"), port=options["port"],
                      tls=not options.get("no_tls"), tls_dir=options.get("tls_dir"),
-                     faults=options.get("faults") or None, rate_limit=not options.get("no_rate_limit"))
+                     faults=options.get("faults") or None, rate_limit=not options.get("no_rate_limit"),
+                     license_state=(options.get("license") or "active").capitalize(), registries=registries)
 
 
 def banner(sim: Simulator) -> str:
@@ -72,6 +83,9 @@ def banner(sim: Simulator) -> str:
                  f"unhealthy: {summary['unhealthyHosts']}, clusters: {len(summary['clusters'])}")
     if sim.faults.faults.active:
         lines.append(f"Faults: {sim.faults.faults.spec}")
+    lines.append(f"License: {sim.state.license_state}" + (f" (expires {sim.state.license_expires})"
+                                                         if sim.state.license_expires else ""))
+    lines.append("Pack registries: " + (", ".join(r.name for r in sim.state.registries) or "none"))
     lines.append(f"Admin endpoint: {sim.url}/__sim__/state (header ApiKey)")
     return "\n".join(lines)
 

@@ -1,11 +1,14 @@
 """Fault injection for the simulator.
 
-A fault spec is a comma-separated list, e.g. ``"429:0.2,500:0.05,reset:0.02,latency:50ms"``:
+A fault spec is a comma-separated list, e.g. ``"429:0.2,500:0.05,reset:0.02,lost:0.1,latency:50ms"``:
 
 - ``<status>:<p>`` — answer that HTTP status (4xx/5xx) with probability p, *before* handling the
   request (so nothing changes; retrying is safe). A 429 carries no Retry-After, as Palette's docs
   document none; 503 carries ``Retry-After: 1``.
-- ``reset:<p>`` — drop the connection with a TCP reset instead of answering.
+- ``reset:<p>`` — drop the connection with a TCP reset instead of answering (nothing was done).
+- ``lost:<p>`` — do the work of a write (a cluster create, a delete, a tag change), then drop the
+  connection with a TCP reset instead of answering: the answer is lost after the work was done, so
+  the client cannot know whether its request took effect.
 - ``malformed:<p>`` — answer a read (GET or POST search) with a truncated JSON body.
 - ``latency:<d>`` or ``latency:<min>-<max>`` — delay every request (``50ms``, ``0.2s``, ``20-80ms``).
 
@@ -36,6 +39,7 @@ class Faults:
 
     statuses: dict[int, float] = field(default_factory=dict)
     reset: float = 0.0
+    lost: float = 0.0
     malformed: float = 0.0
     latency: tuple[float, float] = (0.0, 0.0)
     spec: str = ""
@@ -66,18 +70,21 @@ class Faults:
                 raise ValueError(f"fault {raw!r}: probability must be between 0 and 1")
             if name == "reset":
                 faults.reset = p
+            elif name == "lost":
+                faults.lost = p
             elif name == "malformed":
                 faults.malformed = p
             elif name.isdigit() and 400 <= int(name) <= 599:
                 faults.statuses[int(name)] = p
             else:
-                raise ValueError(f"unknown fault {name!r} (use an HTTP status 4xx/5xx, reset, malformed or latency)")
+                raise ValueError(f"unknown fault {name!r} "
+                                 "(use an HTTP status 4xx/5xx, reset, lost, malformed or latency)")
         return faults
 
     @property
     def active(self) -> bool:
         """True if any fault can fire."""
-        return bool(self.statuses or self.reset or self.malformed or self.latency[1])
+        return bool(self.statuses or self.reset or self.lost or self.malformed or self.latency[1])
 
 
 class FaultInjector:
@@ -112,6 +119,13 @@ class FaultInjector:
                 if self._rng.random() < p:
                     return status
         return None
+
+    def lost(self) -> bool:
+        """Whether to drop the answer of this (write) request after doing its work."""
+        if not self.faults.lost:
+            return False
+        with self._lock:
+            return self._rng.random() < self.faults.lost
 
     def malformed(self) -> bool:
         """Whether to garble this (read) response."""

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from .state import Cluster, Host, Profile, SimState, now_iso
+from .state import Cluster, Host, KeyPolicy, Pool, Profile, Registry, SimState, now_iso, version_key
 
 
 def _meta(uid: str, name: str, created: str, modified: str = "", labels: dict | None = None,
@@ -32,8 +33,10 @@ def _health(host: Host) -> dict[str, Any]:
     return {"state": host.health, "agentVersion": host.agent_version, "message": host.health_message}
 
 
-def _in_use(host: Host) -> tuple[list, list]:
-    if not host.cluster:
+def _in_use(state: SimState, host: Host) -> tuple[list, list]:
+    # The host's state turns in-use at the create, but nothing documents when inUseClusters is filled: it may
+    # lag behind the create answer (palette-api.md §11, [I]), so a client must not rely on it alone.
+    if not state.in_use_visible(host):
         return [], []
     uid, name = host.cluster
     return [{"uid": uid, "name": name}], [{"uid": uid, "name": name}]
@@ -42,7 +45,7 @@ def _in_use(host: Host) -> tuple[list, list]:
 def host_summary(state: SimState, host: Host) -> dict[str, Any]:
     """v1EdgeHostsMetadata (an item of the edge host search)."""
     project = state.projects[host.project_uid]
-    in_use, in_use_ref = _in_use(host)
+    in_use, in_use_ref = _in_use(state, host)
     return {
         "metadata": _meta(host.uid, host.name, host.created, host.modified, host.labels),
         "spec": {
@@ -60,7 +63,7 @@ def host_summary(state: SimState, host: Host) -> dict[str, Any]:
 def host_device(state: SimState, host: Host) -> dict[str, Any]:
     """v1EdgeHostDevice (``GET /v1/edgehosts/{uid}`` and a cluster's host list)."""
     project = state.projects[host.project_uid]
-    in_use, in_use_ref = _in_use(host)
+    in_use, in_use_ref = _in_use(state, host)
     return {
         "aclmeta": {"ownerUid": state.user_uid, "projectUid": project.uid, "tenantUid": state.tenant_uid},
         "metadata": _meta(host.uid, host.name, host.created, host.modified, host.labels),
@@ -83,11 +86,7 @@ def host_device(state: SimState, host: Host) -> dict[str, Any]:
 def _versions(state: SimState, profile: Profile) -> list[dict[str, str]]:
     same = [p for p in state.profiles.values()
             if p.name == profile.name and p.scope == profile.scope and p.project_uid == profile.project_uid]
-    return [{"uid": p.uid, "version": p.version} for p in sorted(same, key=lambda p: _semver(p.version))]
-
-
-def _semver(version: str) -> tuple:
-    return tuple(int(x) if x.isdigit() else 0 for x in version.split("."))
+    return [{"uid": p.uid, "version": p.version} for p in sorted(same, key=lambda p: version_key(p.version))]
 
 
 def _profile_clusters(state: SimState, profile: Profile) -> list[Cluster]:
@@ -216,20 +215,180 @@ def cluster_overview(state: SimState, cluster: Cluster) -> dict[str, Any]:
                  "cloudConfig": {"cloudType": "edge-native", "uid": cluster.cloud_config_uid, "machinePools": pools},
                  "clusterProfileTemplates": _templates(state, cluster, full=False)},
         "status": {"state": current, "health": health_status, "fips": {"mode": "none"},
-                   "kubeMeta": {"hasKubeConfig": current == "Running", "hasKubeConfigClient": False,
+                   # hasKubeConfig says when a kubeconfig exists: a while after Running (palette-api.md §11).
+                   "kubeMeta": {"hasKubeConfig": state.kubeconfig_ready(cluster),
+                                "hasKubeConfigClient": state.kubeconfig_ready(cluster),
                                 "hasManifest": True, "kubernetesVersion": cluster.kubernetes_version}},
     }
 
 
-def kubeconfig(cluster: Cluster) -> str:
-    """A kubeconfig for a Running cluster (points at its VIP; the credentials are fake)."""
+def kubeconfig(cluster: Cluster, kind: str = "frp") -> str:
+    """A kubeconfig for a Running cluster (points at its VIP; the credentials are fake).
+
+    ``kind``: ``admin`` (adminKubeconfig: a client certificate, no interactive login), ``client``
+    (kubeconfigclient: an OIDC login through kubectl), ``frp`` (kubeconfig: a token).
+    """
     server = f"https://{cluster.vip or '10.0.0.1'}:6443"
+    user = {
+        "admin": "    client-certificate-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tClNJTVVMQVRFRAo=\n"
+                 "    client-key-data: LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tClNJTVVMQVRFRAo=\n",
+        "client": "    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      command: kubectl\n"
+                  "      args: [oidc-login, get-token, --oidc-issuer-url=https://oidc.example.com]\n",
+    }.get(kind, f"    token: simulated-{cluster.uid}\n")
+    name = f"{cluster.name}-{kind}"
     return (
         "apiVersion: v1\nkind: Config\n"
         f"clusters:\n- name: {cluster.name}\n  cluster:\n    server: {server}\n"
         "    certificate-authority-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tClNJTVVMQVRFRAo=\n"
-        f"contexts:\n- name: {cluster.name}-admin@{cluster.name}\n  context:\n    cluster: {cluster.name}\n"
-        f"    user: {cluster.name}-admin\n"
-        f"current-context: {cluster.name}-admin@{cluster.name}\n"
-        f"users:\n- name: {cluster.name}-admin\n  user:\n    token: simulated-{cluster.uid}\n"
+        f"contexts:\n- name: {name}@{cluster.name}\n  context:\n    cluster: {cluster.name}\n"
+        f"    user: {name}\n"
+        f"current-context: {name}@{cluster.name}\n"
+        f"users:\n- name: {name}\n  user:\n{user}"
     )
+
+
+def cluster_summary(state: SimState, cluster: Cluster) -> dict[str, Any]:
+    """v1SpectroClusterSummary (an item of the cluster search)."""
+    overview = cluster_overview(state, cluster)
+    project = state.projects.get(cluster.project_uid)
+    meta = overview["metadata"]
+    if cluster.delete_at is not None:
+        meta["deletionTimestamp"] = now_iso(cluster.delete_at)
+    return {
+        "metadata": meta,
+        "specSummary": {
+            "archTypes": overview["spec"]["archTypes"], "cloudConfig": overview["spec"]["cloudConfig"],
+            "clusterProfileTemplates": overview["spec"]["clusterProfileTemplates"],
+            "projectMeta": {"name": project.name if project else "", "uid": cluster.project_uid},
+        },
+        "status": {"state": overview["status"]["state"], "health": overview["status"]["health"],
+                   "fips": {"mode": "none"}},
+    }
+
+
+def _pool_hosts(state: SimState, pool: Pool) -> list[dict[str, Any]]:
+    sent = {h.get("hostUid"): h for h in pool.edge_hosts}
+    out = []
+    for uid in pool.host_uids:
+        host = state.hosts.get(uid)
+        entry = {"hostUid": uid, "hostAddress": host.address if host else "",
+                 "hostName": (sent.get(uid) or {}).get("hostName") or (host.name if host else uid)}
+        if (sent.get(uid) or {}).get("nic"):
+            entry["nic"] = dict(sent[uid]["nic"])
+        out.append(entry)
+    return out
+
+
+def cloud_config(state: SimState, cluster: Cluster) -> dict[str, Any]:
+    """v1EdgeNativeCloudConfig (``GET /v1/cloudconfigs/edge-native/{configUid}``)."""
+    sent = cluster.cloud_config or {}
+    config = {"controlPlaneEndpoint": {"type": "VIP", "host": cluster.vip}, "sshKeys": [], "ntpServers": [],
+              "staticIp": False, "isTwoNodeCluster": False,
+              **{k: v for k, v in sent.items() if k in ("controlPlaneEndpoint", "sshKeys", "ntpServers", "staticIp",
+                                                         "isTwoNodeCluster", "overlayNetworkConfiguration")}}
+    pools = []
+    for p in cluster.pools:
+        cfg = {k: v for k, v in p.config.items() if k in (
+            "additionalLabels", "additionalTags", "additionalAnnotations", "maxSize", "minSize", "nodeRepaveInterval",
+            "taints", "updateStrategy", "useControlPlaneAsWorker", "overrideKubeadmConfiguration")}
+        pools.append({**cfg, "name": p.name, "isControlPlane": p.control_plane, "labels": list(p.labels),
+                      "size": len(p.host_uids), "machinePoolProperties": {"archType": p.arch},
+                      "hosts": _pool_hosts(state, p)})
+    return {
+        "metadata": _meta(cluster.cloud_config_uid, f"{cluster.name}-config", cluster.created),
+        "spec": {"clusterConfig": config, "machinePoolConfig": pools},
+        "status": {"conditions": _conditions(state, cluster, state.cluster_state(cluster))},
+    }
+
+
+def machines(state: SimState, cluster: Cluster, pool: Pool) -> dict[str, Any]:
+    """v1EdgeNativeMachines: one machine per edge host of the pool (its uid is the host's)."""
+    current = state.cluster_state(cluster)
+    instance = {"Pending": "Pending", "Provisioning": "Provisioning", "Running": "Running",
+                "Deleting": "Deleting", "Deleted": "Deleted"}.get(current, "Unknown")
+    items = []
+    for uid in pool.host_uids:
+        host = state.hosts.get(uid)
+        if host is None:
+            continue
+        healthy = host.health == "healthy" and current == "Running"
+        items.append({
+            "apiVersion": "v1", "kind": "EdgeNativeMachine",
+            "metadata": _meta(host.uid, host.name, cluster.created),
+            "spec": {"edgeHostUid": host.uid, "instanceType": {"name": host.arch, "numCPUs": host.cpu_cores,
+                                                               "memoryMiB": host.memory_mb},
+                     "nics": [{"index": i, "networkName": n.get("nicName", ""), "privateIPs": [n["ip"]] if n.get("ip")
+                               else []} for i, n in enumerate(host.nics)]},
+            "status": {"instanceState": instance, "ready": healthy,
+                       "addresses": [{"type": "InternalIP", "address": host.address}],
+                       "health": {"state": "Healthy" if healthy else ("Unhealthy" if current == "Running" else ""),
+                                  "conditions": []}},
+        })
+    return {"items": items}
+
+
+def cluster_profiles(state: SimState, cluster: Cluster) -> dict[str, Any]:
+    """v1SpectroClusterProfileList (``GET /v1/spectroclusters/{uid}/profiles``)."""
+    out = []
+    for uid in cluster.profile_uids:
+        p = state.profiles.get(uid)
+        if p is None:
+            continue
+        sent = {v.get("name"): v for v in cluster.pack_values.get(uid, ())}
+        packs = [{"metadata": {"uid": k["packUid"], "name": k["name"]},
+                  "spec": {"name": k["name"], "displayName": k["name"], "layer": k["layer"], "type": k["type"],
+                           "version": k["tag"], "registryUid": k.get("registryUid", ""),
+                           "values": (sent.get(k["name"]) or {}).get("values") or k.get("values", "")},
+                  "status": {}} for k in p.packs]
+        out.append({"metadata": _meta(p.uid, p.name, p.created, labels=p.labels),
+                    "spec": {"cloudType": p.cloud_type, "type": p.type, "version": 1, "packs": packs,
+                             "relatedObject": {"kind": "spectrocluster", "name": cluster.name, "uid": cluster.uid}}})
+    return {"profiles": out}
+
+
+def cluster_variables(state: SimState, cluster: Cluster) -> list[dict[str, Any]]:
+    """v1SpectroClusterVariables per profile: each variable's definition with the cluster's value."""
+    out = []
+    for uid in cluster.profile_uids:
+        p = state.profiles.get(uid)
+        if p is None:
+            continue
+        values = cluster.variables.get(uid, {})
+        out.append({"profileUid": uid, "variables": [
+            {**v, "value": values.get(v["name"], v.get("defaultValue", ""))} for v in p.variables]})
+    return out
+
+
+def events(state: SimState, cluster: Cluster) -> list[dict[str, Any]]:
+    """v1Event items of a cluster, oldest first: its phases so far and what was asked of it."""
+    now = time.time()
+    timeline = [(cluster.created_at, "Normal", "Created", "cluster created")]
+    if cluster.fail_stage == "provisioning":
+        timeline.append((cluster.created_at + state.timings.pending, "Warning", "ProvisioningFailed",
+                         "control plane node failed to bootstrap (simulated failure)"))
+    elif (running := state.running_since(cluster)) is not None:
+        timeline.append((cluster.created_at + state.timings.pending, "Normal", "Provisioning",
+                         "cluster provisioning started"))
+        timeline.append((running, "Normal", "Running", "cluster is running"))
+    timeline += cluster.events
+    timeline.sort(key=lambda e: e[0])
+    related = {"kind": "spectrocluster", "name": cluster.name, "uid": cluster.uid}
+    return [{"metadata": _meta(f"{cluster.uid[:12]}{i:012x}", f"{cluster.name}.{i}", now_iso(t)),
+             "involvedObject": {"kind": "SpectroCluster", "name": cluster.name, "uid": cluster.uid},
+             "relatedObject": related, "reason": reason, "message": message, "severity": severity,
+             "source": {"component": "hubble"}}
+            for i, (t, severity, reason, message) in enumerate(timeline) if t <= now]
+
+
+def api_key(state: SimState, policy: KeyPolicy) -> dict[str, Any]:
+    """v1ApiKey. The key's value is shown once, when it is created, never in a listing (librarium api-key docs)."""
+    spec: dict[str, Any] = {"user": {"uid": state.user_uid, "firstName": "Palette", "lastName": "Admin"}}
+    if policy.expiry:
+        spec["expiry"] = policy.expiry
+    return {"metadata": _meta(policy.uid, policy.name, policy.created), "spec": spec,
+            "status": {"isActive": policy.usable()}}
+
+
+def registries(state: SimState, scope: str) -> list[Registry]:
+    """The tenant's pack registries in ``scope`` (system, tenant or all)."""
+    return [r for r in state.registries if scope in ("all", "", r.scope)]

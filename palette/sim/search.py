@@ -1,9 +1,11 @@
 """Search filters, sorting and continue tokens, as Palette's list endpoints apply them.
 
-Edge host search (v1SearchFilterSummarySpec): filter groups are joined by ``filter.conjunction``,
-the filters of a group by the group's conjunction, and the values of one filter by its
-``match.conjunction``. Tag values are ``key:value`` strings matched against the host's labels.
-Properties offered: tags, state, healthState, architecture, name (see ``EDGE_HOST_PROPERTIES``).
+Edge host and cluster search (v1SearchFilterSummarySpec): filter groups are joined by
+``filter.conjunction``, the filters of a group by the group's conjunction, and the values of one
+filter by its ``match.conjunction``; a ``bool`` condition matches a boolean property. Tag values are
+``key:value`` strings matched against labels. Edge host properties: tags, state, healthState,
+architecture, name (``EDGE_HOST_PROPERTIES``); cluster properties are built per request
+(``palette.sim.clusters``).
 
 Continue tokens are base64 JSON like ``{"offset":50,"count":117,"token":""}``, the shape the
 Palette docs' sample token decodes to.
@@ -16,7 +18,10 @@ import binascii
 import json
 from typing import Any, Callable, Iterable, Mapping
 
-from .state import Host, Profile
+from .state import Host, Profile, version_key
+
+#: How to read one filterable property from an object: its values (strings, or a bool).
+Properties = Mapping[str, Callable[[Any], list]]
 
 #: Filterable edge host properties and how to read them from a host.
 EDGE_HOST_PROPERTIES: dict[str, Callable[[Host], list[str]]] = {
@@ -61,21 +66,27 @@ def _string_match(actual: str, operator: str, wanted: str, ignore_case: bool) ->
     raise SearchError(f"unsupported string operator {operator!r}")
 
 
-def _filter_matches(host: Host, item: Mapping[str, Any]) -> bool:
+def _text(value: Any) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+def _filter_matches(obj: Any, item: Mapping[str, Any], properties: Properties, schema: str) -> bool:
     prop = item.get("property")
-    getter = EDGE_HOST_PROPERTIES.get(prop or "")
+    getter = properties.get(prop or "")
     if getter is None:
-        raise SearchError(f"unsupported filter property {prop!r}; see /v1/dashboard/edgehosts/search/schema")
+        raise SearchError(f"unsupported filter property {prop!r}; see {schema}")
     condition = item.get("condition") or {}
+    if condition.get("bool") is not None:
+        return bool(condition["bool"].get("value")) in getter(obj)
     cond = condition.get("string") or condition.get("keyValue")
     if cond is None:
-        raise SearchError(f"filter on {prop!r} needs a string condition")
+        raise SearchError(f"filter on {prop!r} needs a string or bool condition")
     operator = cond.get("operator") or "eq"
     match = cond.get("match") or {}
     values = match.get("values") or []
     if not values:
         return True
-    actual = getter(host)
+    actual = [_text(a) for a in getter(obj)]
     hits = [any(_string_match(a, operator, str(v), bool(cond.get("ignoreCase"))) for a in actual) for v in values]
     result = all(hits) if match.get("conjunction") == "and" else any(hits)
     return not result if cond.get("negation") else result
@@ -86,22 +97,27 @@ def _join(results: Iterable[bool], conjunction: str | None) -> bool:
     return any(results) if conjunction == "or" else all(results)
 
 
-def host_predicate(body: Mapping[str, Any]) -> Callable[[Host], bool]:
-    """A predicate for the body's filter (everything matches an empty body)."""
+def filter_predicate(body: Mapping[str, Any], properties: Properties, schema: str) -> Callable[[Any], bool]:
+    """A predicate for a v1SearchFilterSummarySpec over objects whose ``properties`` it may name (everything
+    matches an empty body). ``schema`` is the path that lists the properties, for the error message."""
     spec = (body or {}).get("filter") or {}
     groups = spec.get("filterGroups") or []
     if not groups:
-        return lambda h: True
+        return lambda obj: True
     for group in groups:
         for item in group.get("filters") or ():
-            if item.get("property") not in EDGE_HOST_PROPERTIES:
-                raise SearchError(f"unsupported filter property {item.get('property')!r}; "
-                                  "see /v1/dashboard/edgehosts/search/schema")
+            if item.get("property") not in properties:
+                raise SearchError(f"unsupported filter property {item.get('property')!r}; see {schema}")
 
-    def predicate(host: Host) -> bool:
-        return _join((_join((_filter_matches(host, f) for f in g.get("filters") or ()), g.get("conjunction"))
-                      for g in groups), spec.get("conjunction"))
+    def predicate(obj: Any) -> bool:
+        return _join((_join((_filter_matches(obj, f, properties, schema) for f in g.get("filters") or ()),
+                            g.get("conjunction")) for g in groups), spec.get("conjunction"))
     return predicate
+
+
+def host_predicate(body: Mapping[str, Any]) -> Callable[[Host], bool]:
+    """A predicate for an edge host search body."""
+    return filter_predicate(body, EDGE_HOST_PROPERTIES, "/v1/dashboard/edgehosts/search/schema")
 
 
 def sort_items(items: list, sort: Iterable[Mapping[str, Any]] | None, keys: Mapping[str, Callable],
@@ -159,6 +175,16 @@ def profile_predicate(body: Mapping[str, Any]) -> Callable[[Profile], bool]:
                 return False
         return True
     return predicate
+
+
+def newest_per_name(profiles: Iterable[Profile]) -> list[Profile]:
+    """The newest version of each profile name (per scope and project): what the profile search lists."""
+    newest: dict[tuple, Profile] = {}
+    for p in profiles:
+        key = (p.name, p.scope, p.project_uid)
+        if key not in newest or version_key(p.version) > version_key(newest[key].version):
+            newest[key] = p
+    return list(newest.values())
 
 
 def encode_token(offset: int, count: int) -> str:

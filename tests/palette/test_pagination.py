@@ -79,9 +79,12 @@ def test_it_pages_cluster_profiles_by_type_and_cloud(big_sim, make_client):
     assert {p.profile_type for p in edge} == {"infra", "cluster", "add-on", "system"}
     bases = client.search_cluster_profiles(profile_types=["infra", "cluster"])
     assert {p.profile_type for p in bases} == {"infra", "cluster"}
+    # One item per name, its newest version; the older one is only named in versions[] (and read by uid).
     infra = [p for p in bases if p.name == "edge-k3s-infra"]
-    assert sorted(p.version for p in infra) == ["1.2.0", "1.3.0"]
-    assert infra[0].versions == infra[1].versions and len(infra[0].versions) == 2  # versions grouped by name
+    assert [p.version for p in infra] == ["1.3.0"]
+    assert [v for _, v in infra[0].versions] == ["1.2.0", "1.3.0"]
+    older = client.get_cluster_profile(infra[0].versions[0][0])
+    assert (older.name, older.version) == ("edge-k3s-infra", "1.2.0")
     tenant_view = client.search_cluster_profiles(project_uid=big_sim.project_uids[1])
     assert "edge-rke2-infra" not in {p.name for p in tenant_view}  # a project profile of another project
     every = client.search_cluster_profiles(environments=None, page_size=3)

@@ -6,6 +6,7 @@ import threading
 import time
 
 import pytest
+import requests
 
 from palette import PaletteConnectionError, PaletteTimeout, RateLimited, RetryPolicy
 from palette.sim import Simulator
@@ -13,7 +14,7 @@ from palette.sim import Simulator
 
 def test_it_survives_injected_faults_with_the_same_result(make_client):
     with Simulator(hosts=400, seed=21, validate=True) as sim:
-        # A short cap on Retry-After (503 sends 1 s) keeps the test quick; the next test checks it is honoured.
+        # A short cap on Retry-After (503 sends 1 s) keeps the test quick; a test below checks it is honoured.
         client = make_client(sim, retry=RetryPolicy(attempts=8, base=0.01, cap=0.1, retry_after_cap=0.1))
         clean = {h.uid for h in client.search_edge_hosts()}
         sim.set_faults("429:0.15,502:0.05,503:0.05,504:0.05,reset:0.05,malformed:0.05,latency:1-3ms")
@@ -29,11 +30,18 @@ def test_it_survives_injected_faults_with_the_same_result(make_client):
         assert sim.violations == []
 
 
-def test_it_honours_retry_after_from_the_rate_limit(make_client):
+def test_it_backs_off_on_its_own_when_a_429_carries_no_retry_after(make_client):
     with Simulator(hosts=5, rate_burst_seconds=1.0) as sim:  # 10 requests of burst on /v1/dashboard
+        # Palette documents no Retry-After on its 429s: the simulator sends none either.
+        raw = [requests.get(sim.url + "/v1/dashboard/projects/metadata", headers={"ApiKey": sim.api_key},
+                            verify=sim.ca_path) for _ in range(15)]
+        limited = [r for r in raw if r.status_code == 429]
+        assert limited and all("Retry-After" not in r.headers for r in limited)
+        assert limited[0].json()["code"] == "TooManyRequests"
+        time.sleep(1.5)  # let the bucket fill again
         records = []
         client = make_client(sim, rate_limiter=False, request_log=records.append,
-                             retry=RetryPolicy(attempts=5, base=0.01, cap=0.05, retry_after_cap=5))
+                             retry=RetryPolicy(attempts=8, base=0.2, cap=1.0))
         errors = []
 
         def burst() -> None:
@@ -43,19 +51,30 @@ def test_it_honours_retry_after_from_the_rate_limit(make_client):
             except Exception as exc:  # pragma: no cover - reported below
                 errors.append(exc)
 
-        started = time.monotonic()
         threads = [threading.Thread(target=burst) for _ in range(4)]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
         assert errors == []
-        limited = [r for r in records if r.status == 429]
-        assert limited, "the simulator never rate-limited: the test would prove nothing"
-        # Retry-After: 1 was honoured, not the 10-50 ms backoff of the policy.
-        assert time.monotonic() - started >= 1.0
+        assert [r for r in records if r.status == 429], "the simulator never rate-limited: the test would prove nothing"
         by_thread_retry = [r for r in records if r.attempt > 1]
         assert by_thread_retry and all(r.status in (200, 429) for r in by_thread_retry)
+
+
+def test_it_honours_retry_after_when_palette_sends_one(make_client):
+    with Simulator(hosts=5, seed=3, rate_limit=False) as sim:
+        records = []
+        client = make_client(sim, request_log=records.append,
+                             retry=RetryPolicy(attempts=12, base=0.01, cap=0.05, retry_after_cap=5))
+        sim.set_faults("503:0.5")  # an injected 503 carries Retry-After: 1
+        started = time.monotonic()
+        for _ in range(3):
+            client.whoami()
+        unavailable = sum(1 for r in records if r.status == 503)
+        assert unavailable, "no 503 was drawn: the test would prove nothing"
+        # Each 503 was followed by a wait of Retry-After: 1 second, not the 10-50 ms backoff of the policy.
+        assert time.monotonic() - started >= unavailable * 1.0
 
 
 def test_it_does_not_repeat_a_create_that_may_have_been_processed(sim, make_client):
