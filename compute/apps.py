@@ -8,9 +8,21 @@ class ComputeConfig(AppConfig):
     verbose_name = "Compute"
 
     def ready(self) -> None:
+        from core.runs import register_history, register_run_kind
+        from tenancy import deletion
         from tenancy.overview import register_step
 
+        from .deletion import live_pools_blocker, remove_pools_and_bundles
         from .overview import hosts_step, pools_step
 
         register_step(20, hosts_step)
         register_step(30, pools_step)
+        deletion.register_blocker(live_pools_blocker)
+        deletion.register_cleanup(10, remove_pools_and_bundles)
+        register_run_kind("compute.DiscoveryRun", task="compute.discovery", name="discovery runs",
+                          retention="RETENTION_DISCOVERY_RUNS_DAYS", targets=("project",))
+        register_run_kind("compute.ProfileSync", task="compute.profile_sync", name="profile syncs",
+                          retention="RETENTION_PROFILE_SYNCS_DAYS", targets=("project",))
+        register_run_kind("compute.TagEdit", task="compute.tag_edit", name="tag edits",
+                          retention="RETENTION_TAG_EDITS_DAYS", targets=("project",))
+        register_history("compute.HostChange", name="host history entries", retention="RETENTION_HOST_HISTORY_DAYS")

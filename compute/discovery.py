@@ -17,6 +17,7 @@ import logging
 import math
 import re
 import time
+from dataclasses import astuple
 from itertools import islice
 
 from django.db import transaction
@@ -48,6 +49,11 @@ UID_MAX = EdgeHost._meta.get_field("uid").max_length
 INT_MAX = 2**31 - 1  # PostgreSQL's integer, what PositiveIntegerField is there
 CUT = "…"  # marks text cut to fit its column
 PROBLEMS_KEPT = 50  # hosts listed on a run; the counts cover all of them
+# A host's fingerprint is FACTS_DIGITS hex digits of its facts' sha256, then the rest of the column of the
+# policy's that judged it: a change of either rewrites the host, and re-judging a stored host by a new
+# policy needs only its fingerprint, not the facts it was taken of.
+FINGERPRINT_DIGITS = EdgeHost._meta.get_field("fingerprint").max_length
+FACTS_DIGITS = 48
 # PostgreSQL refuses NUL in text and jsonb; a lone surrogate (JSON "\ud800") cannot be encoded at all.
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _UNPRINTABLE = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
@@ -108,8 +114,14 @@ def _bounded_json(value, notes: set[str], field: str):
     return value
 
 
+def fingerprint(facts_digest: str, policy: Policy) -> str:
+    """A host's fingerprint: the start of its facts' digest (or of its stored fingerprint), then the policy's."""
+    policy_digest = hashlib.sha256(json.dumps(astuple(policy)).encode()).hexdigest()
+    return facts_digest[:FACTS_DIGITS] + policy_digest[:FINGERPRINT_DIGITS - FACTS_DIGITS]
+
+
 def bounded_facts(host: PaletteHost) -> tuple[dict, str, list[str]]:
-    """The host's facts made storable in every database, their fingerprint, and what had to change to get there.
+    """The host's facts made storable in every database, their digest (sha256), and what had to change to get there.
 
     Text: NULs and lone surrogates removed, cut to its column with a trailing "…". Whole numbers
     outside 0..2^31-1 (or not whole numbers) are not stored. JSON: strings cleaned likewise,
@@ -202,6 +214,9 @@ def run_discovery(run: DiscoveryRun, **client_kwargs) -> DiscoveryRun:
 def reconcile(run: DiscoveryRun, hosts) -> None:
     """Upsert `hosts` (an iterable of palette EdgeHost) page by page; mark the unseen gone at the end.
 
+    Hosts are judged by the policy read when the scan starts; one saved during the scan is applied to
+    every host at its end (recompute_eligibility), and the policy is part of each fingerprint, so a
+    policy changed any other way re-judges every host at the next scan.
     Queries: one to load what is known, then per page at most four statements (a transaction
     holding insert or update and history) plus a progress update at most twice a second;
     unchanged hosts cause no write. If iterating `hosts` raises, nothing unseen is touched.
@@ -234,9 +249,9 @@ def reconcile(run: DiscoveryRun, hosts) -> None:
             read = _read(palette_host, seen, problems)
             if read is None:
                 continue
-            # The fingerprint covers Palette's facts only; eligibility follows from them and the
-            # policy (recompute_eligibility handles policy changes), so unchanged hosts skip it.
-            uid, values, fp = read
+            # Eligibility follows from the facts and the policy, both in the fingerprint: unchanged hosts skip it.
+            uid, values, digest = read
+            fp = fingerprint(digest, policy)
             before = known.get(uid)
             if before is not None and before["fingerprint"] == fp and not before["gone"]:
                 unchanged += 1
@@ -272,10 +287,11 @@ def reconcile(run: DiscoveryRun, hosts) -> None:
     run.skipped, run.cleaned, run.host_problems = problems.skipped, problems.cleaned, problems.listed
     DiscoveryRun.objects.filter(pk=run.pk).update(added=added, updated=updated, removed=len(gone_ids), unchanged=unchanged,
                                                   pages=pages, hosts_seen=len(seen), **problems.fields())
+    recompute_eligibility(project, judged_by=policy)
 
 
 def _read(palette_host: PaletteHost, seen: set[str], problems: _Problems) -> tuple[str, dict, str] | None:
-    """(uid, storable facts, fingerprint) of a host new to this scan; None for a repeat or a skipped host (reported)."""
+    """(uid, storable facts, their digest) of a host new to this scan; None for a repeat or a skipped one (reported)."""
     uid = palette_host.uid
     if why := unusable_uid(uid):
         problems.add("skipped", uid, palette_host.name, why)
@@ -303,34 +319,46 @@ def _write_page(run: DiscoveryRun, creates: list[EdgeHost], updates: list[tuple[
         EdgeHost.objects.bulk_create(creates)
         changes += [HostChange(host=h, run=run, kind=HostChange.ADDED, created=now) for h in creates]
     if updates:
-        old = {row["pk"]: row for row in EdgeHost.objects.filter(pk__in=[u[0]["pk"] for u in updates]).values("pk", "eligible", *FACT_FIELDS)}
+        old = {row["pk"]: row for row in EdgeHost.objects.filter(pk__in=[u[0]["pk"] for u in updates])
+               .values("pk", "eligible", "changed", *FACT_FIELDS)}
         objs = []
         for known_row, values, fp in updates:
             before = {**old[known_row["pk"]], "gone": known_row["gone"]}
             diff = {f: [before[f], values[f]] for f in FACT_FIELDS + ("eligible",) if before[f] != values[f]}
-            objs.append(EdgeHost(pk=before["pk"], fingerprint=fp, last_seen=now, changed=now, gone=False, gone_since=None, **values))
-            kind = HostChange.RETURNED if before["gone"] else HostChange.UPDATED
-            changes.append(HostChange(host_id=before["pk"], run=run, kind=kind, changes=diff, created=now))
+            # Nothing to tell when only the fingerprint moved (the policy changed, or its format did).
+            noticed = bool(diff) or before["gone"]
+            objs.append(EdgeHost(pk=before["pk"], fingerprint=fp, last_seen=now, gone=False, gone_since=None,
+                                 changed=now if noticed else before["changed"], **values))
+            if noticed:
+                kind = HostChange.RETURNED if before["gone"] else HostChange.UPDATED
+                changes.append(HostChange(host_id=before["pk"], run=run, kind=kind, changes=diff, created=now))
         EdgeHost.objects.bulk_update(objs, list(STORED_FIELDS))
     if changes:
         HostChange.objects.bulk_create(changes)
     return len(creates)
 
 
-def recompute_eligibility(project: Project) -> int:
-    """Re-run the label check for every host of a project (after its policy changes).
+def recompute_eligibility(project: Project, *, judged_by: Policy | None = None) -> int:
+    """Re-judge every host of a project by its current policy, fingerprints included (after the policy changed).
 
     Returns how many hosts became eligible or stopped being eligible; reasons are refreshed for all.
+    Every scan ends with it, passing the policy it judged by (`judged_by`): nothing to do unless the
+    policy changed meanwhile. The project's row is locked first, also by the policy form: a policy
+    saved while a scan writes its last pages is applied either by the form after those pages, or by
+    the scan's end after the form.
     """
-    policy = policy_for(project)
-    hosts = list(EdgeHost.objects.filter(project=project))
-    changed = []
-    flipped = 0
-    for host in hosts:
-        new = reasons(host, policy)
-        if new != host.reasons:
-            flipped += host.eligible != (not new)
-            host.reasons, host.eligible = new, not new
-            changed.append(host)
-    EdgeHost.objects.bulk_update(changed, ["reasons", "eligible"])
+    with transaction.atomic():
+        list(Project.objects.select_for_update().filter(pk=project.pk).values_list("pk", flat=True))
+        policy = policy_for(project)
+        if policy == judged_by:
+            return 0
+        changed = []
+        flipped = 0
+        for host in EdgeHost.objects.filter(project=project).iterator(chunk_size=1000):
+            new, fp = reasons(host, policy), fingerprint(host.fingerprint, policy)
+            if new != host.reasons or fp != host.fingerprint:
+                flipped += host.eligible != (not new)
+                host.reasons, host.eligible, host.fingerprint = new, not new, fp
+                changed.append(host)
+        EdgeHost.objects.bulk_update(changed, ["reasons", "eligible", "fingerprint"], batch_size=1000)
     return flipped

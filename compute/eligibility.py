@@ -20,9 +20,14 @@ class Policy:
         return f"{self.tag_key}={self.tag_value}" if self.tag_value else self.tag_key
 
 
+def shown_tags(tags: dict[str, str]) -> dict[str, str]:
+    """Tags with a bare tag's value blank (the key alone), not Palette's internal `spectro__tag`: for JSON."""
+    return {k: "" if v == BARE_TAG_VALUE else v for k, v in tags.items()}
+
+
 def display_tags(tags: dict[str, str]) -> list[str]:
     """Tags as people read them: `key:value`, or the key alone for a bare tag."""
-    return sorted(k if v in (BARE_TAG_VALUE, "") else f"{k}:{v}" for k, v in tags.items())
+    return sorted(f"{k}:{v}" if v else k for k, v in shown_tags(tags).items())
 
 
 def has_tag(tags: dict[str, str], key: str, value: str) -> bool:

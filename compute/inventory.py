@@ -6,7 +6,7 @@ from django.db.models.fields.json import KeyTransform
 
 from tenancy.models import Project
 
-from .eligibility import display_tags
+from .eligibility import display_tags, shown_tags
 from .models import DiscoveryRun, EdgeHost
 
 SORTS = {
@@ -32,7 +32,7 @@ def host_json(host: EdgeHost, last_scan=None) -> dict:
     return {
         "uid": host.uid, "name": host.name, "state": "gone" if host.gone else host.state, "health": host.health,
         "architecture": host.architecture, "cpuCores": host.cpu_cores, "memoryMiB": host.memory_mib,
-        "gpus": host.gpus, "gpuTotal": host.gpu_total, "tags": host.tags, "clusters": host.clusters,
+        "gpus": host.gpus, "gpuTotal": host.gpu_total, "tags": shown_tags(host.tags), "clusters": host.clusters,
         "eligible": host.eligible and not host.gone, "reasons": (["gone from Palette"] if host.gone else []) + list(host.reasons),
         "lastSeen": last_seen(host, last_scan).isoformat(),
     }

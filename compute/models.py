@@ -47,8 +47,9 @@ class DiscoveryPolicy(models.Model):
 class EdgeHost(models.Model):
     """An edge host as last seen by discovery in the project's Palette project.
 
-    Upserted by Palette uid; `fingerprint` is a hash of everything discovery stores, so an
-    unchanged host costs no write. `gone` is set only after a complete, successful scan did not
+    Upserted by Palette uid; `fingerprint` hashes everything discovery stores and the discovery policy
+    that judged it (compute.discovery.fingerprint), so an unchanged host costs no write and a policy
+    change re-judges every host. `gone` is set only after a complete, successful scan did not
     see the host. `eligible`/`reasons` are the label check (compute.eligibility) stored for
     filtering and recomputed when the host or the project's policy changes.
     """
@@ -117,7 +118,8 @@ class DiscoveryRun(TaskRun):
                                      help_text="[{uid, name, action: skipped|cleaned, detail}], the first 50.")
 
     class Meta(TaskRun.Meta):
-        indexes = [models.Index(fields=["project", "-created"])]
+        # (project, status, -finished): the last successful scan (compute.inventory.last_successful_scan).
+        indexes = [models.Index(fields=["project", "-created"]), models.Index(fields=["project", "status", "-finished"])]
         constraints = [one_active_run_per("project", name="discoveryrun_one_active_per_project")]
 
     @property
@@ -141,6 +143,8 @@ class HostChange(models.Model):
 
     class Meta:
         ordering = ["-created", "-pk"]
+        # A host's latest changes (its page), and the daily prune by age (core.retention).
+        indexes = [models.Index(fields=["host", "-created"]), models.Index(fields=["created"])]
 
 
 class ClusterProfile(models.Model):
@@ -180,6 +184,7 @@ class ProfileSync(TaskRun):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="profile_syncs")
 
     class Meta(TaskRun.Meta):
+        indexes = [models.Index(fields=["project", "-created"])]  # the project's last sync (profiles page)
         constraints = [one_active_run_per("project", name="profilesync_one_active_per_project")]
 
 
@@ -219,7 +224,7 @@ class ProfileBundle(models.Model):
     TYPE_CHOICES = [(INFRASTRUCTURE, "Infrastructure"), (FULLSTACK, "Fullstack")]
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="profile_bundles")
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="profile_bundles")
     namespace = models.CharField(max_length=63, editable=False, help_text="The project's namespace (manifests address bundles by it).")
     name = models.CharField(max_length=63, validators=[DNS1123_LABEL])
     bundle_type = models.CharField(max_length=16, choices=TYPE_CHOICES, default=INFRASTRUCTURE)
@@ -287,7 +292,7 @@ class ComputePool(models.Model):
                        ("unreachable", "Palette unreachable"), ("internal", "Internal error")]
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="compute_pools")
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="compute_pools")
     namespace = models.CharField(max_length=63, editable=False, help_text="The project's namespace (manifests address pools by it).")
     name = models.CharField(max_length=33)
     description = models.TextField(blank=True, max_length=1000)

@@ -508,9 +508,9 @@ def delete_text(text: str | bytes, *, user: Any = None, request: Any = None, dry
                 audit_source: str | None = None) -> Result:
     """Delete every object the documents of `text` name (only apiVersion, kind and metadata are read).
 
-    Refuses, with the reason, deletions that would leave something broken (a Tenant with
-    projects, a Secret that Settings still use) unless the file deletes those too. All or nothing;
-    an object that does not exist is reported as "not found".
+    Refuses, with the reason, deletions that would leave something broken (a Project or Tenant
+    whose compute pools are not Deleted, a Secret that Settings still use, unless the file deletes
+    those Settings too). All or nothing; an object that does not exist is reported as "not found".
     """
     return _process(text, deleting=True, user=user, request=request, dry_run=dry_run, source=source, audit_source=audit_source)
 

@@ -89,6 +89,17 @@ def run_watchdog() -> dict:
     return {"resent": len(result.resent), "failed": len(result.failed)}
 
 
+@shared_task(name="core.prune", acks_late=True, ignore_result=True)
+def prune_task() -> dict:
+    """Delete runs and history older than their retention settings (beat, daily; see core.retention).
+
+    Idempotent: what is gone stays gone, and a second pass finds nothing more to delete.
+    """
+    from .retention import prune
+
+    return {pruned.name: pruned.count for pruned in prune()}
+
+
 @worker_ready.connect
 def _check_runs_on_start(sender=None, **kwargs) -> None:
     # A worker starting after an outage re-sends what the broker lost without waiting for beat.

@@ -16,7 +16,7 @@ by a worker that was killed (SIGKILL, OOM) mid-run: its redelivered message cann
 Both failures are compare-and-set on the status read, so a run a worker claims or finishes at
 the same moment is left alone. Compute pools have their own watchdog (compute.provisioning).
 
-Models are named by label, not imported, so `core` stays below the apps that define runs.
+Run models come from the run kinds each app registers (core.runs), so `core` stays below the apps that define runs.
 """
 from __future__ import annotations
 
@@ -24,7 +24,6 @@ import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.apps import apps
 from django.conf import settings
 from django.db.models import Case, F, TextField, Value, When
 from django.db.models.functions import Concat
@@ -32,17 +31,10 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from .models import TaskRun
+from .runs import run_kinds
 
 log = logging.getLogger(__name__)
 
-#: Every concrete TaskRun model and the task that performs one row (its only argument is the pk).
-RUN_TASKS: dict[str, str] = {
-    "compute.DiscoveryRun": "compute.discovery",
-    "compute.ProfileSync": "compute.profile_sync",
-    "compute.TagEdit": "compute.tag_edit",
-    "integrations.PaletteCheck": "integrations.palette_check",
-    "core.WorkerHeartbeat": "core.heartbeat",
-}
 DEFAULTS = {"RUN_RESEND_AFTER": 300, "RUN_PENDING_TIMEOUT": 3600, "RUN_RUNNING_TIMEOUT": 1800}
 RESENT_NOTE = "re-sent by the watchdog"
 #: Keys the watchdog keeps in a pending run's `progress`: when it last re-sent the run, and how often.
@@ -71,8 +63,8 @@ class WatchdogResult:
 
 
 def run_models() -> list[tuple[type[TaskRun], str]]:
-    """(model, task name) for every registered run model."""
-    return [(apps.get_model(label), task) for label, task in RUN_TASKS.items()]
+    """(model, task name) for every registered run kind."""
+    return [(kind.model, kind.task) for kind in run_kinds()]
 
 
 def _fail(model: type[TaskRun], pk: int, status: str, message: str, **match) -> bool:

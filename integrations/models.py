@@ -41,8 +41,8 @@ class OwnedByTenantOrProject:
 class Scoped(OwnedByTenantOrProject, models.Model):
     """Owned by exactly one tenant or one project; `namespace` is that owner's namespace."""
 
-    tenant = models.ForeignKey(Tenant, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
-    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    tenant = models.ForeignKey(Tenant, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     namespace = models.CharField(max_length=63, db_index=True)
 
     class Meta:

@@ -385,6 +385,15 @@ RUN_RESEND_AFTER = envint("RUN_RESEND_AFTER", 300, minimum=1)
 RUN_PENDING_TIMEOUT = envint("RUN_PENDING_TIMEOUT", 3600, minimum=1)
 RUN_RUNNING_TIMEOUT = envint("RUN_RUNNING_TIMEOUT", 1800, minimum=1)
 CELERY_BEAT_SCHEDULE["run-watchdog"] = {"task": "core.run_watchdog", "schedule": envint("RUN_WATCHDOG_INTERVAL", 60, minimum=1)}
+# Retention (days; 0 keeps for ever): the daily prune (core.retention, manage.py prune) deletes finished runs
+# and history older than this, but never an active run nor the newest run of a target in each state.
+RETENTION_DISCOVERY_RUNS_DAYS = envint("RETENTION_DISCOVERY_RUNS_DAYS", 30, minimum=0)
+RETENTION_CONNECTION_CHECKS_DAYS = envint("RETENTION_CONNECTION_CHECKS_DAYS", 30, minimum=0)
+RETENTION_PROFILE_SYNCS_DAYS = envint("RETENTION_PROFILE_SYNCS_DAYS", 30, minimum=0)
+RETENTION_TAG_EDITS_DAYS = envint("RETENTION_TAG_EDITS_DAYS", 30, minimum=0)
+RETENTION_HOST_HISTORY_DAYS = envint("RETENTION_HOST_HISTORY_DAYS", 90, minimum=0)
+RETENTION_AUDIT_DAYS = envint("RETENTION_AUDIT_DAYS", 365, minimum=0)
+CELERY_BEAT_SCHEDULE["prune"] = {"task": "core.prune", "schedule": 24 * 60 * 60}
 
 # Kubernetes Secret sync: KUBERNETES_API_URL (plain URL, e.g. a proxy), KUBECONFIG, or in-cluster
 # service account; off when none is configured.

@@ -8,19 +8,20 @@ Project: `{metadata: {name, namespace}, spec: {tenantRef: {name}, displayName, d
 A settingsRef is not stored here: the Settings in the tenant's or project's namespace *is* its
 settings. This module only checks its shape; integrations.manifests checks that it exists and
 writes it on export (tenancy does not import integrations).
+
+Deleting a Tenant or Project takes the one deletion path (tenancy.deletion): refused while a compute
+pool of it is not Deleted; its Settings, Secrets (with their Kubernetes copies) and bundles go with it.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import models
-
 from core import audit
-from core.manifests import Document, Handler, Plan, handlers
+from core.manifests import Document, Handler, Plan
 from core.models import AuditEntry
 
-from . import access
+from . import access, deletion
 from .models import DNS1123_LABEL, Project, Tenant
 
 API_VERSION = "spectrocloud.com/v1alpha1"
@@ -130,33 +131,11 @@ def _save(plan: Plan, obj: Tenant | Project, values: dict, created: bool) -> str
     return "created" if created else "configured"
 
 
-def namespaced_dependents(obj: models.Model) -> list[tuple[str, str, str]]:
-    """(kind, namespace, name) of manifest-managed objects that deleting `obj` would cascade to.
-
-    Found through the model's reverse foreign keys, so deleting a tenant or project can refuse to drop its
-    Secrets, Settings or pools silently, without importing the apps that define them.
-    """
-    found = []
-    for relation in obj._meta.get_fields(include_hidden=True):
-        if not (relation.one_to_many and relation.auto_created and not relation.concrete):
-            continue
-        if relation.on_delete is not models.CASCADE:
-            continue
-        model = relation.related_model
-        # Only kinds a file can name (and so delete first); other rows, e.g. inventories, simply cascade.
-        if model._meta.object_name not in handlers():
-            continue
-        for namespace, name in model._base_manager.filter(**{relation.field.name: obj}).values_list("namespace", "name"):
-            found.append((model._meta.object_name, namespace, name))
-    return sorted(found)
-
-
-def _refuse_dependents(doc: Document, plan: Plan, obj: Tenant | Project) -> None:
-    """Deleting an owner would silently drop its Secrets, Settings and pools: they must go first, in this file or before."""
-    kept = [f"{kind} {ns}/{name}" for kind, ns, name in namespaced_dependents(obj) if not plan.find(kind, name, ns)]
-    if kept:
-        more = f" and {len(kept) - 5} more" if len(kept) > 5 else ""
-        plan.error(doc, "", f"still holds {', '.join(kept[:5])}{more}; delete them first (they may be listed in this file).")
+def _refuse_blocked(doc: Document, plan: Plan, obj: Tenant | Project) -> None:
+    """The one deletion path's refusal (tenancy.deletion), reported on the document before anything is changed."""
+    found = deletion.blockers(obj)
+    if found:
+        plan.error(doc, "", deletion.DeletionRefused(obj, found).text())
 
 
 class TenantHandler(Handler):
@@ -197,19 +176,14 @@ class TenantHandler(Handler):
 
     def validate_delete(self, doc: Document, plan: Plan) -> None:
         tenant = Tenant.objects.filter(name=doc.name).first()
-        if tenant is None:
-            return
-        kept = [p.name for p in tenant.projects.all() if not plan.find("Project", p.name, p.namespace)]
-        if kept:
-            plan.error(doc, "", f"the tenant still has projects {', '.join(kept[:10])}; delete them first (they may be listed in this file).")
-        _refuse_dependents(doc, plan, tenant)
+        if tenant is not None:
+            _refuse_blocked(doc, plan, tenant)
 
     def delete(self, doc: Document, plan: Plan) -> str:
         tenant = Tenant.objects.filter(name=doc.name).first()
         if tenant is None:
             return "not found"
-        _record(plan, AuditEntry.DELETE, tenant)
-        tenant.delete()
+        deletion.delete(tenant, request=plan.request, user=plan.user, source=plan.audit_source)
         return "deleted"
 
     def export(self, namespace: str | None, show_secrets: bool) -> list[dict]:
@@ -299,16 +273,15 @@ class ProjectHandler(Handler):
         return _save(plan, project, doc.state["values"], False)
 
     def validate_delete(self, doc: Document, plan: Plan) -> None:
-        project = Project.objects.filter(namespace=doc.namespace, name=doc.name).first()
+        project = Project.objects.select_related("tenant").filter(namespace=doc.namespace, name=doc.name).first()
         if project is not None:
-            _refuse_dependents(doc, plan, project)
+            _refuse_blocked(doc, plan, project)
 
     def delete(self, doc: Document, plan: Plan) -> str:
         project = Project.objects.select_related("tenant").filter(namespace=doc.namespace, name=doc.name).first()
         if project is None:
             return "not found"
-        _record(plan, AuditEntry.DELETE, project)
-        project.delete()
+        deletion.delete(project, request=plan.request, user=plan.user, source=plan.audit_source)
         return "deleted"
 
     def export(self, namespace: str | None, show_secrets: bool) -> list[dict]:

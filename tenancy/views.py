@@ -13,7 +13,7 @@ from core import audit
 from core.htmx import redirect_after_post, render_page
 from core.models import AuditEntry
 
-from . import access, overview
+from . import access, deletion, overview
 from .forms import MembershipForm, ProjectForm, TenantForm
 from .models import Membership
 
@@ -77,13 +77,12 @@ def tenant_delete(request, tenant):
     tenant, role = access.get_tenant_for_user(request.user, tenant, need=access.ADMIN)
     if not request.user.is_superuser:
         raise PermissionDenied("Only platform administrators delete tenants.")
-    if tenant.projects.exists():
-        messages.error(request, f"Tenant {tenant.name} still has projects; delete them first.")
+    try:
+        deletion.delete(tenant, request=request)
+    except deletion.DeletionRefused as refused:
+        messages.error(request, refused.html())
         return redirect_after_post(request, reverse("tenancy:tenant_detail", args=[tenant.name]))
-    with transaction.atomic():
-        audit.record(request, AuditEntry.DELETE, tenant)
-        tenant.delete()
-    messages.success(request, f"Tenant {tenant.name} deleted.")
+    messages.success(request, f"Tenant {tenant.name} deleted, with its projects, Settings and Secrets.")
     return redirect_after_post(request, reverse("tenancy:tenant_list"))
 
 
@@ -140,12 +139,14 @@ def project_edit(request, tenant, project):
 @require_POST
 def project_delete(request, tenant, project):
     project, role = access.get_project_for_user(request.user, tenant, project, need=access.ADMIN)
-    tenant_obj = project.tenant
-    with transaction.atomic():
-        audit.record(request, AuditEntry.DELETE, project)
-        project.delete()
-    messages.success(request, f"Project {project.name} deleted.")
-    return redirect_after_post(request, reverse("tenancy:tenant_detail", args=[tenant_obj.name]))
+    try:
+        deletion.delete(project, request=request)
+    except deletion.DeletionRefused as refused:
+        messages.error(request, refused.html())
+        detail = reverse("tenancy:project_detail", args=[project.tenant.name, project.name])
+        return redirect_after_post(request, detail)
+    messages.success(request, f"Project {project.name} deleted, with its Settings, Secrets and profile bundles.")
+    return redirect_after_post(request, reverse("tenancy:tenant_detail", args=[project.tenant.name]))
 
 
 @login_required

@@ -25,8 +25,37 @@ CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-backg
 PASSWORD = "correct-horse-battery-9"
 
 
+def require_services(*, redis: bool = True, postgres: bool = True, chromium: bool = False) -> None:
+    """Skip the calling test when a service it needs is missing; under `make test` fail it instead.
+
+    scripts/test.sh (make test) starts Redis and PostgreSQL and sets REQUIRE_SERVICES=1, so there a
+    missing service is a broken run, never a silent skip. A developer running pytest by hand may skip.
+    """
+    from django.conf import settings
+    from django.db import connection
+
+    missing = [name for name, needed, present in (
+        ("Redis (REDIS_URL)", redis, bool(settings.REDIS_URL)),
+        ("PostgreSQL (DATABASE_URL)", postgres, connection.vendor == "postgresql"),
+        (f"Chromium ({CHROMIUM})", chromium, os.path.exists(CHROMIUM))) if needed and not present]
+    if not missing:
+        return
+    message = f"needs {' and '.join(missing)}: run it with make test (scripts/test.sh), which starts them"
+    if os.environ.get("REQUIRE_SERVICES") == "1":
+        pytest.fail(f"{message}. REQUIRE_SERVICES=1 is set (make test), so a missing service fails the run.")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _required_services():
+    # Under make test the whole run needs both services, whichever tests it selects: fail every test at once.
+    if os.environ.get("REQUIRE_SERVICES") == "1":
+        require_services()
+
+
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
+    require_services(redis=False, postgres=False, chromium=True)
     return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
 
 
@@ -136,8 +165,7 @@ class CeleryProcess:
 @pytest.fixture
 def celery_worker_process(transactional_db, settings, tmp_path):
     """A real `celery worker` process on the test's Redis and the test database. Stops by PID."""
-    if not settings.REDIS_URL:
-        pytest.fail("REDIS_URL is not set: run the suite with `make test`, which starts Redis.")
+    require_services()
     worker = CeleryProcess("worker", tmp_path / "celery.log", settings.REDIS_URL)
     yield worker
     worker.stop()
@@ -171,6 +199,45 @@ def connected_project(world, sim):
 
     configure_palette(world.tenant_a, palette_values(sim), ca_pem=sim.ca_pem)
     return world.project_a
+
+
+@pytest.fixture
+def fake_kube():
+    """The project's fake Kubernetes API server (tests/fakes/kube.py), for the real `kubernetes` client."""
+    from tests.fakes.kube import FakeKube
+
+    with FakeKube() as fake:
+        yield fake
+
+
+@pytest.fixture
+def kube_on(settings, fake_kube):
+    """Sync on, pointed at the fake through KUBERNETES_API_URL."""
+    settings.KUBERNETES_API_URL = fake_kube.url
+    settings.KUBECONFIG = ""
+    settings.KUBERNETES_IN_CLUSTER = False
+    return fake_kube
+
+
+@pytest.fixture
+def queued(monkeypatch):
+    """Run the Secret sync tasks that `.delay()` would send to the broker in-process, and keep their arguments.
+
+    Only for this test: nothing is made eager globally.
+    """
+    from integrations import tasks
+
+    calls: list[tuple[str, tuple]] = []
+
+    def runner(task):
+        def delay(*args):
+            calls.append((task.name, args))
+            return task(*args)
+        return delay
+
+    monkeypatch.setattr(tasks.sync_secret_task, "delay", runner(tasks.sync_secret_task))
+    monkeypatch.setattr(tasks.delete_kube_secret_task, "delay", runner(tasks.delete_kube_secret_task))
+    return calls
 
 
 def pytest_terminal_summary(terminalreporter):

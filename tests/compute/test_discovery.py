@@ -8,6 +8,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
 from compute.discovery import reconcile, run_discovery
 from compute.models import DiscoveryPolicy, DiscoveryRun, EdgeHost, HostChange
@@ -130,6 +131,23 @@ def test_it_prints_the_inventory_as_json_from_both_commands(connected_project, s
     assert set(gpu_host["gpus"][0]) == {"vendor", "model", "count", "memoryMiB"}
     in_use = next(h for h in discovered if h["state"] == "in-use")
     assert in_use["clusters"] and not in_use["eligible"]
+
+
+def test_the_json_shows_bare_tags_as_the_pages_do(connected_project, sim, world):
+    bare = next(h for h in _project_hosts(sim).values() if h.labels.get("canary") == "spectro__tag")
+    outputs = []
+    for command in ("discover", "inventory"):
+        out = StringIO()
+        call_command(command, "-n", "acme-research", "--json", stdout=out)
+        outputs.append(out.getvalue())
+    for text in outputs:
+        assert "spectro__tag" not in text
+        host = next(h for h in json.loads(text) if h["uid"] == bare.uid)
+        assert host["tags"]["canary"] == "" and host["tags"]["site"] == bare.labels["site"]
+    # The inventory page shows the same host's tag as the key alone.
+    page = world.client_for(world.owner).get(reverse("compute:host_detail", args=["acme", "research",
+                                                     EdgeHost.objects.get(uid=bare.uid).uuid]))
+    assert page.status_code == 200 and "spectro__tag" not in page.content.decode() and "canary" in page.content.decode()
 
 
 def test_the_command_exits_1_with_the_reason(world, capsys):

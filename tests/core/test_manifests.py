@@ -310,16 +310,16 @@ def test_it_deletes_what_the_file_names_in_reverse_order():
 def test_it_refuses_deletions_that_would_break_what_stays():
     apply_ok(example())
     docs = example()
+    # A Tenant or Project takes its own Settings and Secrets along (tenancy.deletion); a Secret deleted by itself
+    # must not leave Settings or another Secret pointing at nothing.
     errors = delete_text(dump([docs[0], docs[4]]), source="f.yaml").errors
     assert errors == [
-        "f.yaml: document 1 (Tenant acme): the tenant still has projects primary-dev; delete them first (they may be listed in this file).",
         "f.yaml: document 2 (Secret primary-dev/palette-ca): Secret palette-api-secret names this Secret as its tlsSecretRef "
         "(CA certificate); change or delete that Secret first.",
     ]
     errors = delete_text(dump([docs[1], docs[3]]), source="f.yaml").errors
-    assert errors[0].startswith("f.yaml: document 1 (Project primary-dev/primary-dev): still holds Secret primary-dev/hf-token, ")
-    assert errors[1] == ("f.yaml: document 2 (Secret primary-dev/palette-api-secret): Settings dev-settings still use this Secret; "
-                         "delete or change them first (they may be listed in this file).")
+    assert errors == ["f.yaml: document 2 (Secret primary-dev/palette-api-secret): Settings dev-settings still use "
+                      "this Secret; delete or change them first (they may be listed in this file)."]
     assert Secret.objects.count() == 4 and Project.objects.exists()
 
 
@@ -365,30 +365,30 @@ def test_it_round_trips_export_show_secrets_into_apply_from_stdin(monkeypatch):
 def test_it_deletes_from_the_command_line(tmp_path):
     apply_ok(example())
     path = tmp_path / "example.yaml"
-    path.write_text(dump(example()[:1]))
+    path.write_text(dump(example()[4:5]))
     code, _, err = run("delete", "-f", str(path))
-    assert code == 1 and "still has projects primary-dev" in err
-    path.write_text(dump(example()))
+    assert code == 1 and "Secret palette-api-secret names this Secret as its tlsSecretRef" in err
+    path.write_text(dump(example()[:1]))
     code, out, _ = run("delete", "-f", str(path), "--dry-run")
     assert code == 0 and out.splitlines()[-1] == "tenant/acme deleted (dry run)" and Tenant.objects.exists()
+    assert Secret.objects.count() == 4
     code, out, _ = run("delete", "-f", str(path))
-    assert code == 0 and not Tenant.objects.exists()
+    assert code == 0 and not Tenant.objects.exists() and not Project.objects.exists() and not Secret.objects.exists()
 
 
 
 @pytest.mark.django_db
-def test_it_refuses_deleting_a_tenant_that_still_holds_settings_and_secrets():
+def test_it_deletes_a_tenant_with_its_settings_and_secrets():
     docs = [example()[0],
             {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "pal", "namespace": "tenant-acme"},
              "stringData": {"palette": palette_json(tlsSecretRef="")}},
             {"apiVersion": V1A1, "kind": "Settings", "metadata": {"name": "acme-settings", "namespace": "tenant-acme"},
              "spec": {"palette": {"secretRef": {"name": "pal"}}}}]
     apply_ok(docs)
-    assert delete_text(dump(docs[:1]), source="f.yaml").errors == [
-        "f.yaml: document 1 (Tenant acme): still holds Secret tenant-acme/pal, Settings tenant-acme/acme-settings; "
-        "delete them first (they may be listed in this file)."]
-    assert [str(c) for c in delete_text(dump(docs)).changes] == [
-        "settings/acme-settings -n tenant-acme deleted", "secret/pal -n tenant-acme deleted", "tenant/acme deleted"]
+    assert [str(c) for c in delete_text(dump(docs[:1])).changes] == ["tenant/acme deleted"]
+    assert not Secret.objects.exists() and not Settings.objects.exists()
+    deleted = AuditEntry.objects.filter(action=AuditEntry.DELETE, source="cli").values_list("object_repr", flat=True)
+    assert sorted(deleted) == ["acme", "tenant-acme/acme-settings", "tenant-acme/pal"]
 
 
 @pytest.mark.django_db

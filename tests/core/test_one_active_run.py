@@ -15,6 +15,7 @@ from compute.models import DiscoveryRun, ProfileSync
 from core.migration_steps import SUPERSEDED, cancel_extra_active_runs
 from core.tasks import create_or_active, start_once
 from integrations.models import PaletteCheck
+from tests.conftest import require_services
 
 
 def test_the_database_refuses_a_second_active_run_for_one_target(world):
@@ -83,8 +84,8 @@ def test_discover_on_the_command_line_does_not_start_a_second_run_beside_a_runni
     assert list(DiscoveryRun.objects.filter(project=connected_project)) == [running]
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite cannot alter a schema inside the test's transaction")
 def test_the_upgrade_keeps_the_newest_active_run_per_target_and_cancels_the_others(world):
+    require_services(redis=False)  # SQLite cannot alter a schema inside the test's transaction
     constraint = next(c for c in DiscoveryRun._meta.constraints if c.name == "discoveryrun_one_active_per_project")
     with connection.schema_editor() as editor:
         editor.remove_constraint(DiscoveryRun, constraint)  # the schema before the upgrade

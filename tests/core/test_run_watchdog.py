@@ -10,7 +10,8 @@ from django.utils import timezone
 from compute.discovery import start_discovery
 from compute.models import DiscoveryRun
 from core.models import TaskRun, WorkerHeartbeat
-from core.watchdog import RESENT_NOTE, RUN_TASKS, check_runs
+from core.runs import run_kinds
+from core.watchdog import RESENT_NOTE, check_runs
 
 
 @pytest.fixture
@@ -31,8 +32,8 @@ def test_it_knows_the_task_of_every_run_model():
 
     app.loader.import_default_modules()
     concrete = {m._meta.label for m in apps.get_models() if issubclass(m, TaskRun)}
-    assert concrete == set(RUN_TASKS), "add new TaskRun models to core.watchdog.RUN_TASKS"
-    assert all(task in app.tasks for task in RUN_TASKS.values())
+    assert concrete == {kind.label for kind in run_kinds()}, "register new TaskRun models with core.runs.register_run_kind"
+    assert all(kind.task in app.tasks for kind in run_kinds())
 
 
 def test_it_resends_runs_pending_too_long_and_notes_it_once(db, settings, sent):

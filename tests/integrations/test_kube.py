@@ -26,44 +26,10 @@ def b64(text: str) -> str:
 
 
 @pytest.fixture
-def fake_kube():
-    with FakeKube() as fake:
-        yield fake
-
-
-@pytest.fixture
-def kube_on(settings, fake_kube):
-    """Sync on, pointed at the fake through KUBERNETES_API_URL."""
-    settings.KUBERNETES_API_URL = fake_kube.url
-    settings.KUBECONFIG = ""
-    settings.KUBERNETES_IN_CLUSTER = False
-    return fake_kube
-
-
-@pytest.fixture
 def kube_off(settings):
     settings.KUBERNETES_API_URL = ""
     settings.KUBECONFIG = ""
     settings.KUBERNETES_IN_CLUSTER = False
-
-
-@pytest.fixture
-def queued(monkeypatch):
-    """Run the tasks that `.delay()` would send to the broker in-process, and keep their arguments.
-
-    Only for this test: nothing is made eager globally.
-    """
-    calls: list[tuple[str, tuple]] = []
-
-    def runner(task):
-        def delay(*args):
-            calls.append((task.name, args))
-            return task(*args)
-        return delay
-
-    monkeypatch.setattr(tasks.sync_secret_task, "delay", runner(tasks.sync_secret_task))
-    monkeypatch.setattr(tasks.delete_kube_secret_task, "delay", runner(tasks.delete_kube_secret_task))
-    return calls
 
 
 def palette_secret(world, name: str = "palette-api-secret", values: dict | None = None) -> Secret:

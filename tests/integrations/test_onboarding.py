@@ -523,14 +523,20 @@ def test_it_explains_an_unknown_discovery_action(world):
 def test_it_never_puts_a_secret_in_any_wizard_page_or_the_session(world, monkeypatch):
     monkeypatch.setitem(sys.modules, "compute.discovery", None)
     client, session = skipped_to_tokens(world)
-    pages = [client.post(step(session, "tokens"), {"action": "save", "huggingface-token": HF})]
-    pages.append(client.post(step(session, "discovery"), {"action": "start"}))
+    # Redirects are followed: a 302's empty body proves nothing, the page the browser is sent to must be clean.
+    saved = client.post(step(session, "tokens"), {"action": "save", "huggingface-token": HF}, follow=True)
+    assert saved.redirect_chain == [(step(session, "discovery"), 302)]
+    assert Settings.objects.get(tenant=world.tenant_a).huggingface_secret  # the token was stored, so it could leak
+    started = client.post(step(session, "discovery"), {"action": "start"}, follow=True)
+    assert started.redirect_chain == [(step(session, "summary"), 302)]
+    pages = [saved, started]
     for name in ("tenant", "project", "palette", "check", "tokens", "discovery", "summary"):
-        pages.append(client.get(step(session, name)))
+        pages.append(client.get(step(session, name), follow=True))
     pages.append(client.get(reverse("integrations:onboarding_check_status", args=[session.uuid])))
-    pages.append(client.get(START + "?new=1"))
+    pages.append(client.get(START + "?new=1", follow=True))
     for response in pages:
         body = response.content.decode()
+        assert response.status_code in (200, 286) and body.strip(), f"{response.request['PATH_INFO']}: nothing shown"
         assert KEY not in body and HF not in body and "CANARY" not in body
     row = OnboardingSession.objects.filter(pk=session.pk).values().get()
     assert "CANARY" not in json.dumps(row, default=str)

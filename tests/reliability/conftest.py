@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CeleryProcess
+from tests.conftest import CeleryProcess, require_services
 
 
 @pytest.fixture
@@ -31,11 +31,8 @@ def report(request):
 
 @pytest.fixture
 def services(settings):
-    """Skip unless the suite runs as `make test` / `make test-reliability` (PostgreSQL and Redis)."""
-    from django.db import connection
-
-    if not settings.REDIS_URL or connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL and Redis: run it with make test-reliability")
+    """PostgreSQL and Redis, as `make test` / `make test-reliability` start them (skipped by hand without them)."""
+    require_services()
     return settings
 
 

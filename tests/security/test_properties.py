@@ -299,11 +299,19 @@ VALID_POOL = manifest_spec(workers=[{"name": "gpu", "nodeCount": 2, "architectur
 
 @FUZZ_PURE
 @given(spec=mutated(VALID_POOL) | values, name=st.text(max_size=40) | st.just("gpu-pool-a"))
+@example(spec=VALID_POOL, name="gpu-pool-a")  # the round trip below always runs at least once
 def test_it_parses_any_pool_spec_without_crashing(spec, name):
     from compute.pools import parse_spec
 
     pool, problems = parse_spec(spec, name=name, namespace="acme-research")
-    assert (pool is None) == bool(list(problems)) or pool is not None
+    problems = list(problems)
+    assert all(isinstance(path, str) and isinstance(message, str) and message for path, message in problems)
+    if pool is None:
+        assert problems, "an unusable spec must say why"
+    elif not problems:
+        # A spec read without problems is complete: what export writes for it reads back the same, without problems.
+        again, more = parse_spec(pool.to_manifest()["spec"], name=name, namespace="acme-research")
+        assert (again, list(more)) == (pool, [])
 
 
 def test_it_accepts_the_unmutated_pool_spec():

@@ -161,14 +161,19 @@ def test_it_manages_members(world):
     assert not Membership.objects.filter(pk=membership.pk).exists()
 
 
-def test_it_deletes_a_project_and_refuses_to_delete_a_tenant_with_projects(world):
+def test_it_deletes_a_project_then_a_tenant_with_its_other_projects(world):
+    Project.objects.create(tenant=world.tenant_a, name="lab", display_name="Lab", namespace="acme-lab")
     client = world.client_for(world.superuser)
-    response = client.post(reverse("tenancy:tenant_delete", kwargs={"tenant": "acme"}), follow=True)
-    assert "still has projects" in response.content.decode()
     assert client.post(reverse("tenancy:project_delete", kwargs={"tenant": "acme", "project": "research"})).status_code == 302
-    assert client.post(reverse("tenancy:tenant_delete", kwargs={"tenant": "acme"})).status_code == 302
-    assert not Tenant.objects.filter(name="acme").exists()
-    assert AuditEntry.objects.filter(action="delete").count() == 2
+    assert AuditEntry.objects.filter(action="delete").count() == 2  # the project and its editor's membership
+    response = client.post(reverse("tenancy:tenant_delete", kwargs={"tenant": "acme"}), follow=True)
+    assert "Tenant acme deleted, with its projects" in response.content.decode()
+    assert not Tenant.objects.filter(name="acme").exists() and not Project.objects.filter(tenant__name="acme").exists()
+    deleted = AuditEntry.objects.filter(action="delete")
+    assert sorted(deleted.values_list("object_repr", flat=True)) == [
+        "acme", "acme/lab", "acme/research", "editor Editor of acme/research", "owner Tenant admin of acme",
+        "viewer Viewer of acme"]
+    assert set(deleted.values_list("tenant_name", flat=True)) == {"acme"}
 
 
 def test_it_renders_the_overview_in_a_fixed_number_of_queries(world, django_assert_max_num_queries):
