@@ -81,8 +81,26 @@ class ComputePoolAdmin(admin.ModelAdmin):
     inlines = [PoolStepInline]
     # The kubeconfig is a credential: support staff see whether one is stored, never its content.
     exclude = ("kubeconfig",)
-    readonly_fields = ("uuid", "namespace", "tick", "due_at", "operation", "step", "cluster_uid", "sent_hosts", "request", "created",
-                       "updated", "started", "ready_at", "deleted_at", "kubeconfig_stored")
+
+    # A pool's state belongs to its provisioning (compute.provisioning, compare-and-set): support staff read it
+    # here and change it only through the pool page or a manifest (delete, force delete, retry), never by
+    # overwriting a status, which would leave Palette's cluster and the hosts it holds untracked. A pool is
+    # never added here, and only a Deleted pool's record can be removed.
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in ComputePool._meta.fields if f.name not in ("id", "kubeconfig")] + ["kubeconfig_stored"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        if obj is not None and obj.status != ComputePool.DELETED:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # a bulk delete would take live pools along
+        return actions
 
     @admin.display(boolean=True, description="kubeconfig stored")
     def kubeconfig_stored(self, obj: ComputePool) -> bool:

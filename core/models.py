@@ -5,7 +5,8 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Concat
 from django.utils import timezone
 
 
@@ -87,6 +88,19 @@ class TaskRun(models.Model):
         stamp = timezone.now().strftime("%H:%M:%S")
         self.log = f"{self.log}{stamp} {line}\n"
         type(self).objects.filter(pk=self.pk).update(log=self.log)
+
+    def requeue(self, note: str) -> bool:
+        """Move running → pending again (compare-and-set) after a transient failure, noting why in the log.
+
+        False when the run is no longer running (the watchdog failed it meanwhile): nothing changes.
+        """
+        stamp = timezone.now().strftime("%H:%M:%S")
+        line = f"{stamp} {note}\n"
+        moved = type(self).objects.filter(pk=self.pk, status=self.RUNNING).update(
+            status=self.PENDING, started=None, log=Concat(F("log"), Value(line), output_field=models.TextField()))
+        if moved:
+            self.status, self.started, self.log = self.PENDING, None, f"{self.log}{line}"
+        return bool(moved)
 
     def finish(self, status: str = SUCCEEDED, error: str = "") -> None:
         """End the run (succeeded, failed or cancelled); an error is recorded first."""

@@ -55,3 +55,8 @@ def kinds() -> list[Kind]:
 def run_kinds() -> list[Kind]:
     """The registered run kinds (those with a task)."""
     return [kind for kind in _kinds.values() if kind.task]
+
+
+def task_for(model: type[models.Model]) -> str:
+    """The Celery task that performs one row of the registered run model `model`."""
+    return _kinds[model._meta.label].task

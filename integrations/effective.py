@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from core import dberrors
 from palette import errors as perrors
 from tenancy.models import Project, Tenant
 
@@ -166,13 +167,48 @@ def palette_client(palette: EffectivePalette, *, name: str = "", **kwargs):
     )
 
 
+#: How often a run goes back to pending after a transient database error before it fails, and the waits.
+RUN_DB_ATTEMPTS = 8
+RUN_DB_BACKOFF = (2, 5, 10, 20, 40, 60, 60)
+
+
+def _try_again_later(run, exc: BaseException) -> bool:
+    """After a transient database error (busy SQLite, dropped connection, serialization failure): put the run
+    back to pending and send its task again after a pause, so it starts over (each run is idempotent: an
+    upsert by uid, the same tags, the same profiles). False once RUN_DB_ATTEMPTS are used up: it fails then.
+    """
+    from celery import current_app
+
+    from core.runs import task_for
+
+    dberrors.recover_connection()
+    tries = int((run.progress or {}).get("database_retries") or 0) + 1
+    if tries >= RUN_DB_ATTEMPTS:
+        return False
+    wait = RUN_DB_BACKOFF[min(tries, len(RUN_DB_BACKOFF)) - 1]
+    try:
+        run.set_progress(database_retries=tries)
+        if not run.requeue(f"The database was busy or unreachable ({dberrors.describe(exc)}); "
+                           f"trying again in {wait} s (try {tries + 1} of {RUN_DB_ATTEMPTS})."):
+            return True  # ended meanwhile (the watchdog): nothing to resend
+    except Exception as again:  # the database is still out of reach: the watchdog re-sends or fails the run
+        log.warning("%s %s: could not put it back to pending (%s)", type(run).__name__, run.pk, dberrors.describe(again))
+        return True
+    log.warning("%s %s: transient database error (%s), re-sent in %s s", type(run).__name__, run.pk,
+                dberrors.describe(exc), wait)
+    current_app.send_task(task_for(type(run)), args=[run.pk], countdown=wait)
+    return True
+
+
 def run_with_palette(run, owner: Tenant | Project, work, *, name: str, what: str, **client_kwargs):
     """Claim `run` (a TaskRun) and call ``work(client, palette)`` with a client for `owner`'s Palette integration.
 
     The one frame of the background runs that talk to Palette (discovery, profile sync, tag edits). A run
     claimed elsewhere is returned untouched. The run ends Failed with the reason when the integration is
     incomplete, with "Palette unreachable: ..." on a Palette error, and with a pointer to the worker log on
-    anything else (a bug must end the run visibly, not leave it running). Otherwise it ends Succeeded,
+    anything else (a bug must end the run visibly, not leave it running); a transient database error
+    (busy, dropped, serialization failure) puts it back to pending and sends it again instead, up to
+    RUN_DB_ATTEMPTS tries. Otherwise it ends Succeeded,
     unless `work` ended it itself. `what` names the run in that last message ("Discovery").
     """
     if not run.claim():
@@ -189,6 +225,8 @@ def run_with_palette(run, owner: Tenant | Project, work, *, name: str, what: str
         run.finish(run.FAILED, error=f"Palette unreachable: {exc}")
         return run
     except Exception as exc:
+        if dberrors.is_transient(exc) and _try_again_later(run, exc):
+            return run
         log.exception("%s %s failed", type(run).__name__, run.pk)
         run.finish(run.FAILED, error=f"{what} stopped unexpectedly ({type(exc).__name__}); see the worker log.")
         return run

@@ -17,7 +17,8 @@ def gather(project, spec: PoolSpec, *, pool=None, bundle: tuple[ProfileInfo, ...
 
     `bundle` overrides the stored bundle (a ProfileBundle document of the same manifest file);
     by default the bundle named by the spec is read. Hosts count as reserved once another pool has
-    saved them: whoever saves the hosts it chose holds `allocating` from this call to that save.
+    saved them, in any of our projects: whoever saves the hosts it chose holds `allocating` from this call to
+    that save.
     """
     from django.db.models import Q
 
@@ -41,11 +42,14 @@ def gather(project, spec: PoolSpec, *, pool=None, bundle: tuple[ProfileInfo, ...
                                                         "project_id", "cluster_uid"))
     reserved: dict[str, str] = {}
     for other in others:
-        # A failed pool without a cluster holds nothing; one with a cluster still occupies its hosts.
-        if other.project_id == project.pk and (other.status != ComputePool.FAILED or other.cluster_uid):
+        # A failed pool without a cluster holds nothing; one with a cluster still occupies its hosts. Host uids are
+        # Palette's: a pool of another of our projects on the same Palette project holds them too (named with its
+        # namespace), and the allocation lock is per Palette project (readiness.allocation).
+        if other.status != ComputePool.FAILED or other.cluster_uid:
+            label = other.name if other.project_id == project.pk else f"{other.project.namespace}/{other.name}"
             for uids in other.hosts.values():
                 for uid in uids:
-                    reserved[uid] = other.name
+                    reserved[uid] = label
     rows = list(EdgeHost.objects.filter(project=project, gone=False).values(
         "pk", "uid", "name", "state", "health", "health_message", "architecture", "cpu_cores", "memory_mib", "gpus", "tags",
         "clusters", "ip", "eligible", "reasons"))

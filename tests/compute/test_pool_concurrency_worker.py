@@ -21,7 +21,7 @@ from django.urls import reverse
 from compute.models import ComputePool, PoolStep
 from tests.compute.pool_fixtures import discover, make_bundle, manifest_spec
 from tests.compute.test_pool_worker import worker_settings  # noqa: F401  (the pool timings of the worker tests)
-from tests.conftest import ROOT, CeleryProcess, wait_for
+from tests.conftest import ROOT, CeleryProcess, require_services, wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -38,8 +38,7 @@ def database(request, transactional_db, tmp_path, settings):
     For SQLite, this thread's default connection is swapped for one to the file (configured as the workers
     configure theirs, from the same DATABASE_URL) until the test ends; the world is created in it.
     """
-    if connection.vendor != "postgresql" or not settings.REDIS_URL:
-        pytest.fail("needs PostgreSQL and Redis: run it with scripts/test.sh (make test).")
+    require_services()
     if request.param == "postgresql":
         yield request.param
         return

@@ -17,6 +17,7 @@ from django.urls import reverse
 from compute.models import ComputePool, PoolStep
 from compute.provisioning import request_delete, request_force_delete, retry_pool, run_step
 from palette.client import PaletteClient
+from tests.conftest import require_services
 from tests.compute.pool_fixtures import discover, drive, fast_sim, new_pool, pool_project  # noqa: F401
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -24,8 +25,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def postgresql():
-    if connection.vendor != "postgresql":
-        pytest.fail("These races need PostgreSQL (run them with scripts/test.sh, which starts it).")
+    require_services(redis=False)  # these races need PostgreSQL's row locks
 
 
 def _in_thread(work, results: dict, name: str):

@@ -99,6 +99,20 @@ def test_it_shows_pools_in_the_admin_without_the_kubeconfig(world, pool_project,
     assert "kubeconfig stored" in body.lower() and pool.kubeconfig not in body and "certificate-authority-data" not in body
 
 
+def test_the_admin_cannot_overwrite_a_pools_state_nor_delete_a_live_pool(world, pool_project, fast_sim):
+    pool = drive(new_pool(pool_project))
+    client = world.client_for(world.superuser)
+    change = reverse("admin:compute_computepool_change", args=[pool.pk])
+    body = client.get(change).content.decode()
+    assert 'name="status"' not in body and 'name="delete_requested"' not in body and 'name="hosts"' not in body
+    client.post(change, {"status": ComputePool.DELETED, "description": "x"})
+    pool.refresh_from_db()
+    assert pool.status == ComputePool.READY
+    assert client.post(reverse("admin:compute_computepool_delete", args=[pool.pk]), {"post": "yes"}).status_code == 403
+    assert ComputePool.objects.filter(pk=pool.pk).exists()
+    assert client.get(reverse("admin:compute_computepool_add")).status_code == 403
+
+
 def test_it_creates_and_deletes_profile_bundles_on_the_pools_page(world, pool_project, django_assert_max_num_queries):
     from compute.models import ClusterProfile, ProfileBundle
     from core.models import AuditEntry

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from compute.models import ComputePool, EdgeHost, PoolStep
-from tests.compute.pool_fixtures import discover, drive, fast_sim, new_pool, pool_project  # noqa: F401
+from tests.compute.pool_fixtures import discover, drive, fast_sim, make_bundle, new_pool, pool_project  # noqa: F401
 
 
 def test_it_provisions_a_pool_to_ready(pool_project, fast_sim):
@@ -232,3 +232,27 @@ def test_it_fails_with_the_reason_when_the_palette_integration_is_gone(world, po
     assert pool.failure_message == ("No Palette integration: add Settings to this project or its tenant. "
                                     "Fix the Settings, then Retry.")
     assert not [r for r in fast_sim.seen() if "spectroclusters" in r.path]  # nothing was sent to Palette
+
+
+def test_a_pool_of_another_project_on_the_same_palette_project_holds_its_hosts(world, pool_project, fast_sim):
+    from compute.readiness import report_for_pool
+    from tenancy.models import Project
+
+    # A second project of the tenant inherits the tenant's Settings: the same Palette project, the same hosts.
+    training = Project.objects.create(tenant=world.tenant_a, name="training", namespace="acme-training")
+    discover(training)
+    make_bundle(training)
+    first = drive(new_pool(pool_project))
+    assert first.status == ComputePool.READY
+    held = {uid for uids in first.hosts.values() for uid in uids}
+    second = new_pool(training, vip="10.20.99.11")
+    report = report_for_pool(second)
+    chosen = {uid for uids in report.hosts.values() for uid in uids}
+    assert chosen and not chosen & held
+    from compute.pools import spec_of
+    from compute.readiness import gather
+
+    facts = {h.uid: h for h in gather(training, spec_of(second), pool=second).hosts}
+    assert {facts[uid].reserved_by for uid in held} == {"acme-research/gpu-pool-a"}
+    second = drive(second)
+    assert second.status == ComputePool.READY and not {u for us in second.hosts.values() for u in us} & held
