@@ -79,15 +79,17 @@ class ComputePoolAdmin(admin.ModelAdmin):
     search_fields = ("name", "namespace", "cluster_name", "cluster_uid", "vip")
     list_select_related = ("project__tenant",)
     inlines = [PoolStepInline]
-    # The kubeconfig is a credential: support staff see whether one is stored, never its content.
-    exclude = ("kubeconfig",)
+    # The kubeconfig and the masked profile variable values are credentials: support staff see whether they are
+    # stored, never their content.
+    exclude = ("kubeconfig", "secret_variables")
 
     # A pool's state belongs to its provisioning (compute.provisioning, compare-and-set): support staff read it
     # here and change it only through the pool page or a manifest (delete, force delete, retry), never by
     # overwriting a status, which would leave Palette's cluster and the hosts it holds untracked. A pool is
     # never added here, and only a Deleted pool's record can be removed.
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in ComputePool._meta.fields if f.name not in ("id", "kubeconfig")] + ["kubeconfig_stored"]
+        return [f.name for f in ComputePool._meta.fields if f.name not in ("id", "kubeconfig", "secret_variables")] + [
+            "kubeconfig_stored", "masked_variables"]
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -101,6 +103,12 @@ class ComputePoolAdmin(admin.ModelAdmin):
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)  # a bulk delete would take live pools along
         return actions
+
+    @admin.display(description="masked profile variables")
+    def masked_variables(self, obj: ComputePool) -> str:
+        from .variables import rows
+
+        return ", ".join(f"{r['profile']}.{r['name']}" for r in rows(obj) if r["masked"]) or "none"
 
     @admin.display(boolean=True, description="kubeconfig stored")
     def kubeconfig_stored(self, obj: ComputePool) -> bool:

@@ -8,16 +8,24 @@ class ComputeConfig(AppConfig):
     verbose_name = "Compute"
 
     def ready(self) -> None:
+        from . import tasks  # noqa: F401  (registers the tasks: domain code sends them by name, core.tasks.send)
         from core.runs import register_history, register_run_kind
         from tenancy import deletion
         from tenancy.overview import register_step
 
+        from core import state_warnings
+        from integrations import onboarding
+
         from .deletion import live_pools_blocker, remove_pools_and_bundles
+        from .discovery import start_discovery
+        from .origin import moved_pools_warnings
         from .overview import hosts_step, pools_step
 
         register_step(20, hosts_step)
         register_step(30, pools_step)
         deletion.register_blocker(live_pools_blocker)
+        state_warnings.register(moved_pools_warnings)
+        onboarding.register_discovery(start_discovery)
         deletion.register_cleanup(10, remove_pools_and_bundles)
         register_run_kind("compute.DiscoveryRun", task="compute.discovery", name="discovery runs",
                           retention="RETENTION_DISCOVERY_RUNS_DAYS", targets=("project",))

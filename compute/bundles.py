@@ -4,16 +4,18 @@ A bundle (Infrastructure or Fullstack) holds exactly one edge-native profile ver
 infra or cluster (Full), plus add-ons (edge-native, or cloud type "all"). A reference is a uid,
 or a name and version; it is looked up in the project's synced cluster profiles first, and only
 when that table does not know it, asked of Palette (so a bundle can be applied right after the
-Settings, before anyone ran a profile sync). A version that a sync marked absent is refused with
+Settings, before anyone ran a profile sync): an older version, which Palette's search lists only in
+the newest version's `versions[]`, is read by its uid there, and the version's variables with it. A version that a sync marked absent is refused with
 that reason: Palette would refuse the cluster anyway, later and less clearly.
 """
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from integrations.effective import NotConfigured, palette_client, working_palette
 from palette import errors as perrors
+from palette.models import ProfileVariable
 from tenancy.models import Project
 
 from .models import ClusterProfile, ProfileBundle
@@ -25,7 +27,8 @@ TYPE_LABELS = {"infra": "Infrastructure", "cluster": "Full", "add-on": "Add-on",
 
 @dataclass(frozen=True)
 class ProfileInfo:
-    """What a bundle stores about one profile version, plus whether Palette still has it."""
+    """What a bundle stores about one profile version, plus whether Palette still has it and its variables
+    (None when they are not known: the version was never synced nor looked up)."""
 
     uid: str
     name: str
@@ -33,6 +36,7 @@ class ProfileInfo:
     type: str
     cloud_type: str
     present: bool = True
+    variables: tuple[ProfileVariable, ...] | None = field(default=None, compare=False)
 
     def stored(self) -> dict:
         return {"uid": self.uid, "name": self.name, "version": self.version, "type": self.type}
@@ -42,8 +46,13 @@ class ProfileInfo:
         return f"{self.name} {self.version}".strip()
 
 
+def row_variables(row: ClusterProfile) -> tuple[ProfileVariable, ...]:
+    """A synced version's variables, parsed."""
+    return tuple(ProfileVariable.from_api(v) for v in row.variables or () if isinstance(v, dict) and v.get("name"))
+
+
 def _from_row(row: ClusterProfile) -> ProfileInfo:
-    return ProfileInfo(row.uid, row.name, row.version, row.profile_type, row.cloud_type, row.present)
+    return ProfileInfo(row.uid, row.name, row.version, row.profile_type, row.cloud_type, row.present, row_variables(row))
 
 
 class _Live:
@@ -90,16 +99,20 @@ def _lookup(project: Project | None, ref: dict, live: _Live) -> tuple[ProfileInf
         if uid:
             found = client.get_cluster_profile(uid)
         else:
-            matches = [p for p in client.search_cluster_profiles(environments=("edge-native", "all"), name=name)
-                       if p.version == version]
-            if not matches:
+            # The search lists the newest version of the name; an older one is found by its uid in versions[].
+            found = client.find_cluster_profile_version(name, version)
+            if found is None:
                 return None, f"Palette has no cluster profile {name} version {version} in this project; check the name and version."
-            found = matches[0]
     except perrors.NotFound:
         return None, f"cluster profile {what} does not exist in the project's Palette project; check the uid."
     except perrors.PaletteError as exc:
         return None, f"could not look up cluster profile {what} in Palette: {exc}"
-    return ProfileInfo(found.uid, found.name, found.version, found.profile_type, found.cloud_type, True), ""
+    try:
+        variables: tuple[ProfileVariable, ...] | None = tuple(client.get_cluster_profile_variables(found.uid))
+    except perrors.PaletteError as exc:
+        log.info("variables of cluster profile %s not read: %s", found.uid, exc)
+        variables = None  # unknown: Palette checks the values at validation
+    return ProfileInfo(found.uid, found.name, found.version, found.profile_type, found.cloud_type, True, variables), ""
 
 
 def check_profiles(project: Project | None, refs: list[dict]) -> tuple[list[ProfileInfo], list[tuple[int, str]]]:
@@ -169,5 +182,6 @@ def bundle_facts(bundle: ProfileBundle, rows: dict[str, ClusterProfile] | None =
     for p in bundle.profiles:
         row = rows.get(p.get("uid"))
         out.append(ProfileInfo(p.get("uid", ""), p.get("name", ""), p.get("version", ""), p.get("type", ""),
-                               row.cloud_type if row else "edge-native", row.present if row else True))
+                               row.cloud_type if row else "edge-native", row.present if row else True,
+                               row_variables(row) if row else None))
     return out

@@ -23,14 +23,12 @@ def _pools_of(owner: Owner):
 
 def live_pools_blocker(owner: Owner) -> list[Blocker]:
     """The pools of `owner` that are not Deleted, each linked to its page, or nothing."""
-    from .pools_views import pool_url
-
     live = list(_pools_of(owner).exclude(status=ComputePool.DELETED).order_by("project__name", "name"))
     if not live:
         return []
     # A tenant's pools are named with their project's namespace, as manifests name them.
     prefix = (lambda pool: f"{pool.namespace}/") if isinstance(owner, Tenant) else (lambda pool: "")
-    items = tuple((f"{prefix(pool)}{pool.name} ({pool.get_status_display()})", pool_url(pool)) for pool in live)
+    items = tuple((f"{prefix(pool)}{pool.name} ({pool.get_status_display()})", pool.get_absolute_url()) for pool in live)
     many = len(live) > 1
     whose = "its projects have" if isinstance(owner, Tenant) else "it has"
     what = f"{whose} {len(live)} compute pool{'s' if many else ''} that {'are' if many else 'is'} not Deleted"

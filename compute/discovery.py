@@ -198,9 +198,7 @@ def policy_for(project: Project) -> Policy:
 
 def start_discovery(project: Project, *, trigger: str = "manual") -> DiscoveryRun:
     """Write a pending run (or return the active one) and enqueue it once the transaction commits."""
-    from .tasks import discovery_task
-
-    return start_once(DiscoveryRun, discovery_task, target={"project": project}, trigger=trigger)
+    return start_once(DiscoveryRun, "compute.discovery", target={"project": project}, trigger=trigger)
 
 
 def run_discovery(run: DiscoveryRun, **client_kwargs) -> DiscoveryRun:

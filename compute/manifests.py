@@ -5,7 +5,10 @@ description?, clusterProfiles: [{uid, name, version}]}`; a reference may give th
 and version. Profiles are checked by compute.bundles (edge-native, still in Palette, exactly one
 Infrastructure or Full).
 
-ComputePool (`spectrocloud.com/v1alpha1`): DESIGN.md §5, read by compute.pools.parse_spec.
+ComputePool (`spectrocloud.com/v1alpha1`): DESIGN.md §5, read by compute.pools.parse_spec, plus
+`spec.profileVariables: {<profile name>: {<variable>: <value>}}`, checked against the bundle's profiles by
+compute.variables (format, regex, known and not hidden). Masked (sensitive) values are exported as REDACTED unless
+secrets are shown; applying REDACTED keeps the value the pool has.
 Applying a new pool runs the readiness report and, when nothing blocks, starts provisioning (as
 the UI's Create does); a blocked pool is refused with every reason. The variant never changes;
 description and labels may change at any time; the rest only while the pool is Failed (the
@@ -16,6 +19,7 @@ deleting a pool that is already Deleted removes its record.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from core import audit
@@ -27,6 +31,7 @@ from tenancy.models import DNS1123_LABEL, Project
 from .bundles import check_profiles, pools_using
 from .models import ComputePool, ProfileBundle
 from .pools import PoolSpec, parse_spec, spec_of
+from .variables import REDACTED, encode_secrets, split, stored_secrets, with_masked
 
 BUNDLE_VERSION = "spectrocloud.com/v1beta1"
 POOL_VERSION = "spectrocloud.com/v1alpha1"
@@ -210,6 +215,10 @@ class ComputePoolHandler(Handler):
             return
         existing = ComputePool.objects.filter(project=project, name=doc.name).exclude(status=ComputePool.DELETED).first()
         doc.state.update(project=project, existing=existing, bundle=stored_bundle)
+        spec = self._variables(doc, plan, spec, facts, existing)
+        if spec is None:
+            return
+        doc.state["spec"] = spec
         if existing is not None:
             self._check_change(doc, plan, existing, spec)
             return
@@ -221,6 +230,36 @@ class ComputePoolHandler(Handler):
         for requirement in report.blocking_failures:
             plan.error(doc, "", f"not ready to provision — {requirement.name}: {requirement.reason} "
                                 f"(`manage.py pool_plan -f FILE` shows the whole report).")
+
+    @staticmethod
+    def _variables(doc: Document, plan: Plan, spec: PoolSpec, facts, existing: ComputePool | None) -> PoolSpec | None:
+        """The spec with its variable values checked against the bundle's profiles (None after reporting a problem).
+
+        REDACTED, which export writes for a masked value, keeps the value the pool has; a masked value is never
+        repeated in a message (and the plan scrubs it from every message anyway).
+        """
+        kept = stored_secrets(existing) if existing is not None else {}
+        values: dict[str, dict[str, str]] = {}
+        reused: set[tuple[str, str]] = set()
+        ok = True
+        for profile, given in spec.variables.items():
+            for name, value in given.items():
+                if value.strip() == REDACTED:
+                    if name not in (kept.get(profile) or {}):
+                        plan.error(doc, f"spec.profileVariables.{profile}.{name}", f"holds the placeholder {REDACTED} written by "
+                                                                                   "export; put the real value here, or export with --show-secrets.")
+                        ok = False
+                        continue
+                    value = kept[profile][name]
+                    reused.add((profile, name))
+                values.setdefault(profile, {})[name] = value
+        spec, problems = with_masked(replace(spec, variables=values, masked=frozenset(reused)), facts or ())
+        plan.secrets.update(v for p, given in spec.variables.items() for n, v in given.items() if (p, n) in spec.masked)
+        if facts is None:
+            return spec if ok else None  # the bundle has problems of its own, reported with it
+        for profile, name, message in problems:
+            plan.error(doc, f"spec.profileVariables.{profile}" + (f".{name}" if name else ""), message)
+        return spec if ok and not problems else None
 
     @staticmethod
     def _check_change(doc: Document, plan: Plan, pool: ComputePool, spec: PoolSpec) -> None:
@@ -235,7 +274,7 @@ class ComputePoolHandler(Handler):
         core_changed = _core(spec) != _core(current)
         if core_changed and pool.status != ComputePool.FAILED:
             plan.error(doc, "spec", f"pool {pool.name} is {pool.status}: only its description and labels can change. Delete it and "
-                                    "create it again to change the cluster (node pools, VIP, bundle, SSH keys, deletion policy).")
+                                    "create it again to change the cluster (node pools, VIP, bundle, profile variables, SSH keys, deletion policy).")
             return
         if spec.vip != current.vip:
             other = ComputePool.objects.filter(vip=spec.vip).exclude(status=ComputePool.DELETED).exclude(pk=pool.pk).first()
@@ -260,9 +299,10 @@ class ComputePoolHandler(Handler):
         if pool.labels != spec.labels:
             changed["labels"] = dict(spec.labels)
         if doc.state.get("core_changed"):
+            plain, secret = split(spec)
             changed.update(bundle=bundle, bundle_name=spec.bundle, node_pools=spec.node_pools(), cp_resource_groups=dict(spec.cp_groups),
                            worker_resource_groups=dict(spec.worker_groups), vip=spec.vip, ssh_keys=list(spec.ssh_keys),
-                           deletion_policy=spec.deletion_policy, hosts={})
+                           deletion_policy=spec.deletion_policy, hosts={}, variables=plain, secret_variables=encode_secrets(secret))
         if not changed:
             return "unchanged"
         for key, value in changed.items():
@@ -299,11 +339,12 @@ class ComputePoolHandler(Handler):
         pools = ComputePool.objects.select_related("project").exclude(status=ComputePool.DELETED).order_by("namespace", "name")
         if namespace:
             pools = pools.filter(namespace=namespace)
-        return [spec_of(pool).to_manifest() for pool in pools]
+        return [spec_of(pool).to_manifest(show_secrets=show_secrets) for pool in pools]
 
 
 def _core(spec: PoolSpec) -> tuple:
-    return (spec.bundle, spec.node_pools(), spec.cp_groups, spec.worker_groups, spec.vip, spec.ssh_keys, spec.deletion_policy)
+    return (spec.bundle, spec.node_pools(), spec.cp_groups, spec.worker_groups, spec.vip, spec.ssh_keys, spec.deletion_policy,
+            spec.variables)
 
 
 def _vip_path(spec: PoolSpec) -> str:

@@ -6,6 +6,7 @@ import uuid
 
 from django.db import models
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 
 from core.fields import EncryptedTextField
@@ -164,6 +165,8 @@ class ClusterProfile(models.Model):
     scope = models.CharField(max_length=32, blank=True)
     clusters = models.JSONField(default=list, blank=True, help_text="Names of the clusters using this version.")
     present = models.BooleanField(default=True)
+    variables = models.JSONField(default=list, blank=True,
+                                 help_text="The version's profile variables as Palette lists them (GET /v1/clusterprofiles/{uid}/variables).")
     synced = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -278,10 +281,16 @@ class ComputePool(models.Model):
 
     PENDING, VALIDATING, PROVISIONING, RUNNING, READY = "pending", "validating", "provisioning", "running", "ready"
     FAILED, DELETING, DELETED = "failed", "deleting", "deleted"
+    # Needs attention: Palette's answers do not prove the cluster gone (a 404 that the project probe or a second
+    # read does not confirm); the pool keeps its hosts and says why until someone looks.
+    ATTENTION = "attention"
     STATUS_CHOICES = [(PENDING, "Pending"), (VALIDATING, "Validating"), (PROVISIONING, "Provisioning"), (RUNNING, "Running"),
-                      (READY, "Ready"), (FAILED, "Failed"), (DELETING, "Deleting"), (DELETED, "Deleted")]
+                      (READY, "Ready"), (FAILED, "Failed"), (DELETING, "Deleting"), (DELETED, "Deleted"),
+                      (ATTENTION, "Needs attention")]
     IN_PROGRESS = (PENDING, VALIDATING, PROVISIONING, RUNNING, DELETING)
-    TERMINAL = (READY, FAILED, DELETED)
+    TERMINAL = (READY, FAILED, DELETED, ATTENTION)
+    #: Stopped on a problem someone must look at: Retry and Delete are offered.
+    STOPPED = (FAILED, ATTENTION)
     DEDICATED, SHARED = "dedicated", "shared"
     VARIANT_CHOICES = [(DEDICATED, "Dedicated"), (SHARED, "Shared")]
     DELETE, ORPHAN = "delete", "orphan"
@@ -324,6 +333,16 @@ class ComputePool(models.Model):
     failure_class = models.CharField(max_length=16, choices=FAILURE_CHOICES, blank=True)
     failure_message = models.TextField(blank=True)
     kubeconfig = EncryptedTextField(blank=True)
+    kubeconfig_kind = models.CharField(max_length=16, blank=True,
+                                       help_text="Which of Palette's kubeconfigs was stored: admin, client or kubeconfig.")
+    # Where the pool's cluster lives, recorded at its first create: every later call for this pool goes there,
+    # whatever the Settings say now (a 404 from another Palette project proves nothing).
+    palette_host = models.CharField(max_length=500, blank=True)
+    palette_tenant = models.CharField(max_length=200, blank=True)
+    palette_project_uid = models.CharField(max_length=64, blank=True)
+    variables = models.JSONField(default=dict, blank=True,
+                                 help_text="Profile variable values: {profile name: {variable: value}} (masked ones not here).")
+    secret_variables = EncryptedTextField(blank=True, help_text="Masked profile variable values, encrypted JSON.")
     delete_requested = models.BooleanField(default=False)
     force_delete_requested = models.BooleanField(default=False)
     force_delete_sent = models.DateTimeField(null=True, blank=True)
@@ -348,6 +367,10 @@ class ComputePool(models.Model):
     def save(self, *args, **kwargs) -> None:
         self.namespace = self.project.namespace  # a project's namespace never changes
         super().save(*args, **kwargs)
+
+    def get_absolute_url(self) -> str:
+        """The pool's page."""
+        return reverse("compute:pool_detail", args=[self.project.tenant.name, self.project.name, self.uuid])
 
     @property
     def audit_tenant(self):

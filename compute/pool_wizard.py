@@ -1,11 +1,12 @@
-"""The Compute Pool wizard: General → Variant → Profile bundle → Node pools → Network → Review → Create.
+"""The Compute Pool wizard: General → Variant → Profile bundle → Profile variables → Node pools → Network → Review → Create.
 
 The draft lives in the session (one per project), so every step is a plain GET URL that survives back and
 reload; a step's POST is validated by the same PoolForm (and so by compute.pools.parse_spec) as a whole pool,
 with the fields of later steps not yet required, then stored and answered with a redirect to the next step.
 The node-pool step posts its fields on every change to `pool_wizard_counts`, which runs the readiness
-evaluator and answers the live counts fragment. Create goes through pools_views.create_checked, the one
-create path. Nothing secret is ever part of a draft.
+evaluator and answers the live counts fragment. Create goes through create_checked (below), the one
+create path. Nothing secret is ever part of a draft in clear: the Profile variables step keeps the plain values as
+JSON and the masked (sensitive) ones encrypted (compute.variables.seal); a masked value is never rendered back.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import re
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import IntegrityError, transaction
 from django.http import Http404
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -24,14 +26,17 @@ from core.htmx import redirect_after_post, render_page
 from core.models import AuditEntry
 from tenancy import access
 
+from . import provisioning
 from .bundle_forms import BundleForm
+from .bundles import bundle_facts
 from .models import ClusterProfile, ComputePool, ProfileBundle
 from .pools import parse_spec
 from .pools_forms import WORKER_FIELDS, WORKER_SLOTS, PoolForm, worker_prefix
 from .readiness import CREATE_PATH, evaluate, gather
+from .variables import seal, unseal, value_problem
 
-STEPS = [("general", "General"), ("variant", "Variant"), ("bundle", "Profile bundle"), ("nodes", "Node pools"),
-         ("network", "Network"), ("review", "Review")]
+STEPS = [("general", "General"), ("variant", "Variant"), ("bundle", "Profile bundle"), ("variables", "Profile variables"),
+         ("nodes", "Node pools"), ("network", "Network"), ("review", "Review")]
 STEP_NAMES = [s for s, _ in STEPS]
 CP_FIELDS = ["cp_count", "cp_worker_eligible", "cp_architecture", "cp_cpu", "cp_memory_gib", "cp_groups"]
 WORKER_SLOT_FIELDS = [[f"{worker_prefix(i)}{f}" for f in WORKER_FIELDS] for i in range(WORKER_SLOTS)]
@@ -39,12 +44,15 @@ STEP_FIELDS = {
     "general": ["name", "description", "labels"],
     "variant": ["variant"],
     "bundle": ["bundle"],
+    "variables": ["profile_variables"],
     "nodes": CP_FIELDS + [f for slot in WORKER_SLOT_FIELDS for f in slot] + ["worker_groups"],
     "network": ["vip", "ssh_keys", "deletion_policy"],
     "review": [],
 }
 CHECKBOXES = {"cp_worker_eligible"}
 SLOTS_SHOWN = "worker_slots_shown"  # kept in the draft beside the form fields
+PLAIN_VARIABLES = "variable_values"  # JSON {profile name: {variable: value}}, beside the form fields
+SEALED_VARIABLES = "variable_secrets"  # the masked values, encrypted
 FOUND = re.compile(r": found (\d+)")
 
 
@@ -69,6 +77,99 @@ def draft(request, project) -> dict[str, str]:
     return {**_defaults(project), **request.session.get(_key(project), {})}
 
 
+def _json(text: str) -> dict:
+    try:
+        data = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def draft_variables(project, data: dict) -> dict:
+    """The variable values of the draft, masked ones decrypted, for the profiles of the bundle chosen now (values of
+    profiles the bundle no longer holds are dropped)."""
+    bundle = ProfileBundle.objects.filter(project=project, name=data.get("bundle") or "").first()
+    names = {p.get("name") for p in bundle.profiles} if bundle else set()
+    merged: dict[str, dict] = {}
+    for source in (_json(data.get(PLAIN_VARIABLES, "")), unseal(data.get(SEALED_VARIABLES, ""))):
+        for profile, given in source.items():
+            if profile in names and isinstance(given, dict):
+                merged.setdefault(profile, {}).update({str(k): str(v) for k, v in given.items()})
+    return merged
+
+
+def variable_entries(project, data: dict) -> tuple[list[dict], list[str]]:
+    """The variables the wizard asks for (the chosen bundle's, hidden ones left out), and the labels of the bundle's
+    profiles whose variables are not known (never synced)."""
+    bundle = ProfileBundle.objects.filter(project=project, name=data.get("bundle") or "").first()
+    if bundle is None:
+        return [], []
+    entries, unknown = [], []
+    for profile in bundle_facts(bundle):
+        if profile.variables is None:
+            unknown.append(profile.label)
+            continue
+        entries += [{"profile": profile, "var": var} for var in profile.variables if not var.hidden]
+    return entries, unknown
+
+
+def _variable_fields(project, data: dict, posted: dict | None = None, errors: dict | None = None) -> list[dict]:
+    entries, _unknown = variable_entries(project, data)
+    plain = _json(data.get(PLAIN_VARIABLES, ""))
+    sealed = unseal(data.get(SEALED_VARIABLES, ""))
+    fields = []
+    for i, entry in enumerate(entries):
+        profile, var = entry["profile"], entry["var"]
+        key = f"var-{i}"
+        if var.is_sensitive:
+            value = ""  # a masked value is never rendered back
+        elif posted is not None:
+            value = posted.get(key, "")
+        else:
+            value = (plain.get(profile.name) or {}).get(var.name, "")
+        fields.append({"key": key, "profile": profile, "var": var, "value": value, "error": (errors or {}).get(key, ""),
+                       "is_set": var.is_sensitive and var.name in (sealed.get(profile.name) or {}),
+                       "required": var.needs_value})
+    return fields
+
+
+def _save_variables(request, project, data: dict) -> dict[str, str]:
+    """Read the Profile variables step's POST: the field errors (by field key), and the draft is updated when none."""
+    entries, _unknown = variable_entries(project, data)
+    old_secret = unseal(data.get(SEALED_VARIABLES, ""))
+    plain: dict[str, dict] = {}
+    secret: dict[str, dict] = {}
+    errors: dict[str, str] = {}
+    for i, entry in enumerate(entries):
+        profile, var = entry["profile"], entry["var"]
+        key = f"var-{i}"
+        raw = request.POST.get(key, "")
+        if var.is_sensitive:
+            value = raw if raw != "" else (old_secret.get(profile.name) or {}).get(var.name, "")
+            if request.POST.get(f"{key}-clear"):
+                value = ""
+        else:
+            value = raw.strip()
+        if value == "":
+            if var.needs_value:
+                errors[key] = f"{var.label} ({var.name}) is required: profile {profile.label} gives it no default."
+            continue
+        if len(value) > 10_000:
+            errors[key] = f"{var.label} ({var.name}) must be at most 10000 characters."
+            continue
+        problem = value_problem(var, value, show_value=not var.is_sensitive)
+        if problem:
+            errors[key] = f"{var.label} ({var.name}): {problem}"
+            continue
+        (secret if var.is_sensitive else plain).setdefault(profile.name, {})[var.name] = value
+    if not errors:
+        saved = dict(request.session.get(_key(project), {}))
+        saved[PLAIN_VARIABLES] = json.dumps(plain, sort_keys=True) if plain else ""
+        saved[SEALED_VARIABLES] = seal(secret)
+        request.session[_key(project)] = saved
+    return errors
+
+
 def _posted(request, step: str) -> dict[str, str]:
     return {f: ("on" if request.POST.get(f) else "") if f in CHECKBOXES else request.POST.get(f, "").strip()
             for f in STEP_FIELDS[step]}
@@ -81,7 +182,7 @@ def _fields_upto(step: str) -> set[str]:
 
 def step_form(project, data: dict, step: str) -> PoolForm:
     """A bound PoolForm for `step`: fields of later steps are not required yet (their problems are not shown)."""
-    form = PoolForm(data, project=project)
+    form = PoolForm(data, project=project, variables=draft_variables(project, data))
     later = set(form.fields) - _fields_upto(step) if step != "review" else set()
     for name in later:
         form.fields[name].required = False
@@ -174,6 +275,9 @@ def _context(request, project, role, step: str, form: PoolForm, data: dict, **ex
         context["worker_slot_limit"] = WORKER_SLOTS
         context["worker_groups"] = form["worker_groups"]
         context["counts"] = live_counts(project, data)
+    if step == "variables":
+        context["variable_fields"] = extra.pop("variable_fields", None) or _variable_fields(project, data)
+        context["variables_unknown"] = variable_entries(project, data)[1]
     if step == "bundle":
         context["bundles"] = ProfileBundle.objects.filter(project=project)
         context["bundle_form"] = extra.pop("bundle_form", None) or BundleForm(project=project)
@@ -187,10 +291,33 @@ def _review(project, data: dict) -> dict:
     form = step_form(project, data, "review")
     errors = step_errors(form, "review")
     report = evaluate(gather(project, form.spec)) if not errors and form.spec is not None else None
+    values = draft_variables(project, data)
+    masked = form.spec.masked if form.spec is not None else frozenset()
+    sealed = unseal(data.get(SEALED_VARIABLES, ""))
+    variable_rows = [{"profile": p, "name": n, "value": "" if (p, n) in masked or n in (sealed.get(p) or {}) else v,
+                      "masked": (p, n) in masked or n in (sealed.get(p) or {})}
+                     for p, given in sorted(values.items()) for n, v in sorted(given.items())]
     return {"form": form, "problems": [{"field": form[k].label if k in form.fields else "", "message": e,
                                         "url": _url(project, _step_of(k))} for k, es in errors.items() for e in es],
-            "report": report, "request_json": json.dumps(report.request, indent=2) if report else "", "create_path": CREATE_PATH,
+            "variable_rows": variable_rows, "report": report, "request_json": json.dumps(report.request, indent=2) if report else "", "create_path": CREATE_PATH,
             "manifest": form.spec.to_manifest() if report else None}
+
+
+def create_checked(request, project, form: PoolForm):
+    """The one create path (the wizard's Create and the full-form POST): the evaluator's report, then the pool
+    when nothing blocks. Returns (pool or None, report); a refusal is added to the form as a non-field error."""
+    report = evaluate(gather(project, form.spec))
+    if not report.ready:
+        form.add_error(None, "Not ready to provision: fix the blocking requirements below first.")
+        return None, report
+    try:
+        with transaction.atomic():
+            pool = provisioning.create_pool(project, form.spec, form.cleaned_data["bundle"], request=request)
+    except IntegrityError:
+        form.add_error(None, "Another pool took this name or VIP a moment ago; check the report again.")
+        return None, report
+    messages.success(request, f"Pool {pool.name} created: provisioning started.")
+    return pool, report
 
 
 @login_required
@@ -203,12 +330,10 @@ def pool_wizard(request, tenant, project, step):
     if step == "review":
         review = _review(project, data)
         if request.method == "POST" and review["report"] is not None:
-            from .pools_views import create_checked, pool_url
-
             pool, report = create_checked(request, project, review["form"])
             if pool is not None:
                 request.session.pop(_key(project), None)
-                return redirect_after_post(request, pool_url(pool))
+                return redirect_after_post(request, pool.get_absolute_url())
             review["report"] = report
             review["problems"] += [{"field": "", "message": e, "url": ""} for e in review["form"].non_field_errors()]
         elif request.method == "POST":
@@ -217,6 +342,13 @@ def pool_wizard(request, tenant, project, step):
                            _context(request, project, role, step, review.pop("form"), data, **review))
     if request.method == "GET":
         return render_page(request, "compute/pool_wizard.html", _context(request, project, role, step, PoolForm(initial=data, project=project), data))
+    if step == "variables":
+        errors = _save_variables(request, project, data)
+        if errors:
+            fields = _variable_fields(project, data, posted=request.POST, errors=errors)
+            return render_page(request, "compute/pool_wizard.html", _context(request, project, role, step, PoolForm(initial=data, project=project),
+                                                                             data, variable_fields=fields))
+        return redirect_after_post(request, _url(project, STEP_NAMES[STEP_NAMES.index(step) + 1]))
     merged = {**data, **_posted(request, step)}
     form = step_form(project, merged, step)
     if step_errors(form, step):

@@ -9,7 +9,9 @@ Field rules: pool name 3–33 characters `^[a-z]([a-z0-9-]*[a-z0-9])?$`; control
 nodes (a lone control-plane node without worker pools must run workloads); worker pools with a
 DNS-1123 name, a node count and per-host minimums (CPU cores, memory MiB, GPUs of a family with a
 minimum count and memory per GPU); resource groups are tags every chosen host must carry; the VIP
-is a usable IPv4 unicast address; SSH keys are parsed public keys (ed25519, RSA ≥ 2048 bits, ECDSA).
+is a usable IPv4 unicast address; SSH keys are parsed public keys (ed25519, RSA ≥ 2048 bits, ECDSA); profile variables
+(`spec.profileVariables: {<profile name>: {<variable>: <value>}}`) are text values, checked against the bundle's
+profiles by compute.variables once the bundle is known.
 """
 from __future__ import annotations
 
@@ -207,6 +209,10 @@ class PoolSpec:
     deletion_policy: str = DELETE
     description: str = ""
     labels: dict = field(default_factory=dict)
+    # {profile name: {variable: value}}, masked values too (never in a repr); `masked` names the (profile, variable)
+    # pairs whose values are masked (compute.variables decides which, from the bundle's profiles).
+    variables: dict = field(default_factory=dict, repr=False)
+    masked: frozenset = field(default=frozenset(), repr=False)
 
     @property
     def machine_pools(self) -> tuple[NodeRequirement, ...]:
@@ -216,8 +222,15 @@ class PoolSpec:
         """The stored and exported `nodePoolRequirements`."""
         return {"controlPlanePool": self.control_plane.to_manifest(), "workerPools": [w.to_manifest() for w in self.workers]}
 
-    def to_manifest(self) -> dict:
-        """The ComputePool document (DESIGN.md §5 shape) for this spec."""
+    def manifest_variables(self, show_secrets: bool = False) -> dict:
+        """`spec.profileVariables`: masked values written as REDACTED unless `show_secrets`."""
+        from core.manifests import REDACTED
+
+        return {profile: {name: value if show_secrets or (profile, name) not in self.masked else REDACTED
+                          for name, value in sorted(given.items())} for profile, given in sorted(self.variables.items())}
+
+    def to_manifest(self, show_secrets: bool = False) -> dict:
+        """The ComputePool document (DESIGN.md §5 shape) for this spec; masked variable values REDACTED unless `show_secrets`."""
         metadata: dict[str, Any] = {"name": self.name, "namespace": self.namespace}
         if self.labels:
             metadata["labels"] = dict(self.labels)
@@ -233,6 +246,8 @@ class PoolSpec:
         if self.description:
             spec["description"] = self.description
         spec["profileBundleRef"] = {"name": self.bundle}
+        if self.variables:
+            spec["profileVariables"] = self.manifest_variables(show_secrets)
         spec["clusterVariant"] = variant
         spec["sshKeys"] = list(self.ssh_keys)
         spec["deletionPolicy"] = self.deletion_policy
@@ -391,7 +406,57 @@ def _node(data: Any, where: str, problems: SpecProblems, *, control_plane: bool)
     )
 
 
-SPEC_KEYS = ("description", "profileBundleRef", "clusterVariant", "sshKeys", "deletionPolicy")
+SPEC_KEYS = ("description", "profileBundleRef", "profileVariables", "clusterVariant", "sshKeys", "deletionPolicy")
+VARIABLE_KEY = re.compile(r"^[A-Za-z0-9_.\-]{1,200}$")
+
+
+def _profile_variables(root: dict, problems: SpecProblems) -> dict[str, dict[str, str]]:
+    """`spec.profileVariables`: {profile name: {variable: value}}, values as text (numbers and true/false are written as
+    Palette reads them). A value is never repeated in a message: it may be masked."""
+    from .variables import MAX_NAME_LENGTH, MAX_VALUE_LENGTH
+
+    raw = root.get("profileVariables")
+    if raw is None:
+        return {}
+    where = "spec.profileVariables"
+    if not isinstance(raw, dict):
+        problems.add(where, "must map profile names to {variable: value} mappings.")
+        return {}
+    out: dict[str, dict[str, str]] = {}
+    for profile, given in raw.items():
+        if not isinstance(profile, str) or not 0 < len(profile) <= MAX_NAME_LENGTH:
+            problems.add(where, f"a key must be a profile name of the bundle (at most {MAX_NAME_LENGTH} characters).")
+            continue
+        path = f"{where}.{profile}"
+        if given is None:
+            continue
+        if not isinstance(given, dict):
+            problems.add(path, "must map variable names to values.")
+            continue
+        values: dict[str, str] = {}
+        for name, value in given.items():
+            if not isinstance(name, str) or not VARIABLE_KEY.match(name):
+                problems.add(path, "a variable name uses letters, digits, '_', '.' and '-' (at most 200 characters).")
+                continue
+            if value is None:
+                continue
+            if isinstance(value, bool):
+                value = "true" if value else "false"
+            elif isinstance(value, (int, float)):
+                value = str(value)
+            if not isinstance(value, str):
+                problems.add(f"{path}.{name}", "must be a value (text, a number, or true/false), not a list or mapping.")
+                continue
+            if len(value) > MAX_VALUE_LENGTH:
+                problems.add(f"{path}.{name}", f"must be at most {MAX_VALUE_LENGTH} characters.")
+                continue
+            if "\x00" in value:
+                problems.add(f"{path}.{name}", "must not contain a NUL character.")
+                continue
+            values[name] = value
+        if values:
+            out[profile] = values
+    return out
 
 
 def parse_spec(spec: Any, *, name: str, namespace: str, labels: dict | None = None) -> tuple[PoolSpec | None, SpecProblems]:
@@ -477,6 +542,7 @@ def parse_spec(spec: Any, *, name: str, namespace: str, labels: dict | None = No
             keys.append(validate_ssh_key(key if isinstance(key, str) else ""))
         except ValidationError as exc:
             problems.add(f"spec.sshKeys[{i}]", " ".join(exc.messages))
+    variables = _profile_variables(root, problems)
     policy = root.get("deletionPolicy", DELETE)
     if policy not in (DELETE, ORPHAN):
         problems.add("spec.deletionPolicy", "must be delete (remove the Palette cluster) or orphan (keep it in Palette).")
@@ -485,11 +551,20 @@ def parse_spec(spec: Any, *, name: str, namespace: str, labels: dict | None = No
         return None, problems
     return PoolSpec(name=name, namespace=namespace, bundle=bundle, control_plane=control_plane, workers=tuple(workers),
                     variant=variant, vip=vip, ssh_keys=tuple(keys), cp_groups=cp_groups, worker_groups=worker_groups,
-                    deletion_policy=policy, description=description, labels=dict(labels or {})), problems
+                    deletion_policy=policy, description=description, labels=dict(labels or {}), variables=variables), problems
 
 
 def spec_of(pool) -> PoolSpec:
-    """The PoolSpec of a stored ComputePool (its stored fields were checked when it was saved)."""
+    """The PoolSpec of a stored ComputePool (its stored fields were checked when it was saved), with its profile
+    variables: the plain ones and the masked ones (decrypted; `masked` names them)."""
+    from dataclasses import replace
+
+    from .variables import stored_secrets
+
+    secret = stored_secrets(pool)
+    variables = {p: dict(v) for p, v in (pool.variables or {}).items()}
+    for profile, given in secret.items():
+        variables.setdefault(profile, {}).update(given)
     manifest = {"description": pool.description, "profileBundleRef": {"name": pool.bundle_name},
                 "clusterVariant": {"controlPlaneResourceGroups": pool.cp_resource_groups,
                                    "workerResourceGroups": pool.worker_resource_groups,
@@ -499,4 +574,4 @@ def spec_of(pool) -> PoolSpec:
     spec, problems = parse_spec(manifest, name=pool.name, namespace=pool.project.namespace, labels=pool.labels)
     if spec is None:
         raise ValueError("stored compute pool spec is unreadable: " + "; ".join(f"{p}: {m}" for p, m in problems))
-    return spec
+    return replace(spec, variables=variables, masked=frozenset((p, n) for p, given in secret.items() for n in given))

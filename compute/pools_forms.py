@@ -3,7 +3,9 @@
 The wizard (compute.pool_wizard) shows it a few fields per step and validates each step with it.
 
 The form only collects fields and turns them into the manifest's spec shape; every rule lives in
-compute.pools.parse_spec, so the form, `apply` and `pool_plan` give the same messages.
+compute.pools.parse_spec (and compute.variables for profile variables), so the form, `apply` and `pool_plan` give the
+same messages. Profile variable values come in as `variables=` (the wizard's Profile variables step keeps them; masked
+ones never in a form field, so never rendered back); their problems are shown on the `profile_variables` field.
 """
 from __future__ import annotations
 
@@ -42,6 +44,7 @@ FIELD_FOR_PATH = [
                           (".memory", "memory_gib"), (".gpu", "gpu_family"), ("", "name"))],
     ("workerPools[0]", "worker_name"),
     ("paletteClusterDeploymentConfig.vip", "vip"), ("spec.sshKeys", "ssh_keys"), ("spec.deletionPolicy", "deletion_policy"),
+    ("spec.profileVariables", "profile_variables"),
 ]
 
 
@@ -96,10 +99,13 @@ class PoolForm(forms.Form):
     vip = forms.CharField(label="VIP", help_text="A reserved IPv4 address in the hosts' subnet for the cluster's API endpoint.")
     ssh_keys = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}), label="SSH public keys", help_text="One per line.")
     deletion_policy = forms.ChoiceField(choices=ComputePool.POLICY_CHOICES, initial=ComputePool.DELETE)
+    # Holds the problems of the profile variable values only (the values come in as `variables=`): never bound.
+    profile_variables = forms.CharField(required=False, disabled=True, widget=forms.HiddenInput, label="Profile variables")
 
-    def __init__(self, *args, project=None, **kwargs):
+    def __init__(self, *args, project=None, variables: dict | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.project = project
+        self.variables = variables or {}
         self.fields["bundle"].queryset = ProfileBundle.objects.filter(project=project)
         # Worker pools 2.. copy the first slot's fields under their own prefix.
         for slot in range(1, WORKER_SLOTS):
@@ -152,6 +158,7 @@ class PoolForm(forms.Form):
             },
             "sshKeys": [line.strip() for line in (d.get("ssh_keys") or "").splitlines() if line.strip()],
             "deletionPolicy": d.get("deletion_policy") or ComputePool.DELETE,
+            **({"profileVariables": self.variables} if self.variables else {}),
         }
 
     def clean(self):
@@ -179,6 +186,14 @@ class PoolForm(forms.Form):
         for path, message in problems:
             field = next((f for prefix, f in sorted(FIELD_FOR_PATH, key=lambda item: -len(item[0])) if prefix in path), None)
             self.add_error(field if field in self.fields else None, message)
+        if spec is not None and not problems and data.get("bundle") is not None:
+            from .bundles import bundle_facts
+            from .variables import with_masked
+
+            spec, variable_problems = with_masked(spec, bundle_facts(data["bundle"]))
+            for _profile, _name, message in variable_problems:
+                self.add_error("profile_variables", message)
+                problems.add("spec.profileVariables", message)
         if not problems and ComputePool.objects.filter(project=self.project, name=data["name"]).exclude(status=ComputePool.DELETED).exists():
             self.add_error("name", f"This project already has a pool called {data['name']}.")
         self.spec = spec if not problems else None

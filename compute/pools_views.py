@@ -6,7 +6,7 @@ import json
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
@@ -22,17 +22,15 @@ from .bundle_forms import BundleForm
 from .bundles import bundle_facts, pools_using
 from .models import ClusterProfile, ComputePool, EdgeHost, ProfileBundle
 from .pools import ssh_key_label, spec_of
+from .pool_wizard import create_checked, pool_wizard
 from .pools_forms import PoolForm
 from .readiness import CREATE_PATH, evaluate, gather
+from .variables import rows as variable_rows
 
 
 def _pool(request, tenant, project, pool, need=access.READ):
     project, role = access.get_project_for_user(request.user, tenant, project, need=need)
     return project, role, get_object_or_404(ComputePool.objects.select_related("project__tenant", "bundle"), uuid=pool, project=project)
-
-
-def pool_url(pool: ComputePool) -> str:
-    return reverse("compute:pool_detail", args=[pool.project.tenant.name, pool.project.name, pool.uuid])
 
 
 def _pools_context(project, role, bundle_form: BundleForm | None = None) -> dict:
@@ -91,30 +89,11 @@ def bundle_delete(request, tenant, project, bundle):
     return redirect_after_post(request, pools_page_url(project) + "#bundles")
 
 
-def create_checked(request, project, form: PoolForm):
-    """The one create path (the wizard's Create and the full-form POST): the evaluator's report, then the pool
-    when nothing blocks. Returns (pool or None, report); a refusal is added to the form as a non-field error."""
-    report = evaluate(gather(project, form.spec))
-    if not report.ready:
-        form.add_error(None, "Not ready to provision: fix the blocking requirements below first.")
-        return None, report
-    try:
-        with transaction.atomic():
-            pool = provisioning.create_pool(project, form.spec, form.cleaned_data["bundle"], request=request)
-    except IntegrityError:
-        form.add_error(None, "Another pool took this name or VIP a moment ago; check the report again.")
-        return None, report
-    messages.success(request, f"Pool {pool.name} created: provisioning started.")
-    return pool, report
-
-
 @login_required
 @require_http_methods(["GET", "POST"])
 def pool_create(request, tenant, project):
     """GET opens the wizard; a POST of every field at once (automation, the readiness check) stays supported."""
     if request.method == "GET":
-        from .pool_wizard import pool_wizard
-
         return pool_wizard(request, tenant, project, step="general")
     project, role = access.get_project_for_user(request.user, tenant, project, need=access.WRITE)
     report = None
@@ -123,7 +102,7 @@ def pool_create(request, tenant, project):
         if "create" in request.POST:
             pool, report = create_checked(request, project, form)
             if pool is not None:
-                return redirect_after_post(request, pool_url(pool))
+                return redirect_after_post(request, pool.get_absolute_url())
         else:
             report = evaluate(gather(project, form.spec))
     context = {"project": project, "tenant": project.tenant, "role": role, "form": form, "report": report,
@@ -137,13 +116,14 @@ def _detail_context(pool: ComputePool, project, role) -> dict:
     host_rows = [{"pool": name, "uid": uid, "host": hosts.get(uid)} for name, uids in pool.hosts.items() for uid in uids]
     started = pool.started or pool.created
     end = pool.ready_at if pool.status == ComputePool.READY else (pool.deleted_at if pool.status == ComputePool.DELETED else None)
-    failed_step = pool.steps.filter(attempt=pool.attempt, status="failed").first() if pool.status == ComputePool.FAILED else None
+    failed_step = pool.steps.filter(attempt=pool.attempt, status="failed").first() if pool.status in ComputePool.STOPPED else None
     return {
         "project": project, "tenant": project.tenant, "role": role, "pool": pool, "timeline": provisioning.timeline(pool),
         "host_rows": host_rows, "elapsed": _elapsed(pool, provisioning.human((end or timezone.now()) - started)),
         "failed_step": failed_step, "force_available": provisioning.force_delete_available(pool),
         "can_write": role in (access.WRITE, access.ADMIN), "spec": spec_of(pool),
         "ssh_keys": [ssh_key_label(k) for k in pool.ssh_keys],
+        "variable_rows": variable_rows(pool),  # masked values listed by name only, never shown
         "cp_groups": ", ".join(f"{k}={v}" if v else k for k, v in pool.cp_resource_groups.items()),
         "worker_groups": ", ".join(f"{k}={v}" if v else k for k, v in pool.worker_resource_groups.items()),
         "step_label": provisioning.STEP_LABELS.get(pool.step, "") if not pool.is_terminal else "",
@@ -155,7 +135,7 @@ def _elapsed(pool: ComputePool, took: str) -> str:
         return f"provisioned in {took}"
     if pool.status == ComputePool.DELETED:
         return f"deleted {timezone.localtime(pool.deleted_at):%Y-%m-%d %H:%M}" if pool.deleted_at else "deleted"
-    if pool.status == ComputePool.FAILED:
+    if pool.status in ComputePool.STOPPED:
         return f"after {took}"
     return f"for {took}"
 
@@ -176,9 +156,9 @@ def pool_retry(request, tenant, project, pool):
         if provisioning.retry_pool(pool, request=request):
             messages.success(request, f"Retrying {pool.name} (attempt {pool.attempt}).")
         else:
-            messages.error(request, f"Only a failed pool can be retried; {pool.name} is "
+            messages.error(request, f"Only a failed (or needs-attention) pool can be retried; {pool.name} is "
                                     f"{pool.get_status_display()} now.")
-    return redirect_after_post(request, pool_url(pool))
+    return redirect_after_post(request, pool.get_absolute_url())
 
 
 @login_required
@@ -193,7 +173,7 @@ def pool_delete(request, tenant, project, pool):
     else:
         messages.info(request, {"started": "Deletion started.", "queued": "Deletion will start after the current step.",
                                 "already": "The pool is already being deleted."}[outcome])
-    return redirect_after_post(request, pool_url(pool))
+    return redirect_after_post(request, pool.get_absolute_url())
 
 
 @login_required
@@ -213,4 +193,4 @@ def pool_force_delete(request, tenant, project, pool):
         messages.warning(request, f"The deletion just became {pool.get_status_display()}: {then}")
     else:
         messages.error(request, "Force delete is offered only when a deletion has been stuck for a while, or failed.")
-    return redirect_after_post(request, pool_url(pool))
+    return redirect_after_post(request, pool.get_absolute_url())

@@ -81,11 +81,9 @@ def preview(project: Project, hosts: list[EdgeHost], add: dict[str, str], remove
 
 def start_tag_edit(project: Project, hosts: list[EdgeHost], add: dict[str, str], remove: list[str], *, user=None) -> TagEdit:
     """Write the run row (host uids, never secrets) and enqueue it once the transaction commits."""
-    from .tasks import tag_edit_task
-
     edit = TagEdit.objects.create(project=project, add=add, remove=remove, host_uids=[h.uid for h in hosts],
                                   requested_by=user.get_username() if user else "")
-    enqueue_on_commit(tag_edit_task, edit.pk)
+    enqueue_on_commit("compute.tag_edit", edit.pk)
     return edit
 
 

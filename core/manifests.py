@@ -23,6 +23,8 @@ import yaml
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from .state_warnings import after_change
+
 HANDLER_MODULES = ("tenancy.manifests", "integrations.manifests", "compute.manifests")
 MAX_BYTES = 1024 * 1024
 MAX_DOCUMENTS = 500
@@ -138,6 +140,7 @@ class Result:
     errors: list[str] = field(default_factory=list)
     changes: list[Change] = field(default_factory=list)
     dry_run: bool = False
+    warnings: list[str] = field(default_factory=list)  # about the state the change leaves (core.state_warnings)
 
     @property
     def ok(self) -> bool:
@@ -157,6 +160,7 @@ class Plan:
         self.request = request
         self.audit_source = audit_source
         self.deleting = deleting
+        self.warnings: list[str] = []
         self.documents: list[Document] = []
         self._problems: list[tuple[int, int, str]] = []  # (document index, sequence, message): listed in file order
         self.secrets: set[str] = set()  # values that must never appear in a message
@@ -461,6 +465,9 @@ def _run(plan: Plan, step: Callable[[Document], str], documents: list[Document],
                     plan.error(doc, "", "conflicts with a change made at the same time; run the command again.")
                     raise _Abort from None
                 changes.append(Change(doc.kind, doc.name, doc.namespace, action))
+            if not plan.deleting:
+                # Inside the transaction, so a dry run warns about the state it would leave.
+                plan.warnings = after_change(doc.namespace for doc in documents)
             if dry_run:
                 transaction.set_rollback(True)
     except _Abort:
@@ -489,7 +496,7 @@ def _process(text: str | bytes, *, deleting: bool, user: Any, request: Any, dry_
         else:
             ordered = sorted(plan.documents, key=lambda d: (d.handler.order, d.index))
             changes = _run(plan, lambda doc: doc.handler.apply(doc, plan), ordered, dry_run)
-    return Result(errors=plan.scrubbed_errors(), changes=changes, dry_run=dry_run)
+    return Result(errors=plan.scrubbed_errors(), changes=changes, dry_run=dry_run, warnings=plan.warnings if changes else [])
 
 
 def apply_text(text: str | bytes, *, user: Any = None, request: Any = None, dry_run: bool = False, source: str = "manifest",
@@ -528,8 +535,9 @@ def _represent_str(dumper: yaml.SafeDumper, value: str):
 _Dumper.add_representer(str, _represent_str)
 
 
-# Keys whose values are secret wherever they appear in a pasted document.
-SECRET_FIELD_NAMES = frozenset({"apikey", "token", "password", "secret", "data", "stringdata", "ca.crt"})
+# Keys whose values are secret wherever they appear in a pasted document (a ComputePool's profileVariables may hold
+# masked values).
+SECRET_FIELD_NAMES = frozenset({"apikey", "token", "password", "secret", "data", "stringdata", "ca.crt", "profilevariables"})
 # For text that does not parse: a secret-like word, or a run of key-like characters long enough to be a key.
 SECRET_LOOKING = re.compile(r"secret|stringdata|\bdata\s*[\"']?\s*:|apikey|token|password|ca\.crt|private key|[A-Za-z0-9+/=_\-]{20,}",
                             re.IGNORECASE)

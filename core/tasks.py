@@ -3,21 +3,35 @@ from __future__ import annotations
 
 import socket
 
-from celery import shared_task
+from celery import current_app, shared_task
 from django.db import IntegrityError, transaction
 from celery.signals import worker_ready
 
 from .models import WorkerHeartbeat
 
 
-def enqueue_on_commit(task, *args) -> None:
-    """Send `task` with `args` (ids, never objects or secrets) once the current transaction commits.
+def send(name: str, *args, countdown: float = 0) -> None:
+    """Send the task registered as `name` ("compute.discovery") with `args` (ids, never objects or secrets).
+
+    The one way domain code enqueues work: by name, so it never imports a tasks module (which imports the
+    domain code: a cycle). Each app's tasks module is imported by its AppConfig.ready(), so every name is
+    registered in every process, web included.
+    """
+    task = current_app.tasks[name]
+    if countdown:
+        task.apply_async(args, countdown=countdown)
+    else:
+        task.delay(*args)
+
+
+def enqueue_on_commit(name: str, *args) -> None:
+    """Send the task registered as `name` with `args` once the current transaction commits (see `send`).
 
     Robust: the row is already committed and is the truth; if the broker cannot take the message
     right now the failure is logged instead of turning a saved change into an error page, and the
     pending row is picked up again by the stale-run watchdog.
     """
-    transaction.on_commit(lambda: task.delay(*args), robust=True)
+    transaction.on_commit(lambda: send(name, *args), robust=True)
 
 
 def create_or_active(model, target: dict, **fields):
@@ -40,8 +54,9 @@ def create_or_active(model, target: dict, **fields):
         return active, False
 
 
-def start_once(model, task, *, target: dict, **fields):
-    """The active run of `model` for `target`, or a new pending one enqueued on commit (see create_or_active)."""
+def start_once(model, task: str, *, target: dict, **fields):
+    """The active run of `model` for `target`, or a new pending one whose task (by name) is sent on commit
+    (see create_or_active)."""
     run, created = create_or_active(model, target, **fields)
     if created:
         enqueue_on_commit(task, run.pk)
@@ -72,7 +87,7 @@ def heartbeat(run_id: int | None = None) -> None:
 def request_heartbeat() -> WorkerHeartbeat:
     """Write a heartbeat row, then enqueue it once the transaction commits."""
     run = WorkerHeartbeat.objects.create()
-    enqueue_on_commit(heartbeat, run.pk)
+    enqueue_on_commit("core.heartbeat", run.pk)
     return run
 
 

@@ -8,6 +8,7 @@ class IntegrationsConfig(AppConfig):
     verbose_name = "Integrations"
 
     def ready(self) -> None:
+        from . import tasks  # noqa: F401  (registers the tasks: domain code sends them by name, core.tasks.send)
         from core.runs import register_run_kind
         from tenancy import deletion
         from tenancy.overview import register_step

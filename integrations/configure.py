@@ -17,15 +17,11 @@ from .models import MANAGED_BY_LABEL, Secret, Settings
 
 
 def _schedule_sync(secret_id: int) -> None:
-    from .tasks import sync_secret_task
-
-    enqueue_on_commit(sync_secret_task, secret_id)
+    enqueue_on_commit("integrations.sync_secret", secret_id)
 
 
 def _schedule_kube_delete(namespace: str, name: str) -> None:
-    from .tasks import delete_kube_secret_task
-
-    enqueue_on_commit(delete_kube_secret_task, namespace, name)
+    enqueue_on_commit("integrations.delete_kube_secret", namespace, name)
 
 
 def save_secret(owner: Tenant | Project, name: str, data: dict[str, str], *, request=None, user=None, source: str = "web",

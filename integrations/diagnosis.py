@@ -274,10 +274,8 @@ def badge(owner) -> dict:
 
 def start_check(owner, *, trigger: str = "manual") -> PaletteCheck:
     """A pending check of `owner` enqueued on commit, or the one already active (see core.tasks.start_once)."""
-    from .tasks import palette_check_task
-
     target = {"project": owner} if hasattr(owner, "tenant_id") else {"tenant": owner}
-    return start_once(PaletteCheck, palette_check_task, target=target, trigger=trigger)
+    return start_once(PaletteCheck, "integrations.palette_check", target=target, trigger=trigger)
 
 
 def perform_check(check: PaletteCheck, *, on_stage=None) -> PaletteCheck:

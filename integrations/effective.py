@@ -151,8 +151,8 @@ def working_palette(owner: Tenant | Project) -> EffectivePalette:
 
 
 def palette_client(palette: EffectivePalette, *, name: str = "", **kwargs):
-    """The one way to build a Palette client from effective settings (trust, timeouts, default project,
-    the address policy of PALETTE_ALLOWED_NETWORKS)."""
+    """The one way to build a Palette client from effective settings (trust, timeouts, default project, the
+    address policy of PALETTE_ALLOWED_NETWORKS). `project_uid` overrides the default project (a pool's own)."""
     from django.conf import settings as django_settings
 
     from palette.client import PaletteClient
@@ -160,7 +160,7 @@ def palette_client(palette: EffectivePalette, *, name: str = "", **kwargs):
     kwargs.setdefault("timeout", (float(django_settings.PALETTE_CONNECT_TIMEOUT), float(django_settings.PALETTE_READ_TIMEOUT)))
     return PaletteClient(
         str(palette.value("hostUrl")), str(palette.value("apiKey")),
-        project_uid=str(palette.value("defaultProjectID")) or None, ca_pem=palette.ca_pem or None,
+        project_uid=kwargs.pop("project_uid", None) or str(palette.value("defaultProjectID")) or None, ca_pem=palette.ca_pem or None,
         skip_verify=bool(palette.value("skipSSLCertificateVerification")), name=name,
         # Always the address policy: every connection refuses internal targets (checked as it connects).
         allowed_networks=tuple(django_settings.PALETTE_ALLOWED_NETWORKS), **kwargs,
@@ -177,9 +177,8 @@ def _try_again_later(run, exc: BaseException) -> bool:
     back to pending and send its task again after a pause, so it starts over (each run is idempotent: an
     upsert by uid, the same tags, the same profiles). False once RUN_DB_ATTEMPTS are used up: it fails then.
     """
-    from celery import current_app
-
     from core.runs import task_for
+    from core.tasks import send
 
     dberrors.recover_connection()
     tries = int((run.progress or {}).get("database_retries") or 0) + 1
@@ -196,7 +195,7 @@ def _try_again_later(run, exc: BaseException) -> bool:
         return True
     log.warning("%s %s: transient database error (%s), re-sent in %s s", type(run).__name__, run.pk,
                 dberrors.describe(exc), wait)
-    current_app.send_task(task_for(type(run)), args=[run.pk], countdown=wait)
+    send(task_for(type(run)), run.pk, countdown=wait)
     return True
 
 

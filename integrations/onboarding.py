@@ -9,6 +9,8 @@ Settings page.
 """
 from __future__ import annotations
 
+from typing import Any, Callable
+
 from django import forms
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
@@ -281,18 +283,26 @@ def token_owner(user, session: OnboardingSession, project: Project) -> Tenant | 
 
 
 # The discovery hook and the way out ----------------------------------------------------------------
-def start_discovery(project: Project) -> dict:
-    """Ask compute to discover the project's edge hosts; returns what the summary shows.
+#: `start(project, trigger=...)` -> a run with a `uuid`: registered by compute (ComputeConfig.ready()), which sits
+#: above integrations in the import chain. None while no app offers discovery.
+discovery_starter: Callable[..., Any] | None = None
 
-    Compute sits above integrations in the import chain, so it is imported here, at call time;
-    while it does not offer `start_discovery` the step is recorded as not available yet.
-    Run it in a transaction: compute enqueues its task once that commits.
+
+def register_discovery(start: Callable[..., Any]) -> None:
+    """Let the wizard's discovery step start a discovery run with `start` (compute.discovery.start_discovery)."""
+    global discovery_starter
+    discovery_starter = start
+
+
+def start_discovery(project: Project) -> dict:
+    """Ask the registered discovery to scan the project's edge hosts; returns what the summary shows.
+
+    Without one the step is recorded as not available yet. Run it in a transaction: the discovery
+    enqueues its task once that commits.
     """
-    try:
-        from compute.discovery import start_discovery as compute_start_discovery
-    except ImportError:
+    if discovery_starter is None:
         return {"status": "unavailable", "detail": "Discovery is not available yet in this installation."}
-    run = compute_start_discovery(project, trigger="onboarding")
+    run = discovery_starter(project, trigger="onboarding")
     return {"status": "started", "detail": "Discovery started: edge hosts appear in the inventory as they are found.",
             "run": str(getattr(run, "uuid", "") or "")}
 

@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from core import state_warnings
 from core.htmx import poll_response, redirect_after_post, render_page, wants_fragment
 from tenancy import access
 from tenancy.models import Project
@@ -96,6 +97,8 @@ def palette_save(request, tenant, project=None):
                 names = ", ".join(str(d) for d in _dependents(owner))
                 messages.info(request, f"Credentials rotated: connection checks started for {names}.")
             messages.success(request, "Palette integration saved.")
+            for warning in state_warnings.after_change({owner.namespace}):
+                messages.warning(request, warning)
             return redirect_after_post(request, settings_url(owner))
     saving.forget_rejected_ca(form)
     return render_page(request, "integrations/settings.html", _context(request, owner, role, form=form), fragment="palette_form")
@@ -194,6 +197,8 @@ def use_project_uid(request, tenant, project=None):
         saving.use_project_uid(request, owner, state, uid)
         diagnosis.start_check(owner, trigger="saved")
     messages.success(request, f"Default project ID set to {uid}; checking the connection again.")
+    for warning in state_warnings.after_change({owner.namespace}):
+        messages.warning(request, warning)
     return redirect_after_post(request, settings_url(owner))
 
 
@@ -223,6 +228,8 @@ def settings_import(request, tenant, project=None):
     else:
         result = apply_text(text, user=request.user, request=request, dry_run=dry_run, source="import")
         errors, changes = result.errors, result.changes
+        for warning in result.warnings:
+            messages.warning(request, warning)
         if result.ok and not dry_run:
             messages.success(request, "Imported: " + ", ".join(str(c) for c in changes) + ".")
             return redirect_after_post(request, settings_url(owner))

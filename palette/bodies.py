@@ -68,6 +68,15 @@ def edge_host_search(*, tags: Mapping[str, str] | Iterable[str] | None = None, t
     return body
 
 
+def cluster_by_name_search(name: str) -> dict[str, Any]:
+    """The v1SearchFilterSummarySpec palette-sdk-go's GetClusterByName sends to ``POST /v1/dashboard/spectroclusters/search``:
+    clusterName eq `name` and isDeleted false, each its own filter group, ANDed (in the ProjectUid's project)."""
+    return {"filter": {"conjunction": "and", "filterGroups": [
+        {"conjunction": "and", "filters": [
+            {"property": "isDeleted", "type": "bool", "condition": {"bool": {"value": False}}}]},
+        {"conjunction": "and", "filters": [_string_filter("clusterName", [name])]}]}}
+
+
 def cluster_profile_filter(*, environments: Iterable[str] | None = ("edge-native",),
                            profile_types: Iterable[str] | None = None, name: str | None = None,
                            name_operator: str = "eq", scope: str | None = None,

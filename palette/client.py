@@ -20,12 +20,16 @@ from urllib.parse import quote
 
 from . import bodies
 from .errors import PaletteProtocolError
-from .models import (Cluster, ClusterOverview, ClusterProfile, ClusterStatus, EdgeHost, ObjectRef, Project,
-                     UserInfo, ValidationResult)
+from .models import (Cluster, ClusterOverview, ClusterProfile, ClusterStatus, ClusterSummary, EdgeHost, ObjectRef, ProfileVariable,
+                     Project, UserInfo, ValidationResult)
 from .pagination import PAGE_SIZE, paginate
 from .ratelimit import RateLimiter
 from .spec import Spec
 from .transport import RequestRecord, RetryPolicy, Transport
+
+
+#: Palette's kubeconfig assets of a cluster, best first, by the kind PaletteAI records (ComputePool.kubeconfig_kind).
+KUBECONFIG_ASSETS = {"admin": "adminKubeconfig", "client": "kubeconfigclient", "kubeconfig": "kubeconfig"}
 
 
 def _seg(value: str) -> str:
@@ -174,7 +178,11 @@ class PaletteClient:
     def iter_cluster_profiles(self, *, environments: Iterable[str] | None = ("edge-native",),
                               profile_types: Iterable[str] | None = None, name: str | None = None,
                               project_uid: str | None = None, page_size: int = PAGE_SIZE) -> Iterator[ClusterProfile]:
-        """Stream cluster profiles by cloud type (default edge-native) and profile type."""
+        """Stream cluster profiles by cloud type (default edge-native) and profile type.
+
+        Palette lists one item per profile name, its newest version; ``versions`` (``all_versions``) holds the uid of
+        every version of the name, to read with ``get_cluster_profile`` (see ``find_cluster_profile_version``).
+        """
         body = bodies.cluster_profile_filter(environments=environments, profile_types=profile_types, name=name)
         for item in self._paged("/v1/dashboard/clusterprofiles", body, project_uid=self._scope(project_uid),
                                 page_size=page_size):
@@ -189,6 +197,29 @@ class PaletteClient:
         data = self._get(f"/v1/clusterprofiles/{_seg(uid)}", "/v1/clusterprofiles/{uid}",
                          project_uid=self._scope(project_uid))
         return ClusterProfile.from_api(data)
+
+    def find_cluster_profile_version(self, name: str, version: str, *, environments: Iterable[str] | None = ("edge-native", "all"),
+                                     project_uid: str | None = None) -> ClusterProfile | None:
+        """Version `version` of the profile called `name`, or None.
+
+        The search lists only the newest version of each name, with the uid of every version in its
+        ``versions[]``: an older version is read by that uid (``GET /v1/clusterprofiles/{uid}``).
+        """
+        for profile in self.iter_cluster_profiles(environments=environments, name=name, project_uid=project_uid):
+            if profile.name != name:
+                continue
+            uid = profile.version_uid(version)
+            if uid == profile.uid:
+                return profile
+            if uid:
+                return self.get_cluster_profile(uid, project_uid=project_uid)
+        return None
+
+    def get_cluster_profile_variables(self, uid: str, *, project_uid: str | None = None) -> list[ProfileVariable]:
+        """The variables a cluster profile version defines (``GET /v1/clusterprofiles/{uid}/variables``, v1Variables)."""
+        data = self._get(f"/v1/clusterprofiles/{_seg(uid)}/variables", "/v1/clusterprofiles/{uid}/variables",
+                         project_uid=self._scope(project_uid))
+        return [ProfileVariable.from_api(item) for item in (data or {}).get("variables") or () if isinstance(item, dict)]
 
     # -- edge-native clusters ---------------------------------------------------------------
 
@@ -221,6 +252,17 @@ class PaletteClient:
                                        host=self.base_url, method="POST", path="/v1/spectroclusters/edge-native")
         return uid
 
+    def find_clusters_by_name(self, name: str, *, project_uid: str | None = None) -> list[ClusterSummary]:
+        """The clusters called `name` that are not deleted, in the project of the scope (``POST
+        /v1/dashboard/spectroclusters/search``, the filter of palette-sdk-go's GetClusterByName).
+
+        Unlike a host's ``inUseClusters``, which Palette fills some time after a create, the search sees
+        a cluster as soon as it exists: the lookup to make before creating again after a lost answer.
+        """
+        body = bodies.cluster_by_name_search(name)
+        return [ClusterSummary.from_api(item) for item in self._paged(
+            "/v1/dashboard/spectroclusters/search", body, project_uid=self._scope(project_uid), page_size=PAGE_SIZE)]
+
     def get_cluster(self, uid: str, *, project_uid: str | None = None) -> Cluster:
         """A cluster (``GET /v1/spectroclusters/{uid}``); NotFound once it is gone."""
         data = self._get(f"/v1/spectroclusters/{_seg(uid)}", "/v1/spectroclusters/{uid}",
@@ -239,11 +281,24 @@ class PaletteClient:
                          "/v1/dashboard/spectroclusters/{uid}/overview", project_uid=self._scope(project_uid))
         return ClusterOverview.from_api(data)
 
-    def get_kubeconfig(self, uid: str, *, project_uid: str | None = None) -> str:
-        """The cluster's kubeconfig as YAML text (decoded if Palette sends it base64-encoded)."""
-        text = self._get(f"/v1/spectroclusters/{_seg(uid)}/assets/kubeconfig",
-                         "/v1/spectroclusters/{uid}/assets/kubeconfig", project_uid=self._scope(project_uid),
-                         params={"frp": "true"}, expect="text")
+    def get_kubeconfig(self, uid: str, *, kind: str = "kubeconfig", project_uid: str | None = None) -> str:
+        """One of the cluster's kubeconfigs as YAML text (decoded if Palette sends it base64-encoded).
+
+        ``kind`` (see ``KUBECONFIG_ASSETS``): ``admin`` (``GET .../assets/adminKubeconfig``, the admin's, with a
+        client certificate), ``client`` (``.../assets/kubeconfigclient``, the OIDC client's) or ``kubeconfig``
+        (``.../assets/kubeconfig?frp=true``, through Palette's reverse proxy when it has one). Palette answers an
+        empty file until the overview's ``hasKubeConfig`` is true, a while after Running, so the text may be
+        empty or not a kubeconfig at all: check it (``palette.kubeconfig.problem``) before using it. The text is
+        a credential: never log it.
+        """
+        asset = KUBECONFIG_ASSETS.get(kind)
+        if asset is None:
+            raise ValueError(f"Unknown kubeconfig kind {kind!r}: use one of {', '.join(KUBECONFIG_ASSETS)}.")
+        template = f"/v1/spectroclusters/{{uid}}/assets/{asset}"
+        # Only the kubeconfig asset takes frp (the spec declares it for no other).
+        text = self._get(f"/v1/spectroclusters/{_seg(uid)}/assets/{asset}", template,
+                         project_uid=self._scope(project_uid),
+                         params={"frp": "true"} if kind == "kubeconfig" else None, expect="text")
         return _maybe_base64(text)
 
     def list_cluster_edge_hosts(self, uid: str, *, project_uid: str | None = None) -> list[EdgeHost]:

@@ -315,6 +315,76 @@ class ClusterProfile:
             raw=data,
         )
 
+    @property
+    def all_versions(self) -> list[tuple[str, str]]:
+        """(uid, version) of every version of the name: ``versions[]`` (v1ClusterProfileVersion items), and this one
+        even when a listing leaves it out. The search lists only the newest version of each name; the others are
+        found here, each by its own uid."""
+        found = [(uid, version) for uid, version in self.versions if uid]
+        if self.uid and all(uid != self.uid for uid, _ in found):
+            found.append((self.uid, self.version))
+        return found
+
+    def version_uid(self, version: str) -> str:
+        """The uid of `version` of this profile's name ("" when ``versions[]`` does not list it)."""
+        if version == self.version and self.uid:
+            return self.uid
+        return next((uid for uid, v in self.all_versions if v == version), "")
+
+
+#: Formats of a profile variable's value (v1VariableFormat).
+VARIABLE_FORMATS = ("string", "number", "boolean", "ipv4", "ipv4cidr", "ipv6", "version", "base64")
+
+
+@dataclass(slots=True)
+class ProfileVariable:
+    """One variable of a cluster profile version (v1Variable, ``GET /v1/clusterprofiles/{uid}/variables``).
+
+    A cluster gives values in ``profiles[].variables`` of its create body (v1SpectroClusterVariable: name,
+    value). ``required`` with no ``default_value`` needs a value; ``is_sensitive`` marks a masked value;
+    ``hidden`` ones cannot be overridden; ``immutable`` ones cannot change after the create. ``format`` is one
+    of VARIABLE_FORMATS (``string`` when Palette leaves it out) and ``regex`` the pattern a value must match.
+    """
+
+    name: str
+    display_name: str = ""
+    description: str = ""
+    format: str = "string"
+    regex: str = ""
+    required: bool = False
+    default_value: str = ""
+    hidden: bool = False
+    immutable: bool = False
+    is_sensitive: bool = False
+    input_type: str = "text"
+    options: list[str] = field(default_factory=list)
+    raw: dict = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> "ProfileVariable":
+        """Build from v1Variable."""
+        default = data.get("defaultValue")
+        return cls(
+            name=str(data.get("name") or ""), display_name=str(data.get("displayName") or ""),
+            description=str(data.get("description") or ""), format=str(data.get("format") or "string"),
+            regex=str(data.get("regex") or ""), required=bool(data.get("required")),
+            default_value="" if default is None else str(default), hidden=bool(data.get("hidden")),
+            immutable=bool(data.get("immutable")), is_sensitive=bool(data.get("isSensitive")),
+            input_type=str(data.get("inputType") or "text"),
+            options=[str(o.get("value")) for o in data.get("options") or () if isinstance(o, dict) and o.get("value") is not None],
+            raw=dict(data),
+        )
+
+    @property
+    def label(self) -> str:
+        """The display name, else the name."""
+        return self.display_name or self.name
+
+    @property
+    def needs_value(self) -> bool:
+        """Required and without a default: a cluster must give a value."""
+        return self.required and self.default_value == ""
+
 
 @dataclass(slots=True)
 class Cluster:
@@ -354,6 +424,24 @@ class Cluster:
 
 
 @dataclass(slots=True)
+class ClusterSummary:
+    """An item of the cluster search (v1SpectroClusterSummary): who it is, where it lives, its state."""
+
+    uid: str
+    name: str
+    project_uid: str
+    state: str
+    deleting: bool
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> "ClusterSummary":
+        meta = data.get("metadata") or {}
+        return cls(uid=meta.get("uid") or "", name=meta.get("name") or "",
+                   project_uid=_get(data, "specSummary", "projectMeta", "uid", default=""),
+                   state=_get(data, "status", "state", default=""), deleting=bool(meta.get("deletionTimestamp")))
+
+
+@dataclass(slots=True)
 class ClusterStatus:
     """The light status of a cluster (``GET /v1/spectroclusters/{uid}/status``)."""
 
@@ -376,17 +464,26 @@ class ClusterOverview:
     health: str
     kubernetes_version: str
     raw: dict = field(default_factory=dict, repr=False)
+    #: ``status.kubeMeta.hasKubeConfig``: whether Palette has the kubeconfig yet (its assets are empty until then,
+    #: a while after Running); None when the overview does not say.
+    has_kubeconfig: bool | None = None
+    #: ``status.kubeMeta.hasKubeConfigClient``: the same for the client (OIDC) kubeconfig.
+    has_kubeconfig_client: bool | None = None
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> "ClusterOverview":
         """Build from v1SpectroClusterUidSummary."""
         meta = data.get("metadata") or {}
         status = data.get("status") or {}
+        kube_meta = status.get("kubeMeta") if isinstance(status.get("kubeMeta"), dict) else {}
+        has = kube_meta.get("hasKubeConfig")
+        has_client = kube_meta.get("hasKubeConfigClient")
         return cls(uid=meta.get("uid") or "", name=meta.get("name") or "",
                    state=status.get("state") or "",
                    health=_get(status, "health", "state", default=""),
                    kubernetes_version=_get(status, "kubeMeta", "kubernetesVersion", default=""),
-                   raw=data)
+                   raw=data, has_kubeconfig=has if isinstance(has, bool) else None,
+                   has_kubeconfig_client=has_client if isinstance(has_client, bool) else None)
 
     @property
     def is_running_and_healthy(self) -> bool:

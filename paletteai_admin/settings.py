@@ -235,7 +235,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "core.context_processors.navigation",
+                "tenancy.context_processors.navigation",
             ],
             "builtins": ["template_partials.templatetags.partials"],
         },
@@ -371,7 +371,9 @@ CELERY_BEAT_SCHEDULE["palette-checks"] = {"task": "integrations.scheduled_palett
 # re-sends a step overdue by POOL_RESUME_GRACE (a killed worker); wait POOL_RELEASE_WAIT for hosts to return.
 POOL_PROVISION_TIMEOUT = envint("POOL_PROVISION_TIMEOUT", 3600, minimum=1)
 POOL_POLL_INTERVAL = envint("POOL_POLL_INTERVAL", 10, minimum=1)
-POOL_FORCE_DELETE_AFTER = envint("POOL_FORCE_DELETE_AFTER", 600, minimum=0)
+# Palette accepts a force delete only after 15 minutes in Deleting (its "Force Delete a Cluster" docs): a lower
+# value would offer what Palette refuses, so it is refused at start-up.
+POOL_FORCE_DELETE_AFTER = envint("POOL_FORCE_DELETE_AFTER", 900, minimum=900)
 POOL_RETRY_BASE = envint("POOL_RETRY_BASE", 5, minimum=1)
 POOL_RETRY_CAP = envint("POOL_RETRY_CAP", 300, minimum=1)
 POOL_STEP_BUDGET = envint("POOL_STEP_BUDGET", 300, minimum=1)

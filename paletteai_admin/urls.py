@@ -15,7 +15,6 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("django-admin/", admin.site.urls),
-    path("", include("core.urls")),
     path("", include("tenancy.urls")),
     path("", include("integrations.urls")),
     path("", include("compute.urls")),

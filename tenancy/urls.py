@@ -2,12 +2,13 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import views
+from . import audit_views, views
 
 app_name = "tenancy"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("audit/", audit_views.audit_list, name="audit_list"),
     path("tenants/", views.tenant_list, name="tenant_list"),
     path("tenants/new/", views.tenant_create, name="tenant_create"),
     path("tenants/<slug:tenant>/", views.tenant_detail, name="tenant_detail"),

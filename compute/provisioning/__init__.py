@@ -1,8 +1,11 @@
 """Provisioning and deletion of Compute Pools through Palette, one recorded step at a time.
 
 Provisioning: validate (readiness report, then Palette's `/edge-native/validate`, whose errors
-count even on a 200) → create (idempotent, see below) → wait (Running and overview health
-Healthy, polled by re-scheduling, never by sleeping) → kubeconfig (stored encrypted) → Ready.
+count even on a 200; hosts it names, in a 4xx or in the body, are left out and the pool planned
+again) → create (idempotent, see below) → wait (Running and overview health Healthy, polled by
+re-scheduling, never by sleeping) → kubeconfig (once the overview's hasKubeConfig is true: the
+admin kubeconfig, else the client one, else the plain one, only a text that is a kubeconfig;
+stored encrypted) → Ready.
 Deletion: delete (per the deletion policy) → wait_deleted (Deleted or 404; force delete offered
 after POOL_FORCE_DELETE_AFTER) → release (discovery is started, the hosts are checked) → Deleted,
 with a cleanup summary.

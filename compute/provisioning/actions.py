@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from core import audit
 from core.models import AuditEntry
+from core.tasks import send
 
 from ..models import ComputePool, PoolStep
 from .context import DELETE_STEPS, PROVISION_STEPS, STEP_LABELS, _seconds, human, log, transition
@@ -22,9 +23,7 @@ PROVISIONING = (ComputePool.PENDING, ComputePool.VALIDATING, ComputePool.PROVISI
 
 def enqueue(pool_id: int, tick: int, countdown: float = 0) -> None:
     """Send the step message for (pool, tick)."""
-    from ..tasks import pool_step_task
-
-    pool_step_task.apply_async((pool_id, tick), countdown=countdown)
+    send("compute.pool_step", pool_id, tick, countdown=countdown)
 
 
 def _restart(pool: ComputePool, **fields: Any) -> bool:
@@ -42,31 +41,44 @@ def _restart(pool: ComputePool, **fields: Any) -> bool:
 
 
 def create_pool(project, spec, bundle, *, request=None, user=None, source: str = "web") -> ComputePool:
-    """Store a new pool from a checked spec and start provisioning once the transaction commits."""
+    """Store a new pool from a checked spec and start provisioning once the transaction commits.
+
+    Its profile variables are split as `spec.masked` says: the plain values in `variables`, the masked ones encrypted
+    in `secret_variables` (the audit entry names the variables, never a value).
+    """
+    from ..bundles import bundle_facts
     from ..readiness import cluster_name_for
+    from ..variables import encode_secrets, split, with_masked
 
     now = timezone.now()
+    if spec.variables:  # masked as the caller decided, and whatever the bundle's profiles mark sensitive (or do not know)
+        spec, _problems = with_masked(spec, bundle_facts(bundle) if bundle is not None else ())
+    plain, secret = split(spec)
     pool = ComputePool.objects.create(
         project=project, name=spec.name, description=spec.description, labels=dict(spec.labels), variant=spec.variant,
         bundle=bundle, bundle_name=spec.bundle, node_pools=spec.node_pools(), cp_resource_groups=dict(spec.cp_groups),
         worker_resource_groups=dict(spec.worker_groups), vip=spec.vip, ssh_keys=list(spec.ssh_keys),
         deletion_policy=spec.deletion_policy, status=ComputePool.PENDING, step="validate", started=now,
         due_at=now + timedelta(seconds=_seconds("POOL_STEP_BUDGET")), cluster_name=cluster_name_for(project, spec.name),
-        wait_reason="Waiting for a worker to start provisioning.",
+        wait_reason="Waiting for a worker to start provisioning.", variables=plain, secret_variables=encode_secrets(secret),
     )
-    audit.record(request, AuditEntry.CREATE, pool, user=user, source=source,
-                 changes={"variant": spec.variant, "bundle": spec.bundle, "vip": spec.vip, "cluster": pool.cluster_name})
+    changes = {"variant": spec.variant, "bundle": spec.bundle, "vip": spec.vip, "cluster": pool.cluster_name}
+    if spec.variables:
+        changes["variables"] = ", ".join(f"{p}.{n}" + (" (masked)" if (p, n) in spec.masked else "")
+                                         for p, given in sorted(spec.variables.items()) for n in sorted(given))
+    audit.record(request, AuditEntry.CREATE, pool, user=user, source=source, changes=changes)
     transaction.on_commit(lambda: enqueue(pool.pk, pool.tick))
     return pool
 
 
 def retry_pool(pool: ComputePool, *, request=None, user=None, source: str = "web") -> bool:
-    """Run a failed pool's operation again as a new attempt (provisioning resumes at its cluster if it has one).
+    """Run a failed (or needs-attention) pool's operation again as a new attempt (provisioning resumes at its
+    cluster if it has one).
 
-    False, and `pool` refreshed to what it is now, when it is not Failed (or stopped being Failed meanwhile).
+    False, and `pool` refreshed to what it is now, when it is not stopped (or stopped being so meanwhile).
     """
     deleting = pool.operation == ComputePool.DELETION
-    started = pool.status == ComputePool.FAILED and _restart(
+    started = pool.status in ComputePool.STOPPED and _restart(
         pool, status=ComputePool.DELETING if deleting else ComputePool.PENDING, attempt=pool.attempt + 1,
         step="delete" if deleting else "validate", failure_class="", failure_message="", excluded_hosts=[],
         started=timezone.now(), wait_reason="Retrying: waiting for a worker.")
@@ -106,7 +118,7 @@ def _delete_once(pool: ComputePool) -> str | None:
     """One try of request_delete on the status in `pool`; None when the pool was no longer in that state."""
     if pool.status in (ComputePool.DELETED, ComputePool.DELETING) or pool.delete_requested:
         return "already"
-    if pool.status in (ComputePool.READY, ComputePool.FAILED):
+    if pool.status in (ComputePool.READY, *ComputePool.STOPPED):
         started = _restart(pool, operation=ComputePool.DELETION, status=ComputePool.DELETING, step="delete",
                            attempt=pool.attempt + 1, failure_class="", failure_message="",
                            wait_reason="Deletion requested: waiting for a worker.")
@@ -128,7 +140,7 @@ def request_force_delete(pool: ComputePool, *, request=None, user=None, source: 
     """
     if not force_delete_available(pool):
         return "unavailable"
-    if pool.status == ComputePool.FAILED:
+    if pool.status in ComputePool.STOPPED:
         sent = _restart(pool, status=ComputePool.DELETING, step="wait_deleted", attempt=pool.attempt + 1,
                         force_delete_requested=True, failure_class="", failure_message="",
                         wait_reason="Force delete requested.")

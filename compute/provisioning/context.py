@@ -95,6 +95,7 @@ class Context:
         self.client_kwargs = client_kwargs
         self._client = None
         self._not_configured = ""
+        self.moved = ""  # why the client is not built: the Settings point at another Palette than the pool's
         self.palette = None  # the effective Palette integration, once client() has resolved it
         self.now = timezone.now()
 
@@ -108,7 +109,7 @@ class Context:
         """
         fields["updated"] = timezone.now()
         when: dict[str, Any] = {"tick": self.tick}
-        ending = fields.get("status") in (ComputePool.READY, ComputePool.FAILED)
+        ending = fields.get("status") in (ComputePool.READY, ComputePool.FAILED, ComputePool.ATTENTION)
         if ending and self.pool.operation == ComputePool.PROVISION:
             when["delete_requested"] = False
         if not transition(self.pool.pk, when, **fields):
@@ -134,11 +135,19 @@ class Context:
 
     def note(self, row: PoolStep, detail: str, **pool_fields: Any) -> None:
         """Record what the step sees now (on the step and as the pool's wait reason)."""
+        detail = self.scrub(detail)
         self.save(wait_reason=detail, **pool_fields)
         row.detail = detail
         row.save(update_fields=["detail"])
 
+    def scrub(self, text: str) -> str:
+        """`text` without the pool's masked variable values (Palette may quote a value it refuses)."""
+        from ..variables import scrub
+
+        return scrub(text, self.pool)
+
     def record_error(self, row: PoolStep, message: str, *, retried: bool) -> None:
+        message = self.scrub(message)
         row.last_error = message
         if not row.first_error:
             row.first_error = message
@@ -160,6 +169,7 @@ class Context:
         One short transaction: the step row, the pool and the audit entry are written together or not at all
         (a database error part-way leaves the step to be run again, not a half-failed pool).
         """
+        message = self.scrub(message)
         with transaction.atomic():
             if row is not None:
                 self.record_error(row, message, retried=False)
@@ -170,6 +180,20 @@ class Context:
             audit.record(None, AuditEntry.ACTION, self.pool, verb=f"{self.pool.operation} failed",
                          outcome=AuditEntry.FAILURE, source="task", changes={"failure": failure_class})
         log.warning("compute pool %s failed (%s)", self.pool.pk, failure_class)
+
+    def attention(self, row: PoolStep | None, message: str) -> None:
+        """Stop the operation in Needs attention: Palette's answers do not prove what a step would destroy, forget
+        or give up on (a 404 not confirmed, the cluster in a Palette the Settings no longer reach). The pool keeps
+        its cluster uid and hosts; Retry or Delete run again once someone has looked."""
+        message = self.scrub(message)
+        with transaction.atomic():
+            if row is not None:
+                self.record_error(row, message, retried=False)
+                self.finish(row, PoolStep.FAILED)
+            self.save(status=ComputePool.ATTENTION, failure_class="", failure_message=message, due_at=None, wait_reason="")
+            audit.record(None, AuditEntry.ACTION, self.pool, verb=f"{self.pool.operation} needs attention",
+                         outcome=AuditEntry.FAILURE, source="task", changes={"reason": message[:200]})
+        log.warning("compute pool %s needs attention", self.pool.pk)
 
     def palette_error(self, row: PoolStep, exc: perrors.PaletteError, what: str) -> float | None:
         """Retry a transient Palette error; fail the pool on a permanent one."""
@@ -182,8 +206,13 @@ class Context:
     # -- Palette ------------------------------------------------------------------------------
 
     def client(self):
-        """The project's Palette client (built once per execution); None when the integration is unusable."""
-        if self._client is None:
+        """The Palette client for this pool (built once per execution); None when it cannot be built.
+
+        The key and TLS come from the project's Settings as they are now; the Palette and Palette project
+        are the pool's own once it has sent a create (`origin`), whatever the Settings say now. When the
+        Settings point at another Palette, the key there is not this cluster's: no client (`moved`).
+        """
+        if self._client is None and not self._not_configured:
             from integrations.effective import NotConfigured, palette_client, working_palette
 
             try:
@@ -192,16 +221,39 @@ class Context:
                 self._not_configured = str(exc)
                 return None
             palette = self.palette
+            now_host = normal_host(str(palette.value("hostUrl")))
+            if self.pool.palette_host and now_host != normal_host(self.pool.palette_host):
+                self.moved = (f"This pool's cluster {self.pool.cluster_name} lives in the Palette at {self.pool.palette_host} "
+                              f"(project {self.pool.palette_project_uid}), but the Settings now point at {now_host}: "
+                              "their API key cannot reach it. Restore the Settings' host URL and key, then Retry.")
+                self._not_configured = self.moved
+                return None
             kwargs = {"retry": STEP_RETRY, **self.client_kwargs}
+            if self.pool.palette_project_uid:
+                kwargs["project_uid"] = self.pool.palette_project_uid
             self._client = palette_client(palette, name=f"pool {self.pool.project.namespace}/{self.pool.name}", **kwargs)
         return self._client
 
     def client_or_fail(self, row: PoolStep, consequence: str = ""):
-        """The client for a step that cannot go on without Palette; None after failing the pool with the reason."""
+        """The client for a step that cannot go on without Palette; None after stopping the pool with the reason.
+
+        A pool whose cluster lives in a Palette the Settings no longer point at needs attention (its cluster
+        may well run on); otherwise it fails with the Settings' problem.
+        """
         client = self.client()
         if client is None:
-            self.fail(row, "credentials", f"{self._not_configured}{consequence} Fix the Settings, then Retry.")
+            if self.moved:
+                self.attention(row, self.moved)
+            else:
+                self.fail(row, "credentials", f"{self._not_configured}{consequence} Fix the Settings, then Retry.")
         return client
+
+    def origin(self) -> dict[str, str]:
+        """Where a create sends this pool's cluster: the Palette, tenant and Palette project of the Settings now."""
+        palette = self.palette
+        return {"palette_host": normal_host(str(palette.value("hostUrl"))),
+                "palette_tenant": str(palette.value("tenant") or ""),
+                "palette_project_uid": str(palette.value("defaultProjectID") or "")}
 
     def close(self) -> None:
         if self._client is not None:
@@ -210,12 +262,22 @@ class Context:
 
 # -- finding and keeping the cluster ------------------------------------------------------------
 
-def find_cluster(client, host_uids: list[str], name: str) -> str:
-    """The uid of the cluster called `name` that uses one of `host_uids`, or "".
+def normal_host(url: str) -> str:
+    """A Palette host URL as pools record and compare it: no trailing slash, lower case."""
+    return url.strip().rstrip("/").lower()
 
-    Palette's API (in the spec subset) has no cluster search by name; a cluster made from our
-    request necessarily holds our hosts, and every host lists the clusters using it.
+
+def find_cluster(client, host_uids: list[str], name: str) -> str:
+    """The uid of this pool's cluster `name` in the client's Palette project, or "".
+
+    First by name (the search palette-sdk-go's GetClusterByName makes: not deleted, in the ProjectUid's
+    project), which sees a cluster as soon as Palette created it; cluster names are deterministic per
+    pool. Then, as a hint only, the hosts' ``inUseClusters``, which Palette fills in minutes later.
     """
+    project_uid = getattr(client, "project_uid", "") or ""
+    for found in client.find_clusters_by_name(name):
+        if found.name == name and found.uid and (not found.project_uid or not project_uid or found.project_uid == project_uid):
+            return found.uid
     for uid in dict.fromkeys(host_uids):
         try:
             host = client.get_edge_host(uid)
@@ -225,6 +287,34 @@ def find_cluster(client, host_uids: list[str], name: str) -> str:
             if ref.name == name and ref.uid:
                 return ref.uid
     return ""
+
+
+def unproven_absence(client, pool: ComputePool) -> tuple[str, bool]:
+    """After a 404 for the pool's cluster: ("", False) when Palette proves it gone, else (why not, transient).
+
+    A 404 is not proof: the key may have lost the project, or the call gone to another project. Gone means:
+    the pool knows its Palette project (recorded at its create; the client is scoped to it), a project-scoped
+    search with the same credentials works and does not list the cluster, and a second read is a 404 too
+    (or says Deleted). `transient` says whether asking again later may settle it.
+    """
+    if not pool.palette_project_uid:
+        return ("this pool predates recording its Palette project, so the 404 may come from another project than "
+                "the cluster's", False)
+    try:
+        listed = [c for c in client.find_clusters_by_name(pool.cluster_name) if c.uid == pool.cluster_uid]
+    except perrors.PaletteError as exc:
+        return f"the project-scoped check that the key still reaches Palette project {pool.palette_project_uid} failed: {exc}", exc.transient
+    if listed:
+        return f"Palette still lists it in project {pool.palette_project_uid} ({listed[0].state or 'no state'})", True
+    try:
+        state = client.get_cluster_status(pool.cluster_uid).state
+    except perrors.NotFound:
+        return "", False
+    except perrors.PaletteError as exc:
+        return f"reading it again failed: {exc}", exc.transient
+    if state == "Deleted":
+        return "", False
+    return f"reading it again found it {state or 'without a state'}", True
 
 
 def _adopt(ctx: Context, uid: str) -> None:

@@ -11,7 +11,7 @@ from core.models import AuditEntry
 from palette import errors as perrors
 
 from ..models import ComputePool, PoolStep
-from .context import Context, _adopt, _refresh_inventory, _seconds, find_cluster, human
+from .context import Context, _adopt, _refresh_inventory, _seconds, find_cluster, human, unproven_absence
 
 # -- deletion steps --------------------------------------------------------------------------------
 
@@ -43,9 +43,24 @@ def _delete(ctx: Context) -> float | None:
     try:
         client.delete_cluster(uid)
     except perrors.NotFound:
-        ctx.finish(row, detail=f"Cluster {pool.cluster_name} ({uid}) was already gone from Palette.")
+        why, transient = unproven_absence(client, pool)
+        if why:
+            return _not_proven(ctx, row, why, transient)
+        ctx.finish(row, detail=f"Cluster {pool.cluster_name} ({uid}) was already gone from Palette (404, confirmed).")
         ctx.save(step="release", delete_sent=timezone.now())
         return 0
+    except (perrors.Conflict, perrors.BadRequest) as exc:
+        # A DELETE repeated after a timeout may meet the deletion the first one started: that is success.
+        try:
+            state = client.get_cluster_status(uid).state
+        except perrors.PaletteError:
+            state = ""
+        if state not in ("Deleting", "Deleted"):
+            return ctx.palette_error(row, exc, "Deleting the cluster failed")
+        ctx.finish(row, detail=f"Palette is already deleting {pool.cluster_name} ({uid}): {state}.")
+        ctx.save(step="wait_deleted", delete_sent=pool.delete_sent or timezone.now(),
+                 wait_reason="Waiting for Palette to delete the cluster.")
+        return _seconds("POOL_POLL_INTERVAL")
     except perrors.PaletteError as exc:
         return ctx.palette_error(row, exc, "Deleting the cluster failed")
     ctx.finish(row, detail=f"Palette accepted the deletion of {pool.cluster_name} ({uid}).")
@@ -53,11 +68,26 @@ def _delete(ctx: Context) -> float | None:
     return _seconds("POOL_POLL_INTERVAL")
 
 
+def _not_proven(ctx: Context, row: PoolStep, why: str, transient: bool) -> float | None:
+    """A 404 for the cluster that Palette does not confirm: ask again later, or stop in Needs attention.
+
+    Never released on a guess: the pool keeps its cluster uid and hosts."""
+    pool = ctx.pool
+    message = (f"Palette answered 404 for cluster {pool.cluster_name} ({pool.cluster_uid}), but {why}. It is not "
+               "counted as deleted and its hosts stay reserved")
+    if transient:
+        return ctx.retry(row, message)
+    ctx.attention(row, message + ": check the cluster in Palette and the Settings' key and project, then Retry the "
+                                 "deletion.")
+    return None
+
+
 def force_delete_available(pool: ComputePool) -> bool:
     """A deletion still waiting POOL_FORCE_DELETE_AFTER after Palette accepted it may be forced."""
-    if pool.force_delete_requested or pool.operation != ComputePool.DELETION or pool.status not in (ComputePool.DELETING, ComputePool.FAILED):
+    if (pool.force_delete_requested or pool.operation != ComputePool.DELETION
+            or pool.status not in (ComputePool.DELETING, *ComputePool.STOPPED)):
         return False
-    if pool.status == ComputePool.FAILED:
+    if pool.status in ComputePool.STOPPED:
         return bool(pool.cluster_uid)
     return bool(pool.delete_sent and timezone.now() - pool.delete_sent >= timedelta(seconds=_seconds("POOL_FORCE_DELETE_AFTER")))
 
@@ -69,22 +99,36 @@ def _wait_deleted(ctx: Context) -> float | None:
     if client is None:
         return None
     gone = False
+    refused = ""
     try:
         if pool.force_delete_requested and not pool.force_delete_sent:
-            client.delete_cluster(pool.cluster_uid, force=True)
-            ctx.save(force_delete_sent=timezone.now())
-            audit.record(None, AuditEntry.ACTION, pool, verb="force delete sent", source="task")
+            try:
+                client.delete_cluster(pool.cluster_uid, force=True)
+            except (perrors.BadRequest, perrors.Conflict, perrors.MethodNotAllowed) as exc:
+                # Palette accepts a force delete only once the cluster has been Deleting for 15 minutes; before
+                # that a 4xx means "not yet": asked again later, never a failed pool.
+                refused = exc.palette_message or str(exc)
+            else:
+                ctx.save(force_delete_sent=timezone.now())
+                audit.record(None, AuditEntry.ACTION, pool, verb="force delete sent", source="task")
         state = client.get_cluster_status(pool.cluster_uid).state
     except perrors.NotFound:
         gone, state = True, "gone"
     except perrors.PaletteError as exc:
         return ctx.palette_error(row, exc, "Polling the deletion failed")
     seen = {"state": state, "health": "", "at": timezone.localtime().strftime("%H:%M:%S")}
-    # The Go SDK counts a missing status, Deleted or 404 as gone.
-    if gone or state in ("Deleted", ""):
-        ctx.finish(row, detail=f"Palette reports the cluster {'gone (404)' if gone else state or 'without status'}.")
+    if gone:
+        why, transient = unproven_absence(client, pool)
+        if why:
+            return _not_proven(ctx, row, why, transient)
+    # Gone only when Palette says Deleted, or a 404 it confirms (a missing status proves nothing).
+    if gone or state == "Deleted":
+        ctx.finish(row, detail=f"Palette reports the cluster {'gone (404, confirmed)' if gone else state}.")
         ctx.save(step="release", last_seen=seen)
         return 0
+    if refused:
+        return ctx.retry(row, f"Palette does not accept the force delete yet ({refused}); it does once the cluster has "
+                              "been Deleting for 15 minutes")
     elapsed = timezone.now() - (pool.delete_sent or row.started)
     reason = f"Palette reports {state} for {human(elapsed)}"
     if pool.force_delete_sent:
@@ -151,7 +195,7 @@ def _release(ctx: Context) -> float | None:
     # Together or not at all: once the pool is Deleted no message runs this step again.
     with transaction.atomic():
         ctx.finish(row, detail=detail)
-        ctx.save(status=ComputePool.DELETED, step="done", deleted_at=timezone.now(), kubeconfig="", cleanup=cleanup,
-                 due_at=None, wait_reason="")
+        ctx.save(status=ComputePool.DELETED, step="done", deleted_at=timezone.now(), kubeconfig="", kubeconfig_kind="",
+                 cleanup=cleanup, due_at=None, wait_reason="")
         audit.record(None, AuditEntry.DELETE, pool, verb="deleted", source="task", changes={"cluster": palette_state})
     return None

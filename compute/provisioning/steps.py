@@ -1,6 +1,7 @@
 """The provisioning steps and `run_step`, the entry point that claims a pool and runs its current step."""
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any, Callable
 
@@ -10,10 +11,13 @@ from django.utils import timezone
 from core import audit, dberrors
 from core.models import AuditEntry
 from palette import errors as perrors
+from palette import kubeconfig as kubeconfigs
+from palette.client import KUBECONFIG_ASSETS
 
 from ..models import ComputePool, PoolStep
+from ..variables import with_secrets
 from .context import (STEP_LABELS, Context, DeletionRequested, Next, Superseded, _adopt, _refresh_inventory, _seconds,
-                      find_cluster, human, log, transition)
+                      find_cluster, human, log, transition, unproven_absence)
 from .deletion import _delete, _release, _wait_deleted
 
 MAX_EXCLUDED_HOSTS = 10
@@ -195,26 +199,68 @@ def _validate(ctx: Context) -> float | None:
         ctx.fail(row, cls, "Not ready: " + report.summary())
         return None
     ctx.note(row, f"Asking Palette to validate the request for {sum(len(v) for v in report.hosts.values())} hosts.")
+    chosen = [uid for uids in report.hosts.values() for uid in uids]
     try:
-        result = client.validate_edge_native_cluster(report.request)
+        result = client.validate_edge_native_cluster(with_secrets(report.request, pool))  # masked variables only for the call
     except perrors.PaletteError as exc:
-        return ctx.palette_error(row, exc, "Palette validation failed")
+        # Palette answers problems with the hosts themselves (unknown, in use, unhealthy) as a 4xx naming them,
+        # not as constraint results: the same as a host refused in the body.
+        refused = _hosts_named(chosen, f"{exc.palette_message} {exc.summary}") \
+            if isinstance(exc, (perrors.BadRequest, perrors.Conflict, perrors.NotFound)) else []
+        if not refused:
+            return ctx.palette_error(row, exc, "Palette validation failed")
+        answer = f"HTTP {exc.status}" + (f" {exc.code}" if exc.code not in (None, "") else "")
+        return _refused_hosts(ctx, row, refused, [f"{answer}: {exc.palette_message or exc.summary}"])
     if not result.ok:
-        chosen = [uid for uids in report.hosts.values() for uid in uids]
-        messages = [f"{p.name}: {p.message}" if p.name else p.message for p in result.problems]
-        refused = sorted({uid for uid in chosen for p in result.problems if uid in p.message})
-        host_only = refused and all(any(uid in p.message for uid in chosen) for p in result.problems)
-        if host_only and len(pool.excluded_hosts) + len(refused) <= MAX_EXCLUDED_HOSTS:
-            # One bad host need not fail the pool: plan again without the hosts Palette refused.
-            ctx.record_error(row, "Palette refused hosts: " + "; ".join(messages), retried=False)
-            ctx.save(excluded_hosts=sorted(set(pool.excluded_hosts) | set(refused)), hosts={})
-            ctx.note(row, f"Palette refused {', '.join(refused)}; planning again without {'it' if len(refused) == 1 else 'them'}.")
-            return 0
-        ctx.fail(row, "capacity" if host_only else "rejected", "Palette's validation refused the request: " + "; ".join(messages))
+        messages = _validation_messages(pool, result.problems)
+        named = [_hosts_named(chosen, p.message) for p in result.problems]
+        if all(named):
+            # Every error is about a chosen host: plan again without them.
+            return _refused_hosts(ctx, row, sorted({uid for uids in named for uid in uids}), messages)
+        # Constraint errors, per machine pool and pack, exactly as Palette worded them: a new plan would not help.
+        row.detail = ctx.scrub("Palette's validation answered: " + "; ".join(messages))
+        ctx.fail(row, "rejected", "Palette's validation refused the request: " + "; ".join(messages))
         return None
     ctx.finish(row, detail=f"Palette accepted the request ({', '.join(f'{k}: {len(v)}' for k, v in report.hosts.items())}).")
     ctx.save(step="create", status=ComputePool.PROVISIONING, wait_reason="Creating the cluster.")
     return 0
+
+
+def _refused_hosts(ctx: Context, row: PoolStep, refused: list[str], messages: list[str]) -> float | None:
+    """Plan again without the hosts Palette's validation refused; fail (capacity) past MAX_EXCLUDED_HOSTS."""
+    pool = ctx.pool
+    if len(pool.excluded_hosts) + len(refused) > MAX_EXCLUDED_HOSTS:
+        row.detail = ctx.scrub("Palette's validation answered: " + "; ".join(messages))
+        ctx.fail(row, "capacity", f"Palette's validation refused the request: {'; '.join(messages)} (after excluding "
+                                  f"{len(pool.excluded_hosts)} hosts already; at most {MAX_EXCLUDED_HOSTS} are excluded "
+                                  "before giving up: fix the hosts in Palette, then Retry).")
+        return None
+    # One bad host need not fail the pool: plan again without the hosts Palette refused.
+    ctx.record_error(row, "Palette refused hosts: " + "; ".join(messages), retried=False)
+    ctx.save(excluded_hosts=sorted(set(pool.excluded_hosts) | set(refused)), hosts={})
+    ctx.note(row, f"Palette refused {', '.join(refused)}; planning again without {'it' if len(refused) == 1 else 'them'}.")
+    return 0
+
+
+def _hosts_named(uids: list[str], text: str) -> list[str]:
+    """The uids in `uids` that `text` names as a whole (``host-1`` is not named by ``host-10``)."""
+    return sorted({uid for uid in uids if uid and re.search(rf"(?<![A-Za-z0-9_-]){re.escape(uid)}(?![A-Za-z0-9_-])", text)})
+
+
+def _validation_messages(pool: ComputePool, problems) -> list[str]:
+    """Each constraint error of a v1SpectroClusterValidatorResponse, its code and message verbatim, saying which
+    machine pool, or which pack of which profile, it is about."""
+    profiles = {p.get("uid"): f"{p.get('name')} {p.get('version')}".strip()
+                for p in (pool.bundle.profiles if pool.bundle else []) if isinstance(p, dict) and p.get("uid")}
+    out = []
+    for p in problems:
+        if p.kind == "machinePool":
+            where = f"machine pool {p.name}" if p.name else "the machine pools"
+        else:
+            profile = profiles.get(p.profile_uid) or p.profile_uid or "a profile"
+            where = f"profile {profile}" + (f", pack {p.name}" if p.name and p.name != profile.split(" ")[0] else "")
+        out.append(f"{where}: " + (f"[{p.code}] " if p.code else "") + p.message)
+    return out
 
 
 def _create(ctx: Context) -> float | None:
@@ -233,19 +279,27 @@ def _create(ctx: Context) -> float | None:
         except perrors.PaletteError as exc:
             return ctx.palette_error(row, exc, "Looking for an existing cluster failed")
         if not uid:
-            # Recorded before sending: if the answer is lost, these are the hosts to ask.
-            ctx.save(sent_hosts=list(dict.fromkeys(pool.sent_hosts + hosts)))
+            # Recorded before sending: if the answer is lost, these are the hosts to ask, and the Palette project
+            # where the cluster then lives (every later call for the pool goes there, whatever the Settings say).
+            origin = {} if pool.palette_host else ctx.origin()
+            ctx.save(sent_hosts=list(dict.fromkeys(pool.sent_hosts + hosts)), **origin)
             try:
-                uid = client.create_edge_native_cluster(pool.request)
-            except perrors.Conflict as exc:
-                uid = _conflict_owner(client, pool, hosts)
-                if not uid:
-                    ctx.fail(row, "rejected", f"Palette refused the create: {exc} The cluster name {pool.cluster_name} is taken by a "
-                                              "cluster that does not use this pool's hosts.")
-                    return None
+                uid = client.create_edge_native_cluster(with_secrets(pool.request, pool))  # masked variables only for the call
             except perrors.PaletteError as exc:
-                # A timeout or reset leaves the outcome unknown: the next try looks the cluster up first.
-                return ctx.palette_error(row, exc, "Creating the cluster failed")
+                if not _may_exist(exc, pool, hosts):
+                    # A timeout or reset leaves the outcome unknown: the next try looks the cluster up first.
+                    return ctx.palette_error(row, exc, "Creating the cluster failed")
+                # 409, or Palette's 400 "cluster … already exists; edge host … is in-use": an earlier create whose
+                # answer was lost may have made it. Look it up by name before calling it someone else's.
+                try:
+                    uid = find_cluster(client, pool.sent_hosts + hosts, pool.cluster_name)
+                except perrors.PaletteError as again:
+                    return ctx.palette_error(row, again, "Looking for the cluster Palette says exists failed")
+                if not uid:
+                    ctx.fail(row, "rejected", f"Palette refused the create: {exc} No cluster called {pool.cluster_name} "
+                                              "exists in this pool's Palette project, so the hosts are taken by another "
+                                              "cluster: choose others (Retry plans again) or free them in Palette.")
+                    return None
         _adopt(ctx, uid)
         audit.record(None, AuditEntry.ACTION, pool, verb="cluster created in Palette", source="task",
                      changes={"cluster": pool.cluster_name, "uid": uid})
@@ -254,11 +308,16 @@ def _create(ctx: Context) -> float | None:
     return _seconds("POOL_POLL_INTERVAL")
 
 
-def _conflict_owner(client, pool: ComputePool, hosts: list[str]) -> str:
-    try:
-        return find_cluster(client, pool.sent_hosts + hosts, pool.cluster_name)
-    except perrors.PaletteError:
-        return ""
+def _may_exist(exc: perrors.PaletteError, pool: ComputePool, hosts: list[str]) -> bool:
+    """Whether a create's error can mean the cluster exists already: a 409, or a 400 that names the cluster,
+    one of its hosts, or says "already exists" / "in-use" (Palette's answer to a duplicate create)."""
+    if isinstance(exc, perrors.Conflict):
+        return True
+    if not isinstance(exc, perrors.BadRequest):
+        return False
+    text = f"{exc.palette_message or ''} {exc}".lower()
+    return (pool.cluster_name.lower() in text or "already exist" in text or "in-use" in text or "in use" in text
+            or any(uid.lower() in text for uid in hosts))
 
 
 def _condition(cluster) -> str:
@@ -278,6 +337,14 @@ def _wait(ctx: Context) -> float | None:
         overview = client.get_cluster_overview(pool.cluster_uid)
         cluster = client.get_cluster(pool.cluster_uid) if not overview.is_running_and_healthy else None
     except perrors.NotFound:
+        why, transient = unproven_absence(client, pool)
+        if why:
+            message = (f"Palette answered 404 for cluster {pool.cluster_name} ({pool.cluster_uid}), but {why}. The pool "
+                       "keeps the cluster and its hosts")
+            if transient:
+                return ctx.retry(row, message)
+            ctx.attention(row, message + ": check the cluster in Palette and the Settings' key and project, then Retry.")
+            return None
         message = (f"Palette no longer has cluster {pool.cluster_name} ({pool.cluster_uid}): it was deleted outside "
                    "PaletteAI. Delete this pool, or Retry to create a new cluster.")
         ctx.save(cluster_uid="")
@@ -290,7 +357,9 @@ def _wait(ctx: Context) -> float | None:
     seen = {"state": state, "health": health, "at": timezone.localtime().strftime("%H:%M:%S"), "condition": condition}
     if overview.is_running_and_healthy:
         ctx.finish(row, detail=f"Running and Healthy after {human(timezone.now() - row.started)}.")
-        ctx.save(step="kubeconfig", status=ComputePool.RUNNING, last_seen=seen, wait_reason="Fetching the kubeconfig.")
+        # Running and Healthy is not Ready: the pool needs a kubeconfig, which Palette has a while later.
+        ctx.save(step="kubeconfig", status=ComputePool.RUNNING, last_seen=seen,
+                 wait_reason="Fetching the kubeconfig." if overview.has_kubeconfig is not False else _NO_KUBECONFIG_YET)
         return 0
     if state in ("Deleting", "Deleted"):
         ctx.fail(row, "rejected", f"Palette is deleting cluster {pool.cluster_name} ({state}): someone deleted it outside PaletteAI.")
@@ -303,6 +372,12 @@ def _wait(ctx: Context) -> float | None:
     return _seconds("POOL_POLL_INTERVAL")
 
 
+_NO_KUBECONFIG_YET = ("Running and Healthy; waiting for Palette to generate the kubeconfig "
+                      "(the cluster overview says hasKubeConfig false).")
+#: What ComputePool.kubeconfig_kind stands for, on the page and in messages.
+KUBECONFIG_LABELS = {"admin": "admin kubeconfig", "client": "client (OIDC) kubeconfig", "kubeconfig": "kubeconfig"}
+
+
 def _kubeconfig(ctx: Context) -> float | None:
     pool = ctx.pool
     row = ctx.begin("kubeconfig")
@@ -310,18 +385,56 @@ def _kubeconfig(ctx: Context) -> float | None:
     if client is None:
         return None
     try:
-        text = client.get_kubeconfig(pool.cluster_uid)
+        overview = client.get_cluster_overview(pool.cluster_uid)
     except perrors.NotFound as exc:
-        # Palette answers 404 until the kubeconfig exists; not fatal while the cluster runs.
-        return ctx.retry(row, f"The kubeconfig is not available yet: {exc.palette_message or exc}")
+        # Not fatal here: the wait step saw the cluster Running; a deletion outside shows there on Retry.
+        return ctx.retry(row, f"Palette answered 404 for the overview of cluster {pool.cluster_name}: "
+                              f"{exc.palette_message or exc.summary}")
     except perrors.PaletteError as exc:
-        return ctx.palette_error(row, exc, "Fetching the kubeconfig failed")
+        return ctx.palette_error(row, exc, "Polling the cluster for its kubeconfig failed")
+    seen = {"state": overview.state, "health": overview.health, "at": timezone.localtime().strftime("%H:%M:%S")}
+    if overview.has_kubeconfig is False:
+        # Palette's kubeconfig assets are empty files until the overview says it has one (a while after Running).
+        ctx.note(row, f"Palette reports {overview.state or 'no state'}" + (f", health {overview.health}" if overview.health else "")
+                 + f"; waiting {human(timezone.now() - row.started)} so far for it to generate the kubeconfig "
+                   "(the cluster overview says hasKubeConfig false).",
+                 last_seen={**seen, "condition": "no kubeconfig yet: hasKubeConfig is false"})
+        return _seconds("POOL_POLL_INTERVAL")
+    # The best kubeconfig Palette offers: the admin's, else the OIDC client's, else the plain (reverse-proxy) one.
+    # The text is a credential: only what is wrong with it is ever written down, never the text.
+    reasons: list[str] = []
+    denied: list[perrors.PaletteError] = []
+    for kind, asset in KUBECONFIG_ASSETS.items():
+        try:
+            text = client.get_kubeconfig(pool.cluster_uid, kind=kind)
+        except (perrors.NotFound, perrors.PermissionDenied) as exc:
+            # This Palette, or this key's role, does not offer that one (yet): the next one.
+            reasons.append(f"{asset}: HTTP {exc.status} {exc.palette_message or type(exc).__name__}".rstrip())
+            if isinstance(exc, perrors.PermissionDenied):
+                denied.append(exc)
+            continue
+        except perrors.PaletteError as exc:
+            return ctx.palette_error(row, exc, f"Fetching the kubeconfig ({asset}) failed")
+        problem = kubeconfigs.problem(text)
+        if not problem:
+            break
+        reasons.append(f"{asset}: {problem}")
+    else:
+        if len(denied) == len(KUBECONFIG_ASSETS):
+            return ctx.palette_error(row, denied[-1], "Fetching the kubeconfig failed (Palette refused every kubeconfig)")
+        why = "; ".join(reasons)
+        ctx.save(last_seen={**seen, "condition": f"no valid kubeconfig: {why}"})
+        return ctx.retry(row, f"Palette gave no valid kubeconfig yet ({why}); the pool is Ready only with one")
     # Before Ready, not after: once the pool is Ready no message runs this step again, so a database error
     # here must come while the step can still be retried.
     _refresh_inventory(pool)
     with transaction.atomic():
-        ctx.save(kubeconfig=text, status=ComputePool.READY, step="done", ready_at=timezone.now(), due_at=None,
-                 wait_reason="", failure_class="", failure_message="")
-        ctx.finish(row, detail=f"Kubeconfig stored encrypted ({len(text.splitlines())} lines).")
-        audit.record(None, AuditEntry.ACTION, pool, verb="ready", source="task", changes={"cluster": pool.cluster_name})
+        ctx.save(kubeconfig=text, kubeconfig_kind=kind, status=ComputePool.READY, step="done", ready_at=timezone.now(),
+                 due_at=None, wait_reason="", failure_class="", failure_message="")
+        passed = f" ({'; '.join(reasons)})" if reasons else ""
+        label = KUBECONFIG_LABELS[kind]
+        ctx.finish(row, detail=f"{label[:1].upper()}{label[1:]} ({asset}) stored encrypted "
+                               f"({len(text.splitlines())} lines){passed}.")
+        audit.record(None, AuditEntry.ACTION, pool, verb="ready", source="task",
+                     changes={"cluster": pool.cluster_name, "kubeconfig": kind})
     return None

@@ -12,6 +12,7 @@ from palette.spec import load_spec
 from ..bundles import BASE_TYPES, ProfileInfo
 from ..eligibility import Policy, has_tag
 from ..pools import NodeRequirement, PoolSpec
+from ..variables import REDACTED, check_values, missing_values
 
 CREATE_PATH = "/v1/spectroclusters/edge-native"
 STALE_INVENTORY = timedelta(minutes=15)
@@ -251,6 +252,7 @@ def evaluate(inputs: Inputs) -> Report:
     reqs: list[Requirement] = []
     reqs.append(_integration(inputs.integration))
     reqs.append(_bundle(inputs))
+    reqs.append(_variables(inputs))
     reqs.append(_inventory(inputs, now))
     reqs.append(_control_plane_shape(spec))
 
@@ -319,6 +321,32 @@ def _bundle(inputs: Inputs) -> Requirement:
     return Requirement(name, True, True, text)
 
 
+def _variables(inputs: Inputs) -> Requirement:
+    """The bundle's profile variables: every required one without a default has a value, every value fits its variable."""
+    name = "Profile variables"
+    values = inputs.spec.variables
+    if inputs.bundle is None:
+        return Requirement(name, not values, False, "checked once the bundle exists." if values else "no values given.")
+    _masked, problems = check_values(values, inputs.bundle)
+    missing = missing_values(values, inputs.bundle)
+    if missing or problems:
+        parts = [f"{var.name} ({var.label}) of profile {profile.label} is required and has no default: give it a value "
+                 f"(spec.profileVariables.{profile.name}.{var.name}, or the wizard's Profile variables step)"
+                 for profile, var in missing]
+        parts += [message for _profile, _var, message in problems]
+        return Requirement(name, False, True, "; ".join(parts))
+    unknown = [p.label for p in inputs.bundle if p.variables is None and p.name in values]
+    given = sum(len(v) for v in values.values())
+    defined = sum(len(p.variables or ()) for p in inputs.bundle)
+    if unknown:
+        return Requirement(name, True, False, f"{given} value{'s' if given != 1 else ''} given; the variables of "
+                                              f"{', '.join(unknown)} are not synced, so Palette's validation checks them.")
+    if not defined and not given:
+        return Requirement(name, True, True, "the bundle's profiles define no variables.")
+    return Requirement(name, True, True, f"{given} value{'s' if given != 1 else ''} given for {defined} variable"
+                                         f"{'s' if defined != 1 else ''}; the others use their defaults.")
+
+
 def _inventory(inputs: Inputs, now: datetime) -> Requirement:
     name = "Inventory"
     if inputs.last_discovery is None:
@@ -385,7 +413,12 @@ def build_request(inputs: Inputs, chosen: dict[str, list[HostFacts]]) -> tuple[d
             name=node.name, hosts=hosts, control_plane=node.control_plane,
             control_plane_as_worker=node.control_plane and node.worker_eligible, architecture=node.architecture,
         ))
-    profiles = [bodies.ProfileRef(uid=p.uid) for p in (inputs.bundle or ())]
+    # Masked values (the variable is sensitive, or unknown) are REDACTED here: this body is shown and stored; the
+    # values go in only for the call to Palette (compute.variables.with_secrets).
+    masked = set(spec.masked) | set(check_values(spec.variables, inputs.bundle or ())[0])
+    profiles = [bodies.ProfileRef(uid=p.uid, variables={k: REDACTED if (p.name, k) in masked else v
+                                                        for k, v in (spec.variables.get(p.name) or {}).items()})
+                for p in (inputs.bundle or ())]
     labels = {**spec.labels, "paletteai-pool": spec.name, "paletteai-namespace": spec.namespace}
     cluster = bodies.EdgeNativeCluster(name=inputs.cluster_name, profiles=profiles, pools=pools, vip=spec.vip,
                                        ssh_keys=list(spec.ssh_keys), labels=labels, description=spec.description)

@@ -26,8 +26,8 @@ def worker_settings(settings, monkeypatch, sim):
     for key, value in WORKER_ENV.items():
         monkeypatch.setenv(key, value)
         setattr(settings, key, int(value))
-    # kubeconfig_lag=0: an opt-out until issue 11 item 4 (wait for hasKubeConfig, refuse an empty kubeconfig).
-    sim.state.timings = Timings(pending=0.5, provisioning=2, deleting=0.5, deleted_visible=0.5, kubeconfig_lag=0)
+    # The kubeconfig lags behind Running as in Palette (an empty file for 10 s): the pool waits for hasKubeConfig.
+    sim.state.timings = Timings(pending=0.5, provisioning=2, deleting=0.5, deleted_visible=0.5)
     return settings
 
 
@@ -66,6 +66,10 @@ def test_it_runs_the_wizard_to_a_ready_pool(live_server, page, world, connected_
     page.wait_for_selector("text=Profile bundle edge-infra created.")
     assert ProfileBundle.objects.get(project=connected_project, name="edge-infra").profiles[0]["uid"] == base.uid
     assert page.locator("#id_bundle").input_value() == "edge-infra"
+    page.click("#wizard-next")
+    page.wait_for_url(wizard + "variables/")
+    # Profile variables: edge-k3s-infra's site has a default, shown as the placeholder.
+    assert page.locator("input[placeholder=lab-a]").count() == 1
     page.click("#wizard-next")
     page.wait_for_url(wizard + "nodes/")
 
@@ -108,4 +112,5 @@ def test_it_runs_the_wizard_to_a_ready_pool(live_server, page, world, connected_
                     timeout=90, message="the pool to be Ready")
     assert pool.status == ComputePool.READY, pool.failure_message + log.read_text()[-3000:]
     page.wait_for_selector(".badge-ok:has-text('Ready')", timeout=15_000)
+    assert pool.kubeconfig_kind == "admin"
     assert len([c for c in sim.state.clusters.values() if c.name == pool.cluster_name]) == 1

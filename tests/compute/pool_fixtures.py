@@ -14,9 +14,8 @@ from compute.provisioning import create_pool, run_step
 from palette.sim import Timings
 from palette.sim.state import Host as SimHost
 
-# kubeconfig_lag=0 opts out of Palette's empty kubeconfig after Running until issue 11 item 4 (wait for
-# hasKubeConfig, refuse an empty kubeconfig) removes it: the product stores the empty file and calls the pool Ready.
-FAST = Timings(pending=0.2, provisioning=0.5, deleting=0.4, deleted_visible=0.4, kubeconfig_lag=0)
+# Palette's phases and lags, shortened alike: the kubeconfig is an empty file (hasKubeConfig false) for 0.3 s after Running.
+FAST = Timings(pending=0.2, provisioning=0.5, deleting=0.4, deleted_visible=0.4, kubeconfig_lag=0.3)
 ED25519 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINAHXoGk/WyTafdG7JGQiDJkse1qdCdUhcnDzMQwUvKA admin@example.com"
 RSA_1024 = ("ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQDEu+lp6hsSOzWz5qEFLHpNMutwYuwhLz4lxn7RTHlJ/JkSIyMVlIQ7ILbQiuCI2BeP1GSzX0Iroj"
             "Fd7yHNEWl95FOQcTp2QYPmiYN1mSDZQ0RKAlUFMLwZS1VL5nHPlqTkeDB/6IWVJDNgmBZPskLPqTN4v+AGM04jFkZVDJi+HQ== old@example.com")

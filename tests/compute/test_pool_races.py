@@ -17,7 +17,7 @@ from django.urls import reverse
 from compute.models import ComputePool, PoolStep
 from compute.provisioning import request_delete, request_force_delete, retry_pool, run_step
 from palette.client import PaletteClient
-from tests.conftest import require_services
+from tests.conftest import require_services, wait_for
 from tests.compute.pool_fixtures import discover, drive, fast_sim, new_pool, pool_project  # noqa: F401
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -55,6 +55,9 @@ def test_it_never_leaves_a_pool_undeletable_when_delete_races_ready(postgresql, 
                                                                     order):
     pool = drive(new_pool(pool_project), until=lambda p: p.step == "kubeconfig")
     assert pool.status == ComputePool.RUNNING
+    # Palette has the kubeconfig now (hasKubeConfig true after its lag): the next run of the step downloads it.
+    cluster = fast_sim.state.clusters[pool.cluster_uid]
+    wait_for(lambda: fast_sim.state.kubeconfig_ready(cluster), timeout=10, interval=0.05, message="Palette's kubeconfig")
     seen = ComputePool.objects.get(pk=pool.pk)  # what the Delete request read: Running, no deletion pending
     barrier = threading.Barrier(2, timeout=30)
     delete_sent = threading.Event()

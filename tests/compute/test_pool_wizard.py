@@ -37,7 +37,7 @@ def errors(response) -> list[str]:
 def test_it_validates_every_step_and_keeps_the_draft(world, pool_project):
     client = world.client_for(world.editor)
     page = client.get(reverse("compute:pool_create", args=ARGS))
-    assert page.status_code == 200 and "New compute pool" in page.content.decode() and "Step 1 of 6: General" in page.content.decode()
+    assert page.status_code == 200 and "New compute pool" in page.content.decode() and "Step 1 of 7: General" in page.content.decode()
 
     assert any("lowercase" in e for e in errors(client.post(step("general"), {"name": "Web_Pool"})))
     assert "is not a valid label" in " ".join(errors(client.post(step("general"), {"name": "web-pool", "labels": "team=a b"})))
@@ -48,7 +48,8 @@ def test_it_validates_every_step_and_keeps_the_draft(world, pool_project):
     assert "This field is required." in errors(client.post(step("variant"), {}))
     assert client.post(step("variant"), {"variant": "shared"}).status_code == 302
     assert any("Select a valid choice" in e for e in errors(client.post(step("bundle"), {"bundle": "nope"})))
-    assert client.post(step("bundle"), {"bundle": "edge-infra"})["Location"] == step("nodes")
+    assert client.post(step("bundle"), {"bundle": "edge-infra"})["Location"] == step("variables")
+    assert client.post(step("variables"), {})["Location"] == step("nodes")  # edge-k3s-infra's one variable has a default
 
     assert any("Select a valid choice" in e for e in errors(client.post(step("nodes"), {**NODES, "cp_count": "2"})))
     single = errors(client.post(step("nodes"), {**NODES, "cp_worker_eligible": ""}))
@@ -216,8 +217,8 @@ def test_the_stepper_ticks_only_the_steps_the_draft_fills_in(world, pool_project
         ol = html[html.index('id="pool-wizard-steps"'):html.index("</ol>", html.index('id="pool-wizard-steps"'))]
         return dict((label, css) for css, label in re.findall(r'<li class="(\w*)">(?:<a [^>]*>)?([\w ]+)', ol))
 
-    assert stepper("nodes") == {"General": "todo", "Variant": "done", "Profile bundle": "todo", "Node pools": "current",
-                                "Network": "", "Review": ""}  # the variant has a default; name and bundle do not
+    assert stepper("nodes") == {"General": "todo", "Variant": "done", "Profile bundle": "todo", "Profile variables": "done",
+                                "Node pools": "current", "Network": "", "Review": ""}  # variant and variables have defaults
     client.post(step("general"), {"name": "web-pool"})
     client.post(step("bundle"), {"bundle": "edge-infra"})
     assert stepper("nodes")["General"] == stepper("nodes")["Profile bundle"] == "done"

@@ -24,8 +24,8 @@ def worker_settings(settings, monkeypatch, sim):
     for key, value in WORKER_ENV.items():
         monkeypatch.setenv(key, value)
         setattr(settings, key, int(value))
-    # kubeconfig_lag=0: an opt-out until issue 11 item 4 (wait for hasKubeConfig, refuse an empty kubeconfig).
-    sim.state.timings = Timings(pending=1, provisioning=6, deleting=1, deleted_visible=1, kubeconfig_lag=0)
+    # Palette's kubeconfig lag as it is (an empty file for 10 s after Running): the pool waits for hasKubeConfig.
+    sim.state.timings = Timings(pending=1, provisioning=6, deleting=1, deleted_visible=1)
     return settings
 
 

@@ -52,11 +52,9 @@ def test_it_never_creates_a_second_cluster_when_the_create_answer_is_lost(pool_p
         return real(self, cluster, **kwargs)
 
     monkeypatch.setattr(PaletteClient, "create_edge_native_cluster", lost_answer)
-    from dataclasses import replace
-
-    # in_use_lag=0: an opt-out until issue 11 item 1 (find the cluster by name, not only by the hosts' inUseClusters,
-    # which Palette fills a while after the create; the retried create then gets a 400 "already exists").
-    fast_sim.state.timings = replace(fast_sim.state.timings, in_use_lag=0)
+    # Palette fills the hosts' inUseClusters minutes after a create (the simulator's default lag, 15 s, outlasts this
+    # test): only the search by name can find the cluster the lost answer made.
+    assert fast_sim.state.timings.in_use_lag >= 15
     pool = drive(new_pool(pool_project))
     assert pool.status == ComputePool.READY
     assert len(calls) == 1, "the retry found the cluster by name instead of creating again"
@@ -109,18 +107,35 @@ def test_it_ignores_duplicate_and_stale_messages_and_resumes_a_stalled_pool(pool
 def test_it_plans_again_without_a_host_palette_refuses(pool_project, fast_sim):
     from compute.readiness import report_for_pool
 
+    # Palette's way, the simulator's default: host problems are a 400 naming the host, not constraint results.
+    assert fast_sim.state.validate_host_problems == "4xx"
     pool = new_pool(pool_project)
     chosen = report_for_pool(pool).hosts["control-plane"][0]
     # Palette knows something the inventory does not yet: the chosen host just became unhealthy.
     fast_sim.state.update_host(chosen, health="unhealthy", health_message="NTP not synchronised")
-    # An opt-out until issue 11 item 5 (exclude and replan on host problems validate answers as a 4xx): here they
-    # come back as machine pool errors in validate's 200 body.
+    pool = drive(pool)
+    assert pool.status == ComputePool.READY, (pool.failure_class, pool.failure_message)
+    assert pool.excluded_hosts == [chosen] and chosen not in pool.hosts["control-plane"]
+    validate = PoolStep.objects.get(pool=pool, name="validate")
+    assert validate.first_error == (f"Palette refused hosts: HTTP 400 EdgeHostUnhealthy: edge host '{chosen}' is "
+                                    "unhealthy: NTP not synchronised")
+    assert validate.status == PoolStep.SUCCEEDED and validate.detail.startswith("Palette accepted the request")
+
+
+def test_it_plans_again_without_a_host_palette_refuses_in_the_validation_body(pool_project, fast_sim):
+    from compute.readiness import report_for_pool
+
+    pool = new_pool(pool_project)
+    chosen = report_for_pool(pool).hosts["control-plane"][0]
+    fast_sim.state.update_host(chosen, health="unhealthy", health_message="NTP not synchronised")
+    # The other shape: the host problem as a machine pool error in validate's 200 body.
     fast_sim.state.validate_host_problems = "results"
     pool = drive(pool)
-    assert pool.status == ComputePool.READY
-    assert chosen in pool.excluded_hosts and chosen not in pool.hosts["control-plane"]
+    assert pool.status == ComputePool.READY, (pool.failure_class, pool.failure_message)
+    assert pool.excluded_hosts == [chosen] and chosen not in pool.hosts["control-plane"]
     validate = PoolStep.objects.get(pool=pool, name="validate")
-    assert chosen in validate.first_error and "unhealthy" in validate.first_error
+    assert validate.first_error.startswith("Palette refused hosts: machine pool ")
+    assert validate.first_error.endswith(f": [EdgeHostUnhealthy] edge host '{chosen}' is unhealthy: NTP not synchronised")
 
 
 def test_it_classifies_a_rejected_api_key_as_credentials(world, pool_project, fast_sim):
@@ -170,17 +185,21 @@ def test_it_offers_force_delete_for_a_stuck_deletion(pool_project, fast_sim, set
 
     settings.POOL_FORCE_DELETE_AFTER = 0.3
     pool = drive(new_pool(pool_project))
-    # force_delete_after=0: an opt-out until issue 11 item 3 (force delete only after 15 minutes in Deleting, a 4xx
-    # to it means "not yet, retry later") removes it.
+    # Palette (here: 2 s instead of 15 minutes) refuses a force delete until the cluster has been Deleting that long:
+    # our offer comes earlier (0.3 s), so the first try is refused with a 400 and must be asked again, not fail.
     fast_sim.state.timings = Timings(pending=0.2, provisioning=0.5, deleting=60, deleted_visible=0.4,
-                                     force_delete_factor=0.01, force_delete_after=0)
+                                     force_delete_factor=0.01, force_delete_after=2)
     assert request_force_delete(pool) == "unavailable"
     request_delete(pool)
     pool = drive(pool, until=lambda p: "Force delete is available" in p.wait_reason)
     assert force_delete_available(pool) and request_force_delete(pool) == "started"
+    pool = drive(pool, until=lambda p: "does not accept the force delete yet" in p.wait_reason)
+    assert pool.status == ComputePool.DELETING and not pool.force_delete_sent
     pool = drive(pool)
     assert pool.status == ComputePool.DELETED and pool.force_delete_sent
     assert pool.cleanup["paletteCluster"].startswith("deleted (forced)")
+    step = PoolStep.objects.get(pool=pool, name="wait_deleted", attempt=pool.attempt)
+    assert "ClusterForceDeleteNotAllowed" in step.first_error or "15 minutes" in step.first_error
 
 
 def test_it_switches_to_deletion_after_the_running_step(pool_project, fast_sim):
@@ -256,3 +275,93 @@ def test_a_pool_of_another_project_on_the_same_palette_project_holds_its_hosts(w
     assert {facts[uid].reserved_by for uid in held} == {"acme-research/gpu-pool-a"}
     second = drive(second)
     assert second.status == ComputePool.READY and not {u for us in second.hosts.values() for u in us} & held
+
+
+def test_a_pool_keeps_to_its_palette_project_when_the_settings_switch(world, pool_project, fast_sim):
+    from compute.provisioning import request_delete
+    from tests.integrations.conftest import configure_palette, palette_values
+
+    pool = drive(new_pool(pool_project))
+    first = fast_sim.project_uids[0]
+    assert (pool.status, pool.palette_project_uid, pool.palette_host) == (ComputePool.READY, first,
+                                                                         fast_sim.url.rstrip("/").lower())
+    # The tenant's Settings now point at another Palette project of the same Palette (same key).
+    configure_palette(world.tenant_a, palette_values(fast_sim, defaultProjectID=fast_sim.project_uids[1]),
+                      ca_pem=fast_sim.ca_pem)
+    assert request_delete(pool) == "started"
+    pool = drive(pool)
+    assert pool.status == ComputePool.DELETED, pool.failure_message
+    # Deleted in its own project (the Settings' project would have answered 404 for it).
+    assert [fast_sim.state.cluster_state(c) for c in _clusters(fast_sim, pool)] in ([], ["Deleted"])
+    assert "deleted: " in pool.cleanup["paletteCluster"]
+
+
+def test_an_unconfirmed_404_never_marks_a_pool_deleted(world, pool_project, fast_sim):
+    from compute.provisioning import request_delete
+
+    pool = drive(new_pool(pool_project))
+    held = dict(pool.hosts)
+    # A pool from before its Palette project was recorded: a 404 may come from another project than its cluster's.
+    ComputePool.objects.filter(pk=pool.pk).update(palette_project_uid="", palette_host="")
+    fast_sim.state.clusters[pool.cluster_uid].project_uid = fast_sim.project_uids[1]  # Palette answers 404 here now
+    pool.refresh_from_db()
+    assert request_delete(pool) == "started"
+    pool = drive(pool)
+    assert pool.status == ComputePool.ATTENTION, pool.status
+    assert "answered 404" in pool.failure_message and "not counted as deleted" in pool.failure_message
+    assert pool.cluster_uid and pool.hosts == held and pool.deleted_at is None
+    from django.urls import reverse
+
+    body = world.client_for(world.owner).get(reverse("compute:pool_detail", args=["acme", "research", pool.uuid])).content.decode()
+    assert "Needs attention" in body and "Retry" in body
+
+
+def test_a_lost_create_answer_met_by_palettes_duplicate_400_adopts_the_cluster(pool_project, fast_sim, monkeypatch):
+    from palette.client import PaletteClient
+    from palette.errors import PaletteTimeout
+
+    real_create, real_find = PaletteClient.create_edge_native_cluster, PaletteClient.find_clusters_by_name
+    creates, finds = [], []
+
+    def lost_answer(self, cluster, **kwargs):
+        creates.append(1)
+        result = real_create(self, cluster, **kwargs)
+        if len(creates) == 1:
+            raise PaletteTimeout("Palette did not answer within 30s.", host=self.base_url)
+        return result
+
+    def slow_index(self, name, **kwargs):
+        finds.append(1)
+        # Before the first create, and once after it (as if Palette's index lagged): the search finds nothing.
+        return [] if len(finds) <= 2 else real_find(self, name, **kwargs)
+
+    monkeypatch.setattr(PaletteClient, "create_edge_native_cluster", lost_answer)
+    monkeypatch.setattr(PaletteClient, "find_clusters_by_name", slow_index)
+    pool = drive(new_pool(pool_project))
+    assert pool.status == ComputePool.READY, pool.failure_message
+    assert len(creates) == 2, "the second create met Palette's 400 'already exists' and the cluster was looked up"
+    clusters = _clusters(fast_sim, pool)
+    assert len(clusters) == 1 and clusters[0].uid == pool.cluster_uid
+
+
+def test_apply_and_the_settings_page_warn_about_pools_left_in_another_palette_project(world, pool_project, fast_sim):
+    import json
+
+    import yaml
+
+    from core.manifests import apply_text
+    from core.state_warnings import after_change
+    from integrations.models import Secret
+
+    pool = drive(new_pool(pool_project))
+    assert after_change({"tenant-acme"}) == []
+    secret = Secret.objects.get(tenant=world.tenant_a, name="main-settings-palette")
+    values = {**json.loads(secret.get_data()["palette"]), "defaultProjectID": fast_sim.project_uids[1]}
+    doc = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": secret.name, "namespace": "tenant-acme"},
+           "stringData": {"palette": json.dumps(values)}}
+    dry = apply_text(yaml.safe_dump(doc), dry_run=True)
+    assert dry.ok and len(dry.warnings) == 1, (dry.errors, dry.warnings)
+    assert f"acme-research/{pool.name} (Palette project {fast_sim.project_uids[0]}" in dry.warnings[0]
+    assert after_change({"tenant-acme"}) == []  # a dry run changed nothing
+    assert apply_text(yaml.safe_dump(doc)).warnings == dry.warnings
+    assert after_change({"acme-research"}) == dry.warnings  # also for the project's own namespace

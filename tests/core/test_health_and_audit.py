@@ -49,17 +49,17 @@ def test_it_never_stores_secret_values_in_the_audit_log(world):
 def test_it_shows_the_audit_log_to_tenant_admins_only_for_their_tenant(world):
     audit.record(None, AuditEntry.UPDATE, world.project_a, user=world.owner)
     audit.record(None, AuditEntry.UPDATE, world.project_b, user=world.outsider)
-    body = world.client_for(world.owner).get(reverse("core:audit_list")).content.decode()
+    body = world.client_for(world.owner).get(reverse("tenancy:audit_list")).content.decode()
     assert "acme/research" in body and "globex/ops" not in body
-    body = world.client_for(world.viewer).get(reverse("core:audit_list")).content.decode()
+    body = world.client_for(world.viewer).get(reverse("tenancy:audit_list")).content.decode()
     assert "acme/research" not in body and "Nothing recorded yet" in body
-    body = world.client_for(world.superuser).get(reverse("core:audit_list")).content.decode()
+    body = world.client_for(world.superuser).get(reverse("tenancy:audit_list")).content.decode()
     assert "acme/research" in body and "globex/ops" in body
 
 
 def test_it_exports_the_audit_log_as_csv(world):
     audit.record(None, AuditEntry.CREATE, world.project_a, user=world.owner, changes={"gpu_limit": "4"})
-    response = world.client_for(world.owner).get(reverse("core:audit_list") + "?format=csv")
+    response = world.client_for(world.owner).get(reverse("tenancy:audit_list") + "?format=csv")
     assert response["Content-Type"] == "text/csv"
     rows = list(csv.reader(io.StringIO(response.content.decode())))
     assert rows[0][:3] == ["time", "user", "action"]

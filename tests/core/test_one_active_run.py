@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import threading
-from types import SimpleNamespace
 
 import pytest
 from django.apps import apps
@@ -34,7 +33,7 @@ def test_the_database_refuses_a_second_active_run_for_one_target(world):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_request_that_loses_the_race_joins_the_winners_run(world):
+def test_a_request_that_loses_the_race_joins_the_winners_run(world, monkeypatch):
     """Another request commits its run between our check and our insert: we get that run and send nothing."""
     winner: list = []
 
@@ -51,9 +50,10 @@ def test_a_request_that_loses_the_race_joins_the_winners_run(world):
             thread.join()
 
     sent = []
+    monkeypatch.setattr("core.tasks.enqueue_on_commit", lambda name, *args: sent.append((name, args)))
     pre_save.connect(other_request_commits_first, sender=DiscoveryRun)
     try:
-        run = start_once(DiscoveryRun, SimpleNamespace(delay=sent.append), target={"project": world.project_a}, trigger="manual")
+        run = start_once(DiscoveryRun, "compute.discovery", target={"project": world.project_a}, trigger="manual")
     finally:
         pre_save.disconnect(other_request_commits_first, sender=DiscoveryRun)
     assert run.pk == winner[0].pk and run.trigger == "schedule"

@@ -3,7 +3,6 @@ page's "View as YAML" and import box."""
 from __future__ import annotations
 
 import json
-import sys
 import types
 
 import pytest
@@ -11,7 +10,7 @@ import yaml
 from django.urls import reverse
 
 from core.models import AuditEntry
-from integrations import diagnosis
+from integrations import diagnosis, onboarding
 from integrations.models import OnboardingSession, PaletteCheck, Secret, Settings
 from tenancy.models import Project, Tenant
 
@@ -474,14 +473,17 @@ def test_it_skips_tokens(world):
 
 
 def _fake_compute(monkeypatch, calls):
-    module = types.ModuleType("compute.discovery")
-
     def start_discovery(project, *, trigger="manual"):
         calls.append((project, trigger))
         return types.SimpleNamespace(uuid="run-1")
 
-    module.start_discovery = start_discovery
-    monkeypatch.setitem(sys.modules, "compute.discovery", module)
+    monkeypatch.setattr(onboarding, "discovery_starter", start_discovery)
+
+
+def test_compute_registers_its_discovery_with_the_wizard():
+    from compute.discovery import start_discovery
+
+    assert onboarding.discovery_starter is start_discovery
 
 
 def test_it_starts_discovery_through_the_compute_hook(world, monkeypatch):
@@ -501,7 +503,7 @@ def test_it_starts_discovery_through_the_compute_hook(world, monkeypatch):
 
 
 def test_it_records_discovery_as_not_available_without_compute(world, monkeypatch):
-    monkeypatch.setitem(sys.modules, "compute.discovery", None)  # importing it raises ImportError
+    monkeypatch.setattr(onboarding, "discovery_starter", None)  # no app offers discovery
     client, session = skipped_to_tokens(world)
     client.post(step(session, "tokens"), {"action": "skip"})
     response = client.post(step(session, "discovery"), {"action": "start"})
@@ -521,7 +523,7 @@ def test_it_explains_an_unknown_discovery_action(world):
 
 
 def test_it_never_puts_a_secret_in_any_wizard_page_or_the_session(world, monkeypatch):
-    monkeypatch.setitem(sys.modules, "compute.discovery", None)
+    monkeypatch.setattr(onboarding, "discovery_starter", None)
     client, session = skipped_to_tokens(world)
     # Redirects are followed: a 302's empty body proves nothing, the page the browser is sent to must be clean.
     saved = client.post(step(session, "tokens"), {"action": "save", "huggingface-token": HF}, follow=True)

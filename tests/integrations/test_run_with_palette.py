@@ -4,7 +4,6 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from celery import current_app
 from django.db import OperationalError, connection
 
 from compute.models import DiscoveryRun
@@ -67,7 +66,7 @@ def _database_locked_once(statement: str):
 def sent(monkeypatch):
     """The tasks re-sent to the broker (the edge: no broker in this test), with their countdowns."""
     calls = []
-    monkeypatch.setattr(current_app, "send_task", lambda name, args, countdown: calls.append((name, args, countdown)))
+    monkeypatch.setattr("core.tasks.send", lambda name, *args, countdown=0: calls.append((name, list(args), countdown)))
     return calls
 
 

@@ -31,7 +31,7 @@ KILL_POINTS = [
     ("validate", ("POST", "/v1/spectroclusters/edge-native/validate"), "waiting for Palette's validation"),
     ("create", CREATE, "after Palette created the cluster, before its answer arrived"),
     ("wait", ("GET", "/v1/dashboard/spectroclusters/{uid}/overview"), "polling the cluster"),
-    ("kubeconfig", ("GET", "/v1/spectroclusters/{uid}/assets/kubeconfig"), "downloading the kubeconfig"),
+    ("kubeconfig", ("GET", "/v1/spectroclusters/{uid}/assets/adminKubeconfig"), "downloading the kubeconfig"),
 ]
 
 
@@ -44,11 +44,10 @@ def test_it_builds_one_cluster_and_reaches_ready_when_the_worker_dies_in_every_s
     for key, value in POOL_ENV.items():
         monkeypatch.setenv(key, value)
         setattr(settings, key, int(value))
-    # Opt-outs of Palette's lags: in_use_lag=0 until issue 11 item 1 (after the create's answer died with the worker,
-    # find the cluster by name, not only by the hosts' inUseClusters), kubeconfig_lag=0 until item 4 (wait for
-    # hasKubeConfig, refuse an empty kubeconfig).
-    sim.state.timings = Timings(pending=1, provisioning=4, deleting=1, deleted_visible=1, in_use_lag=0,
-                                kubeconfig_lag=0)
+    # Opt-out of Palette's lags: in_use_lag=0 until issue 11 item 1 (after the create's answer died with the worker,
+    # find the cluster by name, not only by the hosts' inUseClusters). The kubeconfig lags as in Palette (an empty
+    # file for 10 s after Running): the pool waits for hasKubeConfig, then downloads the admin kubeconfig.
+    sim.state.timings = Timings(pending=1, provisioning=4, deleting=1, deleted_visible=1, in_use_lag=0)
     discover(connected_project)
     bundle = make_bundle(connected_project)
     processes.start("beat")

@@ -268,7 +268,7 @@ def test_it_never_shows_logs_exports_or_stores_a_planted_secret(world, sim, capl
     hits += [f"log: {h}" for h in find_canaries(caplog.text, needles)]
     assert AuditEntry.objects.count() >= 10
     hits += [f"audit row: {h}" for h in find_canaries(json.dumps(list(AuditEntry.objects.values()), default=str), needles)]
-    csv = world.client_for(world.superuser).get(reverse("core:audit_list") + "?format=csv")
+    csv = world.client_for(world.superuser).get(reverse("tenancy:audit_list") + "?format=csv")
     assert csv.status_code == 200 and b"secret" in csv.content
     hits += [f"audit CSV: {h}" for h in find_canaries(csv.content.decode(), needles)]
     exported = io.StringIO()

@@ -22,7 +22,7 @@ def test_it_tells_caches_to_keep_nothing_a_signed_in_user_is_sent(world, client)
     responses = {
         "page": owner.get(reverse("tenancy:tenant_detail", args=["acme"])),
         "fragment": owner.get(reverse("compute:inventory", args=["acme", "research"]), **HX),
-        "audit CSV": root.get(reverse("core:audit_list") + "?format=csv"),
+        "audit CSV": root.get(reverse("tenancy:audit_list") + "?format=csv"),
         "YAML export": owner.get(settings_yaml),
         "YAML fragment": owner.get(settings_yaml, **HX),
         "403": world.client_for(world.viewer).post(reverse("tenancy:tenant_edit", args=["acme"])),
@@ -53,7 +53,7 @@ def test_it_exports_no_formula_in_the_audit_csv(world):
     for text in hostile + ["acme/research", "a=b"]:
         AuditEntry.objects.create(action=AuditEntry.UPDATE, object_type="project", object_repr=text,
                                   username=text, verb=text, tenant_name="acme")
-    response = world.client_for(world.superuser).get(reverse("core:audit_list") + "?format=csv")
+    response = world.client_for(world.superuser).get(reverse("tenancy:audit_list") + "?format=csv")
     rows = list(csv.reader(io.StringIO(response.content.decode(), newline="")))[1:]
     cells = {row[5]: row for row in rows}
     for text in hostile:

@@ -49,3 +49,5 @@ def report(command: BaseCommand, result: manifests.Result) -> None:
     suffix = " (dry run)" if result.dry_run else ""
     for change in result.changes:
         command.stdout.write(f"{change}{suffix}")
+    for warning in result.warnings:
+        command.stderr.write(f"warning: {warning}")
