@@ -111,17 +111,12 @@ class Api:
         return Reply(body={"items": items, "listmeta": listmeta})
 
     def search_schema(self, call: Call) -> Reply:
-        def prop(name: str, display: str, enum: list[str] | None = None) -> dict:
-            p = {"name": name, "displayName": display, "type": "string", "hideDisplay": False, "isDeprecated": False}
-            if enum:
-                p["enum"] = enum
-                p["enumValues"] = [{"value": v, "displayValue": v} for v in enum]
-            return p
+        prop = search.schema_property
         return Reply(body={"schema": {"properties": [
             prop("name", "Name"), prop("tags", "Tags"),
-            prop("state", "State", ["ready", "unpaired", "in-use"]),
-            prop("healthState", "Health", ["healthy", "unhealthy"]),
-            prop("architecture", "Architecture", ["amd64", "arm64"]),
+            prop("state", "State", enum=["ready", "unpaired", "in-use"]),
+            prop("healthState", "Health", enum=["healthy", "unhealthy"]),
+            prop("architecture", "Architecture", enum=["amd64", "arm64"]),
         ]}})
 
     def hosts_metadata(self, call: Call) -> Reply:

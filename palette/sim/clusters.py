@@ -203,12 +203,7 @@ class ClusterApi:
         return Reply(body={"items": items, "listmeta": listmeta})
 
     def search_schema(self, call: Call) -> Reply:
-        def prop(name: str, display: str, kind: str = "string", enum: list[str] | None = None) -> dict:
-            p = {"name": name, "displayName": display, "type": kind, "hideDisplay": False, "isDeprecated": False}
-            if enum:
-                p["enum"] = enum
-                p["enumValues"] = [{"value": v, "displayValue": v} for v in enum]
-            return p
+        prop = search.schema_property
         return Reply(body={"schema": {"properties": [
             prop("clusterName", "Name"), prop("tags", "Tags"), prop("isDeleted", "Deleted", "bool"),
             prop("environment", "Environment", enum=["edge-native", "nested"]),

@@ -213,3 +213,12 @@ def page(items: list, *, limit: int, offset: int, stuck: bool = False) -> tuple[
     if stuck and token:
         token = encode_token(limit, len(items))
     return chunk, {"continue": token, "count": len(items), "limit": limit, "offset": nxt}
+
+
+def schema_property(name: str, display: str, kind: str = "string", enum: list[str] | None = None) -> dict:
+    """One property of a search schema answer (v1SearchFilterSchemaSpec), with its enum values if any."""
+    prop = {"name": name, "displayName": display, "type": kind, "hideDisplay": False, "isDeprecated": False}
+    if enum:
+        prop["enum"] = enum
+        prop["enumValues"] = [{"value": v, "displayValue": v} for v in enum]
+    return prop
