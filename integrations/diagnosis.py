@@ -4,9 +4,12 @@ Stages, in order, each with pass/fail and a reason a person can act on: URL pars
 resolves (only to addresses the policy admits, palette.addresses; later stages connect to those
 addresses, not to the name again) → TCP connects → TLS handshake verifies (system trust, custom CA
 or skipped; shows the server certificate) → API key accepted → the key's tenant matches →
-defaultProjectID exists and is readable → edge host search answers in that project. Later stages
-are skipped once an earlier one fails. Stages 1–6 failing means Failed; 7–8 failing means Degraded
-(Palette answers but the project is wrong); all passing means Connected.
+defaultProjectID exists and is readable → edge host search answers in that project. Until the key
+is accepted, later stages are skipped once one fails; after it, tenant, project and edge-host
+stages all run, so one check shows every problem. The project stage works for a key whose user
+has only project roles: it reads in the project's scope (``ProjectUid``), never through the
+tenant-role-only ``GET /v1/projects/{uid}``. Stages 1–6 failing means Failed; 7–8 failing means
+Degraded (Palette answers but the project is wrong); all passing means Connected.
 """
 from __future__ import annotations
 
@@ -38,6 +41,8 @@ STAGES = [
     ("edgehosts", "Edge host search answers"),
 ]
 DEGRADED_FROM = "project"
+#: Stages after this one run even when an earlier one failed: the key works, so Palette can answer them.
+INDEPENDENT_AFTER = "apikey"
 
 
 class StageFailed(Exception):
@@ -177,9 +182,10 @@ def run(check: PaletteCheck, palette: EffectivePalette, *, on_stage=None) -> str
         if on_stage:
             on_stage(stages)
 
+    keys = [k for k, _ in STAGES]
     try:
         for key, _ in STAGES:
-            if failed_at:
+            if failed_at and keys.index(failed_at) <= keys.index(INDEPENDENT_AFTER):
                 record(key, None, "skipped: an earlier stage failed")
                 continue
             try:
@@ -209,17 +215,16 @@ def run(check: PaletteCheck, palette: EffectivePalette, *, on_stage=None) -> str
                     first = next(iter(client.iter_edge_hosts(project_uid=uid, page_size=1)), None)
                     record(key, True, "answers: " + (f"edge host {first.uid} visible" if first else "no edge hosts registered in this project yet"))
             except StageFailed as exc:
-                failed_at = key
+                failed_at = failed_at or key
                 record(key, False, exc.detail, **exc.extra)
             except perrors.PaletteError as exc:
-                failed_at = key
+                failed_at = failed_at or key
                 record(key, False, str(exc))
     finally:
         if client is not None:
             client.close()
     if failed_at is None:
         return PaletteCheck.CONNECTED
-    keys = [k for k, _ in STAGES]
     return PaletteCheck.DEGRADED if keys.index(failed_at) >= keys.index(DEGRADED_FROM) else PaletteCheck.FAILED_OUTCOME
 
 
@@ -234,17 +239,28 @@ def stage_project(client: PaletteClient, value: str, check: PaletteCheck) -> str
                               suggestion=matches[0].uid)
         raise StageFailed(f"defaultProjectID {value!r} is not a project UID, and no project has that name. {_project_list(client)}")
     try:
-        project = client.get_project(value)
-    except (perrors.NotFound, perrors.PermissionDenied) as exc:
-        status = "does not exist" if isinstance(exc, perrors.NotFound) else "is not readable with this key"
-        raise StageFailed(f"Project {value} {status}. {_project_list(client)}") from None
-    return f"project {project.name} ({value})"
+        client.list_edge_host_tags(project_uid=value)  # a cheap read in the project's own scope
+    except perrors.NotFound:
+        raise StageFailed(f"Project {value} does not exist. {_project_list(client)}") from None
+    except perrors.PermissionDenied:
+        raise StageFailed(f"Project {value} is not readable with this key: its user has no role there. Give the "
+                          f"user a project role (Project Viewer at least) or use another project. "
+                          f"{_project_list(client)}") from None
+    name = next((p.name for p in _projects(client) or () if p.uid == value), "")
+    return f"project {name} ({value})" if name else f"project {value}"
+
+
+def _projects(client: PaletteClient):
+    """The projects the key sees (a key with only project roles sees its own), or None if Palette won't say."""
+    try:
+        return client.list_projects()
+    except perrors.PaletteError:
+        return None
 
 
 def _project_list(client: PaletteClient) -> str:
-    try:
-        projects = client.list_projects()
-    except perrors.PaletteError:
+    projects = _projects(client)
+    if projects is None:
         return ""
     if not projects:
         return "This key sees no projects."

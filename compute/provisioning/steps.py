@@ -287,6 +287,10 @@ def _create(ctx: Context) -> float | None:
                 uid = client.create_edge_native_cluster(with_secrets(pool.request, pool))  # masked variables only for the call
             except perrors.PaletteError as exc:
                 if not _may_exist(exc, pool, hosts):
+                    if not exc.transient and 400 <= (exc.status or 0) < 500:
+                        # Refused outright, and the lookup just before found no cluster of an earlier try: nothing
+                        # of this pool lives in that Palette project, so a Retry creates where the Settings point then.
+                        ctx.save(palette_host="", palette_tenant="", palette_project_uid="")
                     # A timeout or reset leaves the outcome unknown: the next try looks the cluster up first.
                     return ctx.palette_error(row, exc, "Creating the cluster failed")
                 # 409, or Palette's 400 "cluster … already exists; edge host … is in-use": an earlier create whose

@@ -1,7 +1,8 @@
 """A faithful simulator of Palette's REST API (the spec subset), for tests, demos and benchmarks.
 
 Faithful, not friendly: ``ApiKey`` required (401), ``ProjectUid`` scoping (another project's
-cluster is a 404), POST list endpoints with filter bodies and base64-JSON continue tokens (pages of
+cluster is a 404; a key with only project roles gets 403 on tenant-role operations such as
+``GET /v1/projects/{uid}`` and sees only its projects in the project list), POST list endpoints with filter bodies and base64-JSON continue tokens (pages of
 at most 50; ``limit`` > 50 is a 422 ``{"code":608,...}``), 405 for GET on POST-only paths, edge host
 and cluster state machines with Palette's lags (``inUseClusters`` and the kubeconfig filled a while
 after the create, force delete only after 15 minutes in Deleting, Deleted clusters kept listed),

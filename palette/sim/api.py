@@ -80,7 +80,7 @@ class Api:
         name = call.query.get("name")
         with self.state.lock:
             items = [{"metadata": {"uid": p.uid, "name": p.name}} for p in self.state.projects.values()
-                     if not name or p.name == name]
+                     if (not name or p.name == name) and (call.key_projects is None or p.uid in call.key_projects)]
         return Reply(body={"items": items})
 
     # -- edge hosts -------------------------------------------------------------------------

@@ -38,6 +38,8 @@ class Call:
     body: Any
     project_uid: str | None
     read_only: bool
+    #: The projects the key's user has a role in (None: a tenant role, so all of them).
+    key_projects: set[str] | None = None
 
 
 @dataclass

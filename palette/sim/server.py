@@ -47,6 +47,10 @@ log = logging.getLogger("palette.sim")
 TENANT_SCOPED = {"/v1/users/info", "/v1/projects/{uid}", "/v1/dashboard/projects/metadata", "/v1/apiKeys",
                  "/v1/apiKeys/{uid}", "/v1/activations/system", "/v1/registries/metadata",
                  "/v1/registries/pack/summary"}
+#: Tenant-scoped operations whose ACL needs a tenant role (palette-sdk-go calls project CRUD "ACL scoped
+#: to tenant only"): a key whose user has only project roles gets 403 there. Listing project metadata and
+#: the user's own info work for any user; the listing shows only the projects the user has a role in.
+TENANT_ROLE_ONLY = {"/v1/projects/{uid}"}
 #: Paths outside the subset that real Palette answers with 405 for GET (list endpoints became POST).
 POST_ONLY_EXTRA = {"/v1/edgehosts", "/v1/projects"}
 #: Operations that only read (a malformed-body fault may garble them without losing a write).
@@ -353,11 +357,13 @@ class Simulator:
             if errors:
                 raise self._body_error(min(errors, key=lambda e: len(e.absolute_path)))
         project_uid = None
-        read_only = False
+        policy = self.state.keys[h.headers.get("ApiKey")]
+        read_only = policy.read_only
+        if op.template in TENANT_ROLE_ONLY and policy.projects is not None:
+            raise ApiError(403, "Forbidden", "Permission denied: the user has only project roles; this operation "
+                                             "needs a tenant role")
         if op.template not in TENANT_SCOPED:
             project_uid = h.headers.get("ProjectUid") or query.get("ProjectUid") or query.get("projectUid") or None
-            policy = self.state.keys[h.headers.get("ApiKey")]
-            read_only = policy.read_only
             if project_uid is not None:
                 if project_uid not in self.state.projects:
                     raise ApiError(404, "ResourceNotFound", f"Project '{project_uid}' not found")
@@ -365,7 +371,7 @@ class Simulator:
                     raise ApiError(403, "Forbidden", f"Permission denied: the user has no role in project "
                                                      f"'{self.state.projects[project_uid].name}'")
         call = Call(method=method, path=path, template=op.template, params=params, query=query, body=body,
-                    project_uid=project_uid, read_only=read_only)
+                    project_uid=project_uid, read_only=read_only, key_projects=policy.projects)
         return self.api.handle(call), op.template
 
     @staticmethod

@@ -35,6 +35,20 @@ def test_it_fails_with_the_first_error_when_palette_rejects_the_request(pool_pro
     assert "profile pack values invalid" in pool.failure_message and "Creating the cluster failed" in pool.failure_message
     assert PoolStep.objects.get(pool=pool, name="create").status == "failed"
     assert _clusters(fast_sim, pool) == [] and pool.cluster_uid == ""
+    # Nothing of the pool lives in that Palette project: a Retry creates where the Settings point then.
+    assert (pool.palette_host, pool.palette_project_uid) == ("", "")
+
+
+def test_a_retry_after_a_refused_create_records_the_settings_project_again(pool_project, fast_sim):
+    from compute.provisioning import retry_pool
+
+    fast_sim.fail_next_create(status=422, code="InvalidClusterSpec", message="profile pack values invalid")
+    pool = drive(new_pool(pool_project))
+    assert pool.status == ComputePool.FAILED and pool.palette_project_uid == ""
+    assert retry_pool(pool)
+    pool = drive(pool)
+    assert pool.status == ComputePool.READY, pool.failure_message
+    assert pool.palette_project_uid == fast_sim.project_uids[0] and len(_clusters(fast_sim, pool)) == 1
 
 
 def test_it_never_creates_a_second_cluster_when_the_create_answer_is_lost(pool_project, fast_sim, monkeypatch):

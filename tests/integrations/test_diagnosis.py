@@ -10,6 +10,8 @@ from django.core.management import CommandError, call_command
 
 from integrations import diagnosis
 from integrations.models import PaletteCheck
+from palette.client import PaletteClient
+from palette.errors import PermissionDenied
 
 from .conftest import configure_palette, make_cert, palette_values
 
@@ -73,6 +75,39 @@ def test_it_reports_a_tenant_mismatch(world, palette_sim):
     check = _check(world.tenant_a)
     assert _stage(check, "tenant")["passed"] is False
     assert "belongs to tenant 'PaletteAI Demo', not 'someone-else'" in _stage(check, "tenant")["detail"]
+
+
+def test_it_runs_the_edge_host_stage_after_a_tenant_mismatch(world, palette_sim):
+    configure_palette(world.tenant_a, palette_values(palette_sim, tenant="someone-else"), ca_pem=palette_sim.ca_pem)
+    check = _check(world.tenant_a)
+    assert check.outcome == "failed" and check.first_error.startswith("Tenant matches")
+    assert _stage(check, "project")["passed"] is True and _stage(check, "edgehosts")["passed"] is True
+
+
+def test_it_passes_a_key_whose_user_has_only_project_roles(world, palette_sim):
+    project = palette_sim.project_uids[0]
+    palette_sim.state.add_key("project-role-key", projects=[project])
+    with PaletteClient(palette_sim.url, "project-role-key", ca_pem=palette_sim.ca_pem) as client:
+        with pytest.raises(PermissionDenied):  # the tenant-role read a project-role key cannot make
+            client.get_project(project)
+    configure_palette(world.tenant_a, palette_values(palette_sim, apiKey="project-role-key"), ca_pem=palette_sim.ca_pem)
+    check = _check(world.tenant_a)
+    assert check.outcome == "connected", check.stages
+    assert _stage(check, "project")["detail"] == f"project Default ({project})"
+    assert _stage(check, "edgehosts")["passed"] is True
+
+
+def test_it_says_which_role_a_project_role_key_lacks(world, palette_sim):
+    palette_sim.state.add_key("other-project-key", projects=[palette_sim.project_uids[1]])
+    configure_palette(world.tenant_a, palette_values(palette_sim, apiKey="other-project-key"), ca_pem=palette_sim.ca_pem)
+    check = _check(world.tenant_a)
+    project = _stage(check, "project")
+    assert project["passed"] is False and "no role there" in project["detail"]
+    # Only the project the key has a role in is offered, and the edge host stage still ran.
+    offered = project["detail"].split("Projects this key can read: ")[1]
+    assert offered == f"ml-platform ({palette_sim.project_uids[1]})."
+    assert _stage(check, "edgehosts")["passed"] is False and "no role in project" in _stage(check, "edgehosts")["detail"]
+    assert check.outcome == "degraded"
 
 
 def test_it_offers_the_uid_when_a_project_name_is_given(world, palette_sim):

@@ -44,10 +44,10 @@ def test_it_builds_one_cluster_and_reaches_ready_when_the_worker_dies_in_every_s
     for key, value in POOL_ENV.items():
         monkeypatch.setenv(key, value)
         setattr(settings, key, int(value))
-    # Opt-out of Palette's lags: in_use_lag=0 until issue 11 item 1 (after the create's answer died with the worker,
-    # find the cluster by name, not only by the hosts' inUseClusters). The kubeconfig lags as in Palette (an empty
-    # file for 10 s after Running): the pool waits for hasKubeConfig, then downloads the admin kubeconfig.
-    sim.state.timings = Timings(pending=1, provisioning=4, deleting=1, deleted_visible=1, in_use_lag=0)
+    # Palette's lags stay on: the hosts' inUseClusters fills in late (after the create's answer died with the
+    # worker, the cluster is found by name), and the kubeconfig is an empty file for a while after Running (the
+    # pool waits for hasKubeConfig, then downloads the admin kubeconfig).
+    sim.state.timings = Timings(pending=1, provisioning=4, deleting=1, deleted_visible=1)
     discover(connected_project)
     bundle = make_bundle(connected_project)
     processes.start("beat")
