@@ -11,6 +11,7 @@ is on: 200 pages cannot take less than 20 s; the target is 1.1x that, with zero 
 
     .venv/bin/python bench/discovery.py [--hosts 10000] [--rounds 3] [--limited]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -57,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
             times: dict[str, list[float]] = {"bare": [], "discovery": []}
             writes = []
             for i in range(args.rounds):
-                for name in (("bare", "discovery") if i % 2 == 0 else ("discovery", "bare")):
+                for name in ("bare", "discovery") if i % 2 == 0 else ("discovery", "bare"):
                     started = time.perf_counter()
                     if name == "bare":
                         assert bare_loop(url, key, project_uid, ca) == args.hosts
@@ -65,24 +66,46 @@ def main(argv: list[str] | None = None) -> int:
                         with CaptureQueriesContext(connection) as q:
                             run = run_discovery(DiscoveryRun.objects.create(project=project), **limiter)
                         assert run.status == "succeeded" and run.unchanged == args.hosts, run.first_error
-                        writes.append(sum(1 for x in q.captured_queries if x["sql"].split()[0] in ("INSERT", "UPDATE", "DELETE")
-                                          and ('"compute_edgehost"' in x["sql"] or '"compute_hostchange"' in x["sql"])))
+                        writes.append(
+                            sum(
+                                1
+                                for x in q.captured_queries
+                                if x["sql"].split()[0] in ("INSERT", "UPDATE", "DELETE")
+                                and ('"compute_edgehost"' in x["sql"] or '"compute_hostchange"' in x["sql"])
+                            )
+                        )
                     times[name].append(time.perf_counter() - started)
         finally:
             proc.terminate()
             proc.wait(10)
     pages = first.pages
     ratio = statistics.median(d / b for d, b in zip(times["discovery"], times["bare"]))
-    data = [q for q in first_q.captured_queries if q["sql"].split()[0] in ("SELECT", "INSERT", "UPDATE", "DELETE")]
+    data = [
+        q for q in first_q.captured_queries if q["sql"].split()[0] in ("SELECT", "INSERT", "UPDATE", "DELETE")
+    ]
     per_page = len(data) / pages
-    print(f"{args.hosts} hosts, {pages} pages, {args.rounds} rounds, limiter off, database {connection.vendor}")
-    print(f"  bare paginated fetch : {statistics.median(times['bare']):7.3f} s  ({', '.join(f'{t:.2f}' for t in times['bare'])})")
-    print(f"  discovery (re-run)   : {statistics.median(times['discovery']):7.3f} s  ({', '.join(f'{t:.2f}' for t in times['discovery'])})")
-    print(f"  ratio discovery/bare : {ratio:7.3f}x  target <= 1.50x: {'OK' if ratio <= 1.5 else 'OVER TARGET'}")
-    print(f"  first run            : {len(data)} SQL queries for {pages} pages = {per_page:.2f} per page "
-          f"(fixed setup included; {len(first_q.captured_queries) - len(data)} BEGIN/COMMIT besides)  target <= 4: {'OK' if per_page <= 4 else 'OVER TARGET'}")
-    print(f"  re-runs, nothing changed: host writes per run = {writes}  target 0: {'OK' if not any(writes) else 'FAILED'}")
-    print(f"  load average         : {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
+    print(
+        f"{args.hosts} hosts, {pages} pages, {args.rounds} rounds, limiter off, database {connection.vendor}"
+    )
+    print(
+        f"  bare paginated fetch : {statistics.median(times['bare']):7.3f} s  ({', '.join(f'{t:.2f}' for t in times['bare'])})"
+    )
+    print(
+        f"  discovery (re-run)   : {statistics.median(times['discovery']):7.3f} s  ({', '.join(f'{t:.2f}' for t in times['discovery'])})"
+    )
+    print(
+        f"  ratio discovery/bare : {ratio:7.3f}x  target <= 1.50x: {'OK' if ratio <= 1.5 else 'OVER TARGET'}"
+    )
+    print(
+        f"  first run            : {len(data)} SQL queries for {pages} pages = {per_page:.2f} per page "
+        f"(fixed setup included; {len(first_q.captured_queries) - len(data)} BEGIN/COMMIT besides)  target <= 4: {'OK' if per_page <= 4 else 'OVER TARGET'}"
+    )
+    print(
+        f"  re-runs, nothing changed: host writes per run = {writes}  target 0: {'OK' if not any(writes) else 'FAILED'}"
+    )
+    print(
+        f"  load average         : {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs"
+    )
     return 0 if ratio <= 1.5 and per_page <= 4 and not any(writes) else 1
 
 
@@ -98,8 +121,10 @@ def limited(run_discovery, DiscoveryRun, project, url, key, ca, hosts, limiter) 
     too_many = stats.get("byStatus", {}).get("429", 0)
     minimum = run.pages / 10
     print(f"{hosts} hosts, {run.pages} pages with the limiter on and the simulator enforcing 10 req/s")
-    print(f"  discovery: {elapsed:.2f} s, minimum {minimum:.1f} s, ratio {elapsed / minimum:.3f}x  target <= 1.10x: "
-          f"{'OK' if elapsed <= 1.1 * minimum else 'OVER TARGET'};  429 responses: {too_many}")
+    print(
+        f"  discovery: {elapsed:.2f} s, minimum {minimum:.1f} s, ratio {elapsed / minimum:.3f}x  target <= 1.10x: "
+        f"{'OK' if elapsed <= 1.1 * minimum else 'OVER TARGET'};  429 responses: {too_many}"
+    )
     return 0 if elapsed <= 1.1 * minimum and not too_many else 1
 
 

@@ -1,4 +1,5 @@
 """A throwaway Django environment for benchmarks: its own data folder and SQLite database unless DATABASE_URL is set."""
+
 from __future__ import annotations
 
 import os
@@ -42,9 +43,22 @@ def connected_project(url: str, key: str, project_uid: str, ca_pem: str):
     tenant = Tenant.objects.create(name="bench", display_name="Bench")
     project = Project.objects.create(tenant=tenant, name="bench", display_name="Bench", namespace="bench")
     configure.save_secret(tenant, "bench-ca", {"ca.crt": ca_pem})
-    configure.save_secret(tenant, "bench-palette", {"palette": json.dumps({
-        "apiKey": key, "hostUrl": url, "tenant": "PaletteAI Demo", "defaultProjectID": project_uid,
-        "skipSSLCertificateVerification": False, "tlsSecretRef": "bench-ca"})})
+    configure.save_secret(
+        tenant,
+        "bench-palette",
+        {
+            "palette": json.dumps(
+                {
+                    "apiKey": key,
+                    "hostUrl": url,
+                    "tenant": "PaletteAI Demo",
+                    "defaultProjectID": project_uid,
+                    "skipSSLCertificateVerification": False,
+                    "tlsSecretRef": "bench-ca",
+                }
+            )
+        },
+    )
     configure.save_settings(tenant, "bench-settings", palette_secret="bench-palette")
     return project
 
@@ -57,8 +71,14 @@ def _create_database(url: str) -> None:
 
     parts = urlsplit(url)
     name = parts.path.lstrip("/")
-    admin = psycopg.connect(host=parts.hostname, port=parts.port, user=parts.username or "postgres",
-                            password=parts.password or None, dbname="postgres", autocommit=True)
+    admin = psycopg.connect(
+        host=parts.hostname,
+        port=parts.port,
+        user=parts.username or "postgres",
+        password=parts.password or None,
+        dbname="postgres",
+        autocommit=True,
+    )
     with admin:
         if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
             admin.execute(f'CREATE DATABASE "{name}"')

@@ -6,6 +6,7 @@ that the grid's query count is the same at 10 hosts and at 10,000. Target: ratio
 
     .venv/bin/python bench/grid.py [--hosts 10000] [--rounds 20]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,20 +27,40 @@ def make_hosts(project, start: int, count: int) -> None:
     from compute.models import EdgeHost
 
     rng = random.Random(start)
-    models = [("NVIDIA", "GA100 [A100 PCIe 40GB]", 40960), ("NVIDIA", "AD102GL [L40S]", 46068), ("AMD", "MI210", 65536)]
+    models = [
+        ("NVIDIA", "GA100 [A100 PCIe 40GB]", 40960),
+        ("NVIDIA", "AD102GL [L40S]", 46068),
+        ("AMD", "MI210", 65536),
+    ]
     rows = []
     for i in range(start, start + count):
         gpu = rng.choice(models + [None, None])
-        gpus = [{"vendor": gpu[0], "model": gpu[1], "count": rng.choice([1, 2, 4]), "memoryMiB": gpu[2]}] if gpu else []
+        gpus = (
+            [{"vendor": gpu[0], "model": gpu[1], "count": rng.choice([1, 2, 4]), "memoryMiB": gpu[2]}]
+            if gpu
+            else []
+        )
         eligible = rng.random() < 0.6
-        rows.append(EdgeHost(
-            project=project, uid=f"edge-{i:08x}", name=f"edge-{i:05d}", state=rng.choice(["ready", "ready", "in-use", "unpaired"]),
-            health=rng.choice(["healthy", "healthy", "unhealthy"]), architecture=rng.choice(["amd64", "arm64"]),
-            cpu_cores=rng.choice([8, 16, 32, 64]), memory_mib=rng.choice([16384, 65536, 262144]), gpus=gpus,
-            gpu_total=sum(g["count"] for g in gpus), gpu_models=" | ".join(g["model"] for g in gpus),
-            tags={"palette.ai": "true", "site": f"s{i % 7}"} if eligible else {"site": f"s{i % 7}"},
-            ip=f"10.{i // 65536 % 256}.{i // 256 % 256}.{i % 256}", eligible=eligible,
-            reasons=[] if eligible else ["missing tag palette.ai=true — add it under stylus.site.tags"], fingerprint="x"))
+        rows.append(
+            EdgeHost(
+                project=project,
+                uid=f"edge-{i:08x}",
+                name=f"edge-{i:05d}",
+                state=rng.choice(["ready", "ready", "in-use", "unpaired"]),
+                health=rng.choice(["healthy", "healthy", "unhealthy"]),
+                architecture=rng.choice(["amd64", "arm64"]),
+                cpu_cores=rng.choice([8, 16, 32, 64]),
+                memory_mib=rng.choice([16384, 65536, 262144]),
+                gpus=gpus,
+                gpu_total=sum(g["count"] for g in gpus),
+                gpu_models=" | ".join(g["model"] for g in gpus),
+                tags={"palette.ai": "true", "site": f"s{i % 7}"} if eligible else {"site": f"s{i % 7}"},
+                ip=f"10.{i // 65536 % 256}.{i // 256 % 256}.{i % 256}",
+                eligible=eligible,
+                reasons=[] if eligible else ["missing tag palette.ai=true — add it under stylus.site.tags"],
+                fingerprint="x",
+            )
+        )
     EdgeHost.objects.bulk_create(rows, batch_size=1000)
 
 
@@ -81,17 +102,25 @@ def main(argv: list[str] | None = None) -> int:
         large = queries(grid_url)
         times: dict[str, list[float]] = {"grid": [], "admin": []}
         for i in range(args.rounds):
-            for name, url in ((("grid", grid_url), ("admin", admin_url)) if i % 2 == 0 else (("admin", admin_url), ("grid", grid_url))):
+            for name, url in (
+                (("grid", grid_url), ("admin", admin_url))
+                if i % 2 == 0
+                else (("admin", admin_url), ("grid", grid_url))
+            ):
                 started = time.perf_counter()
                 response = client.get(url)
                 times[name].append(time.perf_counter() - started)
                 assert response.status_code == 200
     ratio = statistics.median(g / a for g, a in zip(times["grid"], times["admin"]))
-    print(f"grid first page vs admin changelist, {args.hosts} hosts, 50 per page, {args.rounds} rounds, database {connection.vendor}")
+    print(
+        f"grid first page vs admin changelist, {args.hosts} hosts, 50 per page, {args.rounds} rounds, database {connection.vendor}"
+    )
     print(f"  admin changelist : {statistics.median(times['admin']) * 1000:7.1f} ms median")
     print(f"  inventory grid   : {statistics.median(times['grid']) * 1000:7.1f} ms median")
     print(f"  ratio grid/admin : {ratio:7.3f}x  target <= 1.00x: {'OK' if ratio <= 1.0 else 'OVER TARGET'}")
-    print(f"  grid queries     : {small} at 10 hosts, {large} at {args.hosts}: {'OK (same)' if small == large else 'DIFFERENT'}")
+    print(
+        f"  grid queries     : {small} at 10 hosts, {large} at {args.hosts}: {'OK (same)' if small == large else 'DIFFERENT'}"
+    )
     print(f"  load average     : {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
     return 0 if ratio <= 1.0 and small == large else 1
 

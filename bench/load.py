@@ -15,6 +15,7 @@ interpreter lock. /healthz numbers are therefore partly a measure of the generat
 
     scripts/with-services.sh .venv/bin/python bench/load.py [--users 50] [--seconds 30] [--hosts 10000] [--rounds 2]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,9 +42,18 @@ ROOT = Path(__file__).resolve().parent.parent
 GRID = "/tenants/bench/projects/bench/compute/"
 # What people do on the grid: filter by state, eligibility, GPU model, architecture, tag; sort; search; page.
 GRID_QUERIES = [
-    "?sort=name", "?status=ready&eligible=yes", "?gpu=A100&sort=-gpu", "?arch=arm64&health=healthy",
-    "?tag=palette.ai:true&sort=-cpu", "?q=edge-01&page=2", "?page=120", "?eligible=no&sort=-memory",
-    "?status=in-use&sort=ip", "?tag=site:s3&gpu=L40S", "?health=unhealthy&sort=-status", "?sort=-name&page=7",
+    "?sort=name",
+    "?status=ready&eligible=yes",
+    "?gpu=A100&sort=-gpu",
+    "?arch=arm64&health=healthy",
+    "?tag=palette.ai:true&sort=-cpu",
+    "?q=edge-01&page=2",
+    "?page=120",
+    "?eligible=no&sort=-memory",
+    "?status=in-use&sort=ip",
+    "?tag=site:s3&gpu=L40S",
+    "?health=unhealthy&sort=-status",
+    "?sort=-name&page=7",
 ]
 
 
@@ -88,9 +98,11 @@ class Phase:
 
     def line(self) -> str:
         ms = [x * 1000 for x in self.latencies]
-        return (f"  {self.name:<8}: {self.requests:6d} requests in {self.seconds:5.1f} s = {self.rate:7.1f} req/s   "
-                f"p50 {percentile(ms, 50):7.1f} ms  p95 {percentile(ms, 95):7.1f} ms  p99 {percentile(ms, 99):7.1f} ms   "
-                f"errors {self.errors} (5xx {self.server_errors}) {self.statuses}")
+        return (
+            f"  {self.name:<8}: {self.requests:6d} requests in {self.seconds:5.1f} s = {self.rate:7.1f} req/s   "
+            f"p50 {percentile(ms, 50):7.1f} ms  p95 {percentile(ms, 95):7.1f} ms  p99 {percentile(ms, 99):7.1f} ms   "
+            f"errors {self.errors} (5xx {self.server_errors}) {self.statuses}"
+        )
 
 
 def free_port() -> int:
@@ -113,7 +125,9 @@ def prepare(hosts: int, users: int) -> list[str]:
     project = Project.objects.create(tenant=tenant, name="bench", display_name="Bench", namespace="bench")
     make_hosts(project, 0, hosts)
     now = timezone.now()
-    DiscoveryRun.objects.create(project=project, status=DiscoveryRun.SUCCEEDED, started=now, finished=now, hosts_seen=hosts)
+    DiscoveryRun.objects.create(
+        project=project, status=DiscoveryRun.SUCCEEDED, started=now, finished=now, hosts_seen=hosts
+    )
     keys = []
     User = get_user_model()
     for i in range(users):
@@ -129,9 +143,24 @@ def prepare(hosts: int, users: int) -> list[str]:
 
 def start_gunicorn(port: int, env: dict, log: Path) -> subprocess.Popen:
     """gunicorn as the Procfile runs it (2 sync workers, access log on), waiting until /healthz answers."""
-    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "paletteai_admin.wsgi", "--bind", f"127.0.0.1:{port}",
-                             "--workers", "2", "--access-logfile", "-"], cwd=ROOT, env=env, stdout=log.open("w"),
-                            stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "paletteai_admin.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+            "--access-logfile",
+            "-",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -146,7 +175,9 @@ def start_gunicorn(port: int, env: dict, log: Path) -> subprocess.Popen:
     raise SystemExit(f"gunicorn did not answer /healthz within 60 s:\n{log.read_text()[-3000:]}")
 
 
-def run_phase(base: str, sessions: list[requests.Session], urls: list[tuple[str, dict]], seconds: float, phase: Phase) -> None:
+def run_phase(
+    base: str, sessions: list[requests.Session], urls: list[tuple[str, dict]], seconds: float, phase: Phase
+) -> None:
     """Every session requests the next of `urls` in a loop, for `seconds`; outcomes go to `phase`."""
     deadline = time.monotonic() + seconds
     start = threading.Barrier(len(sessions) + 1)
@@ -162,7 +193,9 @@ def run_phase(base: str, sessions: list[requests.Session], urls: list[tuple[str,
                 status = str(answer.status_code)
             except requests.RequestException as exc:
                 status = type(exc).__name__
-            phase.add(time.perf_counter() - began, status, ("htmx " if headers else "page ") + path.split("/")[-1])
+            phase.add(
+                time.perf_counter() - began, status, ("htmx " if headers else "page ") + path.split("/")[-1]
+            )
 
     threads = [threading.Thread(target=user, args=(i, s), daemon=True) for i, s in enumerate(sessions)]
     for thread in threads:
@@ -187,7 +220,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     redis_url = os.environ.get("REDIS_URL", "")  # django_env.setup drops it for the in-process part
     if not os.environ.get("DATABASE_URL", "").startswith("postgres") or not redis_url:
-        print("bench/load.py needs PostgreSQL and Redis: run it as make load (scripts/with-services.sh).", file=sys.stderr)
+        print(
+            "bench/load.py needs PostgreSQL and Redis: run it as make load (scripts/with-services.sh).",
+            file=sys.stderr,
+        )
         return 2
     data = django_env.setup()
     from django.conf import settings
@@ -196,11 +232,18 @@ def main(argv: list[str] | None = None) -> int:
     keys = prepare(args.hosts, args.users)
     print(f"prepared {args.hosts} hosts and {args.users} sessions in {time.monotonic() - started:.1f} s")
     port = free_port()
-    env = {**os.environ, "REDIS_URL": redis_url, "DEBUG": "false", "DJANGO_SETTINGS_MODULE": "paletteai_admin.settings"}
+    env = {
+        **os.environ,
+        "REDIS_URL": redis_url,
+        "DEBUG": "false",
+        "DJANGO_SETTINGS_MODULE": "paletteai_admin.settings",
+    }
     log = Path(data) / "gunicorn.log"
     server = start_gunicorn(port, env, log)
     base = f"http://127.0.0.1:{port}"
-    grid_urls = [(GRID + q, {}) for q in GRID_QUERIES[:4]] + [(GRID + q, {"HX-Request": "true"}) for q in GRID_QUERIES]
+    grid_urls = [(GRID + q, {}) for q in GRID_QUERIES[:4]] + [
+        (GRID + q, {"HX-Request": "true"}) for q in GRID_QUERIES
+    ]
     health_urls = [("/healthz", {})]
     sessions = []
     for key in keys:
@@ -220,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
         per_round = args.seconds / args.rounds
         for i in range(args.rounds):
             order = [(grid, grid_urls), (health, health_urls)]
-            for phase, urls in (order if i % 2 == 0 else order[::-1]):
+            for phase, urls in order if i % 2 == 0 else order[::-1]:
                 run_phase(base, sessions, urls, per_round, phase)
         load_after = loadavg()
     finally:
@@ -232,16 +275,25 @@ def main(argv: list[str] | None = None) -> int:
     for session in sessions:
         session.close()
     failed = grid.errors or health.errors
-    print(f"gunicorn 2 sync workers, PostgreSQL + Redis, {args.hosts} hosts, {args.users} concurrent users, "
-          f"{args.seconds:.0f} s per target in {args.rounds} alternating rounds, loopback")
+    print(
+        f"gunicorn 2 sync workers, PostgreSQL + Redis, {args.hosts} hosts, {args.users} concurrent users, "
+        f"{args.seconds:.0f} s per target in {args.rounds} alternating rounds, loopback"
+    )
     print(grid.line())
     print(health.line())
     slowest = sorted(grid.by_url.items(), key=lambda item: -statistics.median(item[1]))[:3]
-    print("  slowest grid requests (p50): " + ", ".join(f"{url} {statistics.median(v) * 1000:.0f} ms" for url, v in slowest))
-    print(f"  ratio    : healthz/grid throughput {health.rate / grid.rate:.1f}x, grid/healthz p50 latency "
-          f"{percentile(grid.latencies, 50) / percentile(health.latencies, 50):.1f}x")
-    print(f"  load average: {load_before} before, {load_after} after, on {os.cpu_count()} CPUs (generator, gunicorn and "
-          f"PostgreSQL share them)")
+    print(
+        "  slowest grid requests (p50): "
+        + ", ".join(f"{url} {statistics.median(v) * 1000:.0f} ms" for url, v in slowest)
+    )
+    print(
+        f"  ratio    : healthz/grid throughput {health.rate / grid.rate:.1f}x, grid/healthz p50 latency "
+        f"{percentile(grid.latencies, 50) / percentile(health.latencies, 50):.1f}x"
+    )
+    print(
+        f"  load average: {load_before} before, {load_after} after, on {os.cpu_count()} CPUs (generator, gunicorn and "
+        f"PostgreSQL share them)"
+    )
     print(f"  result   : {'OK: zero errors, zero 5xx' if not failed else 'FAILED: errors above'}")
     return 1 if failed else 0
 

@@ -31,12 +31,32 @@ sys.path.insert(0, str(ROOT))
 from palette import PaletteClient  # noqa: E402
 
 
-def start_simulator(hosts: int, tls_dir: str, *, rate_limit: bool = False) -> tuple[subprocess.Popen, str, str, str]:
+def start_simulator(
+    hosts: int, tls_dir: str, *, rate_limit: bool = False
+) -> tuple[subprocess.Popen, str, str, str]:
     """Start ``palette.sim.cli`` in a child process; return it with its URL, API key and project uid."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "palette.sim.cli", "--port", "0", "--hosts", str(hosts), "--projects", "1",
-         "--seed", "1", "--tls-dir", tls_dir, *([] if rate_limit else ["--no-rate-limit"])],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        [
+            sys.executable,
+            "-m",
+            "palette.sim.cli",
+            "--port",
+            "0",
+            "--hosts",
+            str(hosts),
+            "--projects",
+            "1",
+            "--seed",
+            "1",
+            "--tls-dir",
+            tls_dir,
+            *([] if rate_limit else ["--no-rate-limit"]),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     lines = []
     assert proc.stdout is not None
     for line in proc.stdout:
@@ -63,8 +83,14 @@ def bare_loop(url: str, key: str, project: str, ca: str) -> int:
         params = {"limit": 50}
         if token:
             params["continue"] = token
-        resp = session.post(url + "/v1/dashboard/edgehosts/search", params=params, json={}, headers=headers,
-                            timeout=(5, 30), verify=ca)
+        resp = session.post(
+            url + "/v1/dashboard/edgehosts/search",
+            params=params,
+            json={},
+            headers=headers,
+            timeout=(5, 30),
+            verify=ca,
+        )
         resp.raise_for_status()
         page = resp.json()
         items.extend(page["items"])
@@ -106,8 +132,11 @@ def main(argv: list[str] | None = None) -> int:
                     # collected now, not during the next run's timing.
                     gc.collect()
                     started, started_cpu = time.perf_counter(), time.process_time()
-                    count = (client_loop(url, key, project, ca_pem) if name == "client"
-                             else bare_loop(url, key, project, ca))
+                    count = (
+                        client_loop(url, key, project, ca_pem)
+                        if name == "client"
+                        else bare_loop(url, key, project, ca)
+                    )
                     times[name].append(time.perf_counter() - started)
                     cpu[name].append(time.process_time() - started_cpu)
                     assert count == args.hosts, f"{name} fetched {count} hosts"
@@ -118,15 +147,21 @@ def main(argv: list[str] | None = None) -> int:
     client_t, bare_t = statistics.median(times["client"]), statistics.median(times["bare"])
     ratio = statistics.median(c / b for c, b in zip(times["client"], times["bare"]))
     pages = -(-args.hosts // 50)
-    print(f"{args.hosts} edge hosts, {pages} pages of 50, {args.rounds} rounds, limiter off "
-          f"(simulator in a child process)")
+    print(
+        f"{args.hosts} edge hosts, {pages} pages of 50, {args.rounds} rounds, limiter off "
+        f"(simulator in a child process)"
+    )
     for name, label in (("bare", "bare requests loop"), ("client", "PaletteClient     ")):
-        print(f"  {label} : {statistics.median(times[name]):7.3f} s wall, "
-              f"{statistics.median(cpu[name]):6.3f} s CPU in this process   "
-              f"(rounds: {', '.join(f'{t:.3f}' for t in times[name])})")
+        print(
+            f"  {label} : {statistics.median(times[name]):7.3f} s wall, "
+            f"{statistics.median(cpu[name]):6.3f} s CPU in this process   "
+            f"(rounds: {', '.join(f'{t:.3f}' for t in times[name])})"
+        )
     cpu_ratio = statistics.median(cpu["client"]) / statistics.median(cpu["bare"])
-    print(f"  ratio client/bare  : {ratio:7.3f}x wall (median of per-round ratios; medians alone: "
-          f"{client_t / bare_t:.3f}x), target <= {args.target:.2f}x: {'OK' if ratio <= args.target else 'OVER TARGET'}")
+    print(
+        f"  ratio client/bare  : {ratio:7.3f}x wall (median of per-round ratios; medians alone: "
+        f"{client_t / bare_t:.3f}x), target <= {args.target:.2f}x: {'OK' if ratio <= args.target else 'OVER TARGET'}"
+    )
     print(f"  client-side CPU    : {cpu_ratio:7.3f}x (typed results, validation of the request body, paging)")
     # Wall times swing with other work on the machine; the load average says how much to trust them.
     print(f"  load average       : {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")

@@ -2,13 +2,35 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from .models import (ClusterProfile, ComputePool, DiscoveryPolicy, DiscoveryRun, EdgeHost, HostChange, PoolStep, ProfileBundle,
-                     ProfileSync)
+from .models import (
+    ClusterProfile,
+    ComputePool,
+    DiscoveryPolicy,
+    DiscoveryRun,
+    EdgeHost,
+    HostChange,
+    PoolStep,
+    ProfileBundle,
+    ProfileSync,
+)
 
 
 @admin.register(EdgeHost)
 class EdgeHostAdmin(admin.ModelAdmin):
-    list_display = ("uid", "name", "project", "state", "health", "architecture", "cpu_cores", "memory_mib", "gpu_total", "eligible", "gone", "last_seen")
+    list_display = (
+        "uid",
+        "name",
+        "project",
+        "state",
+        "health",
+        "architecture",
+        "cpu_cores",
+        "memory_mib",
+        "gpu_total",
+        "eligible",
+        "gone",
+        "last_seen",
+    )
     list_filter = ("state", "health", "architecture", "eligible", "gone")
     search_fields = ("uid", "name", "ip", "gpu_models")
     list_select_related = ("project__tenant",)
@@ -17,8 +39,20 @@ class EdgeHostAdmin(admin.ModelAdmin):
 
 @admin.register(DiscoveryRun)
 class DiscoveryRunAdmin(admin.ModelAdmin):
-    list_display = ("created", "project", "trigger", "status", "pages", "hosts_seen", "added", "updated", "removed",
-                    "skipped", "cleaned", "first_error")
+    list_display = (
+        "created",
+        "project",
+        "trigger",
+        "status",
+        "pages",
+        "hosts_seen",
+        "added",
+        "updated",
+        "removed",
+        "skipped",
+        "cleaned",
+        "first_error",
+    )
     list_filter = ("status", "trigger")
     search_fields = ("project__name", "first_error")
     list_select_related = ("project__tenant",)
@@ -68,13 +102,33 @@ class PoolStepInline(admin.TabularInline):
     model = PoolStep
     extra = 0
     can_delete = False
-    fields = ("attempt", "name", "status", "started", "finished", "retries", "first_error", "last_error", "detail")
+    fields = (
+        "attempt",
+        "name",
+        "status",
+        "started",
+        "finished",
+        "retries",
+        "first_error",
+        "last_error",
+        "detail",
+    )
     readonly_fields = fields
 
 
 @admin.register(ComputePool)
 class ComputePoolAdmin(admin.ModelAdmin):
-    list_display = ("name", "namespace", "status", "step", "attempt", "cluster_name", "cluster_uid", "failure_class", "updated")
+    list_display = (
+        "name",
+        "namespace",
+        "status",
+        "step",
+        "attempt",
+        "cluster_name",
+        "cluster_uid",
+        "failure_class",
+        "updated",
+    )
     list_filter = ("status", "failure_class", "variant", "deletion_policy")
     search_fields = ("name", "namespace", "cluster_name", "cluster_uid", "vip")
     list_select_related = ("project__tenant",)
@@ -88,8 +142,9 @@ class ComputePoolAdmin(admin.ModelAdmin):
     # overwriting a status, which would leave Palette's cluster and the hosts it holds untracked. A pool is
     # never added here, and only a Deleted pool's record can be removed.
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in ComputePool._meta.fields if f.name not in ("id", "kubeconfig", "secret_variables")] + [
-            "kubeconfig_stored", "masked_variables"]
+        return [
+            f.name for f in ComputePool._meta.fields if f.name not in ("id", "kubeconfig", "secret_variables")
+        ] + ["kubeconfig_stored", "masked_variables"]
 
     def has_add_permission(self, request) -> bool:
         return False

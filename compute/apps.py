@@ -8,14 +8,13 @@ class ComputeConfig(AppConfig):
     verbose_name = "Compute"
 
     def ready(self) -> None:
-        from . import tasks  # noqa: F401  (registers the tasks: domain code sends them by name, core.tasks.send)
+        from core import state_warnings
         from core.runs import register_history, register_run_kind
+        from integrations import onboarding
         from tenancy import deletion
         from tenancy.overview import register_step
 
-        from core import state_warnings
-        from integrations import onboarding
-
+        from . import tasks  # noqa: F401  (registers the tasks: domain code sends them by name, core.tasks.send)
         from .deletion import live_pools_blocker, remove_pools_and_bundles
         from .discovery import start_discovery
         from .origin import moved_pools_warnings
@@ -27,10 +26,27 @@ class ComputeConfig(AppConfig):
         state_warnings.register(moved_pools_warnings)
         onboarding.register_discovery(start_discovery)
         deletion.register_cleanup(10, remove_pools_and_bundles)
-        register_run_kind("compute.DiscoveryRun", task="compute.discovery", name="discovery runs",
-                          retention="RETENTION_DISCOVERY_RUNS_DAYS", targets=("project",))
-        register_run_kind("compute.ProfileSync", task="compute.profile_sync", name="profile syncs",
-                          retention="RETENTION_PROFILE_SYNCS_DAYS", targets=("project",))
-        register_run_kind("compute.TagEdit", task="compute.tag_edit", name="tag edits",
-                          retention="RETENTION_TAG_EDITS_DAYS", targets=("project",))
-        register_history("compute.HostChange", name="host history entries", retention="RETENTION_HOST_HISTORY_DAYS")
+        register_run_kind(
+            "compute.DiscoveryRun",
+            task="compute.discovery",
+            name="discovery runs",
+            retention="RETENTION_DISCOVERY_RUNS_DAYS",
+            targets=("project",),
+        )
+        register_run_kind(
+            "compute.ProfileSync",
+            task="compute.profile_sync",
+            name="profile syncs",
+            retention="RETENTION_PROFILE_SYNCS_DAYS",
+            targets=("project",),
+        )
+        register_run_kind(
+            "compute.TagEdit",
+            task="compute.tag_edit",
+            name="tag edits",
+            retention="RETENTION_TAG_EDITS_DAYS",
+            targets=("project",),
+        )
+        register_history(
+            "compute.HostChange", name="host history entries", retention="RETENTION_HOST_HISTORY_DAYS"
+        )

@@ -1,5 +1,6 @@
 """The small "new profile bundle" form of the pool wizard: one edge-native Infrastructure or Full profile version from
 the synced ClusterProfile table, plus add-ons. The profiles are checked by compute.bundles.check_profiles, as `apply` does."""
+
 from __future__ import annotations
 
 from django import forms
@@ -17,19 +18,33 @@ def _choice(row: ClusterProfile) -> tuple[str, str]:
 class BundleForm(forms.Form):
     prefix = "bundle"
 
-    name = forms.CharField(max_length=63, validators=[DNS1123_LABEL], help_text="Lowercase letters, digits and '-'.")
-    bundle_type = forms.ChoiceField(choices=ProfileBundle.TYPE_CHOICES, initial=ProfileBundle.INFRASTRUCTURE, label="Type")
+    name = forms.CharField(
+        max_length=63, validators=[DNS1123_LABEL], help_text="Lowercase letters, digits and '-'."
+    )
+    bundle_type = forms.ChoiceField(
+        choices=ProfileBundle.TYPE_CHOICES, initial=ProfileBundle.INFRASTRUCTURE, label="Type"
+    )
     version = forms.CharField(max_length=64, initial="1")
-    base = forms.ChoiceField(label="Infrastructure or Full profile", help_text="Edge-native profile versions from the last profile sync.")
-    addons = forms.MultipleChoiceField(required=False, label="Add-on profiles", widget=forms.CheckboxSelectMultiple)
+    base = forms.ChoiceField(
+        label="Infrastructure or Full profile",
+        help_text="Edge-native profile versions from the last profile sync.",
+    )
+    addons = forms.MultipleChoiceField(
+        required=False, label="Add-on profiles", widget=forms.CheckboxSelectMultiple
+    )
 
     def __init__(self, *args, project=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.project = project
         rows = list(ClusterProfile.objects.filter(project=project, present=True).order_by("name", "version"))
-        self.fields["base"].choices = [("", "—")] + [_choice(r) for r in rows if r.profile_type in ("infra", "cluster")
-                                                     and r.cloud_type == "edge-native"]
-        self.fields["addons"].choices = [_choice(r) for r in rows if r.profile_type == "add-on" and r.cloud_type in ("edge-native", "all")]
+        self.fields["base"].choices = [("", "—")] + [
+            _choice(r)
+            for r in rows
+            if r.profile_type in ("infra", "cluster") and r.cloud_type == "edge-native"
+        ]
+        self.fields["addons"].choices = [
+            _choice(r) for r in rows if r.profile_type == "add-on" and r.cloud_type in ("edge-native", "all")
+        ]
         self.profiles: list[dict] = []
 
     def clean_name(self):
@@ -51,5 +66,10 @@ class BundleForm(forms.Form):
 
     def save(self) -> ProfileBundle:
         d = self.cleaned_data
-        return ProfileBundle.objects.create(project=self.project, name=d["name"], bundle_type=d["bundle_type"], version=d["version"],
-                                            profiles=self.profiles)
+        return ProfileBundle.objects.create(
+            project=self.project,
+            name=d["name"],
+            bundle_type=d["bundle_type"],
+            version=d["version"],
+            profiles=self.profiles,
+        )

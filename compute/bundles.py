@@ -8,6 +8,7 @@ Settings, before anyone ran a profile sync): an older version, which Palette's s
 the newest version's `versions[]`, is read by its uid there, and the version's variables with it. A version that a sync marked absent is refused with
 that reason: Palette would refuse the cluster anyway, later and less clearly.
 """
+
 from __future__ import annotations
 
 import logging
@@ -48,11 +49,15 @@ class ProfileInfo:
 
 def row_variables(row: ClusterProfile) -> tuple[ProfileVariable, ...]:
     """A synced version's variables, parsed."""
-    return tuple(ProfileVariable.from_api(v) for v in row.variables or () if isinstance(v, dict) and v.get("name"))
+    return tuple(
+        ProfileVariable.from_api(v) for v in row.variables or () if isinstance(v, dict) and v.get("name")
+    )
 
 
 def _from_row(row: ClusterProfile) -> ProfileInfo:
-    return ProfileInfo(row.uid, row.name, row.version, row.profile_type, row.cloud_type, row.present, row_variables(row))
+    return ProfileInfo(
+        row.uid, row.name, row.version, row.profile_type, row.cloud_type, row.present, row_variables(row)
+    )
 
 
 class _Live:
@@ -88,13 +93,17 @@ def _lookup(project: Project | None, ref: dict, live: _Live) -> tuple[ProfileInf
     if row is not None and row.present:
         return _from_row(row), ""
     if row is not None:
-        return _from_row(row), (f"{row.name} {row.version} ({row.uid}) no longer exists in Palette (the last profile sync "
-                                "did not find it); pick another version.")
+        return _from_row(row), (
+            f"{row.name} {row.version} ({row.uid}) no longer exists in Palette (the last profile sync "
+            "did not find it); pick another version."
+        )
     client = live.get() if project else None
     what = uid or f"{name} {version}"
     if client is None:
-        return None, (f"cluster profile {what} is not among the project's synced cluster profiles, and {live.problem or 'there is no project'}; "
-                      "sync the profiles (Compute > Cluster profiles) or check the reference.")
+        return None, (
+            f"cluster profile {what} is not among the project's synced cluster profiles, and {live.problem or 'there is no project'}; "
+            "sync the profiles (Compute > Cluster profiles) or check the reference."
+        )
     try:
         if uid:
             found = client.get_cluster_profile(uid)
@@ -102,7 +111,10 @@ def _lookup(project: Project | None, ref: dict, live: _Live) -> tuple[ProfileInf
             # The search lists the newest version of the name; an older one is found by its uid in versions[].
             found = client.find_cluster_profile_version(name, version)
             if found is None:
-                return None, f"Palette has no cluster profile {name} version {version} in this project; check the name and version."
+                return (
+                    None,
+                    f"Palette has no cluster profile {name} version {version} in this project; check the name and version.",
+                )
     except perrors.NotFound:
         return None, f"cluster profile {what} does not exist in the project's Palette project; check the uid."
     except perrors.PaletteError as exc:
@@ -112,10 +124,14 @@ def _lookup(project: Project | None, ref: dict, live: _Live) -> tuple[ProfileInf
     except perrors.PaletteError as exc:
         log.info("variables of cluster profile %s not read: %s", found.uid, exc)
         variables = None  # unknown: Palette checks the values at validation
-    return ProfileInfo(found.uid, found.name, found.version, found.profile_type, found.cloud_type, True, variables), ""
+    return ProfileInfo(
+        found.uid, found.name, found.version, found.profile_type, found.cloud_type, True, variables
+    ), ""
 
 
-def check_profiles(project: Project | None, refs: list[dict]) -> tuple[list[ProfileInfo], list[tuple[int, str]]]:
+def check_profiles(
+    project: Project | None, refs: list[dict]
+) -> tuple[list[ProfileInfo], list[tuple[int, str]]]:
     """Resolve a bundle's profile references; (resolved profiles, [(index, problem)]).
 
     A reference naming both a uid and a name/version must agree with what the uid is.
@@ -131,18 +147,32 @@ def check_profiles(project: Project | None, refs: list[dict]) -> tuple[list[Prof
                 continue
             assert info is not None
             if ref.get("name") and ref.get("uid") and ref["name"] != info.name:
-                problems.append((i, f"uid {info.uid} is profile {info.name}, not {ref['name']}; fix the name or the uid."))
+                problems.append(
+                    (i, f"uid {info.uid} is profile {info.name}, not {ref['name']}; fix the name or the uid.")
+                )
                 continue
             if ref.get("version") and ref.get("uid") and str(ref["version"]) != info.version:
-                problems.append((i, f"uid {info.uid} is version {info.version} of {info.name}, not {ref['version']}: "
-                                    "each version has its own uid."))
+                problems.append(
+                    (
+                        i,
+                        f"uid {info.uid} is version {info.version} of {info.name}, not {ref['version']}: "
+                        "each version has its own uid.",
+                    )
+                )
                 continue
             if info.type == "system":
-                problems.append((i, f"{info.label} is a system profile; bundles take infra, Full or add-on profiles."))
+                problems.append(
+                    (i, f"{info.label} is a system profile; bundles take infra, Full or add-on profiles.")
+                )
                 continue
             if info.type in BASE_TYPES and info.cloud_type != "edge-native":
-                problems.append((i, f"{info.label} is a {TYPE_LABELS.get(info.type, info.type)} profile for {info.cloud_type}, "
-                                    "not edge-native; compute pools are edge-native clusters."))
+                problems.append(
+                    (
+                        i,
+                        f"{info.label} is a {TYPE_LABELS.get(info.type, info.type)} profile for {info.cloud_type}, "
+                        "not edge-native; compute pools are edge-native clusters.",
+                    )
+                )
                 continue
             if info.type == "add-on" and info.cloud_type not in ("edge-native", "all"):
                 problems.append((i, f"add-on {info.label} is for {info.cloud_type}, not edge-native."))
@@ -154,8 +184,13 @@ def check_profiles(project: Project | None, refs: list[dict]) -> tuple[list[Prof
         bases = [p for p in found if p.type in BASE_TYPES]
         if len(bases) != 1:
             listed = ", ".join(p.label for p in bases) or "none"
-            problems.append((-1, f"a bundle needs exactly one edge-native Infrastructure or Full profile version (found: {listed}); "
-                                 "the others must be add-ons."))
+            problems.append(
+                (
+                    -1,
+                    f"a bundle needs exactly one edge-native Infrastructure or Full profile version (found: {listed}); "
+                    "the others must be add-ons.",
+                )
+            )
         uids = [p.uid for p in found]
         if len(set(uids)) != len(uids):
             problems.append((-1, "a profile version is listed twice."))
@@ -177,11 +212,24 @@ def bundle_facts(bundle: ProfileBundle, rows: dict[str, ClusterProfile] | None =
     `rows` (uid → ClusterProfile) saves the query when the caller loaded the project's profiles already.
     """
     if rows is None:
-        rows = {r.uid: r for r in ClusterProfile.objects.filter(project=bundle.project, uid__in=[p.get("uid") for p in bundle.profiles])}
+        rows = {
+            r.uid: r
+            for r in ClusterProfile.objects.filter(
+                project=bundle.project, uid__in=[p.get("uid") for p in bundle.profiles]
+            )
+        }
     out = []
     for p in bundle.profiles:
         row = rows.get(p.get("uid"))
-        out.append(ProfileInfo(p.get("uid", ""), p.get("name", ""), p.get("version", ""), p.get("type", ""),
-                               row.cloud_type if row else "edge-native", row.present if row else True,
-                               row_variables(row) if row else None))
+        out.append(
+            ProfileInfo(
+                p.get("uid", ""),
+                p.get("name", ""),
+                p.get("version", ""),
+                p.get("type", ""),
+                row.cloud_type if row else "edge-native",
+                row.present if row else True,
+                row_variables(row) if row else None,
+            )
+        )
     return out

@@ -9,6 +9,7 @@ NULs and unencodable characters removed, text cut to its column with a marker, n
 their column dropped), and a host whose uid cannot identify it, or whose record cannot be read,
 is skipped. Both are listed on the run (`DiscoveryRun.host_problems`), which the inventory shows.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -36,13 +37,47 @@ PAGE = 50
 GPU_MODEL_SEPARATOR = " | "  # model names contain spaces ("GA100 [A100 PCIe 40GB]")
 PROGRESS_EVERY = 0.5  # seconds between progress writes
 # What discovery stores from Palette; a change in any of these is a change of the host.
-FACT_FIELDS = ("name", "state", "health", "health_message", "architecture", "cpu_cores", "memory_mib", "gpus",
-               "gpu_total", "gpu_models", "tags", "clusters", "ip", "nics", "palette_project_uid")
-STORED_FIELDS = FACT_FIELDS + ("eligible", "reasons", "fingerprint", "last_seen", "changed", "gone", "gone_since")
+FACT_FIELDS = (
+    "name",
+    "state",
+    "health",
+    "health_message",
+    "architecture",
+    "cpu_cores",
+    "memory_mib",
+    "gpus",
+    "gpu_total",
+    "gpu_models",
+    "tags",
+    "clusters",
+    "ip",
+    "nics",
+    "palette_project_uid",
+)
+STORED_FIELDS = FACT_FIELDS + (
+    "eligible",
+    "reasons",
+    "fingerprint",
+    "last_seen",
+    "changed",
+    "gone",
+    "gone_since",
+)
 # Limits come from the model, so a column and its check never disagree. health_message is a TextField:
 # bounded here all the same, since a reason quoting it is shown in every row of the grid.
-TEXT_LIMITS = {f: EdgeHost._meta.get_field(f).max_length or 1000 for f in
-               ("name", "state", "health", "health_message", "architecture", "gpu_models", "ip", "palette_project_uid")}
+TEXT_LIMITS = {
+    f: EdgeHost._meta.get_field(f).max_length or 1000
+    for f in (
+        "name",
+        "state",
+        "health",
+        "health_message",
+        "architecture",
+        "gpu_models",
+        "ip",
+        "palette_project_uid",
+    )
+}
 INT_FIELDS = ("cpu_cores", "memory_mib", "gpu_total")
 JSON_FIELDS = ("gpus", "tags", "clusters", "nics")
 UID_MAX = EdgeHost._meta.get_field("uid").max_length
@@ -59,18 +94,32 @@ _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _UNPRINTABLE = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
 
 
-
 def facts(host: PaletteHost) -> dict:
     """The stored facts of one Palette edge host."""
     nics = (host.raw.get("spec") or {}).get("device", {}).get("nics") or []
-    gpus = [{"vendor": g.vendor, "model": g.model, "count": g.count, "memoryMiB": g.memory_mib} for g in host.gpus]
-    ip = host.host_address or next((n.get("ip") for n in nics if n.get("isDefault")), "") or next((n.get("ip") for n in nics if n.get("ip")), "")
+    gpus = [
+        {"vendor": g.vendor, "model": g.model, "count": g.count, "memoryMiB": g.memory_mib} for g in host.gpus
+    ]
+    ip = (
+        host.host_address
+        or next((n.get("ip") for n in nics if n.get("isDefault")), "")
+        or next((n.get("ip") for n in nics if n.get("ip")), "")
+    )
     return {
-        "name": host.name, "state": host.state, "health": host.health, "health_message": host.health_message,
-        "architecture": host.architecture, "cpu_cores": host.cpu_cores, "memory_mib": host.memory_mb,
-        "gpus": gpus, "gpu_total": host.gpu_count, "gpu_models": GPU_MODEL_SEPARATOR.join(sorted({g["model"] for g in gpus if g["model"]})),
-        "tags": dict(host.labels), "clusters": sorted(c.name or c.uid for c in host.in_use_clusters),
-        "ip": ip or "", "nics": [{k: n.get(k) for k in ("nicName", "ip", "macAddr", "isDefault")} for n in nics],
+        "name": host.name,
+        "state": host.state,
+        "health": host.health,
+        "health_message": host.health_message,
+        "architecture": host.architecture,
+        "cpu_cores": host.cpu_cores,
+        "memory_mib": host.memory_mb,
+        "gpus": gpus,
+        "gpu_total": host.gpu_count,
+        "gpu_models": GPU_MODEL_SEPARATOR.join(sorted({g["model"] for g in gpus if g["model"]})),
+        "tags": dict(host.labels),
+        "clusters": sorted(c.name or c.uid for c in host.in_use_clusters),
+        "ip": ip or "",
+        "nics": [{k: n.get(k) for k in ("nicName", "ip", "macAddr", "isDefault")} for n in nics],
         "palette_project_uid": host.project.uid if host.project else "",
     }
 
@@ -83,7 +132,7 @@ def _storable(text: str) -> str:
 def shown(value, limit: int = 80) -> str:
     """A value from Palette as a report may quote it: text, storable, at most `limit` characters."""
     text = _storable(value if isinstance(value, str) else repr(value))
-    return text if len(text) <= limit else text[:limit - 1] + CUT
+    return text if len(text) <= limit else text[: limit - 1] + CUT
 
 
 def unusable_uid(uid) -> str:
@@ -117,7 +166,7 @@ def _bounded_json(value, notes: set[str], field: str):
 def fingerprint(facts_digest: str, policy: Policy) -> str:
     """A host's fingerprint: the start of its facts' digest (or of its stored fingerprint), then the policy's."""
     policy_digest = hashlib.sha256(json.dumps(astuple(policy)).encode()).hexdigest()
-    return facts_digest[:FACTS_DIGITS] + policy_digest[:FINGERPRINT_DIGITS - FACTS_DIGITS]
+    return facts_digest[:FACTS_DIGITS] + policy_digest[: FINGERPRINT_DIGITS - FACTS_DIGITS]
 
 
 def bounded_facts(host: PaletteHost) -> tuple[dict, str, list[str]]:
@@ -144,11 +193,13 @@ def bounded_facts(host: PaletteHost) -> tuple[dict, str, list[str]]:
             notes.add(f"{field}: removed NUL characters or invalid Unicode")
         if len(cleaned) > limit:
             notes.add(f"{field}: cut to {limit} characters (it had {len(cleaned)})")
-            cleaned = cleaned[:limit - 1] + CUT
+            cleaned = cleaned[: limit - 1] + CUT
         values[field] = cleaned
     for field in INT_FIELDS:
         value = values[field]
-        if value is None or (isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= INT_MAX):
+        if value is None or (
+            isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= INT_MAX
+        ):
             continue
         notes.add(f"{field}: {shown(value, 40)} is not a whole number from 0 to {INT_MAX}; not stored")
         values[field] = 0 if field == "gpu_total" else None
@@ -203,10 +254,13 @@ def start_discovery(project: Project, *, trigger: str = "manual") -> DiscoveryRu
 
 def run_discovery(run: DiscoveryRun, **client_kwargs) -> DiscoveryRun:
     """Claim and perform one discovery run; the run row records progress, outcome and the first error."""
+
     def work(client, palette):
         reconcile(run, client.iter_edge_hosts(project_uid=str(palette.value("defaultProjectID"))))
 
-    return run_with_palette(run, run.project, work, name=f"discovery {run.project}", what="Discovery", **client_kwargs)
+    return run_with_palette(
+        run, run.project, work, name=f"discovery {run.project}", what="Discovery", **client_kwargs
+    )
 
 
 def reconcile(run: DiscoveryRun, hosts) -> None:
@@ -223,8 +277,12 @@ def reconcile(run: DiscoveryRun, hosts) -> None:
     policy = policy_for(project)
     # One query loads what is known for the whole scan: uid, fingerprint and gone only — decoding
     # every host's JSON facts would cost more than the scan; changed hosts are read per page.
-    known = {uid: {"pk": pk, "fingerprint": fp, "gone": gone}
-             for uid, pk, fp, gone in EdgeHost.objects.filter(project=project).values_list("uid", "pk", "fingerprint", "gone")}
+    known = {
+        uid: {"pk": pk, "fingerprint": fp, "gone": gone}
+        for uid, pk, fp, gone in EdgeHost.objects.filter(project=project).values_list(
+            "uid", "pk", "fingerprint", "gone"
+        )
+    }
     seen: set[str] = set()
     problems = _Problems()
     iterator = iter(hosts)
@@ -236,8 +294,14 @@ def reconcile(run: DiscoveryRun, hosts) -> None:
         except Exception:
             # A failed scan still tells how far it got: the pages before the failure are stored.
             DiscoveryRun.objects.filter(pk=run.pk).update(
-                pages=pages, hosts_seen=len(seen), added=added, updated=updated, unchanged=unchanged,
-                progress={"pages": pages, "hosts_seen": len(seen)}, **problems.fields())
+                pages=pages,
+                hosts_seen=len(seen),
+                added=added,
+                updated=updated,
+                unchanged=unchanged,
+                progress={"pages": pages, "hosts_seen": len(seen)},
+                **problems.fields(),
+            )
             raise
         if not batch:
             break
@@ -257,8 +321,17 @@ def reconcile(run: DiscoveryRun, hosts) -> None:
             values["reasons"] = reasons(_Row(values), policy)
             values["eligible"] = not values["reasons"]
             if before is None:
-                creates.append(EdgeHost(project=project, uid=uid, fingerprint=fp, first_seen=now, last_seen=now, changed=now,
-                                        **values))
+                creates.append(
+                    EdgeHost(
+                        project=project,
+                        uid=uid,
+                        fingerprint=fp,
+                        first_seen=now,
+                        last_seen=now,
+                        changed=now,
+                        **values,
+                    )
+                )
                 continue
             updates.append((before, values, fp))
         pages += 1
@@ -270,7 +343,9 @@ def reconcile(run: DiscoveryRun, hosts) -> None:
             updated += len(updates)
         if time.monotonic() - progress_written >= PROGRESS_EVERY:
             # Progress for the live bar, at most twice a second rather than once a page.
-            DiscoveryRun.objects.filter(pk=run.pk).update(pages=pages, hosts_seen=hosts_seen, progress={"pages": pages, "hosts_seen": hosts_seen})
+            DiscoveryRun.objects.filter(pk=run.pk).update(
+                pages=pages, hosts_seen=hosts_seen, progress={"pages": pages, "hosts_seen": hosts_seen}
+            )
             progress_written = time.monotonic()
     # The scan completed: now, and only now, hosts not seen are gone.
     now = timezone.now()
@@ -278,13 +353,29 @@ def reconcile(run: DiscoveryRun, hosts) -> None:
     if gone_ids:
         with transaction.atomic():
             EdgeHost.objects.filter(pk__in=gone_ids).update(gone=True, gone_since=now, changed=now)
-            HostChange.objects.bulk_create([HostChange(host_id=pk, run=run, kind=HostChange.GONE, created=now) for pk in gone_ids])
+            HostChange.objects.bulk_create(
+                [HostChange(host_id=pk, run=run, kind=HostChange.GONE, created=now) for pk in gone_ids]
+            )
     # Unchanged hosts get no write, not even last_seen: a host that is not gone was seen by the
     # project's last successful run (see inventory.last_seen).
-    run.added, run.updated, run.removed, run.unchanged, run.pages, run.hosts_seen = added, updated, len(gone_ids), unchanged, pages, len(seen)
+    run.added, run.updated, run.removed, run.unchanged, run.pages, run.hosts_seen = (
+        added,
+        updated,
+        len(gone_ids),
+        unchanged,
+        pages,
+        len(seen),
+    )
     run.skipped, run.cleaned, run.host_problems = problems.skipped, problems.cleaned, problems.listed
-    DiscoveryRun.objects.filter(pk=run.pk).update(added=added, updated=updated, removed=len(gone_ids), unchanged=unchanged,
-                                                  pages=pages, hosts_seen=len(seen), **problems.fields())
+    DiscoveryRun.objects.filter(pk=run.pk).update(
+        added=added,
+        updated=updated,
+        removed=len(gone_ids),
+        unchanged=unchanged,
+        pages=pages,
+        hosts_seen=len(seen),
+        **problems.fields(),
+    )
     recompute_eligibility(project, judged_by=policy)
 
 
@@ -302,34 +393,55 @@ def _read(palette_host: PaletteHost, seen: set[str], problems: _Problems) -> tup
         values, fp, notes = bounded_facts(palette_host)
     except Exception as exc:  # noqa: BLE001 — any malformed record: one host must not end the scan
         log.warning("discovery: skipped host %s, its record could not be read: %r", shown(uid), exc)
-        problems.add("skipped", uid, palette_host.name,
-                     f"its record could not be read ({type(exc).__name__}); what was stored before is kept")
+        problems.add(
+            "skipped",
+            uid,
+            palette_host.name,
+            f"its record could not be read ({type(exc).__name__}); what was stored before is kept",
+        )
         return None
     if notes:
         problems.add("cleaned", uid, values["name"], "; ".join(notes))
     return uid, values, fp
 
 
-def _write_page(run: DiscoveryRun, creates: list[EdgeHost], updates: list[tuple[dict, dict, str]], now) -> int:
+def _write_page(
+    run: DiscoveryRun, creates: list[EdgeHost], updates: list[tuple[dict, dict, str]], now
+) -> int:
     """Insert new hosts, update changed ones (read first, for the history), record the history: at most four statements."""
     changes = []
     if creates:
         EdgeHost.objects.bulk_create(creates)
         changes += [HostChange(host=h, run=run, kind=HostChange.ADDED, created=now) for h in creates]
     if updates:
-        old = {row["pk"]: row for row in EdgeHost.objects.filter(pk__in=[u[0]["pk"] for u in updates])
-               .values("pk", "eligible", "changed", *FACT_FIELDS)}
+        old = {
+            row["pk"]: row
+            for row in EdgeHost.objects.filter(pk__in=[u[0]["pk"] for u in updates]).values(
+                "pk", "eligible", "changed", *FACT_FIELDS
+            )
+        }
         objs = []
         for known_row, values, fp in updates:
             before = {**old[known_row["pk"]], "gone": known_row["gone"]}
             diff = {f: [before[f], values[f]] for f in FACT_FIELDS + ("eligible",) if before[f] != values[f]}
             # Nothing to tell when only the fingerprint moved (the policy changed, or its format did).
             noticed = bool(diff) or before["gone"]
-            objs.append(EdgeHost(pk=before["pk"], fingerprint=fp, last_seen=now, gone=False, gone_since=None,
-                                 changed=now if noticed else before["changed"], **values))
+            objs.append(
+                EdgeHost(
+                    pk=before["pk"],
+                    fingerprint=fp,
+                    last_seen=now,
+                    gone=False,
+                    gone_since=None,
+                    changed=now if noticed else before["changed"],
+                    **values,
+                )
+            )
             if noticed:
                 kind = HostChange.RETURNED if before["gone"] else HostChange.UPDATED
-                changes.append(HostChange(host_id=before["pk"], run=run, kind=kind, changes=diff, created=now))
+                changes.append(
+                    HostChange(host_id=before["pk"], run=run, kind=kind, changes=diff, created=now)
+                )
         EdgeHost.objects.bulk_update(objs, list(STORED_FIELDS))
     if changes:
         HostChange.objects.bulk_create(changes)

@@ -3,6 +3,7 @@
 A pure function of the host's facts and the project's policy, shared by discovery (stored for
 filtering), the inventory grid, the compute pool readiness report and the CLI.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -46,7 +47,9 @@ def reasons(host, policy: Policy) -> list[str]:
         if policy.tag_key in host.tags:
             current = host.tags[policy.tag_key]
             current = "a bare tag" if current == BARE_TAG_VALUE else repr(current)
-            out.append(f"tag {policy.tag_key} is {current}, needs {policy.tag} — change it under stylus.site.tags or in Palette's Edge Host grid")
+            out.append(
+                f"tag {policy.tag_key} is {current}, needs {policy.tag} — change it under stylus.site.tags or in Palette's Edge Host grid"
+            )
         else:
             out.append(f"missing tag {policy.tag} — {where}")
     if host.state == "in-use":
@@ -57,8 +60,11 @@ def reasons(host, policy: Policy) -> list[str]:
     elif host.state != "ready":
         out.append(f"state {host.state or 'unknown'}, needs ready")
     if host.health != "healthy":
-        out.append(f"unhealthy: {host.health_message}" if host.health == "unhealthy" and host.health_message
-                   else ("unhealthy" if host.health == "unhealthy" else "health not reported yet"))
+        out.append(
+            f"unhealthy: {host.health_message}"
+            if host.health == "unhealthy" and host.health_message
+            else ("unhealthy" if host.health == "unhealthy" else "health not reported yet")
+        )
     if not host.cpu_cores or not host.memory_mib:
         out.append("hardware not reported — the host's agent has not sent CPU and memory yet")
     return out

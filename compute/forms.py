@@ -18,11 +18,15 @@ class DiscoveryPolicyForm(forms.ModelForm):
     def clean_tag_key(self):
         key = self.cleaned_data["tag_key"].strip()
         if not TAG_KEY.match(key):
-            raise forms.ValidationError("A tag key uses letters, digits, '.', '_', '/' and '-', starting and ending with a letter or digit.")
+            raise forms.ValidationError(
+                "A tag key uses letters, digits, '.', '_', '/' and '-', starting and ending with a letter or digit."
+            )
         return key
 
     def clean_tag_value(self):
         value = self.cleaned_data["tag_value"].strip()
         if value and not TAG_KEY.match(value):
-            raise forms.ValidationError("A tag value uses letters, digits, '.', '_', '/' and '-'; leave it blank for a bare tag.")
+            raise forms.ValidationError(
+                "A tag value uses letters, digits, '.', '_', '/' and '-'; leave it blank for a bare tag."
+            )
         return value

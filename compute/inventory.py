@@ -1,4 +1,5 @@
 """The stored inventory: the JSON form shared by `discover --json` and `inventory --json`, and the grid's query."""
+
 from __future__ import annotations
 
 from django.db.models import Count, F, Q, QuerySet, Sum
@@ -10,15 +11,26 @@ from .eligibility import display_tags, shown_tags
 from .models import DiscoveryRun, EdgeHost
 
 SORTS = {
-    "name": ("name", "uid"), "status": ("state", "name"), "health": ("health", "name"), "cpu": ("cpu_cores", "name"),
-    "memory": ("memory_mib", "name"), "gpu": ("gpu_total", "name"), "arch": ("architecture", "name"),
-    "ip": ("ip", "name"), "eligible": ("eligible", "name"), "cluster": ("clusters", "name"),
+    "name": ("name", "uid"),
+    "status": ("state", "name"),
+    "health": ("health", "name"),
+    "cpu": ("cpu_cores", "name"),
+    "memory": ("memory_mib", "name"),
+    "gpu": ("gpu_total", "name"),
+    "arch": ("architecture", "name"),
+    "ip": ("ip", "name"),
+    "eligible": ("eligible", "name"),
+    "cluster": ("clusters", "name"),
 }
 
 
 def last_successful_scan(project: Project):
-    return (DiscoveryRun.objects.filter(project=project, status=DiscoveryRun.SUCCEEDED)
-            .order_by("-finished").values_list("finished", flat=True).first())
+    return (
+        DiscoveryRun.objects.filter(project=project, status=DiscoveryRun.SUCCEEDED)
+        .order_by("-finished")
+        .values_list("finished", flat=True)
+        .first()
+    )
 
 
 def last_seen(host: EdgeHost, last_scan) -> object:
@@ -30,10 +42,19 @@ def last_seen(host: EdgeHost, last_scan) -> object:
 
 def host_json(host: EdgeHost, last_scan=None) -> dict:
     return {
-        "uid": host.uid, "name": host.name, "state": "gone" if host.gone else host.state, "health": host.health,
-        "architecture": host.architecture, "cpuCores": host.cpu_cores, "memoryMiB": host.memory_mib,
-        "gpus": host.gpus, "gpuTotal": host.gpu_total, "tags": shown_tags(host.tags), "clusters": host.clusters,
-        "eligible": host.eligible and not host.gone, "reasons": (["gone from Palette"] if host.gone else []) + list(host.reasons),
+        "uid": host.uid,
+        "name": host.name,
+        "state": "gone" if host.gone else host.state,
+        "health": host.health,
+        "architecture": host.architecture,
+        "cpuCores": host.cpu_cores,
+        "memoryMiB": host.memory_mib,
+        "gpus": host.gpus,
+        "gpuTotal": host.gpu_total,
+        "tags": shown_tags(host.tags),
+        "clusters": host.clusters,
+        "eligible": host.eligible and not host.gone,
+        "reasons": (["gone from Palette"] if host.gone else []) + list(host.reasons),
         "lastSeen": last_seen(host, last_scan).isoformat(),
     }
 
@@ -55,7 +76,11 @@ def filter_hosts(project: Project, params) -> tuple[QuerySet[EdgeHost], dict]:
         applied["gone"] = "1"
     else:
         qs = qs.filter(gone=False)
-    for index, tag in enumerate(params.getlist("tag") if hasattr(params, "getlist") else ([params["tag"]] if params.get("tag") else [])):
+    for index, tag in enumerate(
+        params.getlist("tag")
+        if hasattr(params, "getlist")
+        else ([params["tag"]] if params.get("tag") else [])
+    ):
         tag = tag.strip()
         if not tag:
             continue
@@ -78,13 +103,17 @@ def filter_hosts(project: Project, params) -> tuple[QuerySet[EdgeHost], dict]:
         qs = qs.filter(eligible=params["eligible"] == "yes")
         applied["eligible"] = params["eligible"]
     if params.get("q"):
-        qs = qs.filter(Q(name__icontains=params["q"]) | Q(uid__icontains=params["q"]) | Q(ip__icontains=params["q"]))
+        qs = qs.filter(
+            Q(name__icontains=params["q"]) | Q(uid__icontains=params["q"]) | Q(ip__icontains=params["q"])
+        )
         applied["q"] = params["q"]
     sort = params.get("sort") or "name"
     descending = sort.startswith("-")
     fields = SORTS.get(sort.lstrip("-"), SORTS["name"])
     # Unknown values (NULL: hardware not reported) sort last either way, on every database.
-    qs = qs.order_by(*[F(f).desc(nulls_last=True) if descending else F(f).asc(nulls_last=True) for f in fields])
+    qs = qs.order_by(
+        *[F(f).desc(nulls_last=True) if descending else F(f).asc(nulls_last=True) for f in fields]
+    )
     applied["sort"] = sort if sort.lstrip("-") in SORTS else "name"
     return qs, applied
 
@@ -96,12 +125,17 @@ def tag_list(host: EdgeHost) -> list[str]:
 def capacity_groups(project: Project) -> dict[str, list[dict]]:
     """Eligible hosts grouped by hardware profile (architecture, CPU, memory, GPU model × count), as
     control-plane candidates and GPU worker candidates — counted in the database, not in Python."""
-    rows = (EdgeHost.objects.filter(project=project, gone=False, eligible=True)
-            .values("architecture", "cpu_cores", "memory_mib", "gpu_models", "gpu_total")
-            .annotate(hosts=Count("pk"), gpus=Sum("gpu_total")).order_by("-hosts"))
+    rows = (
+        EdgeHost.objects.filter(project=project, gone=False, eligible=True)
+        .values("architecture", "cpu_cores", "memory_mib", "gpu_models", "gpu_total")
+        .annotate(hosts=Count("pk"), gpus=Sum("gpu_total"))
+        .order_by("-hosts")
+    )
     groups: dict[str, list[dict]] = {"control_plane": [], "gpu_workers": []}
     for row in rows:
-        gpu = f"{row['gpu_models'] or 'GPU'} × {row['gpu_total']}" if row["gpu_total"] else "no GPU"  # models joined by " | "
+        gpu = (
+            f"{row['gpu_models'] or 'GPU'} × {row['gpu_total']}" if row["gpu_total"] else "no GPU"
+        )  # models joined by " | "
         profile = f"{row['architecture'] or '?'} · {row['cpu_cores'] or '?'} CPU · {round((row['memory_mib'] or 0) / 1024)} GiB · {gpu}"
         entry = {"profile": profile, "count": row["hosts"], "gpus": row["gpus"] or 0}
         groups["control_plane"].append(entry)

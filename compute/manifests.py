@@ -17,6 +17,7 @@ deleting a pool that is already Deleted removes its record.
 
 `plan_file` reads a manifest file for `pool_plan -f` without applying anything.
 """
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -48,10 +49,18 @@ def _project(doc: Document, plan: Plan, kind: str) -> Project | None:
         doc.state["new_project"] = True
         return None
     if found is not None:
-        plan.error(doc, "metadata.namespace", f"{doc.namespace} is a tenant's namespace; a {kind} belongs to a project: "
-                                              "use the project's namespace.")
+        plan.error(
+            doc,
+            "metadata.namespace",
+            f"{doc.namespace} is a tenant's namespace; a {kind} belongs to a project: "
+            "use the project's namespace.",
+        )
     else:
-        plan.error(doc, "metadata.namespace", f"no project owns namespace {doc.namespace}; create the Project first or in this file.")
+        plan.error(
+            doc,
+            "metadata.namespace",
+            f"no project owns namespace {doc.namespace}; create the Project first or in this file.",
+        )
     return None
 
 
@@ -80,18 +89,28 @@ class ProfileBundleHandler(Handler):
         if kind in (MISSING, None):
             plan.error(doc, "spec.type", "required: Infrastructure or Fullstack.")
         elif kind == "Application":
-            plan.error(doc, "spec.type", "Application bundles (workload profiles only) are not managed here; use Infrastructure "
-                                         "or Fullstack for compute pools.")
+            plan.error(
+                doc,
+                "spec.type",
+                "Application bundles (workload profiles only) are not managed here; use Infrastructure "
+                "or Fullstack for compute pools.",
+            )
         elif kind not in BUNDLE_TYPES:
             plan.error(doc, "spec.type", "must be Infrastructure or Fullstack.")
         version = _version_text(doc.get("spec.version")) if doc.get("spec.version") is not MISSING else "1"
         if not version or len(version) > 64:
-            plan.error(doc, "spec.version", "must be a version text of at most 64 characters, e.g. \"1\" or \"1.2.0\".")
+            plan.error(
+                doc, "spec.version", 'must be a version text of at most 64 characters, e.g. "1" or "1.2.0".'
+            )
         description = plan.text(doc, "spec.description", required=False, default="", max_length=1000)
         raw = doc.get("spec.clusterProfiles")
         if raw in (MISSING, None) or raw == []:
-            plan.error(doc, "spec.clusterProfiles", "required: one edge-native Infrastructure or Full profile version "
-                                                    "(uid, or name and version), plus any add-ons.")
+            plan.error(
+                doc,
+                "spec.clusterProfiles",
+                "required: one edge-native Infrastructure or Full profile version "
+                "(uid, or name and version), plus any add-ons.",
+            )
             return
         if not isinstance(raw, list):
             plan.error(doc, "spec.clusterProfiles", f"must be a list, not {type_name(raw)}.")
@@ -105,23 +124,39 @@ class ProfileBundleHandler(Handler):
             for key in item:
                 if key not in ("uid", "name", "version", "type", "cloudType"):
                     plan.error(doc, f"{path}.{shorten(key)}", "unknown field; expected uid, name, version.")
-            ref = {k: _version_text(item.get(k)) for k in ("uid", "name", "version") if item.get(k) is not None}
+            ref = {
+                k: _version_text(item.get(k)) for k in ("uid", "name", "version") if item.get(k) is not None
+            }
             if not ref.get("uid") and not (ref.get("name") and ref.get("version")):
                 plan.error(doc, path, "give the profile version's uid, or its name and version.")
                 continue
             refs.append(ref)
         if project is None or len(refs) != len(raw):
             if doc.state.get("new_project"):
-                plan.error(doc, "spec.clusterProfiles", "the profiles are looked up in the project's Palette project: apply the "
-                                                        "Project and its Settings first, then this bundle.")
+                plan.error(
+                    doc,
+                    "spec.clusterProfiles",
+                    "the profiles are looked up in the project's Palette project: apply the "
+                    "Project and its Settings first, then this bundle.",
+                )
             return
         found, problems = check_profiles(project, refs)
         for index, message in problems:
-            plan.error(doc, f"spec.clusterProfiles[{index}]" if index >= 0 else "spec.clusterProfiles", message)
+            plan.error(
+                doc, f"spec.clusterProfiles[{index}]" if index >= 0 else "spec.clusterProfiles", message
+            )
         if problems or kind not in BUNDLE_TYPES or not version or description is None:
             return
-        doc.state.update(project=project, values={"bundle_type": kind, "version": version, "description": description,
-                                                  "profiles": [p.stored() for p in found]}, infos=tuple(found))
+        doc.state.update(
+            project=project,
+            values={
+                "bundle_type": kind,
+                "version": version,
+                "description": description,
+                "profiles": [p.stored() for p in found],
+            },
+            infos=tuple(found),
+        )
 
     def apply(self, doc: Document, plan: Plan) -> str:
         values, project = doc.state["values"], doc.state["project"]
@@ -133,8 +168,14 @@ class ProfileBundleHandler(Handler):
         for key, value in values.items():
             setattr(bundle, key, value)
         bundle.save()
-        audit.record(plan.request, AuditEntry.CREATE if created else AuditEntry.UPDATE, bundle, user=plan.user, source=plan.audit_source,
-                     changes={"profiles": ", ".join(f"{p['name']} {p['version']}" for p in values["profiles"])})
+        audit.record(
+            plan.request,
+            AuditEntry.CREATE if created else AuditEntry.UPDATE,
+            bundle,
+            user=plan.user,
+            source=plan.audit_source,
+            changes={"profiles": ", ".join(f"{p['name']} {p['version']}" for p in values["profiles"])},
+        )
         return "created" if created else "configured"
 
     def validate_delete(self, doc: Document, plan: Plan) -> None:
@@ -143,7 +184,11 @@ class ProfileBundleHandler(Handler):
             return
         users = [p.name for p in pools_using(bundle) if not plan.find("ComputePool", p.name, p.namespace)]
         if users:
-            plan.error(doc, "", f"compute pools {', '.join(users)} use this bundle; delete them first (they may be listed in this file).")
+            plan.error(
+                doc,
+                "",
+                f"compute pools {', '.join(users)} use this bundle; delete them first (they may be listed in this file).",
+            )
 
     def delete(self, doc: Document, plan: Plan) -> str:
         bundle = ProfileBundle.objects.filter(namespace=doc.namespace, name=doc.name).first()
@@ -162,9 +207,17 @@ class ProfileBundleHandler(Handler):
             spec: dict = {"type": b.bundle_type, "version": b.version}
             if b.description:
                 spec["description"] = b.description
-            spec["clusterProfiles"] = [{"uid": p["uid"], "name": p["name"], "version": p["version"]} for p in b.profiles]
-            out.append({"apiVersion": BUNDLE_VERSION, "kind": self.kind, "metadata": {"name": b.name, "namespace": b.namespace},
-                        "spec": spec})
+            spec["clusterProfiles"] = [
+                {"uid": p["uid"], "name": p["name"], "version": p["version"]} for p in b.profiles
+            ]
+            out.append(
+                {
+                    "apiVersion": BUNDLE_VERSION,
+                    "kind": self.kind,
+                    "metadata": {"name": b.name, "namespace": b.namespace},
+                    "spec": spec,
+                }
+            )
         return out
 
 
@@ -196,8 +249,12 @@ class ComputePoolHandler(Handler):
 
         project = _project(doc, plan, self.kind)
         labels = plan.string_map(doc, "metadata.labels") or {}
-        spec, problems = parse_spec(doc.get("spec") if doc.get("spec") is not MISSING else None, name=doc.name,
-                                    namespace=doc.namespace, labels=labels)
+        spec, problems = parse_spec(
+            doc.get("spec") if doc.get("spec") is not MISSING else None,
+            name=doc.name,
+            namespace=doc.namespace,
+            labels=labels,
+        )
         for path, message in problems:
             plan.error(doc, path, message)
         if spec is None or problems:
@@ -205,15 +262,27 @@ class ComputePoolHandler(Handler):
         doc.state["spec"] = spec
         for other in plan.of_kind("ComputePool"):
             if other.index < doc.index and other.state.get("spec") and other.state["spec"].vip == spec.vip:
-                plan.error(doc, _vip_path(spec), f"document {other.index} ({other.label}) already uses VIP {spec.vip}.")
+                plan.error(
+                    doc,
+                    _vip_path(spec),
+                    f"document {other.index} ({other.label}) already uses VIP {spec.vip}.",
+                )
         facts, bundle_type, stored_bundle = _bundle_for(plan, spec, project)
         if facts is None and not plan.find("ProfileBundle", spec.bundle, spec.namespace):
-            plan.error(doc, "spec.profileBundleRef.name", f"there is no ProfileBundle {spec.bundle} in {doc.namespace}; "
-                                                          "add it to this file or create it first.")
+            plan.error(
+                doc,
+                "spec.profileBundleRef.name",
+                f"there is no ProfileBundle {spec.bundle} in {doc.namespace}; "
+                "add it to this file or create it first.",
+            )
             return
         if project is None:
             return
-        existing = ComputePool.objects.filter(project=project, name=doc.name).exclude(status=ComputePool.DELETED).first()
+        existing = (
+            ComputePool.objects.filter(project=project, name=doc.name)
+            .exclude(status=ComputePool.DELETED)
+            .first()
+        )
         doc.state.update(project=project, existing=existing, bundle=stored_bundle)
         spec = self._variables(doc, plan, spec, facts, existing)
         if spec is None:
@@ -228,11 +297,17 @@ class ComputePoolHandler(Handler):
         report = evaluate(gather(project, spec, bundle=facts, bundle_type=bundle_type))
         doc.state["report"] = report
         for requirement in report.blocking_failures:
-            plan.error(doc, "", f"not ready to provision — {requirement.name}: {requirement.reason} "
-                                f"(`manage.py pool_plan -f FILE` shows the whole report).")
+            plan.error(
+                doc,
+                "",
+                f"not ready to provision — {requirement.name}: {requirement.reason} "
+                f"(`manage.py pool_plan -f FILE` shows the whole report).",
+            )
 
     @staticmethod
-    def _variables(doc: Document, plan: Plan, spec: PoolSpec, facts, existing: ComputePool | None) -> PoolSpec | None:
+    def _variables(
+        doc: Document, plan: Plan, spec: PoolSpec, facts, existing: ComputePool | None
+    ) -> PoolSpec | None:
         """The spec with its variable values checked against the bundle's profiles (None after reporting a problem).
 
         REDACTED, which export writes for a masked value, keeps the value the pool has; a masked value is never
@@ -246,15 +321,21 @@ class ComputePoolHandler(Handler):
             for name, value in given.items():
                 if value.strip() == REDACTED:
                     if name not in (kept.get(profile) or {}):
-                        plan.error(doc, f"spec.profileVariables.{profile}.{name}", f"holds the placeholder {REDACTED} written by "
-                                                                                   "export; put the real value here, or export with --show-secrets.")
+                        plan.error(
+                            doc,
+                            f"spec.profileVariables.{profile}.{name}",
+                            f"holds the placeholder {REDACTED} written by "
+                            "export; put the real value here, or export with --show-secrets.",
+                        )
                         ok = False
                         continue
                     value = kept[profile][name]
                     reused.add((profile, name))
                 values.setdefault(profile, {})[name] = value
         spec, problems = with_masked(replace(spec, variables=values, masked=frozenset(reused)), facts or ())
-        plan.secrets.update(v for p, given in spec.variables.items() for n, v in given.items() if (p, n) in spec.masked)
+        plan.secrets.update(
+            v for p, given in spec.variables.items() for n, v in given.items() if (p, n) in spec.masked
+        )
         if facts is None:
             return spec if ok else None  # the bundle has problems of its own, reported with it
         for profile, name, message in problems:
@@ -265,21 +346,40 @@ class ComputePoolHandler(Handler):
     def _check_change(doc: Document, plan: Plan, pool: ComputePool, spec: PoolSpec) -> None:
         current = spec_of(pool)
         if spec.variant != current.variant:
-            plan.error(doc, "spec.clusterVariant", f"the variant of pool {pool.name} is {current.variant} and cannot change; "
-                                                   "delete the pool and create it again to switch.")
+            plan.error(
+                doc,
+                "spec.clusterVariant",
+                f"the variant of pool {pool.name} is {current.variant} and cannot change; "
+                "delete the pool and create it again to switch.",
+            )
             return
         if pool.status == ComputePool.DELETING:
-            plan.error(doc, "", f"pool {pool.name} is being deleted; wait until it is Deleted to create it again.")
+            plan.error(
+                doc, "", f"pool {pool.name} is being deleted; wait until it is Deleted to create it again."
+            )
             return
         core_changed = _core(spec) != _core(current)
         if core_changed and pool.status != ComputePool.FAILED:
-            plan.error(doc, "spec", f"pool {pool.name} is {pool.status}: only its description and labels can change. Delete it and "
-                                    "create it again to change the cluster (node pools, VIP, bundle, profile variables, SSH keys, deletion policy).")
+            plan.error(
+                doc,
+                "spec",
+                f"pool {pool.name} is {pool.status}: only its description and labels can change. Delete it and "
+                "create it again to change the cluster (node pools, VIP, bundle, profile variables, SSH keys, deletion policy).",
+            )
             return
         if spec.vip != current.vip:
-            other = ComputePool.objects.filter(vip=spec.vip).exclude(status=ComputePool.DELETED).exclude(pk=pool.pk).first()
+            other = (
+                ComputePool.objects.filter(vip=spec.vip)
+                .exclude(status=ComputePool.DELETED)
+                .exclude(pk=pool.pk)
+                .first()
+            )
             if other is not None:
-                plan.error(doc, _vip_path(spec), f"{spec.vip} is already the VIP of pool {other.namespace}/{other.name}.")
+                plan.error(
+                    doc,
+                    _vip_path(spec),
+                    f"{spec.vip} is already the VIP of pool {other.namespace}/{other.name}.",
+                )
                 return
         doc.state["core_changed"] = core_changed
 
@@ -288,7 +388,9 @@ class ComputePoolHandler(Handler):
 
         spec: PoolSpec = doc.state["spec"]
         project = doc.state["project"]
-        bundle = doc.state.get("bundle") or ProfileBundle.objects.filter(project=project, name=spec.bundle).first()
+        bundle = (
+            doc.state.get("bundle") or ProfileBundle.objects.filter(project=project, name=spec.bundle).first()
+        )
         pool: ComputePool | None = doc.state.get("existing")
         if pool is None:
             create_pool(project, spec, bundle, request=plan.request, user=plan.user, source=plan.audit_source)
@@ -300,16 +402,36 @@ class ComputePoolHandler(Handler):
             changed["labels"] = dict(spec.labels)
         if doc.state.get("core_changed"):
             plain, secret = split(spec)
-            changed.update(bundle=bundle, bundle_name=spec.bundle, node_pools=spec.node_pools(), cp_resource_groups=dict(spec.cp_groups),
-                           worker_resource_groups=dict(spec.worker_groups), vip=spec.vip, ssh_keys=list(spec.ssh_keys),
-                           deletion_policy=spec.deletion_policy, hosts={}, variables=plain, secret_variables=encode_secrets(secret))
+            changed.update(
+                bundle=bundle,
+                bundle_name=spec.bundle,
+                node_pools=spec.node_pools(),
+                cp_resource_groups=dict(spec.cp_groups),
+                worker_resource_groups=dict(spec.worker_groups),
+                vip=spec.vip,
+                ssh_keys=list(spec.ssh_keys),
+                deletion_policy=spec.deletion_policy,
+                hosts={},
+                variables=plain,
+                secret_variables=encode_secrets(secret),
+            )
         if not changed:
             return "unchanged"
         for key, value in changed.items():
             setattr(pool, key, value)
         pool.save(update_fields=[*changed, "updated"])
-        audit.record(plan.request, AuditEntry.UPDATE, pool, user=plan.user, source=plan.audit_source,
-                     changes={k: str(v) for k, v in changed.items() if k in ("description", "labels", "vip", "bundle_name", "deletion_policy")})
+        audit.record(
+            plan.request,
+            AuditEntry.UPDATE,
+            pool,
+            user=plan.user,
+            source=plan.audit_source,
+            changes={
+                k: str(v)
+                for k, v in changed.items()
+                if k in ("description", "labels", "vip", "bundle_name", "deletion_policy")
+            },
+        )
         if doc.state.get("core_changed"):
             retry_pool(pool, request=plan.request, user=plan.user, source=plan.audit_source)
             return "configured (provisioning again)"
@@ -318,9 +440,15 @@ class ComputePoolHandler(Handler):
     def delete(self, doc: Document, plan: Plan) -> str:
         from .provisioning import request_delete
 
-        pool = (ComputePool.objects.filter(namespace=doc.namespace, name=doc.name).exclude(status=ComputePool.DELETED).first())
+        pool = (
+            ComputePool.objects.filter(namespace=doc.namespace, name=doc.name)
+            .exclude(status=ComputePool.DELETED)
+            .first()
+        )
         if pool is None:
-            tombstones = ComputePool.objects.filter(namespace=doc.namespace, name=doc.name, status=ComputePool.DELETED)
+            tombstones = ComputePool.objects.filter(
+                namespace=doc.namespace, name=doc.name, status=ComputePool.DELETED
+            )
             if tombstones.exists():
                 tombstones.delete()
                 return "record removed (the pool was already deleted)"
@@ -330,21 +458,40 @@ class ComputePoolHandler(Handler):
             # The pool moved on (e.g. it just became Ready) while this ran: the manifest asks for its deletion whatever
             # its state, so ask again on the state it has now.
             outcome = request_delete(pool, request=plan.request, user=plan.user, source=plan.audit_source)
-        policy = "keeping the Palette cluster" if pool.deletion_policy == ComputePool.ORPHAN else "deleting the Palette cluster"
-        return {"started": f"deletion started ({policy})", "queued": f"deletion queued after the running step ({policy})",
-                "already": "already being deleted",
-                "changed": f"not deleted: the pool keeps changing (now {pool.status}); apply again"}[outcome]
+        policy = (
+            "keeping the Palette cluster"
+            if pool.deletion_policy == ComputePool.ORPHAN
+            else "deleting the Palette cluster"
+        )
+        return {
+            "started": f"deletion started ({policy})",
+            "queued": f"deletion queued after the running step ({policy})",
+            "already": "already being deleted",
+            "changed": f"not deleted: the pool keeps changing (now {pool.status}); apply again",
+        }[outcome]
 
     def export(self, namespace: str | None, show_secrets: bool) -> list[dict]:
-        pools = ComputePool.objects.select_related("project").exclude(status=ComputePool.DELETED).order_by("namespace", "name")
+        pools = (
+            ComputePool.objects.select_related("project")
+            .exclude(status=ComputePool.DELETED)
+            .order_by("namespace", "name")
+        )
         if namespace:
             pools = pools.filter(namespace=namespace)
         return [spec_of(pool).to_manifest(show_secrets=show_secrets) for pool in pools]
 
 
 def _core(spec: PoolSpec) -> tuple:
-    return (spec.bundle, spec.node_pools(), spec.cp_groups, spec.worker_groups, spec.vip, spec.ssh_keys, spec.deletion_policy,
-            spec.variables)
+    return (
+        spec.bundle,
+        spec.node_pools(),
+        spec.cp_groups,
+        spec.worker_groups,
+        spec.vip,
+        spec.ssh_keys,
+        spec.deletion_policy,
+        spec.variables,
+    )
 
 
 def _vip_path(spec: PoolSpec) -> str:

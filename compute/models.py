@@ -1,5 +1,6 @@
 """Edge hosts discovered in Palette, the runs that discover them, each project's discovery policy,
 profile bundles, and compute pools with their provisioning steps."""
+
 from __future__ import annotations
 
 import uuid
@@ -22,8 +23,12 @@ class DiscoveryPolicy(models.Model):
 
     project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="discovery_policy")
     tag_key = models.CharField(max_length=128, default=DEFAULT_TAG_KEY)
-    tag_value = models.CharField(max_length=128, default=DEFAULT_TAG_VALUE, blank=True,
-                                 help_text="Blank means a bare tag (the key alone).")
+    tag_value = models.CharField(
+        max_length=128,
+        default=DEFAULT_TAG_VALUE,
+        blank=True,
+        help_text="Blank means a bare tag (the key alone).",
+    )
 
     class Meta:
         verbose_name_plural = "discovery policies"
@@ -106,7 +111,9 @@ class DiscoveryRun(TaskRun):
     """
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="discovery_runs")
-    trigger = models.CharField(max_length=32, default="manual", help_text="schedule, manual, onboarding, cli, tags")
+    trigger = models.CharField(
+        max_length=32, default="manual", help_text="schedule, manual, onboarding, cli, tags"
+    )
     pages = models.PositiveIntegerField(default=0)
     hosts_seen = models.PositiveIntegerField(default=0)
     added = models.PositiveIntegerField(default=0)
@@ -115,12 +122,16 @@ class DiscoveryRun(TaskRun):
     unchanged = models.PositiveIntegerField(default=0)
     skipped = models.PositiveIntegerField(default=0)
     cleaned = models.PositiveIntegerField(default=0)
-    host_problems = models.JSONField(default=list, blank=True,
-                                     help_text="[{uid, name, action: skipped|cleaned, detail}], the first 50.")
+    host_problems = models.JSONField(
+        default=list, blank=True, help_text="[{uid, name, action: skipped|cleaned, detail}], the first 50."
+    )
 
     class Meta(TaskRun.Meta):
         # (project, status, -finished): the last successful scan (compute.inventory.last_successful_scan).
-        indexes = [models.Index(fields=["project", "-created"]), models.Index(fields=["project", "status", "-finished"])]
+        indexes = [
+            models.Index(fields=["project", "-created"]),
+            models.Index(fields=["project", "status", "-finished"]),
+        ]
         constraints = [one_active_run_per("project", name="discoveryrun_one_active_per_project")]
 
     @property
@@ -163,22 +174,31 @@ class ClusterProfile(models.Model):
     profile_type = models.CharField(max_length=16)
     cloud_type = models.CharField(max_length=32)
     scope = models.CharField(max_length=32, blank=True)
-    clusters = models.JSONField(default=list, blank=True, help_text="Names of the clusters using this version.")
+    clusters = models.JSONField(
+        default=list, blank=True, help_text="Names of the clusters using this version."
+    )
     present = models.BooleanField(default=True)
-    variables = models.JSONField(default=list, blank=True,
-                                 help_text="The version's profile variables as Palette lists them (GET /v1/clusterprofiles/{uid}/variables).")
+    variables = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="The version's profile variables as Palette lists them (GET /v1/clusterprofiles/{uid}/variables).",
+    )
     synced = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["name", "version"]
-        constraints = [models.UniqueConstraint(fields=["project", "uid"], name="clusterprofile_unique_in_project")]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "uid"], name="clusterprofile_unique_in_project")
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} {self.version}".strip()
 
     @property
     def type_label(self) -> str:
-        return {"infra": "Infrastructure", "cluster": "Full", "add-on": "Add-on"}.get(self.profile_type, self.profile_type)
+        return {"infra": "Infrastructure", "cluster": "Full", "add-on": "Add-on"}.get(
+            self.profile_type, self.profile_type
+        )
 
 
 class ProfileSync(TaskRun):
@@ -228,18 +248,24 @@ class ProfileBundle(models.Model):
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="profile_bundles")
-    namespace = models.CharField(max_length=63, editable=False, help_text="The project's namespace (manifests address bundles by it).")
+    namespace = models.CharField(
+        max_length=63, editable=False, help_text="The project's namespace (manifests address bundles by it)."
+    )
     name = models.CharField(max_length=63, validators=[DNS1123_LABEL])
     bundle_type = models.CharField(max_length=16, choices=TYPE_CHOICES, default=INFRASTRUCTURE)
     version = models.CharField(max_length=64, default="1")
     description = models.TextField(blank=True, max_length=1000)
-    profiles = models.JSONField(default=list, help_text="[{uid, name, version, type}], the infra or Full profile first.")
+    profiles = models.JSONField(
+        default=list, help_text="[{uid, name, version, type}], the infra or Full profile first."
+    )
     created = models.DateTimeField(default=timezone.now)
     updated = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["name"]
-        constraints = [models.UniqueConstraint(fields=["project", "name"], name="profilebundle_unique_in_project")]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="profilebundle_unique_in_project")
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} v{self.version}"
@@ -279,14 +305,28 @@ class ComputePool(models.Model):
     unique only among pools that are not deleted.
     """
 
-    PENDING, VALIDATING, PROVISIONING, RUNNING, READY = "pending", "validating", "provisioning", "running", "ready"
+    PENDING, VALIDATING, PROVISIONING, RUNNING, READY = (
+        "pending",
+        "validating",
+        "provisioning",
+        "running",
+        "ready",
+    )
     FAILED, DELETING, DELETED = "failed", "deleting", "deleted"
     # Needs attention: Palette's answers do not prove the cluster gone (a 404 that the project probe or a second
     # read does not confirm); the pool keeps its hosts and says why until someone looks.
     ATTENTION = "attention"
-    STATUS_CHOICES = [(PENDING, "Pending"), (VALIDATING, "Validating"), (PROVISIONING, "Provisioning"), (RUNNING, "Running"),
-                      (READY, "Ready"), (FAILED, "Failed"), (DELETING, "Deleting"), (DELETED, "Deleted"),
-                      (ATTENTION, "Needs attention")]
+    STATUS_CHOICES = [
+        (PENDING, "Pending"),
+        (VALIDATING, "Validating"),
+        (PROVISIONING, "Provisioning"),
+        (RUNNING, "Running"),
+        (READY, "Ready"),
+        (FAILED, "Failed"),
+        (DELETING, "Deleting"),
+        (DELETED, "Deleted"),
+        (ATTENTION, "Needs attention"),
+    ]
     IN_PROGRESS = (PENDING, VALIDATING, PROVISIONING, RUNNING, DELETING)
     TERMINAL = (READY, FAILED, DELETED, ATTENTION)
     #: Stopped on a problem someone must look at: Retry and Delete are offered.
@@ -296,20 +336,32 @@ class ComputePool(models.Model):
     DELETE, ORPHAN = "delete", "orphan"
     POLICY_CHOICES = [(DELETE, "Delete the Palette cluster"), (ORPHAN, "Keep (orphan) the Palette cluster")]
     PROVISION, DELETION = "provision", "delete"
-    FAILURE_CHOICES = [("credentials", "Credentials"), ("tls", "TLS"), ("capacity", "Capacity"),
-                       ("rejected", "Palette rejected the request"), ("timeout", "Timeout"),
-                       ("unreachable", "Palette unreachable"), ("internal", "Internal error")]
+    FAILURE_CHOICES = [
+        ("credentials", "Credentials"),
+        ("tls", "TLS"),
+        ("capacity", "Capacity"),
+        ("rejected", "Palette rejected the request"),
+        ("timeout", "Timeout"),
+        ("unreachable", "Palette unreachable"),
+        ("internal", "Internal error"),
+    ]
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="compute_pools")
-    namespace = models.CharField(max_length=63, editable=False, help_text="The project's namespace (manifests address pools by it).")
+    namespace = models.CharField(
+        max_length=63, editable=False, help_text="The project's namespace (manifests address pools by it)."
+    )
     name = models.CharField(max_length=33)
     description = models.TextField(blank=True, max_length=1000)
     labels = models.JSONField(default=dict, blank=True)
     variant = models.CharField(max_length=16, choices=VARIANT_CHOICES, default=DEDICATED)
-    bundle = models.ForeignKey(ProfileBundle, null=True, blank=True, on_delete=models.SET_NULL, related_name="pools")
+    bundle = models.ForeignKey(
+        ProfileBundle, null=True, blank=True, on_delete=models.SET_NULL, related_name="pools"
+    )
     bundle_name = models.CharField(max_length=63)
-    node_pools = models.JSONField(default=dict, help_text="nodePoolRequirements: {controlPlanePool, workerPools}")
+    node_pools = models.JSONField(
+        default=dict, help_text="nodePoolRequirements: {controlPlanePool, workerPools}"
+    )
     cp_resource_groups = models.JSONField(default=dict, blank=True)
     worker_resource_groups = models.JSONField(default=dict, blank=True)
     vip = models.GenericIPAddressField(protocol="IPv4")
@@ -323,26 +375,44 @@ class ComputePool(models.Model):
     tick = models.PositiveIntegerField(default=0)
     due_at = models.DateTimeField(null=True, blank=True, db_index=True)
     wait_reason = models.TextField(blank=True)
-    last_seen = models.JSONField(default=dict, blank=True, help_text="What Palette reported last: state, health, at.")
+    last_seen = models.JSONField(
+        default=dict, blank=True, help_text="What Palette reported last: state, health, at."
+    )
     cluster_name = models.CharField(max_length=63, blank=True)
     cluster_uid = models.CharField(max_length=64, blank=True)
-    hosts = models.JSONField(default=dict, blank=True, help_text="{machine pool: [host uids]} chosen for the cluster.")
-    sent_hosts = models.JSONField(default=list, blank=True, help_text="Hosts of the last create request sent to Palette.")
-    excluded_hosts = models.JSONField(default=list, blank=True, help_text="Hosts Palette refused during this attempt.")
-    request = models.JSONField(default=dict, blank=True, help_text="The create body sent (or to be sent) to Palette.")
+    hosts = models.JSONField(
+        default=dict, blank=True, help_text="{machine pool: [host uids]} chosen for the cluster."
+    )
+    sent_hosts = models.JSONField(
+        default=list, blank=True, help_text="Hosts of the last create request sent to Palette."
+    )
+    excluded_hosts = models.JSONField(
+        default=list, blank=True, help_text="Hosts Palette refused during this attempt."
+    )
+    request = models.JSONField(
+        default=dict, blank=True, help_text="The create body sent (or to be sent) to Palette."
+    )
     failure_class = models.CharField(max_length=16, choices=FAILURE_CHOICES, blank=True)
     failure_message = models.TextField(blank=True)
     kubeconfig = EncryptedTextField(blank=True)
-    kubeconfig_kind = models.CharField(max_length=16, blank=True,
-                                       help_text="Which of Palette's kubeconfigs was stored: admin, client or kubeconfig.")
+    kubeconfig_kind = models.CharField(
+        max_length=16,
+        blank=True,
+        help_text="Which of Palette's kubeconfigs was stored: admin, client or kubeconfig.",
+    )
     # Where the pool's cluster lives, recorded at its first create: every later call for this pool goes there,
     # whatever the Settings say now (a 404 from another Palette project proves nothing).
     palette_host = models.CharField(max_length=500, blank=True)
     palette_tenant = models.CharField(max_length=200, blank=True)
     palette_project_uid = models.CharField(max_length=64, blank=True)
-    variables = models.JSONField(default=dict, blank=True,
-                                 help_text="Profile variable values: {profile name: {variable: value}} (masked ones not here).")
-    secret_variables = EncryptedTextField(blank=True, help_text="Masked profile variable values, encrypted JSON.")
+    variables = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Profile variable values: {profile name: {variable: value}} (masked ones not here).",
+    )
+    secret_variables = EncryptedTextField(
+        blank=True, help_text="Masked profile variable values, encrypted JSON."
+    )
     delete_requested = models.BooleanField(default=False)
     force_delete_requested = models.BooleanField(default=False)
     force_delete_sent = models.DateTimeField(null=True, blank=True)
@@ -350,15 +420,23 @@ class ComputePool(models.Model):
     cleanup = models.JSONField(default=dict, blank=True)
     created = models.DateTimeField(default=timezone.now)
     updated = models.DateTimeField(auto_now=True)
-    started = models.DateTimeField(null=True, blank=True, help_text="When the current provisioning attempt began.")
+    started = models.DateTimeField(
+        null=True, blank=True, help_text="When the current provisioning attempt began."
+    )
     ready_at = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name", "-created"]
         constraints = [
-            models.UniqueConstraint(fields=["project", "name"], condition=~Q(status="deleted"), name="computepool_name_unique_active"),
-            models.UniqueConstraint(fields=["vip"], condition=~Q(status="deleted"), name="computepool_vip_unique_active"),
+            models.UniqueConstraint(
+                fields=["project", "name"],
+                condition=~Q(status="deleted"),
+                name="computepool_name_unique_active",
+            ),
+            models.UniqueConstraint(
+                fields=["vip"], condition=~Q(status="deleted"), name="computepool_vip_unique_active"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -408,7 +486,9 @@ class PoolStep(models.Model):
 
     class Meta:
         ordering = ["pool", "attempt", "started", "pk"]
-        constraints = [models.UniqueConstraint(fields=["pool", "attempt", "name"], name="poolstep_unique_per_attempt")]
+        constraints = [
+            models.UniqueConstraint(fields=["pool", "attempt", "name"], name="poolstep_unique_per_attempt")
+        ]
 
     def __str__(self) -> str:
         return f"{self.pool} #{self.attempt} {self.name} {self.status}"

@@ -1,4 +1,5 @@
 """Compute facts on overviews: the "hosts" readiness step and the tenant's capacity summary."""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -13,8 +14,12 @@ from .models import EdgeHost
 
 def hosts_step(projects: list[Project]) -> dict[int, dict]:
     """Done when discovery found at least one eligible host."""
-    counts = {row["project_id"]: row for row in EdgeHost.objects.filter(project__in=projects, gone=False)
-              .values("project_id").annotate(total=Count("pk"), eligible=Count("pk", filter=Q(eligible=True)))}
+    counts = {
+        row["project_id"]: row
+        for row in EdgeHost.objects.filter(project__in=projects, gone=False)
+        .values("project_id")
+        .annotate(total=Count("pk"), eligible=Count("pk", filter=Q(eligible=True)))
+    }
     result = {}
     for p in projects:
         row = counts.get(p.pk, {"total": 0, "eligible": 0})
@@ -22,8 +27,12 @@ def hosts_step(projects: list[Project]) -> dict[int, dict]:
             detail = "No edge hosts discovered yet: register hosts in Palette, tag them, and run discovery."
         else:
             detail = f"{row['eligible']} of {row['total']} hosts eligible."
-        result[p.pk] = {"name": "Register and tag edge hosts", "done": row["eligible"] > 0, "detail": detail,
-                        "url": reverse("compute:inventory", args=[p.tenant.name, p.name])}
+        result[p.pk] = {
+            "name": "Register and tag edge hosts",
+            "done": row["eligible"] > 0,
+            "detail": detail,
+            "url": reverse("compute:inventory", args=[p.tenant.name, p.name]),
+        }
     return result
 
 
@@ -31,7 +40,9 @@ def capacity(projects: list[Project]) -> dict:
     """Eligible hosts and GPUs by model per project, for the tenant overview's chart."""
     by_project: dict[str, dict] = {p.name: {"hosts": 0, "gpus": defaultdict(int)} for p in projects}
     names = {p.pk: p.name for p in projects}
-    rows = EdgeHost.objects.filter(project__in=projects, gone=False, eligible=True).values_list("project_id", "gpus")
+    rows = EdgeHost.objects.filter(project__in=projects, gone=False, eligible=True).values_list(
+        "project_id", "gpus"
+    )
     models: set[str] = set()
     for project_id, gpus in rows.iterator():
         entry = by_project[names[project_id]]
@@ -45,8 +56,17 @@ def capacity(projects: list[Project]) -> dict:
     return {
         "labels": labels,
         "hosts": [by_project[n]["hosts"] for n in labels],
-        "datasets": [{"label": m, "data": [by_project[n]["gpus"].get(m, 0) for n in labels]} for m in ordered],
-        "rows": [{"project": n, "hosts": by_project[n]["hosts"], "gpus": [by_project[n]["gpus"].get(m, 0) for m in ordered]} for n in labels],
+        "datasets": [
+            {"label": m, "data": [by_project[n]["gpus"].get(m, 0) for n in labels]} for m in ordered
+        ],
+        "rows": [
+            {
+                "project": n,
+                "hosts": by_project[n]["hosts"],
+                "gpus": [by_project[n]["gpus"].get(m, 0) for m in ordered],
+            }
+            for n in labels
+        ],
     }
 
 
@@ -55,7 +75,11 @@ def pools_step(projects: list[Project]) -> dict[int, dict]:
     from .models import ComputePool
 
     counts: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for project_id, status in ComputePool.objects.filter(project__in=projects).exclude(status=ComputePool.DELETED).values_list("project_id", "status"):
+    for project_id, status in (
+        ComputePool.objects.filter(project__in=projects)
+        .exclude(status=ComputePool.DELETED)
+        .values_list("project_id", "status")
+    ):
         counts[project_id][status] += 1
     labels = dict(ComputePool.STATUS_CHOICES)
     result = {}
@@ -65,8 +89,15 @@ def pools_step(projects: list[Project]) -> dict[int, dict]:
         if not total:
             detail = "No compute pool yet: create one from eligible hosts."
         else:
-            parts = ", ".join(f"{n} {labels[s]}" for s, n in sorted(by_status.items(), key=lambda item: list(labels).index(item[0])))
+            parts = ", ".join(
+                f"{n} {labels[s]}"
+                for s, n in sorted(by_status.items(), key=lambda item: list(labels).index(item[0]))
+            )
             detail = f"{total} pool{'s' if total != 1 else ''}: {parts}."
-        result[p.pk] = {"name": "Create a Compute Pool", "done": by_status.get(ComputePool.READY, 0) > 0, "detail": detail,
-                        "url": reverse("compute:pools", args=[p.tenant.name, p.name])}
+        result[p.pk] = {
+            "name": "Create a Compute Pool",
+            "done": by_status.get(ComputePool.READY, 0) > 0,
+            "detail": detail,
+            "url": reverse("compute:pools", args=[p.tenant.name, p.name]),
+        }
     return result

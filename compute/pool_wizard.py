@@ -8,6 +8,7 @@ evaluator and answers the live counts fragment. Create goes through create_check
 create path. Nothing secret is ever part of a draft in clear: the Profile variables step keeps the plain values as
 JSON and the masked (sensitive) ones encrypted (compute.variables.seal); a masked value is never rendered back.
 """
+
 from __future__ import annotations
 
 import json
@@ -35,8 +36,15 @@ from .pools_forms import WORKER_FIELDS, WORKER_SLOTS, PoolForm, worker_prefix
 from .readiness import CREATE_PATH, evaluate, gather
 from .variables import seal, unseal, value_problem
 
-STEPS = [("general", "General"), ("variant", "Variant"), ("bundle", "Profile bundle"), ("variables", "Profile variables"),
-         ("nodes", "Node pools"), ("network", "Network"), ("review", "Review")]
+STEPS = [
+    ("general", "General"),
+    ("variant", "Variant"),
+    ("bundle", "Profile bundle"),
+    ("variables", "Profile variables"),
+    ("nodes", "Node pools"),
+    ("network", "Network"),
+    ("review", "Review"),
+]
 STEP_NAMES = [s for s, _ in STEPS]
 CP_FIELDS = ["cp_count", "cp_worker_eligible", "cp_architecture", "cp_cpu", "cp_memory_gib", "cp_groups"]
 WORKER_SLOT_FIELDS = [[f"{worker_prefix(i)}{f}" for f in WORKER_FIELDS] for i in range(WORKER_SLOTS)]
@@ -113,7 +121,9 @@ def variable_entries(project, data: dict) -> tuple[list[dict], list[str]]:
     return entries, unknown
 
 
-def _variable_fields(project, data: dict, posted: dict | None = None, errors: dict | None = None) -> list[dict]:
+def _variable_fields(
+    project, data: dict, posted: dict | None = None, errors: dict | None = None
+) -> list[dict]:
     entries, _unknown = variable_entries(project, data)
     plain = _json(data.get(PLAIN_VARIABLES, ""))
     sealed = unseal(data.get(SEALED_VARIABLES, ""))
@@ -127,9 +137,17 @@ def _variable_fields(project, data: dict, posted: dict | None = None, errors: di
             value = posted.get(key, "")
         else:
             value = (plain.get(profile.name) or {}).get(var.name, "")
-        fields.append({"key": key, "profile": profile, "var": var, "value": value, "error": (errors or {}).get(key, ""),
-                       "is_set": var.is_sensitive and var.name in (sealed.get(profile.name) or {}),
-                       "required": var.needs_value})
+        fields.append(
+            {
+                "key": key,
+                "profile": profile,
+                "var": var,
+                "value": value,
+                "error": (errors or {}).get(key, ""),
+                "is_set": var.is_sensitive and var.name in (sealed.get(profile.name) or {}),
+                "required": var.needs_value,
+            }
+        )
     return fields
 
 
@@ -152,7 +170,9 @@ def _save_variables(request, project, data: dict) -> dict[str, str]:
             value = raw.strip()
         if value == "":
             if var.needs_value:
-                errors[key] = f"{var.label} ({var.name}) is required: profile {profile.label} gives it no default."
+                errors[key] = (
+                    f"{var.label} ({var.name}) is required: profile {profile.label} gives it no default."
+                )
             continue
         if len(value) > 10_000:
             errors[key] = f"{var.label} ({var.name}) must be at most 10000 characters."
@@ -171,13 +191,15 @@ def _save_variables(request, project, data: dict) -> dict[str, str]:
 
 
 def _posted(request, step: str) -> dict[str, str]:
-    return {f: ("on" if request.POST.get(f) else "") if f in CHECKBOXES else request.POST.get(f, "").strip()
-            for f in STEP_FIELDS[step]}
+    return {
+        f: ("on" if request.POST.get(f) else "") if f in CHECKBOXES else request.POST.get(f, "").strip()
+        for f in STEP_FIELDS[step]
+    }
 
 
 def _fields_upto(step: str) -> set[str]:
     index = STEP_NAMES.index(step)
-    return {f for s in STEP_NAMES[:index + 1] for f in STEP_FIELDS[s]}
+    return {f for s in STEP_NAMES[: index + 1] for f in STEP_FIELDS[s]}
 
 
 def step_form(project, data: dict, step: str) -> PoolForm:
@@ -196,8 +218,14 @@ def step_errors(form: PoolForm, step: str) -> dict[str, list[str]]:
         return {k: list(v) for k, v in form.errors.items()}
     own = _fields_upto(step)
     errors = {k: list(v) for k, v in form.errors.items() if k in own}
-    if step == "general" and "name" not in errors and form.cleaned_data.get("name") and ComputePool.objects.filter(
-            project=form.project, name=form.cleaned_data["name"]).exclude(status=ComputePool.DELETED).exists():
+    if (
+        step == "general"
+        and "name" not in errors
+        and form.cleaned_data.get("name")
+        and ComputePool.objects.filter(project=form.project, name=form.cleaned_data["name"])
+        .exclude(status=ComputePool.DELETED)
+        .exists()
+    ):
         errors["name"] = [f"This project already has a pool called {form.cleaned_data['name']}."]
         form.add_error("name", errors["name"][0])
     return errors
@@ -218,8 +246,12 @@ def live_counts(project, data: dict) -> dict:
     errors = step_errors(form, "nodes")
     if errors or not hasattr(form, "_tags"):
         return {"errors": [f"{form[k].label}: {e}" for k, es in errors.items() for e in es]}
-    spec, _problems = parse_spec(form.manifest_spec(), name=data.get("name") or "draft", namespace=project.namespace,
-                                 labels=getattr(form, "_labels", {}))
+    spec, _problems = parse_spec(
+        form.manifest_spec(),
+        name=data.get("name") or "draft",
+        namespace=project.namespace,
+        labels=getattr(form, "_labels", {}),
+    )
     if spec is None:
         return {"errors": ["Fill in the control plane."]}
     inputs = gather(project, spec)
@@ -230,12 +262,26 @@ def live_counts(project, data: dict) -> dict:
         requirement = next(r for r in report.requirements if r.name == f"{node.role.capitalize()} hosts")
         found = FOUND.search(requirement.reason)
         chosen = report.hosts.get(node.name, [])
-        rows.append({"name": node.name, "role": node.role, "needed": node.count, "matching": int(found.group(1)) if found else 0,
-                     "chosen_gpus": sum(gpus.get(uid, 0) for uid in chosen), "passed": requirement.passed,
-                     "reason": requirement.reason, "filter": node.describe()})
+        rows.append(
+            {
+                "name": node.name,
+                "role": node.role,
+                "needed": node.count,
+                "matching": int(found.group(1)) if found else 0,
+                "chosen_gpus": sum(gpus.get(uid, 0) for uid in chosen),
+                "passed": requirement.passed,
+                "reason": requirement.reason,
+                "filter": node.describe(),
+            }
+        )
     gpu_limit = next((r for r in report.requirements if r.name == "GPU limit"), None)
-    return {"errors": [], "rows": rows, "gpu_limit": gpu_limit, "total_gpus": sum(r["chosen_gpus"] for r in rows),
-            "enough": all(r["passed"] for r in rows) and (gpu_limit is None or gpu_limit.passed)}
+    return {
+        "errors": [],
+        "rows": rows,
+        "gpu_limit": gpu_limit,
+        "total_gpus": sum(r["chosen_gpus"] for r in rows),
+        "enough": all(r["passed"] for r in rows) and (gpu_limit is None or gpu_limit.passed),
+    }
 
 
 def completed_steps(project, data: dict, steps: list[str]) -> list[str]:
@@ -259,8 +305,15 @@ def worker_slots_shown(data: dict) -> int:
 def _context(request, project, role, step: str, form: PoolForm, data: dict, **extra) -> dict:
     index = STEP_NAMES.index(step)
     context = {
-        "project": project, "tenant": project.tenant, "role": role, "step": step, "steps": STEPS, "form": form, "data": data,
-        "step_index": index, "step_label": dict(STEPS)[step],
+        "project": project,
+        "tenant": project.tenant,
+        "role": role,
+        "step": step,
+        "steps": STEPS,
+        "form": form,
+        "data": data,
+        "step_index": index,
+        "step_label": dict(STEPS)[step],
         "previous": _url(project, STEP_NAMES[index - 1]) if index else "",
         "fields": [form[f] for f in STEP_FIELDS[step] if f in form.fields],
         "earlier": STEP_NAMES[:index],
@@ -269,8 +322,10 @@ def _context(request, project, role, step: str, form: PoolForm, data: dict, **ex
     if step == "nodes":
         context["cp_fields"] = [form[f] for f in CP_FIELDS]
         shown = worker_slots_shown(data)
-        context["worker_slots"] = [{"number": i + 1, "fields": [form[f] for f in fields], "used": bool(data.get(fields[0]))}
-                                   for i, fields in enumerate(WORKER_SLOT_FIELDS[:shown])]
+        context["worker_slots"] = [
+            {"number": i + 1, "fields": [form[f] for f in fields], "used": bool(data.get(fields[0]))}
+            for i, fields in enumerate(WORKER_SLOT_FIELDS[:shown])
+        ]
         context["can_add_worker"] = shown < WORKER_SLOTS
         context["worker_slot_limit"] = WORKER_SLOTS
         context["worker_groups"] = form["worker_groups"]
@@ -294,13 +349,33 @@ def _review(project, data: dict) -> dict:
     values = draft_variables(project, data)
     masked = form.spec.masked if form.spec is not None else frozenset()
     sealed = unseal(data.get(SEALED_VARIABLES, ""))
-    variable_rows = [{"profile": p, "name": n, "value": "" if (p, n) in masked or n in (sealed.get(p) or {}) else v,
-                      "masked": (p, n) in masked or n in (sealed.get(p) or {})}
-                     for p, given in sorted(values.items()) for n, v in sorted(given.items())]
-    return {"form": form, "problems": [{"field": form[k].label if k in form.fields else "", "message": e,
-                                        "url": _url(project, _step_of(k))} for k, es in errors.items() for e in es],
-            "variable_rows": variable_rows, "report": report, "request_json": json.dumps(report.request, indent=2) if report else "", "create_path": CREATE_PATH,
-            "manifest": form.spec.to_manifest() if report else None}
+    variable_rows = [
+        {
+            "profile": p,
+            "name": n,
+            "value": "" if (p, n) in masked or n in (sealed.get(p) or {}) else v,
+            "masked": (p, n) in masked or n in (sealed.get(p) or {}),
+        }
+        for p, given in sorted(values.items())
+        for n, v in sorted(given.items())
+    ]
+    return {
+        "form": form,
+        "problems": [
+            {
+                "field": form[k].label if k in form.fields else "",
+                "message": e,
+                "url": _url(project, _step_of(k)),
+            }
+            for k, es in errors.items()
+            for e in es
+        ],
+        "variable_rows": variable_rows,
+        "report": report,
+        "request_json": json.dumps(report.request, indent=2) if report else "",
+        "create_path": CREATE_PATH,
+        "manifest": form.spec.to_manifest() if report else None,
+    }
 
 
 def create_checked(request, project, form: PoolForm):
@@ -335,29 +410,56 @@ def pool_wizard(request, tenant, project, step):
                 request.session.pop(_key(project), None)
                 return redirect_after_post(request, pool.get_absolute_url())
             review["report"] = report
-            review["problems"] += [{"field": "", "message": e, "url": ""} for e in review["form"].non_field_errors()]
+            review["problems"] += [
+                {"field": "", "message": e, "url": ""} for e in review["form"].non_field_errors()
+            ]
         elif request.method == "POST":
-            review["problems"].insert(0, {"field": "", "message": "Not ready to provision: fix the problems below first.", "url": ""})
-        return render_page(request, "compute/pool_wizard.html",
-                           _context(request, project, role, step, review.pop("form"), data, **review))
+            review["problems"].insert(
+                0,
+                {"field": "", "message": "Not ready to provision: fix the problems below first.", "url": ""},
+            )
+        return render_page(
+            request,
+            "compute/pool_wizard.html",
+            _context(request, project, role, step, review.pop("form"), data, **review),
+        )
     if request.method == "GET":
-        return render_page(request, "compute/pool_wizard.html", _context(request, project, role, step, PoolForm(initial=data, project=project), data))
+        return render_page(
+            request,
+            "compute/pool_wizard.html",
+            _context(request, project, role, step, PoolForm(initial=data, project=project), data),
+        )
     if step == "variables":
         errors = _save_variables(request, project, data)
         if errors:
             fields = _variable_fields(project, data, posted=request.POST, errors=errors)
-            return render_page(request, "compute/pool_wizard.html", _context(request, project, role, step, PoolForm(initial=data, project=project),
-                                                                             data, variable_fields=fields))
+            return render_page(
+                request,
+                "compute/pool_wizard.html",
+                _context(
+                    request,
+                    project,
+                    role,
+                    step,
+                    PoolForm(initial=data, project=project),
+                    data,
+                    variable_fields=fields,
+                ),
+            )
         return redirect_after_post(request, _url(project, STEP_NAMES[STEP_NAMES.index(step) + 1]))
     merged = {**data, **_posted(request, step)}
     form = step_form(project, merged, step)
     if step_errors(form, step):
-        return render_page(request, "compute/pool_wizard.html", _context(request, project, role, step, form, merged))
+        return render_page(
+            request, "compute/pool_wizard.html", _context(request, project, role, step, form, merged)
+        )
     saved = {**request.session.get(_key(project), {}), **_posted(request, step)}
     if step == "nodes" and "add_worker" in request.POST:
         saved[SLOTS_SHOWN] = str(worker_slots_shown(merged) + 1)
         request.session[_key(project)] = saved
-        return redirect_after_post(request, _url(project, step) + "#worker-pools")  # back here, one empty slot more
+        return redirect_after_post(
+            request, _url(project, step) + "#worker-pools"
+        )  # back here, one empty slot more
     request.session[_key(project)] = saved
     return redirect_after_post(request, _url(project, STEP_NAMES[STEP_NAMES.index(step) + 1]))
 
@@ -378,10 +480,18 @@ def pool_wizard_bundle(request, tenant, project):
     bundle_form = BundleForm(request.POST, project=project)
     if not bundle_form.is_valid():
         form = PoolForm(initial=data, project=project)
-        return render_page(request, "compute/pool_wizard.html",
-                           _context(request, project, role, "bundle", form, data, bundle_form=bundle_form, bundle_open=True))
+        return render_page(
+            request,
+            "compute/pool_wizard.html",
+            _context(request, project, role, "bundle", form, data, bundle_form=bundle_form, bundle_open=True),
+        )
     bundle = bundle_form.save()
-    audit.record(request, AuditEntry.CREATE, bundle, changes={"profiles": ", ".join(f"{p['name']} {p['version']}" for p in bundle.profiles)})
+    audit.record(
+        request,
+        AuditEntry.CREATE,
+        bundle,
+        changes={"profiles": ", ".join(f"{p['name']} {p['version']}" for p in bundle.profiles)},
+    )
     request.session[_key(project)] = {**request.session.get(_key(project), {}), "bundle": bundle.name}
     messages.success(request, f"Profile bundle {bundle.name} created.")
     return redirect_after_post(request, _url(project, "bundle"))

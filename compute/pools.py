@@ -13,6 +13,7 @@ is a usable IPv4 unicast address; SSH keys are parsed public keys (ed25519, RSA 
 (`spec.profileVariables: {<profile name>: {<variable>: <value>}}`) are text values, checked against the bundle's
 profiles by compute.variables once the bundle is known.
 """
+
 from __future__ import annotations
 
 import base64
@@ -21,8 +22,9 @@ import hashlib
 import ipaddress
 import re
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from django.core.exceptions import ValidationError
 
@@ -35,7 +37,13 @@ ARCHITECTURES = ("amd64", "arm64")
 CONTROL_PLANE_SIZES = (1, 3, 5)
 DEDICATED, SHARED = "dedicated", "shared"
 DELETE, ORPHAN = "delete", "orphan"
-SSH_KEY_TYPES = ("ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521")
+SSH_KEY_TYPES = (
+    "ssh-ed25519",
+    "ssh-rsa",
+    "ecdsa-sha2-nistp256",
+    "ecdsa-sha2-nistp384",
+    "ecdsa-sha2-nistp521",
+)
 MAX_NODES = 100
 # Per-host minimums a pool may ask for; the web form bounds its fields with the same numbers.
 MAX_CPU_CORES = 4096
@@ -49,7 +57,9 @@ def validate_pool_name(value: str) -> None:
     if not 3 <= len(value) <= 33:
         raise ValidationError(f"a compute pool name has 3 to 33 characters (this one has {len(value)}).")
     if not POOL_NAME.match(value):
-        raise ValidationError("use lowercase letters, digits and '-', starting with a letter and ending with a letter or digit.")
+        raise ValidationError(
+            "use lowercase letters, digits and '-', starting with a letter and ending with a letter or digit."
+        )
 
 
 def validate_vip(value: str) -> str:
@@ -57,11 +67,21 @@ def validate_vip(value: str) -> str:
     try:
         address = ipaddress.IPv4Address(str(value).strip())
     except (ipaddress.AddressValueError, ValueError):
-        raise ValidationError(f"{str(value)[:40]!r} is not an IPv4 address; reserve a free address in the hosts' "
-                              "subnet (ask the network team) and enter it as e.g. 10.20.99.10.") from None
-    if address.is_unspecified or address.is_loopback or address.is_multicast or address.is_link_local \
-            or address == ipaddress.IPv4Address("255.255.255.255") or address.is_reserved:
-        raise ValidationError(f"{address} cannot be a cluster endpoint: use a unicast address in the hosts' subnet.")
+        raise ValidationError(
+            f"{str(value)[:40]!r} is not an IPv4 address; reserve a free address in the hosts' "
+            "subnet (ask the network team) and enter it as e.g. 10.20.99.10."
+        ) from None
+    if (
+        address.is_unspecified
+        or address.is_loopback
+        or address.is_multicast
+        or address.is_link_local
+        or address == ipaddress.IPv4Address("255.255.255.255")
+        or address.is_reserved
+    ):
+        raise ValidationError(
+            f"{address} cannot be a cluster endpoint: use a unicast address in the hosts' subnet."
+        )
     return str(address)
 
 
@@ -73,22 +93,30 @@ def validate_ssh_key(value: str) -> str:
     line = str(value).strip()
     if "PRIVATE KEY" in line:
         # Never echo it: the message must not carry key material into logs.
-        raise ValidationError("this is a private key; paste the public key (the .pub file) instead, and treat the "
-                              "private key as exposed.")
+        raise ValidationError(
+            "this is a private key; paste the public key (the .pub file) instead, and treat the "
+            "private key as exposed."
+        )
     if "\n" in line:
         raise ValidationError("one key per entry: a public key is a single line.")
     parts = line.split(None, 2)
     if len(parts) < 2:
-        raise ValidationError("expected 'TYPE BASE64 [comment]', e.g. the whole line of ~/.ssh/id_ed25519.pub.")
+        raise ValidationError(
+            "expected 'TYPE BASE64 [comment]', e.g. the whole line of ~/.ssh/id_ed25519.pub."
+        )
     kind, body = parts[0], parts[1]
     if kind not in SSH_KEY_TYPES:
-        raise ValidationError(f"key type {kind[:30]!r} is not accepted; use one of {', '.join(SSH_KEY_TYPES)}.")
+        raise ValidationError(
+            f"key type {kind[:30]!r} is not accepted; use one of {', '.join(SSH_KEY_TYPES)}."
+        )
     try:
         blob = base64.b64decode(body, validate=True)
     except (binascii.Error, ValueError):
-        raise ValidationError(f"the {kind} key body is not valid base64; copy the whole line again.") from None
+        raise ValidationError(
+            f"the {kind} key body is not valid base64; copy the whole line again."
+        ) from None
     # The blob starts with its own type name: a key pasted under the wrong prefix is caught here.
-    if len(blob) < 4 or blob[4:4 + struct.unpack(">I", blob[:4])[0]] != kind.encode():
+    if len(blob) < 4 or blob[4 : 4 + struct.unpack(">I", blob[:4])[0]] != kind.encode():
         raise ValidationError(f"the key body is not a {kind} key; copy the whole line again.")
     try:
         key = load_ssh_public_key(f"{kind} {body}".encode())
@@ -134,8 +162,11 @@ class GpuRequirement:
 
     def usable_count(self, gpus: Iterable[dict]) -> int:
         """How many of a host's GPUs count toward this requirement (family and memory)."""
-        return sum(int(g.get("count") or 1) for g in gpus
-                   if self.matches(g) and (not self.memory_mib or (g.get("memoryMiB") or 0) >= self.memory_mib))
+        return sum(
+            int(g.get("count") or 1)
+            for g in gpus
+            if self.matches(g) and (not self.memory_mib or (g.get("memoryMiB") or 0) >= self.memory_mib)
+        )
 
     def describe(self) -> str:
         text = f"{self.count}× {self.family} GPU"
@@ -220,22 +251,35 @@ class PoolSpec:
 
     def node_pools(self) -> dict:
         """The stored and exported `nodePoolRequirements`."""
-        return {"controlPlanePool": self.control_plane.to_manifest(), "workerPools": [w.to_manifest() for w in self.workers]}
+        return {
+            "controlPlanePool": self.control_plane.to_manifest(),
+            "workerPools": [w.to_manifest() for w in self.workers],
+        }
 
     def manifest_variables(self, show_secrets: bool = False) -> dict:
         """`spec.profileVariables`: masked values written as REDACTED unless `show_secrets`."""
         from core.manifests import REDACTED
 
-        return {profile: {name: value if show_secrets or (profile, name) not in self.masked else REDACTED
-                          for name, value in sorted(given.items())} for profile, given in sorted(self.variables.items())}
+        return {
+            profile: {
+                name: value if show_secrets or (profile, name) not in self.masked else REDACTED
+                for name, value in sorted(given.items())
+            }
+            for profile, given in sorted(self.variables.items())
+        }
 
     def to_manifest(self, show_secrets: bool = False) -> dict:
         """The ComputePool document (DESIGN.md §5 shape) for this spec; masked variable values REDACTED unless `show_secrets`."""
         metadata: dict[str, Any] = {"name": self.name, "namespace": self.namespace}
         if self.labels:
             metadata["labels"] = dict(self.labels)
-        deployment = {"paletteClusterDeploymentConfig": {"cloudType": "edge-native", "vip": self.vip,
-                                                         "nodePoolRequirements": self.node_pools()}}
+        deployment = {
+            "paletteClusterDeploymentConfig": {
+                "cloudType": "edge-native",
+                "vip": self.vip,
+                "nodePoolRequirements": self.node_pools(),
+            }
+        }
         variant: dict[str, Any] = {}
         if self.cp_groups:
             variant["controlPlaneResourceGroups"] = dict(self.cp_groups)
@@ -251,7 +295,12 @@ class PoolSpec:
         spec["clusterVariant"] = variant
         spec["sshKeys"] = list(self.ssh_keys)
         spec["deletionPolicy"] = self.deletion_policy
-        return {"apiVersion": "spectrocloud.com/v1alpha1", "kind": "ComputePool", "metadata": metadata, "spec": spec}
+        return {
+            "apiVersion": "spectrocloud.com/v1alpha1",
+            "kind": "ComputePool",
+            "metadata": metadata,
+            "spec": spec,
+        }
 
 
 def _mib(value: int) -> str:
@@ -285,8 +334,14 @@ def _get(data: Any, path: str) -> Any:
     return data
 
 
-def _mapping(data: Any, path: str, keys: Iterable[str], problems: SpecProblems, required: bool = False,
-             prefix: str = "spec") -> dict | None:
+def _mapping(
+    data: Any,
+    path: str,
+    keys: Iterable[str],
+    problems: SpecProblems,
+    required: bool = False,
+    prefix: str = "spec",
+) -> dict | None:
     value = _get(data, path) if path else data
     where = f"{prefix}.{path}" if path else prefix
     if value is MISSING or value is None:
@@ -303,7 +358,9 @@ def _mapping(data: Any, path: str, keys: Iterable[str], problems: SpecProblems, 
     return value
 
 
-def _int(data: dict, key: str, where: str, problems: SpecProblems, *, default: int, minimum: int, maximum: int) -> int:
+def _int(
+    data: dict, key: str, where: str, problems: SpecProblems, *, default: int, minimum: int, maximum: int
+) -> int:
     value = data.get(key, MISSING)
     if value is MISSING or value is None:
         return default
@@ -346,10 +403,15 @@ def _gpu(data: dict, where: str, problems: SpecProblems) -> GpuRequirement | Non
             problems.add(f"{where}.gpu.{key}", "unknown field; expected family, gpuCount, gpuMemory.")
     family = block.get("family")
     if not isinstance(family, str) or not GPU_FAMILY.match(family.strip()):
-        problems.add(f"{where}.gpu.family", "required: VENDOR (any model, e.g. NVIDIA) or VENDOR-MODEL (e.g. NVIDIA-A100).")
+        problems.add(
+            f"{where}.gpu.family",
+            "required: VENDOR (any model, e.g. NVIDIA) or VENDOR-MODEL (e.g. NVIDIA-A100).",
+        )
         return None
     count = _int(block, "gpuCount", f"{where}.gpu", problems, default=1, minimum=1, maximum=MAX_GPUS)
-    memory = _int(block, "gpuMemory", f"{where}.gpu", problems, default=0, minimum=0, maximum=MAX_GPU_MEMORY_MIB)
+    memory = _int(
+        block, "gpuMemory", f"{where}.gpu", problems, default=0, minimum=0, maximum=MAX_GPU_MEMORY_MIB
+    )
     return GpuRequirement(family=family.strip(), count=count, memory_mib=memory)
 
 
@@ -357,26 +419,50 @@ def _groups(data: Any, path: str, problems: SpecProblems) -> dict[str, str]:
     value = _get(data, path)
     if value is MISSING or value is None:
         return {}
-    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
         problems.add(f"spec.{path}", 'must map tag keys to values as text; quote values such as "true".')
         return {}
     for key, val in value.items():
         if not TAG_PART.match(key):
             problems.add(f"spec.{path}.{key}", "a tag key uses letters, digits, '.', '_', '/' and '-'.")
         if val and not TAG_PART.match(val):
-            problems.add(f"spec.{path}.{key}", "a tag value uses letters, digits, '.', '_', '/' and '-' (empty for a bare tag).")
+            problems.add(
+                f"spec.{path}.{key}",
+                "a tag value uses letters, digits, '.', '_', '/' and '-' (empty for a bare tag).",
+            )
     return dict(value)
 
 
-NODE_KEYS = ("name", "nodeCount", "workerNodeEligible", "architecture", "cpu", "memory", "gpu", "labels", "annotations")
+NODE_KEYS = (
+    "name",
+    "nodeCount",
+    "workerNodeEligible",
+    "architecture",
+    "cpu",
+    "memory",
+    "gpu",
+    "labels",
+    "annotations",
+)
 
 
 def _node(data: Any, where: str, problems: SpecProblems, *, control_plane: bool) -> NodeRequirement | None:
     if not isinstance(data, dict):
-        problems.add(where, "must be a mapping with nodeCount, architecture, cpu, memory" + ("" if control_plane else ", gpu") + ".")
+        problems.add(
+            where,
+            "must be a mapping with nodeCount, architecture, cpu, memory"
+            + ("" if control_plane else ", gpu")
+            + ".",
+        )
         return None
     for key in data:
-        if key not in NODE_KEYS or (control_plane and key in ("name", "gpu")) or (not control_plane and key == "workerNodeEligible"):
+        if (
+            key not in NODE_KEYS
+            or (control_plane and key in ("name", "gpu"))
+            or (not control_plane and key == "workerNodeEligible")
+        ):
             problems.add(f"{where}.{key}", "unknown field here.")
     if control_plane:
         count = data.get("nodeCount", 1)
@@ -391,22 +477,36 @@ def _node(data: Any, where: str, problems: SpecProblems, *, control_plane: bool)
     else:
         name = data.get("name")
         if not isinstance(name, str) or not MACHINE_POOL_NAME.match(name):
-            problems.add(f"{where}.name", "required: lowercase letters, digits and '-', at most 40 characters.")
+            problems.add(
+                f"{where}.name", "required: lowercase letters, digits and '-', at most 40 characters."
+            )
             name = ""
         elif name == CONTROL_PLANE_POOL:
-            problems.add(f"{where}.name", f"{CONTROL_PLANE_POOL} is the control plane's pool; choose another name.")
+            problems.add(
+                f"{where}.name", f"{CONTROL_PLANE_POOL} is the control plane's pool; choose another name."
+            )
         count = _int(data, "nodeCount", where, problems, default=1, minimum=1, maximum=MAX_NODES)
         eligible = False
     return NodeRequirement(
-        name=name, count=count, architecture=_architecture(data, where, problems),
+        name=name,
+        count=count,
+        architecture=_architecture(data, where, problems),
         cpu=_nested_int(data, "cpu", "cpuCount", where, problems, MAX_CPU_CORES),
         memory_mib=_nested_int(data, "memory", "memoryMiB", where, problems, MAX_MEMORY_MIB),
         gpu=None if control_plane else _gpu(data, where, problems),
-        control_plane=control_plane, worker_eligible=eligible,
+        control_plane=control_plane,
+        worker_eligible=eligible,
     )
 
 
-SPEC_KEYS = ("description", "profileBundleRef", "profileVariables", "clusterVariant", "sshKeys", "deletionPolicy")
+SPEC_KEYS = (
+    "description",
+    "profileBundleRef",
+    "profileVariables",
+    "clusterVariant",
+    "sshKeys",
+    "deletionPolicy",
+)
 VARIABLE_KEY = re.compile(r"^[A-Za-z0-9_.\-]{1,200}$")
 
 
@@ -425,7 +525,9 @@ def _profile_variables(root: dict, problems: SpecProblems) -> dict[str, dict[str
     out: dict[str, dict[str, str]] = {}
     for profile, given in raw.items():
         if not isinstance(profile, str) or not 0 < len(profile) <= MAX_NAME_LENGTH:
-            problems.add(where, f"a key must be a profile name of the bundle (at most {MAX_NAME_LENGTH} characters).")
+            problems.add(
+                where, f"a key must be a profile name of the bundle (at most {MAX_NAME_LENGTH} characters)."
+            )
             continue
         path = f"{where}.{profile}"
         if given is None:
@@ -436,7 +538,9 @@ def _profile_variables(root: dict, problems: SpecProblems) -> dict[str, dict[str
         values: dict[str, str] = {}
         for name, value in given.items():
             if not isinstance(name, str) or not VARIABLE_KEY.match(name):
-                problems.add(path, "a variable name uses letters, digits, '_', '.' and '-' (at most 200 characters).")
+                problems.add(
+                    path, "a variable name uses letters, digits, '_', '.' and '-' (at most 200 characters)."
+                )
                 continue
             if value is None:
                 continue
@@ -445,7 +549,10 @@ def _profile_variables(root: dict, problems: SpecProblems) -> dict[str, dict[str
             elif isinstance(value, (int, float)):
                 value = str(value)
             if not isinstance(value, str):
-                problems.add(f"{path}.{name}", "must be a value (text, a number, or true/false), not a list or mapping.")
+                problems.add(
+                    f"{path}.{name}",
+                    "must be a value (text, a number, or true/false), not a list or mapping.",
+                )
                 continue
             if len(value) > MAX_VALUE_LENGTH:
                 problems.add(f"{path}.{name}", f"must be at most {MAX_VALUE_LENGTH} characters.")
@@ -459,7 +566,9 @@ def _profile_variables(root: dict, problems: SpecProblems) -> dict[str, dict[str
     return out
 
 
-def parse_spec(spec: Any, *, name: str, namespace: str, labels: dict | None = None) -> tuple[PoolSpec | None, SpecProblems]:
+def parse_spec(
+    spec: Any, *, name: str, namespace: str, labels: dict | None = None
+) -> tuple[PoolSpec | None, SpecProblems]:
     """Read a ComputePool's `spec` (manifest shape); the PoolSpec (None when unusable) and every problem found."""
     problems = SpecProblems()
     try:
@@ -478,24 +587,41 @@ def parse_spec(spec: Any, *, name: str, namespace: str, labels: dict | None = No
     if ref is not None:
         bundle = ref.get("name") if isinstance(ref.get("name"), str) else ""
         if not bundle:
-            problems.add("spec.profileBundleRef.name", "required: the name of a ProfileBundle in this namespace.")
+            problems.add(
+                "spec.profileBundleRef.name", "required: the name of a ProfileBundle in this namespace."
+            )
         if ref.get("namespace") not in (None, namespace):
-            problems.add("spec.profileBundleRef.namespace", f"a pool uses a bundle of its own namespace ({namespace}).")
+            problems.add(
+                "spec.profileBundleRef.namespace", f"a pool uses a bundle of its own namespace ({namespace})."
+            )
         if ref.get("cloudType") not in (None, "edge-native"):
             problems.add("spec.profileBundleRef.cloudType", "only edge-native is supported.")
-    variant_block = _mapping(root, "clusterVariant", ("controlPlaneResourceGroups", "workerResourceGroups", DEDICATED, SHARED),
-                             problems, required=True)
+    variant_block = _mapping(
+        root,
+        "clusterVariant",
+        ("controlPlaneResourceGroups", "workerResourceGroups", DEDICATED, SHARED),
+        problems,
+        required=True,
+    )
     cp_groups = _groups(root, "clusterVariant.controlPlaneResourceGroups", problems)
     worker_groups = _groups(root, "clusterVariant.workerResourceGroups", problems)
     variant, deployment = DEDICATED, None
     if variant_block is not None:
         present = [v for v in (DEDICATED, SHARED) if v in variant_block]
         if len(present) != 1:
-            problems.add("spec.clusterVariant", "set exactly one of dedicated or shared (the variant cannot change later).")
+            problems.add(
+                "spec.clusterVariant",
+                "set exactly one of dedicated or shared (the variant cannot change later).",
+            )
         else:
             variant = present[0]
-            deployment = _mapping(root, f"clusterVariant.{variant}.paletteClusterDeploymentConfig",
-                                  ("cloudType", "vip", "nodePoolRequirements"), problems, required=True)
+            deployment = _mapping(
+                root,
+                f"clusterVariant.{variant}.paletteClusterDeploymentConfig",
+                ("cloudType", "vip", "nodePoolRequirements"),
+                problems,
+                required=True,
+            )
             _mapping(root, f"clusterVariant.{variant}", ("paletteClusterDeploymentConfig",), problems)
     vip, control_plane, workers = "", None, []
     if deployment is not None:
@@ -510,28 +636,50 @@ def parse_spec(spec: Any, *, name: str, namespace: str, labels: dict | None = No
                 vip = validate_vip(str(raw_vip))
             except ValidationError as exc:
                 problems.add(f"{where}.vip", " ".join(exc.messages))
-        pools = _mapping(deployment, "nodePoolRequirements", ("controlPlanePool", "workerPools"), problems, required=True,
-                         prefix=where)
+        pools = _mapping(
+            deployment,
+            "nodePoolRequirements",
+            ("controlPlanePool", "workerPools"),
+            problems,
+            required=True,
+            prefix=where,
+        )
         if pools is not None:
-            control_plane = _node(pools.get("controlPlanePool", {}), f"{where}.nodePoolRequirements.controlPlanePool",
-                                  problems, control_plane=True)
+            control_plane = _node(
+                pools.get("controlPlanePool", {}),
+                f"{where}.nodePoolRequirements.controlPlanePool",
+                problems,
+                control_plane=True,
+            )
             raw_workers = pools.get("workerPools") or []
             if not isinstance(raw_workers, list):
                 problems.add(f"{where}.nodePoolRequirements.workerPools", "must be a list of pools.")
                 raw_workers = []
             seen: set[str] = set()
             for i, raw in enumerate(raw_workers):
-                node = _node(raw, f"{where}.nodePoolRequirements.workerPools[{i}]", problems, control_plane=False)
+                node = _node(
+                    raw, f"{where}.nodePoolRequirements.workerPools[{i}]", problems, control_plane=False
+                )
                 if node is None:
                     continue
                 if node.name and node.name in seen:
-                    problems.add(f"{where}.nodePoolRequirements.workerPools[{i}].name", f"pool {node.name} is listed twice.")
+                    problems.add(
+                        f"{where}.nodePoolRequirements.workerPools[{i}].name",
+                        f"pool {node.name} is listed twice.",
+                    )
                 seen.add(node.name)
                 workers.append(node)
-            if control_plane and control_plane.count == 1 and not workers and not control_plane.worker_eligible:
-                problems.add(f"{where}.nodePoolRequirements.controlPlanePool.workerNodeEligible",
-                             "a single control-plane node without worker pools must run workloads: set workerNodeEligible: true, "
-                             "or add a worker pool.")
+            if (
+                control_plane
+                and control_plane.count == 1
+                and not workers
+                and not control_plane.worker_eligible
+            ):
+                problems.add(
+                    f"{where}.nodePoolRequirements.controlPlanePool.workerNodeEligible",
+                    "a single control-plane node without worker pools must run workloads: set workerNodeEligible: true, "
+                    "or add a worker pool.",
+                )
     keys: list[str] = []
     raw_keys = root.get("sshKeys", [])
     if not isinstance(raw_keys, list):
@@ -545,13 +693,29 @@ def parse_spec(spec: Any, *, name: str, namespace: str, labels: dict | None = No
     variables = _profile_variables(root, problems)
     policy = root.get("deletionPolicy", DELETE)
     if policy not in (DELETE, ORPHAN):
-        problems.add("spec.deletionPolicy", "must be delete (remove the Palette cluster) or orphan (keep it in Palette).")
+        problems.add(
+            "spec.deletionPolicy",
+            "must be delete (remove the Palette cluster) or orphan (keep it in Palette).",
+        )
         policy = DELETE
     if control_plane is None:
         return None, problems
-    return PoolSpec(name=name, namespace=namespace, bundle=bundle, control_plane=control_plane, workers=tuple(workers),
-                    variant=variant, vip=vip, ssh_keys=tuple(keys), cp_groups=cp_groups, worker_groups=worker_groups,
-                    deletion_policy=policy, description=description, labels=dict(labels or {}), variables=variables), problems
+    return PoolSpec(
+        name=name,
+        namespace=namespace,
+        bundle=bundle,
+        control_plane=control_plane,
+        workers=tuple(workers),
+        variant=variant,
+        vip=vip,
+        ssh_keys=tuple(keys),
+        cp_groups=cp_groups,
+        worker_groups=worker_groups,
+        deletion_policy=policy,
+        description=description,
+        labels=dict(labels or {}),
+        variables=variables,
+    ), problems
 
 
 def spec_of(pool) -> PoolSpec:
@@ -565,13 +729,26 @@ def spec_of(pool) -> PoolSpec:
     variables = {p: dict(v) for p, v in (pool.variables or {}).items()}
     for profile, given in secret.items():
         variables.setdefault(profile, {}).update(given)
-    manifest = {"description": pool.description, "profileBundleRef": {"name": pool.bundle_name},
-                "clusterVariant": {"controlPlaneResourceGroups": pool.cp_resource_groups,
-                                   "workerResourceGroups": pool.worker_resource_groups,
-                                   pool.variant: {"paletteClusterDeploymentConfig": {
-                                       "vip": pool.vip, "nodePoolRequirements": pool.node_pools}}},
-                "sshKeys": list(pool.ssh_keys), "deletionPolicy": pool.deletion_policy}
-    spec, problems = parse_spec(manifest, name=pool.name, namespace=pool.project.namespace, labels=pool.labels)
+    manifest = {
+        "description": pool.description,
+        "profileBundleRef": {"name": pool.bundle_name},
+        "clusterVariant": {
+            "controlPlaneResourceGroups": pool.cp_resource_groups,
+            "workerResourceGroups": pool.worker_resource_groups,
+            pool.variant: {
+                "paletteClusterDeploymentConfig": {"vip": pool.vip, "nodePoolRequirements": pool.node_pools}
+            },
+        },
+        "sshKeys": list(pool.ssh_keys),
+        "deletionPolicy": pool.deletion_policy,
+    }
+    spec, problems = parse_spec(
+        manifest, name=pool.name, namespace=pool.project.namespace, labels=pool.labels
+    )
     if spec is None:
-        raise ValueError("stored compute pool spec is unreadable: " + "; ".join(f"{p}: {m}" for p, m in problems))
-    return replace(spec, variables=variables, masked=frozenset((p, n) for p, given in secret.items() for n in given))
+        raise ValueError(
+            "stored compute pool spec is unreadable: " + "; ".join(f"{p}: {m}" for p, m in problems)
+        )
+    return replace(
+        spec, variables=variables, masked=frozenset((p, n) for p, given in secret.items() for n in given)
+    )

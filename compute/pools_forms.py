@@ -7,6 +7,7 @@ compute.pools.parse_spec (and compute.variables for profile variables), so the f
 same messages. Profile variable values come in as `variables=` (the wizard's Profile variables step keeps them; masked
 ones never in a form field, so never rendered back); their problems are shown on the `profile_variables` field.
 """
+
 from __future__ import annotations
 
 import re
@@ -16,34 +17,74 @@ from decimal import Decimal
 from django import forms
 
 from .models import ComputePool, ProfileBundle
-from .pools import (ARCHITECTURES, MAX_CPU_CORES, MAX_GPU_MEMORY_MIB, MAX_GPUS, MAX_MEMORY_MIB, MAX_NODES, PoolSpec,
-                    parse_spec)
+from .pools import (
+    ARCHITECTURES,
+    MAX_CPU_CORES,
+    MAX_GPU_MEMORY_MIB,
+    MAX_GPUS,
+    MAX_MEMORY_MIB,
+    MAX_NODES,
+    PoolSpec,
+    parse_spec,
+)
 
 ARCH_CHOICES = [(a, a) for a in ARCHITECTURES]
 #: Worker pools the wizard offers; a ComputePool manifest (manage.py apply) takes any number.
 WORKER_SLOTS = 8
 LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
 LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
-WORKER_FIELDS = ("name", "count", "architecture", "cpu", "memory_gib", "gpu_family", "gpu_count", "gpu_memory_gib")
+WORKER_FIELDS = (
+    "name",
+    "count",
+    "architecture",
+    "cpu",
+    "memory_gib",
+    "gpu_family",
+    "gpu_count",
+    "gpu_memory_gib",
+)
 
 
 def worker_prefix(slot: int) -> str:
     """`worker_` for the first worker pool (the simple form's names), `worker2_`, `worker3_`... after it."""
     return "worker_" if slot == 0 else f"worker{slot + 1}_"
 
+
 # Where each spec path's problem is shown (the longest matching prefix wins).
 FIELD_FOR_PATH = [
-    ("metadata.name", "name"), ("spec.description", "description"), ("spec.profileBundleRef", "bundle"),
-    ("spec.clusterVariant.controlPlaneResourceGroups", "cp_groups"), ("spec.clusterVariant.workerResourceGroups", "worker_groups"),
-    ("controlPlanePool.nodeCount", "cp_count"), ("controlPlanePool.workerNodeEligible", "cp_worker_eligible"),
-    ("controlPlanePool.architecture", "cp_architecture"), ("controlPlanePool.cpu", "cp_cpu"), ("controlPlanePool.memory", "cp_memory_gib"),
-    ("workerPools[0].name", "worker_name"), ("workerPools[0].nodeCount", "worker_count"), ("workerPools[0].architecture", "worker_architecture"),
-    ("workerPools[0].cpu", "worker_cpu"), ("workerPools[0].memory", "worker_memory_gib"), ("workerPools[0].gpu", "worker_gpu_family"),
-    *[(f"workerPools[{i}]{path}", f"worker{i + 1}_{field}") for i in range(1, WORKER_SLOTS)
-      for path, field in ((".name", "name"), (".nodeCount", "count"), (".architecture", "architecture"), (".cpu", "cpu"),
-                          (".memory", "memory_gib"), (".gpu", "gpu_family"), ("", "name"))],
+    ("metadata.name", "name"),
+    ("spec.description", "description"),
+    ("spec.profileBundleRef", "bundle"),
+    ("spec.clusterVariant.controlPlaneResourceGroups", "cp_groups"),
+    ("spec.clusterVariant.workerResourceGroups", "worker_groups"),
+    ("controlPlanePool.nodeCount", "cp_count"),
+    ("controlPlanePool.workerNodeEligible", "cp_worker_eligible"),
+    ("controlPlanePool.architecture", "cp_architecture"),
+    ("controlPlanePool.cpu", "cp_cpu"),
+    ("controlPlanePool.memory", "cp_memory_gib"),
+    ("workerPools[0].name", "worker_name"),
+    ("workerPools[0].nodeCount", "worker_count"),
+    ("workerPools[0].architecture", "worker_architecture"),
+    ("workerPools[0].cpu", "worker_cpu"),
+    ("workerPools[0].memory", "worker_memory_gib"),
+    ("workerPools[0].gpu", "worker_gpu_family"),
+    *[
+        (f"workerPools[{i}]{path}", f"worker{i + 1}_{field}")
+        for i in range(1, WORKER_SLOTS)
+        for path, field in (
+            (".name", "name"),
+            (".nodeCount", "count"),
+            (".architecture", "architecture"),
+            (".cpu", "cpu"),
+            (".memory", "memory_gib"),
+            (".gpu", "gpu_family"),
+            ("", "name"),
+        )
+    ],
     ("workerPools[0]", "worker_name"),
-    ("paletteClusterDeploymentConfig.vip", "vip"), ("spec.sshKeys", "ssh_keys"), ("spec.deletionPolicy", "deletion_policy"),
+    ("paletteClusterDeploymentConfig.vip", "vip"),
+    ("spec.sshKeys", "ssh_keys"),
+    ("spec.deletionPolicy", "deletion_policy"),
     ("spec.profileVariables", "profile_variables"),
 ]
 
@@ -69,38 +110,92 @@ def _gib(value) -> int:
 
 
 class PoolForm(forms.Form):
-    name = forms.CharField(max_length=33, help_text="3–33 characters: lowercase letters, digits and '-', starting with a letter.")
+    name = forms.CharField(
+        max_length=33, help_text="3–33 characters: lowercase letters, digits and '-', starting with a letter."
+    )
     description = forms.CharField(required=False, max_length=1000, widget=forms.Textarea(attrs={"rows": 2}))
-    labels = forms.CharField(required=False, label="Labels", help_text="key=value, comma separated; added to the Palette cluster's labels.")
-    variant = forms.ChoiceField(choices=ComputePool.VARIANT_CHOICES, initial=ComputePool.DEDICATED, widget=forms.RadioSelect,
-                                help_text="Dedicated: one cluster for one deployment. Shared: many deployments. Cannot be changed later.")
-    bundle = forms.ModelChoiceField(queryset=ProfileBundle.objects.none(), to_field_name="name", label="Profile bundle")
-    cp_count = forms.TypedChoiceField(choices=[(1, "1"), (3, "3"), (5, "5")], coerce=int, initial=1, label="Control-plane nodes")
-    cp_worker_eligible = forms.BooleanField(required=False, initial=True, label="Control plane also runs workloads")
-    cp_architecture = forms.ChoiceField(choices=ARCH_CHOICES, initial="amd64", label="Control-plane architecture")
-    cp_cpu = forms.IntegerField(required=False, min_value=0, max_value=MAX_CPU_CORES, initial=4,
-                                label="Control-plane minimum CPU cores")
-    cp_memory_gib = forms.DecimalField(required=False, min_value=0, max_value=MAX_MEMORY_GIB, initial=8,
-                                       label="Control-plane minimum memory (GiB)")
-    cp_groups = forms.CharField(required=False, initial="palette.ai=true", label="Control-plane resource groups",
-                                help_text="Tags every control-plane host must carry: key=value, comma separated.")
-    worker_name = forms.CharField(required=False, label="Worker pool name", help_text="Leave empty for no worker pool.")
-    worker_count = forms.IntegerField(required=False, min_value=1, max_value=MAX_NODES, initial=1, label="Worker nodes")
-    worker_architecture = forms.ChoiceField(choices=ARCH_CHOICES, initial="amd64", label="Worker architecture")
-    worker_cpu = forms.IntegerField(required=False, min_value=0, max_value=MAX_CPU_CORES,
-                                    label="Worker minimum CPU cores")
-    worker_memory_gib = forms.DecimalField(required=False, min_value=0, max_value=MAX_MEMORY_GIB,
-                                           label="Worker minimum memory (GiB)")
-    worker_gpu_family = forms.CharField(required=False, label="Worker GPU family", help_text="VENDOR or VENDOR-MODEL, e.g. NVIDIA-A100.")
-    worker_gpu_count = forms.IntegerField(required=False, min_value=1, max_value=MAX_GPUS, label="GPUs per worker")
-    worker_gpu_memory_gib = forms.DecimalField(required=False, min_value=0, max_value=MAX_GPU_MEMORY_GIB,
-                                               label="Minimum memory per GPU (GiB)")
+    labels = forms.CharField(
+        required=False,
+        label="Labels",
+        help_text="key=value, comma separated; added to the Palette cluster's labels.",
+    )
+    variant = forms.ChoiceField(
+        choices=ComputePool.VARIANT_CHOICES,
+        initial=ComputePool.DEDICATED,
+        widget=forms.RadioSelect,
+        help_text="Dedicated: one cluster for one deployment. Shared: many deployments. Cannot be changed later.",
+    )
+    bundle = forms.ModelChoiceField(
+        queryset=ProfileBundle.objects.none(), to_field_name="name", label="Profile bundle"
+    )
+    cp_count = forms.TypedChoiceField(
+        choices=[(1, "1"), (3, "3"), (5, "5")], coerce=int, initial=1, label="Control-plane nodes"
+    )
+    cp_worker_eligible = forms.BooleanField(
+        required=False, initial=True, label="Control plane also runs workloads"
+    )
+    cp_architecture = forms.ChoiceField(
+        choices=ARCH_CHOICES, initial="amd64", label="Control-plane architecture"
+    )
+    cp_cpu = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=MAX_CPU_CORES,
+        initial=4,
+        label="Control-plane minimum CPU cores",
+    )
+    cp_memory_gib = forms.DecimalField(
+        required=False,
+        min_value=0,
+        max_value=MAX_MEMORY_GIB,
+        initial=8,
+        label="Control-plane minimum memory (GiB)",
+    )
+    cp_groups = forms.CharField(
+        required=False,
+        initial="palette.ai=true",
+        label="Control-plane resource groups",
+        help_text="Tags every control-plane host must carry: key=value, comma separated.",
+    )
+    worker_name = forms.CharField(
+        required=False, label="Worker pool name", help_text="Leave empty for no worker pool."
+    )
+    worker_count = forms.IntegerField(
+        required=False, min_value=1, max_value=MAX_NODES, initial=1, label="Worker nodes"
+    )
+    worker_architecture = forms.ChoiceField(
+        choices=ARCH_CHOICES, initial="amd64", label="Worker architecture"
+    )
+    worker_cpu = forms.IntegerField(
+        required=False, min_value=0, max_value=MAX_CPU_CORES, label="Worker minimum CPU cores"
+    )
+    worker_memory_gib = forms.DecimalField(
+        required=False, min_value=0, max_value=MAX_MEMORY_GIB, label="Worker minimum memory (GiB)"
+    )
+    worker_gpu_family = forms.CharField(
+        required=False, label="Worker GPU family", help_text="VENDOR or VENDOR-MODEL, e.g. NVIDIA-A100."
+    )
+    worker_gpu_count = forms.IntegerField(
+        required=False, min_value=1, max_value=MAX_GPUS, label="GPUs per worker"
+    )
+    worker_gpu_memory_gib = forms.DecimalField(
+        required=False, min_value=0, max_value=MAX_GPU_MEMORY_GIB, label="Minimum memory per GPU (GiB)"
+    )
     worker_groups = forms.CharField(required=False, initial="palette.ai=true", label="Worker resource groups")
-    vip = forms.CharField(label="VIP", help_text="A reserved IPv4 address in the hosts' subnet for the cluster's API endpoint.")
-    ssh_keys = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}), label="SSH public keys", help_text="One per line.")
+    vip = forms.CharField(
+        label="VIP", help_text="A reserved IPv4 address in the hosts' subnet for the cluster's API endpoint."
+    )
+    ssh_keys = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        label="SSH public keys",
+        help_text="One per line.",
+    )
     deletion_policy = forms.ChoiceField(choices=ComputePool.POLICY_CHOICES, initial=ComputePool.DELETE)
     # Holds the problems of the profile variable values only (the values come in as `variables=`): never bound.
-    profile_variables = forms.CharField(required=False, disabled=True, widget=forms.HiddenInput, label="Profile variables")
+    profile_variables = forms.CharField(
+        required=False, disabled=True, widget=forms.HiddenInput, label="Profile variables"
+    )
 
     def __init__(self, *args, project=None, variables: dict | None = None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -113,7 +208,9 @@ class PoolForm(forms.Form):
                 field = self.base_fields[f"worker_{name}"]
                 copy = deepcopy(field)
                 copy.required = False  # an unused slot posts nothing
-                copy.label = field.label.replace("Worker", f"Worker pool {slot + 1}").replace("GPUs per worker", f"GPUs per worker (pool {slot + 1})")
+                copy.label = field.label.replace("Worker", f"Worker pool {slot + 1}").replace(
+                    "GPUs per worker", f"GPUs per worker (pool {slot + 1})"
+                )
                 if name == "name":
                     copy.label = f"Worker pool {slot + 1} name"
                 self.fields[f"{worker_prefix(slot)}{name}"] = copy
@@ -122,8 +219,11 @@ class PoolForm(forms.Form):
     def manifest_spec(self) -> dict:
         """The cleaned fields in the ComputePool manifest's spec shape."""
         d = self.cleaned_data
-        cp: dict = {"nodeCount": d.get("cp_count") or 1, "workerNodeEligible": bool(d.get("cp_worker_eligible")),
-                    "architecture": d.get("cp_architecture") or "amd64"}
+        cp: dict = {
+            "nodeCount": d.get("cp_count") or 1,
+            "workerNodeEligible": bool(d.get("cp_worker_eligible")),
+            "architecture": d.get("cp_architecture") or "amd64",
+        }
         if d.get("cp_cpu"):
             cp["cpu"] = {"cpuCount": d["cp_cpu"]}
         if d.get("cp_memory_gib"):
@@ -133,8 +233,11 @@ class PoolForm(forms.Form):
             w = worker_prefix(slot)
             if not d.get(f"{w}name"):
                 continue
-            worker: dict = {"name": d[f"{w}name"], "nodeCount": d.get(f"{w}count") or 1,
-                            "architecture": d.get(f"{w}architecture") or "amd64"}
+            worker: dict = {
+                "name": d[f"{w}name"],
+                "nodeCount": d.get(f"{w}count") or 1,
+                "architecture": d.get(f"{w}architecture") or "amd64",
+            }
             if d.get(f"{w}cpu"):
                 worker["cpu"] = {"cpuCount": d[f"{w}cpu"]}
             if d.get(f"{w}memory_gib"):
@@ -153,8 +256,13 @@ class PoolForm(forms.Form):
             "clusterVariant": {
                 "controlPlaneResourceGroups": self._tags.get("cp_groups", {}),
                 "workerResourceGroups": self._tags.get("worker_groups", {}),
-                variant: {"paletteClusterDeploymentConfig": {"cloudType": "edge-native", "vip": d.get("vip") or "",
-                                                             "nodePoolRequirements": {"controlPlanePool": cp, "workerPools": workers}}},
+                variant: {
+                    "paletteClusterDeploymentConfig": {
+                        "cloudType": "edge-native",
+                        "vip": d.get("vip") or "",
+                        "nodePoolRequirements": {"controlPlanePool": cp, "workerPools": workers},
+                    }
+                },
             },
             "sshKeys": [line.strip() for line in (d.get("ssh_keys") or "").splitlines() if line.strip()],
             "deletionPolicy": d.get("deletion_policy") or ComputePool.DELETE,
@@ -175,16 +283,33 @@ class PoolForm(forms.Form):
         if isinstance(labels, str):
             self.add_error("labels", labels)
         else:
-            bad = next((f"{k}={v}" for k, v in labels.items() if not LABEL_KEY.match(k) or len(k) > 253 or not LABEL_VALUE.match(v)), None)
+            bad = next(
+                (
+                    f"{k}={v}"
+                    for k, v in labels.items()
+                    if not LABEL_KEY.match(k) or len(k) > 253 or not LABEL_VALUE.match(v)
+                ),
+                None,
+            )
             if bad:
-                self.add_error("labels", f"{bad} is not a valid label: keys and values are up to 63 letters, digits, '-', '_' or '.'.")
+                self.add_error(
+                    "labels",
+                    f"{bad} is not a valid label: keys and values are up to 63 letters, digits, '-', '_' or '.'.",
+                )
             self._labels = labels
         if self.errors:
             return data
-        spec, problems = parse_spec(self.manifest_spec(), name=data.get("name", ""), namespace=self.project.namespace,
-                                    labels=self._labels)
+        spec, problems = parse_spec(
+            self.manifest_spec(),
+            name=data.get("name", ""),
+            namespace=self.project.namespace,
+            labels=self._labels,
+        )
         for path, message in problems:
-            field = next((f for prefix, f in sorted(FIELD_FOR_PATH, key=lambda item: -len(item[0])) if prefix in path), None)
+            field = next(
+                (f for prefix, f in sorted(FIELD_FOR_PATH, key=lambda item: -len(item[0])) if prefix in path),
+                None,
+            )
             self.add_error(field if field in self.fields else None, message)
         if spec is not None and not problems and data.get("bundle") is not None:
             from .bundles import bundle_facts
@@ -194,7 +319,12 @@ class PoolForm(forms.Form):
             for _profile, _name, message in variable_problems:
                 self.add_error("profile_variables", message)
                 problems.add("spec.profileVariables", message)
-        if not problems and ComputePool.objects.filter(project=self.project, name=data["name"]).exclude(status=ComputePool.DELETED).exists():
+        if (
+            not problems
+            and ComputePool.objects.filter(project=self.project, name=data["name"])
+            .exclude(status=ComputePool.DELETED)
+            .exists()
+        ):
             self.add_error("name", f"This project already has a pool called {data['name']}.")
         self.spec = spec if not problems else None
         return data

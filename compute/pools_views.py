@@ -1,5 +1,6 @@
 """Compute Pool pages: the list (with the project's profile bundles: create, delete), a simple create form with the
 readiness report, the pool page with its live step timeline, and the retry / delete / force delete actions."""
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,8 @@ from . import provisioning
 from .bundle_forms import BundleForm
 from .bundles import bundle_facts, pools_using
 from .models import ClusterProfile, ComputePool, EdgeHost, ProfileBundle
-from .pools import ssh_key_label, spec_of
 from .pool_wizard import create_checked, pool_wizard
+from .pools import spec_of, ssh_key_label
 from .pools_forms import PoolForm
 from .readiness import CREATE_PATH, evaluate, gather
 from .variables import rows as variable_rows
@@ -30,7 +31,13 @@ from .variables import rows as variable_rows
 
 def _pool(request, tenant, project, pool, need=access.READ):
     project, role = access.get_project_for_user(request.user, tenant, project, need=need)
-    return project, role, get_object_or_404(ComputePool.objects.select_related("project__tenant", "bundle"), uuid=pool, project=project)
+    return (
+        project,
+        role,
+        get_object_or_404(
+            ComputePool.objects.select_related("project__tenant", "bundle"), uuid=pool, project=project
+        ),
+    )
 
 
 def _pools_context(project, role, bundle_form: BundleForm | None = None) -> dict:
@@ -38,12 +45,27 @@ def _pools_context(project, role, bundle_form: BundleForm | None = None) -> dict
     active = [p for p in rows if p.status != ComputePool.DELETED]
     deleted = [p for p in rows if p.status == ComputePool.DELETED][:20]
     bundles = list(ProfileBundle.objects.filter(project=project).prefetch_related("pools"))
-    profiles = {r.uid: r for r in ClusterProfile.objects.filter(project=project, uid__in={p.get("uid") for b in bundles for p in b.profiles})}
+    profiles = {
+        r.uid: r
+        for r in ClusterProfile.objects.filter(
+            project=project, uid__in={p.get("uid") for b in bundles for p in b.profiles}
+        )
+    }
     can_write = access.allows(role, access.WRITE)
-    return {"project": project, "tenant": project.tenant, "role": role, "pools": active, "deleted": deleted,
-            "bundles": [{"bundle": b, "profiles": bundle_facts(b, profiles), "used_by": pools_using(b)} for b in bundles],
-            "bundle_form": bundle_form or (BundleForm(project=project) if can_write else None), "bundle_open": bundle_form is not None,
-            "profiles_synced": ClusterProfile.objects.filter(project=project).exists(), "can_write": can_write}
+    return {
+        "project": project,
+        "tenant": project.tenant,
+        "role": role,
+        "pools": active,
+        "deleted": deleted,
+        "bundles": [
+            {"bundle": b, "profiles": bundle_facts(b, profiles), "used_by": pools_using(b)} for b in bundles
+        ],
+        "bundle_form": bundle_form or (BundleForm(project=project) if can_write else None),
+        "bundle_open": bundle_form is not None,
+        "profiles_synced": ClusterProfile.objects.filter(project=project).exists(),
+        "can_write": can_write,
+    }
 
 
 def pools_page_url(project) -> str:
@@ -54,8 +76,12 @@ def pools_page_url(project) -> str:
 @require_GET
 def pools(request, tenant, project):
     project, role = access.get_project_for_user(request.user, tenant, project)
-    return render_page(request, "compute/pools.html", _pools_context(project, role),
-                       fragment="summary" if request.GET.get("summary") else None)
+    return render_page(
+        request,
+        "compute/pools.html",
+        _pools_context(project, role),
+        fragment="summary" if request.GET.get("summary") else None,
+    )
 
 
 @login_required
@@ -67,7 +93,12 @@ def bundle_create(request, tenant, project):
     if not form.is_valid():
         return render_page(request, "compute/pools.html", _pools_context(project, role, bundle_form=form))
     bundle = form.save()
-    audit.record(request, AuditEntry.CREATE, bundle, changes={"profiles": ", ".join(f"{p['name']} {p['version']}" for p in bundle.profiles)})
+    audit.record(
+        request,
+        AuditEntry.CREATE,
+        bundle,
+        changes={"profiles": ", ".join(f"{p['name']} {p['version']}" for p in bundle.profiles)},
+    )
     messages.success(request, f"Profile bundle {bundle.name} created.")
     return redirect_after_post(request, pools_page_url(project) + "#bundles")
 
@@ -80,8 +111,11 @@ def bundle_delete(request, tenant, project, bundle):
     with transaction.atomic():
         users = pools_using(bundle)
         if users:
-            messages.error(request, f"Bundle {bundle.name} is used by compute pool{'s' if len(users) > 1 else ''} "
-                                    f"{', '.join(p.name for p in users)}: delete {'them' if len(users) > 1 else 'it'} first.")
+            messages.error(
+                request,
+                f"Bundle {bundle.name} is used by compute pool{'s' if len(users) > 1 else ''} "
+                f"{', '.join(p.name for p in users)}: delete {'them' if len(users) > 1 else 'it'} first.",
+            )
         else:
             audit.record(request, AuditEntry.DELETE, bundle)
             bundle.delete()
@@ -105,23 +139,56 @@ def pool_create(request, tenant, project):
                 return redirect_after_post(request, pool.get_absolute_url())
         else:
             report = evaluate(gather(project, form.spec))
-    context = {"project": project, "tenant": project.tenant, "role": role, "form": form, "report": report,
-               "request_json": json.dumps(report.request, indent=2) if report else "", "create_path": CREATE_PATH,
-               "has_bundles": ProfileBundle.objects.filter(project=project).exists()}
-    return render_page(request, "compute/pool_form.html", context, fragment="report" if "check" in request.POST else None)
+    context = {
+        "project": project,
+        "tenant": project.tenant,
+        "role": role,
+        "form": form,
+        "report": report,
+        "request_json": json.dumps(report.request, indent=2) if report else "",
+        "create_path": CREATE_PATH,
+        "has_bundles": ProfileBundle.objects.filter(project=project).exists(),
+    }
+    return render_page(
+        request, "compute/pool_form.html", context, fragment="report" if "check" in request.POST else None
+    )
 
 
 def _detail_context(pool: ComputePool, project, role) -> dict:
-    hosts = {h.uid: h for h in EdgeHost.objects.filter(project=project, uid__in=[u for uids in pool.hosts.values() for u in uids])}
-    host_rows = [{"pool": name, "uid": uid, "host": hosts.get(uid)} for name, uids in pool.hosts.items() for uid in uids]
+    hosts = {
+        h.uid: h
+        for h in EdgeHost.objects.filter(
+            project=project, uid__in=[u for uids in pool.hosts.values() for u in uids]
+        )
+    }
+    host_rows = [
+        {"pool": name, "uid": uid, "host": hosts.get(uid)}
+        for name, uids in pool.hosts.items()
+        for uid in uids
+    ]
     started = pool.started or pool.created
-    end = pool.ready_at if pool.status == ComputePool.READY else (pool.deleted_at if pool.status == ComputePool.DELETED else None)
-    failed_step = pool.steps.filter(attempt=pool.attempt, status="failed").first() if pool.status in ComputePool.STOPPED else None
+    end = (
+        pool.ready_at
+        if pool.status == ComputePool.READY
+        else (pool.deleted_at if pool.status == ComputePool.DELETED else None)
+    )
+    failed_step = (
+        pool.steps.filter(attempt=pool.attempt, status="failed").first()
+        if pool.status in ComputePool.STOPPED
+        else None
+    )
     return {
-        "project": project, "tenant": project.tenant, "role": role, "pool": pool, "timeline": provisioning.timeline(pool),
-        "host_rows": host_rows, "elapsed": _elapsed(pool, provisioning.human((end or timezone.now()) - started)),
-        "failed_step": failed_step, "force_available": provisioning.force_delete_available(pool),
-        "can_write": role in (access.WRITE, access.ADMIN), "spec": spec_of(pool),
+        "project": project,
+        "tenant": project.tenant,
+        "role": role,
+        "pool": pool,
+        "timeline": provisioning.timeline(pool),
+        "host_rows": host_rows,
+        "elapsed": _elapsed(pool, provisioning.human((end or timezone.now()) - started)),
+        "failed_step": failed_step,
+        "force_available": provisioning.force_delete_available(pool),
+        "can_write": role in (access.WRITE, access.ADMIN),
+        "spec": spec_of(pool),
         "ssh_keys": [ssh_key_label(k) for k in pool.ssh_keys],
         "variable_rows": variable_rows(pool),  # masked values listed by name only, never shown
         "cp_groups": ", ".join(f"{k}={v}" if v else k for k, v in pool.cp_resource_groups.items()),
@@ -134,7 +201,9 @@ def _elapsed(pool: ComputePool, took: str) -> str:
     if pool.status == ComputePool.READY:
         return f"provisioned in {took}"
     if pool.status == ComputePool.DELETED:
-        return f"deleted {timezone.localtime(pool.deleted_at):%Y-%m-%d %H:%M}" if pool.deleted_at else "deleted"
+        return (
+            f"deleted {timezone.localtime(pool.deleted_at):%Y-%m-%d %H:%M}" if pool.deleted_at else "deleted"
+        )
     if pool.status in ComputePool.STOPPED:
         return f"after {took}"
     return f"for {took}"
@@ -144,7 +213,9 @@ def _elapsed(pool: ComputePool, took: str) -> str:
 @require_GET
 def pool_detail(request, tenant, project, pool):
     project, role, pool = _pool(request, tenant, project, pool)
-    response = render_page(request, "compute/pool_detail.html", _detail_context(pool, project, role), fragment="timeline")
+    response = render_page(
+        request, "compute/pool_detail.html", _detail_context(pool, project, role), fragment="timeline"
+    )
     return poll_response(response, pool.is_terminal) if request.htmx else response
 
 
@@ -156,8 +227,11 @@ def pool_retry(request, tenant, project, pool):
         if provisioning.retry_pool(pool, request=request):
             messages.success(request, f"Retrying {pool.name} (attempt {pool.attempt}).")
         else:
-            messages.error(request, f"Only a failed (or needs-attention) pool can be retried; {pool.name} is "
-                                    f"{pool.get_status_display()} now.")
+            messages.error(
+                request,
+                f"Only a failed (or needs-attention) pool can be retried; {pool.name} is "
+                f"{pool.get_status_display()} now.",
+            )
     return redirect_after_post(request, pool.get_absolute_url())
 
 
@@ -171,8 +245,14 @@ def pool_delete(request, tenant, project, pool):
         # Lost a race with the running step: nothing was done; the page shows the pool as it is now, with its buttons.
         messages.warning(request, f"The pool just became {pool.get_status_display()}: delete it now?")
     else:
-        messages.info(request, {"started": "Deletion started.", "queued": "Deletion will start after the current step.",
-                                "already": "The pool is already being deleted."}[outcome])
+        messages.info(
+            request,
+            {
+                "started": "Deletion started.",
+                "queued": "Deletion will start after the current step.",
+                "already": "The pool is already being deleted.",
+            }[outcome],
+        )
     return redirect_after_post(request, pool.get_absolute_url())
 
 
@@ -183,7 +263,9 @@ def pool_force_delete(request, tenant, project, pool):
     with transaction.atomic():
         outcome = provisioning.request_force_delete(pool, request=request)
     if outcome == "started":
-        messages.warning(request, "Force delete sent: Palette skips graceful cleanup; check the hosts afterwards.")
+        messages.warning(
+            request, "Force delete sent: Palette skips graceful cleanup; check the hosts afterwards."
+        )
     elif outcome == "already":
         messages.info(request, "Force delete was already requested.")
     elif outcome == "changed" and pool.status == ComputePool.DELETED:
@@ -192,5 +274,7 @@ def pool_force_delete(request, tenant, project, pool):
         then = "force delete it now?" if provisioning.force_delete_available(pool) else "see the timeline."
         messages.warning(request, f"The deletion just became {pool.get_status_display()}: {then}")
     else:
-        messages.error(request, "Force delete is offered only when a deletion has been stuck for a while, or failed.")
+        messages.error(
+            request, "Force delete is offered only when a deletion has been stuck for a while, or failed."
+        )
     return redirect_after_post(request, pool.get_absolute_url())

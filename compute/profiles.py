@@ -5,6 +5,7 @@ Palette's profile search lists the newest version of each name, with every versi
 (v1ClusterProfileVersion): each older version is read by its uid, so a bundle that names an older version finds it.
 Every usable version's variables (``GET /v1/clusterprofiles/{uid}/variables``) are stored as Palette lists them.
 """
+
 from __future__ import annotations
 
 from django.db import transaction
@@ -27,11 +28,14 @@ def start_sync(project: Project) -> ProfileSync:
 
 def sync_profiles(run: ProfileSync, **client_kwargs) -> ProfileSync:
     """Fetch every edge-native profile version of the project and upsert it; versions no longer listed become absent."""
+
     def work(client, palette):
         found = _fetch_versions(client)
         _store(run, found, _fetch_variables(client, found))
 
-    return run_with_palette(run, run.project, work, name=f"profiles {run.project}", what="The profile sync", **client_kwargs)
+    return run_with_palette(
+        run, run.project, work, name=f"profiles {run.project}", what="The profile sync", **client_kwargs
+    )
 
 
 def _fetch_versions(client) -> dict:
@@ -71,9 +75,17 @@ def _store(run: ProfileSync, found: dict, variables: dict[str, list[dict]] | Non
         existing = {c.uid: c for c in ClusterProfile.objects.filter(project=project)}
         creates, updates = [], []
         for p in rows:
-            values = {"name": p.name, "version": p.version, "profile_type": p.profile_type, "cloud_type": p.cloud_type,
-                      "scope": p.scope, "clusters": sorted(c.name or c.uid for c in p.in_use_clusters), "present": True, "synced": now,
-                      "variables": variables.get(p.uid, [])}
+            values = {
+                "name": p.name,
+                "version": p.version,
+                "profile_type": p.profile_type,
+                "cloud_type": p.cloud_type,
+                "scope": p.scope,
+                "clusters": sorted(c.name or c.uid for c in p.in_use_clusters),
+                "present": True,
+                "synced": now,
+                "variables": variables.get(p.uid, []),
+            }
             if p.uid in existing:
                 obj = existing[p.uid]
                 for k, v in values.items():
@@ -82,7 +94,21 @@ def _store(run: ProfileSync, found: dict, variables: dict[str, list[dict]] | Non
             else:
                 creates.append(ClusterProfile(project=project, uid=p.uid, **values))
         ClusterProfile.objects.bulk_create(creates)
-        ClusterProfile.objects.bulk_update(updates, ["name", "version", "profile_type", "cloud_type", "scope", "clusters", "present", "synced",
-                                                     "variables"])
-        ClusterProfile.objects.filter(project=project).exclude(uid__in=[p.uid for p in rows]).update(present=False)
+        ClusterProfile.objects.bulk_update(
+            updates,
+            [
+                "name",
+                "version",
+                "profile_type",
+                "cloud_type",
+                "scope",
+                "clusters",
+                "present",
+                "synced",
+                "variables",
+            ],
+        )
+        ClusterProfile.objects.filter(project=project).exclude(uid__in=[p.uid for p in rows]).update(
+            present=False
+        )
     run.set_progress(profiles=len(rows))

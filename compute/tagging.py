@@ -1,4 +1,5 @@
 """Tag editing: preview which hosts change eligibility, then write the tags to Palette in a task."""
+
 from __future__ import annotations
 
 import re
@@ -29,7 +30,9 @@ def parse_add(text: str) -> dict[str, str]:
     for item in text.replace(",", " ").split():
         key, sep, value = item.partition(":")
         if not TAG_PART.match(key) or (sep and value and not TAG_PART.match(value)) or (sep and not value):
-            raise TagInputError(f"{item!r} is not a tag: use key:value or a bare key, with letters, digits, '.', '_', '/' and '-'.")
+            raise TagInputError(
+                f"{item!r} is not a tag: use key:value or a bare key, with letters, digits, '.', '_', '/' and '-'."
+            )
         tags[key] = value if sep else BARE_TAG_VALUE
     return tags
 
@@ -52,7 +55,12 @@ class Preview:
 
 class _After:
     def __init__(self, host: EdgeHost, tags: dict):
-        self.__dict__.update({f: getattr(host, f) for f in ("state", "health", "health_message", "clusters", "cpu_cores", "memory_mib")})
+        self.__dict__.update(
+            {
+                f: getattr(host, f)
+                for f in ("state", "health", "health_message", "clusters", "cpu_cores", "memory_mib")
+            }
+        )
         self.tags = tags
 
 
@@ -79,10 +87,17 @@ def preview(project: Project, hosts: list[EdgeHost], add: dict[str, str], remove
     return Preview(hosts, up, down, same)
 
 
-def start_tag_edit(project: Project, hosts: list[EdgeHost], add: dict[str, str], remove: list[str], *, user=None) -> TagEdit:
+def start_tag_edit(
+    project: Project, hosts: list[EdgeHost], add: dict[str, str], remove: list[str], *, user=None
+) -> TagEdit:
     """Write the run row (host uids, never secrets) and enqueue it once the transaction commits."""
-    edit = TagEdit.objects.create(project=project, add=add, remove=remove, host_uids=[h.uid for h in hosts],
-                                  requested_by=user.get_username() if user else "")
+    edit = TagEdit.objects.create(
+        project=project,
+        add=add,
+        remove=remove,
+        host_uids=[h.uid for h in hosts],
+        requested_by=user.get_username() if user else "",
+    )
     enqueue_on_commit("compute.tag_edit", edit.pk)
     return edit
 
@@ -92,6 +107,7 @@ def apply_tag_edit(edit: TagEdit, **client_kwargs) -> TagEdit:
 
     Idempotent: claimed once; setting the same tags twice gives the same labels.
     """
+
     def work(client, palette):
         results: dict[str, str] = {}
         try:
@@ -105,13 +121,22 @@ def apply_tag_edit(edit: TagEdit, **client_kwargs) -> TagEdit:
                 TagEdit.objects.filter(pk=edit.pk).update(results=results)
         except perrors.PaletteError as exc:
             edit.results = results
-            edit.finish(TagEdit.FAILED, error=f"Palette unreachable after {len(results)} of {len(edit.host_uids)} hosts: {exc}")
+            edit.finish(
+                TagEdit.FAILED,
+                error=f"Palette unreachable after {len(results)} of {len(edit.host_uids)} hosts: {exc}",
+            )
             return
         edit.results = results
         failed = {k: v for k, v in results.items() if v != "ok"}
         with transaction.atomic():
             start_discovery(edit.project, trigger="tags")
-        edit.finish(TagEdit.SUCCEEDED if not failed else TagEdit.FAILED,
-                    error=f"{len(failed)} of {len(results)} hosts refused: {next(iter(failed.values()))}" if failed else "")
+        edit.finish(
+            TagEdit.SUCCEEDED if not failed else TagEdit.FAILED,
+            error=f"{len(failed)} of {len(results)} hosts refused: {next(iter(failed.values()))}"
+            if failed
+            else "",
+        )
 
-    return run_with_palette(edit, edit.project, work, name=f"tags {edit.project}", what="The tag edit", **client_kwargs)
+    return run_with_palette(
+        edit, edit.project, work, name=f"tags {edit.project}", what="The tag edit", **client_kwargs
+    )

@@ -12,6 +12,7 @@ where people or logs read: the create body the report shows and the pool stores 
 `with_secrets` puts the values in right before the body goes to Palette, `scrub` takes them out of what Palette
 answers, and export writes REDACTED unless asked for secrets.
 """
+
 from __future__ import annotations
 
 import base64
@@ -21,8 +22,9 @@ import ipaddress
 import json
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import replace
-from typing import Any, Iterable
+from typing import Any
 
 from core.manifests import REDACTED
 from palette.models import ProfileVariable
@@ -32,9 +34,14 @@ from .bundles import ProfileInfo
 #: A version as Palette's variable format accepts it: 1, 1.2, 1.2.3, an optional v, a pre-release or build suffix.
 VERSION = re.compile(r"^v?\d+(\.\d+){0,2}([-+][0-9A-Za-z.-]+)?$")
 FORMAT_HINTS = {
-    "string": "text", "number": "a number (e.g. 3 or 2.5)", "boolean": "true or false",
-    "ipv4": "an IPv4 address (e.g. 10.20.0.5)", "ipv4cidr": "an IPv4 network in CIDR notation (e.g. 10.20.0.0/16)",
-    "ipv6": "an IPv6 address (e.g. fd00::5)", "version": "a version (e.g. 1.2.3 or v1.30.4)", "base64": "base64-encoded text",
+    "string": "text",
+    "number": "a number (e.g. 3 or 2.5)",
+    "boolean": "true or false",
+    "ipv4": "an IPv4 address (e.g. 10.20.0.5)",
+    "ipv4cidr": "an IPv4 network in CIDR notation (e.g. 10.20.0.0/16)",
+    "ipv6": "an IPv6 address (e.g. fd00::5)",
+    "version": "a version (e.g. 1.2.3 or v1.30.4)",
+    "base64": "base64-encoded text",
 }
 MAX_VALUE_LENGTH = 10_000
 MAX_NAME_LENGTH = 200
@@ -89,7 +96,9 @@ def _by_name(profiles: Iterable[ProfileInfo]) -> dict[str, ProfileInfo]:
     return out
 
 
-def check_values(values: Values, profiles: Iterable[ProfileInfo]) -> tuple[frozenset, list[tuple[str, str, str]]]:
+def check_values(
+    values: Values, profiles: Iterable[ProfileInfo]
+) -> tuple[frozenset, list[tuple[str, str, str]]]:
     """(the masked (profile, variable) pairs, problems as (profile, variable, message)) for `values` given per profile name.
 
     A value is masked when its variable is sensitive, or when what it is cannot be known (the profile's variables were
@@ -103,7 +112,13 @@ def check_values(values: Values, profiles: Iterable[ProfileInfo]) -> tuple[froze
         if profile is None or profile.variables is None:
             masked.update((pname, v) for v in given)
             if profile is None:
-                problems.append((pname, "", f"the bundle has no profile {pname}; its profiles are {', '.join(by_name) or 'none'}."))
+                problems.append(
+                    (
+                        pname,
+                        "",
+                        f"the bundle has no profile {pname}; its profiles are {', '.join(by_name) or 'none'}.",
+                    )
+                )
             continue
         defined = {v.name: v for v in profile.variables}
         for vname, value in given.items():
@@ -111,21 +126,37 @@ def check_values(values: Values, profiles: Iterable[ProfileInfo]) -> tuple[froze
             if var is None:
                 masked.add((pname, vname))
                 names = ", ".join(v.name for v in profile.variables if not v.hidden) or "none"
-                problems.append((pname, vname, f"profile {profile.label} has no variable {vname}; its variables are {names}."))
+                problems.append(
+                    (
+                        pname,
+                        vname,
+                        f"profile {profile.label} has no variable {vname}; its variables are {names}.",
+                    )
+                )
                 continue
             if var.is_sensitive:
                 masked.add((pname, vname))
             if var.hidden:
-                problems.append((pname, vname, f"variable {vname} of profile {profile.label} is hidden: Palette does not let a "
-                                               "cluster set it."))
+                problems.append(
+                    (
+                        pname,
+                        vname,
+                        f"variable {vname} of profile {profile.label} is hidden: Palette does not let a "
+                        "cluster set it.",
+                    )
+                )
                 continue
             problem = value_problem(var, value, show_value=not var.is_sensitive)
             if problem:
-                problems.append((pname, vname, f"variable {vname} ({var.label}) of profile {profile.label}: {problem}"))
+                problems.append(
+                    (pname, vname, f"variable {vname} ({var.label}) of profile {profile.label}: {problem}")
+                )
     return frozenset(masked), problems
 
 
-def missing_values(values: Values, profiles: Iterable[ProfileInfo]) -> list[tuple[ProfileInfo, ProfileVariable]]:
+def missing_values(
+    values: Values, profiles: Iterable[ProfileInfo]
+) -> list[tuple[ProfileInfo, ProfileVariable]]:
     """The required variables without a default that `values` gives no value for, in bundle order."""
     out = []
     for profile in profiles:
@@ -189,9 +220,14 @@ def unseal(token: str) -> Values:
 def _uid_names(pool) -> dict[str, str]:
     from .models import ClusterProfile
 
-    names = {p.get("uid"): p.get("name") for p in (pool.bundle.profiles if pool.bundle_id and pool.bundle else ())}
-    names.update(ClusterProfile.objects.filter(project_id=pool.project_id).exclude(uid__in=list(names))
-                 .values_list("uid", "name"))
+    names = {
+        p.get("uid"): p.get("name") for p in (pool.bundle.profiles if pool.bundle_id and pool.bundle else ())
+    }
+    names.update(
+        ClusterProfile.objects.filter(project_id=pool.project_id)
+        .exclude(uid__in=list(names))
+        .values_list("uid", "name")
+    )
     return names
 
 
@@ -200,8 +236,11 @@ def with_secrets(body: dict, pool) -> dict:
 
     The body itself (the report's, the stored ``pool.request``) never holds them; this copy lives only for the call.
     """
-    entries = [e for e in ((body.get("spec") or {}).get("profiles") or ()) if any(
-        v.get("value") == REDACTED for v in e.get("variables") or ())]
+    entries = [
+        e
+        for e in ((body.get("spec") or {}).get("profiles") or ())
+        if any(v.get("value") == REDACTED for v in e.get("variables") or ())
+    ]
     if not entries:
         return body
     secrets, plain, names = stored_secrets(pool), pool.variables or {}, _uid_names(pool)
@@ -224,7 +263,9 @@ def scrub(text: str, pool) -> str:
     if not text or not pool.secret_variables:
         return text
     try:
-        values = {v for given in stored_secrets(pool).values() for v in given.values() if isinstance(v, str) and v}
+        values = {
+            v for given in stored_secrets(pool).values() for v in given.values() if isinstance(v, str) and v
+        }
     except ValueError:
         return text
     for value in sorted(values, key=len, reverse=True):
@@ -238,7 +279,15 @@ def scrub(text: str, pool) -> str:
 
 def rows(pool) -> list[dict[str, Any]]:
     """What the pool page shows: every variable value given, masked ones as masked (their value never read)."""
-    out = [{"profile": p, "name": n, "value": v, "masked": False} for p, given in (pool.variables or {}).items() for n, v in given.items()]
+    out = [
+        {"profile": p, "name": n, "value": v, "masked": False}
+        for p, given in (pool.variables or {}).items()
+        for n, v in given.items()
+    ]
     if pool.secret_variables:
-        out += [{"profile": p, "name": n, "value": "", "masked": True} for p, given in stored_secrets(pool).items() for n in given]
+        out += [
+            {"profile": p, "name": n, "value": "", "masked": True}
+            for p, given in stored_secrets(pool).items()
+            for n in given
+        ]
     return sorted(out, key=lambda r: (r["profile"], r["name"]))

@@ -21,14 +21,31 @@ from .inventory import capacity_groups, filter_hosts, last_successful_scan
 from .models import DiscoveryPolicy, DiscoveryRun, EdgeHost
 
 PAGE_SIZE = 50
-COLUMNS = [("name", "Machine ID"), ("status", "Status"), ("health", "Health"), ("cluster", "Cluster"), ("cpu", "CPU"),
-           ("memory", "Memory"), ("gpu", "GPU"), ("arch", "Arch"), ("ip", "IP"), ("eligible", "Eligible")]
+COLUMNS = [
+    ("name", "Machine ID"),
+    ("status", "Status"),
+    ("health", "Health"),
+    ("cluster", "Cluster"),
+    ("cpu", "CPU"),
+    ("memory", "Memory"),
+    ("gpu", "GPU"),
+    ("arch", "Arch"),
+    ("ip", "IP"),
+    ("eligible", "Eligible"),
+]
 
 
 def _columns(current: str) -> list[dict]:
     """Sortable headers: clicking the sorted column reverses it."""
-    return [{"key": key, "label": label, "next": f"-{key}" if current == key else key,
-             "arrow": "▲" if current == key else ("▼" if current == f"-{key}" else "")} for key, label in COLUMNS]
+    return [
+        {
+            "key": key,
+            "label": label,
+            "next": f"-{key}" if current == key else key,
+            "arrow": "▲" if current == key else ("▼" if current == f"-{key}" else ""),
+        }
+        for key, label in COLUMNS
+    ]
 
 
 def inventory_url(project) -> str:
@@ -37,9 +54,27 @@ def inventory_url(project) -> str:
 
 def sync_status(project) -> dict:
     """'synced 12 s ago', or 'Palette unreachable since 10:41 — <first error>', and the active run."""
-    runs = list(DiscoveryRun.objects.filter(project=project).order_by("-created")
-                .only("uuid", "status", "created", "started", "finished", "first_error", "trigger", "pages", "hosts_seen",
-                      "added", "updated", "removed", "skipped", "cleaned", "project_id")[:20])
+    runs = list(
+        DiscoveryRun.objects.filter(project=project)
+        .order_by("-created")
+        .only(
+            "uuid",
+            "status",
+            "created",
+            "started",
+            "finished",
+            "first_error",
+            "trigger",
+            "pages",
+            "hosts_seen",
+            "added",
+            "updated",
+            "removed",
+            "skipped",
+            "cleaned",
+            "project_id",
+        )[:20]
+    )
     active = next((r for r in runs if r.is_active), None)
     last_ok = next((r for r in runs if r.status == DiscoveryRun.SUCCEEDED), None)
     failing = []
@@ -49,16 +84,27 @@ def sync_status(project) -> dict:
         if r.status != DiscoveryRun.FAILED:
             break
         failing.append(r)
-    return {"active": active, "last_ok": last_ok, "failing_since": failing[-1] if failing else None,
-            "latest_failure": failing[0] if failing else None,
-            # Hosts the last good scan skipped or cleaned (its list is read only then).
-            "problems": last_ok if last_ok is not None and last_ok.problem_count else None}
+    return {
+        "active": active,
+        "last_ok": last_ok,
+        "failing_since": failing[-1] if failing else None,
+        "latest_failure": failing[0] if failing else None,
+        # Hosts the last good scan skipped or cleaned (its list is read only then).
+        "problems": last_ok if last_ok is not None and last_ok.problem_count else None,
+    }
 
 
 def _rows(hosts) -> list[dict]:
     # The grid shows each reason up to its advice ("missing tag palette.ai=true"); the advice is the tooltip.
-    return [{"host": h, "tags": display_tags(h.tags), "gpu": gpu_label(h.gpus),
-             "reasons": [{"short": r.split(" — ")[0], "full": r} for r in h.reasons]} for h in hosts]
+    return [
+        {
+            "host": h,
+            "tags": display_tags(h.tags),
+            "gpu": gpu_label(h.gpus),
+            "reasons": [{"short": r.split(" — ")[0], "full": r} for r in h.reasons],
+        }
+        for h in hosts
+    ]
 
 
 @login_required
@@ -68,15 +114,25 @@ def inventory(request, tenant, project):
     hosts, applied = filter_hosts(project, request.GET)
     page = Paginator(hosts, PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
-        "project": project, "tenant": project.tenant, "role": role, "page": page, "rows": _rows(page.object_list),
-        "applied": applied, "columns": _columns(applied["sort"]),
+        "project": project,
+        "tenant": project.tenant,
+        "role": role,
+        "page": page,
+        "rows": _rows(page.object_list),
+        "applied": applied,
+        "columns": _columns(applied["sort"]),
     }
     if not wants_fragment(request):
         # Filtering, sorting and paging fetch only the grid fragment, which shows none of these; at 10,000
         # hosts their aggregates were half the SQL time of every filter click (bench/load.py).
         policy = DiscoveryPolicy.for_project(project)
-        context.update(status=sync_status(project), policy=policy, policy_form=DiscoveryPolicyForm(instance=policy),
-                       groups=capacity_groups(project), facets=_facets(project))
+        context.update(
+            status=sync_status(project),
+            policy=policy,
+            policy_form=DiscoveryPolicyForm(instance=policy),
+            groups=capacity_groups(project),
+            facets=_facets(project),
+        )
     return render_page(request, "compute/inventory.html", context, fragment="grid")
 
 
@@ -103,8 +159,17 @@ def discover(request, tenant, project):
     if not request.htmx:
         messages.info(request, "Discovery started.")
         return redirect_after_post(request, inventory_url(project))
-    return render_page(request, "compute/inventory.html", {"project": project, "tenant": project.tenant, "role": role,
-                                                           "status": {**sync_status(project), "active": run}}, fragment="status")
+    return render_page(
+        request,
+        "compute/inventory.html",
+        {
+            "project": project,
+            "tenant": project.tenant,
+            "role": role,
+            "status": {**sync_status(project), "active": run},
+        },
+        fragment="status",
+    )
 
 
 @login_required
@@ -112,8 +177,12 @@ def discover(request, tenant, project):
 def discovery_status(request, tenant, project):
     project, role = access.get_project_for_user(request.user, tenant, project)
     status = sync_status(project)
-    response = render_page(request, "compute/inventory.html", {"project": project, "tenant": project.tenant, "role": role,
-                                                                "status": status}, fragment="status")
+    response = render_page(
+        request,
+        "compute/inventory.html",
+        {"project": project, "tenant": project.tenant, "role": role, "status": status},
+        fragment="status",
+    )
     return poll_response(response, status["active"] is None)
 
 
@@ -123,10 +192,20 @@ def host_detail(request, tenant, project, host):
     project, role = access.get_project_for_user(request.user, tenant, project)
     host = get_object_or_404(EdgeHost, uuid=host, project=project)
     history = host.history.select_related("run")[:50]
-    return render_page(request, "compute/host_detail.html", {
-        "project": project, "tenant": project.tenant, "role": role, "host": host, "tags": display_tags(host.tags),
-        "gpu": gpu_label(host.gpus), "history": history, "last_scan": last_successful_scan(project),
-    })
+    return render_page(
+        request,
+        "compute/host_detail.html",
+        {
+            "project": project,
+            "tenant": project.tenant,
+            "role": role,
+            "host": host,
+            "tags": display_tags(host.tags),
+            "gpu": gpu_label(host.gpus),
+            "history": history,
+            "last_scan": last_successful_scan(project),
+        },
+    )
 
 
 @login_required
@@ -166,8 +245,12 @@ def profiles(request, tenant, project):
     project, role = access.get_project_for_user(request.user, tenant, project)
     last = ProfileSync.objects.filter(project=project).order_by("-created").first()
     rows = ClusterProfile.objects.filter(project=project).order_by("name", "version")
-    response = render_page(request, "compute/profiles.html", {"project": project, "tenant": project.tenant, "role": role,
-                                                              "profiles": rows, "last": last}, fragment="list")
+    response = render_page(
+        request,
+        "compute/profiles.html",
+        {"project": project, "tenant": project.tenant, "role": role, "profiles": rows, "last": last},
+        fragment="list",
+    )
     return poll_response(response, not (last and last.is_active)) if request.htmx else response
 
 
@@ -195,9 +278,13 @@ def _tag_request(project, data) -> tuple[list[EdgeHost], dict, list, str]:
     if not add and not remove:
         return [], {}, [], "Type tags to add (key:value) or keys to remove."
     if data.get("scope") == "filter":
-        hosts = list(filter_hosts(project, QueryDict(data.get("filter", "")))[0][:MAX_HOSTS + 1])
+        hosts = list(filter_hosts(project, QueryDict(data.get("filter", "")))[0][: MAX_HOSTS + 1])
     else:
-        hosts = list(EdgeHost.objects.filter(project=project, gone=False, uuid__in=[u for u in data.getlist("host") if _is_uuid(u)]))
+        hosts = list(
+            EdgeHost.objects.filter(
+                project=project, gone=False, uuid__in=[u for u in data.getlist("host") if _is_uuid(u)]
+            )
+        )
     if not hosts:
         return [], add, remove, "Select hosts in the grid, or choose all hosts matching the filter."
     if len(hosts) > MAX_HOSTS:
@@ -222,8 +309,13 @@ def tags_preview(request, tenant, project):
 
     project, role = access.get_project_for_user(request.user, tenant, project, need=access.WRITE)
     hosts, add, remove, error = _tag_request(project, request.POST)
-    context = {"project": project, "tenant": project.tenant, "error": error, "post": request.POST,
-               "preview": preview(project, hosts, add, remove) if not error else None}
+    context = {
+        "project": project,
+        "tenant": project.tenant,
+        "error": error,
+        "post": request.POST,
+        "preview": preview(project, hosts, add, remove) if not error else None,
+    }
     return render_page(request, "compute/tag_preview.html", context)
 
 
@@ -235,12 +327,23 @@ def tags_apply(request, tenant, project):
     project, role = access.get_project_for_user(request.user, tenant, project, need=access.WRITE)
     hosts, add, remove, error = _tag_request(project, request.POST)
     if error:
-        return render_page(request, "compute/tag_preview.html", {"project": project, "tenant": project.tenant, "error": error, "post": request.POST})
+        return render_page(
+            request,
+            "compute/tag_preview.html",
+            {"project": project, "tenant": project.tenant, "error": error, "post": request.POST},
+        )
     with transaction.atomic():
         edit = start_tag_edit(project, hosts, add, remove, user=request.user)
-        audit.record(request, AuditEntry.ACTION, project, verb="edit edge host tags",
-                     changes={"add": add, "remove": remove, "hosts": len(hosts)})
-    return redirect_after_post(request, reverse("compute:tag_edit", args=[project.tenant.name, project.name, edit.uuid]))
+        audit.record(
+            request,
+            AuditEntry.ACTION,
+            project,
+            verb="edit edge host tags",
+            changes={"add": add, "remove": remove, "hosts": len(hosts)},
+        )
+    return redirect_after_post(
+        request, reverse("compute:tag_edit", args=[project.tenant.name, project.name, edit.uuid])
+    )
 
 
 @login_required
@@ -250,7 +353,12 @@ def tag_edit(request, tenant, project, edit):
 
     project, role = access.get_project_for_user(request.user, tenant, project)
     edit = get_object_or_404(TagEdit, uuid=edit, project=project)
-    response = render_page(request, "compute/tag_edit.html", {"project": project, "tenant": project.tenant, "edit": edit}, fragment="result")
+    response = render_page(
+        request,
+        "compute/tag_edit.html",
+        {"project": project, "tenant": project.tenant, "edit": edit},
+        fragment="result",
+    )
     return poll_response(response, edit.is_terminal) if request.htmx else response
 
 

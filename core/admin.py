@@ -7,7 +7,18 @@ from .models import AuditEntry, WorkerHeartbeat
 
 @admin.register(AuditEntry)
 class AuditEntryAdmin(admin.ModelAdmin):
-    list_display = ("created", "username", "action", "verb", "object_type", "object_repr", "tenant_name", "outcome", "source", "source_ip")
+    list_display = (
+        "created",
+        "username",
+        "action",
+        "verb",
+        "object_type",
+        "object_repr",
+        "tenant_name",
+        "outcome",
+        "source",
+        "source_ip",
+    )
     list_filter = ("action", "outcome", "source", "object_type")
     search_fields = ("username", "object_repr", "tenant_name", "verb")
     date_hierarchy = "created"

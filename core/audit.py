@@ -1,4 +1,5 @@
 """The audit log: one function writes every entry, so no caller can forget to drop secret values."""
+
 from __future__ import annotations
 
 import ipaddress

@@ -6,6 +6,7 @@ rolled the transaction back to resolve a serialization failure or a deadlock. Ba
 meets them under load and must retry, never fail, on them. Anything else (a missing table, a
 constraint, bad SQL) is a bug or a broken deployment that retrying cannot fix.
 """
+
 from __future__ import annotations
 
 from django.db import InterfaceError, OperationalError, connection

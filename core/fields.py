@@ -3,6 +3,7 @@
 Values are encrypted with MultiFernet: the first key of FIELD_ENCRYPTION_KEY encrypts, every key
 decrypts, so keys rotate by prepending a new one and re-saving (`manage.py rotate_keys`).
 """
+
 from __future__ import annotations
 
 from functools import lru_cache

@@ -1,4 +1,5 @@
 """htmx helpers: one way to pick a fragment, answer a valid POST and stop polling."""
+
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -13,7 +14,9 @@ def wants_fragment(request: HttpRequest) -> bool:
     return bool(request.htmx) and not request.htmx.boosted
 
 
-def render_page(request: HttpRequest, template: str, context: dict, fragment: str | None = None, status: int = 200) -> HttpResponse:
+def render_page(
+    request: HttpRequest, template: str, context: dict, fragment: str | None = None, status: int = 200
+) -> HttpResponse:
     """Render `template`, or only its partial `fragment` for htmx requests."""
     name = f"{template}#{fragment}" if fragment and wants_fragment(request) else template
     return render(request, name, context, status=status)

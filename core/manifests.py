@@ -11,13 +11,15 @@ cross-document rules (a Project whose namespace the same file creates, Settings 
 are in the file), and only when there is no problem at all run every change inside one
 transaction: all or nothing. Applying the same file twice reports "unchanged" and writes nothing.
 """
+
 from __future__ import annotations
 
 import importlib
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import yaml
 from django.core.exceptions import ValidationError
@@ -31,8 +33,18 @@ MAX_DOCUMENTS = 500
 REDACTED = "REDACTED"
 MISSING: Any = type("Missing", (), {"__repr__": lambda self: "MISSING"})()
 # Fields Kubernetes adds on the server; a manifest copied from `kubectl get -o yaml` may carry them.
-SERVER_METADATA = frozenset({"uid", "resourceVersion", "creationTimestamp", "generation", "managedFields", "selfLink", "annotations"})
-TYPE_NAMES = {str: "text", bool: "true/false", int: "a number", float: "a number", list: "a list", dict: "a mapping", type(None): "empty"}
+SERVER_METADATA = frozenset(
+    {"uid", "resourceVersion", "creationTimestamp", "generation", "managedFields", "selfLink", "annotations"}
+)
+TYPE_NAMES = {
+    str: "text",
+    bool: "true/false",
+    int: "a number",
+    float: "a number",
+    list: "a list",
+    dict: "a mapping",
+    type(None): "empty",
+}
 
 
 class Handler:
@@ -140,7 +152,9 @@ class Result:
     errors: list[str] = field(default_factory=list)
     changes: list[Change] = field(default_factory=list)
     dry_run: bool = False
-    warnings: list[str] = field(default_factory=list)  # about the state the change leaves (core.state_warnings)
+    warnings: list[str] = field(
+        default_factory=list
+    )  # about the state the change leaves (core.state_warnings)
 
     @property
     def ok(self) -> bool:
@@ -154,7 +168,15 @@ class Plan:
     `mapping`) that report a problem and return None when a value is wrong.
     """
 
-    def __init__(self, source: str, *, user: Any = None, request: Any = None, audit_source: str = "cli", deleting: bool = False):
+    def __init__(
+        self,
+        source: str,
+        *,
+        user: Any = None,
+        request: Any = None,
+        audit_source: str = "cli",
+        deleting: bool = False,
+    ):
         self.source = source
         self.user = user
         self.request = request
@@ -162,7 +184,9 @@ class Plan:
         self.deleting = deleting
         self.warnings: list[str] = []
         self.documents: list[Document] = []
-        self._problems: list[tuple[int, int, str]] = []  # (document index, sequence, message): listed in file order
+        self._problems: list[
+            tuple[int, int, str]
+        ] = []  # (document index, sequence, message): listed in file order
         self.secrets: set[str] = set()  # values that must never appear in a message
 
     # Reporting ----------------------------------------------------------------------------
@@ -211,8 +235,16 @@ class Plan:
                 self.error(doc, f"{path}.{shorten(key)}", f"unknown field; expected {', '.join(keys)}.")
         return value
 
-    def text(self, doc: Document, path: str, *, required: bool = True, default: str = "", max_length: int | None = None,
-             validators: Iterable[Callable] = ()) -> str | None:
+    def text(
+        self,
+        doc: Document,
+        path: str,
+        *,
+        required: bool = True,
+        default: str = "",
+        max_length: int | None = None,
+        validators: Iterable[Callable] = (),
+    ) -> str | None:
         """The string at `path` (or `default` when optional and absent), checked by `validators`."""
         value = doc.get(path)
         if value is MISSING or value is None:
@@ -222,8 +254,15 @@ class Plan:
             return default
         return self.check_text(doc, path, value, max_length=max_length, validators=validators)
 
-    def check_text(self, doc: Document, path: str, value: Any, *, max_length: int | None = None,
-                   validators: Iterable[Callable] = ()) -> str | None:
+    def check_text(
+        self,
+        doc: Document,
+        path: str,
+        value: Any,
+        *,
+        max_length: int | None = None,
+        validators: Iterable[Callable] = (),
+    ) -> str | None:
         if not isinstance(value, str):
             self.error(doc, path, f"must be a string, not {type_name(value)}; put the value in quotes.")
             return None
@@ -238,7 +277,9 @@ class Plan:
             return None
         return value
 
-    def integer(self, doc: Document, path: str, *, default: int = 0, minimum: int = 0, maximum: int = 100000) -> int | None:
+    def integer(
+        self, doc: Document, path: str, *, default: int = 0, minimum: int = 0, maximum: int = 100000
+    ) -> int | None:
         value = doc.get(path)
         if value is MISSING or value is None:
             return default
@@ -255,8 +296,10 @@ class Plan:
         value = doc.get(path)
         if value is MISSING or value is None:
             return None
-        if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
-            self.error(doc, path, "must map strings to strings; quote values such as \"true\" or \"1\".")
+        if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+        ):
+            self.error(doc, path, 'must map strings to strings; quote values such as "true" or "1".')
             return None
         return value
 
@@ -279,8 +322,12 @@ class _Loader(yaml.SafeLoader):
         # to billions of values for whatever walks the result (an "alias bomb"). Manifests never need them:
         # refuse the first one while composing, before anything is expanded, checked or authorised.
         if self.check_event(yaml.AliasEvent):
-            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not accepted in manifests; write the value out",
-                                              self.peek_event().start_mark)
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                "aliases (*name) are not accepted in manifests; write the value out",
+                self.peek_event().start_mark,
+            )
         return super().compose_node(parent, index)
 
     def construct_mapping(self, node, deep=False):
@@ -289,8 +336,12 @@ class _Loader(yaml.SafeLoader):
         for key_node, _ in node.value:
             if isinstance(key_node, yaml.ScalarNode):
                 if key_node.value in seen:
-                    raise yaml.constructor.ConstructorError(None, None, f"duplicate key {shorten(key_node.value, 40)!r}; keep one",
-                                                            key_node.start_mark)
+                    raise yaml.constructor.ConstructorError(
+                        None,
+                        None,
+                        f"duplicate key {shorten(key_node.value, 40)!r}; keep one",
+                        key_node.start_mark,
+                    )
                 seen.add(key_node.value)
         return super().construct_mapping(node, deep=deep)
 
@@ -363,12 +414,20 @@ def _envelope(doc: Document, plan: Plan) -> None:
     known = handlers()
     body = doc.body
     if not isinstance(body, dict):
-        plan.error(doc, "", f"a manifest must be a mapping with apiVersion, kind and metadata, not {type_name(body)}.")
+        plan.error(
+            doc,
+            "",
+            f"a manifest must be a mapping with apiVersion, kind and metadata, not {type_name(body)}.",
+        )
         return
     kind = body.get("kind", MISSING)
     api_version = body.get("apiVersion", MISSING)
     if not isinstance(kind, str) or not kind:
-        plan.error(doc, "kind", f"required: one of {', '.join(known)}." if kind in (MISSING, None, "") else "must be a string.")
+        plan.error(
+            doc,
+            "kind",
+            f"required: one of {', '.join(known)}." if kind in (MISSING, None, "") else "must be a string.",
+        )
         return
     doc.kind = kind
     metadata = body.get("metadata")
@@ -385,18 +444,33 @@ def _envelope(doc: Document, plan: Plan) -> None:
     identified = True
     if api_version not in handler.api_versions:
         shown = "missing" if api_version in (MISSING, None) else repr(shorten(api_version, 60))
-        plan.error(doc, "apiVersion", f"{kind} needs apiVersion {' or '.join(handler.api_versions)} ({shown}).")
+        plan.error(
+            doc, "apiVersion", f"{kind} needs apiVersion {' or '.join(handler.api_versions)} ({shown})."
+        )
     if not isinstance(metadata, dict):
-        plan.error(doc, "metadata", "required: a mapping with name" + (" and namespace." if handler.namespaced else "."))
+        plan.error(
+            doc,
+            "metadata",
+            "required: a mapping with name" + (" and namespace." if handler.namespaced else "."),
+        )
         return
     name = metadata.get("name")
     if not isinstance(name, str) or not name:
-        plan.error(doc, "metadata.name", "required: add it." if name in (None, "") else f"must be a string, not {type_name(name)}.")
+        plan.error(
+            doc,
+            "metadata.name",
+            "required: add it." if name in (None, "") else f"must be a string, not {type_name(name)}.",
+        )
         identified = False
     namespace = metadata.get("namespace")
     if handler.namespaced and (not isinstance(namespace, str) or not namespace):
-        plan.error(doc, "metadata.namespace", f"required: the namespace of the tenant or project the {kind} belongs to."
-                   if namespace in (None, "") else f"must be a string, not {type_name(namespace)}.")
+        plan.error(
+            doc,
+            "metadata.namespace",
+            f"required: the namespace of the tenant or project the {kind} belongs to."
+            if namespace in (None, "")
+            else f"must be a string, not {type_name(namespace)}.",
+        )
         identified = False
     if not handler.namespaced:
         doc.namespace = ""
@@ -405,10 +479,16 @@ def _envelope(doc: Document, plan: Plan) -> None:
     if not plan.deleting:
         for key in metadata:
             if key not in ("name", "namespace", "labels") and key not in SERVER_METADATA:
-                plan.error(doc, f"metadata.{shorten(key)}", "unknown field; expected name, namespace, labels.")
+                plan.error(
+                    doc, f"metadata.{shorten(key)}", "unknown field; expected name, namespace, labels."
+                )
         for key in body:
             if key not in ("apiVersion", "kind", "metadata", "status", *handler.body_keys):
-                plan.error(doc, shorten(key), f"unknown field; a {kind} has {', '.join(('apiVersion', 'kind', 'metadata', *handler.body_keys))}.")
+                plan.error(
+                    doc,
+                    shorten(key),
+                    f"unknown field; a {kind} has {', '.join(('apiVersion', 'kind', 'metadata', *handler.body_keys))}.",
+                )
     doc.api_version, doc.handler, doc.valid = api_version, handler, identified
 
 
@@ -425,7 +505,9 @@ def _prepare(text: str | bytes, plan: Plan) -> None:
             continue
         key = (doc.kind, doc.namespace, doc.name)
         if key in seen:
-            plan.error(doc, "metadata.name", f"document {seen[key]} already defines this {doc.kind}; keep one.")
+            plan.error(
+                doc, "metadata.name", f"document {seen[key]} already defines this {doc.kind}; keep one."
+            )
             doc.valid = False
         else:
             seen[key] = doc.index
@@ -441,7 +523,11 @@ def _authorize(plan: Plan) -> bool:
     refused = False
     for doc in plan.documents:
         if doc.valid and not doc.handler.authorize(doc, plan, plan.user):
-            plan.error(doc, "", f"your role does not allow {'deleting' if plan.deleting else 'changing'} this {doc.kind}.")
+            plan.error(
+                doc,
+                "",
+                f"your role does not allow {'deleting' if plan.deleting else 'changing'} this {doc.kind}.",
+            )
             refused = True
     return refused
 
@@ -450,7 +536,9 @@ class _Abort(Exception):
     pass
 
 
-def _run(plan: Plan, step: Callable[[Document], str], documents: list[Document], dry_run: bool) -> list[Change]:
+def _run(
+    plan: Plan, step: Callable[[Document], str], documents: list[Document], dry_run: bool
+) -> list[Change]:
     """Run `step` on every document inside one transaction; any failure rolls all of it back."""
     changes: list[Change] = []
     try:
@@ -462,7 +550,9 @@ def _run(plan: Plan, step: Callable[[Document], str], documents: list[Document],
                     plan.error(doc, "", " ".join(exc.messages))
                     raise _Abort from None
                 except IntegrityError:
-                    plan.error(doc, "", "conflicts with a change made at the same time; run the command again.")
+                    plan.error(
+                        doc, "", "conflicts with a change made at the same time; run the command again."
+                    )
                     raise _Abort from None
                 changes.append(Change(doc.kind, doc.name, doc.namespace, action))
             if not plan.deleting:
@@ -475,10 +565,23 @@ def _run(plan: Plan, step: Callable[[Document], str], documents: list[Document],
     return changes
 
 
-def _process(text: str | bytes, *, deleting: bool, user: Any, request: Any, dry_run: bool, source: str,
-             audit_source: str | None) -> Result:
-    plan = Plan(source, user=user, request=request, audit_source=audit_source or ("web" if request is not None else "cli"),
-                deleting=deleting)
+def _process(
+    text: str | bytes,
+    *,
+    deleting: bool,
+    user: Any,
+    request: Any,
+    dry_run: bool,
+    source: str,
+    audit_source: str | None,
+) -> Result:
+    plan = Plan(
+        source,
+        user=user,
+        request=request,
+        audit_source=audit_source or ("web" if request is not None else "cli"),
+        deleting=deleting,
+    )
     _prepare(text, plan)
     if not _authorize(plan):
         # Documents with a bad envelope are skipped; every other one is still checked, so all problems are listed.
@@ -496,11 +599,23 @@ def _process(text: str | bytes, *, deleting: bool, user: Any, request: Any, dry_
         else:
             ordered = sorted(plan.documents, key=lambda d: (d.handler.order, d.index))
             changes = _run(plan, lambda doc: doc.handler.apply(doc, plan), ordered, dry_run)
-    return Result(errors=plan.scrubbed_errors(), changes=changes, dry_run=dry_run, warnings=plan.warnings if changes else [])
+    return Result(
+        errors=plan.scrubbed_errors(),
+        changes=changes,
+        dry_run=dry_run,
+        warnings=plan.warnings if changes else [],
+    )
 
 
-def apply_text(text: str | bytes, *, user: Any = None, request: Any = None, dry_run: bool = False, source: str = "manifest",
-               audit_source: str | None = None) -> Result:
+def apply_text(
+    text: str | bytes,
+    *,
+    user: Any = None,
+    request: Any = None,
+    dry_run: bool = False,
+    source: str = "manifest",
+    audit_source: str | None = None,
+) -> Result:
     """Validate every document of `text` and, when nothing is wrong, apply all of them in one transaction.
 
     Idempotent: an object whose stored state already matches is "unchanged" and gets no write and
@@ -508,18 +623,41 @@ def apply_text(text: str | bytes, *, user: Any = None, request: Any = None, dry_
     file in messages; `user` (the web UI) limits what may be changed to that user's roles;
     `audit_source` defaults to "web" with a request and "cli" without.
     """
-    return _process(text, deleting=False, user=user, request=request, dry_run=dry_run, source=source, audit_source=audit_source)
+    return _process(
+        text,
+        deleting=False,
+        user=user,
+        request=request,
+        dry_run=dry_run,
+        source=source,
+        audit_source=audit_source,
+    )
 
 
-def delete_text(text: str | bytes, *, user: Any = None, request: Any = None, dry_run: bool = False, source: str = "manifest",
-                audit_source: str | None = None) -> Result:
+def delete_text(
+    text: str | bytes,
+    *,
+    user: Any = None,
+    request: Any = None,
+    dry_run: bool = False,
+    source: str = "manifest",
+    audit_source: str | None = None,
+) -> Result:
     """Delete every object the documents of `text` name (only apiVersion, kind and metadata are read).
 
     Refuses, with the reason, deletions that would leave something broken (a Project or Tenant
     whose compute pools are not Deleted, a Secret that Settings still use, unless the file deletes
     those Settings too). All or nothing; an object that does not exist is reported as "not found".
     """
-    return _process(text, deleting=True, user=user, request=request, dry_run=dry_run, source=source, audit_source=audit_source)
+    return _process(
+        text,
+        deleting=True,
+        user=user,
+        request=request,
+        dry_run=dry_run,
+        source=source,
+        audit_source=audit_source,
+    )
 
 
 class _Dumper(yaml.SafeDumper):
@@ -537,10 +675,14 @@ _Dumper.add_representer(str, _represent_str)
 
 # Keys whose values are secret wherever they appear in a pasted document (a ComputePool's profileVariables may hold
 # masked values).
-SECRET_FIELD_NAMES = frozenset({"apikey", "token", "password", "secret", "data", "stringdata", "ca.crt", "profilevariables"})
+SECRET_FIELD_NAMES = frozenset(
+    {"apikey", "token", "password", "secret", "data", "stringdata", "ca.crt", "profilevariables"}
+)
 # For text that does not parse: a secret-like word, or a run of key-like characters long enough to be a key.
-SECRET_LOOKING = re.compile(r"secret|stringdata|\bdata\s*[\"']?\s*:|apikey|token|password|ca\.crt|private key|[A-Za-z0-9+/=_\-]{20,}",
-                            re.IGNORECASE)
+SECRET_LOOKING = re.compile(
+    r"secret|stringdata|\bdata\s*[\"']?\s*:|apikey|token|password|ca\.crt|private key|[A-Za-z0-9+/=_\-]{20,}",
+    re.IGNORECASE,
+)
 
 
 def may_hold_secrets(text: str | bytes) -> bool:
@@ -566,8 +708,12 @@ def _holds_secret(value: Any, depth: int = 0) -> bool:
     if isinstance(value, dict):
         if str(value.get("kind", "")).strip().lower() == "secret":
             return True
-        return any(str(key).strip().lower() in SECRET_FIELD_NAMES or _holds_secret(key, depth + 1) or _holds_secret(child, depth + 1)
-                   for key, child in value.items())
+        return any(
+            str(key).strip().lower() in SECRET_FIELD_NAMES
+            or _holds_secret(key, depth + 1)
+            or _holds_secret(child, depth + 1)
+            for key, child in value.items()
+        )
     if isinstance(value, list):
         return any(_holds_secret(child, depth + 1) for child in value)
     return isinstance(value, str) and "PRIVATE KEY" in value
@@ -586,12 +732,23 @@ def export_text(namespace: str | None = None, show_secrets: bool = False) -> str
         handler.amend_export(documents)
     scope = f"namespace {namespace}" if namespace else "all namespaces"
     if show_secrets:
-        header = (f"# PaletteAI Admin export ({scope}). Contains secret values in plain text:\n"
-                  "# store this file as carefully as the secrets themselves.\n")
+        header = (
+            f"# PaletteAI Admin export ({scope}). Contains secret values in plain text:\n"
+            "# store this file as carefully as the secrets themselves.\n"
+        )
     else:
-        header = (f"# PaletteAI Admin export ({scope}). Secret values are {REDACTED}: this file documents the\n"
-                  "# configuration but cannot be applied as is. Export with --show-secrets to include them.\n")
+        header = (
+            f"# PaletteAI Admin export ({scope}). Secret values are {REDACTED}: this file documents the\n"
+            "# configuration but cannot be applied as is. Export with --show-secrets to include them.\n"
+        )
     if not documents:
         return header + "# No objects found.\n"
-    return header + yaml.dump_all(documents, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True,
-                                  explicit_start=True, width=4096)
+    return header + yaml.dump_all(
+        documents,
+        Dumper=_Dumper,
+        sort_keys=False,
+        default_flow_style=False,
+        allow_unicode=True,
+        explicit_start=True,
+        width=4096,
+    )

@@ -1,10 +1,13 @@
 """Data steps that more than one app's migrations need."""
+
 from __future__ import annotations
 
 from django.db import migrations
 from django.utils import timezone
 
-SUPERSEDED = "Cancelled on upgrade: a newer run of the same target was active too (only one may be active now)."
+SUPERSEDED = (
+    "Cancelled on upgrade: a newer run of the same target was active too (only one may be active now)."
+)
 
 
 def cancel_extra_active_runs(app_label: str, model_name: str, field: str) -> migrations.RunPython:
@@ -12,6 +15,7 @@ def cancel_extra_active_runs(app_label: str, model_name: str, field: str) -> mig
 
     Older versions enforced "one active run" by a check only, so a race could have left two.
     """
+
     def forwards(apps, schema_editor):
         model = apps.get_model(app_label, model_name)
         newest_seen = set()
@@ -19,8 +23,12 @@ def cancel_extra_active_runs(app_label: str, model_name: str, field: str) -> mig
         for row in rows.order_by("-created", "-pk"):
             target = getattr(row, f"{field}_id")
             if target in newest_seen:
-                model.objects.filter(pk=row.pk).update(status="cancelled", finished=timezone.now(), last_error=SUPERSEDED,
-                                                       first_error=row.first_error or SUPERSEDED)
+                model.objects.filter(pk=row.pk).update(
+                    status="cancelled",
+                    finished=timezone.now(),
+                    last_error=SUPERSEDED,
+                    first_error=row.first_error or SUPERSEDED,
+                )
             newest_seen.add(target)
 
     return migrations.RunPython(forwards, migrations.RunPython.noop)

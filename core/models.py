@@ -1,4 +1,5 @@
 """Plumbing models every app uses: the abstract TaskRun, the audit log and the worker heartbeat."""
+
 from __future__ import annotations
 
 import uuid
@@ -66,7 +67,11 @@ class TaskRun(models.Model):
     def claim(self) -> bool:
         """Move pending → running atomically; False when another worker got there first or it ended."""
         now = timezone.now()
-        claimed = type(self).objects.filter(pk=self.pk, status=self.PENDING).update(status=self.RUNNING, started=now)
+        claimed = (
+            type(self)
+            .objects.filter(pk=self.pk, status=self.PENDING)
+            .update(status=self.RUNNING, started=now)
+        )
         if claimed:
             self.status, self.started = self.RUNNING, now
         return bool(claimed)
@@ -96,8 +101,15 @@ class TaskRun(models.Model):
         """
         stamp = timezone.now().strftime("%H:%M:%S")
         line = f"{stamp} {note}\n"
-        moved = type(self).objects.filter(pk=self.pk, status=self.RUNNING).update(
-            status=self.PENDING, started=None, log=Concat(F("log"), Value(line), output_field=models.TextField()))
+        moved = (
+            type(self)
+            .objects.filter(pk=self.pk, status=self.RUNNING)
+            .update(
+                status=self.PENDING,
+                started=None,
+                log=Concat(F("log"), Value(line), output_field=models.TextField()),
+            )
+        )
         if moved:
             self.status, self.started, self.log = self.PENDING, None, f"{self.log}{line}"
         return bool(moved)
@@ -147,11 +159,15 @@ class AuditEntry(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     username = models.CharField(max_length=150, blank=True)
     action = models.CharField(max_length=16, choices=ACTION_CHOICES)
-    verb = models.CharField(max_length=80, blank=True, help_text="What was done, e.g. 'skip TLS verification on'.")
+    verb = models.CharField(
+        max_length=80, blank=True, help_text="What was done, e.g. 'skip TLS verification on'."
+    )
     object_type = models.CharField(max_length=80)
     object_id = models.CharField(max_length=80, blank=True)
     object_repr = models.CharField(max_length=200)
-    tenant = models.ForeignKey("tenancy.Tenant", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    tenant = models.ForeignKey(
+        "tenancy.Tenant", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     tenant_name = models.CharField(max_length=63, blank=True)
     outcome = models.CharField(max_length=16, default=SUCCESS)
     source_ip = models.GenericIPAddressField(null=True, blank=True)

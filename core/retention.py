@@ -7,6 +7,7 @@ tenant) in each state: "last successful scan", the connection badge and "failing
 rows. Rows go in batches of BATCH, each its own short transaction, so the web and the workers never
 wait behind one long delete (SQLite has a single writer).
 """
+
 from __future__ import annotations
 
 import logging
@@ -62,9 +63,13 @@ def _newest_per_target(kind: Kind) -> set[int]:
     """The pks of the newest run of each target in each state: never pruned."""
     if not kind.targets:
         return set()
-    ranked = kind.model.objects.annotate(rank=Window(
-        RowNumber(), partition_by=[F(target) for target in kind.targets] + [F("status")],
-        order_by=[F("created").desc(), F("pk").desc()]))
+    ranked = kind.model.objects.annotate(
+        rank=Window(
+            RowNumber(),
+            partition_by=[F(target) for target in kind.targets] + [F("status")],
+            order_by=[F("created").desc(), F("pk").desc()],
+        )
+    )
     return set(ranked.filter(rank=1).values_list("pk", flat=True))
 
 

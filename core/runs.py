@@ -4,6 +4,7 @@ Each app registers its own kinds in `AppConfig.ready()`, so `core` never names a
 above it. The run watchdog (core.watchdog) re-sends and fails the runs of every run kind; the daily
 prune (core.retention) deletes the rows of every kind older than the days its retention setting says.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -37,7 +38,9 @@ class Kind:
 _kinds: dict[str, Kind] = {}
 
 
-def register_run_kind(label: str, *, task: str, name: str, retention: str = "", targets: tuple[str, ...] = ()) -> None:
+def register_run_kind(
+    label: str, *, task: str, name: str, retention: str = "", targets: tuple[str, ...] = ()
+) -> None:
     """Register a concrete TaskRun model: the task that performs a row, and how long finished rows are kept."""
     _kinds[label] = Kind(label, name, retention, task, targets)
 

@@ -4,9 +4,10 @@ Apps register checks in AppConfig.ready(), so `core` never imports them. A check
 a change touched (a tenant's or a project's) and returns messages, e.g. compute: pools whose cluster
 lives in another Palette project than the Settings now name (compute.origin).
 """
+
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 Check = Callable[[set[str]], list[str]]
 _checks: list[Check] = []

@@ -1,11 +1,12 @@
 """Core background tasks."""
+
 from __future__ import annotations
 
 import socket
 
 from celery import current_app, shared_task
-from django.db import IntegrityError, transaction
 from celery.signals import worker_ready
+from django.db import IntegrityError, transaction
 
 from .models import WorkerHeartbeat
 

@@ -5,6 +5,7 @@ Django's default handlers keep a whole upload (in memory, then in a temporary fi
 most one byte more than the limit, in memory, and drops the rest as it arrives; the form then sees
 a file larger than it accepts and says so, and nothing large was ever stored.
 """
+
 from __future__ import annotations
 
 import io
@@ -30,6 +31,12 @@ class BoundedUploadHandler(FileUploadHandler):
 
     def file_complete(self, file_size: int) -> InMemoryUploadedFile:
         self.file.seek(0)
-        return InMemoryUploadedFile(file=self.file, field_name=self.field_name, name=self.file_name,
-                                    content_type=self.content_type, size=len(self.file.getbuffer()),
-                                    charset=self.charset, content_type_extra=self.content_type_extra)
+        return InMemoryUploadedFile(
+            file=self.file,
+            field_name=self.field_name,
+            name=self.file_name,
+            content_type=self.content_type,
+            size=len(self.file.getbuffer()),
+            charset=self.charset,
+            content_type_extra=self.content_type_extra,
+        )

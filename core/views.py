@@ -1,4 +1,5 @@
 """Health probes and small helpers every app's views use (nothing here knows tenants or projects)."""
+
 from __future__ import annotations
 
 from django.db import connection
@@ -33,7 +34,9 @@ def readyz(request):
     except Exception as exc:  # broker down or misconfigured
         checks["broker"] = f"error: {type(exc).__name__}"
     ok = all(v == "ok" for v in checks.values())
-    return JsonResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status=200 if ok else 503)
+    return JsonResponse(
+        {"status": "ok" if ok else "unavailable", "checks": checks}, status=200 if ok else 503
+    )
 
 
 #: A spreadsheet runs a cell starting with one of these as a formula (CSV injection): such cells get a leading '.

@@ -18,6 +18,7 @@ the same moment is left alone. Compute pools have their own watchdog (compute.pr
 
 Run models come from the run kinds each app registers (core.runs), so `core` stays below the apps that define runs.
 """
+
 from __future__ import annotations
 
 import logging
@@ -70,9 +71,16 @@ def run_models() -> list[tuple[type[TaskRun], str]]:
 def _fail(model: type[TaskRun], pk: int, status: str, message: str, **match) -> bool:
     """Move one run from `status` to failed (compare-and-set), keeping an earlier first error."""
     now = timezone.now()
-    return bool(model.objects.filter(pk=pk, status=status, **match).update(
-        status=TaskRun.FAILED, finished=now, last_error=message,
-        first_error=Case(When(first_error="", then=Value(message)), default=F("first_error"), output_field=TextField())))
+    return bool(
+        model.objects.filter(pk=pk, status=status, **match).update(
+            status=TaskRun.FAILED,
+            finished=now,
+            last_error=message,
+            first_error=Case(
+                When(first_error="", then=Value(message)), default=F("first_error"), output_field=TextField()
+            ),
+        )
+    )
 
 
 def check_runs(now=None, send=None) -> WatchdogResult:
@@ -85,16 +93,23 @@ def check_runs(now=None, send=None) -> WatchdogResult:
 
     now = now or timezone.now()
     resend_after, pending_timeout, running_timeout = (
-        _seconds("RUN_RESEND_AFTER"), _seconds("RUN_PENDING_TIMEOUT"), _seconds("RUN_RUNNING_TIMEOUT"))
+        _seconds("RUN_RESEND_AFTER"),
+        _seconds("RUN_PENDING_TIMEOUT"),
+        _seconds("RUN_RUNNING_TIMEOUT"),
+    )
     result = WatchdogResult()
     for model, task in run_models():
         label = model._meta.label
-        pending = model.objects.filter(status=TaskRun.PENDING, created__lt=now - timedelta(seconds=resend_after))
+        pending = model.objects.filter(
+            status=TaskRun.PENDING, created__lt=now - timedelta(seconds=resend_after)
+        )
         for pk, created, run_log, progress in pending.values_list("pk", "created", "log", "progress"):
             age = (now - created).total_seconds()
             if age >= pending_timeout:
-                message = (f"No worker took this run within {_human(age)}: check that a Celery worker is running and "
-                           "can reach the broker (the overview shows when a worker last answered), then start it again.")
+                message = (
+                    f"No worker took this run within {_human(age)}: check that a Celery worker is running and "
+                    "can reach the broker (the overview shows when a worker last answered), then start it again."
+                )
                 if _fail(model, pk, TaskRun.PENDING, message):
                     result.failed.append(f"{label}:{pk}")
                     log.warning("%s %s failed: pending for %s", label, pk, _human(age))
@@ -105,19 +120,35 @@ def check_runs(now=None, send=None) -> WatchdogResult:
                 continue  # re-sent recently: at most one extra message per RUN_RESEND_AFTER, even with a backlog
             send(task, pk)
             result.resent.append(f"{label}:{pk}")
-            fields = {"progress": {**progress, RESENT_AT: now.isoformat(), RESENT_COUNT: int(progress.get(RESENT_COUNT) or 0) + 1}}
+            fields = {
+                "progress": {
+                    **progress,
+                    RESENT_AT: now.isoformat(),
+                    RESENT_COUNT: int(progress.get(RESENT_COUNT) or 0) + 1,
+                }
+            }
             if RESENT_NOTE not in run_log:
                 # One line in the run's log says why it may start late; later re-sends add nothing.
                 stamp = timezone.localtime(now).strftime("%H:%M:%S")
-                fields["log"] = Concat(F("log"), Value(f"{stamp} Still pending after {_human(age)}: {RESENT_NOTE} "
-                                                       "(the broker may have lost the first message).\n"), output_field=TextField())
+                fields["log"] = Concat(
+                    F("log"),
+                    Value(
+                        f"{stamp} Still pending after {_human(age)}: {RESENT_NOTE} "
+                        "(the broker may have lost the first message).\n"
+                    ),
+                    output_field=TextField(),
+                )
             model.objects.filter(pk=pk, status=TaskRun.PENDING).update(**fields)
             log.info("%s %s re-sent after %s pending", label, pk, _human(age))
-        running = model.objects.filter(status=TaskRun.RUNNING, started__lt=now - timedelta(seconds=running_timeout))
+        running = model.objects.filter(
+            status=TaskRun.RUNNING, started__lt=now - timedelta(seconds=running_timeout)
+        )
         for pk, started in running.values_list("pk", "started"):
             age = (now - started).total_seconds()
-            message = (f"The worker running this stopped without finishing it ({_human(age)} since it started; "
-                       "it was probably killed or restarted). Start it again.")
+            message = (
+                f"The worker running this stopped without finishing it ({_human(age)} since it started; "
+                "it was probably killed or restarted). Start it again."
+            )
             if _fail(model, pk, TaskRun.RUNNING, message, started=started):
                 result.failed.append(f"{label}:{pk}")
                 log.warning("%s %s failed: running for %s", label, pk, _human(age))

@@ -1,4 +1,5 @@
 """Support views of integrations. Secret values are never shown: only which keys a Secret holds."""
+
 from __future__ import annotations
 
 from django.contrib import admin
@@ -8,7 +9,16 @@ from .models import OnboardingSession, PaletteCheck, Secret, Settings
 
 @admin.register(Settings)
 class SettingsAdmin(admin.ModelAdmin):
-    list_display = ("name", "namespace", "tenant", "project", "palette_secret", "huggingface_secret", "ngc_secret", "updated")
+    list_display = (
+        "name",
+        "namespace",
+        "tenant",
+        "project",
+        "palette_secret",
+        "huggingface_secret",
+        "ngc_secret",
+        "updated",
+    )
     search_fields = ("name", "namespace", "palette_secret")
     list_select_related = ("tenant", "project__tenant")
     readonly_fields = ("uuid", "created", "updated")
@@ -21,7 +31,20 @@ class SecretAdmin(admin.ModelAdmin):
     search_fields = ("name", "namespace")
     # The encrypted data never appears: not in lists, not in forms. Support edits values through
     # the Settings page or manifests, where they are validated and audited.
-    fields = ("uuid", "name", "namespace", "tenant", "project", "keys", "labels", "kube_resource_version", "kube_synced_at", "kube_error", "created", "updated")
+    fields = (
+        "uuid",
+        "name",
+        "namespace",
+        "tenant",
+        "project",
+        "keys",
+        "labels",
+        "kube_resource_version",
+        "kube_synced_at",
+        "kube_error",
+        "created",
+        "updated",
+    )
     readonly_fields = fields
 
     @admin.display(description="keys")

@@ -1,9 +1,10 @@
 """CA certificates for a self-hosted Palette: parse PEM (one certificate or a bundle), refuse what is not a CA."""
+
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -26,11 +27,11 @@ class CertificateInfo:
 
     @property
     def expired(self) -> bool:
-        return self.not_after < datetime.now(timezone.utc)
+        return self.not_after < datetime.now(UTC)
 
     @property
     def expiring_soon(self) -> bool:
-        return not self.expired and self.not_after - datetime.now(timezone.utc) < EXPIRY_WARNING
+        return not self.expired and self.not_after - datetime.now(UTC) < EXPIRY_WARNING
 
     @property
     def warning(self) -> str:
@@ -51,13 +52,19 @@ def parse_ca_bundle(text: str | bytes) -> list[CertificateInfo]:
         try:
             text = text.decode("ascii")
         except UnicodeDecodeError:
-            raise CertificateError("The file is not PEM text (it looks binary, perhaps DER). Convert it with: openssl x509 -inform der -in ca.der -out ca.crt") from None
+            raise CertificateError(
+                "The file is not PEM text (it looks binary, perhaps DER). Convert it with: openssl x509 -inform der -in ca.der -out ca.crt"
+            ) from None
     blocks = PEM_BLOCK.findall(text or "")
     if any("PRIVATE KEY" in kind for kind, _ in blocks) or "PRIVATE KEY-----" in (text or ""):
-        raise CertificateError("This text contains a private key. Paste only the CA certificate (BEGIN CERTIFICATE); never share the key.")
+        raise CertificateError(
+            "This text contains a private key. Paste only the CA certificate (BEGIN CERTIFICATE); never share the key."
+        )
     certs = [b for b in blocks if b[0] == "CERTIFICATE"]
     if not certs:
-        raise CertificateError("No PEM certificate found: paste text that starts with -----BEGIN CERTIFICATE-----.")
+        raise CertificateError(
+            "No PEM certificate found: paste text that starts with -----BEGIN CERTIFICATE-----."
+        )
     infos = []
     for index, (_, body) in enumerate(certs, start=1):
         pem = f"-----BEGIN CERTIFICATE-----{body}-----END CERTIFICATE-----\n".encode()
@@ -81,13 +88,15 @@ def parse_ca_bundle(text: str | bytes) -> list[CertificateInfo]:
                 "it looks like a server certificate. Use the CA that issued Palette's certificate."
             )
         try:
-            infos.append(CertificateInfo(
-                subject=subject,
-                issuer=issuer,
-                fingerprint_sha256=cert.fingerprint(hashes.SHA256()).hex(":").upper(),
-                not_before=cert.not_valid_before_utc,
-                not_after=cert.not_valid_after_utc,
-            ))
+            infos.append(
+                CertificateInfo(
+                    subject=subject,
+                    issuer=issuer,
+                    fingerprint_sha256=cert.fingerprint(hashes.SHA256()).hex(":").upper(),
+                    not_before=cert.not_valid_before_utc,
+                    not_after=cert.not_valid_after_utc,
+                )
+            )
         except ValueError:
             raise CertificateError(damaged) from None
     return infos
@@ -95,4 +104,8 @@ def parse_ca_bundle(text: str | bytes) -> list[CertificateInfo]:
 
 def normalize_pem(text: str) -> str:
     """The certificates only, one after another, as they will be stored in `ca.crt`."""
-    return "".join(f"-----BEGIN CERTIFICATE-----{body}-----END CERTIFICATE-----\n" for kind, body in PEM_BLOCK.findall(text) if kind == "CERTIFICATE")
+    return "".join(
+        f"-----BEGIN CERTIFICATE-----{body}-----END CERTIFICATE-----\n"
+        for kind, body in PEM_BLOCK.findall(text)
+        if kind == "CERTIFICATE"
+    )

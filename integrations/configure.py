@@ -3,13 +3,14 @@
 Each function validates, writes in the caller's transaction, records an audit entry that never
 holds a secret value, and schedules the Kubernetes sync once the transaction commits.
 """
+
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 
 from core import audit
-from core.tasks import enqueue_on_commit
 from core.models import AuditEntry
+from core.tasks import enqueue_on_commit
 from tenancy.models import Project, Tenant
 
 from . import credentials
@@ -24,10 +25,20 @@ def _schedule_kube_delete(namespace: str, name: str) -> None:
     enqueue_on_commit("integrations.delete_kube_secret", namespace, name)
 
 
-def save_secret(owner: Tenant | Project, name: str, data: dict[str, str], *, request=None, user=None, source: str = "web",
-                labels: dict | None = None) -> Secret:
+def save_secret(
+    owner: Tenant | Project,
+    name: str,
+    data: dict[str, str],
+    *,
+    request=None,
+    user=None,
+    source: str = "web",
+    labels: dict | None = None,
+) -> Secret:
     """Create or replace the Secret `name` in `owner`'s namespace with `data` (key → string)."""
-    if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
+    if not isinstance(data, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in data.items()
+    ):
         raise ValidationError("Secret data must map string keys to string values.")
     secret = Secret.objects.filter(namespace=owner.namespace, name=name).first()
     created = secret is None
@@ -42,16 +53,29 @@ def save_secret(owner: Tenant | Project, name: str, data: dict[str, str], *, req
     if not created and not changed_keys and secret.labels == Secret.objects.get(pk=secret.pk).labels:
         return secret  # applying the same content twice changes nothing
     secret.save()
-    audit.record(request, AuditEntry.CREATE if created else AuditEntry.UPDATE, secret, user=user, source=source,
-                 changes={k: "(changed)" for k in changed_keys}, tenant=secret.audit_tenant)
+    audit.record(
+        request,
+        AuditEntry.CREATE if created else AuditEntry.UPDATE,
+        secret,
+        user=user,
+        source=source,
+        changes={k: "(changed)" for k in changed_keys},
+        tenant=secret.audit_tenant,
+    )
     _schedule_sync(secret.pk)
     return secret
 
 
 def delete_secret(secret: Secret, *, request=None, user=None, source: str = "web") -> None:
-    users = [s for s in Settings.objects.filter(namespace=secret.namespace) if secret.name in (s.palette_secret, s.huggingface_secret, s.ngc_secret)]
+    users = [
+        s
+        for s in Settings.objects.filter(namespace=secret.namespace)
+        if secret.name in (s.palette_secret, s.huggingface_secret, s.ngc_secret)
+    ]
     if users:
-        raise ValidationError(f"Secret {secret} is used by Settings {users[0]}; remove it from those Settings first.")
+        raise ValidationError(
+            f"Secret {secret} is used by Settings {users[0]}; remove it from those Settings first."
+        )
     audit.record(request, AuditEntry.DELETE, secret, user=user, source=source, tenant=secret.audit_tenant)
     _schedule_kube_delete(secret.namespace, secret.name)
     secret.delete()
@@ -63,7 +87,9 @@ def palette_credential(namespace: str, secret_name: str) -> tuple[str, str] | No
     if secret is None:
         return None
     try:
-        values = credentials.parse_palette_json(secret.get_data().get(credentials.PALETTE_KEY, "{}"), partial=True, allow_project_name=True)
+        values = credentials.parse_palette_json(
+            secret.get_data().get(credentials.PALETTE_KEY, "{}"), partial=True, allow_project_name=True
+        )
     except credentials.CredentialError:
         return None
     if values.get("hostUrl") and values.get("apiKey"):
@@ -83,9 +109,19 @@ def check_credential_unique(settings: Settings, credential: tuple[str, str] | No
             )
 
 
-def save_settings(owner: Tenant | Project, name: str, *, palette_secret: str, huggingface_secret: str = "", ngc_secret: str = "",
-                  allowed_project_ids: list[str] | None = None, request=None, user=None, source: str = "web",
-                  check_credential: bool = True) -> Settings:
+def save_settings(
+    owner: Tenant | Project,
+    name: str,
+    *,
+    palette_secret: str,
+    huggingface_secret: str = "",
+    ngc_secret: str = "",
+    allowed_project_ids: list[str] | None = None,
+    request=None,
+    user=None,
+    source: str = "web",
+    check_credential: bool = True,
+) -> Settings:
     """Create or update the Settings of `owner`. The name is immutable; every named Secret must exist.
 
     `check_credential=False` skips the one-credential-one-Settings rule, which decrypts every other
@@ -94,20 +130,39 @@ def save_settings(owner: Tenant | Project, name: str, *, palette_secret: str, hu
     `allowed_project_ids` (a tenant's only; None keeps the stored list) restricts the Palette projects
     the tenant's projects may use.
     """
-    existing = Settings.objects.filter(**{"project" if isinstance(owner, Project) else "tenant": owner}).first()
+    existing = Settings.objects.filter(
+        **{"project" if isinstance(owner, Project) else "tenant": owner}
+    ).first()
     if existing and existing.name != name:
-        raise ValidationError(f"{owner} already has Settings {existing.name}; a Settings name cannot be changed.")
+        raise ValidationError(
+            f"{owner} already has Settings {existing.name}; a Settings name cannot be changed."
+        )
     settings = existing or Settings(name=name)
     settings.set_owner(owner)
-    for field, secret_name in (("palette_secret", palette_secret), ("huggingface_secret", huggingface_secret), ("ngc_secret", ngc_secret)):
+    for field, secret_name in (
+        ("palette_secret", palette_secret),
+        ("huggingface_secret", huggingface_secret),
+        ("ngc_secret", ngc_secret),
+    ):
         if secret_name and not Secret.objects.filter(namespace=owner.namespace, name=secret_name).exists():
-            raise ValidationError(f"Secret {secret_name} does not exist in namespace {owner.namespace}; create it first.")
+            raise ValidationError(
+                f"Secret {secret_name} does not exist in namespace {owner.namespace}; create it first."
+            )
     if not palette_secret:
         raise ValidationError("A Palette integration is required: name its Secret.")
     if allowed_project_ids and isinstance(owner, Project):
-        raise ValidationError("Allowed Palette projects are set on the tenant's Settings, not on a project's.")
-    before = {f: getattr(settings, f) for f in ("palette_secret", "huggingface_secret", "ngc_secret", "allowed_project_ids")}
-    settings.palette_secret, settings.huggingface_secret, settings.ngc_secret = palette_secret, huggingface_secret, ngc_secret
+        raise ValidationError(
+            "Allowed Palette projects are set on the tenant's Settings, not on a project's."
+        )
+    before = {
+        f: getattr(settings, f)
+        for f in ("palette_secret", "huggingface_secret", "ngc_secret", "allowed_project_ids")
+    }
+    settings.palette_secret, settings.huggingface_secret, settings.ngc_secret = (
+        palette_secret,
+        huggingface_secret,
+        ngc_secret,
+    )
     if allowed_project_ids is not None:
         for uid in allowed_project_ids:
             try:
@@ -122,8 +177,15 @@ def save_settings(owner: Tenant | Project, name: str, *, palette_secret: str, hu
     if existing and not changes:
         return settings
     settings.save()
-    audit.record(request, AuditEntry.UPDATE if existing else AuditEntry.CREATE, settings, user=user, source=source,
-                 changes=changes, tenant=settings.audit_tenant)
+    audit.record(
+        request,
+        AuditEntry.UPDATE if existing else AuditEntry.CREATE,
+        settings,
+        user=user,
+        source=source,
+        changes=changes,
+        tenant=settings.audit_tenant,
+    )
     return settings
 
 

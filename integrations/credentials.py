@@ -3,6 +3,7 @@
 The same rules serve the web form, manifests and the connection diagnosis, so a value that one
 accepts the others accept too.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -24,7 +25,9 @@ FIELDS = ("apiKey", "defaultProjectID", "hostUrl", "tenant", "skipSSLCertificate
 REQUIRED = ("apiKey", "defaultProjectID", "hostUrl", "tenant")
 # Where the API key goes and whom it trusts: inherited or overridden as one unit (see merge).
 CONNECTION = ("hostUrl", "apiKey", "skipSSLCertificateVerification", "tlsSecretRef")
-HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$")
+HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$"
+)
 
 
 class CredentialError(ValueError):
@@ -45,20 +48,30 @@ def normalize_host_url(value: str, allow_http: bool | None = None, *, resolve: b
     allow_http = django_settings.ALLOW_HTTP_PALETTE if allow_http is None else allow_http
     raw = (value or "").strip()
     if not raw:
-        raise CredentialError("hostUrl", "Enter Palette's API host, e.g. https://api.spectrocloud.com or palette.example.com.")
+        raise CredentialError(
+            "hostUrl", "Enter Palette's API host, e.g. https://api.spectrocloud.com or palette.example.com."
+        )
     if "://" not in raw:
         raw = "https://" + raw
     try:
         parts = urlsplit(raw)
     except ValueError:  # unbalanced or invalid [IPv6] brackets
-        raise CredentialError("hostUrl", "That is not a valid URL: check the host (an IPv6 address goes in [brackets]), "
-                                         "e.g. https://palette.example.com.") from None
+        raise CredentialError(
+            "hostUrl",
+            "That is not a valid URL: check the host (an IPv6 address goes in [brackets]), "
+            "e.g. https://palette.example.com.",
+        ) from None
     if parts.scheme not in ("https", "http"):
         raise CredentialError("hostUrl", f"Use an https:// URL; {parts.scheme}:// is not supported.")
     if parts.scheme == "http" and not allow_http:
-        raise CredentialError("hostUrl", "Use https://. Plain http:// is refused unless ALLOW_HTTP_PALETTE=true (labs only).")
+        raise CredentialError(
+            "hostUrl", "Use https://. Plain http:// is refused unless ALLOW_HTTP_PALETTE=true (labs only)."
+        )
     if parts.username or parts.password:
-        raise CredentialError("hostUrl", "Remove the user name or password from the URL; Palette authenticates with the API key.")
+        raise CredentialError(
+            "hostUrl",
+            "Remove the user name or password from the URL; Palette authenticates with the API key.",
+        )
     if parts.fragment or "#" in raw:
         raise CredentialError("hostUrl", "Remove the '#…' fragment from the URL.")
     if parts.query:
@@ -112,8 +125,9 @@ class PaletteCredentials:
         return json.dumps(data, sort_keys=True)
 
 
-def parse_palette_json(text: str, *, partial: bool = False, allow_project_name: bool = False,
-                       resolve: bool = False) -> dict:
+def parse_palette_json(
+    text: str, *, partial: bool = False, allow_project_name: bool = False, resolve: bool = False
+) -> dict:
     """Parse the `palette` key of a Secret into a dict of known fields, or raise CredentialError.
 
     `partial` allows missing fields (a project-level Secret that overrides some of its tenant's).
@@ -124,12 +138,21 @@ def parse_palette_json(text: str, *, partial: bool = False, allow_project_name: 
     try:
         data = json.loads(text)
     except (TypeError, ValueError) as exc:
-        raise CredentialError(PALETTE_KEY, f"The 'palette' key must hold a JSON object: {exc.msg if hasattr(exc, 'msg') else exc}.") from None
+        raise CredentialError(
+            PALETTE_KEY,
+            f"The 'palette' key must hold a JSON object: {exc.msg if hasattr(exc, 'msg') else exc}.",
+        ) from None
     if not isinstance(data, dict):
-        raise CredentialError(PALETTE_KEY, "The 'palette' key must hold a JSON object with apiKey, hostUrl, tenant and defaultProjectID.")
+        raise CredentialError(
+            PALETTE_KEY,
+            "The 'palette' key must hold a JSON object with apiKey, hostUrl, tenant and defaultProjectID.",
+        )
     unknown = sorted(set(data) - set(FIELDS))
     if unknown:
-        raise CredentialError(PALETTE_KEY, f"Unknown field(s) {', '.join(unknown)} in the 'palette' JSON; known fields: {', '.join(FIELDS)}.")
+        raise CredentialError(
+            PALETTE_KEY,
+            f"Unknown field(s) {', '.join(unknown)} in the 'palette' JSON; known fields: {', '.join(FIELDS)}.",
+        )
     if not partial:
         missing = [f for f in REQUIRED if not data.get(f)]
         if missing:
@@ -147,9 +170,14 @@ def validate_fields(data: dict, *, allow_project_name: bool = False, resolve: bo
     for key, value in data.items():
         if key == "skipSSLCertificateVerification":
             if not isinstance(value, bool):
-                raise CredentialError(key, "skipSSLCertificateVerification must be true or false (a JSON boolean).")
+                raise CredentialError(
+                    key, "skipSSLCertificateVerification must be true or false (a JSON boolean)."
+                )
             if value and not django_settings.ALLOW_INSECURE_PALETTE_TLS:
-                raise CredentialError(key, "Skipping TLS verification is refused here (ALLOW_INSECURE_PALETTE_TLS=false); add the CA certificate instead.")
+                raise CredentialError(
+                    key,
+                    "Skipping TLS verification is refused here (ALLOW_INSECURE_PALETTE_TLS=false); add the CA certificate instead.",
+                )
             out[key] = value
             continue
         if not isinstance(value, str):
@@ -161,11 +189,16 @@ def validate_fields(data: dict, *, allow_project_name: bool = False, resolve: bo
             if not (allow_project_name and len(value) <= 128):
                 check_project_uid(value)
         elif key == "apiKey" and value and (len(value) < 8 or any(c.isspace() for c in value)):
-            raise CredentialError(key, "That does not look like a Palette API key (too short or contains spaces); copy it again from Profile > My API Keys.")
+            raise CredentialError(
+                key,
+                "That does not look like a Palette API key (too short or contains spaces); copy it again from Profile > My API Keys.",
+            )
         elif key == "tenant" and value and len(value) > 128:
             raise CredentialError(key, "The Palette tenant name is at most 128 characters.")
         elif key == "tlsSecretRef" and value and not re.match(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", value):
-            raise CredentialError(key, "tlsSecretRef must name a Secret (lowercase letters, digits, '-' and '.').")
+            raise CredentialError(
+                key, "tlsSecretRef must name a Secret (lowercase letters, digits, '-' and '.')."
+            )
         out[key] = value
     return out
 
@@ -192,8 +225,9 @@ def own_connection(values: dict) -> bool:
     return any(values.get(name) for name in CONNECTION)
 
 
-def project_choice_problem(uid: str, *, current: str, tenant_default: str, allowed: list[str], tenant_admin: bool,
-                           own_key: bool) -> str:
+def project_choice_problem(
+    uid: str, *, current: str, tenant_default: str, allowed: list[str], tenant_admin: bool, own_key: bool
+) -> str:
     """Why a project may not switch its defaultProjectID to Palette project `uid`, or "" when it may.
 
     Keeping the current value or the tenant's own default is always fine. Otherwise the UID must be
@@ -205,12 +239,16 @@ def project_choice_problem(uid: str, *, current: str, tenant_default: str, allow
     if allowed:
         if uid in allowed:
             return ""
-        return (f"The tenant allows its projects these Palette projects: {', '.join(allowed)}. "
-                f"Choose one, or ask a tenant admin to add {uid}.")
+        return (
+            f"The tenant allows its projects these Palette projects: {', '.join(allowed)}. "
+            f"Choose one, or ask a tenant admin to add {uid}."
+        )
     if tenant_admin or own_key:
         return ""
-    return ("Only a tenant admin can point a project at another Palette project with the tenant's API key: ask one to "
-            "add it to the tenant's allowed Palette projects, or give this project a Palette connection of its own.")
+    return (
+        "Only a tenant admin can point a project at another Palette project with the tenant's API key: ask one to "
+        "add it to the tenant's allowed Palette projects, or give this project a Palette connection of its own."
+    )
 
 
 def merge(tenant_values: dict, project_values: dict) -> dict[str, tuple[object, str]]:
@@ -229,7 +267,13 @@ def merge(tenant_values: dict, project_values: dict) -> dict[str, tuple[object, 
         else:
             layers = [(project_values, "project"), (tenant_values, "tenant")]
         default = (False if name == "skipSSLCertificateVerification" else "", "default")
-        merged[name] = next(((values[name], source) for values, source in layers if values.get(name) not in ("", None)), default)
+        merged[name] = next(
+            ((values[name], source) for values, source in layers if values.get(name) not in ("", None)),
+            default,
+        )
     if not own and project_values.get("skipSSLCertificateVerification") is False:
-        merged["skipSSLCertificateVerification"] = (False, "project")  # verifying only tightens the tenant's connection
+        merged["skipSSLCertificateVerification"] = (
+            False,
+            "project",
+        )  # verifying only tightens the tenant's connection
     return merged

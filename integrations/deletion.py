@@ -4,6 +4,7 @@ Registered in IntegrationsConfig.ready(). Both go through integrations.configure
 is audited and every Secret's Kubernetes copy is deleted once the transaction commits: an API key
 never stays in the cluster after its tenant or project is gone.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -15,7 +16,9 @@ from . import configure
 from .models import Secret, Settings
 
 
-def remove_settings_and_secrets(owner: Owner, *, request: Any = None, user: Any = None, source: str = "web") -> None:
+def remove_settings_and_secrets(
+    owner: Owner, *, request: Any = None, user: Any = None, source: str = "web"
+) -> None:
     """Delete `owner`'s own Settings (they name the Secrets), then each of its Secrets with its Kubernetes copy."""
     field = "project" if isinstance(owner, Project) else "tenant"
     for settings in Settings.objects.filter(**{field: owner}):

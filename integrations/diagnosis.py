@@ -11,6 +11,7 @@ has only project roles: it reads in the project's scope (``ProjectUid``), never 
 tenant-role-only ``GET /v1/projects/{uid}``. Stages 1–6 failing means Failed; 7–8 failing means
 Degraded (Palette answers but the project is wrong); all passing means Connected.
 """
+
 from __future__ import annotations
 
 import socket
@@ -101,7 +102,9 @@ def stage_url(palette: EffectivePalette) -> tuple[str, Target]:
     except credentials.CredentialError as exc:
         raise StageFailed(str(exc)) from None
     parts = urlsplit(url)
-    return url, Target(parts.scheme, parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
+    return url, Target(
+        parts.scheme, parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+    )
 
 
 def stage_dns(target: Target) -> str:
@@ -111,7 +114,9 @@ def stage_dns(target: Target) -> str:
         # Before any connection: the check must not probe internal ports for whoever typed the URL.
         raise StageFailed(str(exc)) from None
     except socket.gaierror as exc:
-        raise StageFailed(f"{target.host} does not resolve ({exc.strerror}). Check the host name, or this server's DNS.") from None
+        raise StageFailed(
+            f"{target.host} does not resolve ({exc.strerror}). Check the host name, or this server's DNS."
+        ) from None
     target.addresses = tuple(found)
     return f"{target.host} → {', '.join(sorted(found)[:4])}"
 
@@ -120,10 +125,14 @@ def stage_tcp(target: Target, timeout: float) -> str:
     try:
         with _connect(target, timeout):
             pass
-    except socket.timeout:
-        raise StageFailed(f"No answer from {target.host}:{target.port} within {timeout:.0f} s: a firewall or proxy may drop the traffic.") from None
+    except TimeoutError:
+        raise StageFailed(
+            f"No answer from {target.host}:{target.port} within {timeout:.0f} s: a firewall or proxy may drop the traffic."
+        ) from None
     except OSError as exc:
-        raise StageFailed(f"Cannot connect to {target.host}:{target.port} ({exc.strerror or exc}). Check the port and that Palette is reachable from this server.") from None
+        raise StageFailed(
+            f"Cannot connect to {target.host}:{target.port} ({exc.strerror or exc}). Check the port and that Palette is reachable from this server."
+        ) from None
     return f"connected to {target.host}:{target.port}"
 
 
@@ -152,14 +161,25 @@ def stage_tls(target: Target, palette: EffectivePalette, timeout: float) -> tupl
         if trust == "custom CA":
             advice = "The configured CA did not issue it: upload the CA that signed Palette's certificate."
         else:
-            advice = "Add Palette's CA certificate (CA certificate field), or, in a lab only, skip verification."
-        raise StageFailed(f"TLS: {exc.verify_message or exc.reason} ({trust}).{seen} {advice}", certificate=peer) from None
+            advice = (
+                "Add Palette's CA certificate (CA certificate field), or, in a lab only, skip verification."
+            )
+        raise StageFailed(
+            f"TLS: {exc.verify_message or exc.reason} ({trust}).{seen} {advice}", certificate=peer
+        ) from None
     except ssl.SSLError as exc:
-        raise StageFailed(f"TLS handshake with {target.host} failed ({exc.reason or exc}). Is this an HTTPS port?") from None
+        raise StageFailed(
+            f"TLS handshake with {target.host} failed ({exc.reason or exc}). Is this an HTTPS port?"
+        ) from None
     except OSError as exc:
-        raise StageFailed(f"Connection to {target.host}:{target.port} dropped during the TLS handshake ({exc.strerror or exc}).") from None
+        raise StageFailed(
+            f"Connection to {target.host}:{target.port} dropped during the TLS handshake ({exc.strerror or exc})."
+        ) from None
     info = _cert_summary(der) if der else {}
-    return f"verified with {trust}; certificate {info.get('subject', '?')} issued by {info.get('issuer', '?')}, expires {info.get('not_after', '?')}", info
+    return (
+        f"verified with {trust}; certificate {info.get('subject', '?')} issued by {info.get('issuer', '?')}, expires {info.get('not_after', '?')}",
+        info,
+    )
 
 
 def run(check: PaletteCheck, palette: EffectivePalette, *, on_stage=None) -> str:
@@ -202,18 +222,33 @@ def run(check: PaletteCheck, palette: EffectivePalette, *, on_stage=None) -> str
                     client = palette_client(palette, name=f"check {check.owner}")
                 elif key == "apikey":
                     whoami = client.whoami()
-                    record(key, True, f"accepted: user {whoami.user_uid or '?'} in tenant {whoami.org_name or '?'}")
+                    record(
+                        key,
+                        True,
+                        f"accepted: user {whoami.user_uid or '?'} in tenant {whoami.org_name or '?'}",
+                    )
                 elif key == "tenant":
                     expected = str(palette.value("tenant"))
                     if whoami.org_name and whoami.org_name.lower() != expected.lower():
-                        raise StageFailed(f"The API key belongs to tenant {whoami.org_name!r}, not {expected!r}. Fix the tenant field or use a key from {expected!r}.")
+                        raise StageFailed(
+                            f"The API key belongs to tenant {whoami.org_name!r}, not {expected!r}. Fix the tenant field or use a key from {expected!r}."
+                        )
                     record(key, True, f"tenant {whoami.org_name or expected}")
                 elif key == "project":
                     record(key, True, stage_project(client, str(palette.value("defaultProjectID")), check))
                 elif key == "edgehosts":
                     uid = str(palette.value("defaultProjectID"))
                     first = next(iter(client.iter_edge_hosts(project_uid=uid, page_size=1)), None)
-                    record(key, True, "answers: " + (f"edge host {first.uid} visible" if first else "no edge hosts registered in this project yet"))
+                    record(
+                        key,
+                        True,
+                        "answers: "
+                        + (
+                            f"edge host {first.uid} visible"
+                            if first
+                            else "no edge hosts registered in this project yet"
+                        ),
+                    )
             except StageFailed as exc:
                 failed_at = failed_at or key
                 record(key, False, exc.detail, **exc.extra)
@@ -225,7 +260,11 @@ def run(check: PaletteCheck, palette: EffectivePalette, *, on_stage=None) -> str
             client.close()
     if failed_at is None:
         return PaletteCheck.CONNECTED
-    return PaletteCheck.DEGRADED if keys.index(failed_at) >= keys.index(DEGRADED_FROM) else PaletteCheck.FAILED_OUTCOME
+    return (
+        PaletteCheck.DEGRADED
+        if keys.index(failed_at) >= keys.index(DEGRADED_FROM)
+        else PaletteCheck.FAILED_OUTCOME
+    )
 
 
 def stage_project(client: PaletteClient, value: str, check: PaletteCheck) -> str:
@@ -233,19 +272,29 @@ def stage_project(client: PaletteClient, value: str, check: PaletteCheck) -> str
     if not credentials.looks_like_project_uid(value):
         matches = [p for p in client.list_projects() if p.name.lower() == value.lower()]
         if matches:
-            check.progress = {**check.progress, "suggested_project_uid": matches[0].uid, "suggested_project_name": matches[0].name}
+            check.progress = {
+                **check.progress,
+                "suggested_project_uid": matches[0].uid,
+                "suggested_project_name": matches[0].name,
+            }
             PaletteCheck.objects.filter(pk=check.pk).update(progress=check.progress)
-            raise StageFailed(f"defaultProjectID {value!r} is a project name; its UID is {matches[0].uid}. Use the UID.",
-                              suggestion=matches[0].uid)
-        raise StageFailed(f"defaultProjectID {value!r} is not a project UID, and no project has that name. {_project_list(client)}")
+            raise StageFailed(
+                f"defaultProjectID {value!r} is a project name; its UID is {matches[0].uid}. Use the UID.",
+                suggestion=matches[0].uid,
+            )
+        raise StageFailed(
+            f"defaultProjectID {value!r} is not a project UID, and no project has that name. {_project_list(client)}"
+        )
     try:
         client.list_edge_host_tags(project_uid=value)  # a cheap read in the project's own scope
     except perrors.NotFound:
         raise StageFailed(f"Project {value} does not exist. {_project_list(client)}") from None
     except perrors.PermissionDenied:
-        raise StageFailed(f"Project {value} is not readable with this key: its user has no role there. Give the "
-                          f"user a project role (Project Viewer at least) or use another project. "
-                          f"{_project_list(client)}") from None
+        raise StageFailed(
+            f"Project {value} is not readable with this key: its user has no role there. Give the "
+            f"user a project role (Project Viewer at least) or use another project. "
+            f"{_project_list(client)}"
+        ) from None
     name = next((p.name for p in _projects(client) or () if p.uid == value), "")
     return f"project {name} ({value})" if name else f"project {value}"
 
@@ -271,12 +320,20 @@ def _project_list(client: PaletteClient) -> str:
 def latest_check(owner) -> PaletteCheck | None:
     """The newest finished check of a tenant or project (drives the status badge)."""
     field = "project" if hasattr(owner, "tenant_id") else "tenant"
-    return PaletteCheck.objects.filter(**{field: owner}, status__in=PaletteCheck.TERMINAL).order_by("-created").first()
+    return (
+        PaletteCheck.objects.filter(**{field: owner}, status__in=PaletteCheck.TERMINAL)
+        .order_by("-created")
+        .first()
+    )
 
 
 def active_check(owner) -> PaletteCheck | None:
     field = "project" if hasattr(owner, "tenant_id") else "tenant"
-    return PaletteCheck.objects.filter(**{field: owner}, status__in=PaletteCheck.ACTIVE).order_by("-created").first()
+    return (
+        PaletteCheck.objects.filter(**{field: owner}, status__in=PaletteCheck.ACTIVE)
+        .order_by("-created")
+        .first()
+    )
 
 
 def badge(owner) -> dict:
@@ -284,7 +341,10 @@ def badge(owner) -> dict:
     check = latest_check(owner)
     if check is None:
         return {"label": "Never checked", "css": "muted", "check": None}
-    label, css = {PaletteCheck.CONNECTED: ("Connected", "ok"), PaletteCheck.DEGRADED: ("Degraded", "warn")}.get(check.outcome, ("Failed", "fail"))
+    label, css = {
+        PaletteCheck.CONNECTED: ("Connected", "ok"),
+        PaletteCheck.DEGRADED: ("Degraded", "warn"),
+    }.get(check.outcome, ("Failed", "fail"))
     return {"label": label, "css": css, "check": check}
 
 
@@ -302,15 +362,26 @@ def perform_check(check: PaletteCheck, *, on_stage=None) -> PaletteCheck:
         return check
     effective = resolve(check.owner)
     if effective.palette is None:
-        check.stages = [{"key": "url", "name": "URL parses", "passed": False, "detail": "No Palette integration: add Settings to this project or its tenant."}]
-        PaletteCheck.objects.filter(pk=check.pk).update(stages=check.stages, outcome=PaletteCheck.FAILED_OUTCOME)
+        check.stages = [
+            {
+                "key": "url",
+                "name": "URL parses",
+                "passed": False,
+                "detail": "No Palette integration: add Settings to this project or its tenant.",
+            }
+        ]
+        PaletteCheck.objects.filter(pk=check.pk).update(
+            stages=check.stages, outcome=PaletteCheck.FAILED_OUTCOME
+        )
         check.outcome = PaletteCheck.FAILED_OUTCOME
         check.finish(PaletteCheck.FAILED, error=check.stages[0]["detail"])
         return check
     if effective.palette.problems:
         detail = " ".join(effective.palette.problems)
         check.stages = [{"key": "url", "name": "URL parses", "passed": False, "detail": detail}]
-        PaletteCheck.objects.filter(pk=check.pk).update(stages=check.stages, outcome=PaletteCheck.FAILED_OUTCOME)
+        PaletteCheck.objects.filter(pk=check.pk).update(
+            stages=check.stages, outcome=PaletteCheck.FAILED_OUTCOME
+        )
         check.outcome = PaletteCheck.FAILED_OUTCOME
         check.finish(PaletteCheck.FAILED, error=detail)
         return check
@@ -318,11 +389,16 @@ def perform_check(check: PaletteCheck, *, on_stage=None) -> PaletteCheck:
         outcome = run(check, effective.palette, on_stage=on_stage)
     except Exception as exc:  # a bug must end the run visibly, not leave it running forever
         PaletteCheck.objects.filter(pk=check.pk).update(outcome=PaletteCheck.FAILED_OUTCOME)
-        check.finish(PaletteCheck.FAILED, error=f"The check stopped unexpectedly ({type(exc).__name__}); see the worker log.")
+        check.finish(
+            PaletteCheck.FAILED,
+            error=f"The check stopped unexpectedly ({type(exc).__name__}); see the worker log.",
+        )
         raise
     check.outcome = outcome
     PaletteCheck.objects.filter(pk=check.pk).update(outcome=outcome)
     failed = next((s for s in check.stages if s["passed"] is False), None)
-    check.finish(PaletteCheck.SUCCEEDED if outcome == PaletteCheck.CONNECTED else PaletteCheck.FAILED,
-                 error=f"{failed['name']}: {failed['detail']}" if failed else "")
+    check.finish(
+        PaletteCheck.SUCCEEDED if outcome == PaletteCheck.CONNECTED else PaletteCheck.FAILED,
+        error=f"{failed['name']}: {failed['detail']}" if failed else "",
+    )
     return check

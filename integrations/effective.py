@@ -3,6 +3,7 @@
 A project without Settings uses its tenant's. With both, each integration merges field by field
 and the project's values win. Every value carries where it came from, for the UI.
 """
+
 from __future__ import annotations
 
 import logging
@@ -82,7 +83,9 @@ def _palette_values(s: Settings | None, problems: list[str]) -> tuple[dict, str]
         return {}, ""
     secret = _secret(s.namespace, s.palette_secret)
     if secret is None:
-        problems.append(f"Settings {s} names Secret {s.palette_secret}, which does not exist in {s.namespace}.")
+        problems.append(
+            f"Settings {s} names Secret {s.palette_secret}, which does not exist in {s.namespace}."
+        )
         return {}, s.namespace
     raw = secret.get_data().get(credentials.PALETTE_KEY)
     if raw is None:
@@ -107,32 +110,48 @@ def resolve(owner: Tenant | Project) -> Effective:
     project_values, project_ns = _palette_values(project_settings, problems)
     merged = credentials.merge(tenant_values, project_values)
     palette = EffectivePalette(merged, problems=problems)
-    own_missing = [f for f in ("hostUrl", "apiKey") if credentials.own_connection(project_values) and not merged[f][0]]
+    own_missing = [
+        f for f in ("hostUrl", "apiKey") if credentials.own_connection(project_values) and not merged[f][0]
+    ]
     missing = [f for f in credentials.REQUIRED if not merged[f][0]]
     if own_missing:
         palette.problems.append(
             f"The project sets its own Palette connection but not {' and '.join(own_missing)}: a project's own connection "
             "needs its own host URL and API key (the tenant's key is never sent to a host the project chose). Set them on "
-            "the project's Settings, or clear its host, key, TLS and CA to inherit the tenant's connection.")
+            "the project's Settings, or clear its host, key, TLS and CA to inherit the tenant's connection."
+        )
     elif missing and not problems:
-        palette.problems.append(f"Missing {', '.join(missing)}: set them in the project's or the tenant's Palette integration.")
+        palette.problems.append(
+            f"Missing {', '.join(missing)}: set them in the project's or the tenant's Palette integration."
+        )
     project_uid, uid_source = merged["defaultProjectID"]
     allowed = tenant_settings.allowed_project_ids if tenant_settings else []
     if uid_source == "project" and allowed and project_uid not in allowed:
         palette.problems.append(
             f"Palette project {project_uid} is not one the tenant {tenant.name} allows its projects to use "
-            f"({', '.join(allowed)}): pick one of those, or ask a tenant admin to add it.")
+            f"({', '.join(allowed)}): pick one of those, or ask a tenant admin to add it."
+        )
     ref, source = merged["tlsSecretRef"]
     if ref:
         # The CA Secret lives in the namespace of the Settings that named it.
         namespace = project_ns if source == "project" else tenant_ns
         ca = _secret(namespace, ref)
         if ca is None or credentials.CA_KEY not in ca.get_data():
-            palette.problems.append(f"tlsSecretRef names {namespace}/{ref}, which does not exist or has no ca.crt key.")
+            palette.problems.append(
+                f"tlsSecretRef names {namespace}/{ref}, which does not exist or has no ca.crt key."
+            )
         else:
             palette.ca_pem, palette.ca_source = ca.get_data()[credentials.CA_KEY], source
-    hf = "project" if project_settings and project_settings.huggingface_secret else ("tenant" if tenant_settings and tenant_settings.huggingface_secret else "")
-    ngc = "project" if project_settings and project_settings.ngc_secret else ("tenant" if tenant_settings and tenant_settings.ngc_secret else "")
+    hf = (
+        "project"
+        if project_settings and project_settings.huggingface_secret
+        else ("tenant" if tenant_settings and tenant_settings.huggingface_secret else "")
+    )
+    ngc = (
+        "project"
+        if project_settings and project_settings.ngc_secret
+        else ("tenant" if tenant_settings and tenant_settings.ngc_secret else "")
+    )
     return Effective(owner, tenant_settings, project_settings, palette, hf, ngc)
 
 
@@ -157,13 +176,20 @@ def palette_client(palette: EffectivePalette, *, name: str = "", **kwargs):
 
     from palette.client import PaletteClient
 
-    kwargs.setdefault("timeout", (float(django_settings.PALETTE_CONNECT_TIMEOUT), float(django_settings.PALETTE_READ_TIMEOUT)))
+    kwargs.setdefault(
+        "timeout",
+        (float(django_settings.PALETTE_CONNECT_TIMEOUT), float(django_settings.PALETTE_READ_TIMEOUT)),
+    )
     return PaletteClient(
-        str(palette.value("hostUrl")), str(palette.value("apiKey")),
-        project_uid=kwargs.pop("project_uid", None) or str(palette.value("defaultProjectID")) or None, ca_pem=palette.ca_pem or None,
-        skip_verify=bool(palette.value("skipSSLCertificateVerification")), name=name,
+        str(palette.value("hostUrl")),
+        str(palette.value("apiKey")),
+        project_uid=kwargs.pop("project_uid", None) or str(palette.value("defaultProjectID")) or None,
+        ca_pem=palette.ca_pem or None,
+        skip_verify=bool(palette.value("skipSSLCertificateVerification")),
+        name=name,
         # Always the address policy: every connection refuses internal targets (checked as it connects).
-        allowed_networks=tuple(django_settings.PALETTE_ALLOWED_NETWORKS), **kwargs,
+        allowed_networks=tuple(django_settings.PALETTE_ALLOWED_NETWORKS),
+        **kwargs,
     )
 
 
@@ -187,14 +213,26 @@ def _try_again_later(run, exc: BaseException) -> bool:
     wait = RUN_DB_BACKOFF[min(tries, len(RUN_DB_BACKOFF)) - 1]
     try:
         run.set_progress(database_retries=tries)
-        if not run.requeue(f"The database was busy or unreachable ({dberrors.describe(exc)}); "
-                           f"trying again in {wait} s (try {tries + 1} of {RUN_DB_ATTEMPTS})."):
+        if not run.requeue(
+            f"The database was busy or unreachable ({dberrors.describe(exc)}); "
+            f"trying again in {wait} s (try {tries + 1} of {RUN_DB_ATTEMPTS})."
+        ):
             return True  # ended meanwhile (the watchdog): nothing to resend
     except Exception as again:  # the database is still out of reach: the watchdog re-sends or fails the run
-        log.warning("%s %s: could not put it back to pending (%s)", type(run).__name__, run.pk, dberrors.describe(again))
+        log.warning(
+            "%s %s: could not put it back to pending (%s)",
+            type(run).__name__,
+            run.pk,
+            dberrors.describe(again),
+        )
         return True
-    log.warning("%s %s: transient database error (%s), re-sent in %s s", type(run).__name__, run.pk,
-                dberrors.describe(exc), wait)
+    log.warning(
+        "%s %s: transient database error (%s), re-sent in %s s",
+        type(run).__name__,
+        run.pk,
+        dberrors.describe(exc),
+        wait,
+    )
     send(task_for(type(run)), run.pk, countdown=wait)
     return True
 
@@ -227,7 +265,9 @@ def run_with_palette(run, owner: Tenant | Project, work, *, name: str, what: str
         if dberrors.is_transient(exc) and _try_again_later(run, exc):
             return run
         log.exception("%s %s failed", type(run).__name__, run.pk)
-        run.finish(run.FAILED, error=f"{what} stopped unexpectedly ({type(exc).__name__}); see the worker log.")
+        run.finish(
+            run.FAILED, error=f"{what} stopped unexpectedly ({type(exc).__name__}); see the worker log."
+        )
         return run
     if run.is_active:
         run.finish(run.SUCCEEDED)

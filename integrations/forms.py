@@ -11,7 +11,11 @@ from . import credentials
 from .certificates import CertificateError, parse_ca_bundle
 
 MAX_CA_BYTES = 256 * 1024
-TLS_CHOICES = [("inherit", "Inherit from the tenant"), ("verify", "Verify (recommended)"), ("skip", "Skip verification (labs only)")]
+TLS_CHOICES = [
+    ("inherit", "Inherit from the tenant"),
+    ("verify", "Verify (recommended)"),
+    ("skip", "Skip verification (labs only)"),
+]
 
 
 class PaletteIntegrationForm(forms.Form):
@@ -20,34 +24,83 @@ class PaletteIntegrationForm(forms.Form):
     At project level every field may be left blank to inherit the tenant's value.
     """
 
-    settings_name = forms.CharField(max_length=63, validators=[DNS1123_LABEL], required=False, label="Settings name",
-                                    help_text="DNS-1123 label, e.g. dev-settings. Cannot be changed later.")
-    host_url = forms.CharField(max_length=300, required=False, label="Palette host URL",
-                               help_text="https URL or bare host, e.g. api.spectrocloud.com or palette.example.com.")
-    api_key = forms.CharField(max_length=500, required=False, label="API key", strip=True,
-                              widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}))
-    tenant = forms.CharField(max_length=128, required=False, label="Palette tenant", help_text="The tenant (organisation) name in Palette.")
-    default_project_id = forms.CharField(max_length=128, required=False, label="Default project ID",
-                                         help_text="Palette's project UID: 24 hex characters, not the project's name.")
+    settings_name = forms.CharField(
+        max_length=63,
+        validators=[DNS1123_LABEL],
+        required=False,
+        label="Settings name",
+        help_text="DNS-1123 label, e.g. dev-settings. Cannot be changed later.",
+    )
+    host_url = forms.CharField(
+        max_length=300,
+        required=False,
+        label="Palette host URL",
+        help_text="https URL or bare host, e.g. api.spectrocloud.com or palette.example.com.",
+    )
+    api_key = forms.CharField(
+        max_length=500,
+        required=False,
+        label="API key",
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+    )
+    tenant = forms.CharField(
+        max_length=128,
+        required=False,
+        label="Palette tenant",
+        help_text="The tenant (organisation) name in Palette.",
+    )
+    default_project_id = forms.CharField(
+        max_length=128,
+        required=False,
+        label="Default project ID",
+        help_text="Palette's project UID: 24 hex characters, not the project's name.",
+    )
     tls = forms.ChoiceField(choices=TLS_CHOICES, initial="verify", label="TLS certificate verification")
-    ca_pem = forms.CharField(required=False, max_length=MAX_CA_BYTES, label="CA certificate (PEM)", widget=forms.Textarea(attrs={"rows": 4, "placeholder": "-----BEGIN CERTIFICATE-----"}),
-                             help_text="For a self-hosted Palette with a private CA. A bundle of several certificates is fine. Blank keeps the stored one.")
+    ca_pem = forms.CharField(
+        required=False,
+        max_length=MAX_CA_BYTES,
+        label="CA certificate (PEM)",
+        widget=forms.Textarea(attrs={"rows": 4, "placeholder": "-----BEGIN CERTIFICATE-----"}),
+        help_text="For a self-hosted Palette with a private CA. A bundle of several certificates is fine. Blank keeps the stored one.",
+    )
     ca_file = forms.FileField(required=False, label="…or upload the CA file")
     remove_ca = forms.BooleanField(required=False, label="Remove the stored CA certificate")
     inherit_connection = forms.BooleanField(
-        required=False, label="Use the tenant's connection",
-        help_text="Drops this project's own host URL, API key, TLS setting and CA; the tenant's are used instead.")
+        required=False,
+        label="Use the tenant's connection",
+        help_text="Drops this project's own host URL, API key, TLS setting and CA; the tenant's are used instead.",
+    )
     allowed_project_ids = forms.CharField(
-        required=False, label="Palette projects the tenant's projects may use", max_length=25 * 200,
+        required=False,
+        label="Palette projects the tenant's projects may use",
+        max_length=25 * 200,
         widget=forms.Textarea(attrs={"rows": 2, "placeholder": "one project UID per line"}),
         help_text="Besides the default project above. Empty: only tenant admins may point a project at another "
-                  "Palette project with the tenant's API key.")
+        "Palette project with the tenant's API key.",
+    )
 
-    FIELD_OF = {"hostUrl": "host_url", "apiKey": "api_key", "tenant": "tenant", "defaultProjectID": "default_project_id",
-                "skipSSLCertificateVerification": "tls", "tlsSecretRef": "ca_pem"}
+    FIELD_OF = {
+        "hostUrl": "host_url",
+        "apiKey": "api_key",
+        "tenant": "tenant",
+        "defaultProjectID": "default_project_id",
+        "skipSSLCertificateVerification": "tls",
+        "tlsSecretRef": "ca_pem",
+    }
 
-    def __init__(self, *args, owner, current: dict, has_settings: bool, inherits: dict | None, has_ca: bool,
-                 tenant_admin: bool = False, allowed: list[str] | None = None, **kwargs):
+    def __init__(
+        self,
+        *args,
+        owner,
+        current: dict,
+        has_settings: bool,
+        inherits: dict | None,
+        has_ca: bool,
+        tenant_admin: bool = False,
+        allowed: list[str] | None = None,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
         self.owner, self.current, self.inherits, self.has_ca = owner, current, inherits, has_ca
         # The tenant's list of allowed Palette projects, and whether the user may choose outside it (a tenant admin).
@@ -71,28 +124,47 @@ class PaletteIntegrationForm(forms.Form):
         if current.get("apiKey"):
             from core.fields import mask
 
-            self.fields["api_key"].help_text = f"Stored: {mask(current['apiKey'])}. Leave blank to keep it; paste a new key to rotate."
+            self.fields[
+                "api_key"
+            ].help_text = (
+                f"Stored: {mask(current['apiKey'])}. Leave blank to keep it; paste a new key to rotate."
+            )
         else:
             self.fields["api_key"].help_text = "Create one in Palette under Profile > My API Keys."
-        for key, name in (("hostUrl", "host_url"), ("tenant", "tenant"), ("defaultProjectID", "default_project_id")):
+        for key, name in (
+            ("hostUrl", "host_url"),
+            ("tenant", "tenant"),
+            ("defaultProjectID", "default_project_id"),
+        ):
             self.initial.setdefault(name, current.get(key, ""))
             if inherits and inherits.get(key):
                 self.fields[name].widget.attrs["placeholder"] = f"inherited: {inherits[key]}"
         skip = current.get("skipSSLCertificateVerification")
-        self.initial.setdefault("tls", "skip" if skip else ("verify" if skip is False or not self.is_project or inherits is None else "inherit"))
+        self.initial.setdefault(
+            "tls",
+            "skip"
+            if skip
+            else ("verify" if skip is False or not self.is_project or inherits is None else "inherit"),
+        )
 
     def clean_ca_file(self):
         upload = self.cleaned_data.get("ca_file")
         if upload is None:
             return None
         if upload.size > MAX_CA_BYTES:
-            raise forms.ValidationError("The CA file is larger than 256 KiB; upload only the CA certificate(s).")
+            raise forms.ValidationError(
+                "The CA file is larger than 256 KiB; upload only the CA certificate(s)."
+            )
         return upload.read()
 
     def clean(self):
         data = super().clean()
         values: dict = {}
-        text = {"hostUrl": data.get("host_url", ""), "tenant": data.get("tenant", ""), "defaultProjectID": data.get("default_project_id", "")}
+        text = {
+            "hostUrl": data.get("host_url", ""),
+            "tenant": data.get("tenant", ""),
+            "defaultProjectID": data.get("default_project_id", ""),
+        }
         for key, value in text.items():
             if value:
                 values[key] = value
@@ -122,18 +194,35 @@ class PaletteIntegrationForm(forms.Form):
             from .certificates import normalize_pem
 
             self.ca_text = normalize_pem(raw_ca if isinstance(raw_ca, str) else raw_ca.decode("ascii"))
-        if values.get("skipSSLCertificateVerification") and (self.ca_text or (self.has_ca and not data.get("remove_ca"))):
-            self.add_error("tls", "Choose one: verify with the CA certificate, or skip verification — not both.")
+        if values.get("skipSSLCertificateVerification") and (
+            self.ca_text or (self.has_ca and not data.get("remove_ca"))
+        ):
+            self.add_error(
+                "tls", "Choose one: verify with the CA certificate, or skip verification — not both."
+            )
         if data.get("inherit_connection"):
             self.ca_text, data["remove_ca"] = "", self.has_ca
         self._check_connection(data, values)
         self._check_project_choice(values)
         complete_needed = not self.is_project or self.inherits is None
         if complete_needed:
-            labels = {"hostUrl": "host_url", "apiKey": "api_key", "tenant": "tenant", "defaultProjectID": "default_project_id"}
+            labels = {
+                "hostUrl": "host_url",
+                "apiKey": "api_key",
+                "tenant": "tenant",
+                "defaultProjectID": "default_project_id",
+            }
             for key, name in labels.items():
                 if not values.get(key) and name not in self.errors:
-                    self.add_error(name, "Required." + (" Paste the API key once; it is stored encrypted and never shown again." if key == "apiKey" else ""))
+                    self.add_error(
+                        name,
+                        "Required."
+                        + (
+                            " Paste the API key once; it is stored encrypted and never shown again."
+                            if key == "apiKey"
+                            else ""
+                        ),
+                    )
         self.values = values
         return data
 
@@ -150,37 +239,59 @@ class PaletteIntegrationForm(forms.Form):
     def _check_connection(self, data: dict, values: dict) -> None:
         """A key is only sent to the host and trust it was stored with; a project's own connection is whole."""
         has_ca = bool(self.ca_text) or (self.has_ca and not data.get("remove_ca"))
-        if self.is_project and self.inherits is not None and credentials.own_connection({**values, "tlsSecretRef": has_ca}):
+        if (
+            self.is_project
+            and self.inherits is not None
+            and credentials.own_connection({**values, "tlsSecretRef": has_ca})
+        ):
             if not values.get("hostUrl") and "host_url" not in self.errors:
-                self.add_error("host_url", "Enter the host URL: a project with a Palette connection of its own (API key, "
-                                           "TLS or CA) sets its host too. Leave key, TLS and CA blank to inherit the tenant's.")
+                self.add_error(
+                    "host_url",
+                    "Enter the host URL: a project with a Palette connection of its own (API key, "
+                    "TLS or CA) sets its host too. Leave key, TLS and CA blank to inherit the tenant's.",
+                )
             if not values.get("apiKey"):
-                self.add_error("api_key", "Enter this project's own API key: a project that sets its own host, TLS or CA "
-                                          "never uses the tenant's key.")
+                self.add_error(
+                    "api_key",
+                    "Enter this project's own API key: a project that sets its own host, TLS or CA "
+                    "never uses the tenant's key.",
+                )
             if data.get("tls") == "inherit":
-                self.add_error("tls", "Choose Verify or Skip: a project with a connection of its own does not inherit "
-                                      "the tenant's TLS setting.")
+                self.add_error(
+                    "tls",
+                    "Choose Verify or Skip: a project with a connection of its own does not inherit "
+                    "the tenant's TLS setting.",
+                )
         stored_key = self.current.get("apiKey")
         if not stored_key or data.get("api_key") or data.get("inherit_connection"):
             return
         changed = []
         if values.get("hostUrl") != self.current.get("hostUrl"):
             changed.append("the host URL")
-        if values.get("skipSSLCertificateVerification") and not self.current.get("skipSSLCertificateVerification"):
+        if values.get("skipSSLCertificateVerification") and not self.current.get(
+            "skipSSLCertificateVerification"
+        ):
             changed.append("TLS verification (now skipped)")
         if self.ca_text or data.get("remove_ca"):
             changed.append("the CA certificate")
         if changed:
-            self.add_error("api_key", f"Paste the API key again: {' and '.join(changed)} changed, and a stored key is only "
-                                      "sent to the host and TLS trust it was saved with.")
+            self.add_error(
+                "api_key",
+                f"Paste the API key again: {' and '.join(changed)} changed, and a stored key is only "
+                "sent to the host and TLS trust it was saved with.",
+            )
 
     def _check_project_choice(self, values: dict) -> None:
         if not self.is_project:
             return
         problem = credentials.project_choice_problem(
-            values.get("defaultProjectID", ""), current=self.current.get("defaultProjectID", ""),
-            tenant_default=(self.inherits or {}).get("defaultProjectID", ""), allowed=self.allowed,
-            tenant_admin=self.tenant_admin, own_key=credentials.own_connection(values))
+            values.get("defaultProjectID", ""),
+            current=self.current.get("defaultProjectID", ""),
+            tenant_default=(self.inherits or {}).get("defaultProjectID", ""),
+            allowed=self.allowed,
+            tenant_admin=self.tenant_admin,
+            own_key=credentials.own_connection(values),
+        )
         if problem:
             self.add_error("default_project_id", problem)
 
@@ -188,8 +299,10 @@ class PaletteIntegrationForm(forms.Form):
     def project_name_warning(self) -> str:
         value = getattr(self, "values", {}).get("defaultProjectID", "")
         if value and not credentials.looks_like_project_uid(value):
-            return (f"Default project ID {value!r} looks like a project name, not its UID. Saved as typed: "
-                    "run Test connection and this page will offer the matching UID.")
+            return (
+                f"Default project ID {value!r} looks like a project name, not its UID. Saved as typed: "
+                "run Test connection and this page will offer the matching UID."
+            )
         return ""
 
 
@@ -200,7 +313,12 @@ NGC_KEY = re.compile(r"^(nvapi-[A-Za-z0-9_-]{40,}|[A-Za-z0-9+/=]{60,})$")
 class TokenForm(forms.Form):
     """A Hugging Face token or an NVIDIA NGC API key: write-only, format-checked locally."""
 
-    token = forms.CharField(max_length=500, required=False, strip=True, widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}))
+    token = forms.CharField(
+        max_length=500,
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+    )
     remove = forms.BooleanField(required=False, label="Remove this integration")
 
     def __init__(self, *args, kind: str, stored: str = "", **kwargs):
@@ -209,8 +327,15 @@ class TokenForm(forms.Form):
         from core.fields import mask
 
         self.fields["token"].label = "Hugging Face token" if kind == "huggingface" else "NVIDIA NGC API key"
-        self.fields["token"].help_text = (f"Stored: {mask(stored)}. Blank keeps it." if stored else
-                                          ("A Hub token with read access (starts with hf_)." if kind == "huggingface" else "An NGC API key (starts with nvapi-)."))
+        self.fields["token"].help_text = (
+            f"Stored: {mask(stored)}. Blank keeps it."
+            if stored
+            else (
+                "A Hub token with read access (starts with hf_)."
+                if kind == "huggingface"
+                else "An NGC API key (starts with nvapi-)."
+            )
+        )
         self.stored = stored
 
     def clean_token(self):
@@ -223,7 +348,12 @@ class TokenForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        if not data.get("remove") and not data.get("token") and not self.stored and "token" not in self.errors:
+        if (
+            not data.get("remove")
+            and not data.get("token")
+            and not self.stored
+            and "token" not in self.errors
+        ):
             self.add_error("token", "Paste the token to add this integration.")
         return data
 

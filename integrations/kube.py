@@ -14,6 +14,7 @@ Errors are classified once here: transient (connection failures, timeouts, 409, 
 `KubeSyncError` and waits for the periodic resync. Messages say what to do and never contain secret
 values: we build them ourselves and redact anything from the cluster's answer that matches one.
 """
+
 from __future__ import annotations
 
 import base64
@@ -37,7 +38,9 @@ log = logging.getLogger(__name__)
 REQUEST_TIMEOUT = (5, 20)
 # Retry only connection setup inside urllib3 (nothing was sent, so any verb is safe); every other
 # failure goes back to Celery, which retries with backoff and records the error for the UI.
-CONNECT_RETRIES = urllib3.util.Retry(total=2, connect=2, read=0, redirect=0, status=0, other=0, backoff_factor=0.2)
+CONNECT_RETRIES = urllib3.util.Retry(
+    total=2, connect=2, read=0, redirect=0, status=0, other=0, backoff_factor=0.2
+)
 MAX_MESSAGE = 500
 REDACTED = "[redacted]"
 
@@ -89,18 +92,28 @@ def kube_configuration() -> client.Configuration | None:
     elif source == "kubeconfig":
         try:
             # persist_config=False: never write refreshed tokens back into an operator's file.
-            config.load_kube_config(config_file=settings.KUBECONFIG, client_configuration=cfg, persist_config=False)
+            config.load_kube_config(
+                config_file=settings.KUBECONFIG, client_configuration=cfg, persist_config=False
+            )
         except ConfigException as exc:
-            raise KubeConfigError(f"KUBECONFIG={settings.KUBECONFIG} cannot be used: {_truncate(str(exc))}") from None
+            raise KubeConfigError(
+                f"KUBECONFIG={settings.KUBECONFIG} cannot be used: {_truncate(str(exc))}"
+            ) from None
         except OSError as exc:
-            raise KubeConfigError(f"KUBECONFIG={settings.KUBECONFIG} cannot be read: {exc.strerror or type(exc).__name__}.") from None
+            raise KubeConfigError(
+                f"KUBECONFIG={settings.KUBECONFIG} cannot be read: {exc.strerror or type(exc).__name__}."
+            ) from None
         except Exception as exc:  # noqa: BLE001 - YAML errors quote file lines, which may hold a token
-            raise KubeConfigError(f"KUBECONFIG={settings.KUBECONFIG} is not a valid kubeconfig ({type(exc).__name__}).") from None
+            raise KubeConfigError(
+                f"KUBECONFIG={settings.KUBECONFIG} is not a valid kubeconfig ({type(exc).__name__})."
+            ) from None
     else:
         try:
             config.load_incluster_config(client_configuration=cfg)
         except ConfigException as exc:
-            raise KubeConfigError(f"KUBERNETES_IN_CLUSTER is on but the service account cannot be loaded: {_truncate(str(exc))}") from None
+            raise KubeConfigError(
+                f"KUBERNETES_IN_CLUSTER is on but the service account cannot be loaded: {_truncate(str(exc))}"
+            ) from None
     cfg.retries = CONNECT_RETRIES
     return cfg
 
@@ -126,7 +139,12 @@ def kube_status() -> dict:
     try:
         cfg = kube_configuration()
     except KubeConfigError as exc:
-        return {"enabled": True, "server": "", "label": "Kubernetes sync: configuration error", "error": str(exc)}
+        return {
+            "enabled": True,
+            "server": "",
+            "label": "Kubernetes sync: configuration error",
+            "error": str(exc),
+        }
     if cfg is None:
         return {"enabled": False, "server": "", "label": "Kubernetes sync: off", "error": ""}
     return {"enabled": True, "server": cfg.host, "label": f"Kubernetes sync: on ({cfg.host})", "error": ""}
@@ -146,8 +164,12 @@ def secret_body(secret: Secret, resource_version: str | None = None) -> client.V
         api_version="v1",
         kind="Secret",
         type="Opaque",
-        metadata=client.V1ObjectMeta(name=secret.name, namespace=secret.namespace, labels=labels,
-                                     resource_version=resource_version or None),
+        metadata=client.V1ObjectMeta(
+            name=secret.name,
+            namespace=secret.namespace,
+            labels=labels,
+            resource_version=resource_version or None,
+        ),
         data=data,
     )
 
@@ -191,7 +213,9 @@ def sync_secret(secret: Secret, *, api: client.CoreV1Api | None = None) -> None:
     except pydantic.ValidationError as exc:
         # The model's own message quotes the input values: name only the fields.
         fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors()) or "unknown"
-        error = KubeSyncError(f"Secret {secret} cannot be written as a Kubernetes Secret (invalid: {_truncate(fields)}).")
+        error = KubeSyncError(
+            f"Secret {secret} cannot be written as a Kubernetes Secret (invalid: {_truncate(fields)})."
+        )
         _record_error(secret, str(error))
         raise error from None
     except ValueError as exc:
@@ -204,7 +228,9 @@ def sync_secret(secret: Secret, *, api: client.CoreV1Api | None = None) -> None:
             api.api_client.close()
     version = result.metadata.resource_version or ""
     now = timezone.now()
-    Secret.objects.filter(pk=secret.pk).update(kube_resource_version=version, kube_synced_at=now, kube_error="")
+    Secret.objects.filter(pk=secret.pk).update(
+        kube_resource_version=version, kube_synced_at=now, kube_error=""
+    )
     secret.kube_resource_version, secret.kube_synced_at, secret.kube_error = version, now, ""
 
 
@@ -212,8 +238,9 @@ def _write(api: client.CoreV1Api, secret: Secret) -> client.V1Secret:
     ns, name = secret.namespace, secret.name
     if secret.kube_resource_version:
         try:
-            return api.replace_namespaced_secret(name, ns, secret_body(secret, secret.kube_resource_version),
-                                                 _request_timeout=REQUEST_TIMEOUT)
+            return api.replace_namespaced_secret(
+                name, ns, secret_body(secret, secret.kube_resource_version), _request_timeout=REQUEST_TIMEOUT
+            )
         except ApiException as exc:
             if exc.status == 404:
                 # Deleted in the cluster (by a person or a namespace reset): the database wins, recreate.
@@ -226,7 +253,9 @@ def _write(api: client.CoreV1Api, secret: Secret) -> client.V1Secret:
 
 def _create_or_adopt(api: client.CoreV1Api, secret: Secret) -> client.V1Secret:
     try:
-        return api.create_namespaced_secret(secret.namespace, secret_body(secret), _request_timeout=REQUEST_TIMEOUT)
+        return api.create_namespaced_secret(
+            secret.namespace, secret_body(secret), _request_timeout=REQUEST_TIMEOUT
+        )
     except ApiException as exc:
         if exc.status != 409:
             raise
@@ -245,9 +274,12 @@ def _replace_fresh(api: client.CoreV1Api, secret: Secret) -> client.V1Secret:
     # A 409 means someone else wrote: that may be a concurrent sync of a newer save, so write the
     # row's latest content rather than what this run loaded.
     secret.refresh_from_db(fields=["data", "labels"])
-    return api.replace_namespaced_secret(secret.name, secret.namespace,
-                                         secret_body(secret, current.metadata.resource_version),
-                                         _request_timeout=REQUEST_TIMEOUT)
+    return api.replace_namespaced_secret(
+        secret.name,
+        secret.namespace,
+        secret_body(secret, current.metadata.resource_version),
+        _request_timeout=REQUEST_TIMEOUT,
+    )
 
 
 def delete_secret(namespace: str, name: str, *, api: client.CoreV1Api | None = None) -> DeleteOutcome | None:
@@ -274,11 +306,18 @@ def delete_secret(namespace: str, name: str, *, api: client.CoreV1Api | None = N
                 return "absent"
             raise
         if not is_managed(current):
-            log.warning("Not deleting Secret %s/%s from Kubernetes: it is not labelled %s=%s.",
-                        namespace, name, *MANAGED_BY_LABEL)
+            log.warning(
+                "Not deleting Secret %s/%s from Kubernetes: it is not labelled %s=%s.",
+                namespace,
+                name,
+                *MANAGED_BY_LABEL,
+            )
             return "not-managed"
-        options = client.V1DeleteOptions(preconditions=client.V1Preconditions(
-            uid=current.metadata.uid, resource_version=current.metadata.resource_version))
+        options = client.V1DeleteOptions(
+            preconditions=client.V1Preconditions(
+                uid=current.metadata.uid, resource_version=current.metadata.resource_version
+            )
+        )
         try:
             api.delete_namespaced_secret(name, namespace, body=options, _request_timeout=REQUEST_TIMEOUT)
         except ApiException as exc:
@@ -297,6 +336,7 @@ def delete_secret(namespace: str, name: str, *, api: client.CoreV1Api | None = N
 
 
 # --- errors ---------------------------------------------------------------------------------------
+
 
 def _host(api: client.CoreV1Api | None) -> str:
     return api.api_client.configuration.host if api is not None else "the Kubernetes API"
@@ -340,8 +380,9 @@ def _status_body(exc: ApiException) -> dict:
     return body if isinstance(body, dict) else {}
 
 
-def _classify(exc: ApiException, api: client.CoreV1Api | None, namespace: str, name: str, verb: str,
-              values: list[str]) -> KubeSyncError:
+def _classify(
+    exc: ApiException, api: client.CoreV1Api | None, namespace: str, name: str, verb: str, values: list[str]
+) -> KubeSyncError:
     """Turn an ApiException into a safe, actionable KubeSyncError (TransientKubeError when worth retrying)."""
     status = exc.status or 0
     body = _status_body(exc)
@@ -351,21 +392,33 @@ def _classify(exc: ApiException, api: client.CoreV1Api | None, namespace: str, n
     host = _host(api)
     if status == 0:
         # The client raises status 0 for TLS failures: retrying will not fix a certificate.
-        return KubeSyncError(_truncate(f"Cannot talk to {host} securely (TLS): check the cluster's CA in KUBECONFIG."))
+        return KubeSyncError(
+            _truncate(f"Cannot talk to {host} securely (TLS): check the cluster's CA in KUBECONFIG.")
+        )
     if status == 401:
-        message = f"{host} rejected our credentials (401): check the token in KUBECONFIG or the service account."
+        message = (
+            f"{host} rejected our credentials (401): check the token in KUBECONFIG or the service account."
+        )
     elif status == 403:
-        message = (f"Not allowed to {verb} {where} (403): grant get, create, update and delete on secrets in namespace "
-                   f"{namespace} to the account PaletteAI Admin uses.{suffix}")
+        message = (
+            f"Not allowed to {verb} {where} (403): grant get, create, update and delete on secrets in namespace "
+            f"{namespace} to the account PaletteAI Admin uses.{suffix}"
+        )
     elif status == 404 and (body.get("details") or {}).get("kind") == "namespaces":
-        message = (f"Namespace {namespace} does not exist in the cluster at {host}: create it (PaletteAI creates it with "
-                   f"the project); the sync is retried periodically.{suffix}")
+        message = (
+            f"Namespace {namespace} does not exist in the cluster at {host}: create it (PaletteAI creates it with "
+            f"the project); the sync is retried periodically.{suffix}"
+        )
     elif status == 404 and (body.get("details") or {}).get("kind") == "secrets":
         # The Secret vanished between two of our calls (deleted concurrently): the next attempt recreates it.
-        return TransientKubeError(_truncate(f"{where} disappeared from the cluster while we wrote it; will retry.{suffix}"))
+        return TransientKubeError(
+            _truncate(f"{where} disappeared from the cluster while we wrote it; will retry.{suffix}")
+        )
     elif status == 404:
-        message = (f"{host} has no core/v1 Secrets API (404): check that the Kubernetes settings point at the API "
-                   f"server.{suffix}")
+        message = (
+            f"{host} has no core/v1 Secrets API (404): check that the Kubernetes settings point at the API "
+            f"server.{suffix}"
+        )
     elif status == 409:
         message = f"{where} changed in the cluster while we wrote it (409 Conflict); will retry.{suffix}"
     elif status == 429 or status >= 500:
@@ -379,7 +432,9 @@ def _classify(exc: ApiException, api: client.CoreV1Api | None, namespace: str, n
 def _connection_error(exc: urllib3.exceptions.HTTPError, api: client.CoreV1Api | None) -> KubeSyncError:
     reason = getattr(exc, "reason", None)
     if isinstance(exc, urllib3.exceptions.SSLError) or isinstance(reason, urllib3.exceptions.SSLError):
-        return KubeSyncError(f"Cannot talk to {_host(api)} securely (TLS): check the cluster's CA in KUBECONFIG.")
+        return KubeSyncError(
+            f"Cannot talk to {_host(api)} securely (TLS): check the cluster's CA in KUBECONFIG."
+        )
     # The exception's text holds only the URL and the OS error, but the class name is enough.
     kind = type(reason).__name__ if isinstance(reason, Exception) else type(exc).__name__
     return TransientKubeError(f"Cannot reach {_host(api)} ({kind}); will retry.")

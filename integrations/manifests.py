@@ -10,6 +10,7 @@ the same rules as the web forms (integrations.credentials, integrations.certific
 written through integrations.configure, which audits and schedules the Kubernetes sync.
 Secret values never appear in messages or in a default export.
 """
+
 from __future__ import annotations
 
 import base64
@@ -19,7 +20,13 @@ from typing import Any
 
 from core.manifests import MISSING, REDACTED, Document, Handler, Plan, shorten, type_name
 from tenancy import access
-from tenancy.manifests import TENANT_PREFIX, can_write_namespace, namespace_owner, owner_object, tenant_namespace
+from tenancy.manifests import (
+    TENANT_PREFIX,
+    can_write_namespace,
+    namespace_owner,
+    owner_object,
+    tenant_namespace,
+)
 from tenancy.models import Tenant
 
 from . import configure, credentials
@@ -40,8 +47,10 @@ REFS = {
     "nvidiaNgc": ("ngc_secret", credentials.NGC_KEY),
 }
 SECRET_NAME_VALIDATORS = Secret._meta.get_field("name").validators
-NO_OWNER = ("no tenant or project owns namespace {ns}: use a tenant's namespace (tenant-<name>) or a project's, "
-            "and create that Tenant or Project first or in this file.")
+NO_OWNER = (
+    "no tenant or project owns namespace {ns}: use a tenant's namespace (tenant-<name>) or a project's, "
+    "and create that Tenant or Project first or in this file."
+)
 
 
 def final_secret(plan: Plan, namespace: str, name: str) -> tuple[bool, dict | None]:
@@ -57,7 +66,9 @@ def _credential(data: dict | None) -> tuple[str, str] | None:
     """(hostUrl, apiKey) of a Palette Secret's data, for the one-credential-one-Settings rule."""
     try:
         # Lenient: stored Secrets may hold a project name the web form accepted with a warning.
-        values = credentials.parse_palette_json((data or {}).get(credentials.PALETTE_KEY), partial=True, allow_project_name=True)
+        values = credentials.parse_palette_json(
+            (data or {}).get(credentials.PALETTE_KEY), partial=True, allow_project_name=True
+        )
     except credentials.CredentialError:
         return None
     return (values["hostUrl"], values["apiKey"]) if values.get("hostUrl") and values.get("apiKey") else None
@@ -72,7 +83,9 @@ def _remember_secrets(plan: Plan, key: str, value: str) -> None:
         except ValueError:
             return
         if isinstance(data, dict):
-            plan.secrets.update(v.strip() for k, v in data.items() if k in ("apiKey", "token") and isinstance(v, str))
+            plan.secrets.update(
+                v.strip() for k, v in data.items() if k in ("apiKey", "token") and isinstance(v, str)
+            )
 
 
 def _read_values(doc: Document, plan: Plan) -> dict[str, tuple[str | None, str]]:
@@ -96,7 +109,9 @@ def _read_values(doc: Document, plan: Plan) -> dict[str, tuple[str | None, str]]
                 plan.error(doc, path, f"unknown key; an integration Secret holds {known}.")
                 continue
             if not isinstance(value, str):
-                hint = " Quote the JSON ('{...}') or use a block scalar (|)." if isinstance(value, dict) else ""
+                hint = (
+                    " Quote the JSON ('{...}') or use a block scalar (|)." if isinstance(value, dict) else ""
+                )
                 plan.error(doc, path, f"must be a string, not {type_name(value)}.{hint}")
                 values[key] = (None, path)
                 continue
@@ -104,11 +119,17 @@ def _read_values(doc: Document, plan: Plan) -> dict[str, tuple[str | None, str]]
                 try:
                     value = base64.b64decode("".join(value.split()), validate=True).decode("utf-8")
                 except UnicodeDecodeError:
-                    plan.error(doc, path, "decodes to binary data, not text; these keys hold text (JSON or PEM).")
+                    plan.error(
+                        doc, path, "decodes to binary data, not text; these keys hold text (JSON or PEM)."
+                    )
                     values[key] = (None, path)
                     continue
                 except (binascii.Error, ValueError):
-                    plan.error(doc, path, "not valid base64: encode the value with `base64 -w0`, or write it as plain text under stringData.")
+                    plan.error(
+                        doc,
+                        path,
+                        "not valid base64: encode the value with `base64 -w0`, or write it as plain text under stringData.",
+                    )
                     values[key] = (None, path)
                     continue
             _remember_secrets(plan, key, value)
@@ -153,13 +174,19 @@ class SecretHandler(Handler):
         # Unreadable or empty: its data is unknown, so references to it get no knock-on message.
         unknown = not values or not all(isinstance(section, dict) for section in sections)
         if not values and all(section == {} for section in sections):
-            plan.error(doc, "stringData", f"the Secret is empty; add one of the keys {', '.join(SECRET_KEYS)}.")
+            plan.error(
+                doc, "stringData", f"the Secret is empty; add one of the keys {', '.join(SECRET_KEYS)}."
+            )
         for key, (value, path) in values.items():
             if value is None:
                 continue
             if value.strip() == REDACTED:
-                plan.error(doc, path, f"holds the placeholder {REDACTED} written by export; put the real value here, "
-                                      "or export with --show-secrets.")
+                plan.error(
+                    doc,
+                    path,
+                    f"holds the placeholder {REDACTED} written by export; put the real value here, "
+                    "or export with --show-secrets.",
+                )
             elif key == credentials.PALETTE_KEY and owner is not None:
                 self._check_palette(doc, plan, value, path, partial=owner.is_project)
             elif key == credentials.CA_KEY:
@@ -169,22 +196,31 @@ class SecretHandler(Handler):
                     plan.error(doc, path, str(exc))
             elif key in TOKEN_FIELDS:
                 _check_token(doc, plan, key, value, path)
-        doc.state.update(data=None if unknown else {k: v for k, (v, _) in values.items()},
-                         paths={k: p for k, (_, p) in values.items()}, labels=labels)
+        doc.state.update(
+            data=None if unknown else {k: v for k, (v, _) in values.items()},
+            paths={k: p for k, (_, p) in values.items()},
+            labels=labels,
+        )
 
     @staticmethod
     def _check_palette(doc: Document, plan: Plan, value: str, path: str, *, partial: bool) -> None:
         # Tenant-level credentials must be complete; a project's may override only some fields.
         try:
-            doc.state["palette"] = values = credentials.parse_palette_json(value, partial=partial, resolve=True)
+            doc.state["palette"] = values = credentials.parse_palette_json(
+                value, partial=partial, resolve=True
+            )
         except credentials.CredentialError as exc:
             plan.error(doc, path if exc.field == credentials.PALETTE_KEY else f"{path}.{exc.field}", str(exc))
             return
         missing = [f for f in ("hostUrl", "apiKey") if not values.get(f)]
         if partial and credentials.own_connection(values) and missing:
-            plan.error(doc, path, f"a project's own Palette connection needs {' and '.join(missing)} too (the tenant's key "
-                                  "is never sent to a host or trust the project chose); add them, or drop hostUrl, apiKey, "
-                                  "skipSSLCertificateVerification and tlsSecretRef to inherit the tenant's connection.")
+            plan.error(
+                doc,
+                path,
+                f"a project's own Palette connection needs {' and '.join(missing)} too (the tenant's key "
+                "is never sent to a host or trust the project chose); add them, or drop hostUrl, apiKey, "
+                "skipSSLCertificateVerification and tlsSecretRef to inherit the tenant's connection.",
+            )
 
     def check(self, plan: Plan) -> None:
         for doc in plan.of_kind("Secret"):
@@ -195,8 +231,12 @@ class SecretHandler(Handler):
             path = f"{doc.state['paths'][credentials.PALETTE_KEY]}.tlsSecretRef"
             exists, data = final_secret(plan, doc.namespace, ref)
             if not exists:
-                plan.error(doc, path, f"Secret {ref} does not exist in namespace {doc.namespace}; add it (with key ca.crt) "
-                                      "to this file or create it first.")
+                plan.error(
+                    doc,
+                    path,
+                    f"Secret {ref} does not exist in namespace {doc.namespace}; add it (with key ca.crt) "
+                    "to this file or create it first.",
+                )
             elif data is not None and credentials.CA_KEY not in data:
                 plan.error(doc, path, f"Secret {ref} has no ca.crt key; put the CA certificate under ca.crt.")
 
@@ -209,8 +249,15 @@ class SecretHandler(Handler):
             return
         stored = Secret.objects.filter(namespace=doc.namespace, name=doc.name).first()
         try:
-            current = credentials.parse_palette_json(stored.get_data().get(credentials.PALETTE_KEY, "{}"), partial=True,
-                                                     allow_project_name=True) if stored else {}
+            current = (
+                credentials.parse_palette_json(
+                    stored.get_data().get(credentials.PALETTE_KEY, "{}"),
+                    partial=True,
+                    allow_project_name=True,
+                )
+                if stored
+                else {}
+            )
         except credentials.CredentialError:
             current = {}
         tenant_namespace_ = tenant_namespace(owner.tenant)
@@ -223,15 +270,23 @@ class SecretHandler(Handler):
         if tenant_settings is not None:
             _, data = final_secret(plan, tenant_namespace_, tenant_settings.palette_secret)
             try:
-                tenant_default = credentials.parse_palette_json((data or {}).get(credentials.PALETTE_KEY, "{}"), partial=True,
-                                                                allow_project_name=True).get("defaultProjectID", "")
+                tenant_default = credentials.parse_palette_json(
+                    (data or {}).get(credentials.PALETTE_KEY, "{}"), partial=True, allow_project_name=True
+                ).get("defaultProjectID", "")
             except credentials.CredentialError:
                 pass
         tenant = Tenant.objects.filter(name=owner.tenant).first()
-        tenant_admin = plan.user is None or tenant is None or access.tenant_role(plan.user, tenant) == access.ADMIN
+        tenant_admin = (
+            plan.user is None or tenant is None or access.tenant_role(plan.user, tenant) == access.ADMIN
+        )
         problem = credentials.project_choice_problem(
-            values["defaultProjectID"], current=current.get("defaultProjectID", ""), tenant_default=tenant_default,
-            allowed=allowed, tenant_admin=tenant_admin, own_key=credentials.own_connection(values))
+            values["defaultProjectID"],
+            current=current.get("defaultProjectID", ""),
+            tenant_default=tenant_default,
+            allowed=allowed,
+            tenant_admin=tenant_admin,
+            own_key=credentials.own_connection(values),
+        )
         if problem:
             plan.error(doc, f"{doc.state['paths'][credentials.PALETTE_KEY]}.defaultProjectID", problem)
 
@@ -243,29 +298,49 @@ class SecretHandler(Handler):
             expected = {**(labels or existing.labels or {}), MANAGED_BY_LABEL[0]: MANAGED_BY_LABEL[1]}
             if existing.get_data() == data and existing.labels == expected:
                 return "unchanged"
-        configure.save_secret(owner_object(doc.namespace), doc.name, data, labels=labels, request=plan.request,
-                              user=plan.user, source=plan.audit_source)
+        configure.save_secret(
+            owner_object(doc.namespace),
+            doc.name,
+            data,
+            labels=labels,
+            request=plan.request,
+            user=plan.user,
+            source=plan.audit_source,
+        )
         return "configured" if existing else "created"
 
     def validate_delete(self, doc: Document, plan: Plan) -> None:
         if not Secret.objects.filter(namespace=doc.namespace, name=doc.name).exists():
             return
-        users = [s.name for s in Settings.objects.filter(namespace=doc.namespace)
-                 if doc.name in (s.palette_secret, s.huggingface_secret, s.ngc_secret) and not plan.find("Settings", s.name, s.namespace)]
+        users = [
+            s.name
+            for s in Settings.objects.filter(namespace=doc.namespace)
+            if doc.name in (s.palette_secret, s.huggingface_secret, s.ngc_secret)
+            and not plan.find("Settings", s.name, s.namespace)
+        ]
         if users:
-            plan.error(doc, "", f"Settings {', '.join(users)} still use this Secret; delete or change them first "
-                                "(they may be listed in this file).")
+            plan.error(
+                doc,
+                "",
+                f"Settings {', '.join(users)} still use this Secret; delete or change them first "
+                "(they may be listed in this file).",
+            )
         for other in Secret.objects.filter(namespace=doc.namespace).exclude(name=doc.name):
             if plan.find("Secret", other.name, other.namespace):
                 continue
             try:
-                values = credentials.parse_palette_json(other.get_data().get(credentials.PALETTE_KEY), partial=True,
-                                                        allow_project_name=True)
+                values = credentials.parse_palette_json(
+                    other.get_data().get(credentials.PALETTE_KEY), partial=True, allow_project_name=True
+                )
             except credentials.CredentialError:
                 continue
             if values.get("tlsSecretRef") == doc.name:
-                plan.error(doc, "", f"Secret {other.name} names this Secret as its tlsSecretRef (CA certificate); "
-                                    "change or delete that Secret first.")
+                plan.error(
+                    doc,
+                    "",
+                    f"Secret {other.name} names this Secret as its tlsSecretRef (CA certificate); "
+                    "change or delete that Secret first.",
+                )
 
     def delete(self, doc: Document, plan: Plan) -> str:
         secret = Secret.objects.filter(namespace=doc.namespace, name=doc.name).first()
@@ -284,7 +359,15 @@ class SecretHandler(Handler):
             if secret.labels:
                 metadata["labels"] = dict(secret.labels)
             values = {k: (v if show_secrets else REDACTED) for k, v in sorted(secret.get_data().items())}
-            out.append({"apiVersion": "v1", "kind": "Secret", "metadata": metadata, "type": "Opaque", "stringData": values})
+            out.append(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Secret",
+                    "metadata": metadata,
+                    "type": "Opaque",
+                    "stringData": values,
+                }
+            )
         return out
 
 
@@ -300,20 +383,34 @@ class SettingsHandler(Handler):
         namespace = doc.namespace
         if namespace_owner(plan, namespace) is None:
             plan.error(doc, "metadata.namespace", NO_OWNER.format(ns=namespace))
-        plan.check_text(doc, "metadata.name", doc.name, validators=Settings._meta.get_field("name").validators)
+        plan.check_text(
+            doc, "metadata.name", doc.name, validators=Settings._meta.get_field("name").validators
+        )
         existing = Settings.objects.filter(namespace=namespace).exclude(name=doc.name).first()
         if existing is not None:
-            plan.error(doc, "metadata.name", f"namespace {namespace} already has Settings {existing.name}, and a Settings name "
-                                             f"cannot be changed: use name {existing.name} (or delete those Settings first).")
+            plan.error(
+                doc,
+                "metadata.name",
+                f"namespace {namespace} already has Settings {existing.name}, and a Settings name "
+                f"cannot be changed: use name {existing.name} (or delete those Settings first).",
+            )
         for other in plan.of_kind("Settings"):
             if other.namespace == namespace and other.index < doc.index:
-                plan.error(doc, "metadata.name", f"document {other.index} already defines Settings {other.name} in {namespace}; "
-                                                 "a tenant or project has one Settings.")
+                plan.error(
+                    doc,
+                    "metadata.name",
+                    f"document {other.index} already defines Settings {other.name} in {namespace}; "
+                    "a tenant or project has one Settings.",
+                )
         if plan.mapping(doc, "spec", keys=REFS) is None:
             return
         if doc.get("spec.palette") in (MISSING, None):
-            plan.error(doc, "spec.palette", "required: every Settings needs the Palette integration, "
-                                            "palette: {secretRef: {name: <Secret with key palette>}}.")
+            plan.error(
+                doc,
+                "spec.palette",
+                "required: every Settings needs the Palette integration, "
+                "palette: {secretRef: {name: <Secret with key palette>}}.",
+            )
         refs: dict[str, str] = {}
         for key in REFS:
             keys = ("secretRef", "allowedProjectIDs") if key == "palette" else ("secretRef",)
@@ -321,7 +418,9 @@ class SettingsHandler(Handler):
                 continue
             if plan.mapping(doc, f"spec.{key}.secretRef", keys=("name",)) is None:
                 continue
-            name = plan.text(doc, f"spec.{key}.secretRef.name", max_length=253, validators=SECRET_NAME_VALIDATORS)
+            name = plan.text(
+                doc, f"spec.{key}.secretRef.name", max_length=253, validators=SECRET_NAME_VALIDATORS
+            )
             if name:
                 refs[key] = name
         doc.state["refs"] = refs
@@ -336,10 +435,16 @@ class SettingsHandler(Handler):
             return
         path = "spec.palette.allowedProjectIDs"
         if not doc.namespace.startswith(TENANT_PREFIX):
-            plan.error(doc, path, "only a tenant's Settings list the Palette projects its projects may use; remove it here.")
+            plan.error(
+                doc,
+                path,
+                "only a tenant's Settings list the Palette projects its projects may use; remove it here.",
+            )
             return
         if not isinstance(value, list) or not all(isinstance(uid, str) for uid in value) or len(value) > 200:
-            plan.error(doc, path, "must be a list of Palette project UIDs (24 hex characters each), at most 200.")
+            plan.error(
+                doc, path, "must be a list of Palette project UIDs (24 hex characters each), at most 200."
+            )
             return
         for index, uid in enumerate(value):
             try:
@@ -376,8 +481,12 @@ class SettingsHandler(Handler):
                     continue  # stored Settings and Secret the file does not touch
                 exists, data = final_secret(plan, namespace, secret_name)
                 if doc is not None and not exists:
-                    plan.error(doc, f"spec.{key}.secretRef.name", f"Secret {secret_name} does not exist in namespace {namespace}; "
-                                                                  "add it to this file or create it first.")
+                    plan.error(
+                        doc,
+                        f"spec.{key}.secretRef.name",
+                        f"Secret {secret_name} does not exist in namespace {namespace}; "
+                        "add it to this file or create it first.",
+                    )
                 elif data is not None and wanted not in data:
                     message = f"Secret {secret_name} has no {wanted} key ({SECRET_KEYS[wanted]}), which Settings {name} need for {key}."
                     if doc is not None:
@@ -392,10 +501,17 @@ class SettingsHandler(Handler):
             if "settings_ref" not in doc.state:
                 continue
             namespace, name = doc.state["settings_ref"]
-            if plan.find("Settings", name, namespace) or Settings.objects.filter(namespace=namespace, name=name).exists():
+            if (
+                plan.find("Settings", name, namespace)
+                or Settings.objects.filter(namespace=namespace, name=name).exists()
+            ):
                 continue
-            plan.error(doc, "spec.settingsRef.name", f"there are no Settings {name} in namespace {namespace}; "
-                                                     "add them to this file or create them first.")
+            plan.error(
+                doc,
+                "spec.settingsRef.name",
+                f"there are no Settings {name} in namespace {namespace}; "
+                "add them to this file or create them first.",
+            )
 
     def _check_unique_credentials(self, plan: Plan) -> None:
         """One Palette credential (host + API key) backs one Settings (PaletteAI's rule); the file's newcomer gets the error."""
@@ -419,8 +535,10 @@ class SettingsHandler(Handler):
                 continue
             if not touched:
                 continue  # an old conflict the file does not touch
-            message = (f"this Palette API key for {credential[0]} already backs Settings {seen[credential]}. Use one tenant-level "
-                       "Settings and let projects inherit it, or create a separate API key.")
+            message = (
+                f"this Palette API key for {credential[0]} already backs Settings {seen[credential]}. Use one tenant-level "
+                "Settings and let projects inherit it, or create a separate API key."
+            )
             if doc is not None:
                 plan.error(doc, "spec.palette.secretRef.name", message)
             else:
@@ -431,12 +549,22 @@ class SettingsHandler(Handler):
         wanted = {field: refs.get(key, "") for key, (field, _) in REFS.items()}
         existing = Settings.objects.filter(namespace=doc.namespace, name=doc.name).first()
         wanted_allowed = doc.state.get("allowed", [])
-        if (existing is not None and all(getattr(existing, f) == v for f, v in wanted.items())
-                and existing.allowed_project_ids == wanted_allowed):
+        if (
+            existing is not None
+            and all(getattr(existing, f) == v for f, v in wanted.items())
+            and existing.allowed_project_ids == wanted_allowed
+        ):
             return "unchanged"
         owner = owner_object(doc.namespace)
-        configure.save_settings(owner, doc.name, request=plan.request, user=plan.user, source=plan.audit_source,
-                                allowed_project_ids=wanted_allowed if isinstance(owner, Tenant) else None, **wanted)
+        configure.save_settings(
+            owner,
+            doc.name,
+            request=plan.request,
+            user=plan.user,
+            source=plan.audit_source,
+            allowed_project_ids=wanted_allowed if isinstance(owner, Tenant) else None,
+            **wanted,
+        )
         return "configured" if existing else "created"
 
     def delete(self, doc: Document, plan: Plan) -> str:
@@ -452,11 +580,21 @@ class SettingsHandler(Handler):
             settings = settings.filter(namespace=namespace)
         out = []
         for s in settings:
-            spec = {key: {"secretRef": {"name": getattr(s, field)}} for key, (field, _) in REFS.items() if getattr(s, field)}
+            spec = {
+                key: {"secretRef": {"name": getattr(s, field)}}
+                for key, (field, _) in REFS.items()
+                if getattr(s, field)
+            }
             if s.allowed_project_ids:
                 spec["palette"]["allowedProjectIDs"] = list(s.allowed_project_ids)
-            out.append({"apiVersion": self.api_versions[0], "kind": "Settings",
-                        "metadata": {"name": s.name, "namespace": s.namespace}, "spec": spec})
+            out.append(
+                {
+                    "apiVersion": self.api_versions[0],
+                    "kind": "Settings",
+                    "metadata": {"name": s.name, "namespace": s.namespace},
+                    "spec": spec,
+                }
+            )
         return out
 
     def amend_export(self, documents: list[dict]) -> None:

@@ -5,6 +5,7 @@ Secrets (Palette required; Hugging Face and NVIDIA NGC optional). A Palette Secr
 `palette` holding JSON (apiKey, defaultProjectID, hostUrl, tenant,
 skipSSLCertificateVerification, tlsSecretRef); a CA Secret has key `ca.crt`.
 """
+
 from __future__ import annotations
 
 import json
@@ -57,7 +58,9 @@ class Scoped(OwnedByTenantOrProject, models.Model):
 
 def scope_constraint(name: str) -> models.CheckConstraint:
     return models.CheckConstraint(
-        condition=Q(tenant__isnull=False, project__isnull=True) | Q(tenant__isnull=True, project__isnull=False), name=name
+        condition=Q(tenant__isnull=False, project__isnull=True)
+        | Q(tenant__isnull=True, project__isnull=False),
+        name=name,
     )
 
 
@@ -121,8 +124,12 @@ class Settings(Scoped):
         constraints = [
             models.UniqueConstraint(fields=["namespace", "name"], name="settings_unique_in_namespace"),
             # A tenant or project references at most one Settings.
-            models.UniqueConstraint(fields=["tenant"], condition=Q(tenant__isnull=False), name="settings_one_per_tenant"),
-            models.UniqueConstraint(fields=["project"], condition=Q(project__isnull=False), name="settings_one_per_project"),
+            models.UniqueConstraint(
+                fields=["tenant"], condition=Q(tenant__isnull=False), name="settings_one_per_tenant"
+            ),
+            models.UniqueConstraint(
+                fields=["project"], condition=Q(project__isnull=False), name="settings_one_per_project"
+            ),
             scope_constraint("settings_tenant_xor_project"),
         ]
 
@@ -143,12 +150,16 @@ class PaletteCheck(OwnedByTenantOrProject, TaskRun):
     project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     stages = models.JSONField(default=list, blank=True)
     outcome = models.CharField(max_length=16, blank=True)
-    trigger = models.CharField(max_length=32, default="manual", help_text="manual, schedule, rotation, wizard or cli")
+    trigger = models.CharField(
+        max_length=32, default="manual", help_text="manual, schedule, rotation, wizard or cli"
+    )
 
     class Meta(TaskRun.Meta):
-        constraints = [scope_constraint("palettecheck_tenant_xor_project"),
-                       one_active_run_per("tenant", name="palettecheck_one_active_per_tenant"),
-                       one_active_run_per("project", name="palettecheck_one_active_per_project")]
+        constraints = [
+            scope_constraint("palettecheck_tenant_xor_project"),
+            one_active_run_per("tenant", name="palettecheck_one_active_per_tenant"),
+            one_active_run_per("project", name="palettecheck_one_active_per_project"),
+        ]
         indexes = [models.Index(fields=["project", "-created"]), models.Index(fields=["tenant", "-created"])]
 
 
@@ -171,8 +182,12 @@ class OnboardingSession(models.Model):
     project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     current_step = models.CharField(max_length=16, default="tenant")
     completed_steps = models.JSONField(default=list, blank=True)
-    palette_scope = models.CharField(max_length=8, blank=True, help_text="Where the wizard stored the credentials: tenant or project.")
-    palette_check = models.ForeignKey(PaletteCheck, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    palette_scope = models.CharField(
+        max_length=8, blank=True, help_text="Where the wizard stored the credentials: tenant or project."
+    )
+    palette_check = models.ForeignKey(
+        PaletteCheck, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     skipped_check = models.BooleanField(default=False)
     results = models.JSONField(default=dict, blank=True)
     finished = models.DateTimeField(null=True, blank=True)

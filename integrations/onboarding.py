@@ -7,9 +7,11 @@ never a secret), so a step survives a reload, the back button, and a break of a 
 the transitions here; saving credentials and tokens goes through `saving`, the same path as the
 Settings page.
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from django import forms
 from django.core.exceptions import PermissionDenied
@@ -41,19 +43,26 @@ SKIP_CHECK_ACK = "I understand discovery will not work until the connection pass
 # Sessions ---------------------------------------------------------------------------------------
 def get_session(user, session_uuid) -> OnboardingSession:
     """The user's own session; anyone else's is a 404, like any object they may not see."""
-    session = (OnboardingSession.objects.select_related("tenant", "project", "palette_check")
-               .filter(uuid=session_uuid, user=user).first())
+    session = (
+        OnboardingSession.objects.select_related("tenant", "project", "palette_check")
+        .filter(uuid=session_uuid, user=user)
+        .first()
+    )
     if session is None:
         raise Http404("No such onboarding session.")
     return session
 
 
 def unfinished(user) -> QuerySet[OnboardingSession]:
-    return OnboardingSession.objects.select_related("tenant", "project").filter(user=user, finished__isnull=True)
+    return OnboardingSession.objects.select_related("tenant", "project").filter(
+        user=user, finished__isnull=True
+    )
 
 
 def finished(user) -> QuerySet[OnboardingSession]:
-    return OnboardingSession.objects.select_related("tenant", "project").filter(user=user, finished__isnull=False)
+    return OnboardingSession.objects.select_related("tenant", "project").filter(
+        user=user, finished__isnull=False
+    )
 
 
 def start_session(user, tenant: Tenant | None = None, project: Project | None = None) -> OnboardingSession:
@@ -62,8 +71,12 @@ def start_session(user, tenant: Tenant | None = None, project: Project | None = 
         existing = unfinished(user).filter(project=project).first()
         if existing is not None:
             return existing
-    session = OnboardingSession(user=user, tenant=tenant or (project.tenant if project else None), project=project)
-    session.completed_steps = [key for key, chosen in (("tenant", session.tenant), ("project", project)) if chosen]
+    session = OnboardingSession(
+        user=user, tenant=tenant or (project.tenant if project else None), project=project
+    )
+    session.completed_steps = [
+        key for key, chosen in (("tenant", session.tenant), ("project", project)) if chosen
+    ]
     session.current_step = first_open_step(session)
     session.save()
     return session
@@ -87,13 +100,22 @@ def first_open_step(session: OnboardingSession) -> str:
 def can_open(session: OnboardingSession, step: str) -> bool:
     """A step opens once every step before it is done (so a bookmarked later step cannot skip one)."""
     done = done_steps(session)
-    return all(key in done for key in STEP_KEYS[:STEP_KEYS.index(step)])
+    return all(key in done for key in STEP_KEYS[: STEP_KEYS.index(step)])
 
 
 def step_nav(session: OnboardingSession, current: str) -> list[dict]:
     done = done_steps(session)
-    return [{"key": key, "title": title, "done": key in done, "current": key == current,
-             "open": can_open(session, key), "url": step_url(session, key)} for key, title in STEPS]
+    return [
+        {
+            "key": key,
+            "title": title,
+            "done": key in done,
+            "current": key == current,
+            "open": can_open(session, key),
+            "url": step_url(session, key),
+        }
+        for key, title in STEPS
+    ]
 
 
 def still_allowed(user, session: OnboardingSession) -> bool:
@@ -128,7 +150,9 @@ def _complete(session: OnboardingSession, step: str, *, forget_later: bool = Fal
 def _forget_connection(session: OnboardingSession) -> None:
     session.palette_check = None
     session.skipped_check = False
-    session.results = {k: v for k, v in session.results.items() if k not in ("palette", "tokens", "discovery")}
+    session.results = {
+        k: v for k, v in session.results.items() if k not in ("palette", "tokens", "discovery")
+    }
     session.finished = None
 
 
@@ -168,7 +192,9 @@ def follow_check(session: OnboardingSession, check: PaletteCheck) -> None:
     session.palette_check = check
     session.skipped_check = False
     session.finished = None
-    session.completed_steps = [k for k in done_steps(session) if STEP_KEYS.index(k) < STEP_KEYS.index("check")]
+    session.completed_steps = [
+        k for k in done_steps(session) if STEP_KEYS.index(k) < STEP_KEYS.index("check")
+    ]
     session.current_step = first_open_step(session)
     session.save()
 
@@ -215,14 +241,18 @@ def onboardable_projects(user, tenant: Tenant) -> QuerySet[Project]:
     """Projects of `tenant` whose Settings the user may change (project admin, tenant admin)."""
     if access.tenant_role(user, tenant) == access.ADMIN:
         return tenant.projects.all()
-    return tenant.projects.filter(memberships__user=user, memberships__role=Membership.PROJECT_ADMIN).distinct()
+    return tenant.projects.filter(
+        memberships__user=user, memberships__role=Membership.PROJECT_ADMIN
+    ).distinct()
 
 
 def resolve_tenant(user, name: str) -> tuple[Tenant, str]:
     """A tenant to onboard in: 404 when the user cannot see it, 403 when they administer nothing in it."""
     tenant, role = access.get_tenant_for_user(user, name, need=access.READ)
     if role != access.ADMIN and not onboardable_projects(user, tenant).exists():
-        raise PermissionDenied("Onboarding needs the tenant admin role, or the admin role in one of the tenant's projects.")
+        raise PermissionDenied(
+            "Onboarding needs the tenant admin role, or the admin role in one of the tenant's projects."
+        )
     return tenant, role
 
 
@@ -303,29 +333,56 @@ def start_discovery(project: Project) -> dict:
     if discovery_starter is None:
         return {"status": "unavailable", "detail": "Discovery is not available yet in this installation."}
     run = discovery_starter(project, trigger="onboarding")
-    return {"status": "started", "detail": "Discovery started: edge hosts appear in the inventory as they are found.",
-            "run": str(getattr(run, "uuid", "") or "")}
+    return {
+        "status": "started",
+        "detail": "Discovery started: edge hosts appear in the inventory as they are found.",
+        "run": str(getattr(run, "uuid", "") or ""),
+    }
 
 
 def next_steps(project: Project) -> list[dict]:
     """Links for the summary: Settings, the inventory when compute offers it, the overviews."""
-    links = [{"label": "Settings (integrations, connection status, YAML)",
-              "url": reverse("integrations:project_settings", args=[project.tenant.name, project.name])}]
+    links = [
+        {
+            "label": "Settings (integrations, connection status, YAML)",
+            "url": reverse("integrations:project_settings", args=[project.tenant.name, project.name]),
+        }
+    ]
     try:
-        links.append({"label": "Compute inventory (discovered edge hosts)",
-                      "url": reverse("compute:inventory", args=[project.tenant.name, project.name])})
+        links.append(
+            {
+                "label": "Compute inventory (discovered edge hosts)",
+                "url": reverse("compute:inventory", args=[project.tenant.name, project.name]),
+            }
+        )
     except NoReverseMatch:
         pass
-    links.append({"label": f"Project overview ({project.name})", "url": reverse("tenancy:project_detail", args=[project.tenant.name, project.name])})
-    links.append({"label": f"Tenant overview ({project.tenant.name})", "url": reverse("tenancy:tenant_detail", args=[project.tenant.name])})
+    links.append(
+        {
+            "label": f"Project overview ({project.name})",
+            "url": reverse("tenancy:project_detail", args=[project.tenant.name, project.name]),
+        }
+    )
+    links.append(
+        {
+            "label": f"Tenant overview ({project.tenant.name})",
+            "url": reverse("tenancy:tenant_detail", args=[project.tenant.name]),
+        }
+    )
     return links
 
 
 # Forms of the steps that are not forms elsewhere -------------------------------------------------------
 class TenantChoiceForm(forms.Form):
-    tenant = forms.ModelChoiceField(queryset=Tenant.objects.none(), to_field_name="name", empty_label="— choose a tenant —",
-                                    error_messages={"required": "Choose a tenant, or create one below.",
-                                                    "invalid_choice": "Choose one of the tenants listed."})
+    tenant = forms.ModelChoiceField(
+        queryset=Tenant.objects.none(),
+        to_field_name="name",
+        empty_label="— choose a tenant —",
+        error_messages={
+            "required": "Choose a tenant, or create one below.",
+            "invalid_choice": "Choose one of the tenants listed.",
+        },
+    )
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
@@ -333,9 +390,15 @@ class TenantChoiceForm(forms.Form):
 
 
 class ProjectChoiceForm(forms.Form):
-    project = forms.ModelChoiceField(queryset=Project.objects.none(), to_field_name="name", empty_label="— choose a project —",
-                                     error_messages={"required": "Choose a project, or create one below.",
-                                                     "invalid_choice": "Choose one of the projects listed."})
+    project = forms.ModelChoiceField(
+        queryset=Project.objects.none(),
+        to_field_name="name",
+        empty_label="— choose a project —",
+        error_messages={
+            "required": "Choose a project, or create one below.",
+            "invalid_choice": "Choose one of the projects listed.",
+        },
+    )
 
     def __init__(self, *args, user, tenant: Tenant, **kwargs):
         super().__init__(*args, **kwargs)
@@ -343,5 +406,9 @@ class ProjectChoiceForm(forms.Form):
 
 
 class SkipCheckForm(forms.Form):
-    understand = forms.BooleanField(label=SKIP_CHECK_ACK, error_messages={
-        "required": "To go on without a passing connection check, tick “I understand discovery will not work until the connection passes”."})
+    understand = forms.BooleanField(
+        label=SKIP_CHECK_ACK,
+        error_messages={
+            "required": "To go on without a passing connection check, tick “I understand discovery will not work until the connection passes”."
+        },
+    )

@@ -4,6 +4,7 @@ Off by default: many PaletteAI installs are air-gapped. When on, "Test" asks the
 it accepts the credential, with a short timeout; the credential is sent only to that service and
 never appears in a message.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -29,12 +30,17 @@ def check(kind: str, token: str) -> Verdict:
     else:
         url = settings.NGC_AUTH_URL
         # NGC API keys are exchanged for a token with the literal user name "$oauthtoken".
-        call = lambda: requests.get(url, params={"service": "ngc"}, auth=("$oauthtoken", token), timeout=TIMEOUT)  # noqa: E731
+        call = lambda: requests.get(
+            url, params={"service": "ngc"}, auth=("$oauthtoken", token), timeout=TIMEOUT
+        )  # noqa: E731
         service = "NVIDIA NGC"
     try:
         response = call()
     except requests.RequestException as exc:
-        return Verdict(False, f"Could not reach {service} at {url} ({type(exc).__name__}); check this server's network or proxy.")
+        return Verdict(
+            False,
+            f"Could not reach {service} at {url} ({type(exc).__name__}); check this server's network or proxy.",
+        )
     if response.status_code == 200:
         name = ""
         if kind == "huggingface":
@@ -44,5 +50,7 @@ def check(kind: str, token: str) -> Verdict:
                 name = ""
         return Verdict(True, f"{service} accepted it" + (f" (user {name})." if name else "."))
     if response.status_code in (401, 403):
-        return Verdict(False, f"{service} rejected it ({response.status_code}): create a new one and paste it again.")
+        return Verdict(
+            False, f"{service} rejected it ({response.status_code}): create a new one and paste it again."
+        )
     return Verdict(False, f"{service} answered {response.status_code}; try again later.")

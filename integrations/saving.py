@@ -4,6 +4,7 @@ Reads an owner's own integration state for the forms (decoded from its Secrets, 
 raw) and writes what a valid form holds through `configure`, which audits without secret values
 and schedules the Kubernetes sync on commit. Callers wrap the writes in a transaction.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,10 +19,14 @@ from .forms import PaletteIntegrationForm
 from .models import Secret
 
 # kind → (Settings field, Secret key, field inside the key's JSON, label)
-TOKEN_KINDS = {"huggingface": ("huggingface_secret", credentials.HUGGINGFACE_KEY, "token", "Hugging Face"),
-               "ngc": ("ngc_secret", credentials.NGC_KEY, "apiKey", "NVIDIA NGC")}
-SKIP_TLS_WARNING = ("Skipping TLS certificate verification makes the connection to Palette vulnerable to interception. "
-                    "Never use it in production: add Palette's CA certificate instead.")
+TOKEN_KINDS = {
+    "huggingface": ("huggingface_secret", credentials.HUGGINGFACE_KEY, "token", "Hugging Face"),
+    "ngc": ("ngc_secret", credentials.NGC_KEY, "apiKey", "NVIDIA NGC"),
+}
+SKIP_TLS_WARNING = (
+    "Skipping TLS certificate verification makes the connection to Palette vulnerable to interception. "
+    "Never use it in production: add Palette's CA certificate instead."
+)
 
 
 def own_state(owner: Tenant | Project, *, read_tokens: bool = True) -> dict:
@@ -37,7 +42,11 @@ def own_state(owner: Tenant | Project, *, read_tokens: bool = True) -> dict:
         secret = Secret.objects.filter(namespace=own.namespace, name=own.palette_secret).first()
         if secret:
             try:
-                values = credentials.parse_palette_json(secret.get_data().get(credentials.PALETTE_KEY, "{}"), partial=True, allow_project_name=True)
+                values = credentials.parse_palette_json(
+                    secret.get_data().get(credentials.PALETTE_KEY, "{}"),
+                    partial=True,
+                    allow_project_name=True,
+                )
             except credentials.CredentialError:
                 values = {}
         if values.get("tlsSecretRef"):
@@ -70,14 +79,24 @@ def dependents(owner: Tenant | Project) -> list:
     return [owner, *owner.projects.all()]
 
 
-def palette_form(owner: Tenant | Project, state: dict, user, data=None, files=None, **kwargs) -> PaletteIntegrationForm:
+def palette_form(
+    owner: Tenant | Project, state: dict, user, data=None, files=None, **kwargs
+) -> PaletteIntegrationForm:
     """The Palette integration form of `owner` for `user`, unbound (prefilled from `state`) or bound to a POST."""
     tenant = owner.tenant if isinstance(owner, Project) else owner
     tenant_settings = effective.settings_for(tenant)
-    form = PaletteIntegrationForm(data, files, owner=owner, current=state["values"], has_settings=state["own"] is not None,
-                                  inherits=inherited_values(owner), has_ca=state["ca_secret"] is not None,
-                                  tenant_admin=access.tenant_role(user, tenant) == access.ADMIN,
-                                  allowed=tenant_settings.allowed_project_ids if tenant_settings else [], **kwargs)
+    form = PaletteIntegrationForm(
+        data,
+        files,
+        owner=owner,
+        current=state["values"],
+        has_settings=state["own"] is not None,
+        inherits=inherited_values(owner),
+        has_ca=state["ca_secret"] is not None,
+        tenant_admin=access.tenant_role(user, tenant) == access.ADMIN,
+        allowed=tenant_settings.allowed_project_ids if tenant_settings else [],
+        **kwargs,
+    )
     if state["ca_secret"] is None:
         del form.fields["remove_ca"]  # nothing stored to remove
     return form
@@ -108,26 +127,47 @@ def save_palette(request, owner: Tenant | Project, state: dict, form: PaletteInt
         values["tlsSecretRef"] = ca_name
     elif state["ca_secret"] is not None and not form.cleaned_data.get("remove_ca"):
         values["tlsSecretRef"] = state["ca_secret"].name
-    configure.save_secret(owner, palette_secret, {credentials.PALETTE_KEY: json.dumps(values, sort_keys=True)}, request=request)
-    same_credential = bool(own) and all(values.get(k) == state["values"].get(k) for k in ("hostUrl", "apiKey"))
-    configure.save_settings(owner, name, palette_secret=palette_secret,
-                            huggingface_secret=own.huggingface_secret if own else "", ngc_secret=own.ngc_secret if own else "",
-                            allowed_project_ids=None if isinstance(owner, Project) else form.allowed, request=request,
-                            check_credential=not same_credential)
+    configure.save_secret(
+        owner, palette_secret, {credentials.PALETTE_KEY: json.dumps(values, sort_keys=True)}, request=request
+    )
+    same_credential = bool(own) and all(
+        values.get(k) == state["values"].get(k) for k in ("hostUrl", "apiKey")
+    )
+    configure.save_settings(
+        owner,
+        name,
+        palette_secret=palette_secret,
+        huggingface_secret=own.huggingface_secret if own else "",
+        ngc_secret=own.ngc_secret if own else "",
+        allowed_project_ids=None if isinstance(owner, Project) else form.allowed,
+        request=request,
+        check_credential=not same_credential,
+    )
     if form.cleaned_data.get("remove_ca") and state["ca_secret"] is not None and not form.ca_text:
         configure.delete_secret(state["ca_secret"], request=request)
     was_skipping = bool(state["values"].get("skipSSLCertificateVerification"))
     if values.get("skipSSLCertificateVerification") and not was_skipping:
-        audit.record(request, AuditEntry.ACTION, effective.settings_for(owner), verb="skip TLS verification on",
-                     changes={"warning": SKIP_TLS_WARNING})
-    rotated = bool(own) and (bool(form.cleaned_data.get("api_key")) and form.cleaned_data["api_key"] != state["values"].get("apiKey")
-                             or bool(form.ca_text) or bool(form.cleaned_data.get("remove_ca")))
+        audit.record(
+            request,
+            AuditEntry.ACTION,
+            effective.settings_for(owner),
+            verb="skip TLS verification on",
+            changes={"warning": SKIP_TLS_WARNING},
+        )
+    rotated = bool(own) and (
+        bool(form.cleaned_data.get("api_key"))
+        and form.cleaned_data["api_key"] != state["values"].get("apiKey")
+        or bool(form.ca_text)
+        or bool(form.cleaned_data.get("remove_ca"))
+    )
     for dependent in dependents(owner) if rotated else [owner]:
         diagnosis.start_check(dependent, trigger="rotation" if rotated else "saved")
     return rotated
 
 
-def save_token(request, owner: Tenant | Project, state: dict, kind: str, *, token: str = "", remove: bool = False) -> str:
+def save_token(
+    request, owner: Tenant | Project, state: dict, kind: str, *, token: str = "", remove: bool = False
+) -> str:
     """Add, replace or remove the Hugging Face or NGC integration of `owner`; return the message to show.
 
     Needs the owner's own Settings (state["own"]): they carry the Palette integration, which is required.
@@ -157,11 +197,13 @@ def project_choice_problem(owner: Tenant | Project, user, state: dict, uid: str)
         return ""
     tenant_settings = effective.settings_for(owner.tenant)
     return credentials.project_choice_problem(
-        uid, current=state["values"].get("defaultProjectID", ""),
+        uid,
+        current=state["values"].get("defaultProjectID", ""),
         tenant_default=(inherited_values(owner) or {}).get("defaultProjectID", ""),
         allowed=tenant_settings.allowed_project_ids if tenant_settings else [],
         tenant_admin=access.tenant_role(user, owner.tenant) == access.ADMIN,
-        own_key=credentials.own_connection(state["values"]))
+        own_key=credentials.own_connection(state["values"]),
+    )
 
 
 def use_project_uid(request, owner: Tenant | Project, state: dict, uid: str) -> None:
@@ -169,5 +211,13 @@ def use_project_uid(request, owner: Tenant | Project, state: dict, uid: str) -> 
 
     Needs the owner's own Settings; run it in a transaction, then start a new check.
     """
-    values = {**state["values"], "defaultProjectID": credentials.validate_fields({"defaultProjectID": uid})["defaultProjectID"]}
-    configure.save_secret(owner, state["own"].palette_secret, {credentials.PALETTE_KEY: json.dumps(values, sort_keys=True)}, request=request)
+    values = {
+        **state["values"],
+        "defaultProjectID": credentials.validate_fields({"defaultProjectID": uid})["defaultProjectID"],
+    }
+    configure.save_secret(
+        owner,
+        state["own"].palette_secret,
+        {credentials.PALETTE_KEY: json.dumps(values, sort_keys=True)},
+        request=request,
+    )

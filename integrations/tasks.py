@@ -4,6 +4,7 @@ Tasks take ids and names, never secret values (task arguments end up in broker m
 Only TransientKubeError is retried, with exponential backoff and full jitter; a permanent failure is
 recorded on the Secret row for the UI and picked up again by the periodic `integrations.resync_secrets`.
 """
+
 from __future__ import annotations
 
 import logging
@@ -85,7 +86,9 @@ def secrets_needing_sync():
     """Rows whose last sync failed, or that were never synced or changed since, past the grace period."""
     settled = Q(updated__lt=timezone.now() - RESYNC_GRACE)
     return Secret.objects.filter(
-        ~Q(kube_error="") | (settled & Q(kube_synced_at__isnull=True)) | (settled & Q(kube_synced_at__lt=F("updated")))
+        ~Q(kube_error="")
+        | (settled & Q(kube_synced_at__isnull=True))
+        | (settled & Q(kube_synced_at__lt=F("updated")))
     )
 
 
@@ -137,7 +140,8 @@ def scheduled_palette_checks_task() -> int:
 
     tenants = Tenant.objects.filter(pk__in=Settings.objects.filter(tenant__isnull=False).values("tenant_id"))
     projects = Project.objects.filter(tenant__in=tenants) | Project.objects.filter(
-        pk__in=Settings.objects.filter(project__isnull=False).values("project_id"))
+        pk__in=Settings.objects.filter(project__isnull=False).values("project_id")
+    )
     count = 0
     with transaction.atomic():
         for owner in [*tenants, *projects.distinct()]:

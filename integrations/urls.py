@@ -25,10 +25,18 @@ def _named(prefix: str) -> list:
 
 urlpatterns = [
     path("onboarding/", wizard_views.onboarding_home, name="onboarding"),
-    path("onboarding/<uuid:session>/check/status/", wizard_views.onboarding_check_status, name="onboarding_check_status"),
+    path(
+        "onboarding/<uuid:session>/check/status/",
+        wizard_views.onboarding_check_status,
+        name="onboarding_check_status",
+    ),
     path("onboarding/<uuid:session>/<slug:step>/", wizard_views.onboarding_step, name="onboarding_step"),
     path("tenants/<slug:tenant>/settings/", views.settings_page, name="tenant_settings"),
     path("tenants/<slug:tenant>/settings/", include(_named("tenant"))),
-    path("tenants/<slug:tenant>/projects/<slug:project>/settings/", views.settings_page, name="project_settings"),
+    path(
+        "tenants/<slug:tenant>/projects/<slug:project>/settings/",
+        views.settings_page,
+        name="project_settings",
+    ),
     path("tenants/<slug:tenant>/projects/<slug:project>/settings/", include(_named("project"))),
 ]

@@ -18,10 +18,9 @@ from tenancy.models import Project
 from . import diagnosis, effective, online, saving
 from .forms import TokenForm, format_problem, online_checks_note
 from .models import PaletteCheck, Secret
-from .saving import SKIP_TLS_WARNING, TOKEN_KINDS
+from .saving import SKIP_TLS_WARNING, TOKEN_KINDS, palette_form, save_palette
 from .saving import dependents as _dependents
 from .saving import own_state as _own_state
-from .saving import palette_form, save_palette
 
 
 def _owner(request, tenant: str, project: str | None, need: str = access.READ):
@@ -40,7 +39,9 @@ def _context(request, owner, role, form=None, token_forms=None) -> dict:
     state = _own_state(owner, read_tokens=token_forms is None)
     eff = effective.resolve(owner)
     form = form or palette_form(owner, state, request.user)
-    token_forms = token_forms or {kind: TokenForm(kind=kind, stored=state["tokens"].get(kind, ""), prefix=kind) for kind in TOKEN_KINDS}
+    token_forms = token_forms or {
+        kind: TokenForm(kind=kind, stored=state["tokens"].get(kind, ""), prefix=kind) for kind in TOKEN_KINDS
+    }
     rows = []
     if eff.palette:
         from core.fields import mask
@@ -53,21 +54,44 @@ def _context(request, owner, role, form=None, token_forms=None) -> dict:
     latest = diagnosis.latest_check(owner)
     args = [owner.tenant.name, owner.name] if isinstance(owner, Project) else [owner.name]
     scope = "project" if isinstance(owner, Project) else "tenant"
-    urls = {name: reverse(f"integrations:{scope}_{name}", args=args)
-            for name in ("palette_save", "use_project_uid", "check_start", "settings_yaml", "settings_import")}
-    urls.update({f"{name}_{kind}": reverse(f"integrations:{scope}_{name}", args=[*args, kind]) for name in ("token_save", "token_test") for kind in TOKEN_KINDS})
+    urls = {
+        name: reverse(f"integrations:{scope}_{name}", args=args)
+        for name in ("palette_save", "use_project_uid", "check_start", "settings_yaml", "settings_import")
+    }
+    urls.update(
+        {
+            f"{name}_{kind}": reverse(f"integrations:{scope}_{name}", args=[*args, kind])
+            for name in ("token_save", "token_test")
+            for kind in TOKEN_KINDS
+        }
+    )
     return {
-        "urls": urls, "scope_args": args, "scope": scope,
-        "owner": owner, "role": role, "is_project": isinstance(owner, Project),
+        "urls": urls,
+        "scope_args": args,
+        "scope": scope,
+        "owner": owner,
+        "role": role,
+        "is_project": isinstance(owner, Project),
         "tenant": owner.tenant if isinstance(owner, Project) else owner,
         "project": owner if isinstance(owner, Project) else None,
-        "own": state["own"], "effective": eff, "rows": rows, "form": form, "token_forms": token_forms,
+        "own": state["own"],
+        "effective": eff,
+        "rows": rows,
+        "form": form,
+        "token_forms": token_forms,
         "token_labels": {k: v[3] for k, v in TOKEN_KINDS.items()},
         "ca_certificates": eff.palette.ca_certificates if eff.palette else [],
-        "badge": diagnosis.badge(owner), "check": diagnosis.active_check(owner) or latest, "latest": latest,
-        "kube": kube_status(), "kube_secrets": Secret.objects.filter(namespace=owner.namespace).order_by("name").only(
-            "name", "kube_synced_at", "kube_error", "updated"), "skip_warning": SKIP_TLS_WARNING, "settings_url": settings_url(owner),
-        "online_note": online_checks_note(), "can_check": eff.palette is not None and role != "read",
+        "badge": diagnosis.badge(owner),
+        "check": diagnosis.active_check(owner) or latest,
+        "latest": latest,
+        "kube": kube_status(),
+        "kube_secrets": Secret.objects.filter(namespace=owner.namespace)
+        .order_by("name")
+        .only("name", "kube_synced_at", "kube_error", "updated"),
+        "skip_warning": SKIP_TLS_WARNING,
+        "settings_url": settings_url(owner),
+        "online_note": online_checks_note(),
+        "can_check": eff.palette is not None and role != "read",
     }
 
 
@@ -101,7 +125,12 @@ def palette_save(request, tenant, project=None):
                 messages.warning(request, warning)
             return redirect_after_post(request, settings_url(owner))
     saving.forget_rejected_ca(form)
-    return render_page(request, "integrations/settings.html", _context(request, owner, role, form=form), fragment="palette_form")
+    return render_page(
+        request,
+        "integrations/settings.html",
+        _context(request, owner, role, form=form),
+        fragment="palette_form",
+    )
 
 
 @login_required
@@ -115,14 +144,31 @@ def token_save(request, tenant, kind, project=None):
     form = TokenForm(request.POST, kind=kind, stored=state["tokens"].get(kind, ""), prefix=kind)
     if own is None:
         form.is_valid()
-        form.add_error(None, "Add the Palette integration first: Settings need one before other integrations.")
+        form.add_error(
+            None, "Add the Palette integration first: Settings need one before other integrations."
+        )
     elif form.is_valid():
         with transaction.atomic():
-            message = saving.save_token(request, owner, state, kind, token=form.cleaned_data["token"], remove=form.cleaned_data.get("remove"))
+            message = saving.save_token(
+                request,
+                owner,
+                state,
+                kind,
+                token=form.cleaned_data["token"],
+                remove=form.cleaned_data.get("remove"),
+            )
         messages.success(request, message)
         return redirect_after_post(request, settings_url(owner))
-    token_forms = {k: (form if k == kind else TokenForm(kind=k, stored=state["tokens"].get(k, ""), prefix=k)) for k in TOKEN_KINDS}
-    return render_page(request, "integrations/settings.html", _context(request, owner, role, token_forms=token_forms), fragment="tokens")
+    token_forms = {
+        k: (form if k == kind else TokenForm(kind=k, stored=state["tokens"].get(k, ""), prefix=k))
+        for k in TOKEN_KINDS
+    }
+    return render_page(
+        request,
+        "integrations/settings.html",
+        _context(request, owner, role, token_forms=token_forms),
+        fragment="tokens",
+    )
 
 
 @login_required
@@ -164,7 +210,9 @@ def check_status(request, tenant, check, project=None):
     check = get_object_or_404(PaletteCheck, uuid=check, **{field: owner})
     # Polled every second while a check runs: the fragment needs only the check, not the whole page's context.
     context = _check_context(owner, role) if wants_fragment(request) else _context(request, owner, role)
-    response = render_page(request, "integrations/settings.html", {**context, "check": check}, fragment="check")
+    response = render_page(
+        request, "integrations/settings.html", {**context, "check": check}, fragment="check"
+    )
     return poll_response(response, check.is_terminal)
 
 
@@ -173,10 +221,19 @@ def _check_context(owner, role) -> dict:
     args = [owner.tenant.name, owner.name] if isinstance(owner, Project) else [owner.name]
     scope = "project" if isinstance(owner, Project) else "tenant"
     tenant = owner.tenant if isinstance(owner, Project) else owner
-    configured = effective.settings_for(tenant) is not None or (scope == "project" and effective.settings_for(owner) is not None)
-    return {"urls": {name: reverse(f"integrations:{scope}_{name}", args=args) for name in ("use_project_uid", "check_start")},
-            "role": role, "tenant": tenant, "project": owner if scope == "project" else None,
-            "can_check": configured and role != "read"}
+    configured = effective.settings_for(tenant) is not None or (
+        scope == "project" and effective.settings_for(owner) is not None
+    )
+    return {
+        "urls": {
+            name: reverse(f"integrations:{scope}_{name}", args=args)
+            for name in ("use_project_uid", "check_start")
+        },
+        "role": role,
+        "tenant": tenant,
+        "project": owner if scope == "project" else None,
+        "can_check": configured and role != "read",
+    }
 
 
 @login_required
@@ -210,7 +267,12 @@ def settings_yaml(request, tenant, project=None):
 
     text = export_text(namespace=owner.namespace)  # secret values are REDACTED
     if wants_fragment(request):
-        return render_page(request, "integrations/settings.html", {**_context(request, owner, role), "yaml_text": text}, fragment="yaml")
+        return render_page(
+            request,
+            "integrations/settings.html",
+            {**_context(request, owner, role), "yaml_text": text},
+            fragment="yaml",
+        )
     return HttpResponse(text, content_type="text/plain; charset=utf-8")
 
 
@@ -235,6 +297,12 @@ def settings_import(request, tenant, project=None):
             return redirect_after_post(request, settings_url(owner))
     # A pasted manifest is shown again after an error only when it cannot hold a secret value.
     dropped = bool(text.strip()) and may_hold_secrets(text)
-    context = {**_context(request, owner, role), "import_errors": errors, "import_changes": changes, "import_dry_run": dry_run,
-               "import_text": "" if dropped else text, "import_text_dropped": dropped}
+    context = {
+        **_context(request, owner, role),
+        "import_errors": errors,
+        "import_changes": changes,
+        "import_dry_run": dry_run,
+        "import_text": "" if dropped else text,
+        "import_text_dropped": dropped,
+    }
     return render_page(request, "integrations/settings.html", context, fragment="import_box")

@@ -1,4 +1,5 @@
 """The onboarding wizard's views: resolve, validate, call integrations.onboarding, redirect or re-render."""
+
 from __future__ import annotations
 
 from django.contrib import messages
@@ -26,8 +27,14 @@ from .onboarding import ProjectChoiceForm, SkipCheckForm, TenantChoiceForm
 
 def _page(request, session, step: str, context: dict):
     """The whole page of a step, also for htmx (the forms select #wizard-step out of it)."""
-    context = {"session": session, "step": step, "steps": onboarding.step_nav(session, step), "nav": "onboarding",
-               "step_title": dict(onboarding.STEPS)[step], **context}
+    context = {
+        "session": session,
+        "step": step,
+        "steps": onboarding.step_nav(session, step),
+        "nav": "onboarding",
+        "step_title": dict(onboarding.STEPS)[step],
+        **context,
+    }
     return render(request, f"integrations/onboarding_{step}.html", context)
 
 
@@ -42,19 +49,32 @@ def onboarding_home(request):
     if request.method == "POST":
         tenant = project = None
         if request.POST.get("project") and request.POST.get("tenant"):
-            project, _ = access.get_project_for_user(request.user, request.POST["tenant"], request.POST["project"], need=access.ADMIN)
+            project, _ = access.get_project_for_user(
+                request.user, request.POST["tenant"], request.POST["project"], need=access.ADMIN
+            )
         elif request.POST.get("tenant"):
             tenant, _ = onboarding.resolve_tenant(request.user, request.POST["tenant"])
         session = onboarding.start_session(request.user, tenant=tenant, project=project)
         return _go(request, session)
-    sessions = [s for s in onboarding.unfinished(request.user)[:20] if onboarding.still_allowed(request.user, s)]
+    sessions = [
+        s for s in onboarding.unfinished(request.user)[:20] if onboarding.still_allowed(request.user, s)
+    ]
     if sessions and "new" not in request.GET:
         return redirect(onboarding.step_url(sessions[0], onboarding.first_open_step(sessions[0])))
     finished = onboarding.finished(request.user)[:10]
-    resumable = [{"session": s, "url": onboarding.step_url(s, onboarding.first_open_step(s)),
-                  "step_title": dict(onboarding.STEPS)[onboarding.first_open_step(s)]} for s in sessions]
-    return render(request, "integrations/onboarding.html", {"nav": "onboarding", "resumable": resumable, "finished": finished,
-                                                            "steps": onboarding.STEPS})
+    resumable = [
+        {
+            "session": s,
+            "url": onboarding.step_url(s, onboarding.first_open_step(s)),
+            "step_title": dict(onboarding.STEPS)[onboarding.first_open_step(s)],
+        }
+        for s in sessions
+    ]
+    return render(
+        request,
+        "integrations/onboarding.html",
+        {"nav": "onboarding", "resumable": resumable, "finished": finished, "steps": onboarding.STEPS},
+    )
 
 
 @login_required
@@ -67,7 +87,9 @@ def onboarding_step(request, session, step):
     if step == "summary" and request.method == "POST":
         return HttpResponseNotAllowed(["GET"])
     if not onboarding.can_open(session, step):
-        messages.info(request, f"Finish “{dict(onboarding.STEPS)[onboarding.first_open_step(session)]}” first.")
+        messages.info(
+            request, f"Finish “{dict(onboarding.STEPS)[onboarding.first_open_step(session)]}” first."
+        )
         return redirect(onboarding.step_url(session, onboarding.first_open_step(session)))
     return handler(request, session)
 
@@ -126,12 +148,19 @@ def project_step(request, session):
                 onboarding.choose_project(session, pick.cleaned_data["project"])
                 return _go(request, session)
     has_choices = pick.fields["project"].queryset.exists()
-    return _page(request, session, "project", {"tenant": tenant, "pick": pick, "create": create, "has_choices": has_choices})
+    return _page(
+        request,
+        session,
+        "project",
+        {"tenant": tenant, "pick": pick, "create": create, "has_choices": has_choices},
+    )
 
 
 def _effective_rows(eff) -> list[dict]:
-    return [{"field": field, "value": mask(str(value)) if field == "apiKey" else value, "source": source}
-            for field, (value, source) in eff.palette.fields.items()]
+    return [
+        {"field": field, "value": mask(str(value)) if field == "apiKey" else value, "source": source}
+        for field, (value, source) in eff.palette.fields.items()
+    ]
 
 
 def palette_step(request, session):
@@ -153,7 +182,9 @@ def palette_step(request, session):
             if can_keep:
                 with transaction.atomic():
                     check = diagnosis.start_check(project, trigger="wizard")
-                    onboarding.credentials_done(session, scope=onboarding.kept_scope(project), kept=True, check=check)
+                    onboarding.credentials_done(
+                        session, scope=onboarding.kept_scope(project), kept=True, check=check
+                    )
                 messages.success(request, "Keeping the current Palette settings; testing the connection.")
                 return _go(request, session)
             error = "There are no complete Palette settings to keep yet: fill in the form."
@@ -170,24 +201,51 @@ def palette_step(request, session):
                 else:
                     if form.project_name_warning:
                         messages.warning(request, form.project_name_warning)
-                    messages.success(request, f"Palette integration saved for {'tenant' if scope == 'tenant' else 'project'} {owner.name}.")
+                    messages.success(
+                        request,
+                        f"Palette integration saved for {'tenant' if scope == 'tenant' else 'project'} {owner.name}.",
+                    )
                     return _go(request, session)
             saving.forget_rejected_ca(form)
-    return _page(request, session, "palette", {
-        "project": project, "owner": owner, "scope": scope, "scopes": scopes, "form": form, "error": error,
-        "can_keep": can_keep, "rows": _effective_rows(eff) if can_keep else [], "skip_warning": saving.SKIP_TLS_WARNING,
-        "has_own": state["own"] is not None,
-    })
+    return _page(
+        request,
+        session,
+        "palette",
+        {
+            "project": project,
+            "owner": owner,
+            "scope": scope,
+            "scopes": scopes,
+            "form": form,
+            "error": error,
+            "can_keep": can_keep,
+            "rows": _effective_rows(eff) if can_keep else [],
+            "skip_warning": saving.SKIP_TLS_WARNING,
+            "has_own": state["own"] is not None,
+        },
+    )
 
 
 def _check_context(session, project) -> dict:
-    check = session.palette_check if session.palette_check and session.palette_check.project_id == project.pk else None
+    check = (
+        session.palette_check
+        if session.palette_check and session.palette_check.project_id == project.pk
+        else None
+    )
     # A check nobody picked up after a few seconds usually means no Celery worker runs: say so.
-    waiting = bool(check and check.status == check.PENDING and (timezone.now() - check.created).total_seconds() > 5)
-    return {"project": project, "check": check, "passed": onboarding.check_passed(check), "waiting_for_worker": waiting,
-            "workers": worker_status() if waiting else {}, "skip_ack": onboarding.SKIP_CHECK_ACK,
-            "status_url": reverse("integrations:onboarding_check_status", args=[session.uuid]),
-            "check_step_url": onboarding.step_url(session, "check")}
+    waiting = bool(
+        check and check.status == check.PENDING and (timezone.now() - check.created).total_seconds() > 5
+    )
+    return {
+        "project": project,
+        "check": check,
+        "passed": onboarding.check_passed(check),
+        "waiting_for_worker": waiting,
+        "workers": worker_status() if waiting else {},
+        "skip_ack": onboarding.SKIP_CHECK_ACK,
+        "status_url": reverse("integrations:onboarding_check_status", args=[session.uuid]),
+        "check_step_url": onboarding.step_url(session, "check"),
+    }
 
 
 def check_step(request, session):
@@ -205,11 +263,15 @@ def check_step(request, session):
             if onboarding.check_passed(check):
                 onboarding.connection_done(session, skipped=False)
                 return _go(request, session)
-            error = ("The connection check has not passed yet. Fix what the failed stage says (Back to Palette credentials), "
-                     "test again, or skip with the warning below.")
+            error = (
+                "The connection check has not passed yet. Fix what the failed stage says (Back to Palette credentials), "
+                "test again, or skip with the warning below."
+            )
         elif action == "use_uid":
             uid = (check.progress or {}).get("suggested_project_uid") if check else None
-            owner = onboarding.palette_owner(request.user, project, session.palette_scope or onboarding.kept_scope(project))
+            owner = onboarding.palette_owner(
+                request.user, project, session.palette_scope or onboarding.kept_scope(project)
+            )
             state = saving.own_state(owner)
             if uid and state["own"] is not None:
                 with transaction.atomic():
@@ -223,14 +285,27 @@ def check_step(request, session):
             if skip_form.is_valid():
                 with transaction.atomic():
                     onboarding.connection_done(session, skipped=True)
-                    audit.record(request, AuditEntry.ACTION, project, verb="skipped the connection check in onboarding",
-                                 changes={"acknowledged": onboarding.SKIP_CHECK_ACK})
-                messages.warning(request, "Connection check skipped: discovery will not work until the connection passes. "
-                                          "Run Test connection from Settings once the credentials are fixed.")
+                    audit.record(
+                        request,
+                        AuditEntry.ACTION,
+                        project,
+                        verb="skipped the connection check in onboarding",
+                        changes={"acknowledged": onboarding.SKIP_CHECK_ACK},
+                    )
+                messages.warning(
+                    request,
+                    "Connection check skipped: discovery will not work until the connection passes. "
+                    "Run Test connection from Settings once the credentials are fixed.",
+                )
                 return _go(request, session)
         else:
             error = "Choose Test connection, Continue or Skip."
-    return _page(request, session, "check", {**_check_context(session, project), "skip_form": skip_form, "error": error})
+    return _page(
+        request,
+        session,
+        "check",
+        {**_check_context(session, project), "skip_form": skip_form, "error": error},
+    )
 
 
 @login_required
@@ -242,8 +317,12 @@ def onboarding_check_status(request, session):
     project, _ = onboarding.session_project(request.user, session)
     context = {**_check_context(session, project), "skip_form": SkipCheckForm(), "session": session}
     check = context["check"]
-    response = render_page(request, "integrations/onboarding_check.html", {**context, "steps": onboarding.step_nav(session, "check"),
-                                                                          "step": "check", "nav": "onboarding"}, fragment="check")
+    response = render_page(
+        request,
+        "integrations/onboarding_check.html",
+        {**context, "steps": onboarding.step_nav(session, "check"), "step": "check", "nav": "onboarding"},
+        fragment="check",
+    )
     return poll_response(response, check is None or check.is_terminal)
 
 
@@ -266,16 +345,31 @@ def tokens_step(request, session):
         for kind in saving.TOKEN_KINDS:
             if request.POST.get(f"{kind}-token", "").strip():
                 bound[kind] = token_forms[kind] = _token_form(state, kind, request.POST)
-        if all([form.is_valid() for form in bound.values()]):  # a list: every form validates, so every error shows
-            outcome = {kind: "kept" if state["tokens"].get(kind) else "not set" for kind in saving.TOKEN_KINDS}
+        if all(
+            [form.is_valid() for form in bound.values()]
+        ):  # a list: every form validates, so every error shows
+            outcome = {
+                kind: "kept" if state["tokens"].get(kind) else "not set" for kind in saving.TOKEN_KINDS
+            }
             with transaction.atomic():
                 for kind, form in bound.items():
-                    messages.success(request, saving.save_token(request, owner, state, kind, token=form.cleaned_data["token"]))
+                    messages.success(
+                        request,
+                        saving.save_token(request, owner, state, kind, token=form.cleaned_data["token"]),
+                    )
                     outcome[kind] = "saved"
                 onboarding.tokens_done(session, outcome)
             return _go(request, session)
-    rows = [{"kind": kind, "label": saving.TOKEN_KINDS[kind][3], "form": form} for kind, form in token_forms.items()]
-    return _page(request, session, "tokens", {"project": project, "owner": owner, "token_rows": rows, "online_note": online_checks_note()})
+    rows = [
+        {"kind": kind, "label": saving.TOKEN_KINDS[kind][3], "form": form}
+        for kind, form in token_forms.items()
+    ]
+    return _page(
+        request,
+        session,
+        "tokens",
+        {"project": project, "owner": owner, "token_rows": rows, "online_note": online_checks_note()},
+    )
 
 
 def discovery_step(request, session):
@@ -289,7 +383,10 @@ def discovery_step(request, session):
                     if action == "start":
                         result = onboarding.start_discovery(project)
                     else:
-                        result = {"status": "skipped", "detail": "Discovery not started; start it from the Compute page when ready."}
+                        result = {
+                            "status": "skipped",
+                            "detail": "Discovery not started; start it from the Compute page when ready.",
+                        }
                     onboarding.discovery_done(session, result)
             except ValidationError as exc:
                 error = " ".join(exc.messages)
@@ -303,15 +400,33 @@ def discovery_step(request, session):
 def summary_step(request, session):
     project, role = onboarding.session_project(request.user, session, need=access.READ)
     check = session.palette_check
-    return _page(request, session, "summary", {
-        "project": project, "tenant": project.tenant, "check": check, "passed": onboarding.check_passed(check),
-        "palette": session.results.get("palette", {}),
-        "discovery": session.results.get("discovery", {}), "links": onboarding.next_steps(project),
-        "badge": diagnosis.badge(project),
-        "token_rows": [{"label": label, "outcome": session.results.get("tokens", {}).get(kind, "skipped")}
-                       for kind, (_, _, _, label) in saving.TOKEN_KINDS.items()],
-    })
+    return _page(
+        request,
+        session,
+        "summary",
+        {
+            "project": project,
+            "tenant": project.tenant,
+            "check": check,
+            "passed": onboarding.check_passed(check),
+            "palette": session.results.get("palette", {}),
+            "discovery": session.results.get("discovery", {}),
+            "links": onboarding.next_steps(project),
+            "badge": diagnosis.badge(project),
+            "token_rows": [
+                {"label": label, "outcome": session.results.get("tokens", {}).get(kind, "skipped")}
+                for kind, (_, _, _, label) in saving.TOKEN_KINDS.items()
+            ],
+        },
+    )
 
 
-STEP_VIEWS = {"tenant": tenant_step, "project": project_step, "palette": palette_step, "check": check_step,
-              "tokens": tokens_step, "discovery": discovery_step, "summary": summary_step}
+STEP_VIEWS = {
+    "tenant": tenant_step,
+    "project": project_step,
+    "palette": palette_step,
+    "check": check_step,
+    "tokens": tokens_step,
+    "discovery": discovery_step,
+    "summary": summary_step,
+}

@@ -30,7 +30,8 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
-from typing import Iterable, Union
+from collections.abc import Iterable
+from typing import Union
 
 IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
 Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
@@ -41,21 +42,31 @@ LOOPBACK_NETWORKS = "127.0.0.0/8,::1/128"
 
 # Instance metadata services (and their relatives that hand out credentials). Azure's WireServer
 # (168.63.129.16) sits in public address space, so only this list catches it.
-METADATA_ADDRESSES = frozenset(ipaddress.ip_address(a) for a in (
-    "169.254.169.254",   # AWS, GCP, Azure, Oracle, DigitalOcean, OpenStack, ...
-    "169.254.170.2",     # AWS ECS task metadata and credentials
-    "169.254.170.23",    # AWS EKS Pod Identity agent
-    "fd00:ec2::254",     # AWS IMDS over IPv6
-    "fd00:ec2::23",      # AWS EKS Pod Identity agent over IPv6
-    "100.100.100.200",   # Alibaba Cloud
-    "192.0.0.192",       # Oracle Cloud (legacy)
-    "168.63.129.16",     # Azure WireServer
-    "169.254.0.23",      # Tencent Cloud
-))
-METADATA_NAMES = frozenset({
-    "metadata", "metadata.google.internal", "metadata.goog", "instance-data", "instance-data.ec2.internal",
-    "metadata.tencentyun.com", "metadata.azure.com",
-})
+METADATA_ADDRESSES = frozenset(
+    ipaddress.ip_address(a)
+    for a in (
+        "169.254.169.254",  # AWS, GCP, Azure, Oracle, DigitalOcean, OpenStack, ...
+        "169.254.170.2",  # AWS ECS task metadata and credentials
+        "169.254.170.23",  # AWS EKS Pod Identity agent
+        "fd00:ec2::254",  # AWS IMDS over IPv6
+        "fd00:ec2::23",  # AWS EKS Pod Identity agent over IPv6
+        "100.100.100.200",  # Alibaba Cloud
+        "192.0.0.192",  # Oracle Cloud (legacy)
+        "168.63.129.16",  # Azure WireServer
+        "169.254.0.23",  # Tencent Cloud
+    )
+)
+METADATA_NAMES = frozenset(
+    {
+        "metadata",
+        "metadata.google.internal",
+        "metadata.goog",
+        "instance-data",
+        "instance-data.ec2.internal",
+        "metadata.tencentyun.com",
+        "metadata.azure.com",
+    }
+)
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"})
 INTERNAL_SUFFIXES = (".svc", ".local", ".internal", ".localdomain", ".home.arpa", ".lan")
 INTERNAL_NAMES = frozenset({"kubernetes.default"})
@@ -71,8 +82,11 @@ _NEVER = (
 _UNLESS_ALLOWED = (
     ("a loopback address (this server itself)", (_N("127.0.0.0/8"), _N("::1/128")), LOOPBACK_NETWORKS),
     ("a link-local address", (_N("169.254.0.0/16"), _N("fe80::/10")), ""),
-    ("a private address", (_N("10.0.0.0/8"), _N("172.16.0.0/12"), _N("192.168.0.0/16"), _N("fc00::/7"),
-                           _N("fec0::/10")), ""),
+    (
+        "a private address",
+        (_N("10.0.0.0/8"), _N("172.16.0.0/12"), _N("192.168.0.0/16"), _N("fc00::/7"), _N("fec0::/10")),
+        "",
+    ),
     ("a carrier-grade NAT (shared) address", (_N("100.64.0.0/10"),), ""),
 )
 _NAT64 = _N("64:ff9b::/96")
@@ -112,8 +126,10 @@ def parse_networks(value: str | Iterable[str | Network] | None) -> tuple[Network
             try:
                 meant = ipaddress.ip_network(text, strict=False)
             except ValueError:
-                raise ValueError(f"{text!r} is not a network: use CIDR notation such as 10.0.0.0/8 or fd00::/8, "
-                                 "comma-separated.") from None
+                raise ValueError(
+                    f"{text!r} is not a network: use CIDR notation such as 10.0.0.0/8 or fd00::/8, "
+                    "comma-separated."
+                ) from None
             raise ValueError(f"{text!r} has host bits set: write {meant}.") from None
     return tuple(networks)
 
@@ -174,7 +190,10 @@ def _verdict(ip: IPAddress, allowed: tuple[Network, ...]) -> tuple[str, str] | N
         return what, f" For an on-premises Palette on a private network set {SETTING}={block}."
     if not ip.is_global:
         single = ipaddress.ip_network(f"{ip}/{ip.max_prefixlen}")
-        return "a special-purpose (non-public) address", f" If Palette really is there, set {SETTING}={single}."
+        return (
+            "a special-purpose (non-public) address",
+            f" If Palette really is there, set {SETTING}={single}.",
+        )
     return None
 
 
@@ -185,8 +204,11 @@ def _clean(ip: IPAddress) -> IPAddress:
 
 def check_address(address: str | IPAddress, allowed: Iterable[str | Network] = (), *, host: str = "") -> None:
     """Raise AddressRefused unless `address` may be a Palette host; `host` is the name it came from, if any."""
-    ip = _clean(address if isinstance(address, (ipaddress.IPv4Address, ipaddress.IPv6Address))
-                else ipaddress.ip_address(str(address).split("%", 1)[0]))
+    ip = _clean(
+        address
+        if isinstance(address, (ipaddress.IPv4Address, ipaddress.IPv6Address))
+        else ipaddress.ip_address(str(address).split("%", 1)[0])
+    )
     verdict = _verdict(ip, parse_networks(allowed))
     if verdict is None:
         return
@@ -223,23 +245,34 @@ def check_host(host: str, allowed: Iterable[str | Network] = ()) -> None:
         return
     name = _name(host)
     if name in METADATA_NAMES:
-        raise AddressRefused(f"{host} is a cloud metadata service; {PUBLIC_OR_ALLOWED} This name is refused "
-                             f"whatever {SETTING} says.", host=host)
+        raise AddressRefused(
+            f"{host} is a cloud metadata service; {PUBLIC_OR_ALLOWED} This name is refused "
+            f"whatever {SETTING} says.",
+            host=host,
+        )
     if name in LOOPBACK_NAMES or name.endswith(".localhost"):
-        if not (_inside(ipaddress.ip_address("127.0.0.1"), allowed) or _inside(ipaddress.ip_address("::1"), allowed)):
+        if not (
+            _inside(ipaddress.ip_address("127.0.0.1"), allowed)
+            or _inside(ipaddress.ip_address("::1"), allowed)
+        ):
             raise AddressRefused(
                 f"{host} is this server itself (loopback); {PUBLIC_OR_ALLOWED} Only the bundled simulator runs "
-                f"on this server; for it set {SETTING}={LOOPBACK_NETWORKS}.", host=host)
+                f"on this server; for it set {SETTING}={LOOPBACK_NETWORKS}.",
+                host=host,
+            )
         return
     if is_internal_name(host) and not allowed:
         raise AddressRefused(
             f"{host} is an internal name (a cluster service or a private DNS zone); {PUBLIC_OR_ALLOWED} "
             f"For an on-premises Palette on a private network set {SETTING} to the network that holds it "
-            "(e.g. 10.0.0.0/8).", host=host)
+            "(e.g. 10.0.0.0/8).",
+            host=host,
+        )
 
 
-def resolve_checked(host: str, port: int, allowed: Iterable[str | Network] = (), *,
-                    family: int = socket.AF_UNSPEC) -> list[str]:
+def resolve_checked(
+    host: str, port: int, allowed: Iterable[str | Network] = (), *, family: int = socket.AF_UNSPEC
+) -> list[str]:
     """Resolve `host` and return its addresses (in the resolver's order) if every one may be connected to.
 
     Raises AddressRefused (with the reason) for a forbidden host or answer, and ``socket.gaierror``
@@ -258,7 +291,9 @@ def resolve_checked(host: str, port: int, allowed: Iterable[str | Network] = (),
             raise AddressRefused(
                 f"{host} is an internal name (a cluster service or a private DNS zone) and resolves to {ip}, "
                 f"outside {SETTING}; internal names are admitted only inside the allowed networks.",
-                host=host, address=str(ip))
+                host=host,
+                address=str(ip),
+            )
         if address not in found:
             found.append(address)
     if not found:

@@ -11,8 +11,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from .models import BARE_TAG_VALUE
 
@@ -24,22 +25,39 @@ def tag_values(tags: Mapping[str, str] | Iterable[str]) -> list[str]:
     return [str(t) for t in tags]
 
 
-def _string_filter(prop: str, values: Sequence[str], *, operator: str = "eq", conjunction: str = "or",
-                   ignore_case: bool = False) -> dict[str, Any]:
+def _string_filter(
+    prop: str,
+    values: Sequence[str],
+    *,
+    operator: str = "eq",
+    conjunction: str = "or",
+    ignore_case: bool = False,
+) -> dict[str, Any]:
     return {
         "property": prop,
         "type": "string",
-        "condition": {"string": {
-            "operator": operator, "negation": False, "ignoreCase": ignore_case,
-            "match": {"conjunction": conjunction, "values": list(dict.fromkeys(values))},
-        }},
+        "condition": {
+            "string": {
+                "operator": operator,
+                "negation": False,
+                "ignoreCase": ignore_case,
+                "match": {"conjunction": conjunction, "values": list(dict.fromkeys(values))},
+            }
+        },
     }
 
 
-def edge_host_search(*, tags: Mapping[str, str] | Iterable[str] | None = None, tags_match: str = "and",
-                     states: Iterable[str] | None = None, health: Iterable[str] | None = None,
-                     architectures: Iterable[str] | None = None, names: Iterable[str] | None = None,
-                     name_operator: str = "eq", sort: Iterable[tuple[str, str]] = ()) -> dict[str, Any]:
+def edge_host_search(
+    *,
+    tags: Mapping[str, str] | Iterable[str] | None = None,
+    tags_match: str = "and",
+    states: Iterable[str] | None = None,
+    health: Iterable[str] | None = None,
+    architectures: Iterable[str] | None = None,
+    names: Iterable[str] | None = None,
+    name_operator: str = "eq",
+    sort: Iterable[tuple[str, str]] = (),
+) -> dict[str, Any]:
     """A v1SearchFilterSummarySpec for ``POST /v1/dashboard/edgehosts/search``.
 
     Filters are ANDed together; within one filter the values are ORed, except tags, which are
@@ -60,8 +78,7 @@ def edge_host_search(*, tags: Mapping[str, str] | Iterable[str] | None = None, t
         filters.append(_string_filter("name", list(names), operator=name_operator))
     body: dict[str, Any] = {}
     if filters:
-        body["filter"] = {"conjunction": "and",
-                          "filterGroups": [{"conjunction": "and", "filters": filters}]}
+        body["filter"] = {"conjunction": "and", "filterGroups": [{"conjunction": "and", "filters": filters}]}
     sort = list(sort)
     if sort:
         body["sort"] = [{"field": f, "order": o} for f, o in sort]
@@ -71,16 +88,31 @@ def edge_host_search(*, tags: Mapping[str, str] | Iterable[str] | None = None, t
 def cluster_by_name_search(name: str) -> dict[str, Any]:
     """The v1SearchFilterSummarySpec palette-sdk-go's GetClusterByName sends to ``POST /v1/dashboard/spectroclusters/search``:
     clusterName eq `name` and isDeleted false, each its own filter group, ANDed (in the ProjectUid's project)."""
-    return {"filter": {"conjunction": "and", "filterGroups": [
-        {"conjunction": "and", "filters": [
-            {"property": "isDeleted", "type": "bool", "condition": {"bool": {"value": False}}}]},
-        {"conjunction": "and", "filters": [_string_filter("clusterName", [name])]}]}}
+    return {
+        "filter": {
+            "conjunction": "and",
+            "filterGroups": [
+                {
+                    "conjunction": "and",
+                    "filters": [
+                        {"property": "isDeleted", "type": "bool", "condition": {"bool": {"value": False}}}
+                    ],
+                },
+                {"conjunction": "and", "filters": [_string_filter("clusterName", [name])]},
+            ],
+        }
+    }
 
 
-def cluster_profile_filter(*, environments: Iterable[str] | None = ("edge-native",),
-                           profile_types: Iterable[str] | None = None, name: str | None = None,
-                           name_operator: str = "eq", scope: str | None = None,
-                           sort: Iterable[tuple[str, str]] = (("profileName", "asc"),)) -> dict[str, Any]:
+def cluster_profile_filter(
+    *,
+    environments: Iterable[str] | None = ("edge-native",),
+    profile_types: Iterable[str] | None = None,
+    name: str | None = None,
+    name_operator: str = "eq",
+    scope: str | None = None,
+    sort: Iterable[tuple[str, str]] = (("profileName", "asc"),),
+) -> dict[str, Any]:
     """A v1ClusterProfilesFilterSpec for ``POST /v1/dashboard/clusterprofiles``.
 
     ``environments`` are cloud types (``edge-native``, ``all``...); ``profile_types`` are
@@ -146,8 +178,7 @@ class MachinePool:
         if self.control_plane:
             pool["isControlPlane"] = True
             pool["useControlPlaneAsWorker"] = self.control_plane_as_worker
-        return {"poolConfig": pool,
-                "cloudConfig": {"edgeHosts": [h.to_body() for h in self.hosts]}}
+        return {"poolConfig": pool, "cloudConfig": {"edgeHosts": [h.to_body() for h in self.hosts]}}
 
 
 @dataclass

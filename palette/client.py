@@ -15,18 +15,29 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
 from urllib.parse import quote
 
 from . import bodies
 from .errors import PaletteProtocolError
-from .models import (Cluster, ClusterOverview, ClusterProfile, ClusterStatus, ClusterSummary, EdgeHost, ObjectRef, ProfileVariable,
-                     Project, UserInfo, ValidationResult)
+from .models import (
+    Cluster,
+    ClusterOverview,
+    ClusterProfile,
+    ClusterStatus,
+    ClusterSummary,
+    EdgeHost,
+    ObjectRef,
+    ProfileVariable,
+    Project,
+    UserInfo,
+    ValidationResult,
+)
 from .pagination import PAGE_SIZE, paginate
 from .ratelimit import RateLimiter
 from .spec import Spec
 from .transport import RequestRecord, RetryPolicy, Transport
-
 
 #: Palette's kubeconfig assets of a cluster, best first, by the kind PaletteAI records (ComputePool.kubeconfig_kind).
 KUBECONFIG_ASSETS = {"admin": "adminKubeconfig", "client": "kubeconfigclient", "kubeconfig": "kubeconfig"}
@@ -55,25 +66,53 @@ class PaletteClient:
     and tests that drive a local simulator). Usable as a context manager.
     """
 
-    def __init__(self, host: str, api_key: str, *, project_uid: str | None = None, ca_pem: str | None = None,
-                 skip_verify: bool = False, timeout: float | tuple[float, float] = (5.0, 30.0),
-                 retry: RetryPolicy | None = None, rate_limiter: RateLimiter | bool | None = True,
-                 request_log: Callable[[RequestRecord], None] | None = None, validate: bool = False,
-                 name: str = "", spec: Spec | None = None,
-                 allowed_networks: list[str] | tuple[str, ...] | None = None):
-        self.transport = Transport(host, api_key, ca_pem=ca_pem, skip_verify=skip_verify, timeout=timeout,
-                                   retry=retry, rate_limiter=rate_limiter, request_log=request_log,
-                                   validate=validate, name=name, spec=spec, allowed_networks=allowed_networks)
+    def __init__(
+        self,
+        host: str,
+        api_key: str,
+        *,
+        project_uid: str | None = None,
+        ca_pem: str | None = None,
+        skip_verify: bool = False,
+        timeout: float | tuple[float, float] = (5.0, 30.0),
+        retry: RetryPolicy | None = None,
+        rate_limiter: RateLimiter | bool | None = True,
+        request_log: Callable[[RequestRecord], None] | None = None,
+        validate: bool = False,
+        name: str = "",
+        spec: Spec | None = None,
+        allowed_networks: list[str] | tuple[str, ...] | None = None,
+    ):
+        self.transport = Transport(
+            host,
+            api_key,
+            ca_pem=ca_pem,
+            skip_verify=skip_verify,
+            timeout=timeout,
+            retry=retry,
+            rate_limiter=rate_limiter,
+            request_log=request_log,
+            validate=validate,
+            name=name,
+            spec=spec,
+            allowed_networks=allowed_networks,
+        )
         self.project_uid = project_uid or None
 
     @classmethod
-    def from_integration(cls, secret: Mapping[str, Any], *, ca_pem: str | None = None,
-                         **kwargs: Any) -> "PaletteClient":
+    def from_integration(
+        cls, secret: Mapping[str, Any], *, ca_pem: str | None = None, **kwargs: Any
+    ) -> PaletteClient:
         """Build from the integration Secret's ``palette`` JSON (apiKey, hostUrl, defaultProjectID,
         skipSSLCertificateVerification); ``ca_pem`` is the ``ca.crt`` of the tlsSecretRef Secret."""
-        return cls(secret.get("hostUrl") or "", secret.get("apiKey") or "",
-                   project_uid=secret.get("defaultProjectID") or None, ca_pem=ca_pem,
-                   skip_verify=bool(secret.get("skipSSLCertificateVerification", False)), **kwargs)
+        return cls(
+            secret.get("hostUrl") or "",
+            secret.get("apiKey") or "",
+            project_uid=secret.get("defaultProjectID") or None,
+            ca_pem=ca_pem,
+            skip_verify=bool(secret.get("skipSSLCertificateVerification", False)),
+            **kwargs,
+        )
 
     @property
     def base_url(self) -> str:
@@ -84,7 +123,7 @@ class PaletteClient:
         """Release the session and the temporary CA bundle."""
         self.transport.close()
 
-    def __enter__(self) -> "PaletteClient":
+    def __enter__(self) -> PaletteClient:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -98,16 +137,26 @@ class PaletteClient:
     def _scope(self, project_uid: str | None) -> str | None:
         return project_uid or self.project_uid
 
-    def _get(self, path: str, template: str, *, project_uid: str | None = None,
-             params: Mapping[str, Any] | None = None, expect: str = "json") -> Any:
-        return self.transport.request("GET", path, template=template, project_uid=project_uid,
-                                      params=params, expect=expect)
+    def _get(
+        self,
+        path: str,
+        template: str,
+        *,
+        project_uid: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        expect: str = "json",
+    ) -> Any:
+        return self.transport.request(
+            "GET", path, template=template, project_uid=project_uid, params=params, expect=expect
+        )
 
     def _paged(self, path: str, body: dict, *, project_uid: str | None, page_size: int) -> Iterator[dict]:
         def fetch(token: str | None) -> dict:
             params = {"limit": page_size, "continue": token}
-            return self.transport.request("POST", path, template=path, project_uid=project_uid,
-                                          params=params, body=body)
+            return self.transport.request(
+                "POST", path, template=path, project_uid=project_uid, params=params, body=body
+            )
+
         return paginate(fetch, host=self.base_url, path=path)
 
     # -- tenant scope -----------------------------------------------------------------------
@@ -122,22 +171,39 @@ class PaletteClient:
 
     def list_projects(self, name: str | None = None) -> list[ObjectRef]:
         """Names and uids of the projects the key can see (``GET /v1/dashboard/projects/metadata``)."""
-        data = self._get("/v1/dashboard/projects/metadata", "/v1/dashboard/projects/metadata",
-                         params={"name": name})
+        data = self._get(
+            "/v1/dashboard/projects/metadata", "/v1/dashboard/projects/metadata", params={"name": name}
+        )
         return [ObjectRef.from_api(item) for item in data.get("items") or ()]
 
     # -- edge hosts -------------------------------------------------------------------------
 
-    def iter_edge_hosts(self, *, tags: Mapping[str, str] | Iterable[str] | None = None, tags_match: str = "and",
-                        states: Iterable[str] | None = None, health: Iterable[str] | None = None,
-                        architectures: Iterable[str] | None = None, names: Iterable[str] | None = None,
-                        name_operator: str = "eq", project_uid: str | None = None,
-                        page_size: int = PAGE_SIZE) -> Iterator[EdgeHost]:
+    def iter_edge_hosts(
+        self,
+        *,
+        tags: Mapping[str, str] | Iterable[str] | None = None,
+        tags_match: str = "and",
+        states: Iterable[str] | None = None,
+        health: Iterable[str] | None = None,
+        architectures: Iterable[str] | None = None,
+        names: Iterable[str] | None = None,
+        name_operator: str = "eq",
+        project_uid: str | None = None,
+        page_size: int = PAGE_SIZE,
+    ) -> Iterator[EdgeHost]:
         """Stream edge hosts matching all given filters, page by page (see ``bodies.edge_host_search``)."""
-        body = bodies.edge_host_search(tags=tags, tags_match=tags_match, states=states, health=health,
-                                       architectures=architectures, names=names, name_operator=name_operator)
-        for item in self._paged("/v1/dashboard/edgehosts/search", body,
-                                project_uid=self._scope(project_uid), page_size=page_size):
+        body = bodies.edge_host_search(
+            tags=tags,
+            tags_match=tags_match,
+            states=states,
+            health=health,
+            architectures=architectures,
+            names=names,
+            name_operator=name_operator,
+        )
+        for item in self._paged(
+            "/v1/dashboard/edgehosts/search", body, project_uid=self._scope(project_uid), page_size=page_size
+        ):
             yield EdgeHost.from_api(item)
 
     def search_edge_hosts(self, **filters: Any) -> list[EdgeHost]:
@@ -146,12 +212,17 @@ class PaletteClient:
 
     def get_edge_host(self, uid: str, *, project_uid: str | None = None) -> EdgeHost:
         """One edge host with its full device details (``GET /v1/edgehosts/{uid}``)."""
-        data = self._get(f"/v1/edgehosts/{_seg(uid)}", "/v1/edgehosts/{uid}",
-                         project_uid=self._scope(project_uid), params={"resolvePackValues": "false"})
+        data = self._get(
+            f"/v1/edgehosts/{_seg(uid)}",
+            "/v1/edgehosts/{uid}",
+            project_uid=self._scope(project_uid),
+            params={"resolvePackValues": "false"},
+        )
         return EdgeHost.from_api(data)
 
-    def set_edge_host_tags(self, uid: str, tags: Mapping[str, str], *, remove: Iterable[str] = (),
-                           project_uid: str | None = None) -> dict[str, str]:
+    def set_edge_host_tags(
+        self, uid: str, tags: Mapping[str, str], *, remove: Iterable[str] = (), project_uid: str | None = None
+    ) -> dict[str, str]:
         """Add or change tags of a host, keeping its other tags; remove the keys in ``remove``.
 
         Palette's ``PUT /v1/edgehosts/{uid}/meta`` replaces all labels, so the current ones are read
@@ -164,8 +235,14 @@ class PaletteClient:
         for key in remove:
             labels.pop(key, None)
         body = {"metadata": {"uid": host.uid, "name": host.name, "labels": labels}}
-        self.transport.request("PUT", f"/v1/edgehosts/{_seg(uid)}/meta", template="/v1/edgehosts/{uid}/meta",
-                               project_uid=scope, body=body, expect="none")
+        self.transport.request(
+            "PUT",
+            f"/v1/edgehosts/{_seg(uid)}/meta",
+            template="/v1/edgehosts/{uid}/meta",
+            project_uid=scope,
+            body=body,
+            expect="none",
+        )
         return labels
 
     def list_edge_host_tags(self, *, project_uid: str | None = None) -> list[str]:
@@ -175,17 +252,26 @@ class PaletteClient:
 
     # -- cluster profiles -------------------------------------------------------------------
 
-    def iter_cluster_profiles(self, *, environments: Iterable[str] | None = ("edge-native",),
-                              profile_types: Iterable[str] | None = None, name: str | None = None,
-                              project_uid: str | None = None, page_size: int = PAGE_SIZE) -> Iterator[ClusterProfile]:
+    def iter_cluster_profiles(
+        self,
+        *,
+        environments: Iterable[str] | None = ("edge-native",),
+        profile_types: Iterable[str] | None = None,
+        name: str | None = None,
+        project_uid: str | None = None,
+        page_size: int = PAGE_SIZE,
+    ) -> Iterator[ClusterProfile]:
         """Stream cluster profiles by cloud type (default edge-native) and profile type.
 
         Palette lists one item per profile name, its newest version; ``versions`` (``all_versions``) holds the uid of
         every version of the name, to read with ``get_cluster_profile`` (see ``find_cluster_profile_version``).
         """
-        body = bodies.cluster_profile_filter(environments=environments, profile_types=profile_types, name=name)
-        for item in self._paged("/v1/dashboard/clusterprofiles", body, project_uid=self._scope(project_uid),
-                                page_size=page_size):
+        body = bodies.cluster_profile_filter(
+            environments=environments, profile_types=profile_types, name=name
+        )
+        for item in self._paged(
+            "/v1/dashboard/clusterprofiles", body, project_uid=self._scope(project_uid), page_size=page_size
+        ):
             yield ClusterProfile.from_api(item)
 
     def search_cluster_profiles(self, **filters: Any) -> list[ClusterProfile]:
@@ -194,18 +280,29 @@ class PaletteClient:
 
     def get_cluster_profile(self, uid: str, *, project_uid: str | None = None) -> ClusterProfile:
         """One cluster profile version with its packs (``GET /v1/clusterprofiles/{uid}``)."""
-        data = self._get(f"/v1/clusterprofiles/{_seg(uid)}", "/v1/clusterprofiles/{uid}",
-                         project_uid=self._scope(project_uid))
+        data = self._get(
+            f"/v1/clusterprofiles/{_seg(uid)}",
+            "/v1/clusterprofiles/{uid}",
+            project_uid=self._scope(project_uid),
+        )
         return ClusterProfile.from_api(data)
 
-    def find_cluster_profile_version(self, name: str, version: str, *, environments: Iterable[str] | None = ("edge-native", "all"),
-                                     project_uid: str | None = None) -> ClusterProfile | None:
+    def find_cluster_profile_version(
+        self,
+        name: str,
+        version: str,
+        *,
+        environments: Iterable[str] | None = ("edge-native", "all"),
+        project_uid: str | None = None,
+    ) -> ClusterProfile | None:
         """Version `version` of the profile called `name`, or None.
 
         The search lists only the newest version of each name, with the uid of every version in its
         ``versions[]``: an older version is read by that uid (``GET /v1/clusterprofiles/{uid}``).
         """
-        for profile in self.iter_cluster_profiles(environments=environments, name=name, project_uid=project_uid):
+        for profile in self.iter_cluster_profiles(
+            environments=environments, name=name, project_uid=project_uid
+        ):
             if profile.name != name:
                 continue
             uid = profile.version_uid(version)
@@ -215,11 +312,20 @@ class PaletteClient:
                 return self.get_cluster_profile(uid, project_uid=project_uid)
         return None
 
-    def get_cluster_profile_variables(self, uid: str, *, project_uid: str | None = None) -> list[ProfileVariable]:
+    def get_cluster_profile_variables(
+        self, uid: str, *, project_uid: str | None = None
+    ) -> list[ProfileVariable]:
         """The variables a cluster profile version defines (``GET /v1/clusterprofiles/{uid}/variables``, v1Variables)."""
-        data = self._get(f"/v1/clusterprofiles/{_seg(uid)}/variables", "/v1/clusterprofiles/{uid}/variables",
-                         project_uid=self._scope(project_uid))
-        return [ProfileVariable.from_api(item) for item in (data or {}).get("variables") or () if isinstance(item, dict)]
+        data = self._get(
+            f"/v1/clusterprofiles/{_seg(uid)}/variables",
+            "/v1/clusterprofiles/{uid}/variables",
+            project_uid=self._scope(project_uid),
+        )
+        return [
+            ProfileVariable.from_api(item)
+            for item in (data or {}).get("variables") or ()
+            if isinstance(item, dict)
+        ]
 
     # -- edge-native clusters ---------------------------------------------------------------
 
@@ -227,29 +333,43 @@ class PaletteClient:
     def _cluster_body(cluster: bodies.EdgeNativeCluster | Mapping[str, Any]) -> dict[str, Any]:
         return cluster.to_body() if isinstance(cluster, bodies.EdgeNativeCluster) else dict(cluster)
 
-    def validate_edge_native_cluster(self, cluster: bodies.EdgeNativeCluster | Mapping[str, Any], *,
-                                     project_uid: str | None = None) -> ValidationResult:
+    def validate_edge_native_cluster(
+        self, cluster: bodies.EdgeNativeCluster | Mapping[str, Any], *, project_uid: str | None = None
+    ) -> ValidationResult:
         """Ask Palette to validate a cluster request; check ``.ok`` (a 200 can carry errors)."""
-        data = self.transport.request("POST", "/v1/spectroclusters/edge-native/validate",
-                                      template="/v1/spectroclusters/edge-native/validate",
-                                      project_uid=self._scope(project_uid), body=self._cluster_body(cluster))
+        data = self.transport.request(
+            "POST",
+            "/v1/spectroclusters/edge-native/validate",
+            template="/v1/spectroclusters/edge-native/validate",
+            project_uid=self._scope(project_uid),
+            body=self._cluster_body(cluster),
+        )
         return ValidationResult.from_api(data)
 
-    def create_edge_native_cluster(self, cluster: bodies.EdgeNativeCluster | Mapping[str, Any], *,
-                                   project_uid: str | None = None) -> str:
+    def create_edge_native_cluster(
+        self, cluster: bodies.EdgeNativeCluster | Mapping[str, Any], *, project_uid: str | None = None
+    ) -> str:
         """Create an edge-native cluster; returns its uid.
 
         Not idempotent: retried only when Palette certainly did not process it (429, or no
         connection). After a timeout or reset the outcome is unknown: look the cluster up by name.
         """
-        data = self.transport.request("POST", "/v1/spectroclusters/edge-native",
-                                      template="/v1/spectroclusters/edge-native",
-                                      project_uid=self._scope(project_uid), body=self._cluster_body(cluster),
-                                      idempotent=False)
+        data = self.transport.request(
+            "POST",
+            "/v1/spectroclusters/edge-native",
+            template="/v1/spectroclusters/edge-native",
+            project_uid=self._scope(project_uid),
+            body=self._cluster_body(cluster),
+            idempotent=False,
+        )
         uid = data.get("uid") if isinstance(data, dict) else None
         if not uid:
-            raise PaletteProtocolError(f"{self.base_url} created a cluster but returned no uid.",
-                                       host=self.base_url, method="POST", path="/v1/spectroclusters/edge-native")
+            raise PaletteProtocolError(
+                f"{self.base_url} created a cluster but returned no uid.",
+                host=self.base_url,
+                method="POST",
+                path="/v1/spectroclusters/edge-native",
+            )
         return uid
 
     def find_clusters_by_name(self, name: str, *, project_uid: str | None = None) -> list[ClusterSummary]:
@@ -260,25 +380,41 @@ class PaletteClient:
         a cluster as soon as it exists: the lookup to make before creating again after a lost answer.
         """
         body = bodies.cluster_by_name_search(name)
-        return [ClusterSummary.from_api(item) for item in self._paged(
-            "/v1/dashboard/spectroclusters/search", body, project_uid=self._scope(project_uid), page_size=PAGE_SIZE)]
+        return [
+            ClusterSummary.from_api(item)
+            for item in self._paged(
+                "/v1/dashboard/spectroclusters/search",
+                body,
+                project_uid=self._scope(project_uid),
+                page_size=PAGE_SIZE,
+            )
+        ]
 
     def get_cluster(self, uid: str, *, project_uid: str | None = None) -> Cluster:
         """A cluster (``GET /v1/spectroclusters/{uid}``); NotFound once it is gone."""
-        data = self._get(f"/v1/spectroclusters/{_seg(uid)}", "/v1/spectroclusters/{uid}",
-                         project_uid=self._scope(project_uid))
+        data = self._get(
+            f"/v1/spectroclusters/{_seg(uid)}",
+            "/v1/spectroclusters/{uid}",
+            project_uid=self._scope(project_uid),
+        )
         return Cluster.from_api(data)
 
     def get_cluster_status(self, uid: str, *, project_uid: str | None = None) -> ClusterStatus:
         """The light status poll (``GET /v1/spectroclusters/{uid}/status``)."""
-        data = self._get(f"/v1/spectroclusters/{_seg(uid)}/status", "/v1/spectroclusters/{uid}/status",
-                         project_uid=self._scope(project_uid))
+        data = self._get(
+            f"/v1/spectroclusters/{_seg(uid)}/status",
+            "/v1/spectroclusters/{uid}/status",
+            project_uid=self._scope(project_uid),
+        )
         return ClusterStatus.from_api(data)
 
     def get_cluster_overview(self, uid: str, *, project_uid: str | None = None) -> ClusterOverview:
         """State and health (``GET /v1/dashboard/spectroclusters/{uid}/overview``)."""
-        data = self._get(f"/v1/dashboard/spectroclusters/{_seg(uid)}/overview",
-                         "/v1/dashboard/spectroclusters/{uid}/overview", project_uid=self._scope(project_uid))
+        data = self._get(
+            f"/v1/dashboard/spectroclusters/{_seg(uid)}/overview",
+            "/v1/dashboard/spectroclusters/{uid}/overview",
+            project_uid=self._scope(project_uid),
+        )
         return ClusterOverview.from_api(data)
 
     def get_kubeconfig(self, uid: str, *, kind: str = "kubeconfig", project_uid: str | None = None) -> str:
@@ -296,15 +432,22 @@ class PaletteClient:
             raise ValueError(f"Unknown kubeconfig kind {kind!r}: use one of {', '.join(KUBECONFIG_ASSETS)}.")
         template = f"/v1/spectroclusters/{{uid}}/assets/{asset}"
         # Only the kubeconfig asset takes frp (the spec declares it for no other).
-        text = self._get(f"/v1/spectroclusters/{_seg(uid)}/assets/{asset}", template,
-                         project_uid=self._scope(project_uid),
-                         params={"frp": "true"} if kind == "kubeconfig" else None, expect="text")
+        text = self._get(
+            f"/v1/spectroclusters/{_seg(uid)}/assets/{asset}",
+            template,
+            project_uid=self._scope(project_uid),
+            params={"frp": "true"} if kind == "kubeconfig" else None,
+            expect="text",
+        )
         return _maybe_base64(text)
 
     def list_cluster_edge_hosts(self, uid: str, *, project_uid: str | None = None) -> list[EdgeHost]:
         """The edge hosts of a cluster (``GET /v1/spectroclusters/{uid}/edge-native/edgeHosts``)."""
-        data = self._get(f"/v1/spectroclusters/{_seg(uid)}/edge-native/edgeHosts",
-                         "/v1/spectroclusters/{uid}/edge-native/edgeHosts", project_uid=self._scope(project_uid))
+        data = self._get(
+            f"/v1/spectroclusters/{_seg(uid)}/edge-native/edgeHosts",
+            "/v1/spectroclusters/{uid}/edge-native/edgeHosts",
+            project_uid=self._scope(project_uid),
+        )
         return [EdgeHost.from_api(item) for item in data.get("items") or ()]
 
     def delete_cluster(self, uid: str, *, force: bool = False, project_uid: str | None = None) -> None:
@@ -312,9 +455,14 @@ class PaletteClient:
 
         Returns when Palette accepted it; the cluster then goes Deleting -> Deleted -> NotFound.
         """
-        self.transport.request("DELETE", f"/v1/spectroclusters/{_seg(uid)}", template="/v1/spectroclusters/{uid}",
-                               project_uid=self._scope(project_uid),
-                               params={"forceDelete": "true" if force else None}, expect="none")
+        self.transport.request(
+            "DELETE",
+            f"/v1/spectroclusters/{_seg(uid)}",
+            template="/v1/spectroclusters/{uid}",
+            project_uid=self._scope(project_uid),
+            params={"forceDelete": "true" if force else None},
+            expect="none",
+        )
 
 
 def _maybe_base64(text: str) -> str:

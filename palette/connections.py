@@ -33,16 +33,20 @@ class _CheckedConnection:
 
     def _new_conn(self) -> socket.socket:
         try:
-            targets = addresses.resolve_checked(self._dns_host, self.port, self.allowed_networks,
-                                                family=connection.allowed_gai_family())
+            targets = addresses.resolve_checked(
+                self._dns_host, self.port, self.allowed_networks, family=connection.allowed_gai_family()
+            )
         except socket.gaierror as exc:
             raise NameResolutionError(self.host, self, exc) from exc
         error: OSError | None = None
         for address in targets:  # in the resolver's order, as urllib3 itself would try them
             try:
-                sock = connection.create_connection((address, self.port), self.timeout,
-                                                    source_address=self.source_address,
-                                                    socket_options=self.socket_options)
+                sock = connection.create_connection(
+                    (address, self.port),
+                    self.timeout,
+                    source_address=self.source_address,
+                    socket_options=self.socket_options,
+                )
             except OSError as exc:
                 error = exc
                 continue
@@ -50,7 +54,8 @@ class _CheckedConnection:
             return sock
         if isinstance(error, socket.timeout):
             raise ConnectTimeoutError(
-                self, f"Connection to {self.host} timed out. (connect timeout={self.timeout})") from error
+                self, f"Connection to {self.host} timed out. (connect timeout={self.timeout})"
+            ) from error
         raise NewConnectionError(self, f"Failed to establish a new connection: {error}") from error
 
 
@@ -64,7 +69,9 @@ class GuardedAdapter(HTTPAdapter):
         https_conn = type("CheckedHTTPSConnection", (_CheckedConnection, HTTPSConnection), attrs)
         self._pool_classes = {
             "http": type("CheckedHTTPConnectionPool", (HTTPConnectionPool,), {"ConnectionCls": http_conn}),
-            "https": type("CheckedHTTPSConnectionPool", (HTTPSConnectionPool,), {"ConnectionCls": https_conn}),
+            "https": type(
+                "CheckedHTTPSConnectionPool", (HTTPSConnectionPool,), {"ConnectionCls": https_conn}
+            ),
         }
         super().__init__(**kwargs)
 
@@ -78,8 +85,9 @@ class GuardedAdapter(HTTPAdapter):
             parts = urlsplit(request.url)
             host = parts.hostname or ""
             try:
-                addresses.resolve_checked(host, parts.port or (443 if parts.scheme == "https" else 80),
-                                          self.allowed_networks)
+                addresses.resolve_checked(
+                    host, parts.port or (443 if parts.scheme == "https" else 80), self.allowed_networks
+                )
             except socket.gaierror:
                 addresses.check_host(host, self.allowed_networks)  # only the proxy can resolve it
         return super().send(request, *args, proxies=proxies, **kwargs)

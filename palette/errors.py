@@ -19,7 +19,8 @@ import email.utils
 import functools
 import json
 import time
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 from urllib.parse import quote, quote_plus
 
 REDACTED = "[REDACTED]"
@@ -48,7 +49,9 @@ def redact(value: Any, secrets: Iterable[str]) -> Any:
     Also the forms in which a server may echo it: URL-encoded, and base64 (standard or URL-safe) at
     any position in a longer base64 text (e.g. an echoed ``Authorization`` header).
     """
-    needles = sorted({form for secret in secrets if secret for form in _secret_forms(secret)}, key=len, reverse=True)
+    needles = sorted(
+        {form for secret in secrets if secret for form in _secret_forms(secret)}, key=len, reverse=True
+    )
     if not needles:
         return value
     return _redact(value, needles)
@@ -63,7 +66,7 @@ def _secret_forms(secret: str) -> frozenset[str]:
         # that also carry a neighbouring byte differ per text, so only the ones that are the
         # secret's alone are searched (at most two characters of the secret stay unredacted per side).
         encoded = base64.b64encode(b"\0" * offset + raw).decode()
-        core = encoded[(0, 2, 3)[offset]:(offset + len(raw)) * 8 // 6]
+        core = encoded[(0, 2, 3)[offset] : (offset + len(raw)) * 8 // 6]
         if len(core) >= 8:  # shorter fragments would redact unrelated text
             forms |= {core, core.replace("+", "-").replace("/", "_")}
     return frozenset(forms)
@@ -130,10 +133,20 @@ class PaletteError(Exception):
     transient = False
     default_hint = "Check the Palette integration settings and try again."
 
-    def __init__(self, summary: str, *, host: str = "", method: str = "", path: str = "",
-                 status: int | None = None, code: str | int | None = None,
-                 palette_message: str = "", ref: str = "", details: Any = None,
-                 hint: str | None = None):
+    def __init__(
+        self,
+        summary: str,
+        *,
+        host: str = "",
+        method: str = "",
+        path: str = "",
+        status: int | None = None,
+        code: str | int | None = None,
+        palette_message: str = "",
+        ref: str = "",
+        details: Any = None,
+        hint: str | None = None,
+    ):
         # Every error passes here, whatever built it: Palette's parts bounded and their bidi controls made
         # visible once (the callers redact secrets before, so no cut can split a key).
         self.summary = visible_controls(shorten(summary, MAX_SUMMARY_CHARS))
@@ -171,12 +184,14 @@ class PaletteError(Exception):
 
 # -- failures without an HTTP response ------------------------------------------------------
 
+
 class PaletteConnectionError(PaletteError):
     """Palette could not be reached, or the connection broke (refused, DNS, reset)."""
 
     transient = True
-    default_hint = ("Check the host URL, DNS, proxy and firewall between this server and Palette; "
-                    "it will be retried.")
+    default_hint = (
+        "Check the host URL, DNS, proxy and firewall between this server and Palette; it will be retried."
+    )
 
     def __init__(self, summary: str, *, before_send: bool = False, **kwargs: Any):
         #: True when the request certainly never reached Palette (safe to retry anything).
@@ -193,43 +208,51 @@ class PaletteTimeout(PaletteConnectionError):
 class PaletteTLSError(PaletteError):
     """The server's TLS certificate could not be verified. Never retried, never bypassed."""
 
-    default_hint = ("If Palette uses a private CA, add its CA certificate to the integration "
-                    "(tlsSecretRef, key ca.crt); only on a test system, set "
-                    "skipSSLCertificateVerification.")
+    default_hint = (
+        "If Palette uses a private CA, add its CA certificate to the integration "
+        "(tlsSecretRef, key ca.crt); only on a test system, set "
+        "skipSSLCertificateVerification."
+    )
 
 
 class PaletteAddressRefused(PaletteError):
     """The host is, or now resolves to, an address the client must not connect to (loopback, link-local,
     cloud metadata, private unless allowed: ``palette.addresses``). Refused before connecting; permanent."""
 
-    default_hint = ("Point the integration at Palette's public address; for an on-premises Palette on a "
-                    "private network, allow its network with PALETTE_ALLOWED_NETWORKS.")
+    default_hint = (
+        "Point the integration at Palette's public address; for an on-premises Palette on a "
+        "private network, allow its network with PALETTE_ALLOWED_NETWORKS."
+    )
 
 
 class PaletteProtocolError(PaletteError):
     """Palette answered, but the body could not be understood (not JSON, truncated)."""
 
     transient = True
-    default_hint = ("A proxy or load balancer in between may be rewriting responses; "
-                    "it will be retried.")
+    default_hint = "A proxy or load balancer in between may be rewriting responses; it will be retried."
 
 
 class ResponseTooLarge(PaletteProtocolError):
     """Palette's answer exceeded the client's size bound; reading stopped there. Not retried: it would recur."""
 
     transient = False
-    default_hint = ("Palette's answers are far smaller; a proxy or a wrong host URL may be sending something "
-                    "else. Check the host URL, or report it with the request named here.")
+    default_hint = (
+        "Palette's answers are far smaller; a proxy or a wrong host URL may be sending something "
+        "else. Check the host URL, or report it with the request named here."
+    )
 
 
 class PaginationError(PaletteError):
     """Palette returned a ``listmeta.continue`` token it had already returned (a loop)."""
 
-    default_hint = ("Palette's pagination is looping; the listing was stopped instead of "
-                    "repeating forever. Report it to Spectro Cloud support with the ref if any.")
+    default_hint = (
+        "Palette's pagination is looping; the listing was stopped instead of "
+        "repeating forever. Report it to Spectro Cloud support with the ref if any."
+    )
 
 
 # -- HTTP errors ----------------------------------------------------------------------------
+
 
 class PaletteHTTPError(PaletteError):
     """Palette answered with an error status."""
@@ -250,22 +273,28 @@ class AuthenticationFailed(PaletteHTTPError):
 class PermissionDenied(PaletteHTTPError):
     """403: the key is valid but its user may not do this (here)."""
 
-    default_hint = ("Ask a Palette tenant admin to grant the API key's user a role in this project "
-                    "(or tenant), or use a key of a user who has one.")
+    default_hint = (
+        "Ask a Palette tenant admin to grant the API key's user a role in this project "
+        "(or tenant), or use a key of a user who has one."
+    )
 
 
 class NotFound(PaletteHTTPError):
     """404 (or code ResourceNotFound): the object, or one it depends on, does not exist here."""
 
-    default_hint = ("Check the UID, and that the integration's project (defaultProjectID, a 24-hex "
-                    "UID, not a name) is the project that owns it.")
+    default_hint = (
+        "Check the UID, and that the integration's project (defaultProjectID, a 24-hex "
+        "UID, not a name) is the project that owns it."
+    )
 
 
 class MethodNotAllowed(PaletteHTTPError):
     """405: this Palette version does not offer the operation with that method."""
 
-    default_hint = ("This Palette version may have changed the API (e.g. 4.10 removed GET list "
-                    "endpoints); upgrade PaletteAI Admin or report it.")
+    default_hint = (
+        "This Palette version may have changed the API (e.g. 4.10 removed GET list "
+        "endpoints); upgrade PaletteAI Admin or report it."
+    )
 
 
 class Conflict(PaletteHTTPError):
@@ -293,8 +322,10 @@ class ServerError(PaletteHTTPError):
     """
 
     transient = True
-    default_hint = ("Palette failed internally; reads are retried. If it keeps failing, "
-                    "contact Spectro Cloud support with the ref.")
+    default_hint = (
+        "Palette failed internally; reads are retried. If it keeps failing, "
+        "contact Spectro Cloud support with the ref."
+    )
 
 
 class ServiceUnavailable(PaletteHTTPError):
@@ -309,9 +340,17 @@ class ServiceUnavailable(PaletteHTTPError):
 
 
 _BY_STATUS: dict[int, type[PaletteHTTPError]] = {
-    400: BadRequest, 401: AuthenticationFailed, 403: PermissionDenied, 404: NotFound,
-    405: MethodNotAllowed, 409: Conflict, 422: BadRequest, 429: RateLimited,
-    502: ServiceUnavailable, 503: ServiceUnavailable, 504: ServiceUnavailable,
+    400: BadRequest,
+    401: AuthenticationFailed,
+    403: PermissionDenied,
+    404: NotFound,
+    405: MethodNotAllowed,
+    409: Conflict,
+    422: BadRequest,
+    429: RateLimited,
+    502: ServiceUnavailable,
+    503: ServiceUnavailable,
+    504: ServiceUnavailable,
 }
 
 _SUMMARIES: dict[type[PaletteHTTPError], str] = {
@@ -370,9 +409,17 @@ def parse_error_body(body: bytes | str | None, status: int, reason: str = "") ->
     return {"code": reason or None, "message": shorten(text, 200), "ref": "", "details": None}
 
 
-def error_from_response(*, host: str, method: str, path: str, status: int, body: bytes | str | None,
-                        reason: str = "", headers: Mapping[str, str] | None = None,
-                        secrets: Iterable[str] = ()) -> PaletteHTTPError:
+def error_from_response(
+    *,
+    host: str,
+    method: str,
+    path: str,
+    status: int,
+    body: bytes | str | None,
+    reason: str = "",
+    headers: Mapping[str, str] | None = None,
+    secrets: Iterable[str] = (),
+) -> PaletteHTTPError:
     """Build the right PaletteHTTPError for an HTTP error response, with secrets redacted."""
     secrets = tuple(secrets)
     # The raw text first (a body that is not JSON is shortened when parsed, and a key crossing the cut
@@ -388,8 +435,14 @@ def error_from_response(*, host: str, method: str, path: str, status: int, body:
     what = f"{method.upper()} {path}"
     summary = _SUMMARIES.get(cls, _SUMMARIES[PaletteHTTPError]).format(host=host, status=status, what=what)
     kwargs: dict[str, Any] = dict(
-        host=host, method=method.upper(), path=path, status=status, code=parsed["code"],
-        palette_message=parsed["message"], ref=parsed["ref"], details=parsed["details"],
+        host=host,
+        method=method.upper(),
+        path=path,
+        status=status,
+        code=parsed["code"],
+        palette_message=parsed["message"],
+        ref=parsed["ref"],
+        details=parsed["details"],
     )
     if cls is MethodNotAllowed and headers and headers.get("Allow"):
         kwargs["hint"] = f"Palette allows {headers['Allow']} there. " + MethodNotAllowed.default_hint

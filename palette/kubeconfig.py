@@ -39,8 +39,12 @@ def problem(text: str | None) -> str:
     clusters = _entries(data, "clusters")
     if not clusters:
         return "it lists no clusters"
-    if not any(isinstance(c.get("cluster"), dict) and isinstance(c["cluster"].get("server"), str)
-               and c["cluster"]["server"].strip() for c in clusters):
+    if not any(
+        isinstance(c.get("cluster"), dict)
+        and isinstance(c["cluster"].get("server"), str)
+        and c["cluster"]["server"].strip()
+        for c in clusters
+    ):
         return "no cluster in it has a server"
     if not _entries(data, "users"):
         return "it lists no users"
@@ -58,4 +62,5 @@ def _kind_of(value: Any) -> str:
     if value is None:
         return "empty (null or comments only)"
     return {str: "a string", list: "a list", int: "a number", float: "a number", bool: "a boolean"}.get(
-        type(value), "another value")
+        type(value), "another value"
+    )

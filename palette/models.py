@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 #: Value Palette stores for a tag without a value (shown as just the key).
 BARE_TAG_VALUE = "spectro__tag"
@@ -73,7 +74,7 @@ class ObjectRef:
     name: str = ""
 
     @classmethod
-    def from_api(cls, data: Mapping[str, Any]) -> "ObjectRef":
+    def from_api(cls, data: Mapping[str, Any]) -> ObjectRef:
         """Build from ``{uid, name}`` (or ``{metadata: {uid, name}}``)."""
         meta = data.get("metadata")
         if not isinstance(meta, dict):
@@ -91,10 +92,14 @@ class UserInfo:
     raw: dict = field(default_factory=dict, repr=False)
 
     @classmethod
-    def from_api(cls, data: Mapping[str, Any]) -> "UserInfo":
+    def from_api(cls, data: Mapping[str, Any]) -> UserInfo:
         """Build from v1UserInfo."""
-        return cls(org_name=data.get("orgName") or "", tenant_uid=data.get("tenantUid") or "",
-                   user_uid=data.get("userUid") or "", raw=data)
+        return cls(
+            org_name=data.get("orgName") or "",
+            tenant_uid=data.get("tenantUid") or "",
+            user_uid=data.get("userUid") or "",
+            raw=data,
+        )
 
 
 @dataclass(slots=True)
@@ -109,13 +114,17 @@ class Project:
     raw: dict = field(default_factory=dict, repr=False)
 
     @classmethod
-    def from_api(cls, data: Mapping[str, Any]) -> "Project":
+    def from_api(cls, data: Mapping[str, Any]) -> Project:
         """Build from v1Project."""
         meta = data.get("metadata") or {}
-        return cls(uid=meta.get("uid") or "", name=meta.get("name") or "",
-                   labels=dict(meta.get("labels") or {}),
-                   is_disabled=bool(_get(data, "status", "isDisabled", default=False)),
-                   created=parse_time(meta.get("creationTimestamp")), raw=data)
+        return cls(
+            uid=meta.get("uid") or "",
+            name=meta.get("name") or "",
+            labels=dict(meta.get("labels") or {}),
+            is_disabled=bool(_get(data, "status", "isDisabled", default=False)),
+            created=parse_time(meta.get("creationTimestamp")),
+            raw=data,
+        )
 
 
 @dataclass(slots=True)
@@ -130,13 +139,17 @@ class Gpu:
     raw: dict = field(default_factory=dict, repr=False)
 
     @classmethod
-    def from_api(cls, data: Mapping[str, Any]) -> "Gpu":
+    def from_api(cls, data: Mapping[str, Any]) -> Gpu:
         """Build from v1GPUDeviceSpec."""
         count = data.get("gpuCount")
-        return cls(vendor=data.get("vendor") or "", model=data.get("model") or "",
-                   count=count if isinstance(count, int) and count > 0 else 1,
-                   memory_mib=parse_memory_mib(data.get("memory")),
-                   mig_capable=bool(data.get("migCapable")), raw=data)
+        return cls(
+            vendor=data.get("vendor") or "",
+            model=data.get("model") or "",
+            count=count if isinstance(count, int) and count > 0 else 1,
+            memory_mib=parse_memory_mib(data.get("memory")),
+            mig_capable=bool(data.get("migCapable")),
+            raw=data,
+        )
 
 
 @dataclass(slots=True, repr=False)
@@ -160,7 +173,7 @@ class EdgeHost:
     _in_use: tuple[ObjectRef, ...] | None = field(default=None, init=False, compare=False)
 
     @classmethod
-    def from_api(cls, data: Mapping[str, Any]) -> "EdgeHost":
+    def from_api(cls, data: Mapping[str, Any]) -> EdgeHost:
         """Wrap either host shape Palette returns."""
         return cls(data if isinstance(data, dict) else dict(data))
 
@@ -265,11 +278,16 @@ class Pack:
     raw: dict = field(default_factory=dict, repr=False)
 
     @classmethod
-    def from_api(cls, data: Mapping[str, Any]) -> "Pack":
+    def from_api(cls, data: Mapping[str, Any]) -> Pack:
         """Build from v1PackRef or v1PackRefSummary."""
-        return cls(name=data.get("name") or "", tag=data.get("tag") or data.get("version") or "",
-                   layer=data.get("layer") or "", type=data.get("type") or "",
-                   uid=data.get("packUid") or "", raw=data)
+        return cls(
+            name=data.get("name") or "",
+            tag=data.get("tag") or data.get("version") or "",
+            layer=data.get("layer") or "",
+            type=data.get("type") or "",
+            uid=data.get("packUid") or "",
+            raw=data,
+        )
 
 
 @dataclass(slots=True)
@@ -294,7 +312,7 @@ class ClusterProfile:
     raw: dict = field(default_factory=dict, repr=False)
 
     @classmethod
-    def from_api(cls, data: Mapping[str, Any]) -> "ClusterProfile":
+    def from_api(cls, data: Mapping[str, Any]) -> ClusterProfile:
         """Build from v1ClusterProfileSummary (search) or v1ClusterProfile (GET)."""
         meta = data.get("metadata") or {}
         spec = data.get("specSummary") or data.get("spec") or {}
@@ -361,17 +379,26 @@ class ProfileVariable:
     raw: dict = field(default_factory=dict, repr=False)
 
     @classmethod
-    def from_api(cls, data: Mapping[str, Any]) -> "ProfileVariable":
+    def from_api(cls, data: Mapping[str, Any]) -> ProfileVariable:
         """Build from v1Variable."""
         default = data.get("defaultValue")
         return cls(
-            name=str(data.get("name") or ""), display_name=str(data.get("displayName") or ""),
-            description=str(data.get("description") or ""), format=str(data.get("format") or "string"),
-            regex=str(data.get("regex") or ""), required=bool(data.get("required")),
-            default_value="" if default is None else str(default), hidden=bool(data.get("hidden")),
-            immutable=bool(data.get("immutable")), is_sensitive=bool(data.get("isSensitive")),
+            name=str(data.get("name") or ""),
+            display_name=str(data.get("displayName") or ""),
+            description=str(data.get("description") or ""),
+            format=str(data.get("format") or "string"),
+            regex=str(data.get("regex") or ""),
+            required=bool(data.get("required")),
+            default_value="" if default is None else str(default),
+            hidden=bool(data.get("hidden")),
+            immutable=bool(data.get("immutable")),
+            is_sensitive=bool(data.get("isSensitive")),
             input_type=str(data.get("inputType") or "text"),
-            options=[str(o.get("value")) for o in data.get("options") or () if isinstance(o, dict) and o.get("value") is not None],
+            options=[
+                str(o.get("value"))
+                for o in data.get("options") or ()
+                if isinstance(o, dict) and o.get("value") is not None
+            ],
             raw=dict(data),
         )
 
@@ -403,7 +430,7 @@ class Cluster:
     raw: dict = field(default_factory=dict, repr=False)
 
     @classmethod
-    def from_api(cls, data: Mapping[str, Any]) -> "Cluster":
+    def from_api(cls, data: Mapping[str, Any]) -> Cluster:
         """Build from v1SpectroCluster."""
         meta = data.get("metadata") or {}
         spec = data.get("spec") or {}
@@ -434,11 +461,15 @@ class ClusterSummary:
     deleting: bool
 
     @classmethod
-    def from_api(cls, data: Mapping[str, Any]) -> "ClusterSummary":
+    def from_api(cls, data: Mapping[str, Any]) -> ClusterSummary:
         meta = data.get("metadata") or {}
-        return cls(uid=meta.get("uid") or "", name=meta.get("name") or "",
-                   project_uid=_get(data, "specSummary", "projectMeta", "uid", default=""),
-                   state=_get(data, "status", "state", default=""), deleting=bool(meta.get("deletionTimestamp")))
+        return cls(
+            uid=meta.get("uid") or "",
+            name=meta.get("name") or "",
+            project_uid=_get(data, "specSummary", "projectMeta", "uid", default=""),
+            state=_get(data, "status", "state", default=""),
+            deleting=bool(meta.get("deletionTimestamp")),
+        )
 
 
 @dataclass(slots=True)
@@ -449,7 +480,7 @@ class ClusterStatus:
     raw: dict = field(default_factory=dict, repr=False)
 
     @classmethod
-    def from_api(cls, data: Mapping[str, Any]) -> "ClusterStatus":
+    def from_api(cls, data: Mapping[str, Any]) -> ClusterStatus:
         """Build from v1SpectroClusterStatusEntity."""
         return cls(state=_get(data, "status", "state", default=""), raw=data)
 
@@ -471,19 +502,23 @@ class ClusterOverview:
     has_kubeconfig_client: bool | None = None
 
     @classmethod
-    def from_api(cls, data: Mapping[str, Any]) -> "ClusterOverview":
+    def from_api(cls, data: Mapping[str, Any]) -> ClusterOverview:
         """Build from v1SpectroClusterUidSummary."""
         meta = data.get("metadata") or {}
         status = data.get("status") or {}
         kube_meta = status.get("kubeMeta") if isinstance(status.get("kubeMeta"), dict) else {}
         has = kube_meta.get("hasKubeConfig")
         has_client = kube_meta.get("hasKubeConfigClient")
-        return cls(uid=meta.get("uid") or "", name=meta.get("name") or "",
-                   state=status.get("state") or "",
-                   health=_get(status, "health", "state", default=""),
-                   kubernetes_version=_get(status, "kubeMeta", "kubernetesVersion", default=""),
-                   raw=data, has_kubeconfig=has if isinstance(has, bool) else None,
-                   has_kubeconfig_client=has_client if isinstance(has_client, bool) else None)
+        return cls(
+            uid=meta.get("uid") or "",
+            name=meta.get("name") or "",
+            state=status.get("state") or "",
+            health=_get(status, "health", "state", default=""),
+            kubernetes_version=_get(status, "kubeMeta", "kubernetesVersion", default=""),
+            raw=data,
+            has_kubeconfig=has if isinstance(has, bool) else None,
+            has_kubeconfig_client=has_client if isinstance(has_client, bool) else None,
+        )
 
     @property
     def is_running_and_healthy(self) -> bool:
@@ -515,17 +550,29 @@ class ValidationResult:
         return not self.problems
 
     @classmethod
-    def from_api(cls, data: Mapping[str, Any]) -> "ValidationResult":
+    def from_api(cls, data: Mapping[str, Any]) -> ValidationResult:
         """Build from v1SpectroClusterValidatorResponse, collecting every ``errors[]`` list."""
         problems: list[ValidationProblem] = []
         for result in _get(data, "machinePools", "results", default=()) or ():
             for err in result.get("errors") or ():
-                problems.append(ValidationProblem("machinePool", result.get("name") or "",
-                                                  err.get("code") or "", err.get("message") or ""))
+                problems.append(
+                    ValidationProblem(
+                        "machinePool",
+                        result.get("name") or "",
+                        err.get("code") or "",
+                        err.get("message") or "",
+                    )
+                )
         for profile in data.get("profiles") or ():
             for result in _get(profile, "packs", "results", default=()) or ():
                 for err in result.get("errors") or ():
-                    problems.append(ValidationProblem("pack", result.get("name") or "",
-                                                      err.get("code") or "", err.get("message") or "",
-                                                      profile_uid=profile.get("uid") or ""))
+                    problems.append(
+                        ValidationProblem(
+                            "pack",
+                            result.get("name") or "",
+                            err.get("code") or "",
+                            err.get("message") or "",
+                            profile_uid=profile.get("uid") or "",
+                        )
+                    )
         return cls(problems=problems, raw=data)

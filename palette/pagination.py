@@ -8,7 +8,8 @@ the listing with a PaginationError.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from .errors import PaginationError
 
@@ -16,8 +17,12 @@ from .errors import PaginationError
 PAGE_SIZE = 50
 
 
-def paginate(fetch: Callable[[str | None], dict[str, Any]], *, host: str = "", path: str = "",
-             ) -> Iterator[dict[str, Any]]:
+def paginate(
+    fetch: Callable[[str | None], dict[str, Any]],
+    *,
+    host: str = "",
+    path: str = "",
+) -> Iterator[dict[str, Any]]:
     """Yield every item of a paginated listing.
 
     ``fetch(token)`` returns one page (the decoded JSON) for a continue token, None for the first
@@ -36,6 +41,9 @@ def paginate(fetch: Callable[[str | None], dict[str, Any]], *, host: str = "", p
             return
         if token in seen:
             raise PaginationError(
-                f"{host} returned the same continue token twice while listing {path} "
-                f"(after {pages} pages).", host=host, method="POST", path=path)
+                f"{host} returned the same continue token twice while listing {path} (after {pages} pages).",
+                host=host,
+                method="POST",
+                path=path,
+            )
         seen.add(token)

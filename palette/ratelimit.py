@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 #: Palette's published limits in requests per second, by parent resource prefix.
 PUBLISHED_LIMITS: dict[str, float] = {
@@ -88,8 +88,14 @@ class RateLimiter:
     ``disable()``) turns it into a no-op, e.g. for benchmarks against a simulator without limits.
     """
 
-    def __init__(self, limits: Mapping[str, float] | None = None, *, headroom: float = 0.95,
-                 enabled: bool = True, sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self,
+        limits: Mapping[str, float] | None = None,
+        *,
+        headroom: float = 0.95,
+        enabled: bool = True,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         self.limits = dict(PUBLISHED_LIMITS if limits is None else limits)
         self.headroom = headroom
         self.enabled = enabled

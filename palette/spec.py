@@ -17,14 +17,17 @@ import functools
 import json
 import os
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import jsonschema
 
 _PACKAGED = Path(__file__).resolve().parent / "spec" / "palette-apis-subset.json"
-_SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "palette-api" / "palette-apis-subset.json"
+_SHARED = (
+    Path(__file__).resolve().parent.parent.parent / "shared" / "palette-api" / "palette-apis-subset.json"
+)
 
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 
@@ -98,19 +101,27 @@ class Spec:
                 params = {(p.get("name"), p.get("in")): p for p in shared}
                 params.update({(p.get("name"), p.get("in")): p for p in op.get("parameters", [])})
                 segments = template.strip("/").split("/")
-                pattern = "^/" + "/".join(
-                    f"(?P<{s[1:-1]}>[^/]+)" if s.startswith("{") else re.escape(s) for s in segments
-                ) + "$"
-                self.operations.append(Operation(
-                    method=method.upper(),
-                    template=template,
-                    operation_id=op.get("operationId", ""),
-                    parameters=tuple(params.values()),
-                    responses=op.get("responses", {}),
-                    produces=tuple(op.get("produces") or document.get("produces") or ("application/json",)),
-                    literal_segments=sum(1 for s in segments if not s.startswith("{")),
-                    _regex=re.compile(pattern),
-                ))
+                pattern = (
+                    "^/"
+                    + "/".join(
+                        f"(?P<{s[1:-1]}>[^/]+)" if s.startswith("{") else re.escape(s) for s in segments
+                    )
+                    + "$"
+                )
+                self.operations.append(
+                    Operation(
+                        method=method.upper(),
+                        template=template,
+                        operation_id=op.get("operationId", ""),
+                        parameters=tuple(params.values()),
+                        responses=op.get("responses", {}),
+                        produces=tuple(
+                            op.get("produces") or document.get("produces") or ("application/json",)
+                        ),
+                        literal_segments=sum(1 for s in segments if not s.startswith("{")),
+                        _regex=re.compile(pattern),
+                    )
+                )
         # Literal segments win over parameters ("/v1/edgehosts/tags" before "/v1/edgehosts/{uid}").
         self.operations.sort(key=lambda o: -o.literal_segments)
         error_defs = document.get("x-error", {}).get("definitions", {})
@@ -150,8 +161,9 @@ class Spec:
         errors = sorted(self.validator(schema).iter_errors(instance), key=lambda e: list(e.absolute_path))
         return [f"{_json_path(e.absolute_path)}: {e.message}" for e in errors]
 
-    def validate_request(self, method: str, template: str, body: Any = None,
-                         query: Mapping[str, Any] | None = None) -> None:
+    def validate_request(
+        self, method: str, template: str, body: Any = None, query: Mapping[str, Any] | None = None
+    ) -> None:
         """Raise SpecViolation if the body or query parameters break the operation's spec."""
         op = self.operation(method, template)
         problems: list[str] = []
@@ -187,7 +199,9 @@ class Spec:
         else:
             declared = op.responses.get(str(status))
             if declared is None:
-                raise SpecViolation(what, [f"status {status} is not declared (declared: {sorted(op.responses)})"])
+                raise SpecViolation(
+                    what, [f"status {status} is not declared (declared: {sorted(op.responses)})"]
+                )
             schema = declared.get("schema")
             if schema is None:
                 problems = [] if body in (None, b"", "") else ["no body is declared for this status"]

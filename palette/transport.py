@@ -19,8 +19,9 @@ import tempfile
 import threading
 import time
 import weakref
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
@@ -105,12 +106,23 @@ class RequestRecord:
 class Transport:
     """Sends requests to one Palette host and turns every failure into a ``PaletteError``."""
 
-    def __init__(self, host: str, api_key: str, *, ca_pem: str | None = None, skip_verify: bool = False,
-                 timeout: float | tuple[float, float] = (5.0, 30.0), retry: RetryPolicy | None = None,
-                 rate_limiter: RateLimiter | bool | None = True,
-                 request_log: Callable[[RequestRecord], None] | None = None,
-                 validate: bool = False, name: str = "", spec: Spec | None = None,
-                 pool_size: int = 10, allowed_networks: list[str] | tuple[str, ...] | None = None):
+    def __init__(
+        self,
+        host: str,
+        api_key: str,
+        *,
+        ca_pem: str | None = None,
+        skip_verify: bool = False,
+        timeout: float | tuple[float, float] = (5.0, 30.0),
+        retry: RetryPolicy | None = None,
+        rate_limiter: RateLimiter | bool | None = True,
+        request_log: Callable[[RequestRecord], None] | None = None,
+        validate: bool = False,
+        name: str = "",
+        spec: Spec | None = None,
+        pool_size: int = 10,
+        allowed_networks: list[str] | tuple[str, ...] | None = None,
+    ):
         if not api_key:
             raise ValueError("An API key is required.")
         self.base_url = normalize_base_url(host)
@@ -133,7 +145,9 @@ class Transport:
             adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=0)
         else:
             # Every connection resolves, checks (palette.addresses) and connects to a checked address.
-            adapter = GuardedAdapter(allowed_networks, pool_connections=2, pool_maxsize=pool_size, max_retries=0)
+            adapter = GuardedAdapter(
+                allowed_networks, pool_connections=2, pool_maxsize=pool_size, max_retries=0
+            )
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
         agent = f"paletteai-admin-palette-client/1 {requests.utils.default_user_agent()}"
@@ -155,7 +169,9 @@ class Transport:
 
     def _write_ca_bundle(self, ca_pem: str) -> str:
         if "-----BEGIN CERTIFICATE-----" not in ca_pem:
-            raise ValueError("The custom CA is not a PEM certificate (expected '-----BEGIN CERTIFICATE-----').")
+            raise ValueError(
+                "The custom CA is not a PEM certificate (expected '-----BEGIN CERTIFICATE-----')."
+            )
         # A private directory (0700) and file (0600): the bundle is not secret, but nobody else
         # on the machine should be able to swap it for their own CA.
         self._tmpdir = tempfile.mkdtemp(prefix="palette-ca-")
@@ -170,9 +186,12 @@ class Transport:
             if self.name in _warned_insecure:
                 return
             _warned_insecure.add(self.name)
-        log.warning("TLS certificate verification is disabled for Palette integration %s (%s) "
-                    "(skipSSLCertificateVerification). Use a CA certificate instead outside tests.",
-                    self.name, self.base_url)
+        log.warning(
+            "TLS certificate verification is disabled for Palette integration %s (%s) "
+            "(skipSSLCertificateVerification). Use a CA certificate instead outside tests.",
+            self.name,
+            self.base_url,
+        )
 
     def close(self) -> None:
         """Close the session and remove the temporary CA bundle."""
@@ -190,9 +209,18 @@ class Transport:
 
     # -- requests ---------------------------------------------------------------------------
 
-    def request(self, method: str, path: str, *, template: str, project_uid: str | None = None,
-                params: Mapping[str, Any] | None = None, body: Any = None, idempotent: bool = True,
-                expect: str = "json") -> Any:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        template: str,
+        project_uid: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        body: Any = None,
+        idempotent: bool = True,
+        expect: str = "json",
+    ) -> Any:
         """Send one logical request (with retries) and return the decoded body.
 
         ``template`` is the spec path template (for validation); ``project_uid`` adds the
@@ -206,8 +234,11 @@ class Transport:
             except SpecViolation as exc:
                 raise errors.BadRequest(
                     f"The request {method} {path} for {self.base_url} was not sent: {exc}",
-                    host=self.base_url, method=method, path=path,
-                    hint="This is a bug in the caller; the body must match Palette's API spec.") from None
+                    host=self.base_url,
+                    method=method,
+                    path=path,
+                    hint="This is a bug in the caller; the body must match Palette's API spec.",
+                ) from None
         headers = {"ProjectUid": project_uid} if project_uid else {}
         if expect == "text":
             headers["Accept"] = "application/octet-stream"  # the spec's "produces" for file downloads
@@ -221,8 +252,15 @@ class Transport:
                 if not self._should_retry(exc, attempt, idempotent):
                     raise
                 delay = self.retry.delay(attempt, getattr(exc, "retry_after", None), self._rng)
-                log.info("Palette %s %s %s failed (%s); retry %d in %.2fs", self.base_url, method, path,
-                         type(exc).__name__, attempt, delay)
+                log.info(
+                    "Palette %s %s %s failed (%s); retry %d in %.2fs",
+                    self.base_url,
+                    method,
+                    path,
+                    type(exc).__name__,
+                    attempt,
+                    delay,
+                )
                 time.sleep(delay)
 
     def _should_retry(self, exc: errors.PaletteError, attempt: int, idempotent: bool) -> bool:
@@ -233,8 +271,18 @@ class Transport:
         # Not safe to repeat: only when Palette certainly did not process it.
         return isinstance(exc, errors.RateLimited) or getattr(exc, "before_send", False)
 
-    def _attempt(self, method: str, url: str, path: str, template: str, headers: dict[str, str],
-                 params: dict[str, Any], body: Any, expect: str, attempt: int) -> Any:
+    def _attempt(
+        self,
+        method: str,
+        url: str,
+        path: str,
+        template: str,
+        headers: dict[str, str],
+        params: dict[str, Any],
+        body: Any,
+        expect: str,
+        attempt: int,
+    ) -> Any:
         if self.limiter is not None:
             self.limiter.acquire(self.base_url, path)
         record = self._record(method, path, params, headers, body, attempt) if self.request_log else None
@@ -243,13 +291,23 @@ class Transport:
             # verify is passed on every call: requests lets REQUESTS_CA_BUNDLE override the session's
             # setting otherwise, which would silently replace a custom CA or skip flag.
             # stream=True: the body is read below, bounded by MAX_RESPONSE_BYTES, instead of whole by requests.
-            resp = self.session.request(method, url, params=params or None, json=body, headers=headers,
-                                        timeout=self.timeout, allow_redirects=False, verify=self.verify, stream=True)
+            resp = self.session.request(
+                method,
+                url,
+                params=params or None,
+                json=body,
+                headers=headers,
+                timeout=self.timeout,
+                allow_redirects=False,
+                verify=self.verify,
+                stream=True,
+            )
             complete = _read_bounded(resp)
         except AddressRefused as exc:
             # Raised in the connection step, before anything was sent: permanent, nothing to retry.
-            raise errors.PaletteAddressRefused(str(exc), host=self.base_url, method=method, path=path,
-                                               hint="") from None
+            raise errors.PaletteAddressRefused(
+                str(exc), host=self.base_url, method=method, path=path, hint=""
+            ) from None
         except requests.exceptions.RequestException as exc:
             error = self._connection_error(exc, method, path)
             if record is not None:
@@ -263,19 +321,33 @@ class Transport:
         if not complete:
             raise errors.ResponseTooLarge(
                 f"{self.base_url} answered {method} {path} with more than {MAX_RESPONSE_BYTES // 2**20} MiB "
-                f"({resp.status_code}); the rest was not read.", host=self.base_url, method=method, path=path,
-                status=resp.status_code)
+                f"({resp.status_code}); the rest was not read.",
+                host=self.base_url,
+                method=method,
+                path=path,
+                status=resp.status_code,
+            )
         if resp.status_code >= 400:
             raise errors.error_from_response(
-                host=self.base_url, method=method, path=path, status=resp.status_code, body=resp.content,
-                reason=resp.reason or "", headers=resp.headers, secrets=(self._api_key,))
+                host=self.base_url,
+                method=method,
+                path=path,
+                status=resp.status_code,
+                body=resp.content,
+                reason=resp.reason or "",
+                headers=resp.headers,
+                secrets=(self._api_key,),
+            )
         if 300 <= resp.status_code < 400:
             # Where to is not said: the Location may carry the key (a server echoing it in a query).
             raise errors.PaletteHTTPError(
                 f"{self.base_url} redirected {method} {path} elsewhere ({resp.status_code}).",
-                host=self.base_url, method=method, path=path,
+                host=self.base_url,
+                method=method,
+                path=path,
                 status=resp.status_code,
-                hint="Use the API host itself (e.g. api.spectrocloud.com), not the console URL.")
+                hint="Use the API host itself (e.g. api.spectrocloud.com), not the console URL.",
+            )
         return self._decode(resp, method, path, template, expect)
 
     def _decode(self, resp: requests.Response, method: str, path: str, template: str, expect: str) -> Any:
@@ -293,7 +365,11 @@ class Transport:
             raise errors.PaletteProtocolError(
                 f"{self.base_url} answered {method} {path} with a body that is not valid JSON "
                 f"({resp.status_code}, starts with {snippet!r}).",
-                host=self.base_url, method=method, path=path, status=resp.status_code) from None
+                host=self.base_url,
+                method=method,
+                path=path,
+                status=resp.status_code,
+            ) from None
         if errors.may_hold_controls(text):
             data = errors.visible_controls(data)
         if self.validate:
@@ -303,38 +379,57 @@ class Transport:
                 raise errors.PaletteProtocolError(
                     f"{self.base_url} answered {method} {path} with a body outside the API spec: "
                     f"{errors.redact(str(exc), (self._api_key,))}",
-                    host=self.base_url, method=method, path=path, status=resp.status_code,
-                    hint="Palette's version may differ from the spec this client targets.") from None
+                    host=self.base_url,
+                    method=method,
+                    path=path,
+                    status=resp.status_code,
+                    hint="Palette's version may differ from the spec this client targets.",
+                ) from None
         return data
 
-    def _connection_error(self, exc: requests.exceptions.RequestException, method: str,
-                          path: str) -> errors.PaletteError:
+    def _connection_error(
+        self, exc: requests.exceptions.RequestException, method: str, path: str
+    ) -> errors.PaletteError:
         where = dict(host=self.base_url, method=method, path=path)
         if isinstance(exc, requests.exceptions.SSLError):
             reason = _ssl_reason(exc)
             return errors.PaletteTLSError(
-                f"The TLS certificate of {self.base_url} could not be verified: {reason}.", **where)
+                f"The TLS certificate of {self.base_url} could not be verified: {reason}.", **where
+            )
         if isinstance(exc, requests.exceptions.ConnectTimeout):
             return errors.PaletteTimeout(
-                f"Connecting to {self.base_url} timed out after {self.timeout[0]:g}s.", before_send=True, **where)
+                f"Connecting to {self.base_url} timed out after {self.timeout[0]:g}s.",
+                before_send=True,
+                **where,
+            )
         if isinstance(exc, requests.exceptions.Timeout):
             return errors.PaletteTimeout(
-                f"{self.base_url} did not answer {method} {path} within {self.timeout[1]:g}s.", **where)
+                f"{self.base_url} did not answer {method} {path} within {self.timeout[1]:g}s.", **where
+            )
         before_send = _never_connected(exc)
         text = errors.redact(str(exc), (self._api_key,))
         what = "could not be reached" if before_send else "closed the connection"
         return errors.PaletteConnectionError(
             f"{self.base_url} {what} during {method} {path} ({errors.shorten(text, 160)}).",
-            before_send=before_send, **where)
+            before_send=before_send,
+            **where,
+        )
 
-    def _record(self, method: str, path: str, params: dict[str, Any], headers: dict[str, str], body: Any,
-                attempt: int) -> RequestRecord:
+    def _record(
+        self, method: str, path: str, params: dict[str, Any], headers: dict[str, str], body: Any, attempt: int
+    ) -> RequestRecord:
         merged = {**self.session.headers, **headers}
         if body is not None:
             merged["Content-Type"] = "application/json"
         masked = {k: ("[REDACTED]" if k.lower() in SECRET_HEADERS else str(v)) for k, v in merged.items()}
-        return RequestRecord(method=method, path=path, query=dict(params), headers=masked,
-                             body=errors.redact(body, (self._api_key,)), attempt=attempt)
+        return RequestRecord(
+            method=method,
+            path=path,
+            query=dict(params),
+            headers=masked,
+            body=errors.redact(body, (self._api_key,)),
+            attempt=attempt,
+        )
 
 
 def _no_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:

@@ -1,4 +1,5 @@
 """The Celery application: configured from Django settings (CELERY_*), tasks found in each app's tasks.py."""
+
 from __future__ import annotations
 
 import os

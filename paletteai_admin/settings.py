@@ -5,6 +5,7 @@ Small helpers (`envstr`, `envbool`, `envint`, `envnetworks`, each also reading `
 filesystem Celery broker, generated keys in a git-ignored file) let `make run` work with no server;
 `DATABASE_URL` and `REDIS_URL` switch to PostgreSQL and Redis.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -32,7 +33,9 @@ def _raw(name: str) -> str | None:
         try:
             return Path(path).read_text().strip()
         except OSError as exc:
-            raise ImproperlyConfigured(f"{name}_FILE={path}: cannot read the file ({exc.strerror}).") from None
+            raise ImproperlyConfigured(
+                f"{name}_FILE={path}: cannot read the file ({exc.strerror})."
+            ) from None
     return None
 
 
@@ -77,8 +80,9 @@ def envnetworks(name: str) -> list[str]:
                 meant = f": write {ipaddress.ip_network(item, strict=False)}"
             except ValueError:
                 meant = ""
-            raise ImproperlyConfigured(f"{name}: {item!r} is not a network in CIDR notation{meant} "
-                                       "(e.g. 10.0.0.0/8,fd00::/8).") from None
+            raise ImproperlyConfigured(
+                f"{name}: {item!r} is not a network in CIDR notation{meant} (e.g. 10.0.0.0/8,fd00::/8)."
+            ) from None
     return networks
 
 
@@ -91,8 +95,15 @@ def sqlite_database(name) -> dict:
     once, whatever the timeout). synchronous=NORMAL is durable with WAL except for the last commits on a
     power loss. Transactions are kept short, since every one holds the lock for its whole length.
     """
-    return {"ENGINE": "django.db.backends.sqlite3", "NAME": name, "OPTIONS": {
-        "timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL"}}
+    return {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": name,
+        "OPTIONS": {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+        },
+    }
 
 
 def database_from_url(url: str) -> dict:
@@ -100,7 +111,9 @@ def database_from_url(url: str) -> dict:
     parts = urlsplit(url)
     if parts.scheme in ("postgres", "postgresql", "pgsql"):
         if not parts.path.strip("/"):
-            raise ImproperlyConfigured("DATABASE_URL has no database name: use postgres://user:pass@host:5432/NAME.")
+            raise ImproperlyConfigured(
+                "DATABASE_URL has no database name: use postgres://user:pass@host:5432/NAME."
+            )
         options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         try:
             port = parts.port
@@ -171,7 +184,11 @@ if not _raw("SECRET_KEY") or not _raw("FIELD_ENCRYPTION_KEY"):
     _generated = _local_secrets(DATA_DIR / "secrets.json")
 SECRET_KEY = envstr("SECRET_KEY") or _generated["SECRET_KEY"]
 # Comma-separated Fernet keys: the first encrypts, all decrypt (rotation with MultiFernet).
-FIELD_ENCRYPTION_KEYS = [k.strip() for k in (envstr("FIELD_ENCRYPTION_KEY") or _generated["FIELD_ENCRYPTION_KEY"]).split(",") if k.strip()]
+FIELD_ENCRYPTION_KEYS = [
+    k.strip()
+    for k in (envstr("FIELD_ENCRYPTION_KEY") or _generated["FIELD_ENCRYPTION_KEY"]).split(",")
+    if k.strip()
+]
 try:
     from cryptography.fernet import Fernet as _Fernet
 
@@ -183,7 +200,9 @@ except (ValueError, TypeError):
         "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'."
     ) from None
 
-ALLOWED_HOSTS = [h.strip() for h in envstr("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h.strip()]
+ALLOWED_HOSTS = [
+    h.strip() for h in envstr("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h.strip()
+]
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in envstr("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
 # Uploaded files (a CA certificate) are kept up to this size and dropped beyond it, never stored whole (core.uploads).
 MAX_UPLOAD_BYTES = 1024 * 1024
@@ -244,9 +263,7 @@ TEMPLATES = [
 
 DATABASE_URL = envstr("DATABASE_URL", "")
 DATABASES = {
-    "default": database_from_url(DATABASE_URL)
-    if DATABASE_URL
-    else sqlite_database(DATA_DIR / "db.sqlite3")
+    "default": database_from_url(DATABASE_URL) if DATABASE_URL else sqlite_database(DATA_DIR / "db.sqlite3")
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # SQLite would create its file with the umask's mode (world-readable): create it 0600 first. Its journal
@@ -322,7 +339,9 @@ if REDIS_URL and os.environ.get("PYTEST_XDIST_WORKER", "").startswith("gw"):
     REDIS_URL = REDIS_URL.rsplit("/", 1)[0] + "/" + str(1 + int(os.environ["PYTEST_XDIST_WORKER"][2:]))
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": envint("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=60)}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": envint("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=60)
+    }
 else:
     _queue = private_dir(DATA_DIR / "broker")
     CELERY_BROKER_URL = "filesystem://"
@@ -356,7 +375,9 @@ ALLOW_HTTP_PALETTE = envbool("ALLOW_HTTP_PALETTE", False)  # plain http:// Palet
 # Networks a Palette host may be in besides public addresses (an on-premises Palette). Empty: public only;
 # loopback, link-local and private addresses are refused, metadata addresses always (palette/addresses.py).
 PALETTE_ALLOWED_NETWORKS = envnetworks("PALETTE_ALLOWED_NETWORKS")
-INTEGRATION_ONLINE_CHECKS = envbool("INTEGRATION_ONLINE_CHECKS", False)  # Hugging Face / NGC checks over the network
+INTEGRATION_ONLINE_CHECKS = envbool(
+    "INTEGRATION_ONLINE_CHECKS", False
+)  # Hugging Face / NGC checks over the network
 HUGGINGFACE_ENDPOINT = envstr("HUGGINGFACE_ENDPOINT", "https://huggingface.co")
 NGC_AUTH_URL = envstr("NGC_AUTH_URL", "https://authn.nvidia.com/token")
 PALETTE_CONNECT_TIMEOUT = envint("PALETTE_CONNECT_TIMEOUT", 5, minimum=1)
@@ -364,7 +385,10 @@ PALETTE_READ_TIMEOUT = envint("PALETTE_READ_TIMEOUT", 30, minimum=1)
 PALETTE_CHECK_INTERVAL = envint("PALETTE_CHECK_INTERVAL", 300, minimum=30)
 DISCOVERY_INTERVAL = envint("DISCOVERY_INTERVAL", 30, minimum=5)
 CELERY_BEAT_SCHEDULE["discovery"] = {"task": "compute.scheduled_discovery", "schedule": DISCOVERY_INTERVAL}
-CELERY_BEAT_SCHEDULE["palette-checks"] = {"task": "integrations.scheduled_palette_checks", "schedule": PALETTE_CHECK_INTERVAL}
+CELERY_BEAT_SCHEDULE["palette-checks"] = {
+    "task": "integrations.scheduled_palette_checks",
+    "schedule": PALETTE_CHECK_INTERVAL,
+}
 # Compute pools (seconds): give up provisioning after POOL_PROVISION_TIMEOUT; poll Palette every
 # POOL_POLL_INTERVAL; offer force delete once a deletion waits POOL_FORCE_DELETE_AFTER; retry transient
 # errors from POOL_RETRY_BASE up to POOL_RETRY_CAP; a step may run POOL_STEP_BUDGET, and the watchdog
@@ -379,14 +403,20 @@ POOL_RETRY_CAP = envint("POOL_RETRY_CAP", 300, minimum=1)
 POOL_STEP_BUDGET = envint("POOL_STEP_BUDGET", 300, minimum=1)
 POOL_RESUME_GRACE = envint("POOL_RESUME_GRACE", 60, minimum=1)
 POOL_RELEASE_WAIT = envint("POOL_RELEASE_WAIT", 120, minimum=0)
-CELERY_BEAT_SCHEDULE["pool-watchdog"] = {"task": "compute.pool_watchdog", "schedule": envint("POOL_WATCHDOG_INTERVAL", 60, minimum=5)}
+CELERY_BEAT_SCHEDULE["pool-watchdog"] = {
+    "task": "compute.pool_watchdog",
+    "schedule": envint("POOL_WATCHDOG_INTERVAL", 60, minimum=5),
+}
 # Run watchdog (seconds, core.watchdog): re-send a run still pending after RUN_RESEND_AFTER (its message
 # was lost, e.g. Redis restarted); fail it when pending RUN_PENDING_TIMEOUT, or running RUN_RUNNING_TIMEOUT
 # (its worker died), so a lost message never blocks a project's discovery, profile sync or check for good.
 RUN_RESEND_AFTER = envint("RUN_RESEND_AFTER", 300, minimum=1)
 RUN_PENDING_TIMEOUT = envint("RUN_PENDING_TIMEOUT", 3600, minimum=1)
 RUN_RUNNING_TIMEOUT = envint("RUN_RUNNING_TIMEOUT", 1800, minimum=1)
-CELERY_BEAT_SCHEDULE["run-watchdog"] = {"task": "core.run_watchdog", "schedule": envint("RUN_WATCHDOG_INTERVAL", 60, minimum=1)}
+CELERY_BEAT_SCHEDULE["run-watchdog"] = {
+    "task": "core.run_watchdog",
+    "schedule": envint("RUN_WATCHDOG_INTERVAL", 60, minimum=1),
+}
 # Retention (days; 0 keeps for ever): the daily prune (core.retention, manage.py prune) deletes finished runs
 # and history older than this, but never an active run nor the newest run of a target in each state.
 RETENTION_DISCOVERY_RUNS_DAYS = envint("RETENTION_DISCOVERY_RUNS_DAYS", 30, minimum=0)
@@ -418,5 +448,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     # django.template logs every failed variable lookup at DEBUG with a repr of the whole template
     # context: noise, and a way for a value on the page's objects to reach the log.
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}, "django.template": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},
+        "django.template": {"level": "INFO"},
+    },
 }

@@ -5,6 +5,7 @@ of any of its projects; another tenant's object is a 404 (its existence is not r
 needs a write role (tenant admin; project admin or editor); a read-only member gets 403. A GPU
 limit is set from the level above (`may_set_gpu_limit`), so no admin raises their own ceiling.
 """
+
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
@@ -44,7 +45,9 @@ def project_role(user, project: Project) -> str | None:
     if user.is_superuser:
         return ADMIN
     roles = set(
-        Membership.objects.filter(Q(user=user) & (Q(tenant_id=project.tenant_id) | Q(project=project))).values_list("role", flat=True)
+        Membership.objects.filter(
+            Q(user=user) & (Q(tenant_id=project.tenant_id) | Q(project=project))
+        ).values_list("role", flat=True)
     )
     if roles & {Membership.TENANT_ADMIN, Membership.PROJECT_ADMIN}:
         return ADMIN
@@ -114,5 +117,7 @@ def audit_entries_for_user(user):
 
     if user.is_superuser:
         return AuditEntry.objects.all()
-    admin_of = Membership.objects.filter(user=user, role=Membership.TENANT_ADMIN).values_list("tenant_id", flat=True)
+    admin_of = Membership.objects.filter(user=user, role=Membership.TENANT_ADMIN).values_list(
+        "tenant_id", flat=True
+    )
     return AuditEntry.objects.filter(tenant_id__in=list(admin_of))

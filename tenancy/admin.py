@@ -38,7 +38,9 @@ def _rows_going_with(obj) -> dict:
     """
     found = {}
     for relation in obj._meta.get_fields(include_hidden=True):
-        if not (relation.auto_created and not relation.concrete and (relation.one_to_many or relation.one_to_one)):
+        if not (
+            relation.auto_created and not relation.concrete and (relation.one_to_many or relation.one_to_one)
+        ):
             continue
         model = relation.related_model
         if model is Project or relation.on_delete not in (models.CASCADE, models.PROTECT):
@@ -57,13 +59,19 @@ class OwnerAdmin(admin.ModelAdmin):
     def get_deleted_objects(self, objs, request):
         # Django's collector would list the PROTECT-ed Secrets, Settings and bundles as blocking; here only what
         # tenancy.deletion refuses blocks, and the rest is listed as going with the owner.
-        owners = [o for obj in objs for o in ([obj, *obj.projects.all()] if isinstance(obj, Tenant) else [obj])]
-        protected = [format_html("{}: {}", obj, blocker.html()) for obj in objs for blocker in deletion.blockers(obj)]
+        owners = [
+            o for obj in objs for o in ([obj, *obj.projects.all()] if isinstance(obj, Tenant) else [obj])
+        ]
+        protected = [
+            format_html("{}: {}", obj, blocker.html()) for obj in objs for blocker in deletion.blockers(obj)
+        ]
         listed, counts, perms_needed = [], {}, set()
         for owner in owners:
             rows = _rows_going_with(owner)
-            listed += [f"{owner._meta.verbose_name.capitalize()}: {owner}",
-                       [f"{model._meta.verbose_name_plural.capitalize()}: {n}" for model, n in rows.items()]]
+            listed += [
+                f"{owner._meta.verbose_name.capitalize()}: {owner}",
+                [f"{model._meta.verbose_name_plural.capitalize()}: {n}" for model, n in rows.items()],
+            ]
             for model, n in {type(owner): 1, **rows}.items():
                 counts[model._meta.verbose_name_plural] = counts.get(model._meta.verbose_name_plural, 0) + n
                 codename = get_permission_codename("delete", model._meta)
@@ -84,7 +92,9 @@ class OwnerAdmin(admin.ModelAdmin):
         except deletion.DeletionRefused as refused:
             # Blocked between the confirmation page and the POST: say why, delete nothing (the view's transaction).
             self.message_user(request, refused.html(), messages.ERROR)
-            return redirect(reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[object_id]))
+            return redirect(
+                reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[object_id])
+            )
 
 
 @admin.register(Tenant)

@@ -1,4 +1,5 @@
 """The audit log page and its CSV export: what the user's tenants and projects show them (tenancy.access)."""
+
 from __future__ import annotations
 
 import csv
@@ -25,11 +26,40 @@ def audit_list(request):
         response = HttpResponse(content_type="text/csv")
         response["Content-Disposition"] = 'attachment; filename="audit-log.csv"'
         writer = csv.writer(response)
-        writer.writerow(["time", "user", "action", "verb", "object type", "object", "tenant", "outcome", "source", "source ip", "changes"])
+        writer.writerow(
+            [
+                "time",
+                "user",
+                "action",
+                "verb",
+                "object type",
+                "object",
+                "tenant",
+                "outcome",
+                "source",
+                "source ip",
+                "changes",
+            ]
+        )
         for e in entries.iterator():
-            writer.writerow([csv_cell(v) for v in (e.created.isoformat(), e.username, e.action, e.verb, e.object_type,
-                                                   e.object_repr, e.tenant_name, e.outcome, e.source, e.source_ip,
-                                                   e.changes)])
+            writer.writerow(
+                [
+                    csv_cell(v)
+                    for v in (
+                        e.created.isoformat(),
+                        e.username,
+                        e.action,
+                        e.verb,
+                        e.object_type,
+                        e.object_repr,
+                        e.tenant_name,
+                        e.outcome,
+                        e.source,
+                        e.source_ip,
+                        e.changes,
+                    )
+                ]
+            )
         return response
     page = Paginator(entries, 50).get_page(request.GET.get("page"))
     return render_page(request, "tenancy/audit_list.html", {"page": page, "tenant": tenant}, fragment="rows")

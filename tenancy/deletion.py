@@ -13,10 +13,12 @@ so tenancy never imports them. The foreign keys to tenants and projects that mat
 bundles, Settings, Secrets) are PROTECT, so a `.delete()` that bypasses this module raises
 ProtectedError instead of dropping them silently.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -47,8 +49,14 @@ class Blocker:
         return f"{self.what}: {', '.join(label for label, _ in self.items)}; {self.fix}"
 
     def html(self) -> SafeString:
-        items = format_html_join(", ", "{}", ((format_html('<a href="{}">{}</a>', url, label) if url else label,)
-                                             for label, url in self.items))
+        items = format_html_join(
+            ", ",
+            "{}",
+            (
+                (format_html('<a href="{}">{}</a>', url, label) if url else label,)
+                for label, url in self.items
+            ),
+        )
         return format_html("{}: {}; {}", self.what, items, self.fix)
 
 
@@ -141,8 +149,14 @@ def _delete_one(owner: Owner, actor: dict) -> None:
     for _, cleanup in _cleanups:
         cleanup(owner, **actor)
     for membership in owner.memberships.select_related("user", "tenant", "project__tenant"):
-        audit.record(actor["request"], AuditEntry.DELETE, membership, user=actor["user"], source=actor["source"],
-                     changes={"user": membership.user.get_username(), "role": membership.role})
+        audit.record(
+            actor["request"],
+            AuditEntry.DELETE,
+            membership,
+            user=actor["user"],
+            source=actor["source"],
+            changes={"user": membership.user.get_username(), "role": membership.role},
+        )
     owner.memberships.all().delete()
     audit.record(actor["request"], AuditEntry.DELETE, owner, user=actor["user"], source=actor["source"])
     try:
@@ -151,4 +165,6 @@ def _delete_one(owner: Owner, actor: dict) -> None:
         # Something no cleanup removes was added meanwhile (or a model gained a PROTECT key without a cleanup):
         # name it rather than fail with a 500. The transaction rolls the cleanups back.
         items = tuple((f"{obj._meta.verbose_name} {obj}", "") for obj in list(exc.protected_objects)[:10])
-        raise DeletionRefused(owner, [Blocker("it still holds", items, "remove them first, then try again")]) from None
+        raise DeletionRefused(
+            owner, [Blocker("it still holds", items, "remove them first, then try again")]
+        ) from None

@@ -42,7 +42,9 @@ class ProjectForm(forms.ModelForm):
         self.instance.tenant = tenant
         _guard_gpu_limit(self, user)
         self.fields["namespace"].required = False
-        self.fields["namespace"].help_text = "Kubernetes namespace; defaults to the project name. Unique across the install; cannot be changed later."
+        self.fields[
+            "namespace"
+        ].help_text = "Kubernetes namespace; defaults to the project name. Unique across the install; cannot be changed later."
         if self.instance.pk:
             self.fields["name"].disabled = True
             self.fields["namespace"].disabled = True
@@ -61,7 +63,9 @@ class ProjectForm(forms.ModelForm):
         if self.fields["gpu_limit"].disabled:
             return limit  # not this user's to change, so not theirs to fix either
         if self.tenant.gpu_limit and limit > self.tenant.gpu_limit:
-            raise forms.ValidationError(f"The tenant allows at most {self.tenant.gpu_limit} GPUs; use a smaller limit.")
+            raise forms.ValidationError(
+                f"The tenant allows at most {self.tenant.gpu_limit} GPUs; use a smaller limit."
+            )
         return limit
 
 
@@ -77,6 +81,8 @@ class MembershipForm(forms.Form):
         username = self.cleaned_data["username"].strip()
         user = get_user_model().objects.filter(username=username, is_active=True).first()
         if user is None:
-            raise forms.ValidationError(f"No active user called {username!r}; ask a superuser to create the account first.")
+            raise forms.ValidationError(
+                f"No active user called {username!r}; ask a superuser to create the account first."
+            )
         self.user = user
         return username

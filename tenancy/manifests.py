@@ -12,6 +12,7 @@ writes it on export (tenancy does not import integrations).
 Deleting a Tenant or Project takes the one deletion path (tenancy.deletion): refused while a compute
 pool of it is not Deleted; its Settings, Secrets (with their Kubernetes copies) and bundles go with it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -26,7 +27,11 @@ from .models import DNS1123_LABEL, Project, Tenant
 
 API_VERSION = "spectrocloud.com/v1alpha1"
 TENANT_PREFIX = "tenant-"
-TENANT_FIELDS = {"display_name": "spec.displayName", "description": "spec.description", "gpu_limit": "spec.gpuLimit"}
+TENANT_FIELDS = {
+    "display_name": "spec.displayName",
+    "description": "spec.description",
+    "gpu_limit": "spec.gpuLimit",
+}
 
 
 def tenant_namespace(name: str) -> str:
@@ -49,7 +54,7 @@ class NamespaceOwner:
 def namespace_owner(plan: Plan, namespace: str) -> NamespaceOwner | None:
     """The tenant or project that owns `namespace`, in the database or created by the same file."""
     if namespace.startswith(TENANT_PREFIX):
-        name = namespace[len(TENANT_PREFIX):]
+        name = namespace[len(TENANT_PREFIX) :]
         if plan.find("Tenant", name) or Tenant.objects.filter(name=name).exists():
             return NamespaceOwner("Tenant", name, name)
     doc = next((d for d in plan.of_kind("Project") if d.namespace == namespace), None)
@@ -65,7 +70,7 @@ def namespace_owner(plan: Plan, namespace: str) -> NamespaceOwner | None:
 def owner_object(namespace: str) -> Tenant | Project | None:
     """The Tenant or Project that owns `namespace` in the database now."""
     if namespace.startswith(TENANT_PREFIX):
-        tenant = Tenant.objects.filter(name=namespace[len(TENANT_PREFIX):]).first()
+        tenant = Tenant.objects.filter(name=namespace[len(TENANT_PREFIX) :]).first()
         if tenant is not None:
             return tenant
     return Project.objects.select_related("tenant").filter(namespace=namespace).first()
@@ -89,8 +94,14 @@ def can_write_namespace(plan: Plan, user: Any, namespace: str, need: str = acces
 
 
 def _record(plan: Plan, action: str, obj: Tenant | Project, changes: dict | None = None) -> None:
-    audit.record(plan.request, action, obj, changes={k: str(v) for k, v in (changes or {}).items()},
-                 source=plan.audit_source, user=plan.user)
+    audit.record(
+        plan.request,
+        action,
+        obj,
+        changes={k: str(v) for k, v in (changes or {}).items()},
+        source=plan.audit_source,
+        user=plan.user,
+    )
 
 
 def _common_spec(doc: Document, plan: Plan, gpu_limit_field: str = "spec.gpuLimit") -> dict | None:
@@ -114,8 +125,12 @@ def _check_gpu_limit(doc: Document, plan: Plan, obj: Tenant | Project | None, va
     if plan.user is None or obj is None or values is None or values["gpu_limit"] == obj.gpu_limit:
         return
     if not access.may_set_gpu_limit(plan.user, obj):
-        plan.error(doc, "spec.gpuLimit", f"only {access.gpu_limit_setter(obj)} changes this {doc.kind}'s GPU limit; "
-                   f"write gpuLimit: {obj.gpu_limit} (the current limit) or ask one to change it.")
+        plan.error(
+            doc,
+            "spec.gpuLimit",
+            f"only {access.gpu_limit_setter(obj)} changes this {doc.kind}'s GPU limit; "
+            f"write gpuLimit: {obj.gpu_limit} (the current limit) or ask one to change it.",
+        )
 
 
 def _save(plan: Plan, obj: Tenant | Project, values: dict, created: bool) -> str:
@@ -159,12 +174,22 @@ class TenantHandler(Handler):
             ref = plan.text(doc, "spec.settingsRef.name", max_length=63, validators=[DNS1123_LABEL])
             ref_namespace = plan.text(doc, "spec.settingsRef.namespace", required=False, default=namespace)
             if ref_namespace is not None and ref_namespace != namespace:
-                plan.error(doc, "spec.settingsRef.namespace", f"a tenant's Settings live in its namespace: use {namespace}.")
+                plan.error(
+                    doc,
+                    "spec.settingsRef.namespace",
+                    f"a tenant's Settings live in its namespace: use {namespace}.",
+                )
             elif ref is not None:
                 doc.state["settings_ref"] = (namespace, ref)
         # A project of the same file that takes this namespace gets the message instead.
-        if Project.objects.filter(namespace=namespace).exists() and not any(d.namespace == namespace for d in plan.of_kind("Project")):
-            plan.error(doc, "metadata.name", f"the tenant's namespace {namespace} is already a project's namespace; choose another name.")
+        if Project.objects.filter(namespace=namespace).exists() and not any(
+            d.namespace == namespace for d in plan.of_kind("Project")
+        ):
+            plan.error(
+                doc,
+                "metadata.name",
+                f"the tenant's namespace {namespace} is already a project's namespace; choose another name.",
+            )
         _check_gpu_limit(doc, plan, Tenant.objects.filter(name=doc.name).first(), values)
         if values is not None:
             doc.state["values"] = values
@@ -189,14 +214,20 @@ class TenantHandler(Handler):
     def export(self, namespace: str | None, show_secrets: bool) -> list[dict]:
         tenants = Tenant.objects.order_by("name")
         if namespace:
-            tenants = tenants.filter(name=namespace[len(TENANT_PREFIX):]) if namespace.startswith(TENANT_PREFIX) else tenants.none()
+            tenants = (
+                tenants.filter(name=namespace[len(TENANT_PREFIX) :])
+                if namespace.startswith(TENANT_PREFIX)
+                else tenants.none()
+            )
         out = []
         for tenant in tenants:
             spec: dict = {"displayName": tenant.display_name}
             if tenant.description:
                 spec["description"] = tenant.description
             spec["gpuLimit"] = tenant.gpu_limit
-            out.append({"apiVersion": API_VERSION, "kind": "Tenant", "metadata": {"name": tenant.name}, "spec": spec})
+            out.append(
+                {"apiVersion": API_VERSION, "kind": "Tenant", "metadata": {"name": tenant.name}, "spec": spec}
+            )
         return out
 
 
@@ -216,8 +247,15 @@ class ProjectHandler(Handler):
     def validate(self, doc: Document, plan: Plan) -> None:
         namespace, name = doc.namespace, doc.name
         plan.check_text(doc, "metadata.name", name, validators=Project._meta.get_field("name").validators)
-        ns_ok = plan.check_text(doc, "metadata.namespace", namespace, validators=Project._meta.get_field("namespace").validators)
-        if plan.mapping(doc, "spec", keys=("tenantRef", "displayName", "description", "gpuLimit", "settingsRef")) is None:
+        ns_ok = plan.check_text(
+            doc, "metadata.namespace", namespace, validators=Project._meta.get_field("namespace").validators
+        )
+        if (
+            plan.mapping(
+                doc, "spec", keys=("tenantRef", "displayName", "description", "gpuLimit", "settingsRef")
+            )
+            is None
+        ):
             return
         tenant_name = None
         if plan.mapping(doc, "spec.tenantRef", keys=("name",)) is not None:
@@ -228,15 +266,23 @@ class ProjectHandler(Handler):
             if ref is not None:
                 doc.state["settings_ref"] = (namespace, ref)
         if ns_ok is not None and namespace.startswith(TENANT_PREFIX):
-            other = namespace[len(TENANT_PREFIX):]
+            other = namespace[len(TENANT_PREFIX) :]
             if plan.find("Tenant", other) or Tenant.objects.filter(name=other).exists():
-                plan.error(doc, "metadata.namespace", f"{namespace} is tenant {other}'s namespace; a project needs its own.")
+                plan.error(
+                    doc,
+                    "metadata.namespace",
+                    f"{namespace} is tenant {other}'s namespace; a project needs its own.",
+                )
         if tenant_name is None:
             return
         tenant_doc = plan.find("Tenant", tenant_name)
         tenant = Tenant.objects.filter(name=tenant_name).first()
         if tenant_doc is None and tenant is None:
-            plan.error(doc, "spec.tenantRef.name", f"there is no Tenant {tenant_name}; add it to this file or create it first.")
+            plan.error(
+                doc,
+                "spec.tenantRef.name",
+                f"there is no Tenant {tenant_name}; add it to this file or create it first.",
+            )
             return
         self._check_identity(doc, plan, tenant_name)
         current = Project.objects.select_related("tenant").filter(namespace=namespace).first()
@@ -244,7 +290,11 @@ class ProjectHandler(Handler):
         if values is not None:
             limit = tenant_doc.state.get("values", {}).get("gpu_limit", 0) if tenant_doc else tenant.gpu_limit
             if limit and values["gpu_limit"] > limit:
-                plan.error(doc, "spec.gpuLimit", f"tenant {tenant_name} allows at most {limit} GPUs; use a smaller limit (or 0 for the tenant's).")
+                plan.error(
+                    doc,
+                    "spec.gpuLimit",
+                    f"tenant {tenant_name} allows at most {limit} GPUs; use a smaller limit (or 0 for the tenant's).",
+                )
                 return
             doc.state["values"] = values
             doc.state["tenant"] = tenant_name
@@ -255,30 +305,57 @@ class ProjectHandler(Handler):
         namespace, name = doc.namespace, doc.name
         existing = Project.objects.select_related("tenant").filter(namespace=namespace).first()
         if existing is not None and (existing.tenant.name, existing.name) != (tenant_name, name):
-            plan.error(doc, "metadata.namespace", f"namespace {namespace} already belongs to project {existing.tenant.name}/{existing.name}; "
-                       "a project's tenant, name and namespace cannot be changed. Use another namespace.")
-        same_name = Project.objects.filter(tenant__name=tenant_name, name=name).exclude(namespace=namespace).first()
+            plan.error(
+                doc,
+                "metadata.namespace",
+                f"namespace {namespace} already belongs to project {existing.tenant.name}/{existing.name}; "
+                "a project's tenant, name and namespace cannot be changed. Use another namespace.",
+            )
+        same_name = (
+            Project.objects.filter(tenant__name=tenant_name, name=name).exclude(namespace=namespace).first()
+        )
         if same_name is not None:
-            plan.error(doc, "metadata.namespace", f"project {tenant_name}/{name} already exists with namespace {same_name.namespace}; "
-                       "a project's namespace cannot be changed.")
+            plan.error(
+                doc,
+                "metadata.namespace",
+                f"project {tenant_name}/{name} already exists with namespace {same_name.namespace}; "
+                "a project's namespace cannot be changed.",
+            )
         for other in plan.of_kind("Project"):
-            if other.index < doc.index and other.get("spec.tenantRef.name") == tenant_name and other.name == name:
-                plan.error(doc, "metadata.name", f"document {other.index} already defines project {tenant_name}/{name}; keep one.")
+            if (
+                other.index < doc.index
+                and other.get("spec.tenantRef.name") == tenant_name
+                and other.name == name
+            ):
+                plan.error(
+                    doc,
+                    "metadata.name",
+                    f"document {other.index} already defines project {tenant_name}/{name}; keep one.",
+                )
 
     def apply(self, doc: Document, plan: Plan) -> str:
         project = Project.objects.filter(namespace=doc.namespace).first()
         if project is None:
             tenant = Tenant.objects.get(name=doc.state["tenant"])
-            return _save(plan, Project(tenant=tenant, name=doc.name, namespace=doc.namespace), doc.state["values"], True)
+            return _save(
+                plan,
+                Project(tenant=tenant, name=doc.name, namespace=doc.namespace),
+                doc.state["values"],
+                True,
+            )
         return _save(plan, project, doc.state["values"], False)
 
     def validate_delete(self, doc: Document, plan: Plan) -> None:
-        project = Project.objects.select_related("tenant").filter(namespace=doc.namespace, name=doc.name).first()
+        project = (
+            Project.objects.select_related("tenant").filter(namespace=doc.namespace, name=doc.name).first()
+        )
         if project is not None:
             _refuse_blocked(doc, plan, project)
 
     def delete(self, doc: Document, plan: Plan) -> str:
-        project = Project.objects.select_related("tenant").filter(namespace=doc.namespace, name=doc.name).first()
+        project = (
+            Project.objects.select_related("tenant").filter(namespace=doc.namespace, name=doc.name).first()
+        )
         if project is None:
             return "not found"
         deletion.delete(project, request=plan.request, user=plan.user, source=plan.audit_source)
@@ -294,8 +371,14 @@ class ProjectHandler(Handler):
             if project.description:
                 spec["description"] = project.description
             spec["gpuLimit"] = project.gpu_limit
-            out.append({"apiVersion": API_VERSION, "kind": "Project",
-                        "metadata": {"name": project.name, "namespace": project.namespace}, "spec": spec})
+            out.append(
+                {
+                    "apiVersion": API_VERSION,
+                    "kind": "Project",
+                    "metadata": {"name": project.name, "namespace": project.namespace},
+                    "spec": spec,
+                }
+            )
         return out
 
 

@@ -1,4 +1,5 @@
 """Tenants, projects and who may do what in them."""
+
 from __future__ import annotations
 
 import uuid
@@ -26,9 +27,11 @@ def validate_namespace(value: str) -> None:
     if value in RESERVED_NAMESPACES or value.startswith("kube-"):
         raise ValidationError(f"Namespace {value!r} is reserved for the system; choose another name.")
     if value.startswith(TENANT_NAMESPACE_PREFIX):
-        tenant = value[len(TENANT_NAMESPACE_PREFIX):]
-        raise ValidationError(f"{value} is tenant {tenant}'s namespace; a project needs its own. Namespaces "
-                              f"{TENANT_NAMESPACE_PREFIX}<name> are reserved for tenants, also for those created later.")
+        tenant = value[len(TENANT_NAMESPACE_PREFIX) :]
+        raise ValidationError(
+            f"{value} is tenant {tenant}'s namespace; a project needs its own. Namespaces "
+            f"{TENANT_NAMESPACE_PREFIX}<name> are reserved for tenants, also for those created later."
+        )
 
 
 class Tenant(models.Model):
@@ -38,12 +41,19 @@ class Tenant(models.Model):
     """
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    name = models.CharField(max_length=56, unique=True, validators=[DNS1123_LABEL],
-                            help_text="DNS-1123 label; the namespace will be tenant-<name>. Cannot be changed later.")
+    name = models.CharField(
+        max_length=56,
+        unique=True,
+        validators=[DNS1123_LABEL],
+        help_text="DNS-1123 label; the namespace will be tenant-<name>. Cannot be changed later.",
+    )
     display_name = models.CharField(max_length=100)
     description = models.TextField(blank=True, max_length=2000)
-    gpu_limit = models.PositiveIntegerField(default=0, validators=[MaxValueValidator(100000)],
-                                            help_text="Maximum GPUs across the tenant's projects; 0 means no limit.")
+    gpu_limit = models.PositiveIntegerField(
+        default=0,
+        validators=[MaxValueValidator(100000)],
+        help_text="Maximum GPUs across the tenant's projects; 0 means no limit.",
+    )
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 
@@ -67,19 +77,30 @@ class Project(models.Model):
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="projects")
-    name = models.CharField(max_length=63, validators=[DNS1123_LABEL], help_text="DNS-1123 label. Cannot be changed later.")
+    name = models.CharField(
+        max_length=63, validators=[DNS1123_LABEL], help_text="DNS-1123 label. Cannot be changed later."
+    )
     display_name = models.CharField(max_length=100)
     description = models.TextField(blank=True, max_length=2000)
-    namespace = models.CharField(max_length=63, unique=True, validators=[DNS1123_LABEL, validate_namespace],
-                                 help_text="Kubernetes namespace of the project; unique across the install. Cannot be changed later.")
-    gpu_limit = models.PositiveIntegerField(default=0, validators=[MaxValueValidator(100000)],
-                                            help_text="Maximum GPUs for this project; 0 means no limit.")
+    namespace = models.CharField(
+        max_length=63,
+        unique=True,
+        validators=[DNS1123_LABEL, validate_namespace],
+        help_text="Kubernetes namespace of the project; unique across the install. Cannot be changed later.",
+    )
+    gpu_limit = models.PositiveIntegerField(
+        default=0,
+        validators=[MaxValueValidator(100000)],
+        help_text="Maximum GPUs for this project; 0 means no limit.",
+    )
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["tenant__name", "name"]
-        constraints = [models.UniqueConstraint(fields=["tenant", "name"], name="project_name_unique_in_tenant")]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="project_name_unique_in_tenant")
+        ]
 
     def __str__(self) -> str:
         return f"{self.tenant.name}/{self.name}"
@@ -90,7 +111,9 @@ class Project(models.Model):
 
     def clean(self) -> None:
         if self.namespace and self.tenant_id and self.namespace == f"tenant-{self.tenant.name}":
-            raise ValidationError({"namespace": "This is the tenant's own namespace; a project needs its own."})
+            raise ValidationError(
+                {"namespace": "This is the tenant's own namespace; a project needs its own."}
+            )
 
 
 class Membership(models.Model):
@@ -104,20 +127,32 @@ class Membership(models.Model):
     PROJECT_ADMIN = "project_admin"
     EDITOR = "editor"
     VIEWER = "viewer"
-    ROLE_CHOICES = [(TENANT_ADMIN, "Tenant admin"), (PROJECT_ADMIN, "Project admin"), (EDITOR, "Editor"), (VIEWER, "Viewer")]
+    ROLE_CHOICES = [
+        (TENANT_ADMIN, "Tenant admin"),
+        (PROJECT_ADMIN, "Project admin"),
+        (EDITOR, "Editor"),
+        (VIEWER, "Viewer"),
+    ]
     WRITE_ROLES = (TENANT_ADMIN, PROJECT_ADMIN, EDITOR)
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
-    tenant = models.ForeignKey(Tenant, null=True, blank=True, on_delete=models.CASCADE, related_name="memberships")
-    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.CASCADE, related_name="memberships")
+    tenant = models.ForeignKey(
+        Tenant, null=True, blank=True, on_delete=models.CASCADE, related_name="memberships"
+    )
+    project = models.ForeignKey(
+        Project, null=True, blank=True, on_delete=models.CASCADE, related_name="memberships"
+    )
     role = models.CharField(max_length=16, choices=ROLE_CHOICES)
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [
             models.CheckConstraint(
-                condition=(Q(tenant__isnull=False, project__isnull=True) | Q(tenant__isnull=True, project__isnull=False)),
+                condition=(
+                    Q(tenant__isnull=False, project__isnull=True)
+                    | Q(tenant__isnull=True, project__isnull=False)
+                ),
                 name="membership_tenant_xor_project",
             ),
             models.CheckConstraint(
@@ -128,8 +163,14 @@ class Membership(models.Model):
                 condition=Q(project__isnull=True) | Q(role__in=["project_admin", "editor", "viewer"]),
                 name="membership_project_roles",
             ),
-            models.UniqueConstraint(fields=["user", "tenant"], condition=Q(tenant__isnull=False), name="membership_one_per_tenant"),
-            models.UniqueConstraint(fields=["user", "project"], condition=Q(project__isnull=False), name="membership_one_per_project"),
+            models.UniqueConstraint(
+                fields=["user", "tenant"], condition=Q(tenant__isnull=False), name="membership_one_per_tenant"
+            ),
+            models.UniqueConstraint(
+                fields=["user", "project"],
+                condition=Q(project__isnull=False),
+                name="membership_one_per_project",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -146,5 +187,5 @@ def owner_for_namespace(namespace: str) -> Tenant | Project | None:
     if project is not None:
         return project
     if namespace.startswith("tenant-"):
-        return Tenant.objects.filter(name=namespace[len("tenant-"):]).first()
+        return Tenant.objects.filter(name=namespace[len("tenant-") :]).first()
     return None

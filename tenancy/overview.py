@@ -5,10 +5,11 @@ Apps further down the import chain (integrations, compute) add their readiness s
 A step provider takes a list of projects and returns {project id: step}, so a tenant overview
 costs a fixed number of queries however many projects it lists.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Callable
 
 from django.utils import timezone
 
@@ -30,7 +31,12 @@ def register_step(order: int, provider: StepProvider) -> None:
 
 def worker_status() -> dict:
     """When a background worker last answered a heartbeat, and whether that is recent enough."""
-    last = WorkerHeartbeat.objects.filter(status=WorkerHeartbeat.SUCCEEDED).order_by("-finished").values_list("finished", flat=True).first()
+    last = (
+        WorkerHeartbeat.objects.filter(status=WorkerHeartbeat.SUCCEEDED)
+        .order_by("-finished")
+        .values_list("finished", flat=True)
+        .first()
+    )
     healthy = bool(last and timezone.now() - last < timedelta(minutes=5))
     return {"last_heartbeat": last, "workers_healthy": healthy}
 
@@ -53,4 +59,8 @@ def tenant_overview(user, tenant: Tenant) -> dict:
     projects = list(access.visible_projects(user).filter(tenant=tenant))
     steps = readiness(projects)
     rows = [{"project": p, "steps": steps[p.pk]} for p in projects]
-    return {"project_rows": rows, "step_names": [s["name"] for s in rows[0]["steps"]] if rows else [], **worker_status()}
+    return {
+        "project_rows": rows,
+        "step_names": [s["name"] for s in rows[0]["steps"]] if rows else [],
+        **worker_status(),
+    }

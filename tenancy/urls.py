@@ -18,7 +18,13 @@ urlpatterns = [
     path("tenants/<slug:tenant>/projects/new/", views.project_create, name="project_create"),
     path("tenants/<slug:tenant>/projects/<slug:project>/", views.project_detail, name="project_detail"),
     path("tenants/<slug:tenant>/projects/<slug:project>/edit/", views.project_edit, name="project_edit"),
-    path("tenants/<slug:tenant>/projects/<slug:project>/delete/", views.project_delete, name="project_delete"),
+    path(
+        "tenants/<slug:tenant>/projects/<slug:project>/delete/", views.project_delete, name="project_delete"
+    ),
     path("tenants/<slug:tenant>/projects/<slug:project>/members/", views.member_add, name="member_add"),
-    path("tenants/<slug:tenant>/projects/<slug:project>/members/<uuid:membership>/remove/", views.member_remove, name="member_remove"),
+    path(
+        "tenants/<slug:tenant>/projects/<slug:project>/members/<uuid:membership>/remove/",
+        views.member_remove,
+        name="member_remove",
+    ),
 ]

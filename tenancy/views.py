@@ -94,7 +94,9 @@ def project_list(request):
     steps = overview.readiness(projects)
     rows = [{"project": p, "steps": steps[p.pk]} for p in projects]
     step_names = [s["name"] for s in rows[0]["steps"]] if rows else []
-    return render_page(request, "tenancy/project_list.html", {"rows": rows, "step_names": step_names}, fragment="rows")
+    return render_page(
+        request, "tenancy/project_list.html", {"rows": rows, "step_names": step_names}, fragment="rows"
+    )
 
 
 @login_required
@@ -107,8 +109,12 @@ def project_create(request, tenant):
             project = form.save()
             audit.record(request, AuditEntry.CREATE, project, changes=audit.form_changes(form))
         messages.success(request, f"Project {project.name} created in namespace {project.namespace}.")
-        return redirect_after_post(request, reverse("tenancy:project_detail", args=[tenant.name, project.name]))
-    return render_page(request, "tenancy/project_form.html", {"form": form, "tenant": tenant}, fragment="form")
+        return redirect_after_post(
+            request, reverse("tenancy:project_detail", args=[tenant.name, project.name])
+        )
+    return render_page(
+        request, "tenancy/project_form.html", {"form": form, "tenant": tenant}, fragment="form"
+    )
 
 
 @login_required
@@ -116,8 +122,14 @@ def project_create(request, tenant):
 def project_detail(request, tenant, project):
     project, role = access.get_project_for_user(request.user, tenant, project)
     members = project.memberships.select_related("user").order_by("user__username")
-    context = {"project": project, "tenant": project.tenant, "role": role, "members": members,
-               "member_form": MembershipForm(project=project), **overview.project_overview(project)}
+    context = {
+        "project": project,
+        "tenant": project.tenant,
+        "role": role,
+        "members": members,
+        "member_form": MembershipForm(project=project),
+        **overview.project_overview(project),
+    }
     return render_page(request, "tenancy/project_detail.html", context)
 
 
@@ -131,8 +143,15 @@ def project_edit(request, tenant, project):
             form.save()
             audit.record(request, AuditEntry.UPDATE, project, changes=audit.form_changes(form))
         messages.success(request, f"Project {project.name} saved.")
-        return redirect_after_post(request, reverse("tenancy:project_detail", args=[project.tenant.name, project.name]))
-    return render_page(request, "tenancy/project_form.html", {"form": form, "tenant": project.tenant, "project": project}, fragment="form")
+        return redirect_after_post(
+            request, reverse("tenancy:project_detail", args=[project.tenant.name, project.name])
+        )
+    return render_page(
+        request,
+        "tenancy/project_form.html",
+        {"form": form, "tenant": project.tenant, "project": project},
+        fragment="form",
+    )
 
 
 @login_required
@@ -145,7 +164,9 @@ def project_delete(request, tenant, project):
         messages.error(request, refused.html())
         detail = reverse("tenancy:project_detail", args=[project.tenant.name, project.name])
         return redirect_after_post(request, detail)
-    messages.success(request, f"Project {project.name} deleted, with its Settings, Secrets and profile bundles.")
+    messages.success(
+        request, f"Project {project.name} deleted, with its Settings, Secrets and profile bundles."
+    )
     return redirect_after_post(request, reverse("tenancy:tenant_detail", args=[project.tenant.name]))
 
 
@@ -159,13 +180,32 @@ def member_add(request, tenant, project):
             membership, created = Membership.objects.update_or_create(
                 user=form.user, project=project, defaults={"role": form.cleaned_data["role"]}
             )
-            audit.record(request, AuditEntry.CREATE if created else AuditEntry.UPDATE, membership,
-                         changes={"user": form.user.username, "role": membership.role})
-        messages.success(request, f"{form.user.username} is now {membership.get_role_display().lower()} of {project.name}.")
-        return redirect_after_post(request, reverse("tenancy:project_detail", args=[project.tenant.name, project.name]))
+            audit.record(
+                request,
+                AuditEntry.CREATE if created else AuditEntry.UPDATE,
+                membership,
+                changes={"user": form.user.username, "role": membership.role},
+            )
+        messages.success(
+            request, f"{form.user.username} is now {membership.get_role_display().lower()} of {project.name}."
+        )
+        return redirect_after_post(
+            request, reverse("tenancy:project_detail", args=[project.tenant.name, project.name])
+        )
     members = project.memberships.select_related("user").order_by("user__username")
-    context = {"project": project, "tenant": project.tenant, "role": role, "members": members, "member_form": form}
-    return render_page(request, "tenancy/project_detail.html", {**context, **overview.project_overview(project)}, fragment="members")
+    context = {
+        "project": project,
+        "tenant": project.tenant,
+        "role": role,
+        "members": members,
+        "member_form": form,
+    }
+    return render_page(
+        request,
+        "tenancy/project_detail.html",
+        {**context, **overview.project_overview(project)},
+        fragment="members",
+    )
 
 
 @login_required
@@ -177,4 +217,6 @@ def member_remove(request, tenant, project, membership):
         audit.record(request, AuditEntry.DELETE, membership)
         membership.delete()
     messages.success(request, f"{membership.user.username} removed from {project.name}.")
-    return redirect_after_post(request, reverse("tenancy:project_detail", args=[project.tenant.name, project.name]))
+    return redirect_after_post(
+        request, reverse("tenancy:project_detail", args=[project.tenant.name, project.name])
+    )

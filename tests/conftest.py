@@ -2,6 +2,7 @@
 
 Also: Playwright on Debian's Chromium, and a real Celery worker process for integration tests.
 """
+
 from __future__ import annotations
 
 import os
@@ -20,8 +21,16 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 PASSWORD = "correct-horse-battery-9"
 
 
@@ -34,10 +43,15 @@ def require_services(*, redis: bool = True, postgres: bool = True, chromium: boo
     from django.conf import settings
     from django.db import connection
 
-    missing = [name for name, needed, present in (
-        ("Redis (REDIS_URL)", redis, bool(settings.REDIS_URL)),
-        ("PostgreSQL (DATABASE_URL)", postgres, connection.vendor == "postgresql"),
-        (f"Chromium ({CHROMIUM})", chromium, os.path.exists(CHROMIUM))) if needed and not present]
+    missing = [
+        name
+        for name, needed, present in (
+            ("Redis (REDIS_URL)", redis, bool(settings.REDIS_URL)),
+            ("PostgreSQL (DATABASE_URL)", postgres, connection.vendor == "postgresql"),
+            (f"Chromium ({CHROMIUM})", chromium, os.path.exists(CHROMIUM)),
+        )
+        if needed and not present
+    ]
     if not missing:
         return
     message = f"needs {' and '.join(missing)}: run it with make test (scripts/test.sh), which starts them"
@@ -78,8 +92,12 @@ class World:
         User = get_user_model()
         self.tenant_a = Tenant.objects.create(name="acme", display_name="Acme")
         self.tenant_b = Tenant.objects.create(name="globex", display_name="Globex")
-        self.project_a = Project.objects.create(tenant=self.tenant_a, name="research", display_name="Research", namespace="acme-research")
-        self.project_b = Project.objects.create(tenant=self.tenant_b, name="ops", display_name="Ops", namespace="globex-ops")
+        self.project_a = Project.objects.create(
+            tenant=self.tenant_a, name="research", display_name="Research", namespace="acme-research"
+        )
+        self.project_b = Project.objects.create(
+            tenant=self.tenant_b, name="ops", display_name="Ops", namespace="globex-ops"
+        )
         self.owner = User.objects.create_user("owner", password=PASSWORD)
         self.viewer = User.objects.create_user("viewer", password=PASSWORD)
         self.editor = User.objects.create_user("editor", password=PASSWORD)
@@ -109,9 +127,13 @@ def worker_database_url() -> str:
 
     db = connection.settings_dict
     if db["ENGINE"].endswith("sqlite3") and not connection.is_in_memory_db():
-        return f"sqlite://{db['NAME']}"  # a SQLite file (the embedded default) the test shares with its workers
+        return (
+            f"sqlite://{db['NAME']}"  # a SQLite file (the embedded default) the test shares with its workers
+        )
     if not db["ENGINE"].endswith("postgresql"):
-        pytest.fail("The worker tests need PostgreSQL (a worker process cannot share an in-memory SQLite database).")
+        pytest.fail(
+            "The worker tests need PostgreSQL (a worker process cannot share an in-memory SQLite database)."
+        )
     return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 
@@ -121,21 +143,58 @@ class CeleryProcess:
     Started and ready when constructed (the test fails with the log if it does not start).
     """
 
-    def __init__(self, kind: str, log_path: Path, broker_url: str, env: dict[str, str] | None = None,
-                 concurrency: int = 2, schedule: Path | None = None):
+    def __init__(
+        self,
+        kind: str,
+        log_path: Path,
+        broker_url: str,
+        env: dict[str, str] | None = None,
+        concurrency: int = 2,
+        schedule: Path | None = None,
+    ):
         self.kind, self.log_path = kind, log_path
-        full_env = {**os.environ, "REDIS_URL": broker_url, "DATABASE_URL": worker_database_url(), "PYTHONUNBUFFERED": "1", **(env or {})}
+        full_env = {
+            **os.environ,
+            "REDIS_URL": broker_url,
+            "DATABASE_URL": worker_database_url(),
+            "PYTHONUNBUFFERED": "1",
+            **(env or {}),
+        }
         full_env.pop("PYTEST_XDIST_WORKER", None)  # the URL already names this test process's Redis database
         if kind == "worker":
-            args = ["worker", "--pool", "threads", "--concurrency", str(concurrency), "--loglevel", "INFO", "--without-mingle",
-                    "--without-gossip", "--without-heartbeat", "-n", f"test-{os.getpid()}-{time.time_ns()}@%h"]
+            args = [
+                "worker",
+                "--pool",
+                "threads",
+                "--concurrency",
+                str(concurrency),
+                "--loglevel",
+                "INFO",
+                "--without-mingle",
+                "--without-gossip",
+                "--without-heartbeat",
+                "-n",
+                f"test-{os.getpid()}-{time.time_ns()}@%h",
+            ]
             ready = "ready."
         else:
-            args = ["beat", "--loglevel", "INFO", "-s", str(schedule or log_path.with_suffix(".schedule")),
-                    "--pidfile", str(log_path.with_suffix(".pid"))]
+            args = [
+                "beat",
+                "--loglevel",
+                "INFO",
+                "-s",
+                str(schedule or log_path.with_suffix(".schedule")),
+                "--pidfile",
+                str(log_path.with_suffix(".pid")),
+            ]
             ready = "beat: Starting"
-        self.proc = subprocess.Popen([sys.executable, "-m", "celery", "-A", "paletteai_admin", *args], cwd=ROOT, env=full_env,
-                                     stdout=log_path.open("w"), stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "paletteai_admin", *args],
+            cwd=ROOT,
+            env=full_env,
+            stdout=log_path.open("w"),
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + 60
         while ready not in self.log_text():
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -233,6 +292,7 @@ def queued(monkeypatch):
         def delay(*args):
             calls.append((task.name, args))
             return task(*args)
+
         return delay
 
     monkeypatch.setattr(tasks.sync_secret_task, "delay", runner(tasks.sync_secret_task))
@@ -242,8 +302,14 @@ def queued(monkeypatch):
 
 def pytest_terminal_summary(terminalreporter):
     """Print the one-line results tests attach as user property "reliability" (the faults suite), also under xdist."""
-    lines = [value for reports in terminalreporter.stats.values() for report in reports
-             if getattr(report, "when", "") == "call" for name, value in getattr(report, "user_properties", ()) if name == "reliability"]
+    lines = [
+        value
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        if getattr(report, "when", "") == "call"
+        for name, value in getattr(report, "user_properties", ())
+        if name == "reliability"
+    ]
     if lines:
         terminalreporter.section("reliability: what was injected, what was checked")
         for line in sorted(lines):

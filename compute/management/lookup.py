@@ -1,4 +1,5 @@
 """What the compute commands look up by name, with the error a command prints when it is not there."""
+
 from __future__ import annotations
 
 from django.core.management.base import CommandError
@@ -17,7 +18,11 @@ def project_for(namespace: str) -> Project:
 
 def pool_for(name: str, namespace: str) -> ComputePool:
     """The pool `name` of the project owning `namespace`, unless it was deleted."""
-    pool = ComputePool.objects.filter(project=project_for(namespace), name=name).exclude(status=ComputePool.DELETED).first()
+    pool = (
+        ComputePool.objects.filter(project=project_for(namespace), name=name)
+        .exclude(status=ComputePool.DELETED)
+        .first()
+    )
     if pool is None:
         raise CommandError(f"No compute pool {name} in {namespace}.")
     return pool

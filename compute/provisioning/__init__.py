@@ -26,14 +26,37 @@ How it stays correct when things go wrong:
 - POOL_PROVISION_TIMEOUT ends a provisioning attempt in Failed with what Palette reported last;
   the cluster is left in place (never recreated), and Retry resumes waiting for it.
 """
+
 from __future__ import annotations
 
-from .actions import (create_pool, enqueue, request_delete, request_force_delete, resume_stalled, retry_pool,
-                      timeline)
+from .actions import (
+    create_pool,
+    enqueue,
+    request_delete,
+    request_force_delete,
+    resume_stalled,
+    retry_pool,
+    timeline,
+)
 from .context import DELETE_STEPS, PROVISION_STEPS, STEP_LABELS, Next, classify, find_cluster, human
 from .deletion import force_delete_available
 from .steps import run_step
 
-__all__ = ["DELETE_STEPS", "PROVISION_STEPS", "STEP_LABELS", "Next", "classify", "create_pool", "enqueue", "find_cluster",
-           "force_delete_available", "human", "request_delete", "request_force_delete", "resume_stalled", "retry_pool",
-           "run_step", "timeline"]
+__all__ = [
+    "DELETE_STEPS",
+    "PROVISION_STEPS",
+    "STEP_LABELS",
+    "Next",
+    "classify",
+    "create_pool",
+    "enqueue",
+    "find_cluster",
+    "force_delete_available",
+    "human",
+    "request_delete",
+    "request_force_delete",
+    "resume_stalled",
+    "retry_pool",
+    "run_step",
+    "timeline",
+]

@@ -1,4 +1,5 @@
 """Starting, retrying and deleting pools, resuming stalled ones, and the timeline the pool page shows."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -21,6 +22,7 @@ PROVISIONING = (ComputePool.PENDING, ComputePool.VALIDATING, ComputePool.PROVISI
 
 # -- starting, retrying, deleting ---------------------------------------------------------------------
 
+
 def enqueue(pool_id: int, tick: int, countdown: float = 0) -> None:
     """Send the step message for (pool, tick)."""
     send("compute.pool_step", pool_id, tick, countdown=countdown)
@@ -32,7 +34,9 @@ def _restart(pool: ComputePool, **fields: Any) -> bool:
     Compare-and-set on the tick and status `pool` holds: False, and nothing changed, when the pool moved on.
     """
     now = timezone.now()
-    fields.update(tick=F("tick") + 1, due_at=now + timedelta(seconds=_seconds("POOL_STEP_BUDGET")), updated=now)
+    fields.update(
+        tick=F("tick") + 1, due_at=now + timedelta(seconds=_seconds("POOL_STEP_BUDGET")), updated=now
+    )
     if not transition(pool.pk, {"tick": pool.tick, "status": pool.status}, **fields):
         return False
     pool.refresh_from_db()
@@ -51,21 +55,41 @@ def create_pool(project, spec, bundle, *, request=None, user=None, source: str =
     from ..variables import encode_secrets, split, with_masked
 
     now = timezone.now()
-    if spec.variables:  # masked as the caller decided, and whatever the bundle's profiles mark sensitive (or do not know)
+    if (
+        spec.variables
+    ):  # masked as the caller decided, and whatever the bundle's profiles mark sensitive (or do not know)
         spec, _problems = with_masked(spec, bundle_facts(bundle) if bundle is not None else ())
     plain, secret = split(spec)
     pool = ComputePool.objects.create(
-        project=project, name=spec.name, description=spec.description, labels=dict(spec.labels), variant=spec.variant,
-        bundle=bundle, bundle_name=spec.bundle, node_pools=spec.node_pools(), cp_resource_groups=dict(spec.cp_groups),
-        worker_resource_groups=dict(spec.worker_groups), vip=spec.vip, ssh_keys=list(spec.ssh_keys),
-        deletion_policy=spec.deletion_policy, status=ComputePool.PENDING, step="validate", started=now,
-        due_at=now + timedelta(seconds=_seconds("POOL_STEP_BUDGET")), cluster_name=cluster_name_for(project, spec.name),
-        wait_reason="Waiting for a worker to start provisioning.", variables=plain, secret_variables=encode_secrets(secret),
+        project=project,
+        name=spec.name,
+        description=spec.description,
+        labels=dict(spec.labels),
+        variant=spec.variant,
+        bundle=bundle,
+        bundle_name=spec.bundle,
+        node_pools=spec.node_pools(),
+        cp_resource_groups=dict(spec.cp_groups),
+        worker_resource_groups=dict(spec.worker_groups),
+        vip=spec.vip,
+        ssh_keys=list(spec.ssh_keys),
+        deletion_policy=spec.deletion_policy,
+        status=ComputePool.PENDING,
+        step="validate",
+        started=now,
+        due_at=now + timedelta(seconds=_seconds("POOL_STEP_BUDGET")),
+        cluster_name=cluster_name_for(project, spec.name),
+        wait_reason="Waiting for a worker to start provisioning.",
+        variables=plain,
+        secret_variables=encode_secrets(secret),
     )
     changes = {"variant": spec.variant, "bundle": spec.bundle, "vip": spec.vip, "cluster": pool.cluster_name}
     if spec.variables:
-        changes["variables"] = ", ".join(f"{p}.{n}" + (" (masked)" if (p, n) in spec.masked else "")
-                                         for p, given in sorted(spec.variables.items()) for n in sorted(given))
+        changes["variables"] = ", ".join(
+            f"{p}.{n}" + (" (masked)" if (p, n) in spec.masked else "")
+            for p, given in sorted(spec.variables.items())
+            for n in sorted(given)
+        )
     audit.record(request, AuditEntry.CREATE, pool, user=user, source=source, changes=changes)
     transaction.on_commit(lambda: enqueue(pool.pk, pool.tick))
     return pool
@@ -79,9 +103,16 @@ def retry_pool(pool: ComputePool, *, request=None, user=None, source: str = "web
     """
     deleting = pool.operation == ComputePool.DELETION
     started = pool.status in ComputePool.STOPPED and _restart(
-        pool, status=ComputePool.DELETING if deleting else ComputePool.PENDING, attempt=pool.attempt + 1,
-        step="delete" if deleting else "validate", failure_class="", failure_message="", excluded_hosts=[],
-        started=timezone.now(), wait_reason="Retrying: waiting for a worker.")
+        pool,
+        status=ComputePool.DELETING if deleting else ComputePool.PENDING,
+        attempt=pool.attempt + 1,
+        step="delete" if deleting else "validate",
+        failure_class="",
+        failure_message="",
+        excluded_hosts=[],
+        started=timezone.now(),
+        wait_reason="Retrying: waiting for a worker.",
+    )
     if started:
         audit.record(request, AuditEntry.ACTION, pool, verb="retry", user=user, source=source)
     else:
@@ -109,8 +140,14 @@ def request_delete(pool: ComputePool, *, request=None, user=None, source: str = 
         gone = pool.status in (ComputePool.DELETING, ComputePool.DELETED) or pool.delete_requested
         outcome = "already" if gone else "changed"
     if outcome in ("started", "queued"):
-        audit.record(request, AuditEntry.DELETE, pool, verb=f"delete requested (policy {pool.deletion_policy})",
-                     user=user, source=source)
+        audit.record(
+            request,
+            AuditEntry.DELETE,
+            pool,
+            verb=f"delete requested (policy {pool.deletion_policy})",
+            user=user,
+            source=source,
+        )
     return outcome
 
 
@@ -119,13 +156,23 @@ def _delete_once(pool: ComputePool) -> str | None:
     if pool.status in (ComputePool.DELETED, ComputePool.DELETING) or pool.delete_requested:
         return "already"
     if pool.status in (ComputePool.READY, *ComputePool.STOPPED):
-        started = _restart(pool, operation=ComputePool.DELETION, status=ComputePool.DELETING, step="delete",
-                           attempt=pool.attempt + 1, failure_class="", failure_message="",
-                           wait_reason="Deletion requested: waiting for a worker.")
+        started = _restart(
+            pool,
+            operation=ComputePool.DELETION,
+            status=ComputePool.DELETING,
+            step="delete",
+            attempt=pool.attempt + 1,
+            failure_class="",
+            failure_message="",
+            wait_reason="Deletion requested: waiting for a worker.",
+        )
         return "started" if started else None
     # A chain is running: it switches to deletion at its next step, so two chains never overlap.
-    if transition(pool.pk, {"status__in": PROVISIONING, "operation": ComputePool.PROVISION, "delete_requested": False},
-                  delete_requested=True):
+    if transition(
+        pool.pk,
+        {"status__in": PROVISIONING, "operation": ComputePool.PROVISION, "delete_requested": False},
+        delete_requested=True,
+    ):
         pool.delete_requested = True
         return "queued"
     return None
@@ -141,12 +188,26 @@ def request_force_delete(pool: ComputePool, *, request=None, user=None, source: 
     if not force_delete_available(pool):
         return "unavailable"
     if pool.status in ComputePool.STOPPED:
-        sent = _restart(pool, status=ComputePool.DELETING, step="wait_deleted", attempt=pool.attempt + 1,
-                        force_delete_requested=True, failure_class="", failure_message="",
-                        wait_reason="Force delete requested.")
+        sent = _restart(
+            pool,
+            status=ComputePool.DELETING,
+            step="wait_deleted",
+            attempt=pool.attempt + 1,
+            force_delete_requested=True,
+            failure_class="",
+            failure_message="",
+            wait_reason="Force delete requested.",
+        )
     else:
-        sent = transition(pool.pk, {"status": ComputePool.DELETING, "operation": ComputePool.DELETION,
-                                    "force_delete_requested": False}, force_delete_requested=True)
+        sent = transition(
+            pool.pk,
+            {
+                "status": ComputePool.DELETING,
+                "operation": ComputePool.DELETION,
+                "force_delete_requested": False,
+            },
+            force_delete_requested=True,
+        )
         if sent:
             pool.force_delete_requested = True
     if not sent:
@@ -164,8 +225,16 @@ def resume_stalled(now=None) -> int:
     """
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=_seconds("POOL_RESUME_GRACE"))
-    stalled = list(ComputePool.objects.filter(status__in=ComputePool.IN_PROGRESS, due_at__lt=cutoff).values_list("pk", "tick"))
-    stalled += list(ComputePool.objects.filter(status__in=ComputePool.IN_PROGRESS, due_at__isnull=True).values_list("pk", "tick"))
+    stalled = list(
+        ComputePool.objects.filter(status__in=ComputePool.IN_PROGRESS, due_at__lt=cutoff).values_list(
+            "pk", "tick"
+        )
+    )
+    stalled += list(
+        ComputePool.objects.filter(status__in=ComputePool.IN_PROGRESS, due_at__isnull=True).values_list(
+            "pk", "tick"
+        )
+    )
     for pk, tick in stalled:
         log.info("compute pool %s: resuming a stalled step", pk)
         enqueue(pk, tick)
@@ -185,9 +254,28 @@ def timeline(pool: ComputePool) -> list[dict]:
         planned = DELETE_STEPS if deleting else PROVISION_STEPS
         names = {s.name for s in steps}
         current = number == pool.attempt and not pool.is_terminal
-        items = [{"row": s, "name": s.name, "label": STEP_LABELS.get(s.name, s.name), "status": s.status,
-                  "took": human(s.finished - s.started) if s.finished else ""} for s in steps]
+        items = [
+            {
+                "row": s,
+                "name": s.name,
+                "label": STEP_LABELS.get(s.name, s.name),
+                "status": s.status,
+                "took": human(s.finished - s.started) if s.finished else "",
+            }
+            for s in steps
+        ]
         if current:
-            items += [{"row": None, "name": n, "label": STEP_LABELS[n], "status": "planned"} for n in planned if n not in names]
-        out.append({"attempt": number, "operation": "Deletion" if deleting else "Provisioning", "steps": items, "current": current})
+            items += [
+                {"row": None, "name": n, "label": STEP_LABELS[n], "status": "planned"}
+                for n in planned
+                if n not in names
+            ]
+        out.append(
+            {
+                "attempt": number,
+                "operation": "Deletion" if deleting else "Provisioning",
+                "steps": items,
+                "current": current,
+            }
+        )
     return out

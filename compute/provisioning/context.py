@@ -1,5 +1,6 @@
 """What every step shares: the claimed execution (`Context`), its conditional writes, error handling,
 the Palette client, and the helpers that find a cluster by name on its hosts."""
+
 from __future__ import annotations
 
 import logging
@@ -24,8 +25,13 @@ log = logging.getLogger("compute.provisioning")
 PROVISION_STEPS = ("validate", "create", "wait", "kubeconfig")
 DELETE_STEPS = ("delete", "wait_deleted", "release")
 STEP_LABELS = {
-    "validate": "Validate", "create": "Create cluster", "wait": "Wait for Running and Healthy", "kubeconfig": "Fetch kubeconfig",
-    "delete": "Delete cluster", "wait_deleted": "Wait for Deleted", "release": "Release hosts",
+    "validate": "Validate",
+    "create": "Create cluster",
+    "wait": "Wait for Running and Healthy",
+    "kubeconfig": "Fetch kubeconfig",
+    "delete": "Delete cluster",
+    "wait_deleted": "Wait for Deleted",
+    "release": "Release hosts",
 }
 #: In-client retries stay short: longer waits are re-scheduled steps, visible on the pool page.
 STEP_RETRY = RetryPolicy(attempts=2, base=0.5, cap=2.0, retry_after_cap=5.0)
@@ -113,7 +119,10 @@ class Context:
         if ending and self.pool.operation == ComputePool.PROVISION:
             when["delete_requested"] = False
         if not transition(self.pool.pk, when, **fields):
-            if "delete_requested" in when and ComputePool.objects.filter(pk=self.pool.pk, tick=self.tick).exists():
+            if (
+                "delete_requested" in when
+                and ComputePool.objects.filter(pk=self.pool.pk, tick=self.tick).exists()
+            ):
                 raise DeletionRequested()
             raise Superseded()
         for key, value in fields.items():
@@ -121,8 +130,9 @@ class Context:
 
     def begin(self, name: str) -> PoolStep:
         """The row of step `name` in the current attempt (created when the step starts)."""
-        row, _ = PoolStep.objects.get_or_create(pool=self.pool, attempt=self.pool.attempt, name=name,
-                                                defaults={"started": timezone.now()})
+        row, _ = PoolStep.objects.get_or_create(
+            pool=self.pool, attempt=self.pool.attempt, name=name, defaults={"started": timezone.now()}
+        )
         if self.pool.step != name:
             self.save(step=name)
         return row
@@ -175,10 +185,22 @@ class Context:
                 self.record_error(row, message, retried=False)
                 self.finish(row, PoolStep.FAILED)
             first = self.pool.failure_message or message
-            self.save(status=ComputePool.FAILED, failure_class=failure_class, failure_message=first, due_at=None,
-                      wait_reason="")
-            audit.record(None, AuditEntry.ACTION, self.pool, verb=f"{self.pool.operation} failed",
-                         outcome=AuditEntry.FAILURE, source="task", changes={"failure": failure_class})
+            self.save(
+                status=ComputePool.FAILED,
+                failure_class=failure_class,
+                failure_message=first,
+                due_at=None,
+                wait_reason="",
+            )
+            audit.record(
+                None,
+                AuditEntry.ACTION,
+                self.pool,
+                verb=f"{self.pool.operation} failed",
+                outcome=AuditEntry.FAILURE,
+                source="task",
+                changes={"failure": failure_class},
+            )
         log.warning("compute pool %s failed (%s)", self.pool.pk, failure_class)
 
     def attention(self, row: PoolStep | None, message: str) -> None:
@@ -190,9 +212,22 @@ class Context:
             if row is not None:
                 self.record_error(row, message, retried=False)
                 self.finish(row, PoolStep.FAILED)
-            self.save(status=ComputePool.ATTENTION, failure_class="", failure_message=message, due_at=None, wait_reason="")
-            audit.record(None, AuditEntry.ACTION, self.pool, verb=f"{self.pool.operation} needs attention",
-                         outcome=AuditEntry.FAILURE, source="task", changes={"reason": message[:200]})
+            self.save(
+                status=ComputePool.ATTENTION,
+                failure_class="",
+                failure_message=message,
+                due_at=None,
+                wait_reason="",
+            )
+            audit.record(
+                None,
+                AuditEntry.ACTION,
+                self.pool,
+                verb=f"{self.pool.operation} needs attention",
+                outcome=AuditEntry.FAILURE,
+                source="task",
+                changes={"reason": message[:200]},
+            )
         log.warning("compute pool %s needs attention", self.pool.pk)
 
     def palette_error(self, row: PoolStep, exc: perrors.PaletteError, what: str) -> float | None:
@@ -223,15 +258,19 @@ class Context:
             palette = self.palette
             now_host = normal_host(str(palette.value("hostUrl")))
             if self.pool.palette_host and now_host != normal_host(self.pool.palette_host):
-                self.moved = (f"This pool's cluster {self.pool.cluster_name} lives in the Palette at {self.pool.palette_host} "
-                              f"(project {self.pool.palette_project_uid}), but the Settings now point at {now_host}: "
-                              "their API key cannot reach it. Restore the Settings' host URL and key, then Retry.")
+                self.moved = (
+                    f"This pool's cluster {self.pool.cluster_name} lives in the Palette at {self.pool.palette_host} "
+                    f"(project {self.pool.palette_project_uid}), but the Settings now point at {now_host}: "
+                    "their API key cannot reach it. Restore the Settings' host URL and key, then Retry."
+                )
                 self._not_configured = self.moved
                 return None
             kwargs = {"retry": STEP_RETRY, **self.client_kwargs}
             if self.pool.palette_project_uid:
                 kwargs["project_uid"] = self.pool.palette_project_uid
-            self._client = palette_client(palette, name=f"pool {self.pool.project.namespace}/{self.pool.name}", **kwargs)
+            self._client = palette_client(
+                palette, name=f"pool {self.pool.project.namespace}/{self.pool.name}", **kwargs
+            )
         return self._client
 
     def client_or_fail(self, row: PoolStep, consequence: str = ""):
@@ -245,15 +284,19 @@ class Context:
             if self.moved:
                 self.attention(row, self.moved)
             else:
-                self.fail(row, "credentials", f"{self._not_configured}{consequence} Fix the Settings, then Retry.")
+                self.fail(
+                    row, "credentials", f"{self._not_configured}{consequence} Fix the Settings, then Retry."
+                )
         return client
 
     def origin(self) -> dict[str, str]:
         """Where a create sends this pool's cluster: the Palette, tenant and Palette project of the Settings now."""
         palette = self.palette
-        return {"palette_host": normal_host(str(palette.value("hostUrl"))),
-                "palette_tenant": str(palette.value("tenant") or ""),
-                "palette_project_uid": str(palette.value("defaultProjectID") or "")}
+        return {
+            "palette_host": normal_host(str(palette.value("hostUrl"))),
+            "palette_tenant": str(palette.value("tenant") or ""),
+            "palette_project_uid": str(palette.value("defaultProjectID") or ""),
+        }
 
     def close(self) -> None:
         if self._client is not None:
@@ -261,6 +304,7 @@ class Context:
 
 
 # -- finding and keeping the cluster ------------------------------------------------------------
+
 
 def normal_host(url: str) -> str:
     """A Palette host URL as pools record and compare it: no trailing slash, lower case."""
@@ -276,7 +320,11 @@ def find_cluster(client, host_uids: list[str], name: str) -> str:
     """
     project_uid = getattr(client, "project_uid", "") or ""
     for found in client.find_clusters_by_name(name):
-        if found.name == name and found.uid and (not found.project_uid or not project_uid or found.project_uid == project_uid):
+        if (
+            found.name == name
+            and found.uid
+            and (not found.project_uid or not project_uid or found.project_uid == project_uid)
+        ):
             return found.uid
     for uid in dict.fromkeys(host_uids):
         try:
@@ -298,14 +346,23 @@ def unproven_absence(client, pool: ComputePool) -> tuple[str, bool]:
     (or says Deleted). `transient` says whether asking again later may settle it.
     """
     if not pool.palette_project_uid:
-        return ("this pool predates recording its Palette project, so the 404 may come from another project than "
-                "the cluster's", False)
+        return (
+            "this pool predates recording its Palette project, so the 404 may come from another project than "
+            "the cluster's",
+            False,
+        )
     try:
         listed = [c for c in client.find_clusters_by_name(pool.cluster_name) if c.uid == pool.cluster_uid]
     except perrors.PaletteError as exc:
-        return f"the project-scoped check that the key still reaches Palette project {pool.palette_project_uid} failed: {exc}", exc.transient
+        return (
+            f"the project-scoped check that the key still reaches Palette project {pool.palette_project_uid} failed: {exc}",
+            exc.transient,
+        )
     if listed:
-        return f"Palette still lists it in project {pool.palette_project_uid} ({listed[0].state or 'no state'})", True
+        return (
+            f"Palette still lists it in project {pool.palette_project_uid} ({listed[0].state or 'no state'})",
+            True,
+        )
     try:
         state = client.get_cluster_status(pool.cluster_uid).state
     except perrors.NotFound:

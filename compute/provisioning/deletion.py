@@ -1,4 +1,5 @@
 """The deletion steps: delete (per the deletion policy), wait for Deleted or 404, release the hosts."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -15,14 +16,19 @@ from .context import Context, _adopt, _refresh_inventory, _seconds, find_cluster
 
 # -- deletion steps --------------------------------------------------------------------------------
 
+
 def _delete(ctx: Context) -> float | None:
     pool = ctx.pool
     row = ctx.begin("delete")
     if pool.status != ComputePool.DELETING:
         ctx.save(status=ComputePool.DELETING)
     if pool.deletion_policy == ComputePool.ORPHAN:
-        ctx.finish(row, PoolStep.SKIPPED, f"Deletion policy orphan: cluster {pool.cluster_name} "
-                                          f"({pool.cluster_uid or 'never created'}) stays in Palette.")
+        ctx.finish(
+            row,
+            PoolStep.SKIPPED,
+            f"Deletion policy orphan: cluster {pool.cluster_name} "
+            f"({pool.cluster_uid or 'never created'}) stays in Palette.",
+        )
         ctx.save(step="release")
         return 0
     client = ctx.client_or_fail(row, " The cluster cannot be deleted without it.")
@@ -46,7 +52,9 @@ def _delete(ctx: Context) -> float | None:
         why, transient = unproven_absence(client, pool)
         if why:
             return _not_proven(ctx, row, why, transient)
-        ctx.finish(row, detail=f"Cluster {pool.cluster_name} ({uid}) was already gone from Palette (404, confirmed).")
+        ctx.finish(
+            row, detail=f"Cluster {pool.cluster_name} ({uid}) was already gone from Palette (404, confirmed)."
+        )
         ctx.save(step="release", delete_sent=timezone.now())
         return 0
     except (perrors.Conflict, perrors.BadRequest) as exc:
@@ -58,13 +66,20 @@ def _delete(ctx: Context) -> float | None:
         if state not in ("Deleting", "Deleted"):
             return ctx.palette_error(row, exc, "Deleting the cluster failed")
         ctx.finish(row, detail=f"Palette is already deleting {pool.cluster_name} ({uid}): {state}.")
-        ctx.save(step="wait_deleted", delete_sent=pool.delete_sent or timezone.now(),
-                 wait_reason="Waiting for Palette to delete the cluster.")
+        ctx.save(
+            step="wait_deleted",
+            delete_sent=pool.delete_sent or timezone.now(),
+            wait_reason="Waiting for Palette to delete the cluster.",
+        )
         return _seconds("POOL_POLL_INTERVAL")
     except perrors.PaletteError as exc:
         return ctx.palette_error(row, exc, "Deleting the cluster failed")
     ctx.finish(row, detail=f"Palette accepted the deletion of {pool.cluster_name} ({uid}).")
-    ctx.save(step="wait_deleted", delete_sent=timezone.now(), wait_reason="Waiting for Palette to delete the cluster.")
+    ctx.save(
+        step="wait_deleted",
+        delete_sent=timezone.now(),
+        wait_reason="Waiting for Palette to delete the cluster.",
+    )
     return _seconds("POOL_POLL_INTERVAL")
 
 
@@ -73,23 +88,34 @@ def _not_proven(ctx: Context, row: PoolStep, why: str, transient: bool) -> float
 
     Never released on a guess: the pool keeps its cluster uid and hosts."""
     pool = ctx.pool
-    message = (f"Palette answered 404 for cluster {pool.cluster_name} ({pool.cluster_uid}), but {why}. It is not "
-               "counted as deleted and its hosts stay reserved")
+    message = (
+        f"Palette answered 404 for cluster {pool.cluster_name} ({pool.cluster_uid}), but {why}. It is not "
+        "counted as deleted and its hosts stay reserved"
+    )
     if transient:
         return ctx.retry(row, message)
-    ctx.attention(row, message + ": check the cluster in Palette and the Settings' key and project, then Retry the "
-                                 "deletion.")
+    ctx.attention(
+        row,
+        message + ": check the cluster in Palette and the Settings' key and project, then Retry the "
+        "deletion.",
+    )
     return None
 
 
 def force_delete_available(pool: ComputePool) -> bool:
     """A deletion still waiting POOL_FORCE_DELETE_AFTER after Palette accepted it may be forced."""
-    if (pool.force_delete_requested or pool.operation != ComputePool.DELETION
-            or pool.status not in (ComputePool.DELETING, *ComputePool.STOPPED)):
+    if (
+        pool.force_delete_requested
+        or pool.operation != ComputePool.DELETION
+        or pool.status not in (ComputePool.DELETING, *ComputePool.STOPPED)
+    ):
         return False
     if pool.status in ComputePool.STOPPED:
         return bool(pool.cluster_uid)
-    return bool(pool.delete_sent and timezone.now() - pool.delete_sent >= timedelta(seconds=_seconds("POOL_FORCE_DELETE_AFTER")))
+    return bool(
+        pool.delete_sent
+        and timezone.now() - pool.delete_sent >= timedelta(seconds=_seconds("POOL_FORCE_DELETE_AFTER"))
+    )
 
 
 def _wait_deleted(ctx: Context) -> float | None:
@@ -127,15 +153,20 @@ def _wait_deleted(ctx: Context) -> float | None:
         ctx.save(step="release", last_seen=seen)
         return 0
     if refused:
-        return ctx.retry(row, f"Palette does not accept the force delete yet ({refused}); it does once the cluster has "
-                              "been Deleting for 15 minutes")
+        return ctx.retry(
+            row,
+            f"Palette does not accept the force delete yet ({refused}); it does once the cluster has "
+            "been Deleting for 15 minutes",
+        )
     elapsed = timezone.now() - (pool.delete_sent or row.started)
     reason = f"Palette reports {state} for {human(elapsed)}"
     if pool.force_delete_sent:
         reason += " (force delete sent)"
     elif elapsed >= timedelta(seconds=_seconds("POOL_FORCE_DELETE_AFTER")):
-        reason += ("; it looks stuck: Force delete is available (Palette skips graceful cleanup, so the hosts may need a "
-                   "reset by hand)")
+        reason += (
+            "; it looks stuck: Force delete is available (Palette skips graceful cleanup, so the hosts may need a "
+            "reset by hand)"
+        )
     ctx.note(row, reason + ".", last_seen=seen)
     return _seconds("POOL_POLL_INTERVAL")
 
@@ -152,9 +183,13 @@ def _release(ctx: Context) -> float | None:
     if "discoveryRun" not in cleanup and hosts and not orphaned:
         # The inventory learns that the hosts are ready again from a discovery run, one that starts now:
         # a run already in progress may have seen them in use.
-        active = DiscoveryRun.objects.filter(project=pool.project, status__in=DiscoveryRun.ACTIVE, created__lt=row.started).first()
+        active = DiscoveryRun.objects.filter(
+            project=pool.project, status__in=DiscoveryRun.ACTIVE, created__lt=row.started
+        ).first()
         if active is not None and waited < timedelta(seconds=_seconds("POOL_RELEASE_WAIT")):
-            ctx.note(row, "Waiting for the discovery run in progress to finish, to rediscover the released hosts.")
+            ctx.note(
+                row, "Waiting for the discovery run in progress to finish, to rediscover the released hosts."
+            )
             return _seconds("POOL_POLL_INTERVAL")
         run = _refresh_inventory(pool)
         cleanup["discoveryRun"] = str(run.uuid)
@@ -175,8 +210,11 @@ def _release(ctx: Context) -> float | None:
             checked = False
             ctx.record_error(row, f"Checking the hosts failed: {exc}", retried=False)
     if still and waited < timedelta(seconds=_seconds("POOL_RELEASE_WAIT")):
-        ctx.note(row, f"{len(still)} host{'s' if len(still) != 1 else ''} still in use by {pool.cluster_name} in Palette; "
-                      f"waiting for {'it' if len(still) == 1 else 'them'} to return to ready ({human(waited)}).")
+        ctx.note(
+            row,
+            f"{len(still)} host{'s' if len(still) != 1 else ''} still in use by {pool.cluster_name} in Palette; "
+            f"waiting for {'it' if len(still) == 1 else 'them'} to return to ready ({human(waited)}).",
+        )
         return _seconds("POOL_POLL_INTERVAL")
     if orphaned:
         palette_state = f"kept in Palette (deletion policy orphan): {pool.cluster_name} ({pool.cluster_uid})"
@@ -185,8 +223,14 @@ def _release(ctx: Context) -> float | None:
         palette_state = "no cluster was created"
     else:
         palette_state = f"deleted{' (forced)' if pool.force_delete_sent else ''}: {pool.cluster_name} ({pool.cluster_uid})"
-    cleanup.update({"paletteCluster": palette_state, "hostsStillInUse": still, "hostsChecked": checked,
-                    "kubeconfig": "removed" if pool.kubeconfig else "none stored"})
+    cleanup.update(
+        {
+            "paletteCluster": palette_state,
+            "hostsStillInUse": still,
+            "hostsChecked": checked,
+            "kubeconfig": "removed" if pool.kubeconfig else "none stored",
+        }
+    )
     run_id = cleanup.get("discoveryRun")
     run = DiscoveryRun.objects.filter(uuid=run_id).first() if run_id else None
     detail = "Hosts released." if not still else f"Still in use: {', '.join(still)}."
@@ -195,7 +239,17 @@ def _release(ctx: Context) -> float | None:
     # Together or not at all: once the pool is Deleted no message runs this step again.
     with transaction.atomic():
         ctx.finish(row, detail=detail)
-        ctx.save(status=ComputePool.DELETED, step="done", deleted_at=timezone.now(), kubeconfig="", kubeconfig_kind="",
-                 cleanup=cleanup, due_at=None, wait_reason="")
-        audit.record(None, AuditEntry.DELETE, pool, verb="deleted", source="task", changes={"cluster": palette_state})
+        ctx.save(
+            status=ComputePool.DELETED,
+            step="done",
+            deleted_at=timezone.now(),
+            kubeconfig="",
+            kubeconfig_kind="",
+            cleanup=cleanup,
+            due_at=None,
+            wait_reason="",
+        )
+        audit.record(
+            None, AuditEntry.DELETE, pool, verb="deleted", source="task", changes={"cluster": palette_state}
+        )
     return None

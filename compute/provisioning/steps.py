@@ -1,9 +1,11 @@
 """The provisioning steps and `run_step`, the entry point that claims a pool and runs its current step."""
+
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, Callable
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -16,13 +18,27 @@ from palette.client import KUBECONFIG_ASSETS
 
 from ..models import ComputePool, PoolStep
 from ..variables import with_secrets
-from .context import (STEP_LABELS, Context, DeletionRequested, Next, Superseded, _adopt, _refresh_inventory, _seconds,
-                      find_cluster, human, log, transition, unproven_absence)
+from .context import (
+    STEP_LABELS,
+    Context,
+    DeletionRequested,
+    Next,
+    Superseded,
+    _adopt,
+    _refresh_inventory,
+    _seconds,
+    find_cluster,
+    human,
+    log,
+    transition,
+    unproven_absence,
+)
 from .deletion import _delete, _release, _wait_deleted
 
 MAX_EXCLUDED_HOSTS = 10
 
 # -- the entry point -----------------------------------------------------------------------------
+
 
 def run_step(pool_id: int, tick: int, **client_kwargs: Any) -> Next | None:
     """Claim the pool for message `tick` and run its current step once; what to run next, or None.
@@ -36,8 +52,12 @@ def run_step(pool_id: int, tick: int, **client_kwargs: Any) -> Next | None:
     budget = timedelta(seconds=_seconds("POOL_STEP_BUDGET"))
     held = tick
     try:
-        if not transition(pool_id, {"tick": tick, "status__in": ComputePool.IN_PROGRESS}, tick=tick + 1,
-                          due_at=timezone.now() + budget):
+        if not transition(
+            pool_id,
+            {"tick": tick, "status__in": ComputePool.IN_PROGRESS},
+            tick=tick + 1,
+            due_at=timezone.now() + budget,
+        ):
             return None
         held = tick + 1
         pool = ComputePool.objects.select_related("project__tenant").get(pk=pool_id)
@@ -46,8 +66,11 @@ def run_step(pool_id: int, tick: int, **client_kwargs: Any) -> Next | None:
             raise
         # Before the step began: send the message again (a no-op if an unconfirmed claim did commit; the watchdog
         # resumes the pool then).
-        log.warning("compute pool %s: database error claiming the step, trying again: %s", pool_id,
-                    dberrors.describe(exc))
+        log.warning(
+            "compute pool %s: database error claiming the step, trying again: %s",
+            pool_id,
+            dberrors.describe(exc),
+        )
         dberrors.recover_connection()
         return Next(pool_id, held, _seconds("POOL_RETRY_BASE"))
     ctx = Context(pool, held, client_kwargs)
@@ -74,8 +97,12 @@ def _crashed(ctx: Context, exc: Exception) -> None:
     # A bug must end the pool visibly, not leave it spinning.
     log.exception("compute pool %s: step %s crashed", ctx.pool.pk, ctx.pool.step)
     try:
-        ctx.fail(None, "internal", f"Step {ctx.pool.step or 'validate'} stopped unexpectedly ({type(exc).__name__}); "
-                                   "see the worker log, then Retry.")
+        ctx.fail(
+            None,
+            "internal",
+            f"Step {ctx.pool.step or 'validate'} stopped unexpectedly ({type(exc).__name__}); "
+            "see the worker log, then Retry.",
+        )
     except (Superseded, DeletionRequested):
         pass
 
@@ -88,14 +115,21 @@ def _database_retry(ctx: Context, exc: Exception) -> Next | None:
     lost too, the watchdog resumes the pool once `due_at` passes). Nothing is written when the step had
     ended the pool before the error, or another message holds it now.
     """
-    log.warning("compute pool %s: database error in step %s, retrying it: %s", ctx.pool.pk, ctx.pool.step,
-                dberrors.describe(exc))
+    log.warning(
+        "compute pool %s: database error in step %s, retrying it: %s",
+        ctx.pool.pk,
+        ctx.pool.step,
+        dberrors.describe(exc),
+    )
     dberrors.recover_connection()
     backoff = _seconds("POOL_RETRY_BASE")
     try:
         # Read back, not trusted from memory: a rolled-back transaction may have changed the pool object only.
-        state = ComputePool.objects.filter(pk=ctx.pool.pk, tick=ctx.tick, status__in=ComputePool.IN_PROGRESS).values(
-            "step", "attempt").first()
+        state = (
+            ComputePool.objects.filter(pk=ctx.pool.pk, tick=ctx.tick, status__in=ComputePool.IN_PROGRESS)
+            .values("step", "attempt")
+            .first()
+        )
         if state is None:
             return None
         row = PoolStep.objects.filter(pool=ctx.pool, attempt=state["attempt"], name=state["step"]).first()
@@ -131,16 +165,28 @@ def _provision(ctx: Context) -> float | None:
     if pool.started and ctx.now - pool.started > timeout:
         return _timed_out(ctx, timeout)
     steps: dict[str, Callable[[Context], float | None]] = {
-        "validate": _validate, "create": _create, "wait": _wait, "kubeconfig": _kubeconfig}
+        "validate": _validate,
+        "create": _create,
+        "wait": _wait,
+        "kubeconfig": _kubeconfig,
+    }
     return steps.get(pool.step or "validate", _validate)(ctx)
 
 
 def _switch_to_deletion(ctx: Context) -> float:
     pool = ctx.pool
     running = PoolStep.objects.filter(pool=pool, attempt=pool.attempt, status=PoolStep.RUNNING)
-    running.update(status=PoolStep.SKIPPED, finished=timezone.now(), detail="Stopped: deletion was requested.")
-    ctx.save(operation=ComputePool.DELETION, status=ComputePool.DELETING, step="delete", attempt=pool.attempt + 1,
-             delete_requested=False, wait_reason="Deletion requested; deleting.")
+    running.update(
+        status=PoolStep.SKIPPED, finished=timezone.now(), detail="Stopped: deletion was requested."
+    )
+    ctx.save(
+        operation=ComputePool.DELETION,
+        status=ComputePool.DELETING,
+        step="delete",
+        attempt=pool.attempt + 1,
+        delete_requested=False,
+        wait_reason="Deletion requested; deleting.",
+    )
     return 0
 
 
@@ -149,7 +195,9 @@ def _timed_out(ctx: Context, timeout: timedelta) -> None:
     row = PoolStep.objects.filter(pool=pool, attempt=pool.attempt, name=pool.step or "validate").first()
     seen = pool.last_seen or {}
     if seen.get("state"):
-        last = f"Palette last reported {seen['state']}" + (f", health {seen['health']}" if seen.get("health") else ", no health yet")
+        last = f"Palette last reported {seen['state']}" + (
+            f", health {seen['health']}" if seen.get("health") else ", no health yet"
+        )
         last += f" at {seen.get('at', '?')}"
         if seen.get("condition"):
             last += f" ({seen['condition']})"
@@ -157,13 +205,17 @@ def _timed_out(ctx: Context, timeout: timedelta) -> None:
         last = f"the last error was: {row.last_error}"
     else:
         last = f"the step {STEP_LABELS.get(pool.step, pool.step)} had not completed"
-    kept = f" Cluster {pool.cluster_name} ({pool.cluster_uid}) was left in Palette, not recreated: Retry keeps waiting for it, Delete removes it." \
-        if pool.cluster_uid else ""
+    kept = (
+        f" Cluster {pool.cluster_name} ({pool.cluster_uid}) was left in Palette, not recreated: Retry keeps waiting for it, Delete removes it."
+        if pool.cluster_uid
+        else ""
+    )
     ctx.fail(row, "timeout", f"Not Ready after {human(timeout)} (POOL_PROVISION_TIMEOUT): {last}.{kept}")
     return None
 
 
 # -- provisioning steps --------------------------------------------------------------------------
+
 
 def _validate(ctx: Context) -> float | None:
     from ..readiness import allocating, allocation_key, report_for_pool
@@ -183,7 +235,9 @@ def _validate(ctx: Context) -> float | None:
             return ctx.palette_error(row, exc, "Looking for the cluster of the earlier attempt failed")
         if uid:
             _adopt(ctx, uid)
-            ctx.finish(row, PoolStep.SKIPPED, f"Cluster {pool.cluster_name} ({uid}) exists already; waiting for it.")
+            ctx.finish(
+                row, PoolStep.SKIPPED, f"Cluster {pool.cluster_name} ({uid}) exists already; waiting for it."
+            )
             ctx.save(status=ComputePool.PROVISIONING, step="wait")
             return 0
     ctx.note(row, "Checking the readiness report.")
@@ -195,18 +249,29 @@ def _validate(ctx: Context) -> float | None:
             ctx.save(hosts=report.hosts, request=report.request)
     if not report.ready:
         failing = report.blocking_failures
-        cls = "capacity" if report.host_shortage else ("credentials" if any(r.name == "Palette integration" for r in failing) else "rejected")
+        cls = (
+            "capacity"
+            if report.host_shortage
+            else ("credentials" if any(r.name == "Palette integration" for r in failing) else "rejected")
+        )
         ctx.fail(row, cls, "Not ready: " + report.summary())
         return None
-    ctx.note(row, f"Asking Palette to validate the request for {sum(len(v) for v in report.hosts.values())} hosts.")
+    ctx.note(
+        row, f"Asking Palette to validate the request for {sum(len(v) for v in report.hosts.values())} hosts."
+    )
     chosen = [uid for uids in report.hosts.values() for uid in uids]
     try:
-        result = client.validate_edge_native_cluster(with_secrets(report.request, pool))  # masked variables only for the call
+        result = client.validate_edge_native_cluster(
+            with_secrets(report.request, pool)
+        )  # masked variables only for the call
     except perrors.PaletteError as exc:
         # Palette answers problems with the hosts themselves (unknown, in use, unhealthy) as a 4xx naming them,
         # not as constraint results: the same as a host refused in the body.
-        refused = _hosts_named(chosen, f"{exc.palette_message} {exc.summary}") \
-            if isinstance(exc, (perrors.BadRequest, perrors.Conflict, perrors.NotFound)) else []
+        refused = (
+            _hosts_named(chosen, f"{exc.palette_message} {exc.summary}")
+            if isinstance(exc, (perrors.BadRequest, perrors.Conflict, perrors.NotFound))
+            else []
+        )
         if not refused:
             return ctx.palette_error(row, exc, "Palette validation failed")
         answer = f"HTTP {exc.status}" + (f" {exc.code}" if exc.code not in (None, "") else "")
@@ -221,7 +286,10 @@ def _validate(ctx: Context) -> float | None:
         row.detail = ctx.scrub("Palette's validation answered: " + "; ".join(messages))
         ctx.fail(row, "rejected", "Palette's validation refused the request: " + "; ".join(messages))
         return None
-    ctx.finish(row, detail=f"Palette accepted the request ({', '.join(f'{k}: {len(v)}' for k, v in report.hosts.items())}).")
+    ctx.finish(
+        row,
+        detail=f"Palette accepted the request ({', '.join(f'{k}: {len(v)}' for k, v in report.hosts.items())}).",
+    )
     ctx.save(step="create", status=ComputePool.PROVISIONING, wait_reason="Creating the cluster.")
     return 0
 
@@ -231,34 +299,52 @@ def _refused_hosts(ctx: Context, row: PoolStep, refused: list[str], messages: li
     pool = ctx.pool
     if len(pool.excluded_hosts) + len(refused) > MAX_EXCLUDED_HOSTS:
         row.detail = ctx.scrub("Palette's validation answered: " + "; ".join(messages))
-        ctx.fail(row, "capacity", f"Palette's validation refused the request: {'; '.join(messages)} (after excluding "
-                                  f"{len(pool.excluded_hosts)} hosts already; at most {MAX_EXCLUDED_HOSTS} are excluded "
-                                  "before giving up: fix the hosts in Palette, then Retry).")
+        ctx.fail(
+            row,
+            "capacity",
+            f"Palette's validation refused the request: {'; '.join(messages)} (after excluding "
+            f"{len(pool.excluded_hosts)} hosts already; at most {MAX_EXCLUDED_HOSTS} are excluded "
+            "before giving up: fix the hosts in Palette, then Retry).",
+        )
         return None
     # One bad host need not fail the pool: plan again without the hosts Palette refused.
     ctx.record_error(row, "Palette refused hosts: " + "; ".join(messages), retried=False)
     ctx.save(excluded_hosts=sorted(set(pool.excluded_hosts) | set(refused)), hosts={})
-    ctx.note(row, f"Palette refused {', '.join(refused)}; planning again without {'it' if len(refused) == 1 else 'them'}.")
+    ctx.note(
+        row,
+        f"Palette refused {', '.join(refused)}; planning again without {'it' if len(refused) == 1 else 'them'}.",
+    )
     return 0
 
 
 def _hosts_named(uids: list[str], text: str) -> list[str]:
     """The uids in `uids` that `text` names as a whole (``host-1`` is not named by ``host-10``)."""
-    return sorted({uid for uid in uids if uid and re.search(rf"(?<![A-Za-z0-9_-]){re.escape(uid)}(?![A-Za-z0-9_-])", text)})
+    return sorted(
+        {
+            uid
+            for uid in uids
+            if uid and re.search(rf"(?<![A-Za-z0-9_-]){re.escape(uid)}(?![A-Za-z0-9_-])", text)
+        }
+    )
 
 
 def _validation_messages(pool: ComputePool, problems) -> list[str]:
     """Each constraint error of a v1SpectroClusterValidatorResponse, its code and message verbatim, saying which
     machine pool, or which pack of which profile, it is about."""
-    profiles = {p.get("uid"): f"{p.get('name')} {p.get('version')}".strip()
-                for p in (pool.bundle.profiles if pool.bundle else []) if isinstance(p, dict) and p.get("uid")}
+    profiles = {
+        p.get("uid"): f"{p.get('name')} {p.get('version')}".strip()
+        for p in (pool.bundle.profiles if pool.bundle else [])
+        if isinstance(p, dict) and p.get("uid")
+    }
     out = []
     for p in problems:
         if p.kind == "machinePool":
             where = f"machine pool {p.name}" if p.name else "the machine pools"
         else:
             profile = profiles.get(p.profile_uid) or p.profile_uid or "a profile"
-            where = f"profile {profile}" + (f", pack {p.name}" if p.name and p.name != profile.split(" ")[0] else "")
+            where = f"profile {profile}" + (
+                f", pack {p.name}" if p.name and p.name != profile.split(" ")[0] else ""
+            )
         out.append(f"{where}: " + (f"[{p.code}] " if p.code else "") + p.message)
     return out
 
@@ -284,7 +370,9 @@ def _create(ctx: Context) -> float | None:
             origin = {} if pool.palette_host else ctx.origin()
             ctx.save(sent_hosts=list(dict.fromkeys(pool.sent_hosts + hosts)), **origin)
             try:
-                uid = client.create_edge_native_cluster(with_secrets(pool.request, pool))  # masked variables only for the call
+                uid = client.create_edge_native_cluster(
+                    with_secrets(pool.request, pool)
+                )  # masked variables only for the call
             except perrors.PaletteError as exc:
                 if not _may_exist(exc, pool, hosts):
                     if not exc.transient and 400 <= (exc.status or 0) < 500:
@@ -300,13 +388,23 @@ def _create(ctx: Context) -> float | None:
                 except perrors.PaletteError as again:
                     return ctx.palette_error(row, again, "Looking for the cluster Palette says exists failed")
                 if not uid:
-                    ctx.fail(row, "rejected", f"Palette refused the create: {exc} No cluster called {pool.cluster_name} "
-                                              "exists in this pool's Palette project, so the hosts are taken by another "
-                                              "cluster: choose others (Retry plans again) or free them in Palette.")
+                    ctx.fail(
+                        row,
+                        "rejected",
+                        f"Palette refused the create: {exc} No cluster called {pool.cluster_name} "
+                        "exists in this pool's Palette project, so the hosts are taken by another "
+                        "cluster: choose others (Retry plans again) or free them in Palette.",
+                    )
                     return None
         _adopt(ctx, uid)
-        audit.record(None, AuditEntry.ACTION, pool, verb="cluster created in Palette", source="task",
-                     changes={"cluster": pool.cluster_name, "uid": uid})
+        audit.record(
+            None,
+            AuditEntry.ACTION,
+            pool,
+            verb="cluster created in Palette",
+            source="task",
+            changes={"cluster": pool.cluster_name, "uid": uid},
+        )
     ctx.finish(row, detail=f"Cluster {pool.cluster_name} ({pool.cluster_uid}).")
     ctx.save(step="wait", wait_reason="Waiting for Palette to start provisioning.")
     return _seconds("POOL_POLL_INTERVAL")
@@ -320,8 +418,13 @@ def _may_exist(exc: perrors.PaletteError, pool: ComputePool, hosts: list[str]) -
     if not isinstance(exc, perrors.BadRequest):
         return False
     text = f"{exc.palette_message or ''} {exc}".lower()
-    return (pool.cluster_name.lower() in text or "already exist" in text or "in-use" in text or "in use" in text
-            or any(uid.lower() in text for uid in hosts))
+    return (
+        pool.cluster_name.lower() in text
+        or "already exist" in text
+        or "in-use" in text
+        or "in use" in text
+        or any(uid.lower() in text for uid in hosts)
+    )
 
 
 def _condition(cluster) -> str:
@@ -343,14 +446,20 @@ def _wait(ctx: Context) -> float | None:
     except perrors.NotFound:
         why, transient = unproven_absence(client, pool)
         if why:
-            message = (f"Palette answered 404 for cluster {pool.cluster_name} ({pool.cluster_uid}), but {why}. The pool "
-                       "keeps the cluster and its hosts")
+            message = (
+                f"Palette answered 404 for cluster {pool.cluster_name} ({pool.cluster_uid}), but {why}. The pool "
+                "keeps the cluster and its hosts"
+            )
             if transient:
                 return ctx.retry(row, message)
-            ctx.attention(row, message + ": check the cluster in Palette and the Settings' key and project, then Retry.")
+            ctx.attention(
+                row, message + ": check the cluster in Palette and the Settings' key and project, then Retry."
+            )
             return None
-        message = (f"Palette no longer has cluster {pool.cluster_name} ({pool.cluster_uid}): it was deleted outside "
-                   "PaletteAI. Delete this pool, or Retry to create a new cluster.")
+        message = (
+            f"Palette no longer has cluster {pool.cluster_name} ({pool.cluster_uid}): it was deleted outside "
+            "PaletteAI. Delete this pool, or Retry to create a new cluster."
+        )
         ctx.save(cluster_uid="")
         ctx.fail(row, "rejected", message)
         return None
@@ -358,28 +467,54 @@ def _wait(ctx: Context) -> float | None:
         return ctx.palette_error(row, exc, "Polling the cluster failed")
     state, health = overview.state, overview.health
     condition = _condition(cluster)
-    seen = {"state": state, "health": health, "at": timezone.localtime().strftime("%H:%M:%S"), "condition": condition}
+    seen = {
+        "state": state,
+        "health": health,
+        "at": timezone.localtime().strftime("%H:%M:%S"),
+        "condition": condition,
+    }
     if overview.is_running_and_healthy:
         ctx.finish(row, detail=f"Running and Healthy after {human(timezone.now() - row.started)}.")
         # Running and Healthy is not Ready: the pool needs a kubeconfig, which Palette has a while later.
-        ctx.save(step="kubeconfig", status=ComputePool.RUNNING, last_seen=seen,
-                 wait_reason="Fetching the kubeconfig." if overview.has_kubeconfig is not False else _NO_KUBECONFIG_YET)
+        ctx.save(
+            step="kubeconfig",
+            status=ComputePool.RUNNING,
+            last_seen=seen,
+            wait_reason="Fetching the kubeconfig."
+            if overview.has_kubeconfig is not False
+            else _NO_KUBECONFIG_YET,
+        )
         return 0
     if state in ("Deleting", "Deleted"):
-        ctx.fail(row, "rejected", f"Palette is deleting cluster {pool.cluster_name} ({state}): someone deleted it outside PaletteAI.")
+        ctx.fail(
+            row,
+            "rejected",
+            f"Palette is deleting cluster {pool.cluster_name} ({state}): someone deleted it outside PaletteAI.",
+        )
         return None
     reason = f"Palette reports {state or 'no state yet'}" + (f", health {health}" if health else "")
     reason += f" for {human(timezone.now() - row.started)}; waiting for Running and Healthy"
     if condition:
         reason += f" — {condition}"
-    ctx.note(row, reason + ".", last_seen=seen, status=ComputePool.RUNNING if state == "Running" else ComputePool.PROVISIONING)
+    ctx.note(
+        row,
+        reason + ".",
+        last_seen=seen,
+        status=ComputePool.RUNNING if state == "Running" else ComputePool.PROVISIONING,
+    )
     return _seconds("POOL_POLL_INTERVAL")
 
 
-_NO_KUBECONFIG_YET = ("Running and Healthy; waiting for Palette to generate the kubeconfig "
-                      "(the cluster overview says hasKubeConfig false).")
+_NO_KUBECONFIG_YET = (
+    "Running and Healthy; waiting for Palette to generate the kubeconfig "
+    "(the cluster overview says hasKubeConfig false)."
+)
 #: What ComputePool.kubeconfig_kind stands for, on the page and in messages.
-KUBECONFIG_LABELS = {"admin": "admin kubeconfig", "client": "client (OIDC) kubeconfig", "kubeconfig": "kubeconfig"}
+KUBECONFIG_LABELS = {
+    "admin": "admin kubeconfig",
+    "client": "client (OIDC) kubeconfig",
+    "kubeconfig": "kubeconfig",
+}
 
 
 def _kubeconfig(ctx: Context) -> float | None:
@@ -392,17 +527,28 @@ def _kubeconfig(ctx: Context) -> float | None:
         overview = client.get_cluster_overview(pool.cluster_uid)
     except perrors.NotFound as exc:
         # Not fatal here: the wait step saw the cluster Running; a deletion outside shows there on Retry.
-        return ctx.retry(row, f"Palette answered 404 for the overview of cluster {pool.cluster_name}: "
-                              f"{exc.palette_message or exc.summary}")
+        return ctx.retry(
+            row,
+            f"Palette answered 404 for the overview of cluster {pool.cluster_name}: "
+            f"{exc.palette_message or exc.summary}",
+        )
     except perrors.PaletteError as exc:
         return ctx.palette_error(row, exc, "Polling the cluster for its kubeconfig failed")
-    seen = {"state": overview.state, "health": overview.health, "at": timezone.localtime().strftime("%H:%M:%S")}
+    seen = {
+        "state": overview.state,
+        "health": overview.health,
+        "at": timezone.localtime().strftime("%H:%M:%S"),
+    }
     if overview.has_kubeconfig is False:
         # Palette's kubeconfig assets are empty files until the overview says it has one (a while after Running).
-        ctx.note(row, f"Palette reports {overview.state or 'no state'}" + (f", health {overview.health}" if overview.health else "")
-                 + f"; waiting {human(timezone.now() - row.started)} so far for it to generate the kubeconfig "
-                   "(the cluster overview says hasKubeConfig false).",
-                 last_seen={**seen, "condition": "no kubeconfig yet: hasKubeConfig is false"})
+        ctx.note(
+            row,
+            f"Palette reports {overview.state or 'no state'}"
+            + (f", health {overview.health}" if overview.health else "")
+            + f"; waiting {human(timezone.now() - row.started)} so far for it to generate the kubeconfig "
+            "(the cluster overview says hasKubeConfig false).",
+            last_seen={**seen, "condition": "no kubeconfig yet: hasKubeConfig is false"},
+        )
         return _seconds("POOL_POLL_INTERVAL")
     # The best kubeconfig Palette offers: the admin's, else the OIDC client's, else the plain (reverse-proxy) one.
     # The text is a credential: only what is wrong with it is ever written down, never the text.
@@ -425,20 +571,42 @@ def _kubeconfig(ctx: Context) -> float | None:
         reasons.append(f"{asset}: {problem}")
     else:
         if len(denied) == len(KUBECONFIG_ASSETS):
-            return ctx.palette_error(row, denied[-1], "Fetching the kubeconfig failed (Palette refused every kubeconfig)")
+            return ctx.palette_error(
+                row, denied[-1], "Fetching the kubeconfig failed (Palette refused every kubeconfig)"
+            )
         why = "; ".join(reasons)
         ctx.save(last_seen={**seen, "condition": f"no valid kubeconfig: {why}"})
-        return ctx.retry(row, f"Palette gave no valid kubeconfig yet ({why}); the pool is Ready only with one")
+        return ctx.retry(
+            row, f"Palette gave no valid kubeconfig yet ({why}); the pool is Ready only with one"
+        )
     # Before Ready, not after: once the pool is Ready no message runs this step again, so a database error
     # here must come while the step can still be retried.
     _refresh_inventory(pool)
     with transaction.atomic():
-        ctx.save(kubeconfig=text, kubeconfig_kind=kind, status=ComputePool.READY, step="done", ready_at=timezone.now(),
-                 due_at=None, wait_reason="", failure_class="", failure_message="")
+        ctx.save(
+            kubeconfig=text,
+            kubeconfig_kind=kind,
+            status=ComputePool.READY,
+            step="done",
+            ready_at=timezone.now(),
+            due_at=None,
+            wait_reason="",
+            failure_class="",
+            failure_message="",
+        )
         passed = f" ({'; '.join(reasons)})" if reasons else ""
         label = KUBECONFIG_LABELS[kind]
-        ctx.finish(row, detail=f"{label[:1].upper()}{label[1:]} ({asset}) stored encrypted "
-                               f"({len(text.splitlines())} lines){passed}.")
-        audit.record(None, AuditEntry.ACTION, pool, verb="ready", source="task",
-                     changes={"cluster": pool.cluster_name, "kubeconfig": kind})
+        ctx.finish(
+            row,
+            detail=f"{label[:1].upper()}{label[1:]} ({asset}) stored encrypted "
+            f"({len(text.splitlines())} lines){passed}.",
+        )
+        audit.record(
+            None,
+            AuditEntry.ACTION,
+            pool,
+            verb="ready",
+            source="task",
+            changes={"cluster": pool.cluster_name, "kubeconfig": kind},
+        )
     return None

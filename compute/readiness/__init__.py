@@ -9,12 +9,36 @@ subset. The CLI (`pool_plan`), the Create action and provisioning's validate ste
 they can never disagree. `gather(...)` collects the inputs from the database in a fixed number
 of queries. `allocating(...)` serializes choosing and saving hosts per Palette project.
 """
+
 from __future__ import annotations
 
 from .allocation import allocating, allocation_key
-from .evaluator import (CREATE_PATH, HostFacts, Inputs, Integration, Report, Requirement, build_request, evaluate,
-                        short)
+from .evaluator import (
+    CREATE_PATH,
+    HostFacts,
+    Inputs,
+    Integration,
+    Report,
+    Requirement,
+    build_request,
+    evaluate,
+    short,
+)
 from .inputs import cluster_name_for, gather, report_for_pool
 
-__all__ = ["CREATE_PATH", "HostFacts", "Inputs", "Integration", "Report", "Requirement", "allocating", "allocation_key",
-           "build_request", "cluster_name_for", "evaluate", "gather", "report_for_pool", "short"]
+__all__ = [
+    "CREATE_PATH",
+    "HostFacts",
+    "Inputs",
+    "Integration",
+    "Report",
+    "Requirement",
+    "allocating",
+    "allocation_key",
+    "build_request",
+    "cluster_name_for",
+    "evaluate",
+    "gather",
+    "report_for_pool",
+    "short",
+]

@@ -6,11 +6,12 @@ choosing and saving happen in one transaction that holds the allocation lock of 
 project whose hosts they are: the second pool chooses after the first has saved, and sees its
 hosts reserved.
 """
+
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from django.db import connection, transaction
 

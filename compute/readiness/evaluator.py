@@ -1,4 +1,5 @@
 """The pure evaluator: inputs in, readiness report out (no database, no Palette)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -48,7 +49,14 @@ class HostFacts:
     def size_key(self) -> tuple:
         """Smaller hosts sort first: fewer GPUs, less GPU memory, fewer cores, less memory; then by name."""
         gpu_memory = sum(int(g.get("count") or 1) * int(g.get("memoryMiB") or 0) for g in self.gpus)
-        return (self.gpu_total, gpu_memory, self.cpu_cores or 0, self.memory_mib or 0, self.name or self.uid, self.uid)
+        return (
+            self.gpu_total,
+            gpu_memory,
+            self.cpu_cores or 0,
+            self.memory_mib or 0,
+            self.name or self.uid,
+            self.uid,
+        )
 
 
 @dataclass(frozen=True)
@@ -121,7 +129,9 @@ class Report:
     @property
     def host_shortage(self) -> bool:
         """True when what blocks is only hosts or GPUs (a capacity problem, not a configuration one)."""
-        return bool(self.blocking_failures) and all(r.name.endswith("hosts") or r.name == "GPU limit" for r in self.blocking_failures)
+        return bool(self.blocking_failures) and all(
+            r.name.endswith("hosts") or r.name == "GPU limit" for r in self.blocking_failures
+        )
 
     def summary(self) -> str:
         if self.ready:
@@ -129,11 +139,17 @@ class Report:
         return "; ".join(f"{r.name}: {r.reason}" for r in self.blocking_failures)
 
     def to_json(self) -> dict:
-        return {"ready": self.ready, "clusterName": self.cluster_name,
-                "requirements": [r.to_json() for r in self.requirements], "hosts": self.hosts, "request": self.request}
+        return {
+            "ready": self.ready,
+            "clusterName": self.cluster_name,
+            "requirements": [r.to_json() for r in self.requirements],
+            "hosts": self.hosts,
+            "request": self.request,
+        }
 
 
 # -- the host filter ----------------------------------------------------------------------------
+
 
 def short(name: str) -> str:
     """`edge-…fa0` for long device ids; short names stay whole."""
@@ -197,8 +213,14 @@ def _availability_problem(host: HostFacts, inputs: Inputs, now: datetime) -> str
     return ""
 
 
-def _pick(node: NodeRequirement, groups: dict, candidates: list[HostFacts], taken: dict[str, str], inputs: Inputs,
-          now: datetime) -> tuple[list[HostFacts], Requirement]:
+def _pick(
+    node: NodeRequirement,
+    groups: dict,
+    candidates: list[HostFacts],
+    taken: dict[str, str],
+    inputs: Inputs,
+    now: datetime,
+) -> tuple[list[HostFacts], Requirement]:
     """Choose `node.count` hosts for one machine pool; the requirement that says how it went."""
     fitting: list[HostFacts] = []
     near: list[tuple[HostFacts, str]] = []
@@ -220,7 +242,7 @@ def _pick(node: NodeRequirement, groups: dict, candidates: list[HostFacts], take
     pinned = set(inputs.pinned.get(node.name, ()))
     # Hosts chosen before come first (a retry keeps its hosts), then the smallest host that fits.
     fitting.sort(key=lambda h: (h.uid not in pinned, h.size_key))
-    chosen = fitting[:node.count]
+    chosen = fitting[: node.count]
     tags = list(dict.fromkeys([inputs.policy.tag] + [f"{k}={v}" if v else k for k, v in groups.items()]))
     need = f"need {node.count} {node.role} host{'s' if node.count != 1 else ''} with {', '.join(tags)}, {node.describe()}"
     found = f"found {len(fitting)}"
@@ -232,7 +254,10 @@ def _pick(node: NodeRequirement, groups: dict, candidates: list[HostFacts], take
     details += [f"{short(h.name or h.uid)} {problem}" for h, problem in near[:NEAR_MISSES_SHOWN]]
     if len(near) > NEAR_MISSES_SHOWN:
         details.append(f"{len(near) - NEAR_MISSES_SHOWN} more matching hosts unavailable")
-    details += [f"{count} matching host{'s' if count != 1 else ''} already chosen for {role}" for role, count in taken_by.items()]
+    details += [
+        f"{count} matching host{'s' if count != 1 else ''} already chosen for {role}"
+        for role, count in taken_by.items()
+    ]
     if not details and others:
         # Nothing of the right shape at all: say what the closest misses lack.
         top = sorted(others.items(), key=lambda item: -item[1])[:3]
@@ -244,6 +269,7 @@ def _pick(node: NodeRequirement, groups: dict, candidates: list[HostFacts], take
 
 
 # -- the evaluator --------------------------------------------------------------------------------
+
 
 def evaluate(inputs: Inputs) -> Report:
     """The readiness report for `inputs` (pure and deterministic)."""
@@ -274,9 +300,16 @@ def evaluate(inputs: Inputs) -> Report:
     reqs.append(_vip(inputs, now))
     reqs.append(_ssh(spec))
     request, problems = build_request(inputs, chosen)
-    reqs.append(Requirement("Palette request", not problems, True,
-                            f"the create body matches Palette's API spec ({CREATE_PATH})" if not problems
-                            else "the create body breaks Palette's API spec: " + "; ".join(problems[:5])))
+    reqs.append(
+        Requirement(
+            "Palette request",
+            not problems,
+            True,
+            f"the create body matches Palette's API spec ({CREATE_PATH})"
+            if not problems
+            else "the create body breaks Palette's API spec: " + "; ".join(problems[:5]),
+        )
+    )
     hosts = {n.name: [h.uid for h in chosen[n.name]] for n in spec.machine_pools}
     return Report(requirements=reqs, hosts=hosts, request=request, cluster_name=inputs.cluster_name)
 
@@ -284,14 +317,28 @@ def evaluate(inputs: Inputs) -> Report:
 def _integration(integration: Integration) -> Requirement:
     name = "Palette integration"
     if not integration.configured:
-        return Requirement(name, False, True, "no Palette integration: add Settings to this project or its tenant.")
+        return Requirement(
+            name, False, True, "no Palette integration: add Settings to this project or its tenant."
+        )
     if not integration.complete:
-        return Requirement(name, False, True, " ".join(integration.problems) or "the Palette integration is incomplete.")
+        return Requirement(
+            name, False, True, " ".join(integration.problems) or "the Palette integration is incomplete."
+        )
     if integration.last_check in ("failed", "degraded"):
-        return Requirement(name, False, False, f"the last connection check to {integration.host} was {integration.last_check}; "
-                                               "Palette may refuse the request (Settings > Test connection shows which stage).")
+        return Requirement(
+            name,
+            False,
+            False,
+            f"the last connection check to {integration.host} was {integration.last_check}; "
+            "Palette may refuse the request (Settings > Test connection shows which stage).",
+        )
     if not integration.last_check:
-        return Requirement(name, True, False, f"configured for {integration.host} (never checked; validation will contact it).")
+        return Requirement(
+            name,
+            True,
+            False,
+            f"configured for {integration.host} (never checked; validation will contact it).",
+        )
     return Requirement(name, True, False, f"connected to {integration.host}.")
 
 
@@ -299,25 +346,52 @@ def _bundle(inputs: Inputs) -> Requirement:
     name = "Profile bundle"
     ref = inputs.spec.bundle
     if inputs.bundle is None:
-        return Requirement(name, False, True, f"profile bundle {ref} does not exist in {inputs.spec.namespace}; create it first.")
+        return Requirement(
+            name,
+            False,
+            True,
+            f"profile bundle {ref} does not exist in {inputs.spec.namespace}; create it first.",
+        )
     if inputs.bundle_type and inputs.bundle_type not in ("Infrastructure", "Fullstack"):
-        return Requirement(name, False, True, f"bundle {ref} is of type {inputs.bundle_type}; pools need Infrastructure or Fullstack.")
+        return Requirement(
+            name,
+            False,
+            True,
+            f"bundle {ref} is of type {inputs.bundle_type}; pools need Infrastructure or Fullstack.",
+        )
     bases = [p for p in inputs.bundle if p.type in BASE_TYPES]
     if len(bases) != 1:
-        return Requirement(name, False, True, f"bundle {ref} must hold exactly one Infrastructure or Full profile (has {len(bases)}).")
+        return Requirement(
+            name,
+            False,
+            True,
+            f"bundle {ref} must hold exactly one Infrastructure or Full profile (has {len(bases)}).",
+        )
     gone = [p for p in inputs.bundle if not p.present]
     if gone:
-        return Requirement(name, False, True, f"bundle {ref} uses {', '.join(p.label for p in gone)}, which no longer exist in "
-                                              "Palette (last profile sync); edit the bundle to use current versions.")
+        return Requirement(
+            name,
+            False,
+            True,
+            f"bundle {ref} uses {', '.join(p.label for p in gone)}, which no longer exist in "
+            "Palette (last profile sync); edit the bundle to use current versions.",
+        )
     wrong = [p for p in bases if p.cloud_type != "edge-native"]
     if wrong:
-        return Requirement(name, False, True, f"{wrong[0].label} is for {wrong[0].cloud_type}, not edge-native.")
+        return Requirement(
+            name, False, True, f"{wrong[0].label} is for {wrong[0].cloud_type}, not edge-native."
+        )
     addons = [p.label for p in inputs.bundle if p.type == "add-on"]
     text = f"{ref}: {bases[0].label} ({'Full' if bases[0].type == 'cluster' else 'Infrastructure'})"
     if addons:
         text += " + " + ", ".join(addons)
     if not inputs.profiles_synced:
-        return Requirement(name, True, False, text + "; profiles were never synced, so Palette will be the one to check them.")
+        return Requirement(
+            name,
+            True,
+            False,
+            text + "; profiles were never synced, so Palette will be the one to check them.",
+        )
     return Requirement(name, True, True, text)
 
 
@@ -326,38 +400,66 @@ def _variables(inputs: Inputs) -> Requirement:
     name = "Profile variables"
     values = inputs.spec.variables
     if inputs.bundle is None:
-        return Requirement(name, not values, False, "checked once the bundle exists." if values else "no values given.")
+        return Requirement(
+            name, not values, False, "checked once the bundle exists." if values else "no values given."
+        )
     _masked, problems = check_values(values, inputs.bundle)
     missing = missing_values(values, inputs.bundle)
     if missing or problems:
-        parts = [f"{var.name} ({var.label}) of profile {profile.label} is required and has no default: give it a value "
-                 f"(spec.profileVariables.{profile.name}.{var.name}, or the wizard's Profile variables step)"
-                 for profile, var in missing]
+        parts = [
+            f"{var.name} ({var.label}) of profile {profile.label} is required and has no default: give it a value "
+            f"(spec.profileVariables.{profile.name}.{var.name}, or the wizard's Profile variables step)"
+            for profile, var in missing
+        ]
         parts += [message for _profile, _var, message in problems]
         return Requirement(name, False, True, "; ".join(parts))
     unknown = [p.label for p in inputs.bundle if p.variables is None and p.name in values]
     given = sum(len(v) for v in values.values())
     defined = sum(len(p.variables or ()) for p in inputs.bundle)
     if unknown:
-        return Requirement(name, True, False, f"{given} value{'s' if given != 1 else ''} given; the variables of "
-                                              f"{', '.join(unknown)} are not synced, so Palette's validation checks them.")
+        return Requirement(
+            name,
+            True,
+            False,
+            f"{given} value{'s' if given != 1 else ''} given; the variables of "
+            f"{', '.join(unknown)} are not synced, so Palette's validation checks them.",
+        )
     if not defined and not given:
         return Requirement(name, True, True, "the bundle's profiles define no variables.")
-    return Requirement(name, True, True, f"{given} value{'s' if given != 1 else ''} given for {defined} variable"
-                                         f"{'s' if defined != 1 else ''}; the others use their defaults.")
+    return Requirement(
+        name,
+        True,
+        True,
+        f"{given} value{'s' if given != 1 else ''} given for {defined} variable"
+        f"{'s' if defined != 1 else ''}; the others use their defaults.",
+    )
 
 
 def _inventory(inputs: Inputs, now: datetime) -> Requirement:
     name = "Inventory"
     if inputs.last_discovery is None:
         if inputs.hosts:
-            return Requirement(name, False, False, "no discovery has completed successfully; hosts may have changed in Palette.")
-        return Requirement(name, False, True, "no edge hosts discovered: run discovery (Compute > Discover now).")
+            return Requirement(
+                name,
+                False,
+                False,
+                "no discovery has completed successfully; hosts may have changed in Palette.",
+            )
+        return Requirement(
+            name, False, True, "no edge hosts discovered: run discovery (Compute > Discover now)."
+        )
     age = now - inputs.last_discovery
     if age > STALE_INVENTORY:
-        return Requirement(name, False, False, f"the inventory is {int(age.total_seconds() // 60)} minutes old; Palette's "
-                                               "validation will catch hosts that changed since, or run discovery now.")
-    return Requirement(name, True, False, f"{len(inputs.hosts)} hosts, discovered {int(age.total_seconds())} s ago.")
+        return Requirement(
+            name,
+            False,
+            False,
+            f"the inventory is {int(age.total_seconds() // 60)} minutes old; Palette's "
+            "validation will catch hosts that changed since, or run discovery now.",
+        )
+    return Requirement(
+        name, True, False, f"{len(inputs.hosts)} hosts, discovered {int(age.total_seconds())} s ago."
+    )
 
 
 def _control_plane_shape(spec: PoolSpec) -> Requirement:
@@ -365,42 +467,86 @@ def _control_plane_shape(spec: PoolSpec) -> Requirement:
     name = "Control plane"
     if cp.count == 1:
         runs = "also runs workloads" if cp.worker_eligible else "runs no workloads"
-        return Requirement(name, False, False, f"1 node ({runs}): no high availability; losing the host loses the cluster. "
-                                               "Use 3 for production.")
-    return Requirement(name, True, False, f"{cp.count} nodes (highly available){', also running workloads' if cp.worker_eligible else ''}.")
+        return Requirement(
+            name,
+            False,
+            False,
+            f"1 node ({runs}): no high availability; losing the host loses the cluster. "
+            "Use 3 for production.",
+        )
+    return Requirement(
+        name,
+        True,
+        False,
+        f"{cp.count} nodes (highly available){', also running workloads' if cp.worker_eligible else ''}.",
+    )
 
 
 def _gpu_limit(inputs: Inputs, hosts: list[HostFacts]) -> Requirement:
     wanted = sum(h.gpu_total for h in hosts)
     name = "GPU limit"
-    for label, limit, used in (("project", inputs.gpu_limit, inputs.gpus_in_use),
-                               ("tenant", inputs.tenant_gpu_limit, inputs.tenant_gpus_in_use)):
+    for label, limit, used in (
+        ("project", inputs.gpu_limit, inputs.gpus_in_use),
+        ("tenant", inputs.tenant_gpu_limit, inputs.tenant_gpus_in_use),
+    ):
         if limit and used + wanted > limit:
-            return Requirement(name, False, True, f"the chosen hosts carry {wanted} GPUs; with {used} in other pools that exceeds "
-                                                  f"the {label} limit of {limit}. Raise the limit or ask for fewer GPU hosts.")
-    limits = [f"{label} limit {limit}, {used} in use" for label, limit, used in
-              (("project", inputs.gpu_limit, inputs.gpus_in_use), ("tenant", inputs.tenant_gpu_limit, inputs.tenant_gpus_in_use)) if limit]
-    return Requirement(name, True, True, f"{wanted} GPUs" + (f" ({'; '.join(limits)})" if limits else " (no limit set)"))
+            return Requirement(
+                name,
+                False,
+                True,
+                f"the chosen hosts carry {wanted} GPUs; with {used} in other pools that exceeds "
+                f"the {label} limit of {limit}. Raise the limit or ask for fewer GPU hosts.",
+            )
+    limits = [
+        f"{label} limit {limit}, {used} in use"
+        for label, limit, used in (
+            ("project", inputs.gpu_limit, inputs.gpus_in_use),
+            ("tenant", inputs.tenant_gpu_limit, inputs.tenant_gpus_in_use),
+        )
+        if limit
+    ]
+    return Requirement(
+        name, True, True, f"{wanted} GPUs" + (f" ({'; '.join(limits)})" if limits else " (no limit set)")
+    )
 
 
 def _vip(inputs: Inputs, now: datetime) -> Requirement:
     vip = inputs.spec.vip
     name = "VIP"
     if not vip:
-        return Requirement(name, False, True, "no VIP: reserve an IPv4 address for the cluster's API endpoint.")
+        return Requirement(
+            name, False, True, "no VIP: reserve an IPv4 address for the cluster's API endpoint."
+        )
     if vip in inputs.vips_in_use:
-        return Requirement(name, False, True, f"{vip} is already the VIP of pool {inputs.vips_in_use[vip]}; each cluster needs its own.")
+        return Requirement(
+            name,
+            False,
+            True,
+            f"{vip} is already the VIP of pool {inputs.vips_in_use[vip]}; each cluster needs its own.",
+        )
     clash = next((h for h in inputs.hosts if h.ip == vip), None)
     if clash is not None:
-        return Requirement(name, False, True, f"{vip} is the address of edge host {short(clash.name or clash.uid)}; "
-                                              "the VIP must be a free address.")
+        return Requirement(
+            name,
+            False,
+            True,
+            f"{vip} is the address of edge host {short(clash.name or clash.uid)}; "
+            "the VIP must be a free address.",
+        )
     return Requirement(name, True, True, f"{vip} (not used by another pool or a known host)")
 
 
 def _ssh(spec: PoolSpec) -> Requirement:
     if not spec.ssh_keys:
-        return Requirement("SSH keys", False, False, "no SSH key: nobody will be able to log in to the nodes to troubleshoot.")
-    return Requirement("SSH keys", True, False, f"{len(spec.ssh_keys)} public key{'s' if len(spec.ssh_keys) != 1 else ''}")
+        return Requirement(
+            "SSH keys",
+            False,
+            False,
+            "no SSH key: nobody will be able to log in to the nodes to troubleshoot.",
+        )
+    return Requirement(
+        "SSH keys", True, False, f"{len(spec.ssh_keys)} public key{'s' if len(spec.ssh_keys) != 1 else ''}"
+    )
 
 
 def build_request(inputs: Inputs, chosen: dict[str, list[HostFacts]]) -> tuple[dict, list[str]]:
@@ -409,19 +555,38 @@ def build_request(inputs: Inputs, chosen: dict[str, list[HostFacts]]) -> tuple[d
     pools = []
     for node in spec.machine_pools:
         hosts = [bodies.PoolHost(uid=h.uid, name=h.name) for h in chosen.get(node.name, ())]
-        pools.append(bodies.MachinePool(
-            name=node.name, hosts=hosts, control_plane=node.control_plane,
-            control_plane_as_worker=node.control_plane and node.worker_eligible, architecture=node.architecture,
-        ))
+        pools.append(
+            bodies.MachinePool(
+                name=node.name,
+                hosts=hosts,
+                control_plane=node.control_plane,
+                control_plane_as_worker=node.control_plane and node.worker_eligible,
+                architecture=node.architecture,
+            )
+        )
     # Masked values (the variable is sensitive, or unknown) are REDACTED here: this body is shown and stored; the
     # values go in only for the call to Palette (compute.variables.with_secrets).
     masked = set(spec.masked) | set(check_values(spec.variables, inputs.bundle or ())[0])
-    profiles = [bodies.ProfileRef(uid=p.uid, variables={k: REDACTED if (p.name, k) in masked else v
-                                                        for k, v in (spec.variables.get(p.name) or {}).items()})
-                for p in (inputs.bundle or ())]
+    profiles = [
+        bodies.ProfileRef(
+            uid=p.uid,
+            variables={
+                k: REDACTED if (p.name, k) in masked else v
+                for k, v in (spec.variables.get(p.name) or {}).items()
+            },
+        )
+        for p in (inputs.bundle or ())
+    ]
     labels = {**spec.labels, "paletteai-pool": spec.name, "paletteai-namespace": spec.namespace}
-    cluster = bodies.EdgeNativeCluster(name=inputs.cluster_name, profiles=profiles, pools=pools, vip=spec.vip,
-                                       ssh_keys=list(spec.ssh_keys), labels=labels, description=spec.description)
+    cluster = bodies.EdgeNativeCluster(
+        name=inputs.cluster_name,
+        profiles=profiles,
+        pools=pools,
+        vip=spec.vip,
+        ssh_keys=list(spec.ssh_keys),
+        labels=labels,
+        description=spec.description,
+    )
     body = cluster.to_body()
     problems: list[str] = []
     try:

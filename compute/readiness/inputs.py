@@ -1,4 +1,5 @@
 """The evaluator's inputs, read from the database in a fixed number of queries, and the deterministic cluster name."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -11,8 +12,15 @@ from ..pools import PoolSpec
 from .evaluator import HostFacts, Inputs, Integration, Report, evaluate
 
 
-def gather(project, spec: PoolSpec, *, pool=None, bundle: tuple[ProfileInfo, ...] | None | bool = False,
-           bundle_type: str = "", now: datetime | None = None) -> Inputs:
+def gather(
+    project,
+    spec: PoolSpec,
+    *,
+    pool=None,
+    bundle: tuple[ProfileInfo, ...] | None | bool = False,
+    bundle_type: str = "",
+    now: datetime | None = None,
+) -> Inputs:
     """Collect the evaluator's inputs for `spec` in `project` (an existing `pool` keeps its hosts and name).
 
     `bundle` overrides the stored bundle (a ProfileBundle document of the same manifest file);
@@ -38,62 +46,149 @@ def gather(project, spec: PoolSpec, *, pool=None, bundle: tuple[ProfileInfo, ...
     others = ComputePool.objects.exclude(status=ComputePool.DELETED)
     if pool is not None:
         others = others.exclude(pk=pool.pk)
-    others = list(others.select_related("project").only("name", "vip", "hosts", "status", "project__namespace", "project__tenant_id",
-                                                        "project_id", "cluster_uid"))
+    others = list(
+        others.select_related("project").only(
+            "name",
+            "vip",
+            "hosts",
+            "status",
+            "project__namespace",
+            "project__tenant_id",
+            "project_id",
+            "cluster_uid",
+        )
+    )
     reserved: dict[str, str] = {}
     for other in others:
         # A failed pool without a cluster holds nothing; one with a cluster still occupies its hosts. Host uids are
         # Palette's: a pool of another of our projects on the same Palette project holds them too (named with its
         # namespace), and the allocation lock is per Palette project (readiness.allocation).
         if other.status != ComputePool.FAILED or other.cluster_uid:
-            label = other.name if other.project_id == project.pk else f"{other.project.namespace}/{other.name}"
+            label = (
+                other.name if other.project_id == project.pk else f"{other.project.namespace}/{other.name}"
+            )
             for uids in other.hosts.values():
                 for uid in uids:
                     reserved[uid] = label
-    rows = list(EdgeHost.objects.filter(project=project, gone=False).values(
-        "pk", "uid", "name", "state", "health", "health_message", "architecture", "cpu_cores", "memory_mib", "gpus", "tags",
-        "clusters", "ip", "eligible", "reasons"))
+    rows = list(
+        EdgeHost.objects.filter(project=project, gone=False).values(
+            "pk",
+            "uid",
+            "name",
+            "state",
+            "health",
+            "health_message",
+            "architecture",
+            "cpu_cores",
+            "memory_mib",
+            "gpus",
+            "tags",
+            "clusters",
+            "ip",
+            "eligible",
+            "reasons",
+        )
+    )
     unhealthy = [r["pk"] for r in rows if r["health"] == "unhealthy"]
     since: dict[int, datetime] = {}
     if unhealthy:
-        for change in HostChange.objects.filter(host_id__in=unhealthy).order_by("host_id", "-created").values(
-                "host_id", "kind", "changes", "created"):
+        for change in (
+            HostChange.objects.filter(host_id__in=unhealthy)
+            .order_by("host_id", "-created")
+            .values("host_id", "kind", "changes", "created")
+        ):
             if change["host_id"] in since:
                 continue
             health = (change["changes"] or {}).get("health")
-            if change["kind"] in (HostChange.ADDED, HostChange.RETURNED) or (health and health[1] == "unhealthy"):
+            if change["kind"] in (HostChange.ADDED, HostChange.RETURNED) or (
+                health and health[1] == "unhealthy"
+            ):
                 since[change["host_id"]] = change["created"]
-    hosts = tuple(HostFacts(
-        uid=r["uid"], name=r["name"], state=r["state"], health=r["health"], health_message=r["health_message"],
-        architecture=r["architecture"], cpu_cores=r["cpu_cores"] or 0, memory_mib=r["memory_mib"] or 0,
-        gpus=tuple(r["gpus"] or ()), tags=dict(r["tags"] or {}), clusters=tuple(r["clusters"] or ()), ip=r["ip"],
-        eligible=r["eligible"], reasons=tuple(r["reasons"] or ()), unhealthy_since=since.get(r["pk"]),
-        reserved_by=reserved.get(r["uid"], ""),
-    ) for r in rows)
+    hosts = tuple(
+        HostFacts(
+            uid=r["uid"],
+            name=r["name"],
+            state=r["state"],
+            health=r["health"],
+            health_message=r["health_message"],
+            architecture=r["architecture"],
+            cpu_cores=r["cpu_cores"] or 0,
+            memory_mib=r["memory_mib"] or 0,
+            gpus=tuple(r["gpus"] or ()),
+            tags=dict(r["tags"] or {}),
+            clusters=tuple(r["clusters"] or ()),
+            ip=r["ip"],
+            eligible=r["eligible"],
+            reasons=tuple(r["reasons"] or ()),
+            unhealthy_since=since.get(r["pk"]),
+            reserved_by=reserved.get(r["uid"], ""),
+        )
+        for r in rows
+    )
     gpu_by_uid = {h.uid: h.gpu_total for h in hosts}
-    project_gpus = sum(gpu_by_uid.get(uid, 0) for o in others if o.project_id == project.pk and o.status in ComputePool.IN_PROGRESS + (ComputePool.READY,)
-                       for uids in o.hosts.values() for uid in uids)
-    tenant_pools = [o for o in others if o.project.tenant_id == project.tenant_id and o.status in ComputePool.IN_PROGRESS + (ComputePool.READY,)]
+    project_gpus = sum(
+        gpu_by_uid.get(uid, 0)
+        for o in others
+        if o.project_id == project.pk and o.status in ComputePool.IN_PROGRESS + (ComputePool.READY,)
+        for uids in o.hosts.values()
+        for uid in uids
+    )
+    tenant_pools = [
+        o
+        for o in others
+        if o.project.tenant_id == project.tenant_id
+        and o.status in ComputePool.IN_PROGRESS + (ComputePool.READY,)
+    ]
     tenant_hosts = {uid for o in tenant_pools for uids in o.hosts.values() for uid in uids}
-    tenant_gpus = sum(gpu for uid, gpu in EdgeHost.objects.filter(project__tenant_id=project.tenant_id, uid__in=tenant_hosts, gone=False)
-                      .values_list("uid", "gpu_total")) if tenant_hosts else 0
+    tenant_gpus = (
+        sum(
+            gpu
+            for uid, gpu in EdgeHost.objects.filter(
+                project__tenant_id=project.tenant_id, uid__in=tenant_hosts, gone=False
+            ).values_list("uid", "gpu_total")
+        )
+        if tenant_hosts
+        else 0
+    )
     effective = resolve(project)
     palette = effective.palette
-    check = (PaletteCheck.objects.filter(Q(project=project) | Q(tenant_id=project.tenant_id, project__isnull=True),
-                                         status__in=PaletteCheck.TERMINAL).order_by("-created").values_list("outcome", flat=True).first())
+    check = (
+        PaletteCheck.objects.filter(
+            Q(project=project) | Q(tenant_id=project.tenant_id, project__isnull=True),
+            status__in=PaletteCheck.TERMINAL,
+        )
+        .order_by("-created")
+        .values_list("outcome", flat=True)
+        .first()
+    )
     integration = Integration(
-        configured=palette is not None, complete=bool(palette and palette.complete),
-        problems=tuple(palette.problems) if palette else (), last_check=check or "",
-        host=str(palette.value("hostUrl")) if palette and palette.fields.get("hostUrl") else "")
+        configured=palette is not None,
+        complete=bool(palette and palette.complete),
+        problems=tuple(palette.problems) if palette else (),
+        last_check=check or "",
+        host=str(palette.value("hostUrl")) if palette and palette.fields.get("hostUrl") else "",
+    )
     return Inputs(
-        spec=spec, cluster_name=pool.cluster_name if pool is not None and pool.cluster_name else cluster_name_for(project, spec.name),
-        hosts=hosts, bundle=bundle, bundle_type=bundle_type, integration=integration, policy=policy_for(project),
+        spec=spec,
+        cluster_name=pool.cluster_name
+        if pool is not None and pool.cluster_name
+        else cluster_name_for(project, spec.name),
+        hosts=hosts,
+        bundle=bundle,
+        bundle_type=bundle_type,
+        integration=integration,
+        policy=policy_for(project),
         vips_in_use={o.vip: f"{o.project.namespace}/{o.name}" for o in others if o.vip},
-        gpu_limit=project.gpu_limit, gpus_in_use=project_gpus, tenant_gpu_limit=project.tenant.gpu_limit, tenant_gpus_in_use=tenant_gpus,
-        last_discovery=last_successful_scan(project), profiles_synced=ClusterProfile.objects.filter(project=project).exists(),
+        gpu_limit=project.gpu_limit,
+        gpus_in_use=project_gpus,
+        tenant_gpu_limit=project.tenant.gpu_limit,
+        tenant_gpus_in_use=tenant_gpus,
+        last_discovery=last_successful_scan(project),
+        profiles_synced=ClusterProfile.objects.filter(project=project).exists(),
         pinned=dict(pool.hosts) if pool is not None else {},
         own_clusters=(pool.cluster_name,) if pool is not None and pool.cluster_name else (),
-        excluded=tuple(pool.excluded_hosts) if pool is not None else (), now=now,
+        excluded=tuple(pool.excluded_hosts) if pool is not None else (),
+        now=now,
     )
 
 

@@ -1,4 +1,5 @@
 """Template tags for pages outside integrations that point to the onboarding wizard."""
+
 from __future__ import annotations
 
 from django import template

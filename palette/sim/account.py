@@ -11,7 +11,7 @@ All three run in tenant scope (a ``ProjectUid`` is ignored).
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from . import render, search
 from .calls import Call, Reply, limit_offset, not_found
@@ -53,8 +53,17 @@ class AccountApi:
 
     def registries_metadata(self, call: Call) -> Reply:
         with self.state.lock:
-            items = [{"uid": r.uid, "name": r.name, "kind": r.kind, "scope": r.scope, "isPrivate": r.private,
-                      "isDefault": r.default} for r in render.registries(self.state, call.query.get("scope", "all"))]
+            items = [
+                {
+                    "uid": r.uid,
+                    "name": r.name,
+                    "kind": r.kind,
+                    "scope": r.scope,
+                    "isPrivate": r.private,
+                    "isDefault": r.default,
+                }
+                for r in render.registries(self.state, call.query.get("scope", "all"))
+            ]
         return Reply(body={"items": items})
 
     def pack_registries(self, call: Call) -> Reply:
@@ -62,8 +71,17 @@ class AccountApi:
         with self.state.lock:
             found = render.registries(self.state, call.query.get("scope", "all"))
             chunk, listmeta = search.page(found, limit=limit, offset=offset)
-            items = [{"metadata": {"uid": r.uid, "name": r.name, "labels": {}, "annotations": {"scope": r.scope}},
-                      "spec": {"endpoint": r.endpoint, "private": r.private, "scope": r.scope},
-                      "status": {"sync": {"isSyncSupported": True, "status": "Success", "message": ""}}}
-                     for r in chunk]
+            items = [
+                {
+                    "metadata": {
+                        "uid": r.uid,
+                        "name": r.name,
+                        "labels": {},
+                        "annotations": {"scope": r.scope},
+                    },
+                    "spec": {"endpoint": r.endpoint, "private": r.private, "scope": r.scope},
+                    "status": {"sync": {"isSyncSupported": True, "status": "Success", "message": ""}},
+                }
+                for r in chunk
+            ]
         return Reply(body={"items": items, "listmeta": listmeta})

@@ -41,7 +41,7 @@ PREFIX = "/__sim__"
 class Admin:
     """Routes of the admin endpoint over a running Simulator."""
 
-    def __init__(self, sim: "Simulator"):
+    def __init__(self, sim: Simulator):
         self.sim = sim
         self._rng = random.Random(sim.seed + 7919)
         self._rng_lock = threading.Lock()
@@ -53,23 +53,31 @@ class Admin:
 
     def handle(self, method: str, path: str, body: Any) -> Reply:
         """Dispatch an admin request (path includes the ``/__sim__`` prefix)."""
-        rest = path[len(PREFIX):].strip("/")
+        rest = path[len(PREFIX) :].strip("/")
         parts = [unquote(p) for p in rest.split("/")] if rest else []
         body = body if isinstance(body, dict) else {}
         try:
             if parts == ["state"] and method == "GET":
-                return Reply(body={**self.state.summary(), "url": self.sim.url, "faults": self.sim.faults.faults.spec})
+                return Reply(
+                    body={**self.state.summary(), "url": self.sim.url, "faults": self.sim.faults.faults.spec}
+                )
             if parts == ["stats"] and method == "GET":
                 return Reply(body=self.sim.stats())
             if parts == ["hosts"] and method == "POST":
                 return Reply(status=201, body={"uids": self.add_hosts(body)})
             if len(parts) == 2 and parts[0] == "hosts" and method == "PATCH":
                 host = self.state.update_host(
-                    parts[1], labels=body.get("labels"), add_labels=body.get("addLabels"),
-                    remove_labels=body.get("removeLabels"), state=body.get("state"), health=body.get("health"),
-                    health_message=body.get("healthMessage"))
-                return Reply(body={"uid": host.uid, "state": host.state, "health": host.health,
-                                   "labels": host.labels})
+                    parts[1],
+                    labels=body.get("labels"),
+                    add_labels=body.get("addLabels"),
+                    remove_labels=body.get("removeLabels"),
+                    state=body.get("state"),
+                    health=body.get("health"),
+                    health_message=body.get("healthMessage"),
+                )
+                return Reply(
+                    body={"uid": host.uid, "state": host.state, "health": host.health, "labels": host.labels}
+                )
             if len(parts) == 2 and parts[0] == "hosts" and method == "DELETE":
                 self.state.remove_host(parts[1])
                 return Reply(status=204)
@@ -86,9 +94,14 @@ class Admin:
             if parts == ["keys"] and method == "POST":
                 if not body.get("key"):
                     raise ValueError("key is required")
-                self.state.add_key(body["key"], projects=body.get("projects"), read_only=bool(body.get("readOnly")),
-                                   name=str(body.get("name") or ""), expiry=str(body.get("expiry") or ""),
-                                   active=body.get("active", True) is not False)
+                self.state.add_key(
+                    body["key"],
+                    projects=body.get("projects"),
+                    read_only=bool(body.get("readOnly")),
+                    name=str(body.get("name") or ""),
+                    expiry=str(body.get("expiry") or ""),
+                    active=body.get("active", True) is not False,
+                )
                 return Reply(status=201, body={"key": "accepted"})
             if len(parts) == 3 and parts[0] == "profiles" and parts[2] == "variables" and method == "PUT":
                 return Reply(body=self.set_variables(parts[1], body.get("variables")))
@@ -146,18 +159,29 @@ class Admin:
             for key, attr in self.TIMINGS:
                 if key in (body.get("timings") or {}):
                     setattr(t, attr, float(body["timings"][key]))
-            return {"stuckContinue": self.state.stuck_continue, "rateLimit": self.sim.rate_limit,
-                    "license": self.state.license_state,
-                    "timings": {key: getattr(t, attr) for key, attr in self.TIMINGS}}
+            return {
+                "stuckContinue": self.state.stuck_continue,
+                "rateLimit": self.sim.rate_limit,
+                "license": self.state.license_state,
+                "timings": {key: getattr(t, attr) for key, attr in self.TIMINGS},
+            }
 
     #: The timings the settings route changes: JSON key, Timings attribute.
-    TIMINGS = (("pending", "pending"), ("provisioning", "provisioning"), ("deleting", "deleting"),
-               ("deletedVisible", "deleted_visible"), ("forceDeleteAfter", "force_delete_after"),
-               ("inUseLag", "in_use_lag"), ("kubeconfigLag", "kubeconfig_lag"))
+    TIMINGS = (
+        ("pending", "pending"),
+        ("provisioning", "provisioning"),
+        ("deleting", "deleting"),
+        ("deletedVisible", "deleted_visible"),
+        ("forceDeleteAfter", "force_delete_after"),
+        ("inUseLag", "in_use_lag"),
+        ("kubeconfigLag", "kubeconfig_lag"),
+    )
 
     def set_variables(self, uid: str, variables: Any) -> dict[str, Any]:
         """Replace a profile version's variables (v1Variable items: at least a name each)."""
-        if not isinstance(variables, list) or not all(isinstance(v, dict) and v.get("name") for v in variables):
+        if not isinstance(variables, list) or not all(
+            isinstance(v, dict) and v.get("name") for v in variables
+        ):
             raise ValueError("variables must be a list of objects with a name")
         with self.state.lock:
             self.state.profiles[uid].variables = [dict(v) for v in variables]

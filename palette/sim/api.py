@@ -19,7 +19,7 @@ assumption, kept strict so that client bugs show up here rather than against rea
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from . import render, search
 from .account import AccountApi
@@ -68,25 +68,45 @@ class Api:
             project = self.state.projects.get(call.params["uid"])
             if project is None:
                 raise not_found("Project", call.params["uid"])
-            return Reply(body={
-                "metadata": {"uid": project.uid, "name": project.name, "labels": {}, "annotations": {},
-                             "creationTimestamp": project.created, "lastModifiedTimestamp": project.created},
-                "spec": {"logoUrl": "", "teams": [], "users": [{"userId": self.state.user_uid,
-                                                                 "roles": ["Project Admin"]}], "alerts": []},
-                "status": {"isDisabled": False, "cleanUpStatus": {"state": "", "msg": "", "cleanedResources": []}},
-            })
+            return Reply(
+                body={
+                    "metadata": {
+                        "uid": project.uid,
+                        "name": project.name,
+                        "labels": {},
+                        "annotations": {},
+                        "creationTimestamp": project.created,
+                        "lastModifiedTimestamp": project.created,
+                    },
+                    "spec": {
+                        "logoUrl": "",
+                        "teams": [],
+                        "users": [{"userId": self.state.user_uid, "roles": ["Project Admin"]}],
+                        "alerts": [],
+                    },
+                    "status": {
+                        "isDisabled": False,
+                        "cleanUpStatus": {"state": "", "msg": "", "cleanedResources": []},
+                    },
+                }
+            )
 
     def projects_metadata(self, call: Call) -> Reply:
         name = call.query.get("name")
         with self.state.lock:
-            items = [{"metadata": {"uid": p.uid, "name": p.name}} for p in self.state.projects.values()
-                     if (not name or p.name == name) and (call.key_projects is None or p.uid in call.key_projects)]
+            items = [
+                {"metadata": {"uid": p.uid, "name": p.name}}
+                for p in self.state.projects.values()
+                if (not name or p.name == name) and (call.key_projects is None or p.uid in call.key_projects)
+            ]
         return Reply(body={"items": items})
 
     # -- edge hosts -------------------------------------------------------------------------
 
     def _hosts_in_scope(self, call: Call) -> list:
-        return [h for h in self.state.hosts.values() if call.project_uid and h.project_uid == call.project_uid]
+        return [
+            h for h in self.state.hosts.values() if call.project_uid and h.project_uid == call.project_uid
+        ]
 
     def _host(self, call: Call):
         host = self.state.hosts.get(call.params["uid"])
@@ -101,23 +121,38 @@ class Api:
             key = ("hosts", call.project_uid, repr(body))
             try:
                 predicate = search.host_predicate(body)
-                matched = self.state.cached(key, lambda: search.sort_items(
-                    [h for h in self._hosts_in_scope(call) if predicate(h)], body.get("sort"),
-                    search.EDGE_HOST_SORT, default=lambda h: (h.created, h.uid)))
+                matched = self.state.cached(
+                    key,
+                    lambda: search.sort_items(
+                        [h for h in self._hosts_in_scope(call) if predicate(h)],
+                        body.get("sort"),
+                        search.EDGE_HOST_SORT,
+                        default=lambda h: (h.created, h.uid),
+                    ),
+                )
             except search.SearchError as exc:
                 raise ApiError(400, "InvalidFilter", str(exc)) from None
-            chunk, listmeta = search.page(matched, limit=limit, offset=offset, stuck=self.state.stuck_continue)
+            chunk, listmeta = search.page(
+                matched, limit=limit, offset=offset, stuck=self.state.stuck_continue
+            )
             items = [render.host_summary(self.state, h) for h in chunk]
         return Reply(body={"items": items, "listmeta": listmeta})
 
     def search_schema(self, call: Call) -> Reply:
         prop = search.schema_property
-        return Reply(body={"schema": {"properties": [
-            prop("name", "Name"), prop("tags", "Tags"),
-            prop("state", "State", enum=["ready", "unpaired", "in-use"]),
-            prop("healthState", "Health", enum=["healthy", "unhealthy"]),
-            prop("architecture", "Architecture", enum=["amd64", "arm64"]),
-        ]}})
+        return Reply(
+            body={
+                "schema": {
+                    "properties": [
+                        prop("name", "Name"),
+                        prop("tags", "Tags"),
+                        prop("state", "State", enum=["ready", "unpaired", "in-use"]),
+                        prop("healthState", "Health", enum=["healthy", "unhealthy"]),
+                        prop("architecture", "Architecture", enum=["amd64", "arm64"]),
+                    ]
+                }
+            }
+        )
 
     def hosts_metadata(self, call: Call) -> Reply:
         quick = call.query.get("quickFilter")
@@ -125,8 +160,17 @@ class Api:
             hosts = self._hosts_in_scope(call)
             if quick == "unusedEdgeHosts":
                 hosts = [h for h in hosts if h.state == "ready"]
-            items = [{"uid": h.uid, "name": h.name, "state": h.state, "healthState": h.health,
-                      "archType": h.arch, "edgeHostType": "edge-native"} for h in hosts]
+            items = [
+                {
+                    "uid": h.uid,
+                    "name": h.name,
+                    "state": h.state,
+                    "healthState": h.health,
+                    "archType": h.arch,
+                    "edgeHostType": "edge-native",
+                }
+                for h in hosts
+            ]
         return Reply(body={"edgeHosts": items})
 
     def host_tags(self, call: Call) -> Reply:
@@ -144,7 +188,9 @@ class Api:
         with self.state.lock:
             host = self._host(call)
             if meta.get("uid") and meta["uid"] != host.uid:
-                raise ApiError(400, "InvalidRequest", f"metadata.uid '{meta['uid']}' does not match '{host.uid}'")
+                raise ApiError(
+                    400, "InvalidRequest", f"metadata.uid '{meta['uid']}' does not match '{host.uid}'"
+                )
             # The meta update replaces the labels: tags not sent are removed.
             self.state.update_host(host.uid, labels=meta.get("labels") or {}, name=meta.get("name") or None)
         return Reply(status=204)
@@ -157,20 +203,34 @@ class Api:
         with self.state.lock:
             try:
                 predicate = search.profile_predicate(body)
-                matched = self.state.cached(("profiles", call.project_uid, repr(body)), lambda: search.sort_items(
-                    search.newest_per_name(p for p in self.state.visible_profiles(call.project_uid) if predicate(p)),
-                    body.get("sort"), search.PROFILE_SORT, default=lambda p: (p.name, p.uid)))
+                matched = self.state.cached(
+                    ("profiles", call.project_uid, repr(body)),
+                    lambda: search.sort_items(
+                        search.newest_per_name(
+                            p for p in self.state.visible_profiles(call.project_uid) if predicate(p)
+                        ),
+                        body.get("sort"),
+                        search.PROFILE_SORT,
+                        default=lambda p: (p.name, p.uid),
+                    ),
+                )
             except search.SearchError as exc:
                 raise ApiError(400, "InvalidFilter", str(exc)) from None
-            chunk, listmeta = search.page(matched, limit=limit, offset=offset, stuck=self.state.stuck_continue)
+            chunk, listmeta = search.page(
+                matched, limit=limit, offset=offset, stuck=self.state.stuck_continue
+            )
             items = [render.profile_summary(self.state, p) for p in chunk]
         return Reply(body={"items": items, "listmeta": listmeta})
 
     def profiles_metadata(self, call: Call) -> Reply:
         with self.state.lock:
-            items = [{"metadata": {"uid": p.uid, "name": p.name}, "spec": {"cloudType": p.cloud_type,
-                                                                             "version": p.version}}
-                     for p in self.state.visible_profiles(call.project_uid)]
+            items = [
+                {
+                    "metadata": {"uid": p.uid, "name": p.name},
+                    "spec": {"cloudType": p.cloud_type, "version": p.version},
+                }
+                for p in self.state.visible_profiles(call.project_uid)
+            ]
         return Reply(body={"items": items})
 
     def get_profile(self, call: Call) -> Reply:

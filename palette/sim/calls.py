@@ -65,8 +65,12 @@ def not_found(kind: str, uid: str) -> ApiError:
 def require_write(call: Call, permission: str) -> None:
     """403 for a read-only key."""
     if call.read_only:
-        raise ApiError(403, "Forbidden", f"Permission denied: the user does not have '{permission}' permission"
-                                         + (f" in project '{call.project_uid}'" if call.project_uid else ""))
+        raise ApiError(
+            403,
+            "Forbidden",
+            f"Permission denied: the user does not have '{permission}' permission"
+            + (f" in project '{call.project_uid}'" if call.project_uid else ""),
+        )
 
 
 def require_license(state: SimState, what: str) -> None:
@@ -77,8 +81,12 @@ def require_license(state: SimState, what: str) -> None:
     activated. The status and code of the refusal are not documented [I].
     """
     if state.license_state == "Inactive":
-        raise ApiError(403, "SystemNotActivated", f"Palette is not activated and its trial period is over: {what} "
-                                                  "is not allowed until a system administrator activates it")
+        raise ApiError(
+            403,
+            "SystemNotActivated",
+            f"Palette is not activated and its trial period is over: {what} "
+            "is not allowed until a system administrator activates it",
+        )
 
 
 def limit_offset(call: Call) -> tuple[int, int]:

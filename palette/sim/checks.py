@@ -15,8 +15,9 @@ import base64
 import binascii
 import ipaddress
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from .calls import ApiError
 from .state import Profile, SimState
@@ -78,6 +79,7 @@ def _check_pools(state: SimState, project_uid: str | None, spec: dict, check: Ch
         def err(code: str, message: str) -> None:
             errors.append({"code": code, "message": message})
             check.problems.append(f"{name}: {message}")
+
         hosts = (pool.get("cloudConfig") or {}).get("edgeHosts") or []
         if cfg.get("size") != len(hosts):
             err("PoolSizeMismatch", f"pool size {cfg.get('size')} does not match {len(hosts)} edge hosts")
@@ -86,9 +88,15 @@ def _check_pools(state: SimState, project_uid: str | None, spec: dict, check: Ch
                 err("MultipleControlPlanePools", "only one control plane pool is allowed")
             allowed = (1, 2, 3, 5) if two_node else (1, 3, 5)
             if len(hosts) not in allowed:
-                err("InvalidControlPlaneSize", f"control plane must have {' or '.join(map(str, allowed))} hosts")
+                err(
+                    "InvalidControlPlaneSize",
+                    f"control plane must have {' or '.join(map(str, allowed))} hosts",
+                )
             if not endpoint:
-                err("ControlPlaneEndpointRequired", "cloudConfig.controlPlaneEndpoint.host (the VIP) is required")
+                err(
+                    "ControlPlaneEndpointRequired",
+                    "cloudConfig.controlPlaneEndpoint.host (the VIP) is required",
+                )
         arch = (cfg.get("machinePoolProperties") or {}).get("archType")
         for code, message in host_problems(state, project_uid, hosts, arch, seen):
             if state.validate_host_problems == "results":
@@ -99,14 +107,21 @@ def _check_pools(state: SimState, project_uid: str | None, spec: dict, check: Ch
         check.pools.append({"name": name, "displayName": name, "errors": errors})
     if pools and not control_planes:
         check.problems.append("no control plane pool")
-        check.pools[0]["errors"].append({"code": "ControlPlanePoolRequired",
-                                         "message": "one pool must have isControlPlane true"})
+        check.pools[0]["errors"].append(
+            {"code": "ControlPlanePoolRequired", "message": "one pool must have isControlPlane true"}
+        )
     if not pools:
         check.problems.append("no machine pools (spec.machinepoolconfig is empty)")
 
 
-def host_problems(state: SimState, project_uid: str | None, entries: Iterable[dict], arch: str | None,
-                  seen: set[str], cluster_uid: str = "") -> list[tuple[str, str]]:
+def host_problems(
+    state: SimState,
+    project_uid: str | None,
+    entries: Iterable[dict],
+    arch: str | None,
+    seen: set[str],
+    cluster_uid: str = "",
+) -> list[tuple[str, str]]:
     """(code, message) for each edge host entry that cannot join a pool; hosts already in ``cluster_uid`` may.
 
     ``seen`` collects the uids across pools, so a host used twice is caught.
@@ -142,23 +157,35 @@ def _check_profiles(state: SimState, project_uid: str | None, refs: list[dict], 
         results: list[dict] = []
 
         def fail(name: str, code: str, message: str) -> None:
-            results.append({"name": name, "displayName": name, "errors": [{"code": code, "message": message}]})
+            results.append(
+                {"name": name, "displayName": name, "errors": [{"code": code, "message": message}]}
+            )
             check.problems.append(message)
+
         if profile is None:
             fail(uid, "ClusterProfileNotFound", f"cluster profile '{uid}' not found")
             check.profiles.append({"uid": uid, "packs": {"results": results}})
             continue
-        if profile.cloud_type not in ("edge-native", "all") or profile.type == "system" or \
-                (profile.cloud_type == "all" and profile.type != "add-on"):
-            fail(profile.name, "InvalidProfileCloudType",
-                 f"profile {profile.name} is {profile.cloud_type}/{profile.type}, not edge-native")
+        if (
+            profile.cloud_type not in ("edge-native", "all")
+            or profile.type == "system"
+            or (profile.cloud_type == "all" and profile.type != "add-on")
+        ):
+            fail(
+                profile.name,
+                "InvalidProfileCloudType",
+                f"profile {profile.name} is {profile.cloud_type}/{profile.type}, not edge-native",
+            )
         bases += profile.type in ("infra", "cluster")
         pack_names = {p["name"] for p in profile.packs}
         results += [{"name": p["name"], "displayName": p["name"], "errors": []} for p in profile.packs]
         for value in ref.get("packValues") or ():
             if value.get("name") not in pack_names:
-                fail(value.get("name") or "", "PackNotFound",
-                     f"pack '{value.get('name')}' is not in profile {profile.name}")
+                fail(
+                    value.get("name") or "",
+                    "PackNotFound",
+                    f"pack '{value.get('name')}' is not in profile {profile.name}",
+                )
         values = {v.get("name"): v.get("value") for v in ref.get("variables") or ()}
         for code, message in variable_problems(profile, values, creating=True):
             fail(profile.name, code, message)
@@ -167,8 +194,13 @@ def _check_profiles(state: SimState, project_uid: str | None, refs: list[dict], 
         message = "exactly one infra or full (cluster) profile is required"
         check.problems.append(message)
         if check.profiles:
-            check.profiles[0]["packs"]["results"].append({"name": "", "displayName": "", "errors": [
-                {"code": "InvalidProfileCombination", "message": message}]})
+            check.profiles[0]["packs"]["results"].append(
+                {
+                    "name": "",
+                    "displayName": "",
+                    "errors": [{"code": "InvalidProfileCombination", "message": message}],
+                }
+            )
 
 
 def variable_problems(profile: Profile, values: dict[str, Any], creating: bool) -> list[tuple[str, str]]:
@@ -176,8 +208,11 @@ def variable_problems(profile: Profile, values: dict[str, Any], creating: bool) 
     immutable); at create a required variable needs a value or a default. Values go in
     ``profiles[].variables[{name,value}]`` (palette-api.md §11; terraform-provider-spectrocloud PR #557)."""
     defined = {v["name"]: v for v in profile.variables}
-    out = [("VariableNotFound", f"profile {profile.name} has no variable '{name}'")
-           for name in values if name not in defined]
+    out = [
+        ("VariableNotFound", f"profile {profile.name} has no variable '{name}'")
+        for name in values
+        if name not in defined
+    ]
     for name, var in defined.items():
         value = values.get(name)
         if value in (None, ""):
@@ -185,12 +220,16 @@ def variable_problems(profile: Profile, values: dict[str, Any], creating: bool) 
                 out.append(("VariableRequired", f"variable '{name}' of profile {profile.name} is required"))
             continue
         if not creating and var.get("immutable"):
-            out.append(("VariableImmutable", f"variable '{name}' of profile {profile.name} cannot be changed"))
+            out.append(
+                ("VariableImmutable", f"variable '{name}' of profile {profile.name} cannot be changed")
+            )
         problem = _format_problem(str(value), var.get("format") or "string")
         if problem:
             out.append(("VariableInvalid", f"variable '{name}' of profile {profile.name}: {problem}"))
         elif var.get("regex") and not re.fullmatch(var["regex"], str(value)):
-            out.append(("VariableInvalid", f"variable '{name}' of profile {profile.name} must match {var['regex']}"))
+            out.append(
+                ("VariableInvalid", f"variable '{name}' of profile {profile.name} must match {var['regex']}")
+            )
     return out
 
 
@@ -198,7 +237,8 @@ def _format_problem(value: str, fmt: str) -> str:
     checks = {
         "number": lambda v: float(v),
         "boolean": lambda v: {"true": True, "false": False}[v],
-        "ipv4": ipaddress.IPv4Address, "ipv6": ipaddress.IPv6Address,
+        "ipv4": ipaddress.IPv4Address,
+        "ipv6": ipaddress.IPv6Address,
         "ipv4cidr": lambda v: ipaddress.IPv4Network(v, strict=False),
         "version": lambda v: _VERSION.match(v).group(0),
         "base64": lambda v: base64.b64decode(v, validate=True),

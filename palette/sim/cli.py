@@ -10,7 +10,8 @@ import argparse
 import signal
 import sys
 import threading
-from typing import Sequence, TextIO
+from collections.abc import Sequence
+from typing import TextIO
 
 from .faults import Faults
 from .server import Simulator
@@ -25,30 +26,59 @@ def build_parser(prog: str = "palette_sim") -> argparse.ArgumentParser:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the simulator's flags to a parser."""
-    parser.add_argument("--port", type=int, default=8443, help="port to listen on (0 = any free port; default 8443)")
+    parser.add_argument(
+        "--port", type=int, default=8443, help="port to listen on (0 = any free port; default 8443)"
+    )
     parser.add_argument("--bind", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--hosts", type=int, default=60, help="number of edge hosts to seed (default 60)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the generated inventory (default 1)")
     parser.add_argument("--projects", type=int, default=3, help="number of projects (default 3)")
     parser.add_argument("--api-key", default=None, help="the API key to accept (random if omitted)")
-    parser.add_argument("--tls-dir", default=None,
-                        help="directory for ca.crt/server.crt (kept and reused; a temporary one if omitted)")
+    parser.add_argument(
+        "--tls-dir",
+        default=None,
+        help="directory for ca.crt/server.crt (kept and reused; a temporary one if omitted)",
+    )
     parser.add_argument("--no-tls", action="store_true", help="serve plain HTTP instead of HTTPS")
-    parser.add_argument("--faults", default="",
-                        help='fault injection, e.g. "429:0.2,500:0.05,reset:0.02,lost:0.1,latency:50ms"')
-    parser.add_argument("--no-rate-limit", action="store_true", help="do not answer 429 above Palette's rate limits")
-    parser.add_argument("--license", default="active", type=str.lower, choices=["active", "pending", "inactive"],
-                        help="self-hosted activation state: active, pending (in its 30-day trial) or inactive "
-                             "(trial over: no new clusters, no day-2 operations); default active")
-    parser.add_argument("--registries", default=None,
-                        help='pack registries, comma-separated (default "Public Repo,Palette Registry"; a name may '
-                             'end in :private or :public; "none" for none)')
+    parser.add_argument(
+        "--faults",
+        default="",
+        help='fault injection, e.g. "429:0.2,500:0.05,reset:0.02,lost:0.1,latency:50ms"',
+    )
+    parser.add_argument(
+        "--no-rate-limit", action="store_true", help="do not answer 429 above Palette's rate limits"
+    )
+    parser.add_argument(
+        "--license",
+        default="active",
+        type=str.lower,
+        choices=["active", "pending", "inactive"],
+        help="self-hosted activation state: active, pending (in its 30-day trial) or inactive "
+        "(trial over: no new clusters, no day-2 operations); default active",
+    )
+    parser.add_argument(
+        "--registries",
+        default=None,
+        help='pack registries, comma-separated (default "Public Repo,Palette Registry"; a name may '
+        'end in :private or :public; "none" for none)',
+    )
 
 
 def argv_from_options(options: dict) -> list[str]:
     """Turn parsed options (e.g. a Django command's) back into argv for ``main``."""
     argv: list[str] = []
-    for flag in ("port", "bind", "hosts", "seed", "projects", "api_key", "tls_dir", "faults", "license", "registries"):
+    for flag in (
+        "port",
+        "bind",
+        "hosts",
+        "seed",
+        "projects",
+        "api_key",
+        "tls_dir",
+        "faults",
+        "license",
+        "registries",
+    ):
         value = options.get(flag)
         if value not in (None, ""):
             argv += [f"--{flag.replace('_', '-')}", str(value)]
@@ -63,12 +93,23 @@ def options_to_simulator(options: dict) -> Simulator:
     Faults.parse(options.get("faults") or "")  # fail early with a clear message
     registries = options.get("registries")
     if registries is not None:
-        registries = [] if registries.strip().lower() == "none" else [r for r in registries.split(",") if r.strip()]
-    return Simulator(hosts=options["hosts"], seed=options["seed"], projects=options.get("projects", 3),
-                     api_key=options.get("api_key"), host=options.get("bind", "127.0.0.1"), port=options["port"],
-                     tls=not options.get("no_tls"), tls_dir=options.get("tls_dir"),
-                     faults=options.get("faults") or None, rate_limit=not options.get("no_rate_limit"),
-                     license_state=(options.get("license") or "active").capitalize(), registries=registries)
+        registries = (
+            [] if registries.strip().lower() == "none" else [r for r in registries.split(",") if r.strip()]
+        )
+    return Simulator(
+        hosts=options["hosts"],
+        seed=options["seed"],
+        projects=options.get("projects", 3),
+        api_key=options.get("api_key"),
+        host=options.get("bind", "127.0.0.1"),
+        port=options["port"],
+        tls=not options.get("no_tls"),
+        tls_dir=options.get("tls_dir"),
+        faults=options.get("faults") or None,
+        rate_limit=not options.get("no_rate_limit"),
+        license_state=(options.get("license") or "active").capitalize(),
+        registries=registries,
+    )
 
 
 def banner(sim: Simulator) -> str:
@@ -79,12 +120,16 @@ def banner(sim: Simulator) -> str:
     lines.append("Projects:")
     lines += [f"  {p.uid}  {p.name}" for p in sim.state.projects.values()]
     summary = sim.state.summary()
-    lines.append(f"Edge hosts: {summary['hosts']} {summary['hostsByState']}, "
-                 f"unhealthy: {summary['unhealthyHosts']}, clusters: {len(summary['clusters'])}")
+    lines.append(
+        f"Edge hosts: {summary['hosts']} {summary['hostsByState']}, "
+        f"unhealthy: {summary['unhealthyHosts']}, clusters: {len(summary['clusters'])}"
+    )
     if sim.faults.faults.active:
         lines.append(f"Faults: {sim.faults.faults.spec}")
-    lines.append(f"License: {sim.state.license_state}" + (f" (expires {sim.state.license_expires})"
-                                                         if sim.state.license_expires else ""))
+    lines.append(
+        f"License: {sim.state.license_state}"
+        + (f" (expires {sim.state.license_expires})" if sim.state.license_expires else "")
+    )
     lines.append("Pack registries: " + (", ".join(r.name for r in sim.state.registries) or "none"))
     lines.append(f"Admin endpoint: {sim.url}/__sim__/state (header ApiKey)")
     return "\n".join(lines)
@@ -104,7 +149,9 @@ def serve(sim: Simulator, out: TextIO = sys.stdout, stop: threading.Event | None
         sim.stop()
 
 
-def main(argv: Sequence[str] | None = None, *, out: TextIO = sys.stdout, stop: threading.Event | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None, *, out: TextIO = sys.stdout, stop: threading.Event | None = None
+) -> int:
     """Entry point: parse ``argv``, run until interrupted; returns the exit code (0 ok, 1 invalid)."""
     parser = build_parser()
     options = vars(parser.parse_args(argv))

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from . import render, search
 from .calls import ApiError, Call, Reply, limit_offset, not_found, require_license, require_write
@@ -55,9 +56,14 @@ def _properties(state: SimState) -> dict[str, Callable[[Cluster], list]]:
 
 
 def _sort_keys(state: SimState) -> dict[str, Callable[[Cluster], Any]]:
-    return {"environment": lambda c: "edge-native", "clusterName": lambda c: c.name,
-            "clusterState": lambda c: state.cluster_state(c), "healthState": lambda c: state.cluster_health(c),
-            "creationTimestamp": lambda c: c.created, "lastModifiedTimestamp": lambda c: c.created}
+    return {
+        "environment": lambda c: "edge-native",
+        "clusterName": lambda c: c.name,
+        "clusterState": lambda c: state.cluster_state(c),
+        "healthState": lambda c: state.cluster_health(c),
+        "creationTimestamp": lambda c: c.created,
+        "lastModifiedTimestamp": lambda c: c.created,
+    }
 
 
 class ClusterApi:
@@ -95,14 +101,22 @@ class ClusterApi:
         return Reply(body=check.response())
 
     def _refuse_duplicate(self, call: Call, name: str) -> None:
-        taken = [c for c in self.state.clusters.values() if c.name == name and c.project_uid == call.project_uid
-                 and self.state.cluster_state(c) != "Deleted"]
+        taken = [
+            c
+            for c in self.state.clusters.values()
+            if c.name == name
+            and c.project_uid == call.project_uid
+            and self.state.cluster_state(c) != "Deleted"
+        ]
         if not taken:
             return
         # What a create retried after a lost answer gets: 400, naming the cluster and the hosts it holds.
-        busy = [e.get("hostUid") for p in machine_pools((call.body or {}).get("spec") or {})
-                for e in (p.get("cloudConfig") or {}).get("edgeHosts") or ()
-                if (h := self.state.hosts.get(e.get("hostUid") or "")) is not None and h.state == "in-use"]
+        busy = [
+            e.get("hostUid")
+            for p in machine_pools((call.body or {}).get("spec") or {})
+            for e in (p.get("cloudConfig") or {}).get("edgeHosts") or ()
+            if (h := self.state.hosts.get(e.get("hostUid") or "")) is not None and h.state == "in-use"
+        ]
         hosts = "".join(f"; edge host '{uid}' is in-use" for uid in busy)
         raise ApiError(400, "ClusterAlreadyExists", f"cluster '{name}' already exists in the project{hosts}")
 
@@ -112,8 +126,11 @@ class ClusterApi:
         meta = body.get("metadata") or {}
         name = meta.get("name") or ""
         if not DNS_LABEL.match(name):
-            raise ApiError(400, "InvalidClusterName",
-                           f"cluster name '{name}' must be lowercase letters, digits and '-', at most 63 characters")
+            raise ApiError(
+                400,
+                "InvalidClusterName",
+                f"cluster name '{name}' must be lowercase letters, digits and '-', at most 63 characters",
+            )
         with self.state.lock:
             require_license(self.state, "creating a cluster")
             self._refuse_duplicate(call, name)
@@ -127,29 +144,51 @@ class ClusterApi:
             failure, self.state.fail_next_create = self.state.fail_next_create, None
             stage = (failure or {}).get("stage")
             if failure and stage not in ("provisioning", "answer"):
-                raise ApiError(int(failure.get("status", 500)), failure.get("code", "InternalError"),
-                               failure.get("message", "failed to create the cluster (simulated failure)"))
-            cluster = self._new_cluster(call, body, fail_stage="provisioning" if stage == "provisioning" else "")
+                raise ApiError(
+                    int(failure.get("status", 500)),
+                    failure.get("code", "InternalError"),
+                    failure.get("message", "failed to create the cluster (simulated failure)"),
+                )
+            cluster = self._new_cluster(
+                call, body, fail_stage="provisioning" if stage == "provisioning" else ""
+            )
             self.state.add_cluster(cluster)
-        return Reply(status=201, body={"uid": cluster.uid}, headers={"AuditUid": new_uid()}, lost=stage == "answer")
+        return Reply(
+            status=201, body={"uid": cluster.uid}, headers={"AuditUid": new_uid()}, lost=stage == "answer"
+        )
 
     def _new_cluster(self, call: Call, body: dict, fail_stage: str) -> Cluster:
         meta, spec = body.get("metadata") or {}, body.get("spec") or {}
-        pools = [Pool(name=p["poolConfig"]["name"], control_plane=bool(p["poolConfig"].get("isControlPlane")),
-                      host_uids=[h["hostUid"] for h in p["cloudConfig"]["edgeHosts"]],
-                      labels=list(p["poolConfig"].get("labels") or []),
-                      arch=(p["poolConfig"].get("machinePoolProperties") or {}).get("archType") or "amd64",
-                      config=dict(p["poolConfig"]), edge_hosts=[dict(h) for h in p["cloudConfig"]["edgeHosts"]])
-                 for p in machine_pools(spec)]
+        pools = [
+            Pool(
+                name=p["poolConfig"]["name"],
+                control_plane=bool(p["poolConfig"].get("isControlPlane")),
+                host_uids=[h["hostUid"] for h in p["cloudConfig"]["edgeHosts"]],
+                labels=list(p["poolConfig"].get("labels") or []),
+                arch=(p["poolConfig"].get("machinePoolProperties") or {}).get("archType") or "amd64",
+                config=dict(p["poolConfig"]),
+                edge_hosts=[dict(h) for h in p["cloudConfig"]["edgeHosts"]],
+            )
+            for p in machine_pools(spec)
+        ]
         refs = spec.get("profiles") or []
         cloud = spec.get("cloudConfig") or {}
         return Cluster(
-            uid=new_uid(), name=meta["name"], project_uid=call.project_uid or "",
-            labels=dict(meta.get("labels") or {}), annotations=dict(meta.get("annotations") or {}),
-            profile_uids=[p["uid"] for p in refs], pools=pools,
-            vip=(cloud.get("controlPlaneEndpoint") or {}).get("host", ""), created_at=time.time(), created=now_iso(),
-            fail_stage=fail_stage, cloud_config=dict(cloud),
-            variables={p["uid"]: {v["name"]: v.get("value") or "" for v in p.get("variables") or ()} for p in refs},
+            uid=new_uid(),
+            name=meta["name"],
+            project_uid=call.project_uid or "",
+            labels=dict(meta.get("labels") or {}),
+            annotations=dict(meta.get("annotations") or {}),
+            profile_uids=[p["uid"] for p in refs],
+            pools=pools,
+            vip=(cloud.get("controlPlaneEndpoint") or {}).get("host", ""),
+            created_at=time.time(),
+            created=now_iso(),
+            fail_stage=fail_stage,
+            cloud_config=dict(cloud),
+            variables={
+                p["uid"]: {v["name"]: v.get("value") or "" for v in p.get("variables") or ()} for p in refs
+            },
             pack_values={p["uid"]: list(p.get("packValues") or ()) for p in refs},
         )
 
@@ -168,23 +207,37 @@ class ClusterApi:
             return Reply(body=render.cluster_overview(self.state, cluster_in_scope(self.state, call)))
 
     def kubeconfig(self, call: Call) -> Reply:
-        kind = {"adminKubeconfig": "admin", "kubeconfigclient": "client"}.get(call.template.rsplit("/", 1)[1], "frp")
+        kind = {"adminKubeconfig": "admin", "kubeconfigclient": "client"}.get(
+            call.template.rsplit("/", 1)[1], "frp"
+        )
         with self.state.lock:
             cluster = cluster_in_scope(self.state, call)
             if self.state.cluster_state(cluster) != "Running":
-                raise ApiError(404, "ResourceNotFound", f"kubeconfig of cluster '{cluster.uid}' is not available yet")
+                raise ApiError(
+                    404, "ResourceNotFound", f"kubeconfig of cluster '{cluster.uid}' is not available yet"
+                )
             # Running is not enough: the file is empty until the overview's hasKubeConfig turns true.
             text = render.kubeconfig(cluster, kind) if self.state.kubeconfig_ready(cluster) else ""
-        return Reply(body=text, content_type="application/octet-stream",
-                     headers={"Content-Disposition": f'attachment; filename="{cluster.name}.kubeconfig"'})
+        return Reply(
+            body=text,
+            content_type="application/octet-stream",
+            headers={"Content-Disposition": f'attachment; filename="{cluster.name}.kubeconfig"'},
+        )
 
     def cluster_hosts(self, call: Call) -> Reply:
         with self.state.lock:
             cluster = cluster_in_scope(self.state, call)
-            items = [render.host_device(self.state, self.state.hosts[u]) for u in cluster.host_uids
-                     if u in self.state.hosts]
-        return Reply(body={"items": items, "listmeta": {"continue": "", "count": len(items), "limit": 50,
-                                                        "offset": len(items)}})
+            items = [
+                render.host_device(self.state, self.state.hosts[u])
+                for u in cluster.host_uids
+                if u in self.state.hosts
+            ]
+        return Reply(
+            body={
+                "items": items,
+                "listmeta": {"continue": "", "count": len(items), "limit": 50, "offset": len(items)},
+            }
+        )
 
     def search_clusters(self, call: Call) -> Reply:
         body = call.body or {}
@@ -194,23 +247,44 @@ class ClusterApi:
                 predicate = search.filter_predicate(body, _properties(self.state), SEARCH_SCHEMA)
                 # Clusters, like edge hosts, belong to projects: tenant scope finds none (see api.py).
                 matched = search.sort_items(
-                    [c for c in self.state.clusters.values() if call.project_uid and c.project_uid == call.project_uid
-                     and predicate(c)], body.get("sort"), _sort_keys(self.state), default=lambda c: (c.created, c.uid))
+                    [
+                        c
+                        for c in self.state.clusters.values()
+                        if call.project_uid and c.project_uid == call.project_uid and predicate(c)
+                    ],
+                    body.get("sort"),
+                    _sort_keys(self.state),
+                    default=lambda c: (c.created, c.uid),
+                )
             except search.SearchError as exc:
                 raise ApiError(400, "InvalidFilter", str(exc)) from None
-            chunk, listmeta = search.page(matched, limit=limit, offset=offset, stuck=self.state.stuck_continue)
+            chunk, listmeta = search.page(
+                matched, limit=limit, offset=offset, stuck=self.state.stuck_continue
+            )
             items = [render.cluster_summary(self.state, c) for c in chunk]
         return Reply(body={"items": items, "listmeta": listmeta})
 
     def search_schema(self, call: Call) -> Reply:
         prop = search.schema_property
-        return Reply(body={"schema": {"properties": [
-            prop("clusterName", "Name"), prop("tags", "Tags"), prop("isDeleted", "Deleted", "bool"),
-            prop("environment", "Environment", enum=["edge-native", "nested"]),
-            prop("clusterState", "State", enum=["Pending", "Provisioning", "Running", "Deleting", "Deleted"]),
-            prop("healthState", "Health", enum=["Healthy", "UnHealthy"]),
-            prop("architecture", "Architecture", enum=["amd64", "arm64"]),
-        ]}})
+        return Reply(
+            body={
+                "schema": {
+                    "properties": [
+                        prop("clusterName", "Name"),
+                        prop("tags", "Tags"),
+                        prop("isDeleted", "Deleted", "bool"),
+                        prop("environment", "Environment", enum=["edge-native", "nested"]),
+                        prop(
+                            "clusterState",
+                            "State",
+                            enum=["Pending", "Provisioning", "Running", "Deleting", "Deleted"],
+                        ),
+                        prop("healthState", "Health", enum=["Healthy", "UnHealthy"]),
+                        prop("architecture", "Architecture", enum=["amd64", "arm64"]),
+                    ]
+                }
+            }
+        )
 
     def events(self, call: Call) -> Reply:
         limit, offset = limit_offset(call)
@@ -224,7 +298,9 @@ class ClusterApi:
                     raise not_found("EdgeHost", call.params["objectUid"])
                 items: list[dict] = []
             else:
-                items = render.events(self.state, cluster_in_scope(self.state, call, call.params["objectUid"]))
+                items = render.events(
+                    self.state, cluster_in_scope(self.state, call, call.params["objectUid"])
+                )
         chunk, listmeta = search.page(items, limit=limit, offset=offset)
         return Reply(body={"items": chunk, "listmeta": listmeta})
 

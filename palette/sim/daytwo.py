@@ -14,7 +14,7 @@ The refusals' codes are the simulator's own [I].
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from . import render
 from .calls import ApiError, Call, Reply, not_found, require_license, require_write
@@ -52,7 +52,11 @@ class DayTwoApi:
     def _by_config(self, call: Call) -> Cluster:
         uid = call.params["configUid"]
         found = next((c for c in self.state.clusters.values() if c.cloud_config_uid == uid), None)
-        if found is None or found.project_uid != call.project_uid or self.state.cluster_state(found) == "Deleted":
+        if (
+            found is None
+            or found.project_uid != call.project_uid
+            or self.state.cluster_state(found) == "Deleted"
+        ):
             raise not_found("EdgeNativeCloudConfig", uid)
         return found
 
@@ -67,7 +71,9 @@ class DayTwoApi:
         require_write(call, "spectrocluster.update")
         require_license(self.state, what)
         if self.state.cluster_state(cluster) in ("Deleting", "Deleted"):
-            raise ApiError(400, "ClusterDeleting", f"cluster '{cluster.name}' is being deleted: {what} is not allowed")
+            raise ApiError(
+                400, "ClusterDeleting", f"cluster '{cluster.name}' is being deleted: {what} is not allowed"
+            )
 
     # -- cloud config and machine pools ------------------------------------------------------
 
@@ -78,7 +84,9 @@ class DayTwoApi:
     def pool_machines(self, call: Call) -> Reply:
         with self.state.lock:
             cluster = self._by_config(call)
-            return Reply(body=render.machines(self.state, cluster, self._pool(cluster, call.params["machinePoolName"])))
+            return Reply(
+                body=render.machines(self.state, cluster, self._pool(cluster, call.params["machinePoolName"]))
+            )
 
     @staticmethod
     def _entries(call: Call) -> tuple[dict, list[dict]]:
@@ -88,13 +96,20 @@ class DayTwoApi:
             raise ApiError(400, "InvalidMachinePool", "poolConfig is required")
         hosts = list(((body.get("cloudConfig") or {}).get("edgeHosts")) or ())
         if config.get("size") != len(hosts):
-            raise ApiError(400, "PoolSizeMismatch",
-                           f"pool size {config.get('size')} does not match {len(hosts)} edge hosts")
+            raise ApiError(
+                400,
+                "PoolSizeMismatch",
+                f"pool size {config.get('size')} does not match {len(hosts)} edge hosts",
+            )
         return config, hosts
 
-    def _refuse_hosts(self, call: Call, cluster: Cluster, config: dict, entries: list[dict], others: set[str]) -> None:
+    def _refuse_hosts(
+        self, call: Call, cluster: Cluster, config: dict, entries: list[dict], others: set[str]
+    ) -> None:
         arch = (config.get("machinePoolProperties") or {}).get("archType")
-        problems = host_problems(self.state, call.project_uid, entries, arch, set(others), cluster_uid=cluster.uid)
+        problems = host_problems(
+            self.state, call.project_uid, entries, arch, set(others), cluster_uid=cluster.uid
+        )
         if problems:
             raise ApiError(400, problems[0][0], "; ".join(m for _, m in problems))
 
@@ -104,14 +119,24 @@ class DayTwoApi:
             self._day2(call, cluster, "adding a machine pool")
             config, entries = self._entries(call)
             if any(p.name == config["name"] for p in cluster.pools):
-                raise ApiError(400, "MachinePoolAlreadyExists", f"machine pool '{config['name']}' exists already")
+                raise ApiError(
+                    400, "MachinePoolAlreadyExists", f"machine pool '{config['name']}' exists already"
+                )
             if config.get("isControlPlane"):
-                raise ApiError(400, "MultipleControlPlanePools", "the cluster has its control plane pool already")
+                raise ApiError(
+                    400, "MultipleControlPlanePools", "the cluster has its control plane pool already"
+                )
             self._refuse_hosts(call, cluster, config, entries, set(cluster.host_uids))
             now = time.time()
-            pool = Pool(name=config["name"], control_plane=False, host_uids=[e["hostUid"] for e in entries],
-                        labels=list(config.get("labels") or []), config=dict(config), edge_hosts=entries,
-                        arch=(config.get("machinePoolProperties") or {}).get("archType") or "amd64")
+            pool = Pool(
+                name=config["name"],
+                control_plane=False,
+                host_uids=[e["hostUid"] for e in entries],
+                labels=list(config.get("labels") or []),
+                config=dict(config),
+                edge_hosts=entries,
+                arch=(config.get("machinePoolProperties") or {}).get("archType") or "amd64",
+            )
             cluster.pools.append(pool)
             self.state.assign_hosts(cluster, pool.host_uids, now)
             cluster.events.append((now, "Normal", "MachinePoolCreated", f"machine pool {pool.name} added"))
@@ -137,8 +162,9 @@ class DayTwoApi:
             self.state.assign_hosts(cluster, [u for u in wanted if u not in pool.host_uids], now)
             pool.host_uids, pool.edge_hosts, pool.config = wanted, entries, {**pool.config, **config}
             pool.labels = list(config.get("labels") or pool.labels)
-            cluster.events.append((now, "Normal", "MachinePoolUpdated", f"machine pool {pool.name} now has "
-                                                                        f"{len(wanted)} hosts"))
+            cluster.events.append(
+                (now, "Normal", "MachinePoolUpdated", f"machine pool {pool.name} now has {len(wanted)} hosts")
+            )
             self.state.touch()
         return Reply(status=204)
 
@@ -146,12 +172,18 @@ class DayTwoApi:
     def _check_control_plane(pool: Pool, wanted: list[str]) -> None:
         changed = set(wanted) ^ set(pool.host_uids)
         if len(changed) > 1:
-            raise ApiError(400, "ControlPlaneChangeTooLarge", "a control plane changes one host at a time: add the "
-                                                              "new host first, then remove the old one")
+            raise ApiError(
+                400,
+                "ControlPlaneChangeTooLarge",
+                "a control plane changes one host at a time: add the new host first, then remove the old one",
+            )
         # A 1-, 3- or 5-node control plane may hold one extra node while a host is replaced.
         if len(wanted) not in CONTROL_PLANE_SIZES and len(wanted) - 1 not in CONTROL_PLANE_SIZES:
-            raise ApiError(400, "InvalidControlPlaneSize", "control plane must have 1, 3 or 5 hosts "
-                                                           "(one more while a host is replaced)")
+            raise ApiError(
+                400,
+                "InvalidControlPlaneSize",
+                "control plane must have 1, 3 or 5 hosts (one more while a host is replaced)",
+            )
 
     def delete_pool(self, call: Call) -> Reply:
         with self.state.lock:
@@ -190,13 +222,20 @@ class DayTwoApi:
                 if problems:
                     raise ApiError(400, problems[0][0], "; ".join(m for _, m in problems))
                 # replaceWithProfile names the attached profile the new one replaces [I: the spec's wording].
-                uids = [uid if u == old else u for u in uids] if old in uids else uids + [uid] * (uid not in uids)
+                uids = (
+                    [uid if u == old else u for u in uids]
+                    if old in uids
+                    else uids + [uid] * (uid not in uids)
+                )
                 variables[uid] = {**variables.get(uid, {}), **{k: v or "" for k, v in values.items()}}
                 if entry.get("packValues"):
                     pack_values[uid] = list(entry["packValues"])
             if sum(visible[u].type in ("infra", "cluster") for u in uids if u in visible) != 1:
-                raise ApiError(400, "InvalidProfileCombination",
-                               "exactly one infra or full (cluster) profile is required")
+                raise ApiError(
+                    400,
+                    "InvalidProfileCombination",
+                    "exactly one infra or full (cluster) profile is required",
+                )
             cluster.profile_uids, cluster.variables, cluster.pack_values = uids, variables, pack_values
             cluster.events.append((time.time(), "Normal", "ProfilesUpdated", "cluster profiles updated"))
             self.state.touch()
@@ -215,13 +254,18 @@ class DayTwoApi:
                 uid = entry.get("profileUid") or ""
                 profile = self.state.profiles.get(uid)
                 if profile is None or uid not in cluster.profile_uids:
-                    raise ApiError(400, "ClusterProfileNotFound", f"profile '{uid}' is not attached to the cluster")
+                    raise ApiError(
+                        400, "ClusterProfileNotFound", f"profile '{uid}' is not attached to the cluster"
+                    )
                 values = {v.get("name"): v.get("value") for v in entry.get("variables") or ()}
                 problems = variable_problems(profile, values, creating=False)
                 if problems:
                     raise ApiError(400, problems[0][0], "; ".join(m for _, m in problems))
                 changes.append((uid, values))
             for uid, values in changes:
-                cluster.variables[uid] = {**cluster.variables.get(uid, {}), **{k: v or "" for k, v in values.items()}}
+                cluster.variables[uid] = {
+                    **cluster.variables.get(uid, {}),
+                    **{k: v or "" for k, v in values.items()},
+                }
             self.state.touch()
         return Reply(status=204)

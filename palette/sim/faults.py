@@ -45,7 +45,7 @@ class Faults:
     spec: str = ""
 
     @classmethod
-    def parse(cls, spec: str | None) -> "Faults":
+    def parse(cls, spec: str | None) -> Faults:
         """Parse a fault spec string; ValueError with a clear message when it is wrong."""
         faults = cls(spec=(spec or "").strip())
         for raw in filter(None, (part.strip() for part in (spec or "").split(","))):
@@ -77,8 +77,9 @@ class Faults:
             elif name.isdigit() and 400 <= int(name) <= 599:
                 faults.statuses[int(name)] = p
             else:
-                raise ValueError(f"unknown fault {name!r} "
-                                 "(use an HTTP status 4xx/5xx, reset, lost, malformed or latency)")
+                raise ValueError(
+                    f"unknown fault {name!r} (use an HTTP status 4xx/5xx, reset, lost, malformed or latency)"
+                )
         return faults
 
     @property

@@ -8,22 +8,44 @@ from typing import Any
 from .state import Cluster, Host, KeyPolicy, Pool, Profile, Registry, SimState, now_iso, version_key
 
 
-def _meta(uid: str, name: str, created: str, modified: str = "", labels: dict | None = None,
-          annotations: dict | None = None) -> dict[str, Any]:
-    return {"uid": uid, "name": name, "labels": dict(labels or {}), "annotations": dict(annotations or {}),
-            "creationTimestamp": created, "lastModifiedTimestamp": modified or created}
+def _meta(
+    uid: str,
+    name: str,
+    created: str,
+    modified: str = "",
+    labels: dict | None = None,
+    annotations: dict | None = None,
+) -> dict[str, Any]:
+    return {
+        "uid": uid,
+        "name": name,
+        "labels": dict(labels or {}),
+        "annotations": dict(annotations or {}),
+        "creationTimestamp": created,
+        "lastModifiedTimestamp": modified or created,
+    }
 
 
 def _device(host: Host) -> dict[str, Any]:
     if host.state == "unpaired":
         # A pre-registered host has not reported its hardware yet.
-        return {"archType": host.arch, "hostType": "appliance", "hostState": "registration", "secureBoot": False}
+        return {
+            "archType": host.arch,
+            "hostType": "appliance",
+            "hostState": "registration",
+            "secureBoot": False,
+        }
     return {
-        "archType": host.arch, "hostType": "appliance",
-        "hostState": "cluster" if host.cluster else "registration", "secureBoot": False,
-        "cpu": {"cores": host.cpu_cores}, "memory": {"sizeInMB": host.memory_mb},
-        "gpus": [dict(g) for g in host.gpus], "disks": [dict(d) for d in host.disks],
-        "nics": [dict(n) for n in host.nics], "os": dict(host.os),
+        "archType": host.arch,
+        "hostType": "appliance",
+        "hostState": "cluster" if host.cluster else "registration",
+        "secureBoot": False,
+        "cpu": {"cores": host.cpu_cores},
+        "memory": {"sizeInMB": host.memory_mb},
+        "gpus": [dict(g) for g in host.gpus],
+        "disks": [dict(d) for d in host.disks],
+        "nics": [dict(n) for n in host.nics],
+        "os": dict(host.os),
     }
 
 
@@ -55,8 +77,12 @@ def host_summary(state: SimState, host: Host) -> dict[str, Any]:
             "device": _device(host),
             "clusterProfileTemplates": [],
         },
-        "status": {"state": host.state, "health": _health(host), "inUseClusters": in_use,
-                   "inUseClustersRef": in_use_ref},
+        "status": {
+            "state": host.state,
+            "health": _health(host),
+            "inUseClusters": in_use,
+            "inUseClustersRef": in_use_ref,
+        },
     }
 
 
@@ -69,8 +95,13 @@ def host_device(state: SimState, host: Host) -> dict[str, Any]:
         "metadata": _meta(host.uid, host.name, host.created, host.modified, host.labels),
         "spec": {
             "type": "edge-native",
-            "host": {"hostUid": host.uid, "hostAddress": host.address, "macAddress": host.mac,
-                     "project": {"name": project.name, "uid": project.uid}, "remoteSsh": "disabled"},
+            "host": {
+                "hostUid": host.uid,
+                "hostAddress": host.address,
+                "macAddress": host.mac,
+                "project": {"name": project.name, "uid": project.uid},
+                "remoteSsh": "disabled",
+            },
             "device": _device(host),
             "properties": {"networks": [], "storagePools": []},
             "service": {"name": "stylus", "version": host.agent_version},
@@ -78,14 +109,23 @@ def host_device(state: SimState, host: Host) -> dict[str, Any]:
             "version": host.agent_version,
             "clusterProfileTemplates": [],
         },
-        "status": {"state": host.state, "health": _health(host), "inUseClusters": in_use,
-                   "inUseClustersRef": in_use_ref, "packs": [], "profileStatus": {"hasUserMacros": False}},
+        "status": {
+            "state": host.state,
+            "health": _health(host),
+            "inUseClusters": in_use,
+            "inUseClustersRef": in_use_ref,
+            "packs": [],
+            "profileStatus": {"hasUserMacros": False},
+        },
     }
 
 
 def _versions(state: SimState, profile: Profile) -> list[dict[str, str]]:
-    same = [p for p in state.profiles.values()
-            if p.name == profile.name and p.scope == profile.scope and p.project_uid == profile.project_uid]
+    same = [
+        p
+        for p in state.profiles.values()
+        if p.name == profile.name and p.scope == profile.scope and p.project_uid == profile.project_uid
+    ]
     return [{"uid": p.uid, "version": p.version} for p in sorted(same, key=lambda p: version_key(p.version))]
 
 
@@ -97,20 +137,39 @@ def profile_summary(state: SimState, profile: Profile) -> dict[str, Any]:
     """v1ClusterProfileSummary (an item of the cluster profile search)."""
     clusters = _profile_clusters(state, profile)
     return {
-        "metadata": _meta(profile.uid, profile.name, profile.created, labels=profile.labels,
-                          annotations={"scope": profile.scope}),
+        "metadata": _meta(
+            profile.uid,
+            profile.name,
+            profile.created,
+            labels=profile.labels,
+            annotations={"scope": profile.scope},
+        ),
         "specSummary": {
             "version": profile.version,
             "versions": _versions(state, profile),
             "published": {
-                "cloudType": profile.cloud_type, "type": profile.type,
-                "packs": [{"name": p["name"], "tag": p["tag"], "layer": p["layer"], "type": p["type"],
-                           "packUid": p["packUid"], "displayName": p["name"], "version": p["tag"]}
-                          for p in profile.packs],
+                "cloudType": profile.cloud_type,
+                "type": profile.type,
+                "packs": [
+                    {
+                        "name": p["name"],
+                        "tag": p["tag"],
+                        "layer": p["layer"],
+                        "type": p["type"],
+                        "packUid": p["packUid"],
+                        "displayName": p["name"],
+                        "version": p["tag"],
+                    }
+                    for p in profile.packs
+                ],
             },
         },
-        "status": {"isPublished": True, "inUseClusters": [{"uid": c.uid, "name": c.name} for c in clusters],
-                   "inUseClusterUids": [c.uid for c in clusters], "fips": {"mode": "none"}},
+        "status": {
+            "isPublished": True,
+            "inUseClusters": [{"uid": c.uid, "name": c.name} for c in clusters],
+            "inUseClusterUids": [c.uid for c in clusters],
+            "fips": {"mode": "none"},
+        },
     }
 
 
@@ -118,19 +177,40 @@ def profile_full(state: SimState, profile: Profile) -> dict[str, Any]:
     """v1ClusterProfile (``GET /v1/clusterprofiles/{uid}``)."""
     clusters = _profile_clusters(state, profile)
     template = {
-        "cloudType": profile.cloud_type, "type": profile.type, "name": profile.name, "uid": profile.uid,
-        "profileVersion": profile.version, "version": 1,
+        "cloudType": profile.cloud_type,
+        "type": profile.type,
+        "name": profile.name,
+        "uid": profile.uid,
+        "profileVersion": profile.version,
+        "version": 1,
         "packs": [dict(p, manifests=[]) for p in profile.packs],
     }
     return {
-        "apiVersion": "v1", "kind": "ClusterProfile",
-        "metadata": _meta(profile.uid, profile.name, profile.created, labels=profile.labels,
-                          annotations={"scope": profile.scope}),
+        "apiVersion": "v1",
+        "kind": "ClusterProfile",
+        "metadata": _meta(
+            profile.uid,
+            profile.name,
+            profile.created,
+            labels=profile.labels,
+            annotations={"scope": profile.scope},
+        ),
         "spec": {"version": profile.version, "versions": _versions(state, profile), "published": template},
-        "status": {"isPublished": True, "hasUserMacros": False,
-                   "inUseClusters": [{"kind": "spectrocluster", "uid": c.uid, "name": c.name,
-                                      "projectUid": c.project_uid, "tenantUid": state.tenant_uid} for c in clusters],
-                   "inUseClusterUids": [c.uid for c in clusters]},
+        "status": {
+            "isPublished": True,
+            "hasUserMacros": False,
+            "inUseClusters": [
+                {
+                    "kind": "spectrocluster",
+                    "uid": c.uid,
+                    "name": c.name,
+                    "projectUid": c.project_uid,
+                    "tenantUid": state.tenant_uid,
+                }
+                for c in clusters
+            ],
+            "inUseClusterUids": [c.uid for c in clusters],
+        },
     }
 
 
@@ -143,8 +223,16 @@ def _templates(state: SimState, cluster: Cluster, full: bool) -> list[dict[str, 
         item = {"uid": p.uid, "name": p.name, "type": p.type, "cloudType": p.cloud_type, "version": 1}
         if full:
             item["profileVersion"] = p.version
-            item["packs"] = [{"name": k["name"], "tag": k["tag"], "layer": k["layer"], "type": k["type"],
-                              "packUid": k["packUid"]} for k in p.packs]
+            item["packs"] = [
+                {
+                    "name": k["name"],
+                    "tag": k["tag"],
+                    "layer": k["layer"],
+                    "type": k["type"],
+                    "packUid": k["packUid"],
+                }
+                for k in p.packs
+            ]
         else:
             item["scope"] = p.scope
         out.append(item)
@@ -154,33 +242,62 @@ def _templates(state: SimState, cluster: Cluster, full: bool) -> list[dict[str, 
 def _conditions(state: SimState, cluster: Cluster, current: str) -> list[dict[str, Any]]:
     ts = now_iso()
     provisioned = current in ("Running", "Deleting", "Deleted")
-    conditions = [{"type": "Provisioned", "status": "True" if provisioned else "False",
-                   "reason": "Provisioned" if provisioned else current, "lastProbeTime": ts,
-                   "lastTransitionTime": ts}]
+    conditions = [
+        {
+            "type": "Provisioned",
+            "status": "True" if provisioned else "False",
+            "reason": "Provisioned" if provisioned else current,
+            "lastProbeTime": ts,
+            "lastTransitionTime": ts,
+        }
+    ]
     if cluster.fail_stage:
-        conditions.append({"type": "ProvisioningFailed", "status": "True", "reason": "NodeBootstrapFailed",
-                           "message": "control plane node failed to bootstrap (simulated failure)",
-                           "lastProbeTime": ts, "lastTransitionTime": ts})
+        conditions.append(
+            {
+                "type": "ProvisioningFailed",
+                "status": "True",
+                "reason": "NodeBootstrapFailed",
+                "message": "control plane node failed to bootstrap (simulated failure)",
+                "lastProbeTime": ts,
+                "lastTransitionTime": ts,
+            }
+        )
     return conditions
 
 
 def cluster_full(state: SimState, cluster: Cluster) -> dict[str, Any]:
     """v1SpectroCluster (``GET /v1/spectroclusters/{uid}``)."""
     current = state.cluster_state(cluster)
-    meta = _meta(cluster.uid, cluster.name, cluster.created, labels=cluster.labels, annotations=cluster.annotations)
+    meta = _meta(
+        cluster.uid, cluster.name, cluster.created, labels=cluster.labels, annotations=cluster.annotations
+    )
     if cluster.delete_at is not None:
         meta["deletionTimestamp"] = now_iso(cluster.delete_at)
-    status: dict[str, Any] = {"state": current, "conditions": _conditions(state, cluster, current),
-                              "fips": {"mode": "none"}, "packs": [], "services": [], "upgrades": []}
+    status: dict[str, Any] = {
+        "state": current,
+        "conditions": _conditions(state, cluster, current),
+        "fips": {"mode": "none"},
+        "packs": [],
+        "services": [],
+        "upgrades": [],
+    }
     if current == "Running" and cluster.vip:
         status["apiEndpoints"] = [{"host": cluster.vip, "port": 6443}]
     return {
-        "apiVersion": "v1", "kind": "SpectroCluster", "metadata": meta,
-        "spec": {"cloudType": "edge-native", "clusterType": "PureManage",
-                 "cloudConfigRef": {"kind": "EdgeNativeCloudConfig", "name": f"{cluster.name}-config",
-                                    "uid": cluster.cloud_config_uid},
-                 "clusterProfileTemplates": _templates(state, cluster, full=True),
-                 "clusterConfig": {"updateWorkerPoolsInParallel": True}},
+        "apiVersion": "v1",
+        "kind": "SpectroCluster",
+        "metadata": meta,
+        "spec": {
+            "cloudType": "edge-native",
+            "clusterType": "PureManage",
+            "cloudConfigRef": {
+                "kind": "EdgeNativeCloudConfig",
+                "name": f"{cluster.name}-config",
+                "uid": cluster.cloud_config_uid,
+            },
+            "clusterProfileTemplates": _templates(state, cluster, full=True),
+            "clusterConfig": {"updateWorkerPoolsInParallel": True},
+        },
         "status": status,
     }
 
@@ -198,27 +315,50 @@ def cluster_overview(state: SimState, cluster: Cluster) -> dict[str, Any]:
     pools = []
     for p in cluster.pools:
         healthy = sum(1 for u in p.host_uids if (h := state.hosts.get(u)) and h.health == "healthy")
-        pools.append({"cloudType": "edge-native", "isControlPlane": p.control_plane, "labels": list(p.labels),
-                      "size": len(p.host_uids), "healthy": healthy if current == "Running" else 0,
-                      "maintenanceMode": 0})
+        pools.append(
+            {
+                "cloudType": "edge-native",
+                "isControlPlane": p.control_plane,
+                "labels": list(p.labels),
+                "size": len(p.host_uids),
+                "healthy": healthy if current == "Running" else 0,
+                "maintenanceMode": 0,
+            }
+        )
     health_status: dict[str, Any] = {"state": health, "agentVersion": "4.8.1", "conditions": []}
     if current == "Running":
         health_status["lastHeartBeatTimestamp"] = now_iso()
     if health == "UnHealthy":
-        health_status["conditions"] = [{"type": "ProvisioningFailed", "message": "control plane node failed to "
-                                        "bootstrap (simulated failure)",
-                                        "relatedObject": {"kind": "spectrocluster", "name": cluster.name,
-                                                          "uid": cluster.uid}}]
+        health_status["conditions"] = [
+            {
+                "type": "ProvisioningFailed",
+                "message": "control plane node failed to bootstrap (simulated failure)",
+                "relatedObject": {"kind": "spectrocluster", "name": cluster.name, "uid": cluster.uid},
+            }
+        ]
     return {
         "metadata": _meta(cluster.uid, cluster.name, cluster.created, labels=cluster.labels),
-        "spec": {"archTypes": archs,
-                 "cloudConfig": {"cloudType": "edge-native", "uid": cluster.cloud_config_uid, "machinePools": pools},
-                 "clusterProfileTemplates": _templates(state, cluster, full=False)},
-        "status": {"state": current, "health": health_status, "fips": {"mode": "none"},
-                   # hasKubeConfig says when a kubeconfig exists: a while after Running (palette-api.md §11).
-                   "kubeMeta": {"hasKubeConfig": state.kubeconfig_ready(cluster),
-                                "hasKubeConfigClient": state.kubeconfig_ready(cluster),
-                                "hasManifest": True, "kubernetesVersion": cluster.kubernetes_version}},
+        "spec": {
+            "archTypes": archs,
+            "cloudConfig": {
+                "cloudType": "edge-native",
+                "uid": cluster.cloud_config_uid,
+                "machinePools": pools,
+            },
+            "clusterProfileTemplates": _templates(state, cluster, full=False),
+        },
+        "status": {
+            "state": current,
+            "health": health_status,
+            "fips": {"mode": "none"},
+            # hasKubeConfig says when a kubeconfig exists: a while after Running (palette-api.md §11).
+            "kubeMeta": {
+                "hasKubeConfig": state.kubeconfig_ready(cluster),
+                "hasKubeConfigClient": state.kubeconfig_ready(cluster),
+                "hasManifest": True,
+                "kubernetesVersion": cluster.kubernetes_version,
+            },
+        },
     }
 
 
@@ -231,9 +371,9 @@ def kubeconfig(cluster: Cluster, kind: str = "frp") -> str:
     server = f"https://{cluster.vip or '10.0.0.1'}:6443"
     user = {
         "admin": "    client-certificate-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tClNJTVVMQVRFRAo=\n"
-                 "    client-key-data: LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tClNJTVVMQVRFRAo=\n",
+        "    client-key-data: LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tClNJTVVMQVRFRAo=\n",
         "client": "    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      command: kubectl\n"
-                  "      args: [oidc-login, get-token, --oidc-issuer-url=https://oidc.example.com]\n",
+        "      args: [oidc-login, get-token, --oidc-issuer-url=https://oidc.example.com]\n",
     }.get(kind, f"    token: simulated-{cluster.uid}\n")
     name = f"{cluster.name}-{kind}"
     return (
@@ -257,12 +397,16 @@ def cluster_summary(state: SimState, cluster: Cluster) -> dict[str, Any]:
     return {
         "metadata": meta,
         "specSummary": {
-            "archTypes": overview["spec"]["archTypes"], "cloudConfig": overview["spec"]["cloudConfig"],
+            "archTypes": overview["spec"]["archTypes"],
+            "cloudConfig": overview["spec"]["cloudConfig"],
             "clusterProfileTemplates": overview["spec"]["clusterProfileTemplates"],
             "projectMeta": {"name": project.name if project else "", "uid": cluster.project_uid},
         },
-        "status": {"state": overview["status"]["state"], "health": overview["status"]["health"],
-                   "fips": {"mode": "none"}},
+        "status": {
+            "state": overview["status"]["state"],
+            "health": overview["status"]["health"],
+            "fips": {"mode": "none"},
+        },
     }
 
 
@@ -271,8 +415,11 @@ def _pool_hosts(state: SimState, pool: Pool) -> list[dict[str, Any]]:
     out = []
     for uid in pool.host_uids:
         host = state.hosts.get(uid)
-        entry = {"hostUid": uid, "hostAddress": host.address if host else "",
-                 "hostName": (sent.get(uid) or {}).get("hostName") or (host.name if host else uid)}
+        entry = {
+            "hostUid": uid,
+            "hostAddress": host.address if host else "",
+            "hostName": (sent.get(uid) or {}).get("hostName") or (host.name if host else uid),
+        }
         if (sent.get(uid) or {}).get("nic"):
             entry["nic"] = dict(sent[uid]["nic"])
         out.append(entry)
@@ -282,18 +429,56 @@ def _pool_hosts(state: SimState, pool: Pool) -> list[dict[str, Any]]:
 def cloud_config(state: SimState, cluster: Cluster) -> dict[str, Any]:
     """v1EdgeNativeCloudConfig (``GET /v1/cloudconfigs/edge-native/{configUid}``)."""
     sent = cluster.cloud_config or {}
-    config = {"controlPlaneEndpoint": {"type": "VIP", "host": cluster.vip}, "sshKeys": [], "ntpServers": [],
-              "staticIp": False, "isTwoNodeCluster": False,
-              **{k: v for k, v in sent.items() if k in ("controlPlaneEndpoint", "sshKeys", "ntpServers", "staticIp",
-                                                         "isTwoNodeCluster", "overlayNetworkConfiguration")}}
+    config = {
+        "controlPlaneEndpoint": {"type": "VIP", "host": cluster.vip},
+        "sshKeys": [],
+        "ntpServers": [],
+        "staticIp": False,
+        "isTwoNodeCluster": False,
+        **{
+            k: v
+            for k, v in sent.items()
+            if k
+            in (
+                "controlPlaneEndpoint",
+                "sshKeys",
+                "ntpServers",
+                "staticIp",
+                "isTwoNodeCluster",
+                "overlayNetworkConfiguration",
+            )
+        },
+    }
     pools = []
     for p in cluster.pools:
-        cfg = {k: v for k, v in p.config.items() if k in (
-            "additionalLabels", "additionalTags", "additionalAnnotations", "maxSize", "minSize", "nodeRepaveInterval",
-            "taints", "updateStrategy", "useControlPlaneAsWorker", "overrideKubeadmConfiguration")}
-        pools.append({**cfg, "name": p.name, "isControlPlane": p.control_plane, "labels": list(p.labels),
-                      "size": len(p.host_uids), "machinePoolProperties": {"archType": p.arch},
-                      "hosts": _pool_hosts(state, p)})
+        cfg = {
+            k: v
+            for k, v in p.config.items()
+            if k
+            in (
+                "additionalLabels",
+                "additionalTags",
+                "additionalAnnotations",
+                "maxSize",
+                "minSize",
+                "nodeRepaveInterval",
+                "taints",
+                "updateStrategy",
+                "useControlPlaneAsWorker",
+                "overrideKubeadmConfiguration",
+            )
+        }
+        pools.append(
+            {
+                **cfg,
+                "name": p.name,
+                "isControlPlane": p.control_plane,
+                "labels": list(p.labels),
+                "size": len(p.host_uids),
+                "machinePoolProperties": {"archType": p.arch},
+                "hosts": _pool_hosts(state, p),
+            }
+        )
     return {
         "metadata": _meta(cluster.cloud_config_uid, f"{cluster.name}-config", cluster.created),
         "spec": {"clusterConfig": config, "machinePoolConfig": pools},
@@ -304,26 +489,51 @@ def cloud_config(state: SimState, cluster: Cluster) -> dict[str, Any]:
 def machines(state: SimState, cluster: Cluster, pool: Pool) -> dict[str, Any]:
     """v1EdgeNativeMachines: one machine per edge host of the pool (its uid is the host's)."""
     current = state.cluster_state(cluster)
-    instance = {"Pending": "Pending", "Provisioning": "Provisioning", "Running": "Running",
-                "Deleting": "Deleting", "Deleted": "Deleted"}.get(current, "Unknown")
+    instance = {
+        "Pending": "Pending",
+        "Provisioning": "Provisioning",
+        "Running": "Running",
+        "Deleting": "Deleting",
+        "Deleted": "Deleted",
+    }.get(current, "Unknown")
     items = []
     for uid in pool.host_uids:
         host = state.hosts.get(uid)
         if host is None:
             continue
         healthy = host.health == "healthy" and current == "Running"
-        items.append({
-            "apiVersion": "v1", "kind": "EdgeNativeMachine",
-            "metadata": _meta(host.uid, host.name, cluster.created),
-            "spec": {"edgeHostUid": host.uid, "instanceType": {"name": host.arch, "numCPUs": host.cpu_cores,
-                                                               "memoryMiB": host.memory_mb},
-                     "nics": [{"index": i, "networkName": n.get("nicName", ""), "privateIPs": [n["ip"]] if n.get("ip")
-                               else []} for i, n in enumerate(host.nics)]},
-            "status": {"instanceState": instance, "ready": healthy,
-                       "addresses": [{"type": "InternalIP", "address": host.address}],
-                       "health": {"state": "Healthy" if healthy else ("Unhealthy" if current == "Running" else ""),
-                                  "conditions": []}},
-        })
+        items.append(
+            {
+                "apiVersion": "v1",
+                "kind": "EdgeNativeMachine",
+                "metadata": _meta(host.uid, host.name, cluster.created),
+                "spec": {
+                    "edgeHostUid": host.uid,
+                    "instanceType": {
+                        "name": host.arch,
+                        "numCPUs": host.cpu_cores,
+                        "memoryMiB": host.memory_mb,
+                    },
+                    "nics": [
+                        {
+                            "index": i,
+                            "networkName": n.get("nicName", ""),
+                            "privateIPs": [n["ip"]] if n.get("ip") else [],
+                        }
+                        for i, n in enumerate(host.nics)
+                    ],
+                },
+                "status": {
+                    "instanceState": instance,
+                    "ready": healthy,
+                    "addresses": [{"type": "InternalIP", "address": host.address}],
+                    "health": {
+                        "state": "Healthy" if healthy else ("Unhealthy" if current == "Running" else ""),
+                        "conditions": [],
+                    },
+                },
+            }
+        )
     return {"items": items}
 
 
@@ -335,14 +545,34 @@ def cluster_profiles(state: SimState, cluster: Cluster) -> dict[str, Any]:
         if p is None:
             continue
         sent = {v.get("name"): v for v in cluster.pack_values.get(uid, ())}
-        packs = [{"metadata": {"uid": k["packUid"], "name": k["name"]},
-                  "spec": {"name": k["name"], "displayName": k["name"], "layer": k["layer"], "type": k["type"],
-                           "version": k["tag"], "registryUid": k.get("registryUid", ""),
-                           "values": (sent.get(k["name"]) or {}).get("values") or k.get("values", "")},
-                  "status": {}} for k in p.packs]
-        out.append({"metadata": _meta(p.uid, p.name, p.created, labels=p.labels),
-                    "spec": {"cloudType": p.cloud_type, "type": p.type, "version": 1, "packs": packs,
-                             "relatedObject": {"kind": "spectrocluster", "name": cluster.name, "uid": cluster.uid}}})
+        packs = [
+            {
+                "metadata": {"uid": k["packUid"], "name": k["name"]},
+                "spec": {
+                    "name": k["name"],
+                    "displayName": k["name"],
+                    "layer": k["layer"],
+                    "type": k["type"],
+                    "version": k["tag"],
+                    "registryUid": k.get("registryUid", ""),
+                    "values": (sent.get(k["name"]) or {}).get("values") or k.get("values", ""),
+                },
+                "status": {},
+            }
+            for k in p.packs
+        ]
+        out.append(
+            {
+                "metadata": _meta(p.uid, p.name, p.created, labels=p.labels),
+                "spec": {
+                    "cloudType": p.cloud_type,
+                    "type": p.type,
+                    "version": 1,
+                    "packs": packs,
+                    "relatedObject": {"kind": "spectrocluster", "name": cluster.name, "uid": cluster.uid},
+                },
+            }
+        )
     return {"profiles": out}
 
 
@@ -354,8 +584,14 @@ def cluster_variables(state: SimState, cluster: Cluster) -> list[dict[str, Any]]
         if p is None:
             continue
         values = cluster.variables.get(uid, {})
-        out.append({"profileUid": uid, "variables": [
-            {**v, "value": values.get(v["name"], v.get("defaultValue", ""))} for v in p.variables]})
+        out.append(
+            {
+                "profileUid": uid,
+                "variables": [
+                    {**v, "value": values.get(v["name"], v.get("defaultValue", ""))} for v in p.variables
+                ],
+            }
+        )
     return out
 
 
@@ -364,20 +600,40 @@ def events(state: SimState, cluster: Cluster) -> list[dict[str, Any]]:
     now = time.time()
     timeline = [(cluster.created_at, "Normal", "Created", "cluster created")]
     if cluster.fail_stage == "provisioning":
-        timeline.append((cluster.created_at + state.timings.pending, "Warning", "ProvisioningFailed",
-                         "control plane node failed to bootstrap (simulated failure)"))
+        timeline.append(
+            (
+                cluster.created_at + state.timings.pending,
+                "Warning",
+                "ProvisioningFailed",
+                "control plane node failed to bootstrap (simulated failure)",
+            )
+        )
     elif (running := state.running_since(cluster)) is not None:
-        timeline.append((cluster.created_at + state.timings.pending, "Normal", "Provisioning",
-                         "cluster provisioning started"))
+        timeline.append(
+            (
+                cluster.created_at + state.timings.pending,
+                "Normal",
+                "Provisioning",
+                "cluster provisioning started",
+            )
+        )
         timeline.append((running, "Normal", "Running", "cluster is running"))
     timeline += cluster.events
     timeline.sort(key=lambda e: e[0])
     related = {"kind": "spectrocluster", "name": cluster.name, "uid": cluster.uid}
-    return [{"metadata": _meta(f"{cluster.uid[:12]}{i:012x}", f"{cluster.name}.{i}", now_iso(t)),
-             "involvedObject": {"kind": "SpectroCluster", "name": cluster.name, "uid": cluster.uid},
-             "relatedObject": related, "reason": reason, "message": message, "severity": severity,
-             "source": {"component": "hubble"}}
-            for i, (t, severity, reason, message) in enumerate(timeline) if t <= now]
+    return [
+        {
+            "metadata": _meta(f"{cluster.uid[:12]}{i:012x}", f"{cluster.name}.{i}", now_iso(t)),
+            "involvedObject": {"kind": "SpectroCluster", "name": cluster.name, "uid": cluster.uid},
+            "relatedObject": related,
+            "reason": reason,
+            "message": message,
+            "severity": severity,
+            "source": {"component": "hubble"},
+        }
+        for i, (t, severity, reason, message) in enumerate(timeline)
+        if t <= now
+    ]
 
 
 def api_key(state: SimState, policy: KeyPolicy) -> dict[str, Any]:
@@ -385,8 +641,11 @@ def api_key(state: SimState, policy: KeyPolicy) -> dict[str, Any]:
     spec: dict[str, Any] = {"user": {"uid": state.user_uid, "firstName": "Palette", "lastName": "Admin"}}
     if policy.expiry:
         spec["expiry"] = policy.expiry
-    return {"metadata": _meta(policy.uid, policy.name, policy.created), "spec": spec,
-            "status": {"isActive": policy.usable()}}
+    return {
+        "metadata": _meta(policy.uid, policy.name, policy.created),
+        "spec": spec,
+        "status": {"isActive": policy.usable()},
+    }
 
 
 def registries(state: SimState, scope: str) -> list[Registry]:

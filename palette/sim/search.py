@@ -16,7 +16,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Any, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from .state import Host, Profile, version_key
 
@@ -87,7 +88,9 @@ def _filter_matches(obj: Any, item: Mapping[str, Any], properties: Properties, s
     if not values:
         return True
     actual = [_text(a) for a in getter(obj)]
-    hits = [any(_string_match(a, operator, str(v), bool(cond.get("ignoreCase"))) for a in actual) for v in values]
+    hits = [
+        any(_string_match(a, operator, str(v), bool(cond.get("ignoreCase"))) for a in actual) for v in values
+    ]
     result = all(hits) if match.get("conjunction") == "and" else any(hits)
     return not result if cond.get("negation") else result
 
@@ -110,8 +113,17 @@ def filter_predicate(body: Mapping[str, Any], properties: Properties, schema: st
                 raise SearchError(f"unsupported filter property {item.get('property')!r}; see {schema}")
 
     def predicate(obj: Any) -> bool:
-        return _join((_join((_filter_matches(obj, f, properties, schema) for f in g.get("filters") or ()),
-                            g.get("conjunction")) for g in groups), spec.get("conjunction"))
+        return _join(
+            (
+                _join(
+                    (_filter_matches(obj, f, properties, schema) for f in g.get("filters") or ()),
+                    g.get("conjunction"),
+                )
+                for g in groups
+            ),
+            spec.get("conjunction"),
+        )
+
     return predicate
 
 
@@ -120,8 +132,9 @@ def host_predicate(body: Mapping[str, Any]) -> Callable[[Host], bool]:
     return filter_predicate(body, EDGE_HOST_PROPERTIES, "/v1/dashboard/edgehosts/search/schema")
 
 
-def sort_items(items: list, sort: Iterable[Mapping[str, Any]] | None, keys: Mapping[str, Callable],
-               default: Callable) -> list:
+def sort_items(
+    items: list, sort: Iterable[Mapping[str, Any]] | None, keys: Mapping[str, Callable], default: Callable
+) -> list:
     """Stable multi-key sort: the body's sort spec, then the default order as tie-breaker."""
     items = sorted(items, key=default)
     for entry in reversed(list(sort or ())):
@@ -174,6 +187,7 @@ def profile_predicate(body: Mapping[str, Any]) -> Callable[[Profile], bool]:
             if not set(tags["eq"]) <= have:
                 return False
         return True
+
     return predicate
 
 
@@ -207,7 +221,7 @@ def decode_token(token: str) -> int:
 
 def page(items: list, *, limit: int, offset: int, stuck: bool = False) -> tuple[list, dict[str, Any]]:
     """One page and its listmeta. ``stuck`` simulates a server that repeats the second token."""
-    chunk = items[offset:offset + limit]
+    chunk = items[offset : offset + limit]
     nxt = offset + len(chunk)
     token = encode_token(nxt, len(items)) if nxt < len(items) else ""
     if stuck and token:

@@ -10,11 +10,11 @@ system, tenant and project scope; some profile names have several versions.
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from .state import Cluster, Host, Pool, Profile, SimState
 
-_BASE = datetime(2026, 1, 15, 9, 0, tzinfo=timezone.utc)
+_BASE = datetime(2026, 1, 15, 9, 0, tzinfo=UTC)
 
 PROJECT_NAMES = ["Default", "ml-platform", "edge-retail", "research", "factory-floor"]
 SITES = ["lab-a", "lab-b", "store-0042", "factory-7", "dc-east"]
@@ -37,15 +37,45 @@ GPU_MODELS_ARM64 = [
 #: Profile variables (v1Variable) by profile name: optional ones with defaults on the shared profiles, and a
 #: required one without a default (plus a sensitive one) on a project's own profile.
 PROFILE_VARIABLES: dict[str, tuple[dict, ...]] = {
-    "edge-k3s-infra": ({"name": "site", "displayName": "Site name", "format": "string", "inputType": "text",
-                        "required": False, "defaultValue": "lab-a", "regex": "^[a-z0-9-]{1,40}$"},),
-    "edge-k8s-gpu-full": ({"name": "gpu_time_slices", "displayName": "GPU time slices", "format": "number",
-                           "inputType": "text", "required": True, "defaultValue": "1"},),
+    "edge-k3s-infra": (
+        {
+            "name": "site",
+            "displayName": "Site name",
+            "format": "string",
+            "inputType": "text",
+            "required": False,
+            "defaultValue": "lab-a",
+            "regex": "^[a-z0-9-]{1,40}$",
+        },
+    ),
+    "edge-k8s-gpu-full": (
+        {
+            "name": "gpu_time_slices",
+            "displayName": "GPU time slices",
+            "format": "number",
+            "inputType": "text",
+            "required": True,
+            "defaultValue": "1",
+        },
+    ),
     "retail-pos-full": (
-        {"name": "store_id", "displayName": "Store ID", "format": "string", "inputType": "text", "required": True,
-         "regex": "^[0-9]{4}$"},
-        {"name": "pos_api_token", "displayName": "POS API token", "format": "string", "inputType": "text",
-         "required": False, "isSensitive": True, "immutable": True},
+        {
+            "name": "store_id",
+            "displayName": "Store ID",
+            "format": "string",
+            "inputType": "text",
+            "required": True,
+            "regex": "^[0-9]{4}$",
+        },
+        {
+            "name": "pos_api_token",
+            "displayName": "POS API token",
+            "format": "string",
+            "inputType": "text",
+            "required": False,
+            "isSensitive": True,
+            "immutable": True,
+        },
     ),
 }
 
@@ -58,7 +88,10 @@ def _ts(rng: random.Random, max_days: int = 200) -> tuple[str, str]:
     created = _BASE - timedelta(seconds=rng.randrange(max_days * 86400))
     modified = created + timedelta(seconds=rng.randrange(3 * 86400))
     fmt = "%Y-%m-%dT%H:%M:%S.{ms:03d}Z"
-    return (created.strftime(fmt).format(ms=rng.randrange(1000)), modified.strftime(fmt).format(ms=rng.randrange(1000)))
+    return (
+        created.strftime(fmt).format(ms=rng.randrange(1000)),
+        modified.strftime(fmt).format(ms=rng.randrange(1000)),
+    )
 
 
 def _gpu_entries(rng: random.Random, arch: str) -> list[dict]:
@@ -66,11 +99,17 @@ def _gpu_entries(rng: random.Random, arch: str) -> list[dict]:
     vendor, model, mem, mig, counts = rng.choice(models)
     count = rng.choice(counts)
     bus = rng.randrange(0x10, 0xE0)
-    return [{
-        "vendor": vendor, "model": model, "gpuCount": count, "memory": f"{mem} MiB",
-        "migCapable": mig, "migStrategy": "single" if mig and rng.random() < 0.3 else "",
-        "addresses": {f"{vendor.lower()}{i}": f"0000_{bus + i:02x}_00_0" for i in range(count)},
-    }]
+    return [
+        {
+            "vendor": vendor,
+            "model": model,
+            "gpuCount": count,
+            "memory": f"{mem} MiB",
+            "migCapable": mig,
+            "migStrategy": "single" if mig and rng.random() < 0.3 else "",
+            "addresses": {f"{vendor.lower()}{i}": f"0000_{bus + i:02x}_00_0" for i in range(count)},
+        }
+    ]
 
 
 def make_host(rng: random.Random, index: int, project_uid: str) -> Host:
@@ -96,33 +135,84 @@ def make_host(rng: random.Random, index: int, project_uid: str) -> Host:
     ip = f"10.{site_no}.{rng.randrange(0, 255)}.{rng.randrange(2, 254)}"
     mac = "00:50:56:" + ":".join(f"{rng.randrange(256):02x}" for _ in range(3))
     gateway = ip.rsplit(".", 1)[0] + ".1"
-    nics = [{"nicName": "enp1s0" if arch == "amd64" else "eth0", "ip": ip, "subnet": "255.255.255.0",
-             "gateway": gateway, "dns": [f"10.{site_no}.0.53"], "macAddr": mac, "isDefault": True}]
+    nics = [
+        {
+            "nicName": "enp1s0" if arch == "amd64" else "eth0",
+            "ip": ip,
+            "subnet": "255.255.255.0",
+            "gateway": gateway,
+            "dns": [f"10.{site_no}.0.53"],
+            "macAddr": mac,
+            "isDefault": True,
+        }
+    ]
     if rng.random() < 0.3:
-        nics.append({"nicName": "enp2s0", "ip": "", "subnet": "", "gateway": "", "dns": [],
-                     "macAddr": "00:50:56:" + ":".join(f"{rng.randrange(256):02x}" for _ in range(3)),
-                     "isDefault": False})
-    disks = [{"controller": "NVMe", "size": rng.choice((480, 960, 1920, 3840)), "vendor": "Samsung", "partitions": []}]
+        nics.append(
+            {
+                "nicName": "enp2s0",
+                "ip": "",
+                "subnet": "",
+                "gateway": "",
+                "dns": [],
+                "macAddr": "00:50:56:" + ":".join(f"{rng.randrange(256):02x}" for _ in range(3)),
+                "isDefault": False,
+            }
+        )
+    disks = [
+        {
+            "controller": "NVMe",
+            "size": rng.choice((480, 960, 1920, 3840)),
+            "vendor": "Samsung",
+            "partitions": [],
+        }
+    ]
     roll = rng.random()
     state, health, message = "ready", "healthy", ""
     if roll < 0.08:
         state = "unpaired"
     elif roll < 0.15:
-        health, message = "unhealthy", rng.choice(["edge host agent heartbeat missed", "disk pressure on /",
-                                                   "NTP not synchronised"])
+        health, message = (
+            "unhealthy",
+            rng.choice(["edge host agent heartbeat missed", "disk pressure on /", "NTP not synchronised"]),
+        )
     created, modified = _ts(rng)
     return Host(
-        uid=uid, name=uid, project_uid=project_uid, labels=labels, state=state, health=health,
-        health_message=message, arch=arch, cpu_cores=cores, memory_mb=memory_mb, gpus=gpus, nics=nics,
-        disks=disks, os={"family": "kairos-ubuntu", "version": "v3.2.4", "kernel": "Linux",
-                         "kernelVersion": "6.8.0-45-generic" if arch == "amd64" else "5.15.148-tegra"},
-        address=ip, mac=mac, created=created, modified=modified,
+        uid=uid,
+        name=uid,
+        project_uid=project_uid,
+        labels=labels,
+        state=state,
+        health=health,
+        health_message=message,
+        arch=arch,
+        cpu_cores=cores,
+        memory_mb=memory_mb,
+        gpus=gpus,
+        nics=nics,
+        disks=disks,
+        os={
+            "family": "kairos-ubuntu",
+            "version": "v3.2.4",
+            "kernel": "Linux",
+            "kernelVersion": "6.8.0-45-generic" if arch == "amd64" else "5.15.148-tegra",
+        },
+        address=ip,
+        mac=mac,
+        created=created,
+        modified=modified,
     )
 
 
 def _pack(rng: random.Random, name: str, tag: str, layer: str, kind: str = "spectro") -> dict:
-    return {"name": name, "tag": tag, "layer": layer, "type": kind, "packUid": _uid(rng),
-            "registryUid": "5eecc89d0b150045ae661cef", "values": f"# {name} {tag} values\npack:\n  namespace: {name}\n"}
+    return {
+        "name": name,
+        "tag": tag,
+        "layer": layer,
+        "type": kind,
+        "packUid": _uid(rng),
+        "registryUid": "5eecc89d0b150045ae661cef",
+        "values": f"# {name} {tag} values\npack:\n  namespace: {name}\n",
+    }
 
 
 def _profiles(rng: random.Random, project_uids: list[str]) -> list[Profile]:
@@ -141,28 +231,58 @@ def _profiles(rng: random.Random, project_uids: list[str]) -> list[Profile]:
     table = [
         ("edge-k3s-infra", "1.2.0", "edge-native", "infra", "tenant", None, [os_byoi, k3s, calico]),
         ("edge-k3s-infra", "1.3.0", "edge-native", "infra", "tenant", None, [os_byoi, k3s, calico]),
-        ("edge-k8s-gpu-full", "1.0.0", "edge-native", "cluster", "tenant", None,
-         [os_ubuntu, k8s, cilium, localpath, gpu_op]),
+        (
+            "edge-k8s-gpu-full",
+            "1.0.0",
+            "edge-native",
+            "cluster",
+            "tenant",
+            None,
+            [os_ubuntu, k8s, cilium, localpath, gpu_op],
+        ),
         ("nvidia-gpu-operator", "24.6.2", "edge-native", "add-on", "tenant", None, [gpu_op]),
         ("monitoring", "1.0.0", "all", "add-on", "tenant", None, [prom]),
         ("edge-private-gateway", "1.0.0", "edge-native", "system", "system", None, [os_byoi, k3s]),
-        ("aws-eks-full", "1.0.0", "eks", "cluster", "tenant", None, [("kubernetes-eks", "1.30", "k8s"), cilium]),
+        (
+            "aws-eks-full",
+            "1.0.0",
+            "eks",
+            "cluster",
+            "tenant",
+            None,
+            [("kubernetes-eks", "1.30", "k8s"), cilium],
+        ),
         ("vsphere-infra", "1.1.0", "vsphere", "infra", "tenant", None, [os_ubuntu, k8s, calico]),
         ("edge-rke2-infra", "2.0.0", "edge-native", "infra", "project", 0, [os_byoi, rke2, cilium]),
         ("kubeflow-addon", "1.9.0", "edge-native", "add-on", "project", 0, [kubeflow]),
-        ("retail-pos-full", "0.9.1", "edge-native", "cluster", "project", min(2, len(project_uids) - 1),
-         [os_ubuntu, k3s, calico, localpath]),
+        (
+            "retail-pos-full",
+            "0.9.1",
+            "edge-native",
+            "cluster",
+            "project",
+            min(2, len(project_uids) - 1),
+            [os_ubuntu, k3s, calico, localpath],
+        ),
     ]
     out = []
     for name, version, cloud, ptype, scope, pidx, packs in table:
         created, _ = _ts(rng, 400)
-        out.append(Profile(
-            uid=_uid(rng), name=name, version=version, cloud_type=cloud, type=ptype, scope=scope,
-            project_uid=project_uids[pidx] if pidx is not None else "",
-            packs=[_pack(rng, n, t, layer) for n, t, layer in packs], created=created,
-            labels={"team": "platform"} if scope == "tenant" else {},
-            variables=[dict(v) for v in PROFILE_VARIABLES.get(name, ())],
-        ))
+        out.append(
+            Profile(
+                uid=_uid(rng),
+                name=name,
+                version=version,
+                cloud_type=cloud,
+                type=ptype,
+                scope=scope,
+                project_uid=project_uids[pidx] if pidx is not None else "",
+                packs=[_pack(rng, n, t, layer) for n, t, layer in packs],
+                created=created,
+                labels={"team": "platform"} if scope == "tenant" else {},
+                variables=[dict(v) for v in PROFILE_VARIABLES.get(name, ())],
+            )
+        )
     return out
 
 
@@ -172,10 +292,10 @@ def seed_inventory(state: SimState, *, hosts: int = 60, seed: int = 1, projects:
     state.tenant_uid = _uid(rng)
     state.user_uid = _uid(rng)
     project_objs = []
-    for name in PROJECT_NAMES[:max(1, min(projects, len(PROJECT_NAMES)))]:
+    for name in PROJECT_NAMES[: max(1, min(projects, len(PROJECT_NAMES)))]:
         created, _ = _ts(rng, 500)
         project_objs.append(state.add_project(name, uid=_uid(rng), created=created))
-    weights = [0.7, 0.2, 0.1, 0.05, 0.05][:len(project_objs)]
+    weights = [0.7, 0.2, 0.1, 0.05, 0.05][: len(project_objs)]
     for i in range(hosts):
         project = rng.choices(project_objs, weights=weights)[0]
         host = make_host(rng, i, project.uid)
@@ -187,10 +307,13 @@ def seed_inventory(state: SimState, *, hosts: int = 60, seed: int = 1, projects:
         state.add_profile(profile)
 
     # Running clusters that hold some hosts ("in-use"), built from the first project's profiles.
-    infra = next(p for p in profiles if p.type == "infra" and p.cloud_type == "edge-native" and p.version == "1.3.0")
+    infra = next(
+        p for p in profiles if p.type == "infra" and p.cloud_type == "edge-native" and p.version == "1.3.0"
+    )
     addon = next(p for p in profiles if p.name == "nvidia-gpu-operator")
-    free = sorted((h for h in state.hosts.values() if h.state == "ready" and h.health == "healthy"),
-                  key=lambda h: h.uid)
+    free = sorted(
+        (h for h in state.hosts.values() if h.state == "ready" and h.health == "healthy"), key=lambda h: h.uid
+    )
     rng.shuffle(free)
     for n in range(min(40, hosts // 25)):
         size = rng.choice((1, 1, 2, 3))
@@ -201,16 +324,39 @@ def seed_inventory(state: SimState, *, hosts: int = 60, seed: int = 1, projects:
         for h in members:
             free.remove(h)
         created, _ = _ts(rng, 60)
-        when = datetime.strptime(created, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc).timestamp()
-        pools = [Pool(name="control-plane-pool", control_plane=True, host_uids=[members[0].uid],
-                      labels=["control-plane"], arch=first.arch)]
+        when = datetime.strptime(created, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()
+        pools = [
+            Pool(
+                name="control-plane-pool",
+                control_plane=True,
+                host_uids=[members[0].uid],
+                labels=["control-plane"],
+                arch=first.arch,
+            )
+        ]
         if len(members) > 1:
-            pools.append(Pool(name="worker-pool", control_plane=False, host_uids=[h.uid for h in members[1:]],
-                              labels=["worker"], arch=first.arch))
+            pools.append(
+                Pool(
+                    name="worker-pool",
+                    control_plane=False,
+                    host_uids=[h.uid for h in members[1:]],
+                    labels=["worker"],
+                    arch=first.arch,
+                )
+            )
         profile_uids = [infra.uid] + ([addon.uid] if any(h.gpus for h in members) else [])
-        state.add_cluster(Cluster(
-            uid=_uid(rng), name=f"edge-cluster-{n + 1:02d}", project_uid=first.project_uid,
-            labels={"env": rng.choice(["prod", "staging"])}, annotations={"description": "seeded"},
-            profile_uids=profile_uids, pools=pools, vip=f"10.99.{n // 250}.{n % 250 + 2}",
-            created_at=when, created=created, cloud_config_uid=_uid(rng),
-        ))
+        state.add_cluster(
+            Cluster(
+                uid=_uid(rng),
+                name=f"edge-cluster-{n + 1:02d}",
+                project_uid=first.project_uid,
+                labels={"env": rng.choice(["prod", "staging"])},
+                annotations={"description": "seeded"},
+                profile_uids=profile_uids,
+                pools=pools,
+                vip=f"10.99.{n // 250}.{n % 250 + 2}",
+                created_at=when,
+                created=created,
+                cloud_config_uid=_uid(rng),
+            )
+        )

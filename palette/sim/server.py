@@ -31,9 +31,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from ..ratelimit import PUBLISHED_LIMITS, DEFAULT_LIMIT, TokenBucket, prefix_of
+from ..ratelimit import DEFAULT_LIMIT, PUBLISHED_LIMITS, TokenBucket, prefix_of
 from ..spec import Spec, SpecViolation, load_spec, parameter_problems
-from .admin import PREFIX as ADMIN_PREFIX, Admin
+from .admin import PREFIX as ADMIN_PREFIX
+from .admin import Admin
 from .api import Api
 from .calls import ApiError, Call, Reply
 from .faults import FaultInjector, Faults
@@ -44,9 +45,16 @@ from .tls import TLSFiles, ensure_certificates
 log = logging.getLogger("palette.sim")
 
 #: Operations that run in tenant scope (ProjectUid is ignored there).
-TENANT_SCOPED = {"/v1/users/info", "/v1/projects/{uid}", "/v1/dashboard/projects/metadata", "/v1/apiKeys",
-                 "/v1/apiKeys/{uid}", "/v1/activations/system", "/v1/registries/metadata",
-                 "/v1/registries/pack/summary"}
+TENANT_SCOPED = {
+    "/v1/users/info",
+    "/v1/projects/{uid}",
+    "/v1/dashboard/projects/metadata",
+    "/v1/apiKeys",
+    "/v1/apiKeys/{uid}",
+    "/v1/activations/system",
+    "/v1/registries/metadata",
+    "/v1/registries/pack/summary",
+}
 #: Tenant-scoped operations whose ACL needs a tenant role (palette-sdk-go calls project CRUD "ACL scoped
 #: to tenant only"): a key whose user has only project roles gets 403 there. Listing project metadata and
 #: the user's own info work for any user; the listing shows only the projects the user has a role in.
@@ -54,13 +62,28 @@ TENANT_ROLE_ONLY = {"/v1/projects/{uid}"}
 #: Paths outside the subset that real Palette answers with 405 for GET (list endpoints became POST).
 POST_ONLY_EXTRA = {"/v1/edgehosts", "/v1/projects"}
 #: Operations that only read (a malformed-body fault may garble them without losing a write).
-READ_POSTS = {"/v1/dashboard/edgehosts/search", "/v1/dashboard/clusterprofiles",
-              "/v1/spectroclusters/edge-native/validate", "/v1/dashboard/spectroclusters/search"}
+READ_POSTS = {
+    "/v1/dashboard/edgehosts/search",
+    "/v1/dashboard/clusterprofiles",
+    "/v1/spectroclusters/edge-native/validate",
+    "/v1/dashboard/spectroclusters/search",
+}
 
 # go-openapi validation codes (github.com/go-openapi/errors schema.go).
-_GO_CODES = {"type": 601, "required": 602, "maxLength": 603, "minLength": 604, "pattern": 605, "enum": 606,
-             "multipleOf": 607, "maximum": 608, "minimum": 609, "uniqueItems": 610, "maxItems": 611,
-             "minItems": 612}
+_GO_CODES = {
+    "type": 601,
+    "required": 602,
+    "maxLength": 603,
+    "minLength": 604,
+    "pattern": 605,
+    "enum": 606,
+    "multipleOf": 607,
+    "maximum": 608,
+    "minimum": 609,
+    "uniqueItems": 610,
+    "maxItems": 611,
+    "minItems": 612,
+}
 
 
 @dataclass
@@ -80,7 +103,7 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], sim: "Simulator", ssl_context: ssl.SSLContext | None):
+    def __init__(self, address: tuple[str, int], sim: Simulator, ssl_context: ssl.SSLContext | None):
         self.sim = sim
         self.ssl_context = ssl_context
         self.connections: set[socket.socket] = set()
@@ -150,15 +173,34 @@ class Simulator:
     activation) and ``registries`` (names of the tenant's pack registries, see ``state.make_registries``).
     """
 
-    def __init__(self, *, hosts: int = 60, seed: int = 1, projects: int = 3, api_key: str | None = None,
-                 host: str = "127.0.0.1", port: int = 0, tls: bool = True, tls_dir: str | Path | None = None,
-                 faults: str | None = None, timings: Timings | None = None, rate_limit: bool = True,
-                 rate_burst_seconds: float = 5.0, validate: bool = False, spec: Spec | None = None,
-                 license_state: str = "Active", registries: list[str] | None = None):
+    def __init__(
+        self,
+        *,
+        hosts: int = 60,
+        seed: int = 1,
+        projects: int = 3,
+        api_key: str | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        tls: bool = True,
+        tls_dir: str | Path | None = None,
+        faults: str | None = None,
+        timings: Timings | None = None,
+        rate_limit: bool = True,
+        rate_burst_seconds: float = 5.0,
+        validate: bool = False,
+        spec: Spec | None = None,
+        license_state: str = "Active",
+        registries: list[str] | None = None,
+    ):
         self.seed = seed
         self.api_key = api_key or "sim-" + secrets.token_urlsafe(24)
-        self.state = SimState(api_key=self.api_key, timings=timings, license_state=license_state,
-                              registries=make_registries(registries) if registries is not None else None)
+        self.state = SimState(
+            api_key=self.api_key,
+            timings=timings,
+            license_state=license_state,
+            registries=make_registries(registries) if registries is not None else None,
+        )
         seed_inventory(self.state, hosts=hosts, seed=seed, projects=projects)
         self.spec = spec or load_spec()
         self.api = Api(self.state)
@@ -181,7 +223,7 @@ class Simulator:
 
     # -- lifecycle --------------------------------------------------------------------------
 
-    def start(self) -> "Simulator":
+    def start(self) -> Simulator:
         """Start serving in a background thread; returns self."""
         context = None
         if self._tls:
@@ -193,8 +235,9 @@ class Simulator:
             context.minimum_version = ssl.TLSVersion.TLSv1_2
             context.load_cert_chain(self.tls_files.server_cert, self.tls_files.server_key)
         self._server = _Server(self._bind, self, context)
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
-                                        name="palette-sim", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name="palette-sim", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -219,7 +262,7 @@ class Simulator:
             self._tmp = None
             self._tls_dir = None
 
-    def __enter__(self) -> "Simulator":
+    def __enter__(self) -> Simulator:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
@@ -257,13 +300,21 @@ class Simulator:
         """Replace the fault injection spec (None or "" clears it)."""
         self.faults.set(Faults.parse(spec))
 
-    def fail_next_create(self, status: int = 500, code: str = "InternalError", message: str = "",
-                         stage: str = "") -> None:
+    def fail_next_create(
+        self, status: int = 500, code: str = "InternalError", message: str = "", stage: str = ""
+    ) -> None:
         """Make the next cluster create fail: with an HTTP error, ``stage="provisioning"`` (created, never gets
         past Provisioning) or ``stage="answer"`` (created, then the connection drops before the answer)."""
         with self.state.lock:
-            self.state.fail_next_create = {"stage": stage} if stage else {
-                "status": status, "code": code, "message": message or "failed to create the cluster (simulated)"}
+            self.state.fail_next_create = (
+                {"stage": stage}
+                if stage
+                else {
+                    "status": status,
+                    "code": code,
+                    "message": message or "failed to create the cluster (simulated)",
+                }
+            )
 
     def seen(self, prefix: str | None = None) -> list[SeenRequest]:
         """Requests served so far (optionally only one rate-limit prefix, e.g. ``/v1/dashboard``)."""
@@ -277,8 +328,12 @@ class Simulator:
         for r in self.seen():
             by_status[str(r.status)] += 1
             by_prefix[r.prefix] += 1
-        return {"requests": sum(by_status.values()), "byStatus": dict(by_status), "byPrefix": dict(by_prefix),
-                "violations": len(self.violations)}
+        return {
+            "requests": sum(by_status.values()),
+            "byStatus": dict(by_status),
+            "byPrefix": dict(by_prefix),
+            "violations": len(self.violations),
+        }
 
     # -- request handling -------------------------------------------------------------------
 
@@ -306,8 +361,12 @@ class Simulator:
                 return
             if fault is not None:
                 headers = {"Retry-After": "1"} if fault == 503 else {}
-                raise ApiError(int(fault), "InjectedFault" if fault != 429 else "TooManyRequests",
-                               f"simulated HTTP {fault}", headers)
+                raise ApiError(
+                    int(fault),
+                    "InjectedFault" if fault != 429 else "TooManyRequests",
+                    f"simulated HTTP {fault}",
+                    headers,
+                )
             self._rate_limit(client, prefix)
             self._authenticate(h)
             reply, template = self._route(h.command, path, query, raw, h)
@@ -315,30 +374,52 @@ class Simulator:
             reply = Reply(status=exc.status, body=exc.body(), headers=exc.headers)
         except Exception as exc:  # a simulator bug must not kill the connection thread silently
             log.exception("simulator error on %s %s", h.command, path)
-            reply = Reply(status=500, body={"code": "InternalError", "message": f"simulator error: {exc}",
-                                            "ref": secrets.token_hex(32)})
+            reply = Reply(
+                status=500,
+                body={
+                    "code": "InternalError",
+                    "message": f"simulator error: {exc}",
+                    "ref": secrets.token_hex(32),
+                },
+            )
         if self.validate and template:
             self._check_response(h.command, template, reply)
-        if template and reply.status < 400 and (reply.lost or (h.command != "GET" and template not in READ_POSTS
-                                                              and self.faults.lost())):
+        if (
+            template
+            and reply.status < 400
+            and (reply.lost or (h.command != "GET" and template not in READ_POSTS and self.faults.lost()))
+        ):
             # The work is done, the answer never arrives: the client cannot tell whether it was.
             self._record(h.command, path, prefix, 0, client)
             self._reset(h)
             return
         body = self._encode(reply)
-        if (reply.status == 200 and template and (h.command == "GET" or template in READ_POSTS)
-                and reply.content_type == "application/json" and self.faults.malformed()):
+        if (
+            reply.status == 200
+            and template
+            and (h.command == "GET" or template in READ_POSTS)
+            and reply.content_type == "application/json"
+            and self.faults.malformed()
+        ):
             body = body[: max(1, len(body) // 3)]
         self._record(h.command, path, prefix, reply.status, client)
         self._send(h, reply, body)
 
-    def _route(self, method: str, path: str, query: dict[str, str], raw: bytes, h: _Handler) -> tuple[Reply, str]:
+    def _route(
+        self, method: str, path: str, query: dict[str, str], raw: bytes, h: _Handler
+    ) -> tuple[Reply, str]:
         found = self.spec.find(method, path)
         if found is None:
-            allowed = self.spec.allowed_methods(path) or (["POST"] if path.rstrip("/") in POST_ONLY_EXTRA else [])
+            allowed = self.spec.allowed_methods(path) or (
+                ["POST"] if path.rstrip("/") in POST_ONLY_EXTRA else []
+            )
             if allowed:
-                raise ApiError(405, 405, f"method {method} is not allowed, but [{','.join(allowed)}] are",
-                               {"Allow": ",".join(allowed)})
+                raise ApiError(
+                    405,
+                    405,
+                    f"method {method} is not allowed, but [{','.join(allowed)}] are",
+                    {"Allow": ",".join(allowed)},
+                )
             raise ApiError(404, 404, f"path {path} was not found")
         op, params = found
         declared = op.query_parameters()
@@ -360,18 +441,36 @@ class Simulator:
         policy = self.state.keys[h.headers.get("ApiKey")]
         read_only = policy.read_only
         if op.template in TENANT_ROLE_ONLY and policy.projects is not None:
-            raise ApiError(403, "Forbidden", "Permission denied: the user has only project roles; this operation "
-                                             "needs a tenant role")
+            raise ApiError(
+                403,
+                "Forbidden",
+                "Permission denied: the user has only project roles; this operation needs a tenant role",
+            )
         if op.template not in TENANT_SCOPED:
-            project_uid = h.headers.get("ProjectUid") or query.get("ProjectUid") or query.get("projectUid") or None
+            project_uid = (
+                h.headers.get("ProjectUid") or query.get("ProjectUid") or query.get("projectUid") or None
+            )
             if project_uid is not None:
                 if project_uid not in self.state.projects:
                     raise ApiError(404, "ResourceNotFound", f"Project '{project_uid}' not found")
                 if policy.projects is not None and project_uid not in policy.projects:
-                    raise ApiError(403, "Forbidden", f"Permission denied: the user has no role in project "
-                                                     f"'{self.state.projects[project_uid].name}'")
-        call = Call(method=method, path=path, template=op.template, params=params, query=query, body=body,
-                    project_uid=project_uid, read_only=read_only, key_projects=policy.projects)
+                    raise ApiError(
+                        403,
+                        "Forbidden",
+                        f"Permission denied: the user has no role in project "
+                        f"'{self.state.projects[project_uid].name}'",
+                    )
+        call = Call(
+            method=method,
+            path=path,
+            template=op.template,
+            params=params,
+            query=query,
+            body=body,
+            project_uid=project_uid,
+            read_only=read_only,
+            key_projects=policy.projects,
+        )
         return self.api.handle(call), op.template
 
     @staticmethod
@@ -385,9 +484,13 @@ class Simulator:
             if number is None and not (kind == "boolean" and value.lower() in ("true", "false")):
                 return ApiError(422, 601, f'{name} in query must be of type {kind}: "{value}"')
             if number is not None and "maximum" in param and number > param["maximum"]:
-                return ApiError(422, 608, f"{name} in query should be less than or equal to {param['maximum']}")
+                return ApiError(
+                    422, 608, f"{name} in query should be less than or equal to {param['maximum']}"
+                )
             if number is not None and "minimum" in param and number < param["minimum"]:
-                return ApiError(422, 609, f"{name} in query should be greater than or equal to {param['minimum']}")
+                return ApiError(
+                    422, 609, f"{name} in query should be greater than or equal to {param['minimum']}"
+                )
         return ApiError(422, 606, f"{name} in query should be one of {param.get('enum')}")
 
     @staticmethod
@@ -424,13 +527,17 @@ class Simulator:
         if bucket is None:
             with self._lock:
                 rate = PUBLISHED_LIMITS.get(prefix, DEFAULT_LIMIT)
-                bucket = self._buckets.setdefault(key, TokenBucket(rate, capacity=rate * self.rate_burst_seconds))
+                bucket = self._buckets.setdefault(
+                    key, TokenBucket(rate, capacity=rate * self.rate_burst_seconds)
+                )
         taken, _ = bucket.try_take()
         if not taken:
             # Palette's docs say only "retry after a few moments": no Retry-After header is documented
             # (librarium api-docs/1-introduction.md, Rate Limits; palette-api.md §6.2), and palette-sdk-go
             # api/apiutil/retry/retry.go ignores it. A client must back off on its own.
-            raise ApiError(429, "TooManyRequests", f"Too many requests on {prefix}; retry after a few moments")
+            raise ApiError(
+                429, "TooManyRequests", f"Too many requests on {prefix}; retry after a few moments"
+            )
 
     def _check_response(self, method: str, template: str, reply: Reply) -> None:
         try:

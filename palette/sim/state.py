@@ -21,13 +21,13 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 
 def now_iso(t: float | None = None) -> str:
     """RFC 3339 with milliseconds and Z, as Palette writes timestamps."""
-    d = datetime.fromtimestamp(time.time() if t is None else t, tz=timezone.utc)
+    d = datetime.fromtimestamp(time.time() if t is None else t, tz=UTC)
     return d.strftime("%Y-%m-%dT%H:%M:%S.") + f"{d.microsecond // 1000:03d}Z"
 
 
@@ -119,7 +119,9 @@ class Host:
     created: str = ""
     modified: str = ""
     cluster: tuple[str, str] | None = None  # (uid, name) of the cluster using it
-    assigned_at: float = 0.0  # when it was put in use (its inUseClusters shows the cluster Timings.in_use_lag later)
+    assigned_at: float = (
+        0.0  # when it was put in use (its inUseClusters shows the cluster Timings.in_use_lag later)
+    )
 
     @property
     def tag_strings(self) -> list[str]:
@@ -179,7 +181,9 @@ class Cluster:
     cloud_config: dict = field(default_factory=dict)  # spec.cloudConfig of the create body
     variables: dict[str, dict[str, str]] = field(default_factory=dict)  # profile uid -> name -> value
     pack_values: dict[str, list[dict]] = field(default_factory=dict)  # profile uid -> packValues as sent
-    events: list[tuple[float, str, str, str]] = field(default_factory=list)  # (time, severity, reason, message)
+    events: list[tuple[float, str, str, str]] = field(
+        default_factory=list
+    )  # (time, severity, reason, message)
 
     @property
     def host_uids(self) -> list[str]:
@@ -217,8 +221,16 @@ def make_registries(names: list[str] | tuple[str, ...]) -> list[Registry]:
         system = name in DEFAULT_REGISTRIES
         private = flag == "private" if flag in ("private", "public") else not system
         slug = name.lower().replace(" ", "-")
-        out.append(Registry(uid=new_uid(), name=name, scope="system" if system else "tenant", private=private,
-                            default=i == 0, endpoint=f"https://{slug}.registry.example.com"))
+        out.append(
+            Registry(
+                uid=new_uid(),
+                name=name,
+                scope="system" if system else "tenant",
+                private=private,
+                default=i == 0,
+                endpoint=f"https://{slug}.registry.example.com",
+            )
+        )
     return out
 
 
@@ -229,9 +241,17 @@ class SimState:
     registries of the tenant.
     """
 
-    def __init__(self, *, api_key: str, timings: Timings | None = None, org_name: str = "PaletteAI Demo",
-                 tenant_uid: str | None = None, user_uid: str | None = None, license_state: str = "Active",
-                 registries: list[Registry] | None = None):
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        timings: Timings | None = None,
+        org_name: str = "PaletteAI Demo",
+        tenant_uid: str | None = None,
+        user_uid: str | None = None,
+        license_state: str = "Active",
+        registries: list[Registry] | None = None,
+    ):
         self.lock = threading.RLock()
         self.version = 0
         self.timings = timings or Timings()
@@ -277,8 +297,11 @@ class SimState:
         now = time.time()
         # A trial ends 30 days after installation; an Inactive Palette is past it (librarium, see LICENSE_STATES).
         self.license_state = license_state
-        self.license_expires = {"Active": "", "Pending": now_iso(now + 30 * 86400),
-                                "Inactive": now_iso(now - 86400)}[license_state]
+        self.license_expires = {
+            "Active": "",
+            "Pending": now_iso(now + 30 * 86400),
+            "Inactive": now_iso(now - 86400),
+        }[license_state]
 
     # -- projects and keys --------------------------------------------------------------------
 
@@ -290,12 +313,25 @@ class SimState:
             self.touch()
             return project
 
-    def add_key(self, key: str, *, projects: list[str] | None = None, read_only: bool = False, name: str = "",
-                expiry: str = "", active: bool = True) -> None:
+    def add_key(
+        self,
+        key: str,
+        *,
+        projects: list[str] | None = None,
+        read_only: bool = False,
+        name: str = "",
+        expiry: str = "",
+        active: bool = True,
+    ) -> None:
         """Accept another API key, optionally limited to some projects or to reads, expiring or inactive."""
         with self.lock:
-            self.keys[key] = KeyPolicy(projects=set(projects) if projects is not None else None, read_only=read_only,
-                                       name=name or f"key-{len(self.keys) + 1}", expiry=expiry, active=active)
+            self.keys[key] = KeyPolicy(
+                projects=set(projects) if projects is not None else None,
+                read_only=read_only,
+                name=name or f"key-{len(self.keys) + 1}",
+                expiry=expiry,
+                active=active,
+            )
 
     # -- hosts --------------------------------------------------------------------------------
 
@@ -318,9 +354,18 @@ class SimState:
             del self.hosts[uid]
             self.touch()
 
-    def update_host(self, uid: str, *, labels: dict[str, str] | None = None, add_labels: dict[str, str] | None = None,
-                    remove_labels: list[str] | None = None, state: str | None = None, health: str | None = None,
-                    health_message: str | None = None, name: str | None = None) -> Host:
+    def update_host(
+        self,
+        uid: str,
+        *,
+        labels: dict[str, str] | None = None,
+        add_labels: dict[str, str] | None = None,
+        remove_labels: list[str] | None = None,
+        state: str | None = None,
+        health: str | None = None,
+        health_message: str | None = None,
+        name: str | None = None,
+    ) -> Host:
         """Change a host's tags, state or health (KeyError if unknown, ValueError if invalid)."""
         with self.lock:
             host = self.hosts[uid]
@@ -336,8 +381,11 @@ class SimState:
                 if health not in ("healthy", "unhealthy"):
                     raise ValueError(f"health must be healthy or unhealthy, not {health!r}")
                 host.health = health
-                host.health_message = health_message if health_message is not None else (
-                    "" if health == "healthy" else "edge host agent heartbeat missed")
+                host.health_message = (
+                    health_message
+                    if health_message is not None
+                    else ("" if health == "healthy" else "edge host agent heartbeat missed")
+                )
             if labels is not None:
                 host.labels = {str(k): str(v) for k, v in labels.items()}
             for k, v in (add_labels or {}).items():
@@ -361,8 +409,11 @@ class SimState:
 
     def visible_profiles(self, project_uid: str | None) -> list[Profile]:
         """Profiles a scope sees: system and tenant ones, plus the project's own in project scope."""
-        return [p for p in self.profiles.values()
-                if p.scope in ("system", "tenant") or (project_uid and p.project_uid == project_uid)]
+        return [
+            p
+            for p in self.profiles.values()
+            if p.scope in ("system", "tenant") or (project_uid and p.project_uid == project_uid)
+        ]
 
     # -- clusters -----------------------------------------------------------------------------
 
@@ -426,8 +477,11 @@ class SimState:
         """Whether the cluster's kubeconfig exists: Running for ``Timings.kubeconfig_lag``."""
         now = time.time() if now is None else now
         running = self.running_since(cluster)
-        return (self.cluster_state(cluster, now) == "Running" and running is not None
-                and now - running >= self.timings.kubeconfig_lag)
+        return (
+            self.cluster_state(cluster, now) == "Running"
+            and running is not None
+            and now - running >= self.timings.kubeconfig_lag
+        )
 
     def cluster_health(self, cluster: Cluster, now: float | None = None) -> str:
         """Overview health: Healthy when Running, UnHealthy when stuck by a failure, else empty."""
@@ -446,8 +500,10 @@ class SimState:
             return f"cluster '{cluster.name}' is not being deleted; delete it first, force delete comes later"
         if now - cluster.delete_at < after:
             left = after - (now - cluster.delete_at)
-            return (f"cluster '{cluster.name}' can be force deleted after {after / 60:g} minutes in Deleting "
-                    f"({left:.0f} seconds left)")
+            return (
+                f"cluster '{cluster.name}' can be force deleted after {after / 60:g} minutes in Deleting "
+                f"({left:.0f} seconds left)"
+            )
         return ""
 
     def request_delete(self, uid: str, force: bool, now: float | None = None) -> None:
@@ -489,8 +545,10 @@ class SimState:
                 "hostsByState": by_state,
                 "unhealthyHosts": sum(1 for h in self.hosts.values() if h.health == "unhealthy"),
                 "profiles": len(self.profiles),
-                "clusters": [{"uid": c.uid, "name": c.name, "state": self.cluster_state(c)}
-                             for c in self.clusters.values()],
+                "clusters": [
+                    {"uid": c.uid, "name": c.name, "state": self.cluster_state(c)}
+                    for c in self.clusters.values()
+                ],
                 "stuckContinue": self.stuck_continue,
                 "failNextCreate": self.fail_next_create,
                 "license": self.license_state,

@@ -1,4 +1,5 @@
 """Browser tests (Playwright, Debian's Chromium) and their one shared step: logging in."""
+
 from __future__ import annotations
 
 from tests.conftest import PASSWORD

@@ -1,4 +1,5 @@
 """The inventory grid in Chromium: filter, select hosts, preview a tag edit, apply it."""
+
 from __future__ import annotations
 
 import pytest
@@ -23,13 +24,29 @@ def test_it_filters_the_grid_and_edits_a_tag_with_preview(live_server, page, wor
     page.select_option("select[name=arch]", "amd64")
     page.wait_for_url("**arch=amd64**")
     rows = page.locator("table.hosts tbody tr")
-    expected = EdgeHost.objects.filter(project=connected_project, gone=False, eligible=False, architecture="amd64").count()
+    expected = EdgeHost.objects.filter(
+        project=connected_project, gone=False, eligible=False, architecture="amd64"
+    ).count()
     assert rows.count() == min(expected, 50)
 
     # Pick an untagged, ready, healthy host and add the discovery tag.
-    target = EdgeHost.objects.filter(project=connected_project, state="ready", health="healthy", eligible=False,
-                                     architecture="amd64", cpu_cores__gt=0, memory_mib__gt=0).exclude(tags__has_key="palette.ai").order_by("name").first()
-    assert target is not None and target.reasons == ["missing tag palette.ai=true — add it under stylus.site.tags in user-data or in Palette's Edge Host grid"], target and target.reasons
+    target = (
+        EdgeHost.objects.filter(
+            project=connected_project,
+            state="ready",
+            health="healthy",
+            eligible=False,
+            architecture="amd64",
+            cpu_cores__gt=0,
+            memory_mib__gt=0,
+        )
+        .exclude(tags__has_key="palette.ai")
+        .order_by("name")
+        .first()
+    )
+    assert target is not None and target.reasons == [
+        "missing tag palette.ai=true — add it under stylus.site.tags in user-data or in Palette's Edge Host grid"
+    ], target and target.reasons
     page.fill("input[name=q]", target.uid)
     page.press("input[name=q]", "Enter")
     page.wait_for_url(f"**q={target.uid}**")

@@ -1,4 +1,5 @@
 """The whole onboarding wizard in Chromium, against a live server, the Palette simulator over HTTPS and a real Celery worker."""
+
 from __future__ import annotations
 
 import re
@@ -89,7 +90,9 @@ def test_it_walks_the_whole_wizard(live_server, page, palette_sim, celery_worker
     # The back button and a reload show the saved credentials (never the key), and the wizard resumes.
     page.go_back()
     page.wait_for_url(re.compile(r"/palette/$"))
-    page.wait_for_selector("#palette-form")  # htmx fetches the step afresh from the server (no snapshot is kept)
+    page.wait_for_selector(
+        "#palette-form"
+    )  # htmx fetches the step afresh from the server (no snapshot is kept)
     assert page.input_value("#id_host_url") == palette_sim.url
     page.reload()
     assert page.input_value("#id_host_url") == palette_sim.url

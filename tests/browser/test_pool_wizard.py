@@ -1,4 +1,5 @@
 """The Compute Pool wizard in Chromium to a Ready pool: live server, the simulator over HTTPS, a real Celery worker on Redis."""
+
 from __future__ import annotations
 
 import re
@@ -10,15 +11,21 @@ from compute.discovery import run_discovery
 from compute.models import ClusterProfile, ComputePool, DiscoveryRun, ProfileBundle, ProfileSync
 from compute.profiles import sync_profiles
 from palette.sim import Timings
-from tests.compute.pool_fixtures import ED25519
 from tests.browser import log_in
+from tests.compute.pool_fixtures import ED25519
 from tests.conftest import require_services, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 # The worker is a separate process: it reads its pool timings from the environment (as in test_pool_worker).
-WORKER_ENV = {"POOL_POLL_INTERVAL": "1", "POOL_RETRY_BASE": "1", "POOL_RESUME_GRACE": "1", "POOL_STEP_BUDGET": "5",
-              "POOL_RELEASE_WAIT": "20", "POOL_PROVISION_TIMEOUT": "120"}
+WORKER_ENV = {
+    "POOL_POLL_INTERVAL": "1",
+    "POOL_RETRY_BASE": "1",
+    "POOL_RESUME_GRACE": "1",
+    "POOL_STEP_BUDGET": "5",
+    "POOL_RELEASE_WAIT": "20",
+    "POOL_PROVISION_TIMEOUT": "120",
+}
 
 
 @pytest.fixture
@@ -37,15 +44,25 @@ def type_into(page, selector: str, text: str) -> None:
     page.locator(selector).press_sequentially(text)
 
 
-def test_it_runs_the_wizard_to_a_ready_pool(live_server, page, world, connected_project, sim, worker_settings, celery_worker_process):
+def test_it_runs_the_wizard_to_a_ready_pool(
+    live_server, page, world, connected_project, sim, worker_settings, celery_worker_process
+):
     require_services()
-    assert run_discovery(DiscoveryRun.objects.create(project=connected_project, trigger="test")).status == "succeeded"
+    assert (
+        run_discovery(DiscoveryRun.objects.create(project=connected_project, trigger="test")).status
+        == "succeeded"
+    )
     assert sync_profiles(ProfileSync.objects.create(project=connected_project)).status == "succeeded"
     base = ClusterProfile.objects.get(project=connected_project, name="edge-k3s-infra", version="1.3.0")
     wizard = f"{live_server.url}/tenants/acme/projects/research/compute/pools/new/"
 
-    log_in(page, live_server, "editor", next_path="/tenants/acme/projects/research/compute/pools/new/",
-           lands=wizard.removeprefix(live_server.url))
+    log_in(
+        page,
+        live_server,
+        "editor",
+        next_path="/tenants/acme/projects/research/compute/pools/new/",
+        lands=wizard.removeprefix(live_server.url),
+    )
 
     # General: a bad name first; the message shows and nothing moves on.
     page.fill("#id_name", "Browser_Pool")
@@ -64,7 +81,9 @@ def test_it_runs_the_wizard_to_a_ready_pool(live_server, page, world, connected_
     page.select_option("#id_bundle-base", base.uid)
     page.click("#create-bundle")
     page.wait_for_selector("text=Profile bundle edge-infra created.")
-    assert ProfileBundle.objects.get(project=connected_project, name="edge-infra").profiles[0]["uid"] == base.uid
+    assert (
+        ProfileBundle.objects.get(project=connected_project, name="edge-infra").profiles[0]["uid"] == base.uid
+    )
     assert page.locator("#id_bundle").input_value() == "edge-infra"
     page.click("#wizard-next")
     page.wait_for_url(wizard + "variables/")
@@ -108,8 +127,13 @@ def test_it_runs_the_wizard_to_a_ready_pool(live_server, page, world, connected_
 
     # The real worker provisions it against the simulator; the page's timeline polls until Ready.
     log = celery_worker_process.log_path
-    pool = wait_for(lambda: ComputePool.objects.filter(pk=pool.pk, status__in=(ComputePool.READY, ComputePool.FAILED)).first(),
-                    timeout=90, message="the pool to be Ready")
+    pool = wait_for(
+        lambda: ComputePool.objects.filter(
+            pk=pool.pk, status__in=(ComputePool.READY, ComputePool.FAILED)
+        ).first(),
+        timeout=90,
+        message="the pool to be Ready",
+    )
     assert pool.status == ComputePool.READY, pool.failure_message + log.read_text()[-3000:]
     page.wait_for_selector(".badge-ok:has-text('Ready')", timeout=15_000)
     assert pool.kubeconfig_kind == "admin"

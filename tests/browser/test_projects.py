@@ -58,8 +58,10 @@ def test_deleting_a_project_asks_first_and_does_nothing_when_cancelled(live_serv
     page.once("dialog", lambda dialog: answer(dialog, False))
     page.click("text=Delete project")
     page.wait_for_timeout(300)  # a submitted form would be navigating by now
-    assert asked == ["Delete project vision with its Settings, Secrets (also in Kubernetes) and profile bundles? "
-                     "Refused while a compute pool is not Deleted."]
+    assert asked == [
+        "Delete project vision with its Settings, Secrets (also in Kubernetes) and profile bundles? "
+        "Refused while a compute pool is not Deleted."
+    ]
     assert page.url.endswith("/tenants/acme/projects/vision/")
     assert Project.objects.filter(name="vision").exists()
 

@@ -1,4 +1,5 @@
 """Shared helpers for the compute pool tests: a fast simulator, a discovered project with a bundle, a step driver."""
+
 from __future__ import annotations
 
 import time
@@ -6,19 +7,21 @@ import time
 import pytest
 
 from compute.discovery import run_discovery
-from core.tasks import create_or_active
 from compute.models import ComputePool, DiscoveryRun, ProfileBundle, ProfileSync
 from compute.pools import parse_spec
 from compute.profiles import sync_profiles
 from compute.provisioning import create_pool, run_step
+from core.tasks import create_or_active
 from palette.sim import Timings
 from palette.sim.state import Host as SimHost
 
 # Palette's phases and lags, shortened alike: the kubeconfig is an empty file (hasKubeConfig false) for 0.3 s after Running.
 FAST = Timings(pending=0.2, provisioning=0.5, deleting=0.4, deleted_visible=0.4, kubeconfig_lag=0.3)
 ED25519 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINAHXoGk/WyTafdG7JGQiDJkse1qdCdUhcnDzMQwUvKA admin@example.com"
-RSA_1024 = ("ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQDEu+lp6hsSOzWz5qEFLHpNMutwYuwhLz4lxn7RTHlJ/JkSIyMVlIQ7ILbQiuCI2BeP1GSzX0Iroj"
-            "Fd7yHNEWl95FOQcTp2QYPmiYN1mSDZQ0RKAlUFMLwZS1VL5nHPlqTkeDB/6IWVJDNgmBZPskLPqTN4v+AGM04jFkZVDJi+HQ== old@example.com")
+RSA_1024 = (
+    "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQDEu+lp6hsSOzWz5qEFLHpNMutwYuwhLz4lxn7RTHlJ/JkSIyMVlIQ7ILbQiuCI2BeP1GSzX0Iroj"
+    "Fd7yHNEWl95FOQcTp2QYPmiYN1mSDZQ0RKAlUFMLwZS1VL5nHPlqTkeDB/6IWVJDNgmBZPskLPqTN4v+AGM04jFkZVDJi+HQ== old@example.com"
+)
 
 
 def fast_pool_settings(settings) -> None:
@@ -37,28 +40,57 @@ def discover(project):
     return run
 
 
-def make_bundle(project, name: str = "edge-infra", profile_name: str = "edge-k3s-infra", version: str = "1.3.0") -> ProfileBundle:
+def make_bundle(
+    project, name: str = "edge-infra", profile_name: str = "edge-k3s-infra", version: str = "1.3.0"
+) -> ProfileBundle:
     from compute.models import ClusterProfile
 
     if not ClusterProfile.objects.filter(project=project).exists():
         assert sync_profiles(ProfileSync.objects.create(project=project)).status == "succeeded"
     base = ClusterProfile.objects.get(project=project, name=profile_name, version=version)
-    return ProfileBundle.objects.create(project=project, name=name, bundle_type="Infrastructure", version="1",
-                                        profiles=[{"uid": base.uid, "name": base.name, "version": base.version, "type": base.profile_type}])
+    return ProfileBundle.objects.create(
+        project=project,
+        name=name,
+        bundle_type="Infrastructure",
+        version="1",
+        profiles=[{"uid": base.uid, "name": base.name, "version": base.version, "type": base.profile_type}],
+    )
 
 
-def manifest_spec(*, cp: dict | None = None, workers: list | None = None, vip: str = "10.20.99.10", bundle: str = "edge-infra",
-                  variant: str = "dedicated", cp_groups: dict | None = None, worker_groups: dict | None = None,
-                  ssh_keys: list | None = None, policy: str = "delete") -> dict:
+def manifest_spec(
+    *,
+    cp: dict | None = None,
+    workers: list | None = None,
+    vip: str = "10.20.99.10",
+    bundle: str = "edge-infra",
+    variant: str = "dedicated",
+    cp_groups: dict | None = None,
+    worker_groups: dict | None = None,
+    ssh_keys: list | None = None,
+    policy: str = "delete",
+) -> dict:
     return {
         "profileBundleRef": {"name": bundle},
         "clusterVariant": {
             "controlPlaneResourceGroups": cp_groups if cp_groups is not None else {"palette.ai": "true"},
             "workerResourceGroups": worker_groups if worker_groups is not None else {"palette.ai": "true"},
-            variant: {"paletteClusterDeploymentConfig": {"cloudType": "edge-native", "vip": vip, "nodePoolRequirements": {
-                "controlPlanePool": cp or {"nodeCount": 1, "workerNodeEligible": True, "architecture": "amd64",
-                                           "cpu": {"cpuCount": 4}, "memory": {"memoryMiB": 8192}},
-                "workerPools": workers or []}}},
+            variant: {
+                "paletteClusterDeploymentConfig": {
+                    "cloudType": "edge-native",
+                    "vip": vip,
+                    "nodePoolRequirements": {
+                        "controlPlanePool": cp
+                        or {
+                            "nodeCount": 1,
+                            "workerNodeEligible": True,
+                            "architecture": "amd64",
+                            "cpu": {"cpuCount": 4},
+                            "memory": {"memoryMiB": 8192},
+                        },
+                        "workerPools": workers or [],
+                    },
+                }
+            },
         },
         "sshKeys": [ED25519] if ssh_keys is None else ssh_keys,
         "deletionPolicy": policy,
@@ -99,8 +131,15 @@ def drive(pool: ComputePool, timeout: float = 30.0, until=None) -> ComputePool:
 
 
 def add_host(sim, uid: str, **kwargs) -> SimHost:
-    values = dict(uid=uid, name=uid, project_uid=sim.project_uids[0], labels={"palette.ai": "true"}, cpu_cores=8, memory_mb=16384,
-                  address="10.50.0.10")
+    values = dict(
+        uid=uid,
+        name=uid,
+        project_uid=sim.project_uids[0],
+        labels={"palette.ai": "true"},
+        cpu_cores=8,
+        memory_mb=16384,
+        address="10.50.0.10",
+    )
     values.update(kwargs)
     return sim.state.add_host(SimHost(**values))
 

@@ -1,4 +1,5 @@
 """Discovery against the simulator over HTTPS, reconciling into the database."""
+
 from __future__ import annotations
 
 import json
@@ -37,7 +38,9 @@ def test_it_discovers_every_host_of_the_palette_project_once(connected_project, 
     # Eligibility was stored with reasons a person can act on.
     eligible = EdgeHost.objects.filter(project=connected_project, eligible=True)
     assert eligible.exists()
-    assert all(h.state == "ready" and h.health == "healthy" and h.tags.get("palette.ai") == "true" for h in eligible)
+    assert all(
+        h.state == "ready" and h.health == "healthy" and h.tags.get("palette.ai") == "true" for h in eligible
+    )
     reasons = " | ".join(r for h in EdgeHost.objects.filter(eligible=False) for r in h.reasons)
     assert "missing tag palette.ai=true — add it under stylus.site.tags" in reasons
     assert "in use by cluster" in reasons and "unhealthy" in reasons
@@ -47,8 +50,12 @@ def test_it_writes_nothing_when_nothing_changed(connected_project, sim):
     _run(connected_project)
     with CaptureQueriesContext(connection) as queries:
         run = _run(connected_project)
-    writes = [q["sql"] for q in queries.captured_queries
-              if q["sql"].split()[0] in ("INSERT", "UPDATE", "DELETE") and ('"compute_edgehost"' in q["sql"] or '"compute_hostchange"' in q["sql"])]
+    writes = [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].split()[0] in ("INSERT", "UPDATE", "DELETE")
+        and ('"compute_edgehost"' in q["sql"] or '"compute_hostchange"' in q["sql"])
+    ]
     assert run.unchanged == run.hosts_seen and run.added == run.updated == run.removed == 0
     assert writes == []
 
@@ -63,7 +70,9 @@ def test_it_records_tag_removal_unhealthy_hosts_and_gone_hosts(connected_project
     run = _run(connected_project)
     assert (run.updated, run.removed) == (2, 1)
     host = EdgeHost.objects.get(uid=first)
-    assert not host.eligible and host.reasons == ["missing tag palette.ai=true — add it under stylus.site.tags in user-data or in Palette's Edge Host grid"]
+    assert not host.eligible and host.reasons == [
+        "missing tag palette.ai=true — add it under stylus.site.tags in user-data or in Palette's Edge Host grid"
+    ]
     change = host.history.get(kind="updated")
     assert change.changes["eligible"] == [True, False] and "palette.ai" in change.changes["tags"][0]
     assert EdgeHost.objects.get(uid=second).reasons == ["unhealthy: disk pressure"]
@@ -77,9 +86,13 @@ def test_a_failed_scan_never_removes_or_alters_unseen_hosts(connected_project):
     run.claim()
 
     def host(uid, state="ready"):
-        return PaletteHost.from_api({"metadata": {"uid": uid, "name": uid, "labels": {"palette.ai": "true"}},
-                                     "status": {"state": state, "health": {"state": "healthy"}},
-                                     "spec": {"device": {"archType": "amd64", "cpu": {"cores": 8}, "memory": {"sizeInMB": 16384}}}})
+        return PaletteHost.from_api(
+            {
+                "metadata": {"uid": uid, "name": uid, "labels": {"palette.ai": "true"}},
+                "status": {"state": state, "health": {"state": "healthy"}},
+                "spec": {"device": {"archType": "amd64", "cpu": {"cores": 8}, "memory": {"sizeInMB": 16384}}},
+            }
+        )
 
     reconcile(run, [host(f"edge-{i}") for i in range(120)])
     before = {h.uid: h.fingerprint for h in EdgeHost.objects.all()}
@@ -124,8 +137,22 @@ def test_it_prints_the_inventory_as_json_from_both_commands(connected_project, s
     out = StringIO()
     call_command("inventory", "-n", "acme-research", "--json", stdout=out)
     assert json.loads(out.getvalue()) == discovered
-    keys = {"uid", "name", "state", "health", "architecture", "cpuCores", "memoryMiB", "gpus", "gpuTotal", "tags",
-            "clusters", "eligible", "reasons", "lastSeen"}
+    keys = {
+        "uid",
+        "name",
+        "state",
+        "health",
+        "architecture",
+        "cpuCores",
+        "memoryMiB",
+        "gpus",
+        "gpuTotal",
+        "tags",
+        "clusters",
+        "eligible",
+        "reasons",
+        "lastSeen",
+    }
     assert all(set(h) == keys for h in discovered) and len(discovered) == len(_project_hosts(sim))
     gpu_host = next(h for h in discovered if h["gpuTotal"])
     assert set(gpu_host["gpus"][0]) == {"vendor", "model", "count", "memoryMiB"}
@@ -145,9 +172,14 @@ def test_the_json_shows_bare_tags_as_the_pages_do(connected_project, sim, world)
         host = next(h for h in json.loads(text) if h["uid"] == bare.uid)
         assert host["tags"]["canary"] == "" and host["tags"]["site"] == bare.labels["site"]
     # The inventory page shows the same host's tag as the key alone.
-    page = world.client_for(world.owner).get(reverse("compute:host_detail", args=["acme", "research",
-                                                     EdgeHost.objects.get(uid=bare.uid).uuid]))
-    assert page.status_code == 200 and "spectro__tag" not in page.content.decode() and "canary" in page.content.decode()
+    page = world.client_for(world.owner).get(
+        reverse("compute:host_detail", args=["acme", "research", EdgeHost.objects.get(uid=bare.uid).uuid])
+    )
+    assert (
+        page.status_code == 200
+        and "spectro__tag" not in page.content.decode()
+        and "canary" in page.content.decode()
+    )
 
 
 def test_the_command_exits_1_with_the_reason(world, capsys):
@@ -159,7 +191,14 @@ def test_the_command_exits_1_with_the_reason(world, capsys):
 
 def test_at_most_four_queries_per_page(connected_project, sim):
     for i in range(140):
-        sim.state.add_host(SimHost(uid=f"extra-{i}", name=f"extra-{i}", project_uid=sim.project_uids[0], labels={"palette.ai": "true"}))
+        sim.state.add_host(
+            SimHost(
+                uid=f"extra-{i}",
+                name=f"extra-{i}",
+                project_uid=sim.project_uids[0],
+                labels={"palette.ai": "true"},
+            )
+        )
     run = DiscoveryRun.objects.create(project=connected_project)
     with CaptureQueriesContext(connection) as queries:
         run_discovery(run)
@@ -167,6 +206,10 @@ def test_at_most_four_queries_per_page(connected_project, sim):
     assert run.status == "succeeded", run.first_error
     # Transaction control aside, claim + settings resolution + the known-hosts load + finish are
     # fixed; the rest is per page (insert, history, progress — SQLite splits the insert in two).
-    data = [q["sql"] for q in queries.captured_queries if q["sql"].split()[0] in ("SELECT", "INSERT", "UPDATE", "DELETE")]
+    data = [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].split()[0] in ("SELECT", "INSERT", "UPDATE", "DELETE")
+    ]
     fixed = 12
     assert len(data) <= fixed + 4 * run.pages, [q[:80] for q in data]

@@ -1,4 +1,5 @@
 """Discovery end to end: the view enqueues, a real Celery worker on Redis runs it against the simulator over HTTPS."""
+
 from __future__ import annotations
 
 import pytest
@@ -13,12 +14,20 @@ pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 def _discover(client):
     url = reverse("compute:discover", kwargs={"tenant": "acme", "project": "research"})
     assert client.post(url).status_code == 302
-    return wait_for(lambda: DiscoveryRun.objects.filter(status__in=DiscoveryRun.TERMINAL).order_by("-created").first()
-                    if not DiscoveryRun.objects.filter(status__in=DiscoveryRun.ACTIVE).exists() else None,
-                    timeout=60, message="the discovery run to finish")
+    return wait_for(
+        lambda: (
+            DiscoveryRun.objects.filter(status__in=DiscoveryRun.TERMINAL).order_by("-created").first()
+            if not DiscoveryRun.objects.filter(status__in=DiscoveryRun.ACTIVE).exists()
+            else None
+        ),
+        timeout=60,
+        message="the discovery run to finish",
+    )
 
 
-def test_it_discovers_through_a_real_worker_and_sees_palette_change(world, connected_project, sim, celery_worker_process):
+def test_it_discovers_through_a_real_worker_and_sees_palette_change(
+    world, connected_project, sim, celery_worker_process
+):
     client = world.client_for(world.editor)
     run = _discover(client)
     assert run.status == "succeeded", run.first_error + celery_worker_process.log_path.read_text()[-2000:]

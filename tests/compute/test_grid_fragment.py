@@ -1,4 +1,5 @@
 """The grid fragment (every filter, sort and page click) runs only the grid's queries, not the page's aggregates."""
+
 from __future__ import annotations
 
 from django.db import connection
@@ -25,8 +26,11 @@ def test_it_answers_filter_clicks_without_the_pages_aggregates(world):
     # The page still offers the filter menus and the capacity summary...
     assert page.context["facets"]["states"] and page.context["groups"]["control_plane"]
     # ...the fragment, which shows neither, no longer counts them (DISTINCT facets, GROUP BY capacity, sync status).
-    heavy = [q["sql"] for q in fragment_queries.captured_queries if "DISTINCT" in q["sql"] or "GROUP BY" in q["sql"]
-             or "compute_discoveryrun" in q["sql"]]
+    heavy = [
+        q["sql"]
+        for q in fragment_queries.captured_queries
+        if "DISTINCT" in q["sql"] or "GROUP BY" in q["sql"] or "compute_discoveryrun" in q["sql"]
+    ]
     assert heavy == []
     # Skipped: the facets (one DISTINCT scan), capacity, sync status and the policy: four queries at least.
     assert len(fragment_queries) <= len(page_queries) - 4

@@ -1,4 +1,5 @@
 """The discovery policy is part of every host's fingerprint: a policy change re-judges every host, also mid-scan."""
+
 from __future__ import annotations
 
 from django.urls import reverse
@@ -13,10 +14,13 @@ HOSTS = 3 * PAGE  # three pages
 def _host(i: int) -> PaletteHost:
     # Even hosts carry the default discovery tag, odd ones team=ml.
     labels = {"palette.ai": "true"} if i % 2 == 0 else {"team": "ml"}
-    return PaletteHost.from_api({"metadata": {"uid": f"edge-{i:03d}", "name": f"edge-{i:03d}", "labels": labels},
-                                 "status": {"state": "ready", "health": {"state": "healthy"}},
-                                 "spec": {"device": {"archType": "amd64", "cpu": {"cores": 8},
-                                                     "memory": {"sizeInMB": 16384}}}})
+    return PaletteHost.from_api(
+        {
+            "metadata": {"uid": f"edge-{i:03d}", "name": f"edge-{i:03d}", "labels": labels},
+            "status": {"state": "ready", "health": {"state": "healthy"}},
+            "spec": {"device": {"archType": "amd64", "cpu": {"cores": 8}, "memory": {"sizeInMB": 16384}}},
+        }
+    )
 
 
 def _scan(project, hosts) -> DiscoveryRun:

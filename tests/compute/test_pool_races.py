@@ -3,6 +3,7 @@
 Real threads on PostgreSQL (each with its own connection, so the database decides who wins), the
 steps run as functions against the simulator over HTTPS.
 """
+
 from __future__ import annotations
 
 import sqlite3
@@ -17,8 +18,8 @@ from django.urls import reverse
 from compute.models import ComputePool, PoolStep
 from compute.provisioning import request_delete, request_force_delete, retry_pool, run_step
 from palette.client import PaletteClient
-from tests.conftest import require_services, wait_for
 from tests.compute.pool_fixtures import discover, drive, fast_sim, new_pool, pool_project  # noqa: F401
+from tests.conftest import require_services, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -50,14 +51,21 @@ def _join(*threads: threading.Thread) -> None:
 
 # -- delete racing Ready ----------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("order", ["delete-lands-mid-step", "ready-lands-first", "at-once"])
-def test_it_never_leaves_a_pool_undeletable_when_delete_races_ready(postgresql, pool_project, fast_sim, monkeypatch,
-                                                                    order):
+def test_it_never_leaves_a_pool_undeletable_when_delete_races_ready(
+    postgresql, pool_project, fast_sim, monkeypatch, order
+):
     pool = drive(new_pool(pool_project), until=lambda p: p.step == "kubeconfig")
     assert pool.status == ComputePool.RUNNING
     # Palette has the kubeconfig now (hasKubeConfig true after its lag): the next run of the step downloads it.
     cluster = fast_sim.state.clusters[pool.cluster_uid]
-    wait_for(lambda: fast_sim.state.kubeconfig_ready(cluster), timeout=10, interval=0.05, message="Palette's kubeconfig")
+    wait_for(
+        lambda: fast_sim.state.kubeconfig_ready(cluster),
+        timeout=10,
+        interval=0.05,
+        message="Palette's kubeconfig",
+    )
     seen = ComputePool.objects.get(pk=pool.pk)  # what the Delete request read: Running, no deletion pending
     barrier = threading.Barrier(2, timeout=30)
     delete_sent = threading.Event()
@@ -105,7 +113,11 @@ def test_it_never_leaves_a_pool_undeletable_when_delete_races_ready(postgresql, 
         assert set(kubeconfig.values_list("status", flat=True)) <= {PoolStep.SKIPPED}
     else:
         # The request lost: an honest answer, nothing done, the pool as it is now in hand.
-        assert outcome == "changed" and seen.status == ComputePool.READY == pool.status and not pool.delete_requested
+        assert (
+            outcome == "changed"
+            and seen.status == ComputePool.READY == pool.status
+            and not pool.delete_requested
+        )
         assert request_delete(seen, source="test") == "started"
     if order == "delete-lands-mid-step":
         assert outcome == "queued"
@@ -114,11 +126,16 @@ def test_it_never_leaves_a_pool_undeletable_when_delete_races_ready(postgresql, 
         assert outcome == "changed"
     pool = drive(pool)
     assert pool.status == ComputePool.DELETED, (pool.failure_message, pool.wait_reason)
-    assert all(fast_sim.state.cluster_state(c) == "Deleted" for c in fast_sim.state.clusters.values()
-               if c.name == pool.cluster_name)
+    assert all(
+        fast_sim.state.cluster_state(c) == "Deleted"
+        for c in fast_sim.state.clusters.values()
+        if c.name == pool.cluster_name
+    )
 
 
-def test_it_answers_a_delete_that_lost_to_ready_honestly(postgresql, world, pool_project, fast_sim, monkeypatch):
+def test_it_answers_a_delete_that_lost_to_ready_honestly(
+    postgresql, world, pool_project, fast_sim, monkeypatch
+):
     from compute import pools_views
 
     pool = drive(new_pool(pool_project), until=lambda p: p.step == "kubeconfig")
@@ -147,11 +164,17 @@ def test_it_answers_retry_and_force_delete_that_lost_a_race(postgresql, pool_pro
     pool = drive(pool, until=lambda p: p.step == "wait_deleted")
     seen = ComputePool.objects.get(pk=pool.pk)
     # Another worker's step fails the deletion between the page's read and the force delete.
-    ComputePool.objects.filter(pk=pool.pk).update(status=ComputePool.FAILED, failure_class="unreachable",
-                                                  failure_message="Palette unreachable", due_at=None)
+    ComputePool.objects.filter(pk=pool.pk).update(
+        status=ComputePool.FAILED,
+        failure_class="unreachable",
+        failure_message="Palette unreachable",
+        due_at=None,
+    )
     assert request_force_delete(seen, source="test") == "changed"
     assert seen.status == ComputePool.FAILED and not seen.force_delete_requested
-    assert request_force_delete(seen, source="test") == "started"  # "the deletion just failed: force delete it now?"
+    assert (
+        request_force_delete(seen, source="test") == "started"
+    )  # "the deletion just failed: force delete it now?"
     # A retry decided on Failed, after someone else's retry already restarted the pool, changes nothing.
     stale = ComputePool.objects.get(pk=pool.pk)
     stale.status, stale.tick = ComputePool.FAILED, stale.tick - 1
@@ -160,6 +183,7 @@ def test_it_answers_retry_and_force_delete_that_lost_a_race(postgresql, pool_pro
 
 # -- two pools choosing hosts at once -------------------------------------------------------------
 
+
 def test_it_gives_two_pools_validated_at_once_disjoint_hosts(postgresql, pool_project, fast_sim, monkeypatch):
     import compute.readiness as readiness
 
@@ -167,7 +191,9 @@ def test_it_gives_two_pools_validated_at_once_disjoint_hosts(postgresql, pool_pr
 
     def slow_report(pool, **kwargs):
         report = real(pool, **kwargs)
-        time.sleep(0.5)  # a long moment between choosing hosts and saving them: the other pool chooses meanwhile
+        time.sleep(
+            0.5
+        )  # a long moment between choosing hosts and saving them: the other pool chooses meanwhile
         return report
 
     monkeypatch.setattr(readiness, "report_for_pool", slow_report)
@@ -180,6 +206,7 @@ def test_it_gives_two_pools_validated_at_once_disjoint_hosts(postgresql, pool_pr
         def work():
             barrier.wait()
             return drive(pool, timeout=60)
+
         return work
 
     results: dict = {}
@@ -189,14 +216,17 @@ def test_it_gives_two_pools_validated_at_once_disjoint_hosts(postgresql, pool_pr
             raise value
     first.refresh_from_db()
     second.refresh_from_db()
-    assert (first.status, second.status) == (ComputePool.READY, ComputePool.READY), (first.failure_message,
-                                                                                      second.failure_message)
+    assert (first.status, second.status) == (ComputePool.READY, ComputePool.READY), (
+        first.failure_message,
+        second.failure_message,
+    )
     hosts_a = {uid for uids in first.hosts.values() for uid in uids}
     hosts_b = {uid for uids in second.hosts.values() for uid in uids}
     assert hosts_a and hosts_b and not hosts_a & hosts_b
 
 
 # -- a transient database error inside a step --------------------------------------------------------
+
 
 def _locked() -> OperationalError:
     error = OperationalError("database is locked")
@@ -206,7 +236,9 @@ def _locked() -> OperationalError:
 
 def _serialization_failure() -> OperationalError:
     error = OperationalError("could not serialize access due to concurrent update")
-    error.__cause__ = psycopg.errors.SerializationFailure("could not serialize access due to concurrent update")
+    error.__cause__ = psycopg.errors.SerializationFailure(
+        "could not serialize access due to concurrent update"
+    )
     return error
 
 
@@ -217,10 +249,18 @@ POOL_UPDATE = 'UPDATE "compute_computepool"'
 INJECTIONS = {
     "a message's claim": (lambda sql, params: sql.startswith(POOL_UPDATE) and '"status" IN' in sql, _locked),
     "allocation lock": (lambda sql, params: "pg_advisory_xact_lock" in sql, _serialization_failure),
-    "create records its hosts": (lambda sql, params: sql.startswith(POOL_UPDATE) and '"sent_hosts" =' in sql, _locked),
-    "discovery run at Ready": (lambda sql, params: sql.startswith('INSERT INTO "compute_discoveryrun"'), _locked),
-    "the Ready write": (lambda sql, params: sql.startswith(POOL_UPDATE) and ComputePool.READY in (params or ()),
-                        _serialization_failure),
+    "create records its hosts": (
+        lambda sql, params: sql.startswith(POOL_UPDATE) and '"sent_hosts" =' in sql,
+        _locked,
+    ),
+    "discovery run at Ready": (
+        lambda sql, params: sql.startswith('INSERT INTO "compute_discoveryrun"'),
+        _locked,
+    ),
+    "the Ready write": (
+        lambda sql, params: sql.startswith(POOL_UPDATE) and ComputePool.READY in (params or ()),
+        _serialization_failure,
+    ),
 }
 
 
@@ -240,9 +280,12 @@ def test_it_retries_a_step_after_a_transient_database_error(postgresql, pool_pro
         pool = drive(pool)
     assert raised, f"the injection point ({where}) was never reached"
     assert pool.status == ComputePool.READY, (pool.failure_class, pool.failure_message)
-    retried = PoolStep.objects.filter(pool=pool, retries__gte=1,
-                                      first_error__contains="The database was busy or unreachable")
-    assert retried.count() == (0 if where == "a message's claim" else 1)  # a claim comes before the step's record
+    retried = PoolStep.objects.filter(
+        pool=pool, retries__gte=1, first_error__contains="The database was busy or unreachable"
+    )
+    assert retried.count() == (
+        0 if where == "a message's claim" else 1
+    )  # a claim comes before the step's record
     assert len([c for c in fast_sim.state.clusters.values() if c.name == pool.cluster_name]) == 1
 
 
@@ -254,8 +297,14 @@ def test_it_retries_a_step_whose_database_connection_was_dropped(postgresql, poo
         if not dropped and sql.startswith(POOL_UPDATE) and '"sent_hosts" =' in sql:
             # The database ends this very connection (as a failover or a restart does) just before the write.
             pid = connection.connection.info.backend_pid
-            with psycopg.connect(host=db["HOST"], port=db["PORT"], user=db["USER"], password=db["PASSWORD"] or None,
-                                 dbname=db["NAME"], autocommit=True) as admin:
+            with psycopg.connect(
+                host=db["HOST"],
+                port=db["PORT"],
+                user=db["USER"],
+                password=db["PASSWORD"] or None,
+                dbname=db["NAME"],
+                autocommit=True,
+            ) as admin:
                 assert admin.execute("SELECT pg_terminate_backend(%s, 5000)", [pid]).fetchone()[0]
             dropped.append(pid)
         return execute(sql, params, many, context)

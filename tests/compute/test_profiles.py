@@ -22,9 +22,18 @@ def test_it_syncs_every_edge_native_profile_version(world, connected_project, si
     assert sync_profiles(ProfileSync.objects.create(project=connected_project)).status == "succeeded"
     gone.refresh_from_db()
     assert not gone.present
-    body = world.client_for(world.viewer).get(reverse("compute:profiles", args=["acme", "research"])).content.decode()
+    body = (
+        world.client_for(world.viewer)
+        .get(reverse("compute:profiles", args=["acme", "research"]))
+        .content.decode()
+    )
     assert "gone from Palette" in body and "Sync from Palette" not in body
-    assert world.client_for(world.outsider).get(reverse("compute:profiles", args=["acme", "research"])).status_code == 404
+    assert (
+        world.client_for(world.outsider)
+        .get(reverse("compute:profiles", args=["acme", "research"]))
+        .status_code
+        == 404
+    )
 
 
 def test_it_fails_without_palette(world):
@@ -32,19 +41,40 @@ def test_it_fails_without_palette(world):
     assert run.status == "failed" and "No Palette integration" in run.first_error
 
 
-def test_it_finds_an_older_version_that_only_the_newest_ones_versions_list_names(world, connected_project, sim):
+def test_it_finds_an_older_version_that_only_the_newest_ones_versions_list_names(
+    world, connected_project, sim
+):
     """Palette's search lists the newest version of each name; an older one is found by its uid in versions[]."""
     from compute.bundles import check_profiles
     from integrations.effective import palette_client, working_palette
     from palette.sim.state import Profile
 
     with sim.state.lock:
-        newest = next(p for p in sim.state.profiles.values() if p.name == "edge-k3s-infra" and p.version == "1.3.0")
-    older = sim.state.add_profile(Profile(
-        uid="0b1d00000000000000000110", name="edge-k3s-infra", version="1.1.0", cloud_type="edge-native", type="infra",
-        scope="tenant", project_uid="", packs=[dict(p) for p in newest.packs], created="2025-06-01T08:00:00.000Z",
-        variables=[{"name": "legacy_mode", "displayName": "Legacy mode", "format": "boolean", "required": False,
-                    "defaultValue": "false"}]))
+        newest = next(
+            p for p in sim.state.profiles.values() if p.name == "edge-k3s-infra" and p.version == "1.3.0"
+        )
+    older = sim.state.add_profile(
+        Profile(
+            uid="0b1d00000000000000000110",
+            name="edge-k3s-infra",
+            version="1.1.0",
+            cloud_type="edge-native",
+            type="infra",
+            scope="tenant",
+            project_uid="",
+            packs=[dict(p) for p in newest.packs],
+            created="2025-06-01T08:00:00.000Z",
+            variables=[
+                {
+                    "name": "legacy_mode",
+                    "displayName": "Legacy mode",
+                    "format": "boolean",
+                    "required": False,
+                    "defaultValue": "false",
+                }
+            ],
+        )
+    )
     client = palette_client(working_palette(connected_project), name="test")
     try:
         listed = client.search_cluster_profiles(environments=("edge-native", "all"), name="edge-k3s-infra")
@@ -65,9 +95,13 @@ def test_it_finds_an_older_version_that_only_the_newest_ones_versions_list_names
 
     # The sync records every version listed, each with its own variables.
     assert sync_profiles(ProfileSync.objects.create(project=connected_project)).status == "succeeded"
-    rows = {p.version: p for p in ClusterProfile.objects.filter(project=connected_project, name="edge-k3s-infra")}
+    rows = {
+        p.version: p for p in ClusterProfile.objects.filter(project=connected_project, name="edge-k3s-infra")
+    }
     assert set(rows) == {"1.1.0", "1.2.0", "1.3.0"} and rows["1.1.0"].uid == older.uid
     assert [v["name"] for v in rows["1.1.0"].variables] == ["legacy_mode"]
-    assert [v["name"] for v in rows["1.2.0"].variables] == ["site"] and rows["1.2.0"].variables[0]["defaultValue"] == "lab-a"
+    assert [v["name"] for v in rows["1.2.0"].variables] == ["site"] and rows["1.2.0"].variables[0][
+        "defaultValue"
+    ] == "lab-a"
     found, problems = check_profiles(connected_project, [{"name": "edge-k3s-infra", "version": "1.1.0"}])
     assert not problems and found[0].uid == older.uid

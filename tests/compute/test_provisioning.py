@@ -1,4 +1,5 @@
 """Provisioning and deletion against the simulator, task bodies called as functions."""
+
 from __future__ import annotations
 
 from compute.models import ComputePool, EdgeHost, PoolStep
@@ -12,7 +13,12 @@ def test_it_provisions_a_pool_to_ready(pool_project, fast_sim):
     clusters = [c for c in fast_sim.state.clusters.values() if c.name == pool.cluster_name]
     assert len(clusters) == 1 and clusters[0].uid == pool.cluster_uid
     steps = list(PoolStep.objects.filter(pool=pool).values_list("name", "status"))
-    assert steps == [("validate", "succeeded"), ("create", "succeeded"), ("wait", "succeeded"), ("kubeconfig", "succeeded")]
+    assert steps == [
+        ("validate", "succeeded"),
+        ("create", "succeeded"),
+        ("wait", "succeeded"),
+        ("kubeconfig", "succeeded"),
+    ]
 
 
 def _clusters(sim, pool):
@@ -32,7 +38,10 @@ def test_it_fails_with_the_first_error_when_palette_rejects_the_request(pool_pro
     fast_sim.fail_next_create(status=422, code="InvalidClusterSpec", message="profile pack values invalid")
     pool = drive(new_pool(pool_project))
     assert pool.status == ComputePool.FAILED and pool.failure_class == "rejected"
-    assert "profile pack values invalid" in pool.failure_message and "Creating the cluster failed" in pool.failure_message
+    assert (
+        "profile pack values invalid" in pool.failure_message
+        and "Creating the cluster failed" in pool.failure_message
+    )
     assert PoolStep.objects.get(pool=pool, name="create").status == "failed"
     assert _clusters(fast_sim, pool) == [] and pool.cluster_uid == ""
     # Nothing of the pool lives in that Palette project: a Retry creates where the Settings point then.
@@ -51,7 +60,9 @@ def test_a_retry_after_a_refused_create_records_the_settings_project_again(pool_
     assert pool.palette_project_uid == fast_sim.project_uids[0] and len(_clusters(fast_sim, pool)) == 1
 
 
-def test_it_never_creates_a_second_cluster_when_the_create_answer_is_lost(pool_project, fast_sim, monkeypatch):
+def test_it_never_creates_a_second_cluster_when_the_create_answer_is_lost(
+    pool_project, fast_sim, monkeypatch
+):
     from palette.client import PaletteClient
     from palette.errors import PaletteTimeout
 
@@ -62,7 +73,9 @@ def test_it_never_creates_a_second_cluster_when_the_create_answer_is_lost(pool_p
         calls.append(1)
         if len(calls) == 1:
             real(self, cluster, **kwargs)  # Palette creates it...
-            raise PaletteTimeout("Palette did not answer within 30s.", host=self.base_url)  # ...but the answer is lost
+            raise PaletteTimeout(
+                "Palette did not answer within 30s.", host=self.base_url
+            )  # ...but the answer is lost
         return real(self, cluster, **kwargs)
 
     monkeypatch.setattr(PaletteClient, "create_edge_native_cluster", lost_answer)
@@ -78,7 +91,9 @@ def test_it_never_creates_a_second_cluster_when_the_create_answer_is_lost(pool_p
     assert create.retries == 1 and "did not answer" in create.first_error
 
 
-def test_it_times_out_with_what_it_saw_last_and_resumes_on_retry_without_recreating(pool_project, fast_sim, settings):
+def test_it_times_out_with_what_it_saw_last_and_resumes_on_retry_without_recreating(
+    pool_project, fast_sim, settings
+):
     settings.POOL_PROVISION_TIMEOUT = 1.5
     fast_sim.fail_next_create(stage="provisioning")
     pool = drive(new_pool(pool_project))
@@ -91,11 +106,15 @@ def test_it_times_out_with_what_it_saw_last_and_resumes_on_retry_without_recreat
 
     assert retry_pool(pool)
     pool = drive(pool)
-    assert pool.status == ComputePool.FAILED and pool.cluster_uid == uid and len(_clusters(fast_sim, pool)) == 1
+    assert (
+        pool.status == ComputePool.FAILED and pool.cluster_uid == uid and len(_clusters(fast_sim, pool)) == 1
+    )
     assert PoolStep.objects.get(pool=pool, attempt=2, name="validate").status == "skipped"
 
 
-def test_it_ignores_duplicate_and_stale_messages_and_resumes_a_stalled_pool(pool_project, fast_sim, monkeypatch):
+def test_it_ignores_duplicate_and_stale_messages_and_resumes_a_stalled_pool(
+    pool_project, fast_sim, monkeypatch
+):
     from datetime import timedelta
 
     from django.utils import timezone
@@ -109,10 +128,15 @@ def test_it_ignores_duplicate_and_stale_messages_and_resumes_a_stalled_pool(pool
     pool.refresh_from_db()
     assert pool.tick == first.tick and pool.step == "create"
     # A worker claimed the next message and died: the tick moved on, nothing was scheduled.
-    ComputePool.objects.filter(pk=pool.pk).update(tick=first.tick + 1, due_at=timezone.now() - timedelta(minutes=10))
+    ComputePool.objects.filter(pk=pool.pk).update(
+        tick=first.tick + 1, due_at=timezone.now() - timedelta(minutes=10)
+    )
     assert provisioning.run_step(pool.pk, first.tick) is None  # its redelivered message is stale
     sent = []
-    monkeypatch.setattr("compute.provisioning.actions.enqueue", lambda pool_id, tick, countdown=0: sent.append((pool_id, tick)))
+    monkeypatch.setattr(
+        "compute.provisioning.actions.enqueue",
+        lambda pool_id, tick, countdown=0: sent.append((pool_id, tick)),
+    )
     assert provisioning.resume_stalled() == 1 and sent == [(pool.pk, first.tick + 1)]
     pool = drive(pool)
     assert pool.status == ComputePool.READY and len(_clusters(fast_sim, pool)) == 1
@@ -131,9 +155,13 @@ def test_it_plans_again_without_a_host_palette_refuses(pool_project, fast_sim):
     assert pool.status == ComputePool.READY, (pool.failure_class, pool.failure_message)
     assert pool.excluded_hosts == [chosen] and chosen not in pool.hosts["control-plane"]
     validate = PoolStep.objects.get(pool=pool, name="validate")
-    assert validate.first_error == (f"Palette refused hosts: HTTP 400 EdgeHostUnhealthy: edge host '{chosen}' is "
-                                    "unhealthy: NTP not synchronised")
-    assert validate.status == PoolStep.SUCCEEDED and validate.detail.startswith("Palette accepted the request")
+    assert validate.first_error == (
+        f"Palette refused hosts: HTTP 400 EdgeHostUnhealthy: edge host '{chosen}' is "
+        "unhealthy: NTP not synchronised"
+    )
+    assert validate.status == PoolStep.SUCCEEDED and validate.detail.startswith(
+        "Palette accepted the request"
+    )
 
 
 def test_it_plans_again_without_a_host_palette_refuses_in_the_validation_body(pool_project, fast_sim):
@@ -149,7 +177,9 @@ def test_it_plans_again_without_a_host_palette_refuses_in_the_validation_body(po
     assert pool.excluded_hosts == [chosen] and chosen not in pool.hosts["control-plane"]
     validate = PoolStep.objects.get(pool=pool, name="validate")
     assert validate.first_error.startswith("Palette refused hosts: machine pool ")
-    assert validate.first_error.endswith(f": [EdgeHostUnhealthy] edge host '{chosen}' is unhealthy: NTP not synchronised")
+    assert validate.first_error.endswith(
+        f": [EdgeHostUnhealthy] edge host '{chosen}' is unhealthy: NTP not synchronised"
+    )
 
 
 def test_it_classifies_a_rejected_api_key_as_credentials(world, pool_project, fast_sim):
@@ -171,11 +201,20 @@ def test_it_deletes_the_cluster_and_releases_the_hosts(pool_project, fast_sim):
     pool = drive(pool)
     assert pool.status == ComputePool.DELETED and pool.kubeconfig == "" and pool.deleted_at
     assert [s for s in PoolStep.objects.filter(pool=pool, attempt=2).values_list("name", "status")] == [
-        ("delete", "succeeded"), ("wait_deleted", "succeeded"), ("release", "succeeded")]
+        ("delete", "succeeded"),
+        ("wait_deleted", "succeeded"),
+        ("release", "succeeded"),
+    ]
     assert all(fast_sim.state.hosts[uid].state == "ready" for uid in hosts)
-    assert pool.cleanup["hostsStillInUse"] == [] and pool.cleanup["kubeconfig"] == "removed" and pool.cleanup["discoveryRun"]
+    assert (
+        pool.cleanup["hostsStillInUse"] == []
+        and pool.cleanup["kubeconfig"] == "removed"
+        and pool.cleanup["discoveryRun"]
+    )
     discover(pool_project)
-    assert set(EdgeHost.objects.filter(project=pool_project, uid__in=hosts).values_list("state", flat=True)) == {"ready"}
+    assert set(
+        EdgeHost.objects.filter(project=pool_project, uid__in=hosts).values_list("state", flat=True)
+    ) == {"ready"}
     # Name and VIP are free for a new pool; its cluster gets a new name.
     again = new_pool(pool_project)
     assert again.cluster_name == pool.cluster_name + "-2"
@@ -190,7 +229,9 @@ def test_it_keeps_an_orphaned_cluster(pool_project, fast_sim):
     assert pool.status == ComputePool.DELETED
     assert [fast_sim.state.cluster_state(c) for c in _clusters(fast_sim, pool)] == ["Running"]
     assert pool.cleanup["paletteCluster"].startswith("kept in Palette (deletion policy orphan)")
-    assert sorted(pool.cleanup["hostsStillInUse"]) == sorted(uid for uids in pool.hosts.values() for uid in uids)
+    assert sorted(pool.cleanup["hostsStillInUse"]) == sorted(
+        uid for uids in pool.hosts.values() for uid in uids
+    )
 
 
 def test_it_offers_force_delete_for_a_stuck_deletion(pool_project, fast_sim, settings):
@@ -201,8 +242,14 @@ def test_it_offers_force_delete_for_a_stuck_deletion(pool_project, fast_sim, set
     pool = drive(new_pool(pool_project))
     # Palette (here: 2 s instead of 15 minutes) refuses a force delete until the cluster has been Deleting that long:
     # our offer comes earlier (0.3 s), so the first try is refused with a 400 and must be asked again, not fail.
-    fast_sim.state.timings = Timings(pending=0.2, provisioning=0.5, deleting=60, deleted_visible=0.4,
-                                     force_delete_factor=0.01, force_delete_after=2)
+    fast_sim.state.timings = Timings(
+        pending=0.2,
+        provisioning=0.5,
+        deleting=60,
+        deleted_visible=0.4,
+        force_delete_factor=0.01,
+        force_delete_after=2,
+    )
     assert request_force_delete(pool) == "unavailable"
     request_delete(pool)
     pool = drive(pool, until=lambda p: "Force delete is available" in p.wait_reason)
@@ -241,7 +288,9 @@ def test_it_rides_out_a_palette_restart(world, settings, tmp_path):
         pool = drive(new_pool(world.project_a), until=lambda p: p.step == "wait")
         port = sim.port
         sim.stop()
-        pool = drive(pool, until=lambda p: PoolStep.objects.filter(pool=p, name="wait", retries__gte=1).exists())
+        pool = drive(
+            pool, until=lambda p: PoolStep.objects.filter(pool=p, name="wait", retries__gte=1).exists()
+        )
         assert pool.status in (ComputePool.PROVISIONING, ComputePool.RUNNING)
         sim._bind = ("127.0.0.1", port)
         sim.start()
@@ -262,8 +311,9 @@ def test_it_fails_with_the_reason_when_the_palette_integration_is_gone(world, po
     Settings.objects.all().delete()
     pool = drive(pool)
     assert pool.status == ComputePool.FAILED and pool.failure_class == "credentials"
-    assert pool.failure_message == ("No Palette integration: add Settings to this project or its tenant. "
-                                    "Fix the Settings, then Retry.")
+    assert pool.failure_message == (
+        "No Palette integration: add Settings to this project or its tenant. Fix the Settings, then Retry."
+    )
     assert not [r for r in fast_sim.seen() if "spectroclusters" in r.path]  # nothing was sent to Palette
 
 
@@ -297,11 +347,17 @@ def test_a_pool_keeps_to_its_palette_project_when_the_settings_switch(world, poo
 
     pool = drive(new_pool(pool_project))
     first = fast_sim.project_uids[0]
-    assert (pool.status, pool.palette_project_uid, pool.palette_host) == (ComputePool.READY, first,
-                                                                         fast_sim.url.rstrip("/").lower())
+    assert (pool.status, pool.palette_project_uid, pool.palette_host) == (
+        ComputePool.READY,
+        first,
+        fast_sim.url.rstrip("/").lower(),
+    )
     # The tenant's Settings now point at another Palette project of the same Palette (same key).
-    configure_palette(world.tenant_a, palette_values(fast_sim, defaultProjectID=fast_sim.project_uids[1]),
-                      ca_pem=fast_sim.ca_pem)
+    configure_palette(
+        world.tenant_a,
+        palette_values(fast_sim, defaultProjectID=fast_sim.project_uids[1]),
+        ca_pem=fast_sim.ca_pem,
+    )
     assert request_delete(pool) == "started"
     pool = drive(pool)
     assert pool.status == ComputePool.DELETED, pool.failure_message
@@ -317,7 +373,9 @@ def test_an_unconfirmed_404_never_marks_a_pool_deleted(world, pool_project, fast
     held = dict(pool.hosts)
     # A pool from before its Palette project was recorded: a 404 may come from another project than its cluster's.
     ComputePool.objects.filter(pk=pool.pk).update(palette_project_uid="", palette_host="")
-    fast_sim.state.clusters[pool.cluster_uid].project_uid = fast_sim.project_uids[1]  # Palette answers 404 here now
+    fast_sim.state.clusters[pool.cluster_uid].project_uid = fast_sim.project_uids[
+        1
+    ]  # Palette answers 404 here now
     pool.refresh_from_db()
     assert request_delete(pool) == "started"
     pool = drive(pool)
@@ -326,11 +384,17 @@ def test_an_unconfirmed_404_never_marks_a_pool_deleted(world, pool_project, fast
     assert pool.cluster_uid and pool.hosts == held and pool.deleted_at is None
     from django.urls import reverse
 
-    body = world.client_for(world.owner).get(reverse("compute:pool_detail", args=["acme", "research", pool.uuid])).content.decode()
+    body = (
+        world.client_for(world.owner)
+        .get(reverse("compute:pool_detail", args=["acme", "research", pool.uuid]))
+        .content.decode()
+    )
     assert "Needs attention" in body and "Retry" in body
 
 
-def test_a_lost_create_answer_met_by_palettes_duplicate_400_adopts_the_cluster(pool_project, fast_sim, monkeypatch):
+def test_a_lost_create_answer_met_by_palettes_duplicate_400_adopts_the_cluster(
+    pool_project, fast_sim, monkeypatch
+):
     from palette.client import PaletteClient
     from palette.errors import PaletteTimeout
 
@@ -353,12 +417,16 @@ def test_a_lost_create_answer_met_by_palettes_duplicate_400_adopts_the_cluster(p
     monkeypatch.setattr(PaletteClient, "find_clusters_by_name", slow_index)
     pool = drive(new_pool(pool_project))
     assert pool.status == ComputePool.READY, pool.failure_message
-    assert len(creates) == 2, "the second create met Palette's 400 'already exists' and the cluster was looked up"
+    assert len(creates) == 2, (
+        "the second create met Palette's 400 'already exists' and the cluster was looked up"
+    )
     clusters = _clusters(fast_sim, pool)
     assert len(clusters) == 1 and clusters[0].uid == pool.cluster_uid
 
 
-def test_apply_and_the_settings_page_warn_about_pools_left_in_another_palette_project(world, pool_project, fast_sim):
+def test_apply_and_the_settings_page_warn_about_pools_left_in_another_palette_project(
+    world, pool_project, fast_sim
+):
     import json
 
     import yaml
@@ -371,8 +439,12 @@ def test_apply_and_the_settings_page_warn_about_pools_left_in_another_palette_pr
     assert after_change({"tenant-acme"}) == []
     secret = Secret.objects.get(tenant=world.tenant_a, name="main-settings-palette")
     values = {**json.loads(secret.get_data()["palette"]), "defaultProjectID": fast_sim.project_uids[1]}
-    doc = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": secret.name, "namespace": "tenant-acme"},
-           "stringData": {"palette": json.dumps(values)}}
+    doc = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": secret.name, "namespace": "tenant-acme"},
+        "stringData": {"palette": json.dumps(values)},
+    }
     dry = apply_text(yaml.safe_dump(doc), dry_run=True)
     assert dry.ok and len(dry.warnings) == 1, (dry.errors, dry.warnings)
     assert f"acme-research/{pool.name} (Palette project {fast_sim.project_uids[0]}" in dry.warnings[0]

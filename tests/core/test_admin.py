@@ -36,6 +36,9 @@ def test_it_never_shows_secret_values_in_admin(world):
 
     secret = Secret.objects.get(name="canary")
     client = world.client_for(world.superuser)
-    for url in (reverse("admin:integrations_secret_changelist"), reverse("admin:integrations_secret_change", args=[secret.pk])):
+    for url in (
+        reverse("admin:integrations_secret_changelist"),
+        reverse("admin:integrations_secret_change", args=[secret.pk]),
+    ):
         body = client.get(url).content.decode()
         assert "CANARY" not in body and "palette" in body

@@ -1,5 +1,6 @@
 """History never slows the pages down: with 10,000 old runs of every kind, the overviews and project pages make
 the same queries as with 10, and on PostgreSQL none of them scans a history table (every "latest" is an index read)."""
+
 from __future__ import annotations
 
 import json
@@ -33,24 +34,36 @@ class Seeded:
         start = timezone.now() - timedelta(days=400)
         times = [start + timedelta(minutes=self.count + i) for i in range(n)]
         statuses = [TaskRun.SUCCEEDED if i % 3 else TaskRun.FAILED for i in range(self.count, self.count + n)]
-        done = [{"created": t, "started": t, "finished": t + timedelta(seconds=5), "status": s}
-                for t, s in zip(times, statuses)]
+        done = [
+            {"created": t, "started": t, "finished": t + timedelta(seconds=5), "status": s}
+            for t, s in zip(times, statuses)
+        ]
         p = {"project": self.project}
-        for model, fields in ((DiscoveryRun, p), (PaletteCheck, {**p, "outcome": "connected"}),
-                              (PaletteCheck, {"tenant": self.tenant, "outcome": "failed"}), (ProfileSync, p),
-                              (TagEdit, {**p, "host_uids": ["h-1"]})):
+        for model, fields in (
+            (DiscoveryRun, p),
+            (PaletteCheck, {**p, "outcome": "connected"}),
+            (PaletteCheck, {"tenant": self.tenant, "outcome": "failed"}),
+            (ProfileSync, p),
+            (TagEdit, {**p, "host_uids": ["h-1"]}),
+        ):
             model.objects.bulk_create([model(**fields, **row) for row in done], batch_size=2000)
-        HostChange.objects.bulk_create([HostChange(host=self.host, kind="updated", created=t) for t in times],
-                                       batch_size=2000)
+        HostChange.objects.bulk_create(
+            [HostChange(host=self.host, kind="updated", created=t) for t in times], batch_size=2000
+        )
         self.count += n
 
     def pages(self) -> list[str]:
         t, p = self.tenant.name, self.project.name
-        return [reverse("tenancy:tenant_detail", args=[t]), reverse("tenancy:project_detail", args=[t, p]),
-                reverse("compute:inventory", args=[t, p]), reverse("compute:discovery_status", args=[t, p]),
-                reverse("compute:profiles", args=[t, p]), reverse("compute:host_detail", args=[t, p, self.host.uuid]),
-                reverse("integrations:project_settings", args=[t, p]),
-                reverse("integrations:tenant_settings", args=[t])]
+        return [
+            reverse("tenancy:tenant_detail", args=[t]),
+            reverse("tenancy:project_detail", args=[t, p]),
+            reverse("compute:inventory", args=[t, p]),
+            reverse("compute:discovery_status", args=[t, p]),
+            reverse("compute:profiles", args=[t, p]),
+            reverse("compute:host_detail", args=[t, p, self.host.uuid]),
+            reverse("integrations:project_settings", args=[t, p]),
+            reverse("integrations:tenant_settings", args=[t]),
+        ]
 
     def queries(self, client) -> dict[str, list[str]]:
         """The SQL of each page."""
@@ -98,11 +111,15 @@ def _history_scans(sql: str) -> list[tuple[str, str, int]]:
 
 def test_no_page_scans_a_history_table_on_postgresql(seeded):
     if connection.vendor != "postgresql":
-        pytest.fail("The query plans are checked on PostgreSQL: run the suite with `make test`, which starts it.")
+        pytest.fail(
+            "The query plans are checked on PostgreSQL: run the suite with `make test`, which starts it."
+        )
     seeded.add(MANY - FEW)
     with connection.cursor() as cursor:
         for table in HISTORY_TABLES:
-            cursor.execute(f"ANALYZE {table}")  # statistics as autovacuum would have them; enable_seqscan stays on
+            cursor.execute(
+                f"ANALYZE {table}"
+            )  # statistics as autovacuum would have them; enable_seqscan stays on
         cursor.execute("SHOW enable_seqscan")
         assert cursor.fetchone()[0] == "on"
     client = seeded.world.client_for(seeded.world.owner)

@@ -39,8 +39,15 @@ def test_it_reports_unready_when_the_broker_is_down(client, db, settings):
 
 
 def test_it_never_stores_secret_values_in_the_audit_log(world):
-    entry = audit.record(None, AuditEntry.UPDATE, world.project_a, changes={"api_key": "CANARY-SECRET", "tenant": "acme"},
-                         secret_fields=("api_key",), user=world.owner, source="cli")
+    entry = audit.record(
+        None,
+        AuditEntry.UPDATE,
+        world.project_a,
+        changes={"api_key": "CANARY-SECRET", "tenant": "acme"},
+        secret_fields=("api_key",),
+        user=world.owner,
+        source="cli",
+    )
     entry.refresh_from_db()
     assert entry.changes == {"api_key": "(changed)", "tenant": "acme"}
     assert entry.tenant == world.tenant_a and entry.source == "cli"
@@ -125,9 +132,24 @@ def test_it_throttles_logins_per_client_behind_an_ingress(client, db, settings):
     settings.TRUSTED_PROXY_COUNT = 1
     get_user_model().objects.create_user("victim", password="right-password-123")
     for _ in range(settings.AXES_FAILURE_LIMIT):
-        client.post("/login/", {"username": "victim", "password": "wrong"}, HTTP_X_FORWARDED_FOR="198.51.100.7", REMOTE_ADDR="10.0.0.1")
-    locked = client.post("/login/", {"username": "victim", "password": "right-password-123"}, HTTP_X_FORWARDED_FOR="198.51.100.7", REMOTE_ADDR="10.0.0.1")
+        client.post(
+            "/login/",
+            {"username": "victim", "password": "wrong"},
+            HTTP_X_FORWARDED_FOR="198.51.100.7",
+            REMOTE_ADDR="10.0.0.1",
+        )
+    locked = client.post(
+        "/login/",
+        {"username": "victim", "password": "right-password-123"},
+        HTTP_X_FORWARDED_FOR="198.51.100.7",
+        REMOTE_ADDR="10.0.0.1",
+    )
     assert locked.status_code in (403, 429) or "Too many failed" in locked.content.decode()
     # Another user behind the same ingress is not locked out by the attacker's failures.
-    other = client.post("/login/", {"username": "victim", "password": "right-password-123"}, HTTP_X_FORWARDED_FOR="198.51.100.8", REMOTE_ADDR="10.0.0.1")
+    other = client.post(
+        "/login/",
+        {"username": "victim", "password": "right-password-123"},
+        HTTP_X_FORWARDED_FOR="198.51.100.8",
+        REMOTE_ADDR="10.0.0.1",
+    )
     assert other.status_code == 302

@@ -1,4 +1,5 @@
 """One active run per target: the database constraint, the race it closes, and the command line joining a queued run."""
+
 from __future__ import annotations
 
 import threading
@@ -39,7 +40,9 @@ def test_a_request_that_loses_the_race_joins_the_winners_run(world, monkeypatch)
 
     def other_request(project):
         try:
-            winner.append(DiscoveryRun.objects.create(project=project, trigger="schedule"))  # its own connection
+            winner.append(
+                DiscoveryRun.objects.create(project=project, trigger="schedule")
+            )  # its own connection
         finally:
             connections.close_all()
 
@@ -53,7 +56,9 @@ def test_a_request_that_loses_the_race_joins_the_winners_run(world, monkeypatch)
     monkeypatch.setattr("core.tasks.enqueue_on_commit", lambda name, *args: sent.append((name, args)))
     pre_save.connect(other_request_commits_first, sender=DiscoveryRun)
     try:
-        run = start_once(DiscoveryRun, "compute.discovery", target={"project": world.project_a}, trigger="manual")
+        run = start_once(
+            DiscoveryRun, "compute.discovery", target={"project": world.project_a}, trigger="manual"
+        )
     finally:
         pre_save.disconnect(other_request_commits_first, sender=DiscoveryRun)
     assert run.pk == winner[0].pk and run.trigger == "schedule"
@@ -69,7 +74,9 @@ def test_a_new_run_is_created_when_none_is_active(world):
 
 
 def test_discover_on_the_command_line_performs_a_run_still_waiting_for_a_worker(connected_project):
-    queued = start_discovery(connected_project, trigger="schedule")  # no worker in this test: it stays pending
+    queued = start_discovery(
+        connected_project, trigger="schedule"
+    )  # no worker in this test: it stays pending
     call_command("discover", "-n", connected_project.namespace)
     queued.refresh_from_db()
     assert queued.status == DiscoveryRun.SUCCEEDED and queued.hosts_seen > 0
@@ -86,7 +93,9 @@ def test_discover_on_the_command_line_does_not_start_a_second_run_beside_a_runni
 
 def test_the_upgrade_keeps_the_newest_active_run_per_target_and_cancels_the_others(world):
     require_services(redis=False)  # SQLite cannot alter a schema inside the test's transaction
-    constraint = next(c for c in DiscoveryRun._meta.constraints if c.name == "discoveryrun_one_active_per_project")
+    constraint = next(
+        c for c in DiscoveryRun._meta.constraints if c.name == "discoveryrun_one_active_per_project"
+    )
     with connection.schema_editor() as editor:
         editor.remove_constraint(DiscoveryRun, constraint)  # the schema before the upgrade
     older = DiscoveryRun.objects.create(project=world.project_a, status=DiscoveryRun.RUNNING)

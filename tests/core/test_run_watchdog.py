@@ -1,4 +1,5 @@
 """The run watchdog: lost messages are re-sent, runs nobody finishes fail visibly, projects never stay blocked."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -32,7 +33,9 @@ def test_it_knows_the_task_of_every_run_model():
 
     app.loader.import_default_modules()
     concrete = {m._meta.label for m in apps.get_models() if issubclass(m, TaskRun)}
-    assert concrete == {kind.label for kind in run_kinds()}, "register new TaskRun models with core.runs.register_run_kind"
+    assert concrete == {kind.label for kind in run_kinds()}, (
+        "register new TaskRun models with core.runs.register_run_kind"
+    )
     assert all(kind.task in app.tasks for kind in run_kinds())
 
 
@@ -45,11 +48,17 @@ def test_it_resends_runs_pending_too_long_and_notes_it_once(db, settings, sent):
     assert sent == [("core.heartbeat", old.pk)]
     fresh.refresh_from_db()
     assert fresh.log == "" and fresh.status == TaskRun.PENDING
-    check_runs(now + timedelta(seconds=60), send=lambda task, pk: sent.append((task, pk)))  # too soon for `old`
+    check_runs(
+        now + timedelta(seconds=60), send=lambda task, pk: sent.append((task, pk))
+    )  # too soon for `old`
     check_runs(now + timedelta(seconds=121), send=lambda task, pk: sent.append((task, pk)))
     assert [pk for _, pk in sent].count(old.pk) == 2
     old.refresh_from_db()
-    assert old.status == TaskRun.PENDING and old.log.count(RESENT_NOTE) == 1 and old.progress["watchdogResent"] == 2
+    assert (
+        old.status == TaskRun.PENDING
+        and old.log.count(RESENT_NOTE) == 1
+        and old.progress["watchdogResent"] == 2
+    )
 
 
 def test_it_fails_runs_no_worker_took_keeping_the_first_error(db, settings, sent):
@@ -59,16 +68,23 @@ def test_it_fails_runs_no_worker_took_keeping_the_first_error(db, settings, sent
     run.refresh_from_db()
     assert sent == [] and result.failed == [f"core.WorkerHeartbeat:{run.pk}"]
     assert run.status == TaskRun.FAILED and run.finished and run.first_error == "an earlier problem"
-    assert "No worker took this run within 61 min" in run.last_error and "Celery worker is running" in run.last_error
+    assert (
+        "No worker took this run within 61 min" in run.last_error
+        and "Celery worker is running" in run.last_error
+    )
 
 
 def test_it_fails_runs_whose_worker_died_and_unblocks_the_project(world, settings, sent):
     settings.RUN_RUNNING_TIMEOUT = 1800
-    stuck = DiscoveryRun.objects.create(project=world.project_a, status=TaskRun.RUNNING,
-                                        started=timezone.now() - timedelta(minutes=31))
-    busy = DiscoveryRun.objects.create(project=world.project_b, status=TaskRun.RUNNING,
-                                       started=timezone.now() - timedelta(minutes=5))
-    assert start_discovery(world.project_a) == stuck  # joined: without the watchdog the project is blocked for good
+    stuck = DiscoveryRun.objects.create(
+        project=world.project_a, status=TaskRun.RUNNING, started=timezone.now() - timedelta(minutes=31)
+    )
+    busy = DiscoveryRun.objects.create(
+        project=world.project_b, status=TaskRun.RUNNING, started=timezone.now() - timedelta(minutes=5)
+    )
+    assert (
+        start_discovery(world.project_a) == stuck
+    )  # joined: without the watchdog the project is blocked for good
     check_runs(send=lambda task, pk: sent.append((task, pk)))
     stuck.refresh_from_db()
     busy.refresh_from_db()

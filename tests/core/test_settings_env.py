@@ -31,7 +31,12 @@ def test_it_reads_typed_values_and_files(monkeypatch, tmp_path):
         ("X_FLAG", "maybe", lambda: envbool("X_FLAG", False), "X_FLAG='maybe' is not a boolean"),
         ("X_NUM", "ten", lambda: envint("X_NUM", 1), "X_NUM='ten' is not a whole number"),
         ("X_NUM", "0", lambda: envint("X_NUM", 1, minimum=5), "X_NUM=0 is too small"),
-        ("X_KEY_FILE", "/nonexistent/key", lambda: envstr("X_KEY"), "X_KEY_FILE=/nonexistent/key: cannot read"),
+        (
+            "X_KEY_FILE",
+            "/nonexistent/key",
+            lambda: envstr("X_KEY"),
+            "X_KEY_FILE=/nonexistent/key: cannot read",
+        ),
     ],
 )
 def test_it_names_the_variable_in_bad_value_errors(monkeypatch, name, value, call, message):
@@ -43,7 +48,13 @@ def test_it_names_the_variable_in_bad_value_errors(monkeypatch, name, value, cal
 def test_it_parses_database_urls():
     db = database_from_url("postgres://app:p%40ss@db.example:5433/admin?sslmode=require")
     assert (db["ENGINE"], db["NAME"], db["USER"], db["PASSWORD"], db["HOST"], db["PORT"]) == (
-        "django.db.backends.postgresql", "admin", "app", "p@ss", "db.example", "5433")
+        "django.db.backends.postgresql",
+        "admin",
+        "app",
+        "p@ss",
+        "db.example",
+        "5433",
+    )
     assert db["OPTIONS"] == {"sslmode": "require"}
     with pytest.raises(ImproperlyConfigured, match="scheme 'mysql'"):
         database_from_url("mysql://x@y/z")
@@ -56,14 +67,19 @@ def test_it_parses_database_urls():
     [
         ({"DEBUG": "perhaps"}, "DEBUG='perhaps' is not a boolean"),
         ({"DATABASE_URL": "mysql://u@h/db"}, "DATABASE_URL has scheme 'mysql'"),
-        ({"FIELD_ENCRYPTION_KEY": "not-a-key", "SECRET_KEY": "x" * 50}, "FIELD_ENCRYPTION_KEY is not a valid Fernet key"),
+        (
+            {"FIELD_ENCRYPTION_KEY": "not-a-key", "SECRET_KEY": "x" * 50},
+            "FIELD_ENCRYPTION_KEY is not a valid Fernet key",
+        ),
         ({"LOG_LEVEL": "loud"}, "LOG_LEVEL='LOUD'"),
     ],
 )
 def test_it_prints_one_line_for_a_bad_environment(tmp_path, env, expected):
     full = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     full.update({"DATA_DIR": str(tmp_path), **env})
-    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=full, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=full, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
@@ -72,11 +88,24 @@ def test_it_prints_one_line_for_a_bad_environment(tmp_path, env, expected):
 
 
 def test_it_generates_keys_once_into_a_private_file(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "FIELD_ENCRYPTION_KEY", "DATABASE_URL", "REDIS_URL")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("SECRET_KEY", "FIELD_ENCRYPTION_KEY", "DATABASE_URL", "REDIS_URL")
+    }
     env["DATA_DIR"] = str(tmp_path)
     code = "from django.conf import settings; print(settings.SECRET_KEY[:8], settings.FIELD_ENCRYPTION_KEYS[0][:8])"
-    run = lambda: subprocess.run([sys.executable, "manage.py", "shell", "-v0", "-c", code], cwd=ROOT, env=env,
-                                 capture_output=True, text=True, timeout=60, check=True).stdout
+    run = lambda: (
+        subprocess.run(
+            [sys.executable, "manage.py", "shell", "-v0", "-c", code],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout
+    )
     first, second = run(), run()
     assert first == second and len(first.split()) == 2
     assert oct((tmp_path / "secrets.json").stat().st_mode & 0o777) == "0o600"

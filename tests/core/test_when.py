@@ -1,4 +1,5 @@
 """The `ago` filter: "just now" within a minute, then Django's timesince."""
+
 from __future__ import annotations
 
 from datetime import timedelta

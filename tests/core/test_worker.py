@@ -31,7 +31,10 @@ def test_it_records_first_and_last_error(db):
 def test_it_round_trips_a_task_through_redis_and_a_real_worker(celery_worker_process):
     with transaction.atomic():
         run = request_heartbeat()
-    done = wait_for(lambda: WorkerHeartbeat.objects.filter(pk=run.pk, status=WorkerHeartbeat.SUCCEEDED).first(),
-                    timeout=30, message="the worker to answer the heartbeat")
+    done = wait_for(
+        lambda: WorkerHeartbeat.objects.filter(pk=run.pk, status=WorkerHeartbeat.SUCCEEDED).first(),
+        timeout=30,
+        message="the worker to answer the heartbeat",
+    )
     assert done.worker
     assert "core.heartbeat" in celery_worker_process.log_path.read_text()

@@ -1,4 +1,5 @@
 """The environment variables the application reads, found in its source (not a hand-kept list)."""
+
 from __future__ import annotations
 
 import ast
@@ -18,15 +19,25 @@ def _names_in(path: Path) -> set[str]:
     for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
         if isinstance(node, ast.Call):
             func = node.func
-            name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+            name = (
+                func.id
+                if isinstance(func, ast.Name)
+                else func.attr
+                if isinstance(func, ast.Attribute)
+                else ""
+            )
             first = node.args[0] if node.args else None
-            literal = first.value if isinstance(first, ast.Constant) and isinstance(first.value, str) else None
+            literal = (
+                first.value if isinstance(first, ast.Constant) and isinstance(first.value, str) else None
+            )
             if literal is None:
                 continue
             if name in HELPERS:
                 found.add(literal)
             # os.environ.get("X"), os.getenv("X"), os.environ.setdefault("X", ...)
-            elif name in ("get", "setdefault", "getenv") and "environ" in ast.unparse(func) or name == "getenv":
+            elif (
+                name in ("get", "setdefault", "getenv") and "environ" in ast.unparse(func) or name == "getenv"
+            ):
                 found.add(literal)
         elif isinstance(node, ast.Subscript) and ast.unparse(node.value).endswith("environ"):
             key = node.slice
@@ -34,7 +45,11 @@ def _names_in(path: Path) -> set[str]:
                 found.add(key.value)
         elif isinstance(node, ast.Compare) and any(isinstance(op, ast.In) for op in node.ops):
             # `if "X" in os.environ`
-            if isinstance(node.left, ast.Constant) and isinstance(node.left.value, str) and "environ" in ast.unparse(node.comparators[0]):
+            if (
+                isinstance(node.left, ast.Constant)
+                and isinstance(node.left.value, str)
+                and "environ" in ast.unparse(node.comparators[0])
+            ):
                 found.add(node.left.value)
     return found
 

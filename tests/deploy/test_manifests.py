@@ -4,6 +4,7 @@ No cluster and no Docker here: every YAML file is parsed and checked for what ca
 running it — kinds, probes, resources, non-root security contexts, secrets only as placeholders and
 files, RBAC limited to Secrets, pinned images, configuration keys the settings really read.
 """
+
 from __future__ import annotations
 
 import re
@@ -35,15 +36,23 @@ def of_kind(kind: str) -> list[dict]:
 
 
 def component(name: str) -> dict:
-    found = [d for d in DOCS if d["kind"] in ("Deployment", "Job")
-             and d["spec"]["template"]["metadata"]["labels"].get("app.kubernetes.io/component") == name]
+    found = [
+        d
+        for d in DOCS
+        if d["kind"] in ("Deployment", "Job")
+        and d["spec"]["template"]["metadata"]["labels"].get("app.kubernetes.io/component") == name
+    ]
     assert len(found) == 1, f"expected one workload with component {name}"
     return found[0]
 
 
 WORKLOADS = [d for d in DOCS if d["kind"] in ("Deployment", "Job")]
-CONTAINERS = [(w["metadata"]["name"], w["spec"]["template"]["spec"], c) for w in WORKLOADS
-              for c in w["spec"]["template"]["spec"].get("initContainers", []) + w["spec"]["template"]["spec"]["containers"]]
+CONTAINERS = [
+    (w["metadata"]["name"], w["spec"]["template"]["spec"], c)
+    for w in WORKLOADS
+    for c in w["spec"]["template"]["spec"].get("initContainers", [])
+    + w["spec"]["template"]["spec"]["containers"]
+]
 
 
 def test_it_parses_every_manifest_with_the_kinds_a_deployment_needs():
@@ -51,14 +60,26 @@ def test_it_parses_every_manifest_with_the_kinds_a_deployment_needs():
     for doc in DOCS:
         assert {"apiVersion", "kind", "metadata"} <= set(doc) and doc["metadata"].get("name"), doc
     kinds = [d["kind"] for d in DOCS]
-    for kind in ("Namespace", "ServiceAccount", "ClusterRole", "RoleBinding", "ConfigMap", "Secret", "Deployment", "Job", "Service"):
+    for kind in (
+        "Namespace",
+        "ServiceAccount",
+        "ClusterRole",
+        "RoleBinding",
+        "ConfigMap",
+        "Secret",
+        "Deployment",
+        "Job",
+        "Service",
+    ):
         assert kind in kinds, f"deploy/ lacks a {kind}"
     for name in ("web", "worker", "beat", "migrate"):
         component(name)
     namespace = of_kind("Namespace")[0]["metadata"]["name"]
     for doc in DOCS:
         if doc["kind"] not in ("Namespace", "ClusterRole", "RoleBinding"):
-            assert doc["metadata"].get("namespace") == namespace, f"{doc['kind']} {doc['metadata']['name']} is not in {namespace}"
+            assert doc["metadata"].get("namespace") == namespace, (
+                f"{doc['kind']} {doc['metadata']['name']} is not in {namespace}"
+            )
     assert of_kind("Namespace")[0]["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
 
 
@@ -69,7 +90,9 @@ def _schema_problems(value, type_name: str, path: str) -> list[str]:
     if type_name.startswith("List["):
         if not isinstance(value, list):
             return [f"{path}: expected a list"]
-        return [p for i, item in enumerate(value) for p in _schema_problems(item, type_name[5:-1], f"{path}[{i}]")]
+        return [
+            p for i, item in enumerate(value) for p in _schema_problems(item, type_name[5:-1], f"{path}[{i}]")
+        ]
     if type_name.startswith("Dict["):
         if not isinstance(value, dict):
             return [f"{path}: expected a mapping"]
@@ -94,9 +117,18 @@ def _schema_problems(value, type_name: str, path: str) -> list[str]:
     return problems
 
 
-MODELS = {"Namespace": "V1Namespace", "ServiceAccount": "V1ServiceAccount", "ClusterRole": "V1ClusterRole", "Role": "V1Role",
-          "RoleBinding": "V1RoleBinding", "ConfigMap": "V1ConfigMap", "Secret": "V1Secret", "Deployment": "V1Deployment",
-          "Job": "V1Job", "Service": "V1Service"}
+MODELS = {
+    "Namespace": "V1Namespace",
+    "ServiceAccount": "V1ServiceAccount",
+    "ClusterRole": "V1ClusterRole",
+    "Role": "V1Role",
+    "RoleBinding": "V1RoleBinding",
+    "ConfigMap": "V1ConfigMap",
+    "Secret": "V1Secret",
+    "Deployment": "V1Deployment",
+    "Job": "V1Job",
+    "Service": "V1Service",
+}
 
 
 def test_it_writes_every_field_as_the_kubernetes_api_defines_it():
@@ -138,7 +170,11 @@ def test_it_runs_every_container_as_non_root_with_a_read_only_root():
         mounts = {m["mountPath"]: m["name"] for m in container.get("volumeMounts", [])}
         volumes = {v["name"]: v for v in pod.get("volumes", [])}
         assert "/tmp" in mounts and "emptyDir" in volumes[mounts["/tmp"]], f"{where} has no writable /tmp"
-        assert not pod.get("hostNetwork") and not pod.get("hostPID") and not any("hostPath" in v for v in volumes.values()), where
+        assert (
+            not pod.get("hostNetwork")
+            and not pod.get("hostPID")
+            and not any("hostPath" in v for v in volumes.values())
+        ), where
 
 
 def test_it_sets_resource_requests_and_limits_everywhere():
@@ -152,7 +188,9 @@ def test_it_pins_every_image_to_a_tag():
     for workload, _, container in CONTAINERS:
         image = container["image"]
         name, _, tag = image.rpartition(":")
-        assert name and "/" not in tag and tag not in ("", "latest"), f"{workload}: image {image!r} is not pinned to a tag"
+        assert name and "/" not in tag and tag not in ("", "latest"), (
+            f"{workload}: image {image!r} is not pinned to a tag"
+        )
         assert container.get("imagePullPolicy") != "Always"
 
 
@@ -170,14 +208,18 @@ def test_it_probes_web_on_healthz_and_readyz_with_an_allowed_host():
         # Django answers 400 to a Host outside ALLOWED_HOSTS: the kubelet's default (the pod IP) would fail.
         assert host in allowed, f"{probe} sends Host {host!r}, not in ALLOWED_HOSTS {allowed}"
     assert "--bind" in web["command"] and any(str(ports["http"]) in part for part in web["command"])
-    assert config.get("SECURE_SSL_REDIRECT", "false") == "false", "probes use plain HTTP: an SSL redirect would fail them"
+    assert config.get("SECURE_SSL_REDIRECT", "false") == "false", (
+        "probes use plain HTTP: an SSL redirect would fail them"
+    )
 
 
 def test_it_serves_web_through_a_service_that_selects_it():
     service = of_kind("Service")[0]
     labels = component("web")["spec"]["template"]["metadata"]["labels"]
     assert service["spec"]["selector"].items() <= labels.items()
-    container_ports = {p["name"] for p in component("web")["spec"]["template"]["spec"]["containers"][0]["ports"]}
+    container_ports = {
+        p["name"] for p in component("web")["spec"]["template"]["spec"]["containers"][0]["ports"]
+    }
     assert all(p["targetPort"] in container_ports for p in service["spec"]["ports"])
 
 
@@ -190,7 +232,9 @@ def test_it_runs_the_right_process_in_each_workload():
     # beat keeps its schedule file somewhere writable (the root filesystem is read-only)
     assert "--schedule /tmp/" in command("beat")
     requirements = (ROOT / "requirements.txt").read_text()
-    assert re.search(r"^gunicorn==", requirements, re.M) and re.search(r"^celery\[redis\]==", requirements, re.M)
+    assert re.search(r"^gunicorn==", requirements, re.M) and re.search(
+        r"^celery\[redis\]==", requirements, re.M
+    )
 
 
 def test_it_runs_beat_exactly_once():
@@ -217,10 +261,14 @@ def test_it_keeps_secret_values_out_of_the_manifests():
     for path in DEPLOY.glob("*.y*ml"):
         text = path.read_text()
         assert "PRIVATE KEY" not in text, path.name
-        assert not re.search(r"\b[A-Za-z0-9_-]{43}=", text), f"{path.name} holds something shaped like a Fernet key"
+        assert not re.search(r"\b[A-Za-z0-9_-]{43}=", text), (
+            f"{path.name} holds something shaped like a Fernet key"
+        )
         for url in re.findall(r"[a-z]+://[^\s'\"]+", text):
             user_info = re.match(r"[a-z]+://([^/@]*)@", url)
-            assert user_info is None or user_info.group(1) in ("USER:PASSWORD",), f"{path.name}: credentials in {url}"
+            assert user_info is None or user_info.group(1) in ("USER:PASSWORD",), (
+                f"{path.name}: credentials in {url}"
+            )
 
 
 def test_it_passes_secrets_to_every_process_as_files_only():
@@ -229,7 +277,9 @@ def test_it_passes_secrets_to_every_process_as_files_only():
     for workload, pod, container in CONTAINERS:
         env = {e["name"]: e for e in container.get("env", [])}
         for key in SECRET_KEYS:
-            assert key not in env, f"{workload}: {key} must come from a file ({key}_FILE), not an environment value"
+            assert key not in env, (
+                f"{workload}: {key} must come from a file ({key}_FILE), not an environment value"
+            )
         files = {name[:-5]: e["value"] for name, e in env.items() if name.endswith("_FILE")}
         assert {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "FIELD_ENCRYPTION_KEY"} <= set(files), workload
         volumes = {v["name"]: v for v in pod["volumes"]}
@@ -239,12 +289,16 @@ def test_it_passes_secrets_to_every_process_as_files_only():
             mount = mounts[folder]
             assert mount.get("readOnly") is True
             source = volumes[mount["name"]]["secret"]
-            assert source["secretName"] == secret_name and source.get("defaultMode", 0o644) & 0o007 == 0, workload
+            assert source["secretName"] == secret_name and source.get("defaultMode", 0o644) & 0o007 == 0, (
+                workload
+            )
             items = {i["path"]: i["key"] for i in source["items"]}
             assert items[filename] in template_keys and items[filename] == key, f"{workload}: {path}"
         refs = [r["configMapRef"]["name"] for r in container.get("envFrom", []) if "configMapRef" in r]
         assert refs == [of_kind("ConfigMap")[0]["metadata"]["name"]]
-        assert not any("secretRef" in r for r in container.get("envFrom", [])), "no Secret as plain environment"
+        assert not any("secretRef" in r for r in container.get("envFrom", [])), (
+            "no Secret as plain environment"
+        )
 
 
 def test_it_configures_only_variables_the_settings_read():
@@ -253,7 +307,11 @@ def test_it_configures_only_variables_the_settings_read():
     unknown = sorted(set(of_kind("ConfigMap")[0]["data"]) - known)
     assert not unknown, f"ConfigMap keys the settings never read: {unknown}"
     config = of_kind("ConfigMap")[0]["data"]
-    assert config["SECURE"] == "true" and config["ALLOW_INSECURE_PALETTE_TLS"] == "false" and config["DEBUG"] == "false"
+    assert (
+        config["SECURE"] == "true"
+        and config["ALLOW_INSECURE_PALETTE_TLS"] == "false"
+        and config["DEBUG"] == "false"
+    )
 
 
 def test_it_limits_rbac_to_secrets_in_paletteai_namespaces():
@@ -262,7 +320,9 @@ def test_it_limits_rbac_to_secrets_in_paletteai_namespaces():
     assert roles
     for role in roles:
         for rule in role["rules"]:
-            assert rule["apiGroups"] == [""] and rule["resources"] == ["secrets"], f"{role['metadata']['name']}: {rule}"
+            assert rule["apiGroups"] == [""] and rule["resources"] == ["secrets"], (
+                f"{role['metadata']['name']}: {rule}"
+            )
             assert set(rule["verbs"]) <= RBAC_VERBS and "*" not in rule["verbs"], rule
             assert "nonResourceURLs" not in rule and "*" not in rule.get("resourceNames", [])
     service_account = of_kind("ServiceAccount")[0]["metadata"]
@@ -272,19 +332,33 @@ def test_it_limits_rbac_to_secrets_in_paletteai_namespaces():
     app_namespace = of_kind("Namespace")[0]["metadata"]["name"]
     for binding in bindings:
         namespace = binding["metadata"]["namespace"]
-        assert namespace not in (app_namespace, "default", "kube-system", "kube-public", "mural-system"), namespace
+        assert namespace not in (app_namespace, "default", "kube-system", "kube-public", "mural-system"), (
+            namespace
+        )
         assert (binding["roleRef"]["kind"], binding["roleRef"]["name"]) in role_names
-        assert binding["subjects"] == [{"kind": "ServiceAccount", "name": service_account["name"],
-                                        "namespace": service_account["namespace"]}]
+        assert binding["subjects"] == [
+            {
+                "kind": "ServiceAccount",
+                "name": service_account["name"],
+                "namespace": service_account["namespace"],
+            }
+        ]
     # The token is mounted only where the Kubernetes API is used.
-    mounts = {name: component(name)["spec"]["template"]["spec"].get("automountServiceAccountToken") for name in ("web", "worker", "beat", "migrate")}
+    mounts = {
+        name: component(name)["spec"]["template"]["spec"].get("automountServiceAccountToken")
+        for name in ("web", "worker", "beat", "migrate")
+    }
     assert mounts == {"web": True, "worker": True, "beat": False, "migrate": False}
     assert of_kind("ServiceAccount")[0].get("automountServiceAccountToken") is False
 
 
 # Dockerfile ---------------------------------------------------------------------------------------
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
-INSTRUCTIONS = [line.strip() for line in re.sub(r"\\\n", " ", DOCKERFILE).splitlines() if line.strip() and not line.strip().startswith("#")]
+INSTRUCTIONS = [
+    line.strip()
+    for line in re.sub(r"\\\n", " ", DOCKERFILE).splitlines()
+    if line.strip() and not line.strip().startswith("#")
+]
 
 
 def test_it_builds_from_python_slim_and_installs_exactly_requirements_txt():
@@ -306,8 +380,9 @@ def test_it_builds_front_end_assets_with_npm_ci_and_copies_what_settings_serve()
         folder = Path(entry[1] if isinstance(entry, tuple) else entry)
         relative = folder.relative_to(ROOT).as_posix()
         if relative.startswith("node_modules/"):
-            assert re.search(rf"COPY --from=\S+ \S*{re.escape(relative)} \S*{re.escape(relative)}", DOCKERFILE), (
-                f"the image lacks {relative}, which settings.STATICFILES_DIRS serves")
+            assert re.search(
+                rf"COPY --from=\S+ \S*{re.escape(relative)} \S*{re.escape(relative)}", DOCKERFILE
+            ), f"the image lacks {relative}, which settings.STATICFILES_DIRS serves"
     assert "collectstatic --no-input" in DOCKERFILE
 
 
@@ -328,11 +403,21 @@ def test_it_builds_with_dummy_keys_only():
         values = re.findall(rf"{name}=(\S+)", DOCKERFILE)
         assert values, name
         for value in values:
-            assert "build-only" in value or set(value.rstrip("=")) <= {"M", "D", "A", "w"}, f"{name}={value} looks real"
-    assert not re.search(r"^\s*ENV\s+.*(SECRET_KEY|FIELD_ENCRYPTION_KEY|PASSWORD)", DOCKERFILE, re.M), "no secret baked into ENV"
+            assert "build-only" in value or set(value.rstrip("=")) <= {"M", "D", "A", "w"}, (
+                f"{name}={value} looks real"
+            )
+    assert not re.search(r"^\s*ENV\s+.*(SECRET_KEY|FIELD_ENCRYPTION_KEY|PASSWORD)", DOCKERFILE, re.M), (
+        "no secret baked into ENV"
+    )
 
 
 @pytest.mark.parametrize("entry", [".git", ".venv", "node_modules", ".local", "*.sqlite3", "tests"])
 def test_it_keeps_local_state_out_of_the_build_context(entry):
-    ignored = [line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines() if line.strip() and not line.startswith("#")]
-    assert entry in ignored, f".dockerignore must exclude {entry} (generated keys, databases, the host's packages)"
+    ignored = [
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert entry in ignored, (
+        f".dockerignore must exclude {entry} (generated keys, databases, the host's packages)"
+    )

@@ -8,12 +8,13 @@ was asked and how many body bytes it managed to write before the client hung up.
         palette.answer(302, headers={"Location": "https://elsewhere.example/?k=" + key})
         PaletteClient(palette.url, key).whoami()
 """
+
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Iterable
 
 
 @dataclass
@@ -46,12 +47,19 @@ class HostilePalette:
     def url(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
-    def answer(self, status: int = 200, body: bytes | str = b"", headers: dict[str, str] | None = None,
-               chunks: Iterable[bytes] | None = None) -> None:
+    def answer(
+        self,
+        status: int = 200,
+        body: bytes | str = b"",
+        headers: dict[str, str] | None = None,
+        chunks: Iterable[bytes] | None = None,
+    ) -> None:
         """Script the answer to every following request."""
-        self._answer = Answer(status, body.encode() if isinstance(body, str) else body, dict(headers or {}), chunks)
+        self._answer = Answer(
+            status, body.encode() if isinstance(body, str) else body, dict(headers or {}), chunks
+        )
 
-    def start(self) -> "HostilePalette":
+    def start(self) -> HostilePalette:
         self._thread.start()
         return self
 
@@ -59,7 +67,7 @@ class HostilePalette:
         self._server.shutdown()
         self._server.server_close()
 
-    def __enter__(self) -> "HostilePalette":
+    def __enter__(self) -> HostilePalette:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -82,7 +90,7 @@ class HostilePalette:
             h.send_header(name, value)
         h.end_headers()
         try:
-            for chunk in ([answer.body] if answer.chunks is None else answer.chunks):
+            for chunk in [answer.body] if answer.chunks is None else answer.chunks:
                 h.wfile.write(chunk)
                 with self._lock:
                     self.sent += len(chunk)

@@ -43,6 +43,7 @@ Usage::
     with FakeKube() as kube:            # or kube = FakeKube().start(); ...; kube.stop()
         cfg = kubernetes.client.Configuration(); cfg.host = kube.url
 """
+
 from __future__ import annotations
 
 import base64
@@ -53,16 +54,27 @@ import json
 import re
 import threading
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Iterable
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 REASONS = {
-    400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 405: "MethodNotAllowed",
-    409: "Conflict", 410: "Expired", 415: "UnsupportedMediaType", 422: "Invalid", 429: "TooManyRequests",
-    500: "InternalError", 503: "ServiceUnavailable", 504: "Timeout",
+    400: "BadRequest",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    409: "Conflict",
+    410: "Expired",
+    415: "UnsupportedMediaType",
+    422: "Invalid",
+    429: "TooManyRequests",
+    500: "InternalError",
+    503: "ServiceUnavailable",
+    504: "Timeout",
 }
 DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 DATA_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
@@ -88,8 +100,15 @@ class ApiError(Exception):
         self.details = details
 
     def status(self) -> dict:
-        body = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                "message": self.message, "reason": self.reason, "code": self.code}
+        body = {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "code": self.code,
+        }
         if self.details:
             body["details"] = self.details
         return body
@@ -122,12 +141,15 @@ class Fault:
     hits: int = field(default=0)
 
     def matches(self, method: str, path: str) -> bool:
-        return (self.remaining > 0 and (self.method is None or self.method == method)
-                and (self.path_contains is None or self.path_contains in path))
+        return (
+            self.remaining > 0
+            and (self.method is None or self.method == method)
+            and (self.path_contains is None or self.path_contains in path)
+        )
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _not_found(kind: str, name: str) -> ApiError:
@@ -136,8 +158,15 @@ def _not_found(kind: str, name: str) -> ApiError:
 
 def _invalid(name: str, causes: list[tuple[str, str]]) -> ApiError:
     message = f'Secret "{name}" is invalid: ' + ", ".join(f"{f}: {m}" for f, m in causes)
-    return ApiError(422, message, details={"name": name, "kind": "Secret",
-                                          "causes": [{"reason": "FieldValueInvalid", "message": m, "field": f} for f, m in causes]})
+    return ApiError(
+        422,
+        message,
+        details={
+            "name": name,
+            "kind": "Secret",
+            "causes": [{"reason": "FieldValueInvalid", "message": m, "field": f} for f, m in causes],
+        },
+    )
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -169,7 +198,9 @@ def parse_label_selector(selector: str) -> list[tuple[str, str, str | None]]:
             requirements.append(("exists", raw, None))
         else:
             # Set-based selectors ("in", "notin") are real Kubernetes syntax we do not need.
-            raise ApiError(400, f"unable to parse requirement: {raw!r} (the fake supports equality-based selectors only)")
+            raise ApiError(
+                400, f"unable to parse requirement: {raw!r} (the fake supports equality-based selectors only)"
+            )
     return requirements
 
 
@@ -217,7 +248,9 @@ class FakeKube:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-kube", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-kube", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -243,12 +276,29 @@ class FakeKube:
 
     # --- test hooks --------------------------------------------------------------------------
 
-    def fail_next(self, count: int = 1, status: int = 500, *, method: str | None = None, path_contains: str | None = None,
-                  drop_connection: bool = False, message: str = "", reason: str | None = None,
-                  retry_after: int | None = None) -> Fault:
+    def fail_next(
+        self,
+        count: int = 1,
+        status: int = 500,
+        *,
+        method: str | None = None,
+        path_contains: str | None = None,
+        drop_connection: bool = False,
+        message: str = "",
+        reason: str | None = None,
+        retry_after: int | None = None,
+    ) -> Fault:
         """Make the next `count` matching requests fail with `status` (or a dropped connection)."""
-        fault = Fault(count, status, method.upper() if method else None, path_contains, drop_connection,
-                      message or f"fake: injected {status}", reason, retry_after)
+        fault = Fault(
+            count,
+            status,
+            method.upper() if method else None,
+            path_contains,
+            drop_connection,
+            message or f"fake: injected {status}",
+            reason,
+            retry_after,
+        )
         with self._lock:
             self._faults.append(fault)
         return fault
@@ -272,18 +322,37 @@ class FakeKube:
                 self._namespaces = {}
             ns = self._namespaces.get(name)
             if ns is None:
-                ns = {"kind": "Namespace", "apiVersion": "v1",
-                      "metadata": {"name": name, "uid": str(uuid.uuid4()), "resourceVersion": str(next(self._rv)),
-                                   "creationTimestamp": _now(), "labels": {"kubernetes.io/metadata.name": name}},
-                      "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}
+                ns = {
+                    "kind": "Namespace",
+                    "apiVersion": "v1",
+                    "metadata": {
+                        "name": name,
+                        "uid": str(uuid.uuid4()),
+                        "resourceVersion": str(next(self._rv)),
+                        "creationTimestamp": _now(),
+                        "labels": {"kubernetes.io/metadata.name": name},
+                    },
+                    "spec": {"finalizers": ["kubernetes"]},
+                    "status": {"phase": "Active"},
+                }
                 self._namespaces[name] = ns
             return copy.deepcopy(ns)
 
-    def put_secret(self, namespace: str, name: str, data: dict[str, str] | None = None, *,
-                   labels: dict[str, str] | None = None, type: str = "Opaque") -> dict:
+    def put_secret(
+        self,
+        namespace: str,
+        name: str,
+        data: dict[str, str] | None = None,
+        *,
+        labels: dict[str, str] | None = None,
+        type: str = "Opaque",
+    ) -> dict:
         """Seed a Secret directly (string values, stored base64), as if someone else created it."""
-        body = {"metadata": {"name": name, "namespace": namespace, "labels": labels or {}}, "type": type,
-                "stringData": dict(data or {})}
+        body = {
+            "metadata": {"name": name, "namespace": namespace, "labels": labels or {}},
+            "type": type,
+            "stringData": dict(data or {}),
+        }
         with self._lock:
             self._secrets.pop((namespace, name), None)
             return self._create(namespace, body, check_namespace=False)
@@ -326,7 +395,9 @@ class FakeKube:
                     return fault
         return None
 
-    def handle(self, method: str, path: str, query: dict[str, str], content_type: str, body: Any) -> tuple[int, dict]:
+    def handle(
+        self, method: str, path: str, query: dict[str, str], content_type: str, body: Any
+    ) -> tuple[int, dict]:
         """Answer one request: (status code, JSON body), or raise ApiError."""
         if "watch" in query and query["watch"] not in ("", "false", "0"):
             raise ApiError(400, "fake: watch is not supported")
@@ -343,44 +414,68 @@ class FakeKube:
                     return self._patch(ns, name, content_type, body)
                 if method == "DELETE":
                     return self._delete(ns, name, body)
-                raise ApiError(405, f"the server does not allow this method on the requested resource ({method})")
+                raise ApiError(
+                    405, f"the server does not allow this method on the requested resource ({method})"
+                )
             if m := SECRETS_NS.match(path):
                 ns = m.group(1)
                 if method == "GET":
                     return 200, self._list(ns, query)
                 if method == "POST":
                     return 201, self._create(ns, body)
-                raise ApiError(405, f"the server does not allow this method on the requested resource ({method})")
+                raise ApiError(
+                    405, f"the server does not allow this method on the requested resource ({method})"
+                )
             if SECRETS_ALL.match(path):
                 if method == "GET":
                     return 200, self._list(None, query)
-                raise ApiError(405, f"the server does not allow this method on the requested resource ({method})")
+                raise ApiError(
+                    405, f"the server does not allow this method on the requested resource ({method})"
+                )
             if m := NAMESPACE_ONE.match(path):
                 if method == "GET":
                     return 200, self._read_namespace(m.group(1))
-                raise ApiError(405, f"the server does not allow this method on the requested resource ({method})")
+                raise ApiError(
+                    405, f"the server does not allow this method on the requested resource ({method})"
+                )
             if NAMESPACES.match(path):
                 if method == "GET":
                     items = [copy.deepcopy(v) for _, v in sorted((self._namespaces or {}).items())]
-                    return 200, {"kind": "NamespaceList", "apiVersion": "v1",
-                                 "metadata": {"resourceVersion": str(next(self._rv))}, "items": items}
+                    return 200, {
+                        "kind": "NamespaceList",
+                        "apiVersion": "v1",
+                        "metadata": {"resourceVersion": str(next(self._rv))},
+                        "items": items,
+                    }
                 if method == "POST":
                     name = ((body or {}).get("metadata") or {}).get("name", "")
                     if not name or not DNS1123_SUBDOMAIN.match(name):
-                        raise ApiError(422, f'Namespace "{name}" is invalid: metadata.name: Invalid value: "{name}"')
+                        raise ApiError(
+                            422, f'Namespace "{name}" is invalid: metadata.name: Invalid value: "{name}"'
+                        )
                     if self._namespaces is not None and name in self._namespaces:
-                        raise ApiError(409, f'namespaces "{name}" already exists', reason="AlreadyExists",
-                                       details={"name": name, "kind": "namespaces"})
+                        raise ApiError(
+                            409,
+                            f'namespaces "{name}" already exists',
+                            reason="AlreadyExists",
+                            details={"name": name, "kind": "namespaces"},
+                        )
                     return 201, self.add_namespace(name)
-                raise ApiError(405, f"the server does not allow this method on the requested resource ({method})")
+                raise ApiError(
+                    405, f"the server does not allow this method on the requested resource ({method})"
+                )
         raise ApiError(404, "the server could not find the requested resource")
 
     def _read_namespace(self, name: str) -> dict:
         if self._namespaces is None:
             # Every namespace exists in this mode; answer a plausible object without recording it.
-            return {"kind": "Namespace", "apiVersion": "v1",
-                    "metadata": {"name": name, "labels": {"kubernetes.io/metadata.name": name}},
-                    "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}
+            return {
+                "kind": "Namespace",
+                "apiVersion": "v1",
+                "metadata": {"name": name, "labels": {"kubernetes.io/metadata.name": name}},
+                "spec": {"finalizers": ["kubernetes"]},
+                "status": {"phase": "Active"},
+            }
         if name not in self._namespaces:
             raise _not_found("namespaces", name)
         return copy.deepcopy(self._namespaces[name])
@@ -393,47 +488,94 @@ class FakeKube:
 
     def _list(self, ns: str | None, query: dict[str, str]) -> dict:
         requirements = parse_label_selector(query.get("labelSelector", ""))
-        items = [copy.deepcopy(obj) for (obj_ns, _), obj in sorted(self._secrets.items())
-                 if (ns is None or obj_ns == ns) and selector_matches(obj["metadata"].get("labels") or {}, requirements)]
+        items = [
+            copy.deepcopy(obj)
+            for (obj_ns, _), obj in sorted(self._secrets.items())
+            if (ns is None or obj_ns == ns)
+            and selector_matches(obj["metadata"].get("labels") or {}, requirements)
+        ]
         for item in items:
             # List items carry no kind/apiVersion on the wire; the list does.
             item.pop("kind", None)
             item.pop("apiVersion", None)
-        return {"kind": "SecretList", "apiVersion": "v1", "metadata": {"resourceVersion": str(next(self._rv))}, "items": items}
+        return {
+            "kind": "SecretList",
+            "apiVersion": "v1",
+            "metadata": {"resourceVersion": str(next(self._rv))},
+            "items": items,
+        }
 
     def _normalize(self, ns: str, body: Any, url_name: str | None) -> dict:
         """Validate a Secret body as the apiserver would and return the object to store (no server fields)."""
         if not isinstance(body, dict):
-            raise ApiError(400, "the body of the request was in an unknown format - accepted media types include: application/json")
+            raise ApiError(
+                400,
+                "the body of the request was in an unknown format - accepted media types include: application/json",
+            )
         if body.get("kind") not in (None, "Secret") or body.get("apiVersion") not in (None, "v1"):
-            raise ApiError(400, f"the API version in the data ({body.get('apiVersion')}) and kind ({body.get('kind')}) do not match a v1 Secret")
+            raise ApiError(
+                400,
+                f"the API version in the data ({body.get('apiVersion')}) and kind ({body.get('kind')}) do not match a v1 Secret",
+            )
         meta = dict(body.get("metadata") or {})
         name = meta.get("name") or ""
         if url_name is not None and name and name != url_name:
-            raise ApiError(400, f"the name of the object ({name}) does not match the name on the URL ({url_name})")
+            raise ApiError(
+                400, f"the name of the object ({name}) does not match the name on the URL ({url_name})"
+            )
         name = name or url_name or ""
         if not name and meta.get("generateName"):
             name = meta["generateName"] + uuid.uuid4().hex[:5]
         if meta.get("namespace") and meta["namespace"] != ns:
-            raise ApiError(400, "the namespace of the provided object does not match the namespace sent on the request")
+            raise ApiError(
+                400, "the namespace of the provided object does not match the namespace sent on the request"
+            )
         causes: list[tuple[str, str]] = []
         if not name:
-            raise ApiError(422, 'Secret "" is invalid: metadata.name: Required value: name or generateName is required')
+            raise ApiError(
+                422, 'Secret "" is invalid: metadata.name: Required value: name or generateName is required'
+            )
         if len(name) > 253 or not DNS1123_SUBDOMAIN.match(name):
-            causes.append(("metadata.name", f'Invalid value: "{name}": a lowercase RFC 1123 subdomain must consist of lower case '
-                           "alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"))
+            causes.append(
+                (
+                    "metadata.name",
+                    f'Invalid value: "{name}": a lowercase RFC 1123 subdomain must consist of lower case '
+                    "alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character",
+                )
+            )
         labels = meta.get("labels") or {}
-        if not isinstance(labels, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in labels.items()):
-            raise ApiError(400, "json: cannot unmarshal labels into Go struct field ObjectMeta.metadata.labels of type map[string]string")
+        if not isinstance(labels, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in labels.items()
+        ):
+            raise ApiError(
+                400,
+                "json: cannot unmarshal labels into Go struct field ObjectMeta.metadata.labels of type map[string]string",
+            )
         for key, value in labels.items():
             prefix, _, label_name = key.rpartition("/")
-            if (prefix and not DNS1123_SUBDOMAIN.match(prefix)) or len(label_name) > 63 or not LABEL_NAME.match(label_name):
-                causes.append(("metadata.labels", f'Invalid value: "{key}": name part must consist of alphanumeric characters'))
+            if (
+                (prefix and not DNS1123_SUBDOMAIN.match(prefix))
+                or len(label_name) > 63
+                or not LABEL_NAME.match(label_name)
+            ):
+                causes.append(
+                    (
+                        "metadata.labels",
+                        f'Invalid value: "{key}": name part must consist of alphanumeric characters',
+                    )
+                )
             if len(value) > 63 or not LABEL_VALUE.match(value):
-                causes.append(("metadata.labels", f'Invalid value: "{value}": a valid label must be an empty string or consist of alphanumeric characters'))
+                causes.append(
+                    (
+                        "metadata.labels",
+                        f'Invalid value: "{value}": a valid label must be an empty string or consist of alphanumeric characters',
+                    )
+                )
         data = body.get("data") or {}
         if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
-            raise ApiError(400, "json: cannot unmarshal data into Go struct field Secret.data of type []uint8")
+            raise ApiError(
+                400, "json: cannot unmarshal data into Go struct field Secret.data of type []uint8"
+            )
         for key, value in data.items():
             try:
                 base64.b64decode(value, validate=True)
@@ -441,12 +583,20 @@ class FakeKube:
                 raise ApiError(400, f"illegal base64 data in Secret.data[{key}]") from None
         for key, value in (body.get("stringData") or {}).items():
             if not isinstance(value, str):
-                raise ApiError(400, "json: cannot unmarshal stringData into Go struct field Secret.stringData of type string")
+                raise ApiError(
+                    400,
+                    "json: cannot unmarshal stringData into Go struct field Secret.stringData of type string",
+                )
             data = {**data, key: base64.b64encode(value.encode()).decode()}
         for key in data:
             if not DATA_KEY.match(key):
-                causes.append((f"data[{key}]", f'Invalid value: "{key}": a valid config key must consist of alphanumeric characters, '
-                               "'-', '_' or '.'"))
+                causes.append(
+                    (
+                        f"data[{key}]",
+                        f'Invalid value: "{key}": a valid config key must consist of alphanumeric characters, '
+                        "'-', '_' or '.'",
+                    )
+                )
         if sum(len(base64.b64decode(v)) for v in data.values()) > MAX_SECRET_BYTES:
             causes.append(("data", f"Too long: must have at most {MAX_SECRET_BYTES} bytes"))
         if causes:
@@ -455,7 +605,12 @@ class FakeKube:
         for key in ("labels", "annotations", "ownerReferences", "finalizers"):
             if meta.get(key):
                 stored_meta[key] = copy.deepcopy(meta[key])
-        obj = {"kind": "Secret", "apiVersion": "v1", "metadata": stored_meta, "type": body.get("type") or "Opaque"}
+        obj = {
+            "kind": "Secret",
+            "apiVersion": "v1",
+            "metadata": stored_meta,
+            "type": body.get("type") or "Opaque",
+        }
         if data:
             obj["data"] = data
         if body.get("immutable") is not None:
@@ -468,21 +623,32 @@ class FakeKube:
         obj = self._normalize(ns, body, None)
         name = obj["metadata"]["name"]
         if (ns, name) in self._secrets:
-            raise ApiError(409, f'secrets "{name}" already exists', reason="AlreadyExists",
-                           details={"name": name, "kind": "secrets"})
-        obj["metadata"].update(uid=str(uuid.uuid4()), resourceVersion=str(next(self._rv)), creationTimestamp=_now())
+            raise ApiError(
+                409,
+                f'secrets "{name}" already exists',
+                reason="AlreadyExists",
+                details={"name": name, "kind": "secrets"},
+            )
+        obj["metadata"].update(
+            uid=str(uuid.uuid4()), resourceVersion=str(next(self._rv)), creationTimestamp=_now()
+        )
         self._secrets[(ns, name)] = obj
         return copy.deepcopy(obj)
 
     def _update(self, ns: str, name: str, body: Any, current: dict, *, precondition_rv: str | None) -> dict:
         if precondition_rv and precondition_rv != current["metadata"]["resourceVersion"]:
-            raise ApiError(409, f'Operation cannot be fulfilled on secrets "{name}": the object has been modified; '
-                                "please apply your changes to the latest version and try again",
-                           details={"name": name, "kind": "secrets"})
+            raise ApiError(
+                409,
+                f'Operation cannot be fulfilled on secrets "{name}": the object has been modified; '
+                "please apply your changes to the latest version and try again",
+                details={"name": name, "kind": "secrets"},
+            )
         obj = self._normalize(ns, body, name)
         if obj["type"] != current.get("type", "Opaque"):
             raise _invalid(name, [("type", f'Invalid value: "{obj["type"]}": field is immutable')])
-        if current.get("immutable") and (obj.get("data") != current.get("data") or obj.get("immutable") is not True):
+        if current.get("immutable") and (
+            obj.get("data") != current.get("data") or obj.get("immutable") is not True
+        ):
             raise _invalid(name, [("data", "Forbidden: field is immutable when `immutable` is set")])
         for key in ("uid", "creationTimestamp"):
             obj["metadata"][key] = current["metadata"][key]
@@ -502,7 +668,10 @@ class FakeKube:
 
     def _patch(self, ns: str, name: str, content_type: str, body: Any) -> tuple[int, dict]:
         if content_type not in MERGE_PATCH_TYPES:
-            raise ApiError(415, f"fake: the patch type {content_type!r} is not supported (merge and strategic merge only)")
+            raise ApiError(
+                415,
+                f"fake: the patch type {content_type!r} is not supported (merge and strategic merge only)",
+            )
         current = self._secrets.get((ns, name))
         if current is None:
             raise _not_found("secrets", name)
@@ -510,7 +679,10 @@ class FakeKube:
             raise ApiError(400, "the body of the request was in an unknown format")
         patch_meta = body.get("metadata") or {}
         if patch_meta.get("name") not in (None, name):
-            raise ApiError(400, f"the name of the object ({patch_meta['name']}) does not match the name on the URL ({name})")
+            raise ApiError(
+                400,
+                f"the name of the object ({patch_meta['name']}) does not match the name on the URL ({name})",
+            )
         merged = merge_patch(current, body)
         return 200, self._update(ns, name, merged, current, precondition_rv=patch_meta.get("resourceVersion"))
 
@@ -522,12 +694,20 @@ class FakeKube:
         meta = current["metadata"]
         for key, label in (("uid", "UID"), ("resourceVersion", "ResourceVersion")):
             if pre.get(key) and pre[key] != meta[key]:
-                raise ApiError(409, f'Operation cannot be fulfilled on secrets "{name}": Precondition failed: '
-                                    f"{label} in precondition: {pre[key]}, {label} in object meta: {meta[key]}",
-                               details={"name": name, "kind": "secrets"})
+                raise ApiError(
+                    409,
+                    f'Operation cannot be fulfilled on secrets "{name}": Precondition failed: '
+                    f"{label} in precondition: {pre[key]}, {label} in object meta: {meta[key]}",
+                    details={"name": name, "kind": "secrets"},
+                )
         del self._secrets[(ns, name)]
-        return 200, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-                     "details": {"name": name, "kind": "secrets", "uid": meta["uid"]}}
+        return 200, {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Success",
+            "details": {"name": name, "kind": "secrets", "uid": meta["uid"]},
+        }
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -554,8 +734,16 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             body = raw.decode(errors="replace")
         with self.kube._lock:
-            self.kube._log.append(KubeRequest(self.command, parts.path, query, content_type, copy.deepcopy(body),
-                                              {k.lower(): v for k, v in self.headers.items()}))
+            self.kube._log.append(
+                KubeRequest(
+                    self.command,
+                    parts.path,
+                    query,
+                    content_type,
+                    copy.deepcopy(body),
+                    {k.lower(): v for k, v in self.headers.items()},
+                )
+            )
         fault = self.kube._take_fault(self.command, parts.path)
         headers: dict[str, str] = {}
         if fault is not None and fault.drop_connection:
@@ -567,7 +755,10 @@ class _Handler(BaseHTTPRequestHandler):
                     headers["Retry-After"] = str(fault.retry_after)
                 raise ApiError(fault.status, fault.message, reason=fault.reason)
             if isinstance(body, str):
-                raise ApiError(400, "the body of the request was in an unknown format - accepted media types include: application/json")
+                raise ApiError(
+                    400,
+                    "the body of the request was in an unknown format - accepted media types include: application/json",
+                )
             code, payload = self.kube.handle(self.command, parts.path, query, content_type, body)
         except ApiError as exc:
             code, payload = exc.code, exc.status()

@@ -25,7 +25,10 @@ def test_it_parses_a_ca_bundle_with_details():
         (lambda: "hello world", "No PEM certificate found"),
         (lambda: make_cert("leaf.example.com", ca=False)[0], "is not a CA certificate"),
         (lambda: "".join(make_cert("Root")), "contains a private key"),
-        (lambda: "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", "not a valid X.509 certificate"),
+        (
+            lambda: "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+            "not a valid X.509 certificate",
+        ),
         (lambda: b"\x30\x82\x01\x0a\xff", "looks binary"),
     ],
 )

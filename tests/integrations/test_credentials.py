@@ -47,7 +47,12 @@ def test_it_allows_http_only_when_enabled(settings):
 
 
 def _doc(**values):
-    base = {"apiKey": "abcdefghijkl", "hostUrl": "api.spectrocloud.com", "tenant": "acme", "defaultProjectID": UID}
+    base = {
+        "apiKey": "abcdefghijkl",
+        "hostUrl": "api.spectrocloud.com",
+        "tenant": "acme",
+        "defaultProjectID": UID,
+    }
     base.update(values)
     return json.dumps({k: v for k, v in base.items() if v is not None})
 
@@ -81,11 +86,16 @@ def test_it_refuses_skipping_tls_when_the_policy_forbids_it(settings):
 
 
 def test_it_accepts_partial_and_name_when_asked():
-    assert parse_palette_json(json.dumps({"defaultProjectID": "Default"}), partial=True, allow_project_name=True) == {"defaultProjectID": "Default"}
+    assert parse_palette_json(
+        json.dumps({"defaultProjectID": "Default"}), partial=True, allow_project_name=True
+    ) == {"defaultProjectID": "Default"}
 
 
 def test_it_merges_field_by_field_with_the_project_winning():
-    merged = merge({"hostUrl": "https://t", "tenant": "acme", "apiKey": "k1"}, {"tenant": "acme-dev", "skipSSLCertificateVerification": False})
+    merged = merge(
+        {"hostUrl": "https://t", "tenant": "acme", "apiKey": "k1"},
+        {"tenant": "acme-dev", "skipSSLCertificateVerification": False},
+    )
     assert merged["hostUrl"] == ("https://t", "tenant")
     assert merged["tenant"] == ("acme-dev", "project")
     assert merged["skipSSLCertificateVerification"] == (False, "project")
@@ -93,8 +103,14 @@ def test_it_merges_field_by_field_with_the_project_winning():
 
 
 def test_it_inherits_the_connection_as_one_unit():
-    tenant = {"hostUrl": "https://t", "tenant": "acme", "apiKey": "k1", "skipSSLCertificateVerification": True,
-              "tlsSecretRef": "t-ca", "defaultProjectID": "a" * 24}
+    tenant = {
+        "hostUrl": "https://t",
+        "tenant": "acme",
+        "apiKey": "k1",
+        "skipSSLCertificateVerification": True,
+        "tlsSecretRef": "t-ca",
+        "defaultProjectID": "a" * 24,
+    }
     # A project that sets only its host gets no key and no trust from the tenant: nothing to send the key elsewhere.
     merged = merge(tenant, {"hostUrl": "https://evil"})
     assert merged["hostUrl"] == ("https://evil", "project")

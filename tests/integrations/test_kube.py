@@ -1,4 +1,5 @@
 """Kubernetes Secret sync: the real `kubernetes` client against the project's fake API server."""
+
 from __future__ import annotations
 
 import base64
@@ -16,8 +17,13 @@ from tests.fakes.kube import FakeKube
 
 NS = "acme-research"
 CANARY = "CANARY-apikey-7f3e9a1c5d2b4e6f8a0c"
-PALETTE = {"apiKey": CANARY, "defaultProjectID": "5f1e2d3c4b5a697887766554", "hostUrl": "https://palette.example.com",
-           "tenant": "acme", "skipSSLCertificateVerification": False}
+PALETTE = {
+    "apiKey": CANARY,
+    "defaultProjectID": "5f1e2d3c4b5a697887766554",
+    "hostUrl": "https://palette.example.com",
+    "tenant": "acme",
+    "skipSSLCertificateVerification": False,
+}
 CA_PEM = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n"
 
 
@@ -43,9 +49,15 @@ def methods(fake: FakeKube) -> list[str]:
 
 # --- configuration -------------------------------------------------------------------------------
 
+
 def test_it_is_off_when_nothing_is_configured(kube_off, fake_kube, world):
     assert kube.kube_api() is None
-    assert kube.kube_status() == {"enabled": False, "server": "", "label": "Kubernetes sync: off", "error": ""}
+    assert kube.kube_status() == {
+        "enabled": False,
+        "server": "",
+        "label": "Kubernetes sync: off",
+        "error": "",
+    }
     secret = palette_secret(world)
     tasks.sync_secret_task(secret.pk)
     tasks.delete_kube_secret_task(NS, "palette-api-secret")
@@ -70,12 +82,18 @@ def test_it_is_on_with_the_url_and_builds_a_real_client(kube_on):
 
 def test_it_loads_a_kubeconfig_file_and_sends_its_token(settings, fake_kube, world, tmp_path):
     path = tmp_path / "kubeconfig"
-    path.write_text(json.dumps({
-        "apiVersion": "v1", "kind": "Config", "current-context": "fake",
-        "clusters": [{"name": "fake", "cluster": {"server": fake_kube.url}}],
-        "users": [{"name": "admin", "user": {"token": "kubeconfig-token-123456"}}],
-        "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "admin"}}],
-    }))
+    path.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "fake",
+                "clusters": [{"name": "fake", "cluster": {"server": fake_kube.url}}],
+                "users": [{"name": "admin", "user": {"token": "kubeconfig-token-123456"}}],
+                "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "admin"}}],
+            }
+        )
+    )
     settings.KUBERNETES_API_URL, settings.KUBECONFIG, settings.KUBERNETES_IN_CLUSTER = "", str(path), False
     assert kube.kube_status()["label"] == f"Kubernetes sync: on ({fake_kube.url})"
     secret = palette_secret(world)
@@ -100,8 +118,14 @@ def test_it_reports_a_broken_kubeconfig_without_quoting_it(settings, world, tmp_
 
 
 def test_it_reports_a_bad_url_and_a_missing_service_account(settings, monkeypatch):
-    settings.KUBERNETES_API_URL, settings.KUBECONFIG, settings.KUBERNETES_IN_CLUSTER = "ftp://cluster", "", False
-    assert kube.kube_status()["error"] == "KUBERNETES_API_URL='ftp://cluster' is not an http:// or https:// URL."
+    settings.KUBERNETES_API_URL, settings.KUBECONFIG, settings.KUBERNETES_IN_CLUSTER = (
+        "ftp://cluster",
+        "",
+        False,
+    )
+    assert (
+        kube.kube_status()["error"] == "KUBERNETES_API_URL='ftp://cluster' is not an http:// or https:// URL."
+    )
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
     settings.KUBERNETES_API_URL, settings.KUBERNETES_IN_CLUSTER = "", True
     status = kube.kube_status()
@@ -112,15 +136,24 @@ def test_it_reports_a_bad_url_and_a_missing_service_account(settings, monkeypatc
 
 
 def test_it_reports_a_missing_kubeconfig_file(settings, tmp_path):
-    settings.KUBERNETES_API_URL, settings.KUBECONFIG, settings.KUBERNETES_IN_CLUSTER = "", str(tmp_path / "nope"), False
+    settings.KUBERNETES_API_URL, settings.KUBECONFIG, settings.KUBERNETES_IN_CLUSTER = (
+        "",
+        str(tmp_path / "nope"),
+        False,
+    )
     assert kube.kube_status()["error"].startswith(f"KUBECONFIG={tmp_path / 'nope'}")
 
 
 # --- create and update ---------------------------------------------------------------------------
 
-def test_it_creates_the_secret_in_paletteai_shape_end_to_end(kube_on, world, queued, django_capture_on_commit_callbacks):
+
+def test_it_creates_the_secret_in_paletteai_shape_end_to_end(
+    kube_on, world, queued, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
-        secret = configure.save_secret(world.project_a, "palette-api-secret", {"palette": json.dumps(PALETTE)})
+        secret = configure.save_secret(
+            world.project_a, "palette-api-secret", {"palette": json.dumps(PALETTE)}
+        )
     obj = kube_on.get_secret(NS, "palette-api-secret")
     assert obj is not None, "the on-commit task did not create the Secret"
     assert obj["type"] == "Opaque"
@@ -144,14 +177,20 @@ def test_it_writes_a_ca_secret_with_key_ca_crt(kube_on, world):
 
 
 def test_it_writes_a_tenant_secret_to_the_tenant_namespace(kube_on, world):
-    secret = configure.save_secret(world.tenant_a, "hf-token", {"huggingface": json.dumps({"token": "hf_abcdefgh"})})
+    secret = configure.save_secret(
+        world.tenant_a, "hf-token", {"huggingface": json.dumps({"token": "hf_abcdefgh"})}
+    )
     kube.sync_secret(secret)
     assert kube_on.get_secret(world.tenant_a.namespace, "hf-token") is not None
 
 
-def test_it_updates_with_the_stored_resource_version_end_to_end(kube_on, world, queued, django_capture_on_commit_callbacks):
+def test_it_updates_with_the_stored_resource_version_end_to_end(
+    kube_on, world, queued, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
-        secret = configure.save_secret(world.project_a, "palette-api-secret", {"palette": json.dumps(PALETTE)})
+        secret = configure.save_secret(
+            world.project_a, "palette-api-secret", {"palette": json.dumps(PALETTE)}
+        )
     first_rv = Secret.objects.get(pk=secret.pk).kube_resource_version
     kube_on.clear_log()
     rotated = {**PALETTE, "apiKey": "ROTATED-key-0123456789"}
@@ -159,9 +198,14 @@ def test_it_updates_with_the_stored_resource_version_end_to_end(kube_on, world, 
         configure.save_secret(world.project_a, "palette-api-secret", {"palette": json.dumps(rotated)})
     assert methods(kube_on) == ["PUT"]
     assert kube_on.requests[0].body["metadata"]["resourceVersion"] == first_rv
-    assert json.loads(kube_on.decoded(NS, "palette-api-secret")["palette"])["apiKey"] == "ROTATED-key-0123456789"
+    assert (
+        json.loads(kube_on.decoded(NS, "palette-api-secret")["palette"])["apiKey"] == "ROTATED-key-0123456789"
+    )
     secret.refresh_from_db()
-    assert secret.kube_resource_version == kube_on.get_secret(NS, "palette-api-secret")["metadata"]["resourceVersion"]
+    assert (
+        secret.kube_resource_version
+        == kube_on.get_secret(NS, "palette-api-secret")["metadata"]["resourceVersion"]
+    )
     assert secret.kube_resource_version != first_rv
 
 
@@ -182,7 +226,10 @@ def test_it_rereads_and_retries_once_on_a_conflict(kube_on, world):
     assert json.loads(kube_on.decoded(NS, "palette-api-secret")["palette"]) == PALETTE
     secret.refresh_from_db()
     assert secret.kube_error == ""
-    assert secret.kube_resource_version == kube_on.get_secret(NS, "palette-api-secret")["metadata"]["resourceVersion"]
+    assert (
+        secret.kube_resource_version
+        == kube_on.get_secret(NS, "palette-api-secret")["metadata"]["resourceVersion"]
+    )
 
 
 def test_it_writes_the_latest_row_after_a_conflict(kube_on, world):
@@ -191,7 +238,9 @@ def test_it_writes_the_latest_row_after_a_conflict(kube_on, world):
     kube_on.modify_secret(NS, "palette-api-secret", {"metadata": {"annotations": {"touched": "yes"}}})
     # A newer save lands while this (older) copy of the row is being synced.
     newer = {**PALETTE, "tenant": "acme-renamed"}
-    Secret.objects.filter(pk=secret.pk).update(data=json.dumps({"palette": json.dumps(newer)}))  # encrypted by the field
+    Secret.objects.filter(pk=secret.pk).update(
+        data=json.dumps({"palette": json.dumps(newer)})
+    )  # encrypted by the field
     kube.sync_secret(secret)
     assert json.loads(kube_on.decoded(NS, "palette-api-secret")["palette"])["tenant"] == "acme-renamed"
 
@@ -208,7 +257,9 @@ def test_it_treats_a_second_conflict_as_transient(kube_on, world):
 
 
 def test_it_adopts_its_own_secret_when_it_holds_no_resource_version(kube_on, world):
-    kube_on.put_secret(NS, "palette-api-secret", {"palette": "{}"}, labels={MANAGED_BY_LABEL[0]: MANAGED_BY_LABEL[1]})
+    kube_on.put_secret(
+        NS, "palette-api-secret", {"palette": "{}"}, labels={MANAGED_BY_LABEL[0]: MANAGED_BY_LABEL[1]}
+    )
     secret = palette_secret(world)
     kube.sync_secret(secret)
     assert methods(kube_on) == ["POST", "GET", "PUT"]
@@ -255,6 +306,7 @@ def test_it_reports_a_missing_namespace(settings, world):
 
 # --- failures, retries and what error messages may say --------------------------------------------
 
+
 def test_it_records_a_server_error_and_clears_it_on_success(kube_on, world):
     secret = palette_secret(world)
     kube_on.fail_next(1, 500, method="POST")
@@ -281,7 +333,9 @@ def test_it_retries_a_server_error_until_it_succeeds(kube_on, world):
 
 def test_it_does_not_retry_a_permanent_error(kube_on, world):
     secret = palette_secret(world)
-    kube_on.fail_next(5, 403, method="POST", message='secrets is forbidden: User "x" cannot create resource "secrets"')
+    kube_on.fail_next(
+        5, 403, method="POST", message='secrets is forbidden: User "x" cannot create resource "secrets"'
+    )
     result = tasks.sync_secret_task.apply(args=[secret.pk])
     assert result.successful()
     assert methods(kube_on) == ["POST"]
@@ -290,16 +344,29 @@ def test_it_does_not_retry_a_permanent_error(kube_on, world):
 
 
 def test_it_retries_only_transient_errors_with_backoff_and_jitter():
-    for task, name in ((tasks.sync_secret_task, "integrations.sync_secret"),
-                       (tasks.delete_kube_secret_task, "integrations.delete_kube_secret")):
+    for task, name in (
+        (tasks.sync_secret_task, "integrations.sync_secret"),
+        (tasks.delete_kube_secret_task, "integrations.delete_kube_secret"),
+    ):
         assert task.name == name and task.acks_late is True
         assert task.autoretry_for == (TransientKubeError,)
         assert task.retry_backoff and task.retry_jitter is True and task.max_retries == 5
     assert not issubclass(KubeSyncError, TransientKubeError)
 
 
-@pytest.mark.parametrize(("status", "transient"), [(429, True), (500, True), (502, True), (503, True),
-                                                   (400, False), (401, False), (403, False), (422, False)])
+@pytest.mark.parametrize(
+    ("status", "transient"),
+    [
+        (429, True),
+        (500, True),
+        (502, True),
+        (503, True),
+        (400, False),
+        (401, False),
+        (403, False),
+        (422, False),
+    ],
+)
 def test_it_classifies_api_errors(kube_on, world, status, transient):
     secret = palette_secret(world)
     kube_on.fail_next(1, status, method="POST")
@@ -366,6 +433,7 @@ def test_it_is_a_noop_when_the_row_is_gone(kube_on, world):
 
 # --- delete --------------------------------------------------------------------------------------
 
+
 def test_it_deletes_its_secret_end_to_end(kube_on, world, queued, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         secret = configure.save_secret(world.project_a, "palette-ca", {"ca.crt": CA_PEM})
@@ -385,7 +453,9 @@ def test_it_treats_a_missing_secret_as_deleted(kube_on, db):
 
 
 def test_it_never_deletes_a_secret_it_does_not_manage(kube_on, db):
-    kube_on.put_secret(NS, "their-secret", {"token": "theirs"}, labels={"app.kubernetes.io/managed-by": "helm"})
+    kube_on.put_secret(
+        NS, "their-secret", {"token": "theirs"}, labels={"app.kubernetes.io/managed-by": "helm"}
+    )
     assert kube.delete_secret(NS, "their-secret") == "not-managed"
     tasks.delete_kube_secret_task(NS, "their-secret")
     assert kube_on.get_secret(NS, "their-secret") is not None
@@ -421,6 +491,7 @@ def test_it_retries_a_failed_delete(kube_on, world):
 
 # --- periodic resync -----------------------------------------------------------------------------
 
+
 def test_it_resyncs_failed_and_unsynced_secrets(kube_on, world, queued):
     synced = palette_secret(world, "synced")
     kube.sync_secret(synced)
@@ -434,7 +505,9 @@ def test_it_resyncs_failed_and_unsynced_secrets(kube_on, world, queued):
     kube.sync_secret(stale)
     long_ago = timezone.now() - timedelta(minutes=5)
     Secret.objects.filter(pk=never.pk).update(updated=long_ago)
-    Secret.objects.filter(pk=stale.pk).update(updated=long_ago, kube_synced_at=long_ago - timedelta(minutes=1))
+    Secret.objects.filter(pk=stale.pk).update(
+        updated=long_ago, kube_synced_at=long_ago - timedelta(minutes=1)
+    )
     Secret.objects.filter(pk=synced.pk).update(updated=long_ago)
 
     assert tasks.resync_secrets_task() == 3
@@ -447,35 +520,58 @@ def test_it_resyncs_failed_and_unsynced_secrets(kube_on, world, queued):
 def test_it_schedules_the_resync_every_minute(settings):
     from paletteai_admin.celery import app
 
-    (entry,) = [e for e in settings.CELERY_BEAT_SCHEDULE.values() if e["task"] == "integrations.resync_secrets"]
+    (entry,) = [
+        e for e in settings.CELERY_BEAT_SCHEDULE.values() if e["task"] == "integrations.resync_secrets"
+    ]
     assert entry["schedule"] == 60
     assert "integrations.resync_secrets" in app.tasks
 
 
 # --- the fake itself behaves like the apiserver where our code relies on it ---------------------
 
+
 def test_it_fake_answers_like_the_apiserver(kube_on):
     cfg = client.Configuration()
     cfg.host = kube_on.url
     api = client.CoreV1Api(client.ApiClient(cfg))
     try:
-        created = api.create_namespaced_secret(NS, client.V1Secret(
-            metadata=client.V1ObjectMeta(name="s1", labels={"team": "a"}), string_data={"k": "v"}))
+        created = api.create_namespaced_secret(
+            NS,
+            client.V1Secret(
+                metadata=client.V1ObjectMeta(name="s1", labels={"team": "a"}), string_data={"k": "v"}
+            ),
+        )
         assert created.data == {"k": b64("v")} and created.string_data is None and created.type == "Opaque"
-        assert created.metadata.uid and created.metadata.resource_version and created.metadata.creation_timestamp
+        assert (
+            created.metadata.uid and created.metadata.resource_version and created.metadata.creation_timestamp
+        )
         with pytest.raises(client.ApiException) as exc:
             api.create_namespaced_secret(NS, {"metadata": {"name": "s1"}})
         assert exc.value.status == 409 and json.loads(exc.value.body)["reason"] == "AlreadyExists"
         with pytest.raises(client.ApiException) as exc:
             api.read_namespaced_secret("nope", NS)
         assert exc.value.status == 404 and json.loads(exc.value.body) == {
-            "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": 'secrets "nope" not found',
-            "reason": "NotFound", "code": 404, "details": {"name": "nope", "kind": "secrets"}}
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": 'secrets "nope" not found',
+            "reason": "NotFound",
+            "code": 404,
+            "details": {"name": "nope", "kind": "secrets"},
+        }
         api.create_namespaced_secret("other-ns", {"metadata": {"name": "s2", "labels": {"team": "b"}}})
-        assert [s.metadata.name for s in api.list_namespaced_secret(NS, label_selector="team=a").items] == ["s1"]
+        assert [s.metadata.name for s in api.list_namespaced_secret(NS, label_selector="team=a").items] == [
+            "s1"
+        ]
         assert api.list_namespaced_secret(NS, label_selector="team=b").items == []
-        assert [s.metadata.name for s in api.list_secret_for_all_namespaces(label_selector="team").items] == ["s1", "s2"]
-        patched = api.patch_namespaced_secret("s1", NS, {"metadata": {"labels": {"x": "y"}}, "data": {"k2": b64("w")}})
+        assert [s.metadata.name for s in api.list_secret_for_all_namespaces(label_selector="team").items] == [
+            "s1",
+            "s2",
+        ]
+        patched = api.patch_namespaced_secret(
+            "s1", NS, {"metadata": {"labels": {"x": "y"}}, "data": {"k2": b64("w")}}
+        )
         assert kube_on.requests[-1].content_type == "application/strategic-merge-patch+json"
         assert patched.metadata.labels == {"team": "a", "x": "y"} and set(patched.data) == {"k", "k2"}
         stale = created.model_copy()
@@ -486,12 +582,17 @@ def test_it_fake_answers_like_the_apiserver(kube_on):
             api.create_namespaced_secret(NS, {"metadata": {"name": "s3"}, "data": {"k": "not base64!"}})
         assert exc.value.status == 400
         status = api.delete_namespaced_secret("s1", NS)  # typed `object` in the client: a dict
-        assert status["kind"] == "Status" and status["status"] == "Success" and kube_on.get_secret(NS, "s1") is None
+        assert (
+            status["kind"] == "Status"
+            and status["status"] == "Success"
+            and kube_on.get_secret(NS, "s1") is None
+        )
     finally:
         api.api_client.close()
 
 
 # --- the whole path: commit → Redis → a real worker → the real client → the fake -------------------
+
 
 @pytest.fixture
 def kube_for_worker(monkeypatch, settings):
@@ -511,9 +612,14 @@ def test_it_syncs_and_retries_through_a_real_worker(kube_for_worker, celery_work
     fake = kube_for_worker
     fake.fail_next(1, 500, method="POST")
     with transaction.atomic():
-        secret = configure.save_secret(world.project_a, "palette-api-secret", {"palette": json.dumps(PALETTE)})
-    wait_for(lambda: Secret.objects.filter(pk=secret.pk, kube_error="", kube_synced_at__isnull=False).exists(),
-             timeout=40, message="the worker to sync the Secret after one retry")
+        secret = configure.save_secret(
+            world.project_a, "palette-api-secret", {"palette": json.dumps(PALETTE)}
+        )
+    wait_for(
+        lambda: Secret.objects.filter(pk=secret.pk, kube_error="", kube_synced_at__isnull=False).exists(),
+        timeout=40,
+        message="the worker to sync the Secret after one retry",
+    )
     assert [r.method for r in fake.requests if r.method == "POST"] == ["POST", "POST"]
     assert json.loads(fake.decoded(NS, "palette-api-secret")["palette"]) == PALETTE
     log_text = celery_worker_process.log_path.read_text()
@@ -522,8 +628,11 @@ def test_it_syncs_and_retries_through_a_real_worker(kube_for_worker, celery_work
 
     with transaction.atomic():
         configure.delete_secret(Secret.objects.get(pk=secret.pk))
-    wait_for(lambda: fake.get_secret(NS, "palette-api-secret") is None, timeout=30,
-             message="the worker to delete the Secret from Kubernetes")
+    wait_for(
+        lambda: fake.get_secret(NS, "palette-api-secret") is None,
+        timeout=30,
+        message="the worker to delete the Secret from Kubernetes",
+    )
 
 
 def test_it_shows_each_secrets_sync_state_on_the_settings_page(world, kube_on):
@@ -535,10 +644,16 @@ def test_it_shows_each_secrets_sync_state_on_the_settings_page(world, kube_on):
 
     configure.save_secret(world.tenant_a, "ok-secret", {"palette": '{"tenant": "acme"}'})
     sync_secret(Secret.objects.get(name="ok-secret"))
-    Secret.objects.filter(name="ok-secret").update(updated=Secret.objects.get(name="ok-secret").kube_synced_at)
+    Secret.objects.filter(name="ok-secret").update(
+        updated=Secret.objects.get(name="ok-secret").kube_synced_at
+    )
     configure.save_secret(world.tenant_a, "bad-secret", {"palette": '{"tenant": "acme"}'})
     Secret.objects.filter(name="bad-secret").update(kube_error="namespace tenant-acme not found")
-    body = world.client_for(world.viewer).get(reverse("integrations:tenant_settings", kwargs={"tenant": "acme"})).content.decode()
+    body = (
+        world.client_for(world.viewer)
+        .get(reverse("integrations:tenant_settings", kwargs={"tenant": "acme"}))
+        .content.decode()
+    )
     assert "Kubernetes sync: on" in body
-    assert "ok-secret</code>: <span class=\"badge badge-ok\">synced" in body
+    assert 'ok-secret</code>: <span class="badge badge-ok">synced' in body
     assert "namespace tenant-acme not found" in body

@@ -1,5 +1,6 @@
 """The onboarding wizard (each step's validation, resume, back button, permissions, skip, secrets) and the Settings
 page's "View as YAML" and import box."""
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,17 @@ def step(session, name):
 
 
 def palette_post(**overrides):
-    data = {"action": "save", "scope": "tenant", "settings_name": "acme-settings", "host_url": "palette.example.com", "api_key": KEY,
-            "tenant": "acme", "default_project_id": UID, "tls": "verify", "ca_pem": ""}
+    data = {
+        "action": "save",
+        "scope": "tenant",
+        "settings_name": "acme-settings",
+        "host_url": "palette.example.com",
+        "api_key": KEY,
+        "tenant": "acme",
+        "default_project_id": UID,
+        "tls": "verify",
+        "ca_pem": "",
+    }
     data.update(overrides)
     return {k: v for k, v in data.items() if v is not None}
 
@@ -81,7 +91,10 @@ def test_it_opens_no_step_before_the_previous_ones_are_done(world):
     for name in ("project", "palette", "check", "tokens", "discovery", "summary"):
         response = client.get(step(session, name))
         assert response.status_code == 302 and response["Location"] == step(session, "tenant")
-    assert client.get(reverse("integrations:onboarding_step", args=[session.uuid, "nonsense"])).status_code == 404
+    assert (
+        client.get(reverse("integrations:onboarding_step", args=[session.uuid, "nonsense"])).status_code
+        == 404
+    )
     assert client.post(step(session, "summary")).status_code in (302, 405)
 
 
@@ -96,7 +109,10 @@ def test_it_starts_from_a_project_page_with_the_project_chosen(world):
     # The same call again resumes instead of starting a second session.
     client.post(START, {"tenant": "acme", "project": "research"})
     assert OnboardingSession.objects.filter(user=world.owner).count() == 1
-    configure_palette(world.tenant_a, {"apiKey": KEY, "hostUrl": "https://palette.example.com", "tenant": "acme", "defaultProjectID": UID})
+    configure_palette(
+        world.tenant_a,
+        {"apiKey": KEY, "hostUrl": "https://palette.example.com", "tenant": "acme", "defaultProjectID": UID},
+    )
     page = client.get(reverse("tenancy:project_detail", args=["acme", "research"])).content.decode()
     assert 'id="onboarding-cta"' not in page
 
@@ -116,14 +132,19 @@ def test_it_explains_a_missing_tenant_choice(world):
     client = world.client_for(world.owner)
     session = new_session(world)
     response = client.post(step(session, "tenant"), {"action": "pick", "tenant": ""})
-    assert response.status_code == 200 and "Choose a tenant, or create one below." in response.content.decode()
+    assert (
+        response.status_code == 200 and "Choose a tenant, or create one below." in response.content.decode()
+    )
 
 
-@pytest.mark.parametrize("data,message", [
-    ({"new-name": "Bad Name", "new-display_name": "Bad"}, "DNS-1123"),
-    ({"new-name": "acme", "new-display_name": "Acme again"}, "already exists"),
-    ({"new-name": "fresh", "new-display_name": ""}, "This field is required."),
-])
+@pytest.mark.parametrize(
+    "data,message",
+    [
+        ({"new-name": "Bad Name", "new-display_name": "Bad"}, "DNS-1123"),
+        ({"new-name": "acme", "new-display_name": "Acme again"}, "already exists"),
+        ({"new-name": "fresh", "new-display_name": ""}, "This field is required."),
+    ],
+)
 def test_it_explains_bad_new_tenant_input(world, data, message):
     client = world.client_for(world.superuser)
     session = new_session(world, world.superuser)
@@ -136,17 +157,44 @@ def test_it_explains_bad_new_tenant_input(world, data, message):
 def test_it_creates_a_tenant_and_a_project_as_superuser(world):
     client = world.client_for(world.superuser)
     session = new_session(world, world.superuser)
-    response = client.post(step(session, "tenant"), {"action": "create", "new-name": "initech", "new-display_name": "Initech", "new-gpu_limit": "8"})
+    response = client.post(
+        step(session, "tenant"),
+        {"action": "create", "new-name": "initech", "new-display_name": "Initech", "new-gpu_limit": "8"},
+    )
     assert response.status_code == 302
     tenant = Tenant.objects.get(name="initech")
-    response = client.post(step(session, "project"), {"action": "create", "new-name": "ml", "new-display_name": "ML", "new-namespace": "kube-ml",
-                                                      "new-gpu_limit": "0"})
+    response = client.post(
+        step(session, "project"),
+        {
+            "action": "create",
+            "new-name": "ml",
+            "new-display_name": "ML",
+            "new-namespace": "kube-ml",
+            "new-gpu_limit": "0",
+        },
+    )
     assert response.status_code == 200 and "reserved for the system" in response.content.decode()
-    response = client.post(step(session, "project"), {"action": "create", "new-name": "ml", "new-display_name": "ML", "new-namespace": "",
-                                                      "new-gpu_limit": "16"})
+    response = client.post(
+        step(session, "project"),
+        {
+            "action": "create",
+            "new-name": "ml",
+            "new-display_name": "ML",
+            "new-namespace": "",
+            "new-gpu_limit": "16",
+        },
+    )
     assert response.status_code == 200 and "at most 8 GPUs" in response.content.decode()
-    response = client.post(step(session, "project"), {"action": "create", "new-name": "ml", "new-display_name": "ML", "new-namespace": "",
-                                                      "new-gpu_limit": "4"})
+    response = client.post(
+        step(session, "project"),
+        {
+            "action": "create",
+            "new-name": "ml",
+            "new-display_name": "ML",
+            "new-namespace": "",
+            "new-gpu_limit": "4",
+        },
+    )
     assert response.status_code == 302 and response["Location"] == step(session, "palette")
     session.refresh_from_db()
     assert session.tenant == tenant and session.project == Project.objects.get(name="ml", tenant=tenant)
@@ -156,7 +204,10 @@ def test_it_creates_a_tenant_and_a_project_as_superuser(world):
 def test_it_refuses_tenant_creation_to_non_superusers(world):
     client = world.client_for(world.owner)
     session = new_session(world)
-    response = client.post(step(session, "tenant"), {"action": "create", "new-name": "x", "new-display_name": "X", "new-gpu_limit": "0"})
+    response = client.post(
+        step(session, "tenant"),
+        {"action": "create", "new-name": "x", "new-display_name": "X", "new-gpu_limit": "0"},
+    )
     assert response.status_code == 403 and not Tenant.objects.filter(name="x").exists()
     assert "Create a new tenant" not in client.get(step(session, "tenant")).content.decode()
 
@@ -166,7 +217,9 @@ def test_it_explains_a_missing_project_choice(world):
     session = new_session(world)
     client.post(step(session, "tenant"), {"tenant": "acme"})
     response = client.post(step(session, "project"), {"action": "pick", "project": ""})
-    assert response.status_code == 200 and "Choose a project, or create one below." in response.content.decode()
+    assert (
+        response.status_code == 200 and "Choose a project, or create one below." in response.content.decode()
+    )
 
 
 # Permissions ---------------------------------------------------------------------------------------
@@ -176,7 +229,9 @@ def test_it_hides_other_users_sessions_with_404(world):
     for name in ("tenant", "project", "palette", "check"):
         assert outsider.get(step(session, name)).status_code == 404
         assert outsider.post(step(session, name), {"tenant": "globex"}).status_code == 404
-    assert outsider.get(reverse("integrations:onboarding_check_status", args=[session.uuid])).status_code == 404
+    assert (
+        outsider.get(reverse("integrations:onboarding_check_status", args=[session.uuid])).status_code == 404
+    )
 
 
 def test_it_refuses_another_tenant_with_404_and_a_read_only_member_with_403(world):
@@ -194,7 +249,9 @@ def test_it_refuses_another_tenant_with_404_and_a_read_only_member_with_403(worl
 
 def test_it_refuses_an_editor_the_project_with_403(world):
     # An editor may not change Settings (that needs the project admin role).
-    session = OnboardingSession.objects.create(user=world.editor, tenant=world.tenant_a, completed_steps=["tenant"], current_step="project")
+    session = OnboardingSession.objects.create(
+        user=world.editor, tenant=world.tenant_a, completed_steps=["tenant"], current_step="project"
+    )
     editor = world.client_for(world.editor)
     assert editor.get(step(session, "project")).status_code == 403
 
@@ -215,23 +272,28 @@ def test_it_lets_a_project_admin_onboard_their_project_only(world):
     assert "?scope=tenant" not in page  # storing for the whole tenant needs the tenant admin role
     response = client.post(step(session, "palette"), palette_post(scope="tenant"))
     assert response.status_code == 403
-    response = client.post(step(session, "palette"), palette_post(scope="project", settings_name="research-settings"))
+    response = client.post(
+        step(session, "palette"), palette_post(scope="project", settings_name="research-settings")
+    )
     assert response.status_code == 302
     assert Settings.objects.get(project=world.project_a).name == "research-settings"
 
 
 # Palette credentials -------------------------------------------------------------------------------
-@pytest.mark.parametrize("overrides,message", [
-    ({"host_url": "ftp://x"}, "ftp:// is not supported"),
-    ({"api_key": ""}, "Paste the API key once"),
-    ({"api_key": "short"}, "does not look like a Palette API key"),
-    ({"tenant": ""}, "Required."),
-    ({"default_project_id": ""}, "Required."),
-    ({"settings_name": "Bad Name"}, "DNS-1123"),
-    ({"ca_pem": "not a certificate"}, "No PEM certificate found"),
-    ({"ca_pem": make_cert("leaf", ca=False)[0]}, "is not a CA certificate"),
-    ({"tls": "skip", "ca_pem": make_cert("Root")[0]}, "not both"),
-])
+@pytest.mark.parametrize(
+    "overrides,message",
+    [
+        ({"host_url": "ftp://x"}, "ftp:// is not supported"),
+        ({"api_key": ""}, "Paste the API key once"),
+        ({"api_key": "short"}, "does not look like a Palette API key"),
+        ({"tenant": ""}, "Required."),
+        ({"default_project_id": ""}, "Required."),
+        ({"settings_name": "Bad Name"}, "DNS-1123"),
+        ({"ca_pem": "not a certificate"}, "No PEM certificate found"),
+        ({"ca_pem": make_cert("leaf", ca=False)[0]}, "is not a CA certificate"),
+        ({"tls": "skip", "ca_pem": make_cert("Root")[0]}, "not both"),
+    ],
+)
 def test_it_explains_bad_palette_input(world, overrides, message):
     client, session = at_palette(world)
     response = client.post(step(session, "palette"), palette_post(**overrides))
@@ -252,7 +314,9 @@ def test_it_never_renders_a_private_key_pasted_as_the_ca(world):
     assert "PRIVATE KEY" not in html.replace("contains a private key", "")
 
 
-def test_it_saves_credentials_for_the_tenant_and_starts_a_wizard_check(world, django_capture_on_commit_callbacks):
+def test_it_saves_credentials_for_the_tenant_and_starts_a_wizard_check(
+    world, django_capture_on_commit_callbacks
+):
     client, session = at_palette(world)
     with django_capture_on_commit_callbacks() as callbacks:
         response = client.post(step(session, "palette"), palette_post())
@@ -270,21 +334,29 @@ def test_it_saves_credentials_for_the_tenant_and_starts_a_wizard_check(world, dj
 def test_it_saves_credentials_for_the_project_only_when_asked(world):
     client, session = at_palette(world)
     assert "project research only" in client.get(step(session, "palette") + "?scope=project").content.decode()
-    response = client.post(step(session, "palette") + "?scope=project", palette_post(scope="project", settings_name="research-settings"))
+    response = client.post(
+        step(session, "palette") + "?scope=project",
+        palette_post(scope="project", settings_name="research-settings"),
+    )
     assert response.status_code == 302
     assert Settings.objects.get(project=world.project_a).name == "research-settings"
     assert not Settings.objects.filter(tenant=world.tenant_a).exists()
 
 
 def test_it_keeps_complete_inherited_settings_when_asked(world):
-    configure_palette(world.tenant_a, {"apiKey": KEY, "hostUrl": "https://palette.example.com", "tenant": "acme", "defaultProjectID": UID})
+    configure_palette(
+        world.tenant_a,
+        {"apiKey": KEY, "hostUrl": "https://palette.example.com", "tenant": "acme", "defaultProjectID": UID},
+    )
     client, session = at_palette(world)
     page = client.get(step(session, "palette")).content.decode()
     assert "already has complete Palette settings" in page and KEY not in page and "••••cdef" in page
     response = client.post(step(session, "palette"), {"action": "keep"})
     assert response.status_code == 302
     session.refresh_from_db()
-    assert session.results["palette"] == {"scope": "tenant", "kept": True} and session.palette_check is not None
+    assert (
+        session.results["palette"] == {"scope": "tenant", "kept": True} and session.palette_check is not None
+    )
 
 
 def test_it_refuses_to_keep_settings_that_do_not_exist(world):
@@ -325,8 +397,12 @@ def test_it_answers_htmx_posts_with_hx_location_and_reloads_history_from_the_ser
     valid = client.post(step(session, "palette"), palette_post(), **htmx)
     assert valid.status_code == 204 and valid["HX-Location"] == step(session, "check")
     # Back button under htmx: history is not cached (hx-history="false"), the page comes whole from the server.
-    restored = client.get(step(session, "palette"), HTTP_HX_HISTORY_RESTORE_REQUEST="true", **htmx).content.decode()
-    assert "<html" in restored and 'hx-history="false"' in restored and "https://palette.example.com" in restored
+    restored = client.get(
+        step(session, "palette"), HTTP_HX_HISTORY_RESTORE_REQUEST="true", **htmx
+    ).content.decode()
+    assert (
+        "<html" in restored and 'hx-history="false"' in restored and "https://palette.example.com" in restored
+    )
     assert "Remove the stored CA certificate" not in restored  # nothing stored to remove
 
 
@@ -370,8 +446,17 @@ def test_it_polls_the_check_until_it_ends(world):
     assert running.status_code == 200 and "<html" not in running.content.decode()
     check = session.palette_check
     check.finish(PaletteCheck.FAILED, error="DNS resolves: no such host")
-    PaletteCheck.objects.filter(pk=check.pk).update(outcome="failed", stages=[
-        {"key": "dns", "name": "DNS resolves", "passed": False, "detail": "palette.example.com does not resolve"}])
+    PaletteCheck.objects.filter(pk=check.pk).update(
+        outcome="failed",
+        stages=[
+            {
+                "key": "dns",
+                "name": "DNS resolves",
+                "passed": False,
+                "detail": "palette.example.com does not resolve",
+            }
+        ],
+    )
     done = client.get(status_url, HTTP_HX_REQUEST="true")
     html = done.content.decode()
     assert done.status_code == 286 and "does not resolve" in html and "hx-trigger" not in html
@@ -390,7 +475,9 @@ def test_it_skips_the_check_only_with_the_warning_acknowledged(world):
     client, session = at_check(world)
     response = client.post(step(session, "check"), {"action": "skip"})
     assert response.status_code == 200
-    assert "tick “I understand discovery will not work until the connection passes”" in response.content.decode()
+    assert (
+        "tick “I understand discovery will not work until the connection passes”" in response.content.decode()
+    )
     response = client.post(step(session, "check"), {"action": "skip", "understand": "on"})
     assert response.status_code == 302 and response["Location"] == step(session, "tokens")
     session.refresh_from_db()
@@ -403,17 +490,28 @@ def test_it_skips_the_check_only_with_the_warning_acknowledged(world):
 
 def test_it_continues_once_the_check_passes_against_the_simulator(world, palette_sim):
     client, session = at_palette(world)
-    response = client.post(step(session, "palette"), palette_post(
-        host_url=palette_sim.url, api_key=palette_sim.api_key, tenant="PaletteAI Demo", default_project_id=palette_sim.project_uids[0],
-        ca_pem=palette_sim.ca_pem))
+    response = client.post(
+        step(session, "palette"),
+        palette_post(
+            host_url=palette_sim.url,
+            api_key=palette_sim.api_key,
+            tenant="PaletteAI Demo",
+            default_project_id=palette_sim.project_uids[0],
+            ca_pem=palette_sim.ca_pem,
+        ),
+    )
     assert response.status_code == 302, response.content.decode()[:3000]
     session.refresh_from_db()
     diagnosis.perform_check(session.palette_check)  # what the worker does
-    status = client.get(reverse("integrations:onboarding_check_status", args=[session.uuid]), HTTP_HX_REQUEST="true")
+    status = client.get(
+        reverse("integrations:onboarding_check_status", args=[session.uuid]), HTTP_HX_REQUEST="true"
+    )
     html = status.content.decode()
     assert status.status_code == 286 and "Connected" in html and html.count("✓") == 8
     assert palette_sim.api_key not in html
-    assert 'id="skip-check-area" hx-swap-oob="true"></div>' in html  # polling removes the way around the check
+    assert (
+        'id="skip-check-area" hx-swap-oob="true"></div>' in html
+    )  # polling removes the way around the check
     assert "Skip the connection check" not in client.get(step(session, "check")).content.decode()
     response = client.post(step(session, "check"), {"action": "continue"})
     assert response.status_code == 302 and response["Location"] == step(session, "tokens")
@@ -425,9 +523,17 @@ def test_it_continues_once_the_check_passes_against_the_simulator(world, palette
 
 def test_it_offers_the_uid_when_a_project_name_was_typed(world, palette_sim):
     client, session = at_palette(world)
-    response = client.post(step(session, "palette"), palette_post(
-        host_url=palette_sim.url, api_key=palette_sim.api_key, tenant="PaletteAI Demo", default_project_id="Default",
-        ca_pem=palette_sim.ca_pem), follow=True)
+    response = client.post(
+        step(session, "palette"),
+        palette_post(
+            host_url=palette_sim.url,
+            api_key=palette_sim.api_key,
+            tenant="PaletteAI Demo",
+            default_project_id="Default",
+            ca_pem=palette_sim.ca_pem,
+        ),
+        follow=True,
+    )
     assert "looks like a project name" in response.content.decode()
     session.refresh_from_db()
     diagnosis.perform_check(session.palette_check)
@@ -436,7 +542,10 @@ def test_it_offers_the_uid_when_a_project_name_was_typed(world, palette_sim):
     assert f"Use UID {uid} and test again" in page
     response = client.post(step(session, "check"), {"action": "use_uid"})
     assert response.status_code == 302
-    assert json.loads(Secret.objects.get(name="acme-settings-palette").get_data()["palette"])["defaultProjectID"] == uid
+    assert (
+        json.loads(Secret.objects.get(name="acme-settings-palette").get_data()["palette"])["defaultProjectID"]
+        == uid
+    )
     session.refresh_from_db()
     assert diagnosis.perform_check(session.palette_check).outcome == "connected"
 
@@ -451,12 +560,16 @@ def skipped_to_tokens(world):
 
 def test_it_explains_bad_tokens_and_saves_good_ones(world):
     client, session = skipped_to_tokens(world)
-    response = client.post(step(session, "tokens"), {"action": "save", "huggingface-token": "not-a-token", "ngc-token": "bad"})
+    response = client.post(
+        step(session, "tokens"), {"action": "save", "huggingface-token": "not-a-token", "ngc-token": "bad"}
+    )
     html = response.content.decode()
     assert response.status_code == 200
     assert "That is not a Hugging Face token" in html and "That is not an NGC API key" in html
     assert not Settings.objects.get(tenant=world.tenant_a).huggingface_secret
-    response = client.post(step(session, "tokens"), {"action": "save", "huggingface-token": HF, "ngc-token": ""})
+    response = client.post(
+        step(session, "tokens"), {"action": "save", "huggingface-token": HF, "ngc-token": ""}
+    )
     assert response.status_code == 302 and response["Location"] == step(session, "discovery")
     settings = Settings.objects.get(tenant=world.tenant_a)
     assert settings.huggingface_secret and not settings.ngc_secret
@@ -497,7 +610,10 @@ def test_it_starts_discovery_through_the_compute_hook(world, monkeypatch):
     session.refresh_from_db()
     assert session.finished is not None and session.results["discovery"]["status"] == "started"
     summary = client.get(step(session, "summary")).content.decode()
-    assert "Check skipped" in summary and reverse("integrations:project_settings", args=["acme", "research"]) in summary
+    assert (
+        "Check skipped" in summary
+        and reverse("integrations:project_settings", args=["acme", "research"]) in summary
+    )
     # Finished: the nav link starts afresh instead of resuming.
     assert client.get(START).status_code == 200
 
@@ -528,7 +644,9 @@ def test_it_never_puts_a_secret_in_any_wizard_page_or_the_session(world, monkeyp
     # Redirects are followed: a 302's empty body proves nothing, the page the browser is sent to must be clean.
     saved = client.post(step(session, "tokens"), {"action": "save", "huggingface-token": HF}, follow=True)
     assert saved.redirect_chain == [(step(session, "discovery"), 302)]
-    assert Settings.objects.get(tenant=world.tenant_a).huggingface_secret  # the token was stored, so it could leak
+    assert Settings.objects.get(
+        tenant=world.tenant_a
+    ).huggingface_secret  # the token was stored, so it could leak
     started = client.post(step(session, "discovery"), {"action": "start"}, follow=True)
     assert started.redirect_chain == [(step(session, "summary"), 302)]
     pages = [saved, started]
@@ -538,7 +656,9 @@ def test_it_never_puts_a_secret_in_any_wizard_page_or_the_session(world, monkeyp
     pages.append(client.get(START + "?new=1", follow=True))
     for response in pages:
         body = response.content.decode()
-        assert response.status_code in (200, 286) and body.strip(), f"{response.request['PATH_INFO']}: nothing shown"
+        assert response.status_code in (200, 286) and body.strip(), (
+            f"{response.request['PATH_INFO']}: nothing shown"
+        )
         assert KEY not in body and HF not in body and "CANARY" not in body
     row = OnboardingSession.objects.filter(pk=session.pk).values().get()
     assert "CANARY" not in json.dumps(row, default=str)
@@ -551,17 +671,38 @@ def project_settings(name):
 
 
 def import_docs(**palette_overrides) -> str:
-    values = {"apiKey": KEY, "hostUrl": "https://palette.example.com", "tenant": "acme", "defaultProjectID": UID, **palette_overrides}
-    return yaml.safe_dump_all([
-        {"apiVersion": "spectrocloud.com/v1alpha1", "kind": "Settings", "metadata": {"name": "research-settings", "namespace": "acme-research"},
-         "spec": {"palette": {"secretRef": {"name": "research-palette"}}}},
-        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "research-palette", "namespace": "acme-research"}, "type": "Opaque",
-         "stringData": {"palette": json.dumps(values)}},
-    ], sort_keys=False)
+    values = {
+        "apiKey": KEY,
+        "hostUrl": "https://palette.example.com",
+        "tenant": "acme",
+        "defaultProjectID": UID,
+        **palette_overrides,
+    }
+    return yaml.safe_dump_all(
+        [
+            {
+                "apiVersion": "spectrocloud.com/v1alpha1",
+                "kind": "Settings",
+                "metadata": {"name": "research-settings", "namespace": "acme-research"},
+                "spec": {"palette": {"secretRef": {"name": "research-palette"}}},
+            },
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": "research-palette", "namespace": "acme-research"},
+                "type": "Opaque",
+                "stringData": {"palette": json.dumps(values)},
+            },
+        ],
+        sort_keys=False,
+    )
 
 
 def test_it_shows_the_settings_as_redacted_yaml(world):
-    configure_palette(world.project_a, {"apiKey": KEY, "hostUrl": "https://palette.example.com", "tenant": "acme", "defaultProjectID": UID})
+    configure_palette(
+        world.project_a,
+        {"apiKey": KEY, "hostUrl": "https://palette.example.com", "tenant": "acme", "defaultProjectID": UID},
+    )
     viewer = world.client_for(world.viewer)
     page = viewer.get(reverse("integrations:project_settings", args=["acme", "research"])).content.decode()
     assert "View as YAML" in page and "Import YAML" not in page  # importing needs the admin role
@@ -578,11 +719,17 @@ def test_it_imports_yaml_from_the_settings_page(world):
     client = world.client_for(world.owner)
     response = client.post(project_settings("settings_import"), {"manifest": import_docs(), "dry_run": "1"})
     html = response.content.decode()
-    assert response.status_code == 200 and "Valid. Importing would make these changes" in html and "settings/research-settings" in html
+    assert (
+        response.status_code == 200
+        and "Valid. Importing would make these changes" in html
+        and "settings/research-settings" in html
+    )
     assert not Settings.objects.filter(project=world.project_a).exists()
     assert KEY not in html
     response = client.post(project_settings("settings_import"), {"manifest": import_docs()})
-    assert response.status_code == 302 and response["Location"] == reverse("integrations:project_settings", args=["acme", "research"])
+    assert response.status_code == 302 and response["Location"] == reverse(
+        "integrations:project_settings", args=["acme", "research"]
+    )
     assert Settings.objects.get(project=world.project_a).palette_secret == "research-palette"
     page = client.get(response["Location"]).content.decode()
     assert "Imported:" in page and KEY not in page
@@ -594,17 +741,38 @@ def test_it_lists_every_import_problem_and_never_echoes_secrets(world):
     response = client.post(project_settings("settings_import"), {"manifest": bad})
     html = response.content.decode()
     assert response.status_code == 200 and "Nothing was imported." in html
-    assert "2 problems" in html and "ftp:// is not supported" in html and "unknown kind &#x27;Nonsense&#x27;" in html
+    assert (
+        "2 problems" in html
+        and "ftp:// is not supported" in html
+        and "unknown kind &#x27;Nonsense&#x27;" in html
+    )
     assert KEY not in html and "may hold secret values" in html
     assert not Settings.objects.filter(project=world.project_a).exists()
     response = client.post(project_settings("settings_import"), {"manifest": "   "})
     assert response.status_code == 200 and "Paste one or more YAML documents" in response.content.decode()
     response = client.post(project_settings("settings_import"), {"manifest": "kind: [unclosed"})
-    assert response.status_code == 200 and "kind: [unclosed" in response.content.decode()  # no secret in it: kept for fixing
+    assert (
+        response.status_code == 200 and "kind: [unclosed" in response.content.decode()
+    )  # no secret in it: kept for fixing
 
 
 def test_it_refuses_imports_from_read_only_members_and_outsiders(world):
-    assert world.client_for(world.viewer).post(project_settings("settings_import"), {"manifest": import_docs()}).status_code == 403
-    assert world.client_for(world.editor).post(project_settings("settings_import"), {"manifest": import_docs()}).status_code == 403
-    assert world.client_for(world.outsider).post(project_settings("settings_import"), {"manifest": import_docs()}).status_code == 404
+    assert (
+        world.client_for(world.viewer)
+        .post(project_settings("settings_import"), {"manifest": import_docs()})
+        .status_code
+        == 403
+    )
+    assert (
+        world.client_for(world.editor)
+        .post(project_settings("settings_import"), {"manifest": import_docs()})
+        .status_code
+        == 403
+    )
+    assert (
+        world.client_for(world.outsider)
+        .post(project_settings("settings_import"), {"manifest": import_docs()})
+        .status_code
+        == 404
+    )
     assert not Settings.objects.exists()

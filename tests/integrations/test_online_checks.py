@@ -1,4 +1,5 @@
 """Online token checks against local stand-ins for Hugging Face and NGC (real requests over HTTP)."""
+
 from __future__ import annotations
 
 import base64
@@ -49,8 +50,13 @@ def _test(world, kind, token):
     return world.client_for(world.owner).post(url, {f"{kind}-token": token}).content.decode()
 
 
-@pytest.mark.parametrize("kind,good,bad,service", [("huggingface", GOOD_HF, "hf_" + "c" * 34, "Hugging Face"),
-                                                   ("ngc", GOOD_NGC, "nvapi-" + "d" * 60, "NVIDIA NGC")])
+@pytest.mark.parametrize(
+    "kind,good,bad,service",
+    [
+        ("huggingface", GOOD_HF, "hf_" + "c" * 34, "Hugging Face"),
+        ("ngc", GOOD_NGC, "nvapi-" + "d" * 60, "NVIDIA NGC"),
+    ],
+)
 def test_it_asks_the_service_when_online_checks_are_on(world, services, kind, good, bad, service):
     assert f"{service} accepted it" in _test(world, kind, good)
     body = _test(world, kind, bad)

@@ -1,4 +1,5 @@
 """The Settings page reads what it needs: a save decrypts only its own Secrets, the check poll only the check."""
+
 from __future__ import annotations
 
 import pytest
@@ -18,6 +19,7 @@ def decryptions(monkeypatch):
     def counting(token):
         calls.append(1)
         return real(token)
+
     monkeypatch.setattr(core.fields, "decrypt", counting)
     return calls
 
@@ -31,15 +33,25 @@ def many_other_settings(world, sim, count: int) -> None:
 
 
 @pytest.mark.parametrize("others", [1, 12])
-def test_it_decrypts_the_same_few_secrets_on_a_save_however_many_settings_exist(world, sim, decryptions, others):
+def test_it_decrypts_the_same_few_secrets_on_a_save_however_many_settings_exist(
+    world, sim, decryptions, others
+):
     configure_palette(world.tenant_a, palette_values(sim), ca_pem=sim.ca_pem)
     many_other_settings(world, sim, others)
     values = palette_values(sim)
     client = world.client_for(world.owner)
     decryptions.clear()
-    response = client.post(reverse("integrations:tenant_palette_save", args=["acme"]), {
-        "host_url": sim.url, "api_key": "", "tenant": "Renamed", "default_project_id": values["defaultProjectID"],
-        "tls": "verify"}, HTTP_HX_REQUEST="true")
+    response = client.post(
+        reverse("integrations:tenant_palette_save", args=["acme"]),
+        {
+            "host_url": sim.url,
+            "api_key": "",
+            "tenant": "Renamed",
+            "default_project_id": values["defaultProjectID"],
+            "tls": "verify",
+        },
+        HTTP_HX_REQUEST="true",
+    )
     assert response.status_code == 204
     assert 1 <= len(decryptions) <= 4, len(decryptions)  # its Palette and CA Secrets, read and rewritten
 
@@ -48,9 +60,16 @@ def test_it_still_refuses_a_new_key_that_backs_other_settings(world, sim):
     configure_palette(world.tenant_a, palette_values(sim), ca_pem=sim.ca_pem)
     many_other_settings(world, sim, 1)
     values = palette_values(sim)
-    response = world.client_for(world.owner).post(reverse("integrations:tenant_palette_save", args=["acme"]), {
-        "host_url": sim.url, "api_key": "other-key-0000-abcdef", "tenant": values["tenant"],
-        "default_project_id": values["defaultProjectID"], "tls": "verify"})
+    response = world.client_for(world.owner).post(
+        reverse("integrations:tenant_palette_save", args=["acme"]),
+        {
+            "host_url": sim.url,
+            "api_key": "other-key-0000-abcdef",
+            "tenant": values["tenant"],
+            "default_project_id": values["defaultProjectID"],
+            "tls": "verify",
+        },
+    )
     assert response.status_code == 200 and b"already backs Settings tenant-other-0" in response.content
 
 
@@ -62,5 +81,9 @@ def test_it_polls_the_check_without_reading_a_secret(world, sim, decryptions, dj
     decryptions.clear()
     with django_assert_max_num_queries(8):
         response = client.get(url, HTTP_HX_REQUEST="true")
-    assert response.status_code == 200 and b'id="check"' in response.content and b"Test connection" in response.content
+    assert (
+        response.status_code == 200
+        and b'id="check"' in response.content
+        and b"Test connection" in response.content
+    )
     assert decryptions == []

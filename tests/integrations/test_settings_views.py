@@ -24,8 +24,15 @@ def project_url(name, **kw):
 
 
 def _form(**overrides):
-    data = {"settings_name": "acme-settings", "host_url": "palette.example.com", "api_key": KEY, "tenant": "acme",
-            "default_project_id": UID, "tls": "verify", "ca_pem": ""}
+    data = {
+        "settings_name": "acme-settings",
+        "host_url": "palette.example.com",
+        "api_key": KEY,
+        "tenant": "acme",
+        "default_project_id": UID,
+        "tls": "verify",
+        "ca_pem": "",
+    }
     data.update(overrides)
     return data
 
@@ -34,13 +41,20 @@ def _palette_json(namespace="tenant-acme", name="acme-settings-palette"):
     return json.loads(Secret.objects.get(namespace=namespace, name=name).get_data()["palette"])
 
 
-def test_it_saves_a_tenant_palette_integration_and_never_shows_the_key(world, django_capture_on_commit_callbacks):
+def test_it_saves_a_tenant_palette_integration_and_never_shows_the_key(
+    world, django_capture_on_commit_callbacks
+):
     client = world.client_for(world.owner)
     with django_capture_on_commit_callbacks() as callbacks:
         response = client.post(tenant_url("palette_save"), _form())
     assert response.status_code == 302
-    assert _palette_json() == {"apiKey": KEY, "defaultProjectID": UID, "hostUrl": "https://palette.example.com",
-                               "skipSSLCertificateVerification": False, "tenant": "acme"}
+    assert _palette_json() == {
+        "apiKey": KEY,
+        "defaultProjectID": UID,
+        "hostUrl": "https://palette.example.com",
+        "skipSSLCertificateVerification": False,
+        "tenant": "acme",
+    }
     settings = Settings.objects.get(tenant=world.tenant_a)
     assert settings.name == "acme-settings" and settings.palette_secret == "acme-settings-palette"
     assert PaletteCheck.objects.filter(tenant=world.tenant_a, trigger="saved").exists()
@@ -60,7 +74,9 @@ def test_it_saves_a_tenant_palette_integration_and_never_shows_the_key(world, dj
 def test_it_keeps_the_stored_key_when_the_field_is_blank(world):
     client = world.client_for(world.owner)
     client.post(tenant_url("palette_save"), _form())
-    response = client.post(tenant_url("palette_save"), _form(api_key="", tenant="acme-corp", settings_name=""))
+    response = client.post(
+        tenant_url("palette_save"), _form(api_key="", tenant="acme-corp", settings_name="")
+    )
     assert response.status_code == 302, response.content.decode()[:2000]
     assert _palette_json()["apiKey"] == KEY and _palette_json()["tenant"] == "acme-corp"
 
@@ -83,7 +99,9 @@ def test_it_keeps_the_stored_key_when_the_field_is_blank(world):
     ],
 )
 def test_it_explains_bad_palette_input_and_keeps_what_was_typed(world, overrides, message):
-    response = world.client_for(world.owner).post(tenant_url("palette_save"), _form(**overrides), HTTP_HX_REQUEST="true")
+    response = world.client_for(world.owner).post(
+        tenant_url("palette_save"), _form(**overrides), HTTP_HX_REQUEST="true"
+    )
     body = response.content.decode()
     assert response.status_code == 200
     assert message in body
@@ -93,7 +111,9 @@ def test_it_explains_bad_palette_input_and_keeps_what_was_typed(world, overrides
 
 
 def test_it_saves_a_project_name_with_a_warning(world):
-    response = world.client_for(world.owner).post(tenant_url("palette_save"), _form(default_project_id="Default"), follow=True)
+    response = world.client_for(world.owner).post(
+        tenant_url("palette_save"), _form(default_project_id="Default"), follow=True
+    )
     assert "looks like a project name" in response.content.decode()
     assert _palette_json()["defaultProjectID"] == "Default"
 
@@ -101,8 +121,13 @@ def test_it_saves_a_project_name_with_a_warning(world):
 def test_it_applies_the_uid_a_check_offered(world):
     client = world.client_for(world.owner)
     client.post(tenant_url("palette_save"), _form(default_project_id="Default"))
-    PaletteCheck.objects.create(tenant=world.tenant_a, status="failed", outcome="degraded", finished="2026-01-01T00:00Z",
-                                progress={"suggested_project_uid": UID})
+    PaletteCheck.objects.create(
+        tenant=world.tenant_a,
+        status="failed",
+        outcome="degraded",
+        finished="2026-01-01T00:00Z",
+        progress={"suggested_project_uid": UID},
+    )
     assert client.post(tenant_url("use_project_uid")).status_code == 302
     assert _palette_json()["defaultProjectID"] == UID
 
@@ -123,7 +148,11 @@ def test_it_stores_a_ca_and_shows_its_details(world):
     client = world.client_for(world.owner)
     assert client.post(tenant_url("palette_save"), _form(ca_pem=ca)).status_code == 302
     assert _palette_json()["tlsSecretRef"] == "acme-settings-ca"
-    assert Secret.objects.get(name="acme-settings-ca").get_data()["ca.crt"].startswith("-----BEGIN CERTIFICATE-----")
+    assert (
+        Secret.objects.get(name="acme-settings-ca")
+        .get_data()["ca.crt"]
+        .startswith("-----BEGIN CERTIFICATE-----")
+    )
     page = client.get(reverse("integrations:tenant_settings", kwargs={"tenant": "acme"})).content.decode()
     assert "CN=Acme Private CA" in page and "SHA-256" in page
 
@@ -131,7 +160,9 @@ def test_it_stores_a_ca_and_shows_its_details(world):
 def test_it_rotates_a_key_and_rechecks_everything_that_depends_on_it(world):
     client = world.client_for(world.owner)
     client.post(tenant_url("palette_save"), _form())
-    response = client.post(tenant_url("palette_save"), _form(api_key="pk-rotated-0123456789", settings_name=""), follow=True)
+    response = client.post(
+        tenant_url("palette_save"), _form(api_key="pk-rotated-0123456789", settings_name=""), follow=True
+    )
     assert "Credentials rotated" in response.content.decode() and "acme/research" in response.content.decode()
     assert PaletteCheck.objects.filter(project=world.project_a, trigger="rotation").exists()
 
@@ -139,30 +170,53 @@ def test_it_rotates_a_key_and_rechecks_everything_that_depends_on_it(world):
 def test_it_shows_inherited_and_overridden_values_with_their_source(world):
     client = world.client_for(world.owner)
     client.post(tenant_url("palette_save"), _form())
-    response = client.post(project_url("palette_save"), {"settings_name": "research-settings", "host_url": "", "api_key": "",
-                                                          "tenant": "", "default_project_id": "0123456789abcdef01234567", "tls": "inherit"})
+    response = client.post(
+        project_url("palette_save"),
+        {
+            "settings_name": "research-settings",
+            "host_url": "",
+            "api_key": "",
+            "tenant": "",
+            "default_project_id": "0123456789abcdef01234567",
+            "tls": "inherit",
+        },
+    )
     assert response.status_code == 302, response.content.decode()[:3000]
     eff = effective.resolve(world.project_a)
     assert eff.palette.fields["defaultProjectID"] == ("0123456789abcdef01234567", "project")
     assert eff.palette.fields["hostUrl"] == ("https://palette.example.com", "tenant")
     assert eff.palette.fields["apiKey"] == (KEY, "tenant") and eff.palette.complete
-    page = client.get(reverse("integrations:project_settings", kwargs={"tenant": "acme", "project": "research"})).content.decode()
+    page = client.get(
+        reverse("integrations:project_settings", kwargs={"tenant": "acme", "project": "research"})
+    ).content.decode()
     assert "inherited: https://palette.example.com" in page and "CANARY" not in page
 
 
 def test_it_refuses_one_credential_for_two_settings_and_names_the_other(world):
-    configure_palette(world.tenant_b, {"apiKey": KEY, "hostUrl": "https://palette.example.com", "tenant": "acme",
-                                       "defaultProjectID": UID, "skipSSLCertificateVerification": False}, name="globex-settings")
+    configure_palette(
+        world.tenant_b,
+        {
+            "apiKey": KEY,
+            "hostUrl": "https://palette.example.com",
+            "tenant": "acme",
+            "defaultProjectID": UID,
+            "skipSSLCertificateVerification": False,
+        },
+        name="globex-settings",
+    )
     response = world.client_for(world.owner).post(tenant_url("palette_save"), _form())
     assert "already backs Settings tenant-globex/globex-settings" in response.content.decode()
     assert not Settings.objects.filter(tenant=world.tenant_a).exists()
     assert not Secret.objects.filter(namespace="tenant-acme").exists()  # nothing half-written
 
 
-@pytest.mark.parametrize("kind,good,bad,message", [
-    ("huggingface", "hf_" + "a" * 34, "not-a-token", "not a Hugging Face token"),
-    ("ngc", "nvapi-" + "b" * 60, "x", "not an NGC API key"),
-])
+@pytest.mark.parametrize(
+    "kind,good,bad,message",
+    [
+        ("huggingface", "hf_" + "a" * 34, "not-a-token", "not a Hugging Face token"),
+        ("ngc", "nvapi-" + "b" * 60, "x", "not an NGC API key"),
+    ],
+)
 def test_it_saves_and_tests_tokens_locally(world, kind, good, bad, message):
     client = world.client_for(world.owner)
     client.post(tenant_url("palette_save"), _form())
@@ -170,19 +224,28 @@ def test_it_saves_and_tests_tokens_locally(world, kind, good, bad, message):
     assert message in test
     test = client.post(tenant_url("token_test", kind=kind), {f"{kind}-token": good}).content.decode()
     assert "format looks right" in test and "No network check is made" in test
-    bad_save = client.post(tenant_url("token_save", kind=kind), {f"{kind}-token": bad}, HTTP_HX_REQUEST="true")
+    bad_save = client.post(
+        tenant_url("token_save", kind=kind), {f"{kind}-token": bad}, HTTP_HX_REQUEST="true"
+    )
     assert message in bad_save.content.decode()
     assert client.post(tenant_url("token_save", kind=kind), {f"{kind}-token": good}).status_code == 302
     settings = Settings.objects.get(tenant=world.tenant_a)
     secret_name = settings.huggingface_secret if kind == "huggingface" else settings.ngc_secret
-    assert secret_name and good not in client.get(reverse("integrations:tenant_settings", kwargs={"tenant": "acme"})).content.decode()
+    assert (
+        secret_name
+        and good
+        not in client.get(reverse("integrations:tenant_settings", kwargs={"tenant": "acme"})).content.decode()
+    )
     assert client.post(tenant_url("token_save", kind=kind), {f"{kind}-remove": "on"}).status_code == 302
     assert not Secret.objects.filter(name=secret_name).exists()
 
 
 def test_it_polls_a_check_until_it_ends(world):
     client = world.client_for(world.owner)
-    check = PaletteCheck.objects.create(tenant=world.tenant_a, stages=[{"key": "url", "name": "URL parses", "passed": True, "detail": "https://x"}])
+    check = PaletteCheck.objects.create(
+        tenant=world.tenant_a,
+        stages=[{"key": "url", "name": "URL parses", "passed": True, "detail": "https://x"}],
+    )
     url = tenant_url("check_status", check=check.uuid)
     response = client.get(url, HTTP_HX_REQUEST="true")
     assert response.status_code == 200 and 'hx-trigger="every 1s"' in response.content.decode()
@@ -212,6 +275,19 @@ def test_it_guards_every_settings_action(world, name):
 
 def test_it_lets_viewers_read_settings_without_forms(world):
     world.client_for(world.owner).post(tenant_url("palette_save"), _form())
-    page = world.client_for(world.viewer).get(reverse("integrations:tenant_settings", kwargs={"tenant": "acme"})).content.decode()
-    assert "Effective Palette settings" in page and "Save Palette integration" not in page and "CANARY" not in page
-    assert world.client_for(world.outsider).get(reverse("integrations:tenant_settings", kwargs={"tenant": "acme"})).status_code == 404
+    page = (
+        world.client_for(world.viewer)
+        .get(reverse("integrations:tenant_settings", kwargs={"tenant": "acme"}))
+        .content.decode()
+    )
+    assert (
+        "Effective Palette settings" in page
+        and "Save Palette integration" not in page
+        and "CANARY" not in page
+    )
+    assert (
+        world.client_for(world.outsider)
+        .get(reverse("integrations:tenant_settings", kwargs={"tenant": "acme"}))
+        .status_code
+        == 404
+    )

@@ -7,8 +7,8 @@ with ``-p no:django``.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import replace
-from typing import Callable, Iterator
 
 import pytest
 

@@ -15,20 +15,42 @@ SPEC = load_spec()
 
 
 def _cluster_for(client, name: str = "contract-1") -> EdgeNativeCluster:
-    hosts = client.search_edge_hosts(tags={"palette.ai": "true"}, states=["ready"], health=["healthy"],
-                                     architectures=["amd64"])
+    hosts = client.search_edge_hosts(
+        tags={"palette.ai": "true"}, states=["ready"], health=["healthy"], architectures=["amd64"]
+    )
     infra = client.search_cluster_profiles(profile_types=["infra"], name="edge-k3s-infra")[-1]
     addon = client.search_cluster_profiles(profile_types=["add-on"], name="nvidia-gpu-operator")[0]
     return EdgeNativeCluster(
-        name=name, vip="10.20.99.10", ssh_keys=["ssh-ed25519 AAAAC3Nza admin@example.com"],
-        profiles=[ProfileRef(infra.uid, pack_values=[{"name": "edge-k3s", "tag": "1.30.4", "type": "spectro",
-                                                      "values": "cluster:\n  config: {}\n"}],
-                             variables={"site": "lab-a"}),
-                  ProfileRef(addon.uid)],
-        pools=[MachinePool("control-plane", [PoolHost(hosts[0].uid, hosts[0].name)], control_plane=True,
-                           control_plane_as_worker=True),
-               MachinePool("gpu-workers", [PoolHost(hosts[1].uid), PoolHost(hosts[2].uid)])],
-        labels={"owner": "paletteai"}, description="contract test")
+        name=name,
+        vip="10.20.99.10",
+        ssh_keys=["ssh-ed25519 AAAAC3Nza admin@example.com"],
+        profiles=[
+            ProfileRef(
+                infra.uid,
+                pack_values=[
+                    {
+                        "name": "edge-k3s",
+                        "tag": "1.30.4",
+                        "type": "spectro",
+                        "values": "cluster:\n  config: {}\n",
+                    }
+                ],
+                variables={"site": "lab-a"},
+            ),
+            ProfileRef(addon.uid),
+        ],
+        pools=[
+            MachinePool(
+                "control-plane",
+                [PoolHost(hosts[0].uid, hosts[0].name)],
+                control_plane=True,
+                control_plane_as_worker=True,
+            ),
+            MachinePool("gpu-workers", [PoolHost(hosts[1].uid), PoolHost(hosts[2].uid)]),
+        ],
+        labels={"owner": "paletteai"},
+        description="contract test",
+    )
 
 
 def test_it_validates_every_request_the_client_sends(sim, make_client):
@@ -37,8 +59,13 @@ def test_it_validates_every_request_the_client_sends(sim, make_client):
     client.whoami()
     client.list_projects()
     client.get_project(sim.project_uids[1])
-    hosts = client.search_edge_hosts(tags={"palette.ai": "true", "canary": ""}, tags_match="or",
-                                     states=["ready", "in-use"], health=["healthy"], architectures=["amd64", "arm64"])
+    hosts = client.search_edge_hosts(
+        tags={"palette.ai": "true", "canary": ""},
+        tags_match="or",
+        states=["ready", "in-use"],
+        health=["healthy"],
+        architectures=["amd64", "arm64"],
+    )
     client.search_edge_hosts(names=["edge-"], name_operator="beginsWith")
     client.set_edge_host_tags(hosts[0].uid, {"pool": "a"})
     client.list_edge_host_tags()
@@ -60,7 +87,11 @@ def test_it_validates_every_request_the_client_sends(sim, make_client):
         assert found is not None, f"{record.method} {record.path} is not a spec path"
         op, _ = found
         SPEC.validate_request(record.method, op.template, record.body, record.query)  # raises if invalid
-        tenant_scoped = op.template in ("/v1/users/info", "/v1/projects/{uid}", "/v1/dashboard/projects/metadata")
+        tenant_scoped = op.template in (
+            "/v1/users/info",
+            "/v1/projects/{uid}",
+            "/v1/dashboard/projects/metadata",
+        )
         assert ("ProjectUid" in record.headers) is not tenant_scoped, record
         assert record.headers["ApiKey"] == "[REDACTED]" and sim.api_key not in json.dumps(record.headers)
 
@@ -88,32 +119,89 @@ def test_it_refuses_to_send_a_create_body_outside_the_spec(sim, make_client):
 def _bodies(host, busy, profile, free) -> dict[str, object]:
     """Request bodies for ``_every_operation``: a create, GetClusterByName's search, a machine pool twice."""
     return {
-        "create": {"metadata": {"name": "raw-1"}, "spec": {
-            "profiles": [{"uid": profile.uid, "variables": [{"name": "site", "value": "lab-b"}]}],
-            "cloudConfig": {"controlPlaneEndpoint": {"type": "VIP", "host": "10.0.0.5"}},
-            "machinepoolconfig": [{"poolConfig": {"name": "cp", "size": 1, "labels": ["control-plane"],
-                                                  "isControlPlane": True},
-                                   "cloudConfig": {"edgeHosts": [{"hostUid": host.uid}]}}]}},
-        "by_name": {"filter": {"conjunction": "and", "filterGroups": [
-            {"conjunction": "and", "filters": [
-                {"property": "environment", "type": "string", "condition": {"string": {
-                    "operator": "eq", "negation": True, "match": {"conjunction": "or", "values": ["nested"]}}}},
-                {"property": "isDeleted", "type": "bool", "condition": {"bool": {"value": False}}}]},
-            {"conjunction": "and", "filters": [
-                {"property": "clusterName", "type": "string", "condition": {"string": {
-                    "operator": "eq", "match": {"conjunction": "or", "values": [busy.name]}}}}]}]}},
-        "pool": {"poolConfig": {"name": "extra", "size": 1, "labels": ["worker"]},
-                 "cloudConfig": {"edgeHosts": [{"hostUid": free[1].uid}]}},
-        "grown": {"poolConfig": {"name": "extra", "size": 2, "labels": ["worker"]},
-                  "cloudConfig": {"edgeHosts": [{"hostUid": free[1].uid}, {"hostUid": free[2].uid}]}},
+        "create": {
+            "metadata": {"name": "raw-1"},
+            "spec": {
+                "profiles": [{"uid": profile.uid, "variables": [{"name": "site", "value": "lab-b"}]}],
+                "cloudConfig": {"controlPlaneEndpoint": {"type": "VIP", "host": "10.0.0.5"}},
+                "machinepoolconfig": [
+                    {
+                        "poolConfig": {
+                            "name": "cp",
+                            "size": 1,
+                            "labels": ["control-plane"],
+                            "isControlPlane": True,
+                        },
+                        "cloudConfig": {"edgeHosts": [{"hostUid": host.uid}]},
+                    }
+                ],
+            },
+        },
+        "by_name": {
+            "filter": {
+                "conjunction": "and",
+                "filterGroups": [
+                    {
+                        "conjunction": "and",
+                        "filters": [
+                            {
+                                "property": "environment",
+                                "type": "string",
+                                "condition": {
+                                    "string": {
+                                        "operator": "eq",
+                                        "negation": True,
+                                        "match": {"conjunction": "or", "values": ["nested"]},
+                                    }
+                                },
+                            },
+                            {
+                                "property": "isDeleted",
+                                "type": "bool",
+                                "condition": {"bool": {"value": False}},
+                            },
+                        ],
+                    },
+                    {
+                        "conjunction": "and",
+                        "filters": [
+                            {
+                                "property": "clusterName",
+                                "type": "string",
+                                "condition": {
+                                    "string": {
+                                        "operator": "eq",
+                                        "match": {"conjunction": "or", "values": [busy.name]},
+                                    }
+                                },
+                            }
+                        ],
+                    },
+                ],
+            }
+        },
+        "pool": {
+            "poolConfig": {"name": "extra", "size": 1, "labels": ["worker"]},
+            "cloudConfig": {"edgeHosts": [{"hostUid": free[1].uid}]},
+        },
+        "grown": {
+            "poolConfig": {"name": "extra", "size": 2, "labels": ["worker"]},
+            "cloudConfig": {"edgeHosts": [{"hostUid": free[1].uid}, {"hostUid": free[2].uid}]},
+        },
     }
 
 
 def _every_operation(sim) -> list[tuple[str, str, dict | None, object, int]]:
     """(method, path, query, body, expected status) exercising every operation of the subset, errors too."""
     state = sim.state
-    free = [h for h in state.hosts.values() if h.project_uid == sim.project_uids[0] and h.state == "ready"
-            and h.health == "healthy" and h.arch == "amd64"]
+    free = [
+        h
+        for h in state.hosts.values()
+        if h.project_uid == sim.project_uids[0]
+        and h.state == "ready"
+        and h.health == "healthy"
+        and h.arch == "amd64"
+    ]
     host = free[0]
     busy = next(c for c in state.clusters.values() if c.project_uid == sim.project_uids[0])
     profile = next(p for p in state.profiles.values() if p.name == "edge-k3s-infra" and p.version == "1.3.0")
@@ -134,11 +222,22 @@ def _every_operation(sim) -> list[tuple[str, str, dict | None, object, int]]:
         ("GET", "/v1/registries/pack/summary", {"scope": "system"}, None, 200),
         ("POST", "/v1/dashboard/edgehosts/search", {"limit": 50}, {}, 200),
         ("GET", "/v1/dashboard/edgehosts/search/schema", None, None, 200),
-        ("GET", "/v1/edgehosts/metadata", {"type": "edge-native", "quickFilter": "unusedEdgeHosts"}, None, 200),
+        (
+            "GET",
+            "/v1/edgehosts/metadata",
+            {"type": "edge-native", "quickFilter": "unusedEdgeHosts"},
+            None,
+            200,
+        ),
         ("GET", "/v1/edgehosts/tags", None, None, 200),
         ("GET", f"/v1/edgehosts/{host.uid}", None, None, 200),
-        ("PUT", f"/v1/edgehosts/{host.uid}/meta", None, {"metadata": {"uid": host.uid, "name": host.name,
-                                                                      "labels": {**host.labels, "x": "y"}}}, 204),
+        (
+            "PUT",
+            f"/v1/edgehosts/{host.uid}/meta",
+            None,
+            {"metadata": {"uid": host.uid, "name": host.name, "labels": {**host.labels, "x": "y"}}},
+            204,
+        ),
         ("POST", "/v1/dashboard/clusterprofiles", None, {"filter": {"environment": ["edge-native"]}}, 200),
         ("GET", "/v1/dashboard/clusterprofiles/metadata", None, None, 200),
         ("GET", f"/v1/clusterprofiles/{profile.uid}", None, None, 200),
@@ -158,8 +257,13 @@ def _every_operation(sim) -> list[tuple[str, str, dict | None, object, int]]:
         ("GET", f"{cluster}/profiles", None, None, 200),
         ("PATCH", f"{cluster}/profiles", None, {"profiles": [{"uid": addon.uid}]}, 204),
         ("GET", f"{cluster}/variables", None, None, 200),
-        ("PATCH", f"{cluster}/variables", None, [{"profileUid": profile.uid,
-                                                  "variables": [{"name": "site", "value": "lab-c"}]}], 204),
+        (
+            "PATCH",
+            f"{cluster}/variables",
+            None,
+            [{"profileUid": profile.uid, "variables": [{"name": "site", "value": "lab-c"}]}],
+            204,
+        ),
         ("GET", f"/v1/cloudconfigs/edge-native/{busy.cloud_config_uid}", None, None, 200),
         ("POST", pools, None, bodies["pool"], 201),
         ("PUT", f"{pools}/extra", None, bodies["grown"], 204),
@@ -185,7 +289,9 @@ def test_it_answers_every_operation_of_the_spec_with_valid_bodies(sim):
         headers = {"ApiKey": sim.api_key, "ProjectUid": sim.project_uids[0]}
         if method == "GET" and isinstance(body, dict):  # a GET's "body" here is the headers to change
             headers, body = {**headers, **body}, None
-        resp = s.request(method, sim.url + path, params=params, json=body, headers=headers, verify=sim.ca_path)
+        resp = s.request(
+            method, sim.url + path, params=params, json=body, headers=headers, verify=sim.ca_path
+        )
         op, _ = SPEC.find(method, path) or SPEC.find("POST", path)
         covered.add((op.method, op.template))
         if resp.status_code == 204:
@@ -205,8 +311,13 @@ def test_it_accepts_the_camel_case_machine_pool_key_like_palette(sim, make_clien
     client = make_client(sim)
     body = _cluster_for(client, "canvos-style").to_body()
     body["spec"]["machinePoolConfig"] = body["spec"].pop("machinepoolconfig")  # as CanvOS sends it
-    resp = requests.post(sim.url + "/v1/spectroclusters/edge-native", json=body, verify=sim.ca_path,
-                         params={"ProjectUid": sim.project_uids[0]}, headers={"apikey": sim.api_key})
+    resp = requests.post(
+        sim.url + "/v1/spectroclusters/edge-native",
+        json=body,
+        verify=sim.ca_path,
+        params={"ProjectUid": sim.project_uids[0]},
+        headers={"apikey": sim.api_key},
+    )
     assert resp.status_code == 201, resp.text
     assert "AuditUid" in resp.headers
     cluster = client.get_cluster(resp.json()["uid"])
@@ -219,4 +330,6 @@ def test_it_ships_the_spec_it_validates_against():
     shared = Path(__file__).resolve().parents[3] / "shared" / "palette-api" / "palette-apis-subset.json"
     if not shared.exists():
         pytest.skip("no shared reference folder next to the repository")
-    assert json.loads(packaged.read_text()) == json.loads(shared.read_text()), "the packaged spec copy drifted"
+    assert json.loads(packaged.read_text()) == json.loads(shared.read_text()), (
+        "the packaged spec copy drifted"
+    )

@@ -7,14 +7,29 @@ import socket
 
 import pytest
 
-from palette import (AuthenticationFailed, BadRequest, MethodNotAllowed, NotFound, PaletteClient,
-                     PaletteConnectionError, PermissionDenied, RetryPolicy, ServerError)
+from palette import (
+    AuthenticationFailed,
+    BadRequest,
+    MethodNotAllowed,
+    NotFound,
+    PaletteClient,
+    PaletteConnectionError,
+    PermissionDenied,
+    RetryPolicy,
+    ServerError,
+)
 from palette.errors import error_from_response, parse_error_body, redact
 
 
 def _no_secret(exc: BaseException, secret: str) -> None:
-    text = " ".join([str(exc), repr(exc), json.dumps(getattr(exc, "details", None), default=str),
-                     getattr(exc, "palette_message", "")])
+    text = " ".join(
+        [
+            str(exc),
+            repr(exc),
+            json.dumps(getattr(exc, "details", None), default=str),
+            getattr(exc, "palette_message", ""),
+        ]
+    )
     assert secret not in text
 
 
@@ -69,8 +84,13 @@ def test_it_reports_missing_objects_as_not_found(big_sim, make_client):
 def test_it_maps_framework_errors_with_integer_codes(big_sim, make_client):
     client = make_client(big_sim, validate=False)
     with pytest.raises(BadRequest) as err:
-        client.transport.request("POST", "/v1/dashboard/edgehosts/search", template="/v1/dashboard/edgehosts/search",
-                                 project_uid=big_sim.project_uids[0], params={"limit": 51})
+        client.transport.request(
+            "POST",
+            "/v1/dashboard/edgehosts/search",
+            template="/v1/dashboard/edgehosts/search",
+            project_uid=big_sim.project_uids[0],
+            params={"limit": 51},
+        )
     assert err.value.status == 422 and err.value.code == 608
     assert "limit in query should be less than or equal to 50" in str(err.value)
     with pytest.raises(MethodNotAllowed) as err:
@@ -104,17 +124,33 @@ def test_it_parses_error_bodies_of_any_shape():
     assert app["code"] == "InvalidHostCluster" and app["ref"] == "r"
     assert parse_error_body(b'{"code":608,"message":"limit"}', 422)["code"] == 608
     plain = parse_error_body(b"<html>502 Bad Gateway</html>", 502, "Bad Gateway")
-    assert plain == {"code": "Bad Gateway", "message": "<html>502 Bad Gateway</html>", "ref": "", "details": None}
+    assert plain == {
+        "code": "Bad Gateway",
+        "message": "<html>502 Bad Gateway</html>",
+        "ref": "",
+        "details": None,
+    }
     assert parse_error_body(b"", 503, "Service Unavailable")["code"] == "Service Unavailable"
     assert parse_error_body(b"[1,2]", 500)["message"] == "[1,2]"
 
 
 def test_it_redacts_the_key_wherever_palette_echoes_it():
     key = "a1b2/c3+d4"
-    body = json.dumps({"code": "ResourceNotFound", "message": f"ApiKey {key} not found",
-                       "details": {"apiKey": key, "url": "/x?key=a1b2%2Fc3%2Bd4", "list": [key]}})
-    err = error_from_response(host="https://palette.example.com", method="GET", path="/v1/users/info", status=404,
-                              body=body, secrets=[key])
+    body = json.dumps(
+        {
+            "code": "ResourceNotFound",
+            "message": f"ApiKey {key} not found",
+            "details": {"apiKey": key, "url": "/x?key=a1b2%2Fc3%2Bd4", "list": [key]},
+        }
+    )
+    err = error_from_response(
+        host="https://palette.example.com",
+        method="GET",
+        path="/v1/users/info",
+        status=404,
+        body=body,
+        secrets=[key],
+    )
     assert isinstance(err, NotFound)
     _no_secret(err, key)
     assert "a1b2%2Fc3%2Bd4" not in json.dumps(err.details)

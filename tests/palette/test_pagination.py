@@ -47,15 +47,24 @@ def test_it_applies_every_filter_like_the_simulators_state(big_sim, make_client)
     client = make_client(big_sim)
     eligible = client.search_edge_hosts(tags={"palette.ai": "true"}, states=["ready"], health=["healthy"])
     assert {h.uid for h in eligible} == _expected(
-        big_sim, lambda h: h.labels.get("palette.ai") == "true" and h.state == "ready" and h.health == "healthy")
-    assert all(h.state == "ready" and h.health == "healthy" and h.labels["palette.ai"] == "true" for h in eligible)
+        big_sim,
+        lambda h: h.labels.get("palette.ai") == "true" and h.state == "ready" and h.health == "healthy",
+    )
+    assert all(
+        h.state == "ready" and h.health == "healthy" and h.labels["palette.ai"] == "true" for h in eligible
+    )
 
-    both = client.search_edge_hosts(tags={"palette.ai": "true", "gpu-enabled": "true"}, architectures=["arm64"])
-    assert {h.uid for h in both} == _expected(big_sim, lambda h: h.arch == "arm64" and "gpu-enabled" in h.labels
-                                              and h.labels.get("palette.ai") == "true")
+    both = client.search_edge_hosts(
+        tags={"palette.ai": "true", "gpu-enabled": "true"}, architectures=["arm64"]
+    )
+    assert {h.uid for h in both} == _expected(
+        big_sim,
+        lambda h: h.arch == "arm64" and "gpu-enabled" in h.labels and h.labels.get("palette.ai") == "true",
+    )
     either = client.search_edge_hosts(tags=["site:lab-a", "site:lab-b"], tags_match="or", states=["unpaired"])
     assert {h.uid for h in either} == _expected(
-        big_sim, lambda h: h.labels["site"] in ("lab-a", "lab-b") and h.state == "unpaired")
+        big_sim, lambda h: h.labels["site"] in ("lab-a", "lab-b") and h.state == "unpaired"
+    )
     one = next(iter(eligible))
     assert [h.uid for h in client.search_edge_hosts(names=[one.name])] == [one.uid]
 
@@ -68,8 +77,14 @@ def test_it_finds_no_project_hosts_in_tenant_scope(big_sim, make_client):
 def test_it_rejects_a_forged_continue_token(big_sim, make_client):
     client = make_client(big_sim)
     with pytest.raises(BadRequest, match="invalid continue token"):
-        client.transport.request("POST", "/v1/dashboard/edgehosts/search", template="/v1/dashboard/edgehosts/search",
-                                 project_uid=big_sim.project_uids[0], params={"continue": "not-a-token"}, body={})
+        client.transport.request(
+            "POST",
+            "/v1/dashboard/edgehosts/search",
+            template="/v1/dashboard/edgehosts/search",
+            project_uid=big_sim.project_uids[0],
+            params={"continue": "not-a-token"},
+            body={},
+        )
 
 
 def test_it_pages_cluster_profiles_by_type_and_cloud(big_sim, make_client):

@@ -38,7 +38,7 @@ def test_it_spreads_a_burst_of_200_dashboard_calls_under_10_per_second(make_clie
         times = sorted(r.time for r in seen)
         # Arrival times carry scheduling jitter (the server runs in this process, on 2 shared cores):
         # one request may land early in a window, never a burst.
-        busiest = max(sum(1 for t in times[i:i + 12] if t - times[i] < 1.0) for i in range(len(times)))
+        busiest = max(sum(1 for t in times[i : i + 12] if t - times[i] < 1.0) for i in range(len(times)))
         assert busiest <= 11, f"{busiest} requests arrived within one second"
         assert elapsed >= 19.5  # 200 requests: on average under 10.3 per second
 
@@ -50,8 +50,13 @@ def test_it_shares_one_limiter_per_process_and_prefix():
     assert limiter.bucket("https://a", "/v1/edgehosts/1") is not limiter.bucket("https://a", "/v1/dashboard")
     assert limiter.bucket("https://a", "/v1/dashboard") is not limiter.bucket("https://b", "/v1/dashboard")
     assert prefix_of("/v1/spectroclusters/abc/status?x=1") == "/v1/spectroclusters"
-    paths = ("/v1/dashboard/edgehosts/search", "/v1/edgehosts/tags", "/v1/spectroclusters/x",
-             "/v1/clusterprofiles/y", "/v1/other")
+    paths = (
+        "/v1/dashboard/edgehosts/search",
+        "/v1/edgehosts/tags",
+        "/v1/spectroclusters/x",
+        "/v1/clusterprofiles/y",
+        "/v1/other",
+    )
     assert [limit_for(p) for p in paths] == [10, 10, 50, 50, 10]
 
 

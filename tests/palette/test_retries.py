@@ -33,15 +33,25 @@ def test_it_survives_injected_faults_with_the_same_result(make_client):
 def test_it_backs_off_on_its_own_when_a_429_carries_no_retry_after(make_client):
     with Simulator(hosts=5, rate_burst_seconds=1.0) as sim:  # 10 requests of burst on /v1/dashboard
         # Palette documents no Retry-After on its 429s: the simulator sends none either.
-        raw = [requests.get(sim.url + "/v1/dashboard/projects/metadata", headers={"ApiKey": sim.api_key},
-                            verify=sim.ca_path) for _ in range(15)]
+        raw = [
+            requests.get(
+                sim.url + "/v1/dashboard/projects/metadata",
+                headers={"ApiKey": sim.api_key},
+                verify=sim.ca_path,
+            )
+            for _ in range(15)
+        ]
         limited = [r for r in raw if r.status_code == 429]
         assert limited and all("Retry-After" not in r.headers for r in limited)
         assert limited[0].json()["code"] == "TooManyRequests"
         time.sleep(1.5)  # let the bucket fill again
         records = []
-        client = make_client(sim, rate_limiter=False, request_log=records.append,
-                             retry=RetryPolicy(attempts=8, base=0.2, cap=1.0))
+        client = make_client(
+            sim,
+            rate_limiter=False,
+            request_log=records.append,
+            retry=RetryPolicy(attempts=8, base=0.2, cap=1.0),
+        )
         errors = []
 
         def burst() -> None:
@@ -57,7 +67,9 @@ def test_it_backs_off_on_its_own_when_a_429_carries_no_retry_after(make_client):
         for t in threads:
             t.join()
         assert errors == []
-        assert [r for r in records if r.status == 429], "the simulator never rate-limited: the test would prove nothing"
+        assert [r for r in records if r.status == 429], (
+            "the simulator never rate-limited: the test would prove nothing"
+        )
         by_thread_retry = [r for r in records if r.attempt > 1]
         assert by_thread_retry and all(r.status in (200, 429) for r in by_thread_retry)
 
@@ -65,8 +77,11 @@ def test_it_backs_off_on_its_own_when_a_429_carries_no_retry_after(make_client):
 def test_it_honours_retry_after_when_palette_sends_one(make_client):
     with Simulator(hosts=5, seed=3, rate_limit=False) as sim:
         records = []
-        client = make_client(sim, request_log=records.append,
-                             retry=RetryPolicy(attempts=12, base=0.01, cap=0.05, retry_after_cap=5))
+        client = make_client(
+            sim,
+            request_log=records.append,
+            retry=RetryPolicy(attempts=12, base=0.01, cap=0.05, retry_after_cap=5),
+        )
         sim.set_faults("503:0.5")  # an injected 503 carries Retry-After: 1
         started = time.monotonic()
         for _ in range(3):
@@ -84,7 +99,9 @@ def test_it_does_not_repeat_a_create_that_may_have_been_processed(sim, make_clie
     sim.set_faults("reset:1")
     with pytest.raises(PaletteConnectionError) as err:
         client.create_edge_native_cluster(body)
-    assert not err.value.before_send and len(records) == 1  # reset after sending: outcome unknown, not retried
+    assert (
+        not err.value.before_send and len(records) == 1
+    )  # reset after sending: outcome unknown, not retried
     sim.set_faults("429:1")
     records.clear()
     with pytest.raises(RateLimited):
@@ -96,8 +113,12 @@ def test_it_does_not_repeat_a_create_that_may_have_been_processed(sim, make_clie
 def test_it_times_out_and_retries_a_slow_read(sim, make_client):
     sim.set_faults("latency:400ms")
     records = []
-    client = make_client(sim, timeout=(2.0, 0.1), request_log=records.append,
-                         retry=RetryPolicy(attempts=2, base=0.01, cap=0.01))
+    client = make_client(
+        sim,
+        timeout=(2.0, 0.1),
+        request_log=records.append,
+        retry=RetryPolicy(attempts=2, base=0.01, cap=0.01),
+    )
     with pytest.raises(PaletteTimeout) as err:
         client.whoami()
     assert err.value.transient and "within 0.1s" in str(err.value) and sim.url in str(err.value)

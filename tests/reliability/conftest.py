@@ -3,6 +3,7 @@
 Every test here prints one line (see `report`) saying what was injected and what was checked; the
 lines are collected from the test reports and printed at the end of the run (tests/conftest.py).
 """
+
 from __future__ import annotations
 
 import os
@@ -50,9 +51,13 @@ def processes(services, tmp_path):
         def __init__(self):
             self.started: list[CeleryProcess] = []
 
-        def start(self, kind: str, *, broker_url: str | None = None, env: dict | None = None, concurrency: int = 2) -> CeleryProcess:
+        def start(
+            self, kind: str, *, broker_url: str | None = None, env: dict | None = None, concurrency: int = 2
+        ) -> CeleryProcess:
             n = len(self.started) + 1
-            proc = CeleryProcess(kind, tmp_path / f"{kind}-{n}.log", broker_url or services.REDIS_URL, env, concurrency)
+            proc = CeleryProcess(
+                kind, tmp_path / f"{kind}-{n}.log", broker_url or services.REDIS_URL, env, concurrency
+            )
             self.started.append(proc)
             return proc
 
@@ -80,13 +85,35 @@ class PrivateRedis:
         return int(path.read_text().strip()) if path.exists() and path.read_text().strip() else None
 
     def cli(self, *args: str) -> str:
-        return subprocess.run(["redis-cli", "-p", str(self.port), *args], capture_output=True, text=True, timeout=10).stdout.strip()
+        return subprocess.run(
+            ["redis-cli", "-p", str(self.port), *args], capture_output=True, text=True, timeout=10
+        ).stdout.strip()
 
-    def start(self) -> "PrivateRedis":
+    def start(self) -> PrivateRedis:
         # No persistence, like the suite's Redis: a restart loses every queued message.
-        subprocess.run(["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--daemonize", "yes", "--save", "",
-                        "--appendonly", "no", "--dir", str(self.folder), "--pidfile", str(self.folder / "redis.pid"),
-                        "--logfile", str(self.folder / "redis.log")], check=True, timeout=10)
+        subprocess.run(
+            [
+                "redis-server",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--daemonize",
+                "yes",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.folder),
+                "--pidfile",
+                str(self.folder / "redis.pid"),
+                "--logfile",
+                str(self.folder / "redis.log"),
+            ],
+            check=True,
+            timeout=10,
+        )
         deadline = time.monotonic() + 10
         while self.cli("ping") != "PONG":
             if time.monotonic() > deadline:
@@ -209,4 +236,6 @@ def configure(owner, sim) -> None:
     """Settings for a tenant or project pointing at `sim`'s first project, trusting its CA."""
     from tests.integrations.conftest import configure_palette, palette_values
 
-    configure_palette(owner, palette_values(sim), ca_pem=sim.ca_pem, name=f"{getattr(owner, 'name', 'x')}-settings")
+    configure_palette(
+        owner, palette_values(sim), ca_pem=sim.ca_pem, name=f"{getattr(owner, 'name', 'x')}-settings"
+    )

@@ -1,4 +1,5 @@
 """Discovery under Palette faults: rate limits, server errors, connection resets, latency, Palette stopping mid-scan."""
+
 from __future__ import annotations
 
 import threading
@@ -25,7 +26,9 @@ def _discover(project) -> DiscoveryRun:
 
 def _inventory(project) -> dict[str, tuple]:
     """What the grid shows of each host: its facts (fingerprint), eligibility, reasons, whether it is gone."""
-    rows = EdgeHost.objects.filter(project=project).values_list("uid", "fingerprint", "eligible", "reasons", "gone")
+    rows = EdgeHost.objects.filter(project=project).values_list(
+        "uid", "fingerprint", "eligible", "reasons", "gone"
+    )
     return {uid: (fp, eligible, tuple(reasons), gone) for uid, fp, eligible, reasons, gone in rows}
 
 
@@ -34,8 +37,9 @@ def test_it_ends_with_the_fault_free_inventory_under_faults(world, palette, repo
     configure(world.tenant_a, sim)
     # Two projects of tenant A inherit the same Settings: project_a is discovered under faults, the
     # reference project without, from the same Palette project.
-    reference_project = Project.objects.create(tenant=world.tenant_a, name="reference", display_name="Reference",
-                                               namespace="acme-reference")
+    reference_project = Project.objects.create(
+        tenant=world.tenant_a, name="reference", display_name="Reference", namespace="acme-reference"
+    )
     reference = _discover(reference_project)
     assert reference.status == "succeeded", reference.first_error
     expected = _inventory(reference_project)
@@ -51,20 +55,26 @@ def test_it_ends_with_the_fault_free_inventory_under_faults(world, palette, repo
         hits = Counter(r.status for r in sim.seen("/v1/dashboard") if r.time >= started)
         assert run.status == "succeeded", f"scan {len(runs)} failed under faults: {run.first_error}"
         got = _inventory(world.project_a)
-        assert got == expected, (f"scan {len(runs)}: lost {sorted(set(expected) - set(got))[:5]}, "
-                                 f"extra {sorted(set(got) - set(expected))[:5]}, "
-                                 f"differing {[u for u in expected if u in got and got[u] != expected[u]][:5]}")
+        assert got == expected, (
+            f"scan {len(runs)}: lost {sorted(set(expected) - set(got))[:5]}, "
+            f"extra {sorted(set(got) - set(expected))[:5]}, "
+            f"differing {[u for u in expected if u in got and got[u] != expected[u]][:5]}"
+        )
     sim.set_faults(None)
     assert hits[429] and hits[500] and hits[0], f"not every fault hit in {len(runs)} scans: {dict(hits)}"
     rows = EdgeHost.objects.filter(project=world.project_a)
     assert rows.count() == rows.values("uid").distinct().count() == 300, "a host was stored twice"
     assert HostChange.objects.filter(host__project=world.project_a, kind=HostChange.ADDED).count() == 300
-    assert all(r.unchanged == 300 and r.added == r.updated == r.removed == 0 for r in runs[1:]), "a re-scan under faults changed something"
+    assert all(r.unchanged == 300 and r.added == r.updated == r.removed == 0 for r in runs[1:]), (
+        "a re-scan under faults changed something"
+    )
     assert sim.violations == []
     served = sum(hits.values())
-    report(f"injected {FAULTS} on {served} search requests over {len(runs)} scans "
-           f"({hits[429]}x 429, {hits[500]}x 500, {hits[0]}x reset; {time.monotonic() - started:.1f} s); "
-           f"checked every scan = fault-free inventory of 300 hosts: 0 lost, 0 duplicated, 0 altered")
+    report(
+        f"injected {FAULTS} on {served} search requests over {len(runs)} scans "
+        f"({hits[429]}x 429, {hits[500]}x 500, {hits[0]}x reset; {time.monotonic() - started:.1f} s); "
+        f"checked every scan = fault-free inventory of 300 hosts: 0 lost, 0 duplicated, 0 altered"
+    )
 
 
 def test_it_touches_nothing_unseen_when_palette_stops_mid_scan_and_heals_next_time(world, palette, report):
@@ -99,19 +109,24 @@ def test_it_touches_nothing_unseen_when_palette_stops_mid_scan_and_heals_next_ti
     hold.remove()
     took = time.monotonic() - started
     assert hold.entered.is_set(), "the scan never reached its third page"
-    assert failed.status == "failed" and failed.first_error.startswith("Palette unreachable"), failed.first_error
+    assert failed.status == "failed" and failed.first_error.startswith("Palette unreachable"), (
+        failed.first_error
+    )
     after = _inventory(project)
     assert set(after) == set(before), "hosts were added or deleted by a failed scan"
     assert not any(gone for *_, gone in after.values()), "a failed scan marked hosts gone"
     changed = {uid for uid in before if after[uid] != before[uid]}
-    assert changed <= set(retagged), f"hosts Palette did not change were altered: {sorted(changed - set(retagged))[:5]}"
+    assert changed <= set(retagged), (
+        f"hosts Palette did not change were altered: {sorted(changed - set(retagged))[:5]}"
+    )
     for uid in changed:  # what did change is what the seen pages said
         assert EdgeHost.objects.get(project=project, uid=uid).tags.get("rack") == "moved"
     unseen = set(retagged) - changed
     assert unseen, "every changed host was on the two pages seen: the test proves nothing about unseen ones"
     failed.refresh_from_db()
-    assert (failed.pages, failed.hosts_seen, failed.updated, failed.removed) == (2, 100, len(changed), 0), \
+    assert (failed.pages, failed.hosts_seen, failed.updated, failed.removed) == (2, 100, len(changed), 0), (
         "the failed run does not say how far it got"
+    )
 
     restart(sim, port)
     healed = _discover(project)
@@ -122,6 +137,8 @@ def test_it_touches_nothing_unseen_when_palette_stops_mid_scan_and_heals_next_ti
     present = {uid for uid, row in now.items() if not row[3]}
     assert present == set(sim.state.hosts)
     assert all(EdgeHost.objects.get(project=project, uid=uid).tags.get("rack") == "moved" for uid in retagged)
-    report(f"injected Palette stopping while answering page 3 of 5 (after {len(removed)} hosts left and {len(retagged)} were "
-           f"retagged); checked the run failed with the reason in {took:.1f} s, recording 2 pages/100 hosts seen, 0 hosts gone, {len(unseen)} unseen changes "
-           f"untouched, {len(changed)} seen applied; the next run healed: {len(removed)} gone, {len(retagged)} retagged")
+    report(
+        f"injected Palette stopping while answering page 3 of 5 (after {len(removed)} hosts left and {len(retagged)} were "
+        f"retagged); checked the run failed with the reason in {took:.1f} s, recording 2 pages/100 hosts seen, 0 hosts gone, {len(unseen)} unseen changes "
+        f"untouched, {len(changed)} seen applied; the next run healed: {len(removed)} gone, {len(retagged)} retagged"
+    )

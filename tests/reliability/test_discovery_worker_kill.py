@@ -5,6 +5,7 @@ project). The next worker runs the watchdog when it starts; past RUN_RUNNING_TIM
 orphaned run with a reason a person can act on, and the next discovery, on that worker, brings
 the inventory to what Palette holds. The killed scan marked no host gone.
 """
+
 from __future__ import annotations
 
 import time
@@ -29,7 +30,8 @@ def _start(project) -> DiscoveryRun:
 
 
 def test_a_discovery_whose_worker_was_killed_is_failed_by_the_watchdog_and_the_next_one_heals(
-        world, palette, processes, report):
+    world, palette, processes, report
+):
     sim = palette(hosts=300, seed=5, projects=1)
     configure(world.tenant_a, sim)
     project = world.project_a
@@ -51,17 +53,27 @@ def test_a_discovery_whose_worker_was_killed_is_failed_by_the_watchdog_and_the_n
     time.sleep(RUNNING_TIMEOUT + 1)
     started = time.monotonic()
     worker = processes.start("worker", env=env)  # its start-up watchdog pass fails the orphan
-    run = wait_for(lambda: DiscoveryRun.objects.filter(pk=run.pk, status=DiscoveryRun.FAILED).first(), timeout=30,
-                   message="the watchdog to fail the orphaned run")
+    run = wait_for(
+        lambda: DiscoveryRun.objects.filter(pk=run.pk, status=DiscoveryRun.FAILED).first(),
+        timeout=30,
+        message="the watchdog to fail the orphaned run",
+    )
     assert "stopped without finishing it" in run.first_error and "Start it again" in run.first_error
-    assert not EdgeHost.objects.filter(project=project, gone=True).exists(), "a killed scan never marks hosts gone"
+    assert not EdgeHost.objects.filter(project=project, gone=True).exists(), (
+        "a killed scan never marks hosts gone"
+    )
 
     healed = _start(project)
     assert healed.pk != run.pk
-    healed = wait_for(lambda: DiscoveryRun.objects.filter(pk=healed.pk, status__in=DiscoveryRun.TERMINAL).first(), timeout=60,
-                      message="the next discovery to finish")
+    healed = wait_for(
+        lambda: DiscoveryRun.objects.filter(pk=healed.pk, status__in=DiscoveryRun.TERMINAL).first(),
+        timeout=60,
+        message="the next discovery to finish",
+    )
     assert healed.status == DiscoveryRun.SUCCEEDED, f"{healed.first_error}\n{worker.log_text()[-3000:]}"
     assert EdgeHost.objects.filter(project=project, gone=False).count() == len(sim.state.hosts) == 300
     assert not EdgeHost.objects.filter(project=project, gone=True).exists()
-    report(f"killed the worker waiting for page 3 of 6 ({seen_before_kill} hosts stored); a second start joined the orphan; "
-           f"the next worker's watchdog failed it and a new run stored all 300 hosts in {time.monotonic() - started:.1f} s")
+    report(
+        f"killed the worker waiting for page 3 of 6 ({seen_before_kill} hosts stored); a second start joined the orphan; "
+        f"the next worker's watchdog failed it and a new run stored all 300 hosts in {time.monotonic() - started:.1f} s"
+    )

@@ -7,6 +7,7 @@ Real processes: a Celery worker and Celery beat on a Redis server of this test's
 suite's Redis would disturb other tests), PostgreSQL, the simulator over HTTPS. Beat runs the run
 watchdog (core.watchdog), which re-sends what the broker lost.
 """
+
 from __future__ import annotations
 
 import time
@@ -31,19 +32,31 @@ pytestmark = [pytest.mark.reliability, pytest.mark.worker, pytest.mark.django_db
 
 RUN_MODELS = (DiscoveryRun, ProfileSync, PaletteCheck, WorkerHeartbeat)
 # Short watchdog timings for the worker and beat processes (they read the environment).
-WATCHDOG_ENV = {"RUN_RESEND_AFTER": "5", "RUN_WATCHDOG_INTERVAL": "2", "RUN_PENDING_TIMEOUT": "300", "RUN_RUNNING_TIMEOUT": "300"}
+WATCHDOG_ENV = {
+    "RUN_RESEND_AFTER": "5",
+    "RUN_WATCHDOG_INTERVAL": "2",
+    "RUN_PENDING_TIMEOUT": "300",
+    "RUN_RUNNING_TIMEOUT": "300",
+}
 
 
 def _runs() -> list[TaskRun]:
     return [run for model in RUN_MODELS for run in model.objects.all()]
 
 
-def test_it_loses_no_run_when_redis_restarts_with_runs_queued(world, palette, private_redis, processes, report):
-    sim = palette(hosts=150, seed=3, projects=1, faults="latency:100ms")  # each run takes a moment: a backlog builds
+def test_it_loses_no_run_when_redis_restarts_with_runs_queued(
+    world, palette, private_redis, processes, report
+):
+    sim = palette(
+        hosts=150, seed=3, projects=1, faults="latency:100ms"
+    )  # each run takes a moment: a backlog builds
     configure(world.tenant_a, sim)
     projects = [world.project_a] + [
-        Project.objects.create(tenant=world.tenant_a, name=f"team-{i}", display_name=f"Team {i}", namespace=f"acme-team-{i}")
-        for i in range(3)]
+        Project.objects.create(
+            tenant=world.tenant_a, name=f"team-{i}", display_name=f"Team {i}", namespace=f"acme-team-{i}"
+        )
+        for i in range(3)
+    ]
     with broker(private_redis.url):
         processes.start("worker", broker_url=private_redis.url, env=WATCHDOG_ENV, concurrency=1)
         processes.start("beat", broker_url=private_redis.url, env=WATCHDOG_ENV)
@@ -55,13 +68,19 @@ def test_it_loses_no_run_when_redis_restarts_with_runs_queued(world, palette, pr
             start_check(world.tenant_a, trigger="test")
             request_heartbeat()
         runs = _runs()
-        wait_for(lambda: any(r.status == TaskRun.RUNNING for r in _runs()) and private_redis.queued() >= 5, timeout=60,
-                 interval=0.05, message="a run in progress with a backlog queued behind it")
+        wait_for(
+            lambda: any(r.status == TaskRun.RUNNING for r in _runs()) and private_redis.queued() >= 5,
+            timeout=60,
+            interval=0.05,
+            message="a run in progress with a backlog queued behind it",
+        )
         queued = private_redis.queued()
         states = Counter(r.status for r in _runs())
         private_redis.stop()
         # While Redis is down, work is still started (a click, beat): the row is saved, the message cannot be sent.
-        late = Project.objects.create(tenant=world.tenant_a, name="late", display_name="Late", namespace="acme-late")
+        late = Project.objects.create(
+            tenant=world.tenant_a, name="late", display_name="Late", namespace="acme-late"
+        )
         with transaction.atomic():
             during = [start_discovery(late, trigger="test"), start_sync(late)]
         private_redis.start()  # same port, empty: every queued message is gone
@@ -77,11 +96,17 @@ def test_it_loses_no_run_when_redis_restarts_with_runs_queued(world, palette, pr
     assert {(type(r), r.pk) for r in final} >= {(type(r), r.pk) for r in runs + during}, "a run row vanished"
     outcome = Counter(r.status for r in final)
     for run in final:
-        assert run.status == TaskRun.SUCCEEDED or run.first_error, f"{type(run).__name__} {run.pk} failed without a reason"
+        assert run.status == TaskRun.SUCCEEDED or run.first_error, (
+            f"{type(run).__name__} {run.pk} failed without a reason"
+        )
     resent = [r for r in final if RESENT_NOTE in r.log]
     assert resent, "no run needed the watchdog: the restart lost nothing, so the test proved nothing"
-    assert outcome[TaskRun.SUCCEEDED] == len(final), {f"{type(r).__name__} {r.pk}": r.first_error for r in final if r.first_error}
-    report(f"injected a Redis restart (no persistence) with {len(runs)} runs started ({states[TaskRun.RUNNING]} running, "
-           f"{states[TaskRun.PENDING]} pending; {queued} messages queued and lost) and {len(during)} runs started while it was "
-           f"down; checked: all {len(final)} runs ended "
-           f"{dict(outcome)} within {took:.0f} s, {len(resent)} re-sent by the watchdog, 0 vanished, 0 stuck")
+    assert outcome[TaskRun.SUCCEEDED] == len(final), {
+        f"{type(r).__name__} {r.pk}": r.first_error for r in final if r.first_error
+    }
+    report(
+        f"injected a Redis restart (no persistence) with {len(runs)} runs started ({states[TaskRun.RUNNING]} running, "
+        f"{states[TaskRun.PENDING]} pending; {queued} messages queued and lost) and {len(during)} runs started while it was "
+        f"down; checked: all {len(final)} runs ended "
+        f"{dict(outcome)} within {took:.0f} s, {len(resent)} re-sent by the watchdog, 0 vanished, 0 stuck"
+    )

@@ -7,6 +7,7 @@ validate (the validation request), create (Palette has built the cluster, its an
 worker), wait (a status poll), kubeconfig (the download). Beat (a real `celery beat`) runs the pool
 watchdog that resumes the pool on the next worker.
 """
+
 from __future__ import annotations
 
 import time
@@ -24,8 +25,15 @@ from tests.reliability.conftest import Hold
 pytestmark = [pytest.mark.reliability, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 # Pool timings for this process and for the worker and beat processes (they read the environment).
-POOL_ENV = {"POOL_POLL_INTERVAL": "1", "POOL_RETRY_BASE": "1", "POOL_RESUME_GRACE": "1", "POOL_STEP_BUDGET": "5",
-            "POOL_RELEASE_WAIT": "20", "POOL_PROVISION_TIMEOUT": "300", "POOL_WATCHDOG_INTERVAL": "5"}
+POOL_ENV = {
+    "POOL_POLL_INTERVAL": "1",
+    "POOL_RETRY_BASE": "1",
+    "POOL_RESUME_GRACE": "1",
+    "POOL_STEP_BUDGET": "5",
+    "POOL_RELEASE_WAIT": "20",
+    "POOL_PROVISION_TIMEOUT": "300",
+    "POOL_WATCHDOG_INTERVAL": "5",
+}
 CREATE = ("POST", "/v1/spectroclusters/edge-native")
 KILL_POINTS = [
     ("validate", ("POST", "/v1/spectroclusters/edge-native/validate"), "waiting for Palette's validation"),
@@ -40,7 +48,8 @@ def _clusters(sim, pool: ComputePool) -> list:
 
 
 def test_it_builds_one_cluster_and_reaches_ready_when_the_worker_dies_in_every_step(
-        world, connected_project, sim, processes, settings, monkeypatch, report):
+    world, connected_project, sim, processes, settings, monkeypatch, report
+):
     for key, value in POOL_ENV.items():
         monkeypatch.setenv(key, value)
         setattr(settings, key, int(value))
@@ -59,26 +68,48 @@ def test_it_builds_one_cluster_and_reaches_ready_when_the_worker_dies_in_every_s
         worker = processes.start("worker")
         assert hold.kill_inside(worker, 90), f"the pool never reached {step}: {worker.log_text()[-3000:]}"
         pool.refresh_from_db()
-        assert pool.step == step and pool.status in ComputePool.IN_PROGRESS, (pool.step, pool.status, pool.failure_message)
-        assert PoolStep.objects.get(pool=pool, attempt=pool.attempt, name=step).status == PoolStep.RUNNING, \
+        assert pool.step == step and pool.status in ComputePool.IN_PROGRESS, (
+            pool.step,
+            pool.status,
+            pool.failure_message,
+        )
+        assert PoolStep.objects.get(pool=pool, attempt=pool.attempt, name=step).status == PoolStep.RUNNING, (
             f"the worker was to die inside {step}, not after it"
+        )
         clusters = _clusters(sim, pool)
         if step == "validate":
             assert clusters == []
         if step == "create":
-            assert len(clusters) == 1 and pool.cluster_uid == "", "the create's answer was to be lost with the worker"
+            assert len(clusters) == 1 and pool.cluster_uid == "", (
+                "the create's answer was to be lost with the worker"
+            )
     worker = processes.start("worker")
-    pool = wait_for(lambda: ComputePool.objects.filter(pk=pool.pk, status__in=(ComputePool.READY, ComputePool.FAILED)).first(),
-                    timeout=120, interval=0.5, message="the pool to be Ready after the last restart")
+    pool = wait_for(
+        lambda: ComputePool.objects.filter(
+            pk=pool.pk, status__in=(ComputePool.READY, ComputePool.FAILED)
+        ).first(),
+        timeout=120,
+        interval=0.5,
+        message="the pool to be Ready after the last restart",
+    )
     took = time.monotonic() - started
     assert pool.status == ComputePool.READY, f"{pool.failure_message}\n{worker.log_text()[-3000:]}"
     clusters = _clusters(sim, pool)
-    assert len(clusters) == 1 and clusters[0].uid == pool.cluster_uid, "exactly one cluster exists in Palette, and it is the pool's"
+    assert len(clusters) == 1 and clusters[0].uid == pool.cluster_uid, (
+        "exactly one cluster exists in Palette, and it is the pool's"
+    )
     creates = [r for r in sim.seen() if (r.method, r.path) == CREATE]
     assert len(creates) == 1, f"Palette was asked to create {len(creates)} times"
     assert pool.kubeconfig and sim.state.cluster_state(clusters[0]) == "Running"
     steps = {s.name: s.status for s in PoolStep.objects.filter(pool=pool, attempt=pool.attempt)}
-    assert steps == {"validate": "succeeded", "create": "succeeded", "wait": "succeeded", "kubeconfig": "succeeded"}, steps
-    report(f"injected SIGKILL of the worker inside each step in turn ({'; '.join(f'{s}: {w}' for s, _, w in KILL_POINTS)}), "
-           f"a new worker each time; checked: Ready after 4 kills in {took:.0f} s, exactly 1 cluster in Palette "
-           f"(the pool's), 1 create request, kubeconfig stored, every step succeeded once")
+    assert steps == {
+        "validate": "succeeded",
+        "create": "succeeded",
+        "wait": "succeeded",
+        "kubeconfig": "succeeded",
+    }, steps
+    report(
+        f"injected SIGKILL of the worker inside each step in turn ({'; '.join(f'{s}: {w}' for s, _, w in KILL_POINTS)}), "
+        f"a new worker each time; checked: Ready after 4 kills in {took:.0f} s, exactly 1 cluster in Palette "
+        f"(the pool's), 1 create request, kubeconfig stored, every step succeeded once"
+    )

@@ -1,4 +1,5 @@
 """A URL conf with the mistakes the security sweep exists to catch; used only to prove the sweep can fail."""
+
 from __future__ import annotations
 
 from django.contrib.auth import views as auth_views

@@ -5,6 +5,7 @@ into requestable URLs by filling its keyword arguments from `AcmeObjects`; a key
 sweep does not know raises `UnknownKwarg`, so a new view with a new kind of object makes the sweep
 fail until it is taught which object the argument names — new views are never silently skipped.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -64,8 +65,12 @@ def _kwargs_of(pattern) -> list[tuple[str, str]]:
     return [(n, _converter_name(converters.get(n))) for n in names]
 
 
-def routes(resolver: URLResolver | None = None, namespaces: tuple[str, ...] = (), prefix: str = "",
-           converters: tuple[tuple[str, str], ...] = ()) -> list[Route]:
+def routes(
+    resolver: URLResolver | None = None,
+    namespaces: tuple[str, ...] = (),
+    prefix: str = "",
+    converters: tuple[tuple[str, str], ...] = (),
+) -> list[Route]:
     """Every URL pattern reachable from the root URL conf (minus SKIP_*), with its full route and namespaced name."""
     resolver = resolver or get_resolver()
     found: list[Route] = []
@@ -105,35 +110,92 @@ class AcmeObjects:
         self.world = world
         self.tenant, self.project = world.tenant_a, world.project_a
         self.membership = Membership.objects.get(user=world.editor, project=self.project)
-        done = dict(status=PaletteCheck.SUCCEEDED, outcome=PaletteCheck.CONNECTED,
-                    stages=[{"name": "url", "passed": True, "detail": "acme check"}])
+        done = dict(
+            status=PaletteCheck.SUCCEEDED,
+            outcome=PaletteCheck.CONNECTED,
+            stages=[{"name": "url", "passed": True, "detail": "acme check"}],
+        )
         self.tenant_check = PaletteCheck.objects.create(tenant=self.tenant, **done)
         self.project_check = PaletteCheck.objects.create(project=self.project, **done)
-        self.host = EdgeHost.objects.create(project=self.project, uid="acme-host-0001", name="acme-host-0001", fingerprint="x",
-                                            state="ready", health="healthy", architecture="amd64", cpu_cores=8, memory_mib=16384,
-                                            tags={"palette.ai": "true"}, eligible=True)
-        self.discovery_run = DiscoveryRun.objects.create(project=self.project, status=DiscoveryRun.SUCCEEDED, hosts_seen=1, added=1)
+        self.host = EdgeHost.objects.create(
+            project=self.project,
+            uid="acme-host-0001",
+            name="acme-host-0001",
+            fingerprint="x",
+            state="ready",
+            health="healthy",
+            architecture="amd64",
+            cpu_cores=8,
+            memory_mib=16384,
+            tags={"palette.ai": "true"},
+            eligible=True,
+        )
+        self.discovery_run = DiscoveryRun.objects.create(
+            project=self.project, status=DiscoveryRun.SUCCEEDED, hosts_seen=1, added=1
+        )
         self.profile_sync = ProfileSync.objects.create(project=self.project, status=ProfileSync.SUCCEEDED)
-        self.tag_edit = TagEdit.objects.create(project=self.project, add={"zone": "a"}, host_uids=[self.host.uid],
-                                               results={self.host.uid: "ok"}, status=TagEdit.SUCCEEDED, requested_by="owner")
+        self.tag_edit = TagEdit.objects.create(
+            project=self.project,
+            add={"zone": "a"},
+            host_uids=[self.host.uid],
+            results={self.host.uid: "ok"},
+            status=TagEdit.SUCCEEDED,
+            requested_by="owner",
+        )
         self.bundle = ProfileBundle.objects.create(
-            project=self.project, name="acme-bundle", bundle_type="Infrastructure", version="1",
-            profiles=[{"uid": "0a1b2c3d4e5f60718293a4b5", "name": "edge-k3s-infra", "version": "1.3.0", "type": "infra"}])
-        spec, problems = parse_spec({
-            "profileBundleRef": {"name": self.bundle.name},
-            "clusterVariant": {"controlPlaneResourceGroups": {"palette.ai": "true"}, "workerResourceGroups": {"palette.ai": "true"},
-                               "dedicated": {"paletteClusterDeploymentConfig": {"cloudType": "edge-native", "vip": "10.20.99.10",
-                                             "nodePoolRequirements": {"controlPlanePool": {"nodeCount": 1, "workerNodeEligible": True,
-                                                                                           "architecture": "amd64"}, "workerPools": []}}}},
-            "sshKeys": [], "deletionPolicy": "delete",
-        }, name="acme-pool", namespace=self.project.namespace)
+            project=self.project,
+            name="acme-bundle",
+            bundle_type="Infrastructure",
+            version="1",
+            profiles=[
+                {
+                    "uid": "0a1b2c3d4e5f60718293a4b5",
+                    "name": "edge-k3s-infra",
+                    "version": "1.3.0",
+                    "type": "infra",
+                }
+            ],
+        )
+        spec, problems = parse_spec(
+            {
+                "profileBundleRef": {"name": self.bundle.name},
+                "clusterVariant": {
+                    "controlPlaneResourceGroups": {"palette.ai": "true"},
+                    "workerResourceGroups": {"palette.ai": "true"},
+                    "dedicated": {
+                        "paletteClusterDeploymentConfig": {
+                            "cloudType": "edge-native",
+                            "vip": "10.20.99.10",
+                            "nodePoolRequirements": {
+                                "controlPlanePool": {
+                                    "nodeCount": 1,
+                                    "workerNodeEligible": True,
+                                    "architecture": "amd64",
+                                },
+                                "workerPools": [],
+                            },
+                        }
+                    },
+                },
+                "sshKeys": [],
+                "deletionPolicy": "delete",
+            },
+            name="acme-pool",
+            namespace=self.project.namespace,
+        )
         assert not problems, list(problems)
         self.pool = create_pool(self.project, spec, self.bundle, source="test")
         # Onboarding sessions belong to one user: the owner's (everyone else must get 404 on it) and
         # the viewer's own, pointing at acme (a tenant admin demoted to viewer mid-way must get 403).
         steps = list(STEP_KEYS)
-        common = dict(tenant=self.tenant, project=self.project, completed_steps=steps[:-1], current_step=steps[-1],
-                      palette_scope="project", palette_check=self.project_check)
+        common = dict(
+            tenant=self.tenant,
+            project=self.project,
+            completed_steps=steps[:-1],
+            current_step=steps[-1],
+            palette_scope="project",
+            palette_check=self.project_check,
+        )
         self.owner_session = OnboardingSession.objects.create(user=world.owner, **common)
         self.viewer_session = OnboardingSession.objects.create(user=world.viewer, **common)
         self.steps = steps
@@ -141,8 +203,17 @@ class AcmeObjects:
     # Identifiers that must never appear on a page rendered for someone outside acme.
     @property
     def markers(self) -> list[str]:
-        return [self.tenant.name, self.tenant.display_name, self.project.namespace, str(self.host.uuid), self.host.uid,
-                str(self.pool.uuid), self.bundle.name, str(self.owner_session.uuid), str(self.tenant_check.uuid)]
+        return [
+            self.tenant.name,
+            self.tenant.display_name,
+            self.project.namespace,
+            str(self.host.uuid),
+            self.host.uid,
+            str(self.pool.uuid),
+            self.bundle.name,
+            str(self.owner_session.uuid),
+            str(self.tenant_check.uuid),
+        ]
 
     def value(self, kwarg: str, converter: str, route: Route, actor) -> list[str]:
         from integrations.saving import TOKEN_KINDS
@@ -155,7 +226,9 @@ class AcmeObjects:
             "membership": lambda: [str(self.membership.uuid)],
             "kind": lambda: list(TOKEN_KINDS),
             "check": lambda: [str((self.project_check if scoped_to_project else self.tenant_check).uuid)],
-            "session": lambda: [str((self.viewer_session if actor == self.world.viewer else self.owner_session).uuid)],
+            "session": lambda: [
+                str((self.viewer_session if actor == self.world.viewer else self.owner_session).uuid)
+            ],
             "step": lambda: list(self.steps),
             "host": lambda: [str(self.host.uuid) if by_uuid else self.host.uid],
             "edit": lambda: [str(self.tag_edit.uuid)],
@@ -184,13 +257,26 @@ class AcmeObjects:
     def cases(self, route: Route, actor=None) -> list[Case]:
         """Every concrete URL of `route` for `actor` (values may depend on who asks: onboarding sessions)."""
         if route.name is None:
-            raise UnknownKwarg(f"URL pattern {route.route!r} has no name: name it so the security sweep can reverse it.")
+            raise UnknownKwarg(
+                f"URL pattern {route.route!r} has no name: name it so the security sweep can reverse it."
+            )
         choices = [[(k, v) for v in self.value(k, conv, route, actor)] for k, conv in route.converters]
         out = []
         for combo in itertools.product(*choices) if choices else [()]:
             kwargs = dict(combo)
             ghost = {k: self.ghost(k, conv, kwargs[k]) for k, conv in route.converters}
-            label = route.name + ("(" + ", ".join(f"{k}={v}" for k, v in kwargs.items() if k in ("kind", "step")) + ")"
-                                  if any(k in ("kind", "step") for k in kwargs) else "")
-            out.append(Case(route, kwargs, reverse(route.name, kwargs=kwargs), reverse(route.name, kwargs=ghost), label))
+            label = route.name + (
+                "(" + ", ".join(f"{k}={v}" for k, v in kwargs.items() if k in ("kind", "step")) + ")"
+                if any(k in ("kind", "step") for k in kwargs)
+                else ""
+            )
+            out.append(
+                Case(
+                    route,
+                    kwargs,
+                    reverse(route.name, kwargs=kwargs),
+                    reverse(route.name, kwargs=ghost),
+                    label,
+                )
+            )
         return out

@@ -4,6 +4,7 @@ A JSON-style Secret (`{"kind": "Secret", ...}`) slipped past the old regex and w
 error; the decision now comes from the parsed documents. The CA textarea was unlimited (2.4 MB saved) and
 a 30 MiB CA file was stored in full before it was refused.
 """
+
 from __future__ import annotations
 
 import base64
@@ -26,15 +27,33 @@ def import_url(world) -> str:
     return reverse("integrations:tenant_settings_import", args=[world.tenant_a.name])
 
 
-@pytest.mark.parametrize("text", [
-    json.dumps({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "p"},
-                "stringData": {"palette": json.dumps({"apiKey": CANARY})}}),
-    '{"apiVersion": "v1", "kind": "\\u0053ecret", "metadata": {"name": "p"}, "stringData": {"x": "' + CANARY + '"}}',
-    f"apiVersion: v1\nkind: Tenant\nmetadata: {{name: acme}}\nspec: {{displayName: Acme, apiKey: {CANARY}}}\n",
-    f"apiVersion: v1\nkind: Secret\nmetadata: {{name: p}}\nstringData: {{palette: '{CANARY}'\n",  # unreadable YAML
-    json.dumps({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "p"},
-                "data": {"palette": base64.b64encode(json.dumps({"apiKey": CANARY}).encode()).decode()}}),
-], ids=["json-secret", "json-escaped-kind", "key-in-wrong-place", "broken-yaml", "json-secret-base64"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": "p"},
+                "stringData": {"palette": json.dumps({"apiKey": CANARY})},
+            }
+        ),
+        '{"apiVersion": "v1", "kind": "\\u0053ecret", "metadata": {"name": "p"}, "stringData": {"x": "'
+        + CANARY
+        + '"}}',
+        f"apiVersion: v1\nkind: Tenant\nmetadata: {{name: acme}}\nspec: {{displayName: Acme, apiKey: {CANARY}}}\n",
+        f"apiVersion: v1\nkind: Secret\nmetadata: {{name: p}}\nstringData: {{palette: '{CANARY}'\n",  # unreadable YAML
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": "p"},
+                "data": {"palette": base64.b64encode(json.dumps({"apiKey": CANARY}).encode()).decode()},
+            }
+        ),
+    ],
+    ids=["json-secret", "json-escaped-kind", "key-in-wrong-place", "broken-yaml", "json-secret-base64"],
+)
 def test_it_never_shows_a_pasted_secret_back(world, text):
     response = world.client_for(world.owner).post(import_url(world), {"manifest": text})
     assert response.status_code == 200
@@ -48,7 +67,7 @@ def test_it_keeps_unreadable_text_without_anything_secret_looking(text):
     assert not may_hold_secrets(text)
 
 
-@pytest.mark.parametrize("text", ["kind: Tenant\nx: [" + "Zx9" * 10, "key: {apikey: x\n", "\"data\": {\"a\": 1"])
+@pytest.mark.parametrize("text", ["kind: Tenant\nx: [" + "Zx9" * 10, "key: {apikey: x\n", '"data": {"a": 1'])
 def test_it_drops_unreadable_text_that_looks_secret(text):
     assert may_hold_secrets(text)
 
@@ -65,9 +84,17 @@ def test_it_refuses_an_oversized_ca_text_and_saves_nothing(world, sim):
     before = Secret.objects.get(namespace="tenant-acme", name="main-settings-ca").get_data()
     values = palette_values(sim)
     huge = sim.ca_pem * (300 * 1024 // len(sim.ca_pem) + 1)
-    response = world.client_for(world.owner).post(reverse("integrations:tenant_palette_save", args=["acme"]), {
-        "host_url": sim.url, "api_key": "", "tenant": values["tenant"], "default_project_id": values["defaultProjectID"],
-        "tls": "verify", "ca_pem": huge})
+    response = world.client_for(world.owner).post(
+        reverse("integrations:tenant_palette_save", args=["acme"]),
+        {
+            "host_url": sim.url,
+            "api_key": "",
+            "tenant": values["tenant"],
+            "default_project_id": values["defaultProjectID"],
+            "tls": "verify",
+            "ca_pem": huge,
+        },
+    )
     assert response.status_code == 200
     assert b"at most 262144 characters" in response.content
     assert Secret.objects.get(namespace="tenant-acme", name="main-settings-ca").get_data() == before
@@ -86,21 +113,40 @@ def test_it_refuses_a_30_mib_ca_file_by_its_size(world, sim):
     configure_palette(world.tenant_a, palette_values(sim), ca_pem=sim.ca_pem)
     values = palette_values(sim)
     upload = SimpleUploadedFile("ca.crt", b"A" * (30 * 1024 * 1024))
-    response = world.client_for(world.owner).post(reverse("integrations:tenant_palette_save", args=["acme"]), {
-        "host_url": sim.url, "api_key": "", "tenant": values["tenant"], "default_project_id": values["defaultProjectID"],
-        "tls": "verify", "ca_file": upload})
+    response = world.client_for(world.owner).post(
+        reverse("integrations:tenant_palette_save", args=["acme"]),
+        {
+            "host_url": sim.url,
+            "api_key": "",
+            "tenant": values["tenant"],
+            "default_project_id": values["defaultProjectID"],
+            "tls": "verify",
+            "ca_file": upload,
+        },
+    )
     assert response.status_code == 200
     assert b"The CA file is larger than 256 KiB" in response.content
 
 
-@pytest.mark.parametrize("url_name, args", [("tenancy:tenant_edit", ["acme"]), ("tenancy:project_edit", ["acme", "research"])])
+@pytest.mark.parametrize(
+    "url_name, args", [("tenancy:tenant_edit", ["acme"]), ("tenancy:project_edit", ["acme", "research"])]
+)
 def test_it_caps_descriptions_on_the_web_forms_as_manifests_do(world, url_name, args):
     from tenancy.models import Project, Tenant
 
     client = world.client_for(world.owner)
     page = client.get(reverse(url_name, args=args)).content.decode()
     assert 'maxlength="2000"' in page
-    form = {"name": args[-1], "display_name": "Acme", "description": "x" * 2001, "gpu_limit": 0, "namespace": "acme-research"}
+    form = {
+        "name": args[-1],
+        "display_name": "Acme",
+        "description": "x" * 2001,
+        "gpu_limit": 0,
+        "namespace": "acme-research",
+    }
     response = client.post(reverse(url_name, args=args), form)
     assert response.status_code == 200 and b"at most 2000 characters" in response.content
-    assert Tenant.objects.get(name="acme").description == "" and Project.objects.get(name="research").description == ""
+    assert (
+        Tenant.objects.get(name="acme").description == ""
+        and Project.objects.get(name="research").description == ""
+    )

@@ -11,6 +11,7 @@ Django admin, every log record at DEBUG, the audit log (rows and CSV), `export` 
 --show-secrets, every column of every table (raw SQL, so secrets are only there encrypted), and
 the Celery messages on Redis before a worker takes them.
 """
+
 from __future__ import annotations
 
 import base64
@@ -41,14 +42,21 @@ HF_WIZARD = "hf_CNRYhftokenWizardK1l2M3n4O5p6Q7r8S9"
 NGC_FORM = "nvapi-CNRY-ngc-settings-form-" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6"
 NGC_MANIFEST = "nvapi-CNRY-ngc-manifest-" + "Z9y8X7w6V5u4T3s2R1q0P9o8N7m6L5k4"
 KUBECONFIG = "apiVersion: v1\nkind: Config\nusers:\n- name: admin\n  user: {client-key-data: CNRYkubeconfigclientkey0123}\n"
-SHAPED_KEY = ("-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAtCNRYprivatekeyshapedtext0123456789abcdefABCDEF\n"
-              "-----END RSA PRIVATE KEY-----\n")
+SHAPED_KEY = (
+    "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAtCNRYprivatekeyshapedtext0123456789abcdefABCDEF\n"
+    "-----END RSA PRIVATE KEY-----\n"
+)
 
 
 def _real_private_key() -> tuple[str, list[str]]:
     """A real EC private key in PEM, and its base64 lines (needles that hold no marker)."""
-    pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+    pem = (
+        ec.generate_private_key(ec.SECP256R1())
+        .private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        .decode()
+    )
     return pem, [line for line in pem.splitlines() if line and not line.startswith("-----")]
 
 
@@ -58,22 +66,36 @@ def find_canaries(text: str, needles: list[str]) -> list[str]:
     for needle in needles:
         at = text.find(needle)
         if at >= 0:
-            hits.append(f"{needle!r} in …{text[max(0, at - 80):at + len(needle) + 40]!r}…")
+            hits.append(f"{needle!r} in …{text[max(0, at - 80) : at + len(needle) + 40]!r}…")
     return hits
 
 
 def _palette_post(sim, *, key: str, settings_name: str | None, ca_pem: str, **extra) -> dict:
-    data = {"host_url": sim.url, "api_key": key, "tenant": "PaletteAI Demo", "default_project_id": sim.project_uids[0],
-            "tls": "verify", "ca_pem": ca_pem, **extra}
+    data = {
+        "host_url": sim.url,
+        "api_key": key,
+        "tenant": "PaletteAI Demo",
+        "default_project_id": sim.project_uids[0],
+        "tls": "verify",
+        "ca_pem": ca_pem,
+        **extra,
+    }
     if settings_name:
         data["settings_name"] = settings_name
     return data
 
 
 def manifest(sim, *, ca_pem: str) -> str:
-    palette = json.dumps({"apiKey": KEY_MANIFEST, "hostUrl": sim.url, "tenant": "PaletteAI Demo",
-                          "defaultProjectID": sim.project_uids[1], "skipSSLCertificateVerification": False,
-                          "tlsSecretRef": "training-ca"})
+    palette = json.dumps(
+        {
+            "apiKey": KEY_MANIFEST,
+            "hostUrl": sim.url,
+            "tenant": "PaletteAI Demo",
+            "defaultProjectID": sim.project_uids[1],
+            "skipSSLCertificateVerification": False,
+            "tlsSecretRef": "training-ca",
+        }
+    )
     indented_ca = "\n".join("    " + line for line in ca_pem.strip().splitlines())
     return f"""
 apiVersion: spectrocloud.com/v1alpha1
@@ -147,31 +169,87 @@ def plant(world, sim) -> Planted:
 
     # 1. Settings page (tenant acme): the Palette form, then both tokens.
     url = reverse("integrations:tenant_palette_save", args=["acme"])
-    planted.keep("palette form", owner.post(url, _palette_post(sim, key=KEY_FORM, settings_name="acme-settings", ca_pem=sim.ca_pem)))
-    assert Secret.objects.filter(namespace="tenant-acme", name="acme-settings-palette").exists(), planted.responses[-1][1][:3000]
+    planted.keep(
+        "palette form",
+        owner.post(url, _palette_post(sim, key=KEY_FORM, settings_name="acme-settings", ca_pem=sim.ca_pem)),
+    )
+    assert Secret.objects.filter(namespace="tenant-acme", name="acme-settings-palette").exists(), (
+        planted.responses[-1][1][:3000]
+    )
     for kind, token in (("huggingface", HF_FORM), ("ngc", NGC_FORM)):
-        planted.keep(f"{kind} token", owner.post(reverse("integrations:tenant_token_save", args=["acme", kind]), {f"{kind}-token": token}))
-        planted.keep(f"{kind} token test", owner.post(reverse("integrations:tenant_token_test", args=["acme", kind]), {f"{kind}-token": token}))
+        planted.keep(
+            f"{kind} token",
+            owner.post(
+                reverse("integrations:tenant_token_save", args=["acme", kind]), {f"{kind}-token": token}
+            ),
+        )
+        planted.keep(
+            f"{kind} token test",
+            owner.post(
+                reverse("integrations:tenant_token_test", args=["acme", kind]), {f"{kind}-token": token}
+            ),
+        )
     # Rejected input is re-rendered: a new key with a bad URL, private keys pasted as the CA (alone and after a CA).
-    planted.keep("palette form, bad host", owner.post(url, _palette_post(sim, key=KEY_REJECTED, settings_name=None, ca_pem="",
-                                                                          host_url="https://bad host/")), expect="not a valid host name")
-    for label, pem in (("real key", real_key), ("shaped key", SHAPED_KEY), ("CA then key", sim.ca_pem + real_key)):
-        planted.keep(f"palette form, {label} as CA", owner.post(url, _palette_post(sim, key=KEY_REJECTED, settings_name=None, ca_pem=pem)),
-                     expect="contains a private key")
+    planted.keep(
+        "palette form, bad host",
+        owner.post(
+            url,
+            _palette_post(sim, key=KEY_REJECTED, settings_name=None, ca_pem="", host_url="https://bad host/"),
+        ),
+        expect="not a valid host name",
+    )
+    for label, pem in (
+        ("real key", real_key),
+        ("shaped key", SHAPED_KEY),
+        ("CA then key", sim.ca_pem + real_key),
+    ):
+        planted.keep(
+            f"palette form, {label} as CA",
+            owner.post(url, _palette_post(sim, key=KEY_REJECTED, settings_name=None, ca_pem=pem)),
+            expect="contains a private key",
+        )
     for label, pem in (("real key", real_key), ("shaped key", SHAPED_KEY)):
-        planted.keep(f"palette form, {label} uploaded", owner.post(url, {**_palette_post(sim, key="", settings_name=None, ca_pem=""),
-                                                                         "ca_file": io.BytesIO(pem.encode())}),
-                     expect="contains a private key")
+        planted.keep(
+            f"palette form, {label} uploaded",
+            owner.post(
+                url,
+                {
+                    **_palette_post(sim, key="", settings_name=None, ca_pem=""),
+                    "ca_file": io.BytesIO(pem.encode()),
+                },
+            ),
+            expect="contains a private key",
+        )
 
     # 2. The onboarding wizard for project research: its own credentials, an HF token.
     owner.post(reverse("integrations:onboarding"), {"tenant": "acme", "project": "research"})
-    session = OnboardingSession.objects.filter(user=world.owner, project__name="research", finished__isnull=True).latest("created")
+    session = OnboardingSession.objects.filter(
+        user=world.owner, project__name="research", finished__isnull=True
+    ).latest("created")
     step = lambda name: reverse("integrations:onboarding_step", args=[session.uuid, name])  # noqa: E731
-    planted.keep("wizard palette, key as CA", owner.post(step("palette"), {
-        "action": "save", "scope": "project", **_palette_post(sim, key=KEY_WIZARD, settings_name="research-settings", ca_pem=SHAPED_KEY)}),
-        expect="contains a private key")
-    planted.keep("wizard palette", owner.post(step("palette"), {
-        "action": "save", "scope": "project", **_palette_post(sim, key=KEY_WIZARD, settings_name="research-settings", ca_pem=sim.ca_pem)}))
+    planted.keep(
+        "wizard palette, key as CA",
+        owner.post(
+            step("palette"),
+            {
+                "action": "save",
+                "scope": "project",
+                **_palette_post(sim, key=KEY_WIZARD, settings_name="research-settings", ca_pem=SHAPED_KEY),
+            },
+        ),
+        expect="contains a private key",
+    )
+    planted.keep(
+        "wizard palette",
+        owner.post(
+            step("palette"),
+            {
+                "action": "save",
+                "scope": "project",
+                **_palette_post(sim, key=KEY_WIZARD, settings_name="research-settings", ca_pem=sim.ca_pem),
+            },
+        ),
+    )
     assert Secret.objects.filter(namespace="acme-research").exists(), planted.responses[-1][1][:3000]
     for check in PaletteCheck.objects.filter(status=PaletteCheck.PENDING):
         diagnosis.perform_check(check)
@@ -186,27 +264,50 @@ def plant(world, sim) -> Planted:
     import_url = reverse("integrations:tenant_settings_import", args=["acme"])
     bad = manifest(sim, ca_pem=SHAPED_KEY)
     planted.keep("import, key as CA", owner.post(import_url, {"manifest": bad}), expect="private key")
-    planted.keep("import, dry run with error", owner.post(import_url, {"manifest": manifest(sim, ca_pem=sim.ca_pem).replace(
-        "displayName: Training", "displayName: Training, gpuLimit: lots"), "dry_run": "on"}), expect="gpuLimit")
+    planted.keep(
+        "import, dry run with error",
+        owner.post(
+            import_url,
+            {
+                "manifest": manifest(sim, ca_pem=sim.ca_pem).replace(
+                    "displayName: Training", "displayName: Training, gpuLimit: lots"
+                ),
+                "dry_run": "on",
+            },
+        ),
+        expect="gpuLimit",
+    )
     planted.keep("import", owner.post(import_url, {"manifest": manifest(sim, ca_pem=sim.ca_pem)}))
     training = Project.objects.get(name="training")
-    assert Secret.objects.filter(namespace="acme-training", name="training-ngc").exists(), planted.responses[-1][1][:3000]
+    assert Secret.objects.filter(namespace="acme-training", name="training-ngc").exists(), planted.responses[
+        -1
+    ][1][:3000]
 
     # 4. What the keys make happen: connection checks (401 with the key echoed) and a discovery run.
     for target in (world.tenant_a, world.project_a, training):
-        planted.keep("check start", owner.post(reverse("integrations:project_check_start", args=["acme", target.name])
-                                               if isinstance(target, Project) else reverse("integrations:tenant_check_start", args=["acme"])))
+        planted.keep(
+            "check start",
+            owner.post(
+                reverse("integrations:project_check_start", args=["acme", target.name])
+                if isinstance(target, Project)
+                else reverse("integrations:tenant_check_start", args=["acme"])
+            ),
+        )
     for check in PaletteCheck.objects.filter(status=PaletteCheck.PENDING):
         diagnosis.perform_check(check)
     failed = PaletteCheck.objects.filter(project=world.project_a).latest("created")
     # The simulator echoed the key (as Palette has): the run holds the redaction, which proves the echo path ran.
-    assert failed.outcome == PaletteCheck.FAILED_OUTCOME and "[REDACTED]" in failed.last_error, failed.last_error
+    assert failed.outcome == PaletteCheck.FAILED_OUTCOME and "[REDACTED]" in failed.last_error, (
+        failed.last_error
+    )
     run = run_discovery(DiscoveryRun.objects.create(project=world.project_a, trigger="test"))
     assert run.status == DiscoveryRun.FAILED
 
     # 5. A kubeconfig as provisioning stores it (the UI must never show it).
     acme = AcmeObjects(world)
-    ComputePool.objects.filter(pk=acme.pool.pk).update(kubeconfig="")  # through the field below, so it is encrypted
+    ComputePool.objects.filter(pk=acme.pool.pk).update(
+        kubeconfig=""
+    )  # through the field below, so it is encrypted
     acme.pool.kubeconfig = KUBECONFIG
     acme.pool.save(update_fields=["kubeconfig"])
     planted.acme = acme
@@ -245,29 +346,46 @@ def test_it_never_shows_logs_exports_or_stores_a_planted_secret(world, sim, capl
             for case in acme.cases(route, user):
                 urls = [case.url]
                 if route.kwargs == ("tenant", "project"):
-                    urls.append(reverse(route.name, kwargs={"tenant": "acme", "project": "training"}))  # the imported project
+                    urls.append(
+                        reverse(route.name, kwargs={"tenant": "acme", "project": "training"})
+                    )  # the imported project
                 for url in urls:
                     for extra in ({}, {"HTTP_HX_REQUEST": "true"}):
                         response = client.get(url, **extra)
                         assert response.status_code < 500, f"{url}: {response.status_code}"
-                        hits += [f"GET {url} as {user}: {h}" for h in find_canaries(response.content.decode(errors="replace"), needles)]
+                        hits += [
+                            f"GET {url} as {user}: {h}"
+                            for h in find_canaries(response.content.decode(errors="replace"), needles)
+                        ]
         for model in admin.site._registry:
             info = (model._meta.app_label, model._meta.model_name)
             pages = [reverse("admin:%s_%s_changelist" % info)]
-            pages += [reverse("admin:%s_%s_change" % info, args=[pk]) for pk in model._default_manager.values_list("pk", flat=True)[:20]]
+            pages += [
+                reverse("admin:%s_%s_change" % info, args=[pk])
+                for pk in model._default_manager.values_list("pk", flat=True)[:20]
+            ]
             if user.is_superuser:
                 for url in pages:
-                    hits += [f"GET {url}: {h}" for h in find_canaries(client.get(url).content.decode(errors="replace"), needles)]
+                    hits += [
+                        f"GET {url}: {h}"
+                        for h in find_canaries(client.get(url).content.decode(errors="replace"), needles)
+                    ]
     for label, body in planted.responses:
         hits += [f"response to {label}: {h}" for h in find_canaries(body, needles)]
 
     # Logs, audit log (rows and the CSV export), exports without --show-secrets, every table.
     for record in caplog.records:
         text = f"{record.getMessage()} {record.args!r} {logging.Formatter().formatException(record.exc_info) if record.exc_info else ''}"
-        hits += [f"log record {record.name} ({record.getMessage()[:80]}): {h}" for h in find_canaries(text, needles)]
+        hits += [
+            f"log record {record.name} ({record.getMessage()[:80]}): {h}"
+            for h in find_canaries(text, needles)
+        ]
     hits += [f"log: {h}" for h in find_canaries(caplog.text, needles)]
     assert AuditEntry.objects.count() >= 10
-    hits += [f"audit row: {h}" for h in find_canaries(json.dumps(list(AuditEntry.objects.values()), default=str), needles)]
+    hits += [
+        f"audit row: {h}"
+        for h in find_canaries(json.dumps(list(AuditEntry.objects.values()), default=str), needles)
+    ]
     csv = world.client_for(world.superuser).get(reverse("tenancy:audit_list") + "?format=csv")
     assert csv.status_code == 200 and b"secret" in csv.content
     hits += [f"audit CSV: {h}" for h in find_canaries(csv.content.decode(), needles)]
@@ -296,7 +414,9 @@ def test_it_never_shows_logs_exports_or_stores_a_planted_secret(world, sim, capl
     assert len(raw) == Secret.objects.count() >= 7
     assert MARKER in "".join(decrypt(value) for value in raw) and all(MARKER not in value for value in raw)
     assert raw_kubeconfig and MARKER in decrypt(raw_kubeconfig[0]) and MARKER not in raw_kubeconfig[0]
-    assert MARKER not in "".join(s.get_data().get("ca.crt", "") for s in Secret.objects.all()), "a private key was stored as a CA"
+    assert MARKER not in "".join(s.get_data().get("ca.crt", "") for s in Secret.objects.all()), (
+        "a private key was stored as a CA"
+    )
 
 
 def _redis_messages(client) -> list[tuple[str, bytes]]:
@@ -309,7 +429,10 @@ def _redis_messages(client) -> list[tuple[str, bytes]]:
         elif kind == b"hash":
             found += [(key.decode(), m) for m in client.hvals(key)]
         elif kind in (b"set", b"zset"):
-            found += [(key.decode(), m) for m in (client.smembers(key) if kind == b"set" else client.zrange(key, 0, -1))]
+            found += [
+                (key.decode(), m)
+                for m in (client.smembers(key) if kind == b"set" else client.zrange(key, 0, -1))
+            ]
         elif kind == b"string":
             found.append((key.decode(), client.get(key)))
     return found
@@ -344,8 +467,9 @@ def test_it_sends_no_secret_in_celery_messages(world, sim, settings, django_capt
         for message in set(client.lrange("celery", 0, -1)) - queued_before:
             client.lrem("celery", 1, message)
     tasks = [json.loads(m).get("headers", {}).get("task") for k, m in messages if k == "celery"]
-    assert len(messages) > before and {"integrations.sync_secret", "integrations.palette_check"} <= set(tasks), (
-        f"the planting should have queued sync and check tasks on Redis; found {tasks}")
+    assert len(messages) > before and {"integrations.sync_secret", "integrations.palette_check"} <= set(
+        tasks
+    ), f"the planting should have queued sync and check tasks on Redis; found {tasks}"
     hits = []
     for key, message in messages:
         hits += [f"redis {key}: {h}" for h in find_canaries(_decoded(message), planted.needles)]

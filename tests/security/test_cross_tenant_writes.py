@@ -4,6 +4,7 @@ The URL sweep proves every view resolves its URL's objects through tenancy.acces
 ways in where the target is data: a tenant admin of acme importing YAML that touches globex, and a
 project namespace that is another tenant's namespace (its Secrets would land beside theirs).
 """
+
 from __future__ import annotations
 
 import json
@@ -16,8 +17,14 @@ from integrations import configure
 from integrations.models import Secret, Settings
 from tenancy.models import Project, Tenant
 
-PALETTE = json.dumps({"apiKey": "cross-tenant-key-0123", "hostUrl": "https://palette.example.com", "tenant": "t",
-                      "defaultProjectID": "65f0a1b2c3d4e5f60718293a"})
+PALETTE = json.dumps(
+    {
+        "apiKey": "cross-tenant-key-0123",
+        "hostUrl": "https://palette.example.com",
+        "tenant": "t",
+        "defaultProjectID": "65f0a1b2c3d4e5f60718293a",
+    }
+)
 
 
 def _secret(namespace: str, name: str = "stolen") -> str:
@@ -82,23 +89,30 @@ spec:
 
 @pytest.fixture
 def globex_settings(world):
-    configure.save_secret(world.tenant_b, "globex-settings-palette", {"palette": PALETTE.replace("cross-tenant", "globex-own")})
-    return configure.save_settings(world.tenant_b, "globex-settings", palette_secret="globex-settings-palette")
+    configure.save_secret(
+        world.tenant_b, "globex-settings-palette", {"palette": PALETTE.replace("cross-tenant", "globex-own")}
+    )
+    return configure.save_settings(
+        world.tenant_b, "globex-settings", palette_secret="globex-settings-palette"
+    )
 
 
 def _snapshot():
-    return (sorted(Tenant.objects.values_list("name", "display_name", "gpu_limit")),
-            sorted(Project.objects.values_list("tenant__name", "name", "namespace")),
-            sorted((s.namespace, s.name, s.data) for s in Secret.objects.all()),
-            sorted(Settings.objects.values_list("namespace", "name", "palette_secret")))
+    return (
+        sorted(Tenant.objects.values_list("name", "display_name", "gpu_limit")),
+        sorted(Project.objects.values_list("tenant__name", "name", "namespace")),
+        sorted((s.namespace, s.name, s.data) for s in Secret.objects.all()),
+        sorted(Settings.objects.values_list("namespace", "name", "palette_secret")),
+    )
 
 
 @pytest.mark.parametrize("attempt", list(ATTEMPTS))
 def test_it_refuses_an_import_that_writes_into_another_tenant(world, globex_settings, attempt):
     before = _snapshot()
     # The Settings page's import box of acme, as acme's tenant admin.
-    response = world.client_for(world.owner).post(reverse("integrations:tenant_settings_import", args=["acme"]),
-                                                  {"manifest": ATTEMPTS[attempt]})
+    response = world.client_for(world.owner).post(
+        reverse("integrations:tenant_settings_import", args=["acme"]), {"manifest": ATTEMPTS[attempt]}
+    )
     assert response.status_code == 200, "a refused import re-renders the box with the reasons"
     assert _snapshot() == before, f"{attempt}: the import changed something"
     body = response.content.decode()
@@ -122,11 +136,15 @@ def test_it_refuses_a_project_namespace_that_belongs_to_a_tenant(world, namespac
     """A project in `tenant-<name>` would mirror its Secrets beside that tenant's (found by this sweep; fixed in
     tenancy.models.validate_namespace)."""
     client = world.client_for(world.owner)
-    response = client.post(reverse("tenancy:project_create", args=["acme"]),
-                           {"name": "squat", "display_name": "Squat", "namespace": namespace, "gpu_limit": 0})
+    response = client.post(
+        reverse("tenancy:project_create", args=["acme"]),
+        {"name": "squat", "display_name": "Squat", "namespace": namespace, "gpu_limit": 0},
+    )
     assert response.status_code == 200 and "reserved for tenants" in response.content.decode()
     assert not Project.objects.filter(namespace=namespace).exists()
     # Control: the same form with an ordinary namespace creates the project.
-    response = client.post(reverse("tenancy:project_create", args=["acme"]),
-                           {"name": "fine", "display_name": "Fine", "namespace": "acme-fine", "gpu_limit": 0})
+    response = client.post(
+        reverse("tenancy:project_create", args=["acme"]),
+        {"name": "fine", "display_name": "Fine", "namespace": "acme-fine", "gpu_limit": 0},
+    )
     assert response.status_code == 302 and Project.objects.filter(namespace="acme-fine").exists()

@@ -4,6 +4,7 @@ Before the fix DATA_DIR, the broker folders and db.sqlite3 were created with the
 (0755/0644 here): any local user could read the sessions and password hashes. The settings run in
 a fresh process on SQLite with the filesystem broker, as `make run` does.
 """
+
 from __future__ import annotations
 
 import os
@@ -25,7 +26,9 @@ def _start(data_dir: Path) -> None:
     env["DATA_DIR"] = str(data_dir)
     code = "from django.db import connection; connection.ensure_connection()"
     command = f'umask 022 && exec "{sys.executable}" manage.py shell -v0 -c "{code}"'
-    subprocess.run(["sh", "-c", command], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=True)
+    subprocess.run(
+        ["sh", "-c", command], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=True
+    )
 
 
 def _modes(data_dir: Path) -> dict[str, str]:
@@ -35,7 +38,10 @@ def _modes(data_dir: Path) -> dict[str, str]:
 def test_a_new_data_dir_is_created_private(tmp_path):
     data_dir = tmp_path / "data"
     _start(data_dir)
-    assert _modes(data_dir) == {**{name or ".": "0o700" for name in FOLDERS}, **{name: "0o600" for name in FILES}}
+    assert _modes(data_dir) == {
+        **{name or ".": "0o700" for name in FOLDERS},
+        **{name: "0o600" for name in FILES},
+    }
 
 
 def test_an_existing_world_readable_data_dir_is_tightened(tmp_path):
@@ -46,7 +52,10 @@ def test_an_existing_world_readable_data_dir_is_tightened(tmp_path):
     for name in FILES:
         (data_dir / name).chmod(0o644)
     _start(data_dir)
-    assert _modes(data_dir) == {**{name or ".": "0o700" for name in FOLDERS}, **{name: "0o600" for name in FILES}}
+    assert _modes(data_dir) == {
+        **{name or ".": "0o700" for name in FOLDERS},
+        **{name: "0o600" for name in FILES},
+    }
 
 
 def test_the_image_gives_data_dir_to_the_user_it_runs_as():

@@ -5,6 +5,7 @@ lengths; SQLite stores all of it. Before the fix one such host failed the page's
 PostgreSQL (DataError, 0 hosts stored) while the suite on SQLite passed. The hosts come from the
 real simulator over HTTPS, exactly as given (its admin endpoint cleans nothing, like Palette).
 """
+
 from __future__ import annotations
 
 import math
@@ -75,7 +76,9 @@ def test_hostile_hosts_are_cleaned_or_skipped_and_every_other_host_is_stored(con
     problems = {p["uid"]: p for p in run.host_problems}
     assert problems[LONG_UID[:79] + "…"]["action"] == "skipped"
     assert "129 characters; at most 128" in problems[LONG_UID[:79] + "…"]["detail"]
-    assert problems["edge-nuluid"]["detail"].startswith("its uid contains control characters")  # shown without its NUL
+    assert problems["edge-nuluid"]["detail"].startswith(
+        "its uid contains control characters"
+    )  # shown without its NUL
     assert "name: cut to 200 characters (it had 250)" in problems["edge-long-name"]["detail"]
     assert "tags: removed NUL characters" in problems["edge-nul-tags"]["detail"]
 
@@ -96,15 +99,24 @@ def test_the_inventory_page_and_the_command_list_what_was_skipped(connected_proj
 
     err = StringIO()
     call_command("discover", "-n", "acme-research", stdout=StringIO(), stderr=err)
-    assert "2 host(s) skipped, 5 stored after cleaning" in err.getvalue() and "edge-nul-health" in err.getvalue()
+    assert (
+        "2 host(s) skipped, 5 stored after cleaning" in err.getvalue() and "edge-nul-health" in err.getvalue()
+    )
 
 
 def test_numbers_out_of_range_and_unreadable_records_do_not_stop_the_scan(connected_project, sim):
     # Numbers PostgreSQL's integer columns or jsonb refuse, and a record of a shape the code cannot read.
     add_host(sim, "edge-huge-cpu", cpu_cores=2**40, memory_mb=-5)
-    add_host(sim, "edge-nan-nic", nics=[{"nicName": "eth0", "ip": "10.0.0.9", "macAddr": math.nan, "isDefault": True}])
-    add_host(sim, "edge-many-gpus",
-             gpus=[{"vendor": "NVIDIA", "model": "A100", "gpuCount": 10**12, "memory": "1.2.3 MiB"}])
+    add_host(
+        sim,
+        "edge-nan-nic",
+        nics=[{"nicName": "eth0", "ip": "10.0.0.9", "macAddr": math.nan, "isDefault": True}],
+    )
+    add_host(
+        sim,
+        "edge-many-gpus",
+        gpus=[{"vendor": "NVIDIA", "model": "A100", "gpuCount": 10**12, "memory": "1.2.3 MiB"}],
+    )
     unreadable = add_host(sim, "edge-unreadable")
     first = _discover(connected_project)
     assert first.skipped == 0 and first.cleaned == 3
@@ -118,7 +130,9 @@ def test_numbers_out_of_range_and_unreadable_records_do_not_stop_the_scan(connec
     # A host that was fine and now sends an unreadable record is skipped, not marked gone.
     before = EdgeHost.objects.get(uid="edge-unreadable").fingerprint
     with sim.state.lock:
-        unreadable.gpus = [{"vendor": "NVIDIA", "model": {"name": "A100"}, "gpuCount": 1}]  # a model that is no text
+        unreadable.gpus = [
+            {"vendor": "NVIDIA", "model": {"name": "A100"}, "gpuCount": 1}
+        ]  # a model that is no text
         sim.state.touch()
     second = _discover(connected_project)
     assert second.skipped == 1 and second.removed == 0

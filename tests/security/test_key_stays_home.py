@@ -8,6 +8,7 @@ the listener must never see the tenant's key. Also: a stored key is not sent to 
 stored with (changing the host asks for the key again), and a project picks only the Palette projects
 its tenant allows.
 """
+
 from __future__ import annotations
 
 import json
@@ -80,10 +81,17 @@ def run_project_check(world) -> PaletteCheck:
 
 
 @pytest.mark.parametrize("tls", ["skip", "verify-own-ca"])
-def test_it_never_sends_the_tenant_key_to_a_host_a_project_admin_typed(world, sim, tenant_connected, project_admin, listener,
-                                                                       tls):
-    form = {"settings_name": "research-settings", "host_url": listener.url, "api_key": "", "tenant": "",
-            "default_project_id": "", "tls": "skip" if tls == "skip" else "verify"}
+def test_it_never_sends_the_tenant_key_to_a_host_a_project_admin_typed(
+    world, sim, tenant_connected, project_admin, listener, tls
+):
+    form = {
+        "settings_name": "research-settings",
+        "host_url": listener.url,
+        "api_key": "",
+        "tenant": "",
+        "default_project_id": "",
+        "tls": "skip" if tls == "skip" else "verify",
+    }
     if tls != "skip":
         form["ca_pem"] = listener.ca_pem
     response = project_admin.post(project_save_url(world), form)
@@ -95,7 +103,9 @@ def test_it_never_sends_the_tenant_key_to_a_host_a_project_admin_typed(world, si
     assert listener.requests == []
 
 
-def test_it_never_sends_the_tenant_key_where_a_project_secret_points_alone(world, sim, tenant_connected, listener):
+def test_it_never_sends_the_tenant_key_where_a_project_secret_points_alone(
+    world, sim, tenant_connected, listener
+):
     # Settings written around the form (the Django admin, an old row): only a host at project level.
     configure_palette(world.project_a, {"hostUrl": listener.url}, ca_pem=listener.ca_pem, name="research")
     palette = effective.resolve(world.project_a).palette
@@ -107,12 +117,14 @@ def test_it_never_sends_the_tenant_key_where_a_project_secret_points_alone(world
 
 
 def test_it_refuses_the_same_through_a_manifest(world, tenant_connected, project_admin, listener):
-    docs = "\n---\n".join([
-        "apiVersion: v1\nkind: Secret\nmetadata: {name: research-palette, namespace: acme-research}\n"
-        f"stringData:\n  palette: '{json.dumps({'hostUrl': listener.url, 'skipSSLCertificateVerification': True})}'\n",
-        "apiVersion: spectrocloud.com/v1alpha1\nkind: Settings\nmetadata: {name: research-settings, namespace: acme-research}\n"
-        "spec: {palette: {secretRef: {name: research-palette}}}\n",
-    ])
+    docs = "\n---\n".join(
+        [
+            "apiVersion: v1\nkind: Secret\nmetadata: {name: research-palette, namespace: acme-research}\n"
+            f"stringData:\n  palette: '{json.dumps({'hostUrl': listener.url, 'skipSSLCertificateVerification': True})}'\n",
+            "apiVersion: spectrocloud.com/v1alpha1\nkind: Settings\nmetadata: {name: research-settings, namespace: acme-research}\n"
+            "spec: {palette: {secretRef: {name: research-palette}}}\n",
+        ]
+    )
     url = reverse("integrations:project_settings_import", args=[world.tenant_a.name, world.project_a.name])
     response = project_admin.post(url, {"manifest": docs})
     assert b"own Palette connection needs apiKey too" in response.content
@@ -120,11 +132,22 @@ def test_it_refuses_the_same_through_a_manifest(world, tenant_connected, project
     assert listener.requests == []
 
 
-def test_it_sends_a_project_its_own_key_to_its_own_host(world, sim, tenant_connected, project_admin, listener):
+def test_it_sends_a_project_its_own_key_to_its_own_host(
+    world, sim, tenant_connected, project_admin, listener
+):
     # The legitimate case: a project with a connection of its own (key, host and trust together).
-    response = project_admin.post(project_save_url(world), {
-        "settings_name": "research-settings", "host_url": listener.url, "api_key": "project-own-key-12345",
-        "tls": "verify", "ca_pem": listener.ca_pem, "tenant": "", "default_project_id": ""})
+    response = project_admin.post(
+        project_save_url(world),
+        {
+            "settings_name": "research-settings",
+            "host_url": listener.url,
+            "api_key": "project-own-key-12345",
+            "tls": "verify",
+            "ca_pem": listener.ca_pem,
+            "tenant": "",
+            "default_project_id": "",
+        },
+    )
     assert response.status_code == 302
     run_project_check(world)
     assert listener.keys_seen() and set(listener.keys_seen()) == {"project-own-key-12345"}
@@ -134,10 +157,18 @@ def test_it_asks_for_the_key_again_when_the_host_changes(world, sim, tenant_conn
     client = world.client_for(world.owner)
     url = reverse("integrations:tenant_palette_save", args=[world.tenant_a.name])
     values = palette_values(sim)
-    form = {"host_url": listener.url, "api_key": "", "tenant": values["tenant"],
-            "default_project_id": values["defaultProjectID"], "tls": "skip"}
+    form = {
+        "host_url": listener.url,
+        "api_key": "",
+        "tenant": values["tenant"],
+        "default_project_id": values["defaultProjectID"],
+        "tls": "skip",
+    }
     response = client.post(url, form)
-    assert b"Paste the API key again: the host URL and TLS verification (now skipped) changed" in response.content
+    assert (
+        b"Paste the API key again: the host URL and TLS verification (now skipped) changed"
+        in response.content
+    )
     palette = effective.resolve(world.tenant_a).palette
     assert palette.value("hostUrl") == sim.url  # unchanged
     run_check = diagnosis.perform_check(diagnosis.start_check(world.tenant_a))
@@ -149,15 +180,31 @@ def test_it_keeps_the_stored_key_when_only_other_fields_change(world, sim, tenan
     client = world.client_for(world.owner)
     url = reverse("integrations:tenant_palette_save", args=[world.tenant_a.name])
     values = palette_values(sim)
-    response = client.post(url, {"host_url": sim.url, "api_key": "", "tenant": "Renamed",
-                                 "default_project_id": values["defaultProjectID"], "tls": "verify"})
+    response = client.post(
+        url,
+        {
+            "host_url": sim.url,
+            "api_key": "",
+            "tenant": "Renamed",
+            "default_project_id": values["defaultProjectID"],
+            "tls": "verify",
+        },
+    )
     assert response.status_code == 302
     assert effective.resolve(world.tenant_a).palette.value("apiKey") == sim.api_key
 
 
-def test_it_lets_only_tenant_admins_repoint_a_project_without_an_allowed_list(world, sim, tenant_connected, project_admin):
-    form = {"settings_name": "research-settings", "host_url": "", "api_key": "", "tenant": "",
-            "default_project_id": OTHER_UID, "tls": "inherit"}
+def test_it_lets_only_tenant_admins_repoint_a_project_without_an_allowed_list(
+    world, sim, tenant_connected, project_admin
+):
+    form = {
+        "settings_name": "research-settings",
+        "host_url": "",
+        "api_key": "",
+        "tenant": "",
+        "default_project_id": OTHER_UID,
+        "tls": "inherit",
+    }
     response = project_admin.post(project_save_url(world), form)
     assert b"Only a tenant admin can point a project at another Palette project" in response.content
     assert not Settings.objects.filter(project=world.project_a).exists()
@@ -168,12 +215,27 @@ def test_it_lets_only_tenant_admins_repoint_a_project_without_an_allowed_list(wo
 
 def test_it_holds_projects_to_the_tenant_allowed_list(world, sim, tenant_connected, project_admin):
     tenant_settings = Settings.objects.get(tenant=world.tenant_a)
-    configure.save_settings(world.tenant_a, tenant_settings.name, palette_secret=tenant_settings.palette_secret,
-                            allowed_project_ids=[sim.project_uids[1]])
-    form = {"settings_name": "research-settings", "host_url": "", "api_key": "", "tenant": "", "tls": "inherit"}
+    configure.save_settings(
+        world.tenant_a,
+        tenant_settings.name,
+        palette_secret=tenant_settings.palette_secret,
+        allowed_project_ids=[sim.project_uids[1]],
+    )
+    form = {
+        "settings_name": "research-settings",
+        "host_url": "",
+        "api_key": "",
+        "tenant": "",
+        "tls": "inherit",
+    }
     response = project_admin.post(project_save_url(world), {**form, "default_project_id": OTHER_UID})
-    assert b"The tenant allows its projects these Palette projects: " + sim.project_uids[1].encode() in response.content
-    response = project_admin.post(project_save_url(world), {**form, "default_project_id": sim.project_uids[1]})
+    assert (
+        b"The tenant allows its projects these Palette projects: " + sim.project_uids[1].encode()
+        in response.content
+    )
+    response = project_admin.post(
+        project_save_url(world), {**form, "default_project_id": sim.project_uids[1]}
+    )
     assert response.status_code == 302
     assert effective.resolve(world.project_a).palette.complete
     # A value outside the list written around the form does not reach Palette either.
@@ -187,14 +249,26 @@ def test_it_sets_the_allowed_list_on_the_tenant_page_and_in_the_manifest(world, 
 
     client = world.client_for(world.owner)
     values = palette_values(sim)
-    response = client.post(reverse("integrations:tenant_palette_save", args=[world.tenant_a.name]), {
-        "host_url": sim.url, "api_key": "", "tenant": values["tenant"], "default_project_id": values["defaultProjectID"],
-        "tls": "verify", "allowed_project_ids": f"{sim.project_uids[1]}\n{OTHER_UID}"})
+    response = client.post(
+        reverse("integrations:tenant_palette_save", args=[world.tenant_a.name]),
+        {
+            "host_url": sim.url,
+            "api_key": "",
+            "tenant": values["tenant"],
+            "default_project_id": values["defaultProjectID"],
+            "tls": "verify",
+            "allowed_project_ids": f"{sim.project_uids[1]}\n{OTHER_UID}",
+        },
+    )
     assert response.status_code == 302
-    assert Settings.objects.get(tenant=world.tenant_a).allowed_project_ids == sorted([sim.project_uids[1], OTHER_UID])
+    assert Settings.objects.get(tenant=world.tenant_a).allowed_project_ids == sorted(
+        [sim.project_uids[1], OTHER_UID]
+    )
     exported = export_text(namespace="tenant-acme")
     assert "allowedProjectIDs" in exported and OTHER_UID in exported
-    bad = ("apiVersion: spectrocloud.com/v1alpha1\nkind: Settings\nmetadata: {name: main, namespace: acme-research}\n"
-           "spec: {palette: {secretRef: {name: x}, allowedProjectIDs: [Default]}}\n")
+    bad = (
+        "apiVersion: spectrocloud.com/v1alpha1\nkind: Settings\nmetadata: {name: main, namespace: acme-research}\n"
+        "spec: {palette: {secretRef: {name: x}, allowedProjectIDs: [Default]}}\n"
+    )
     errors = apply_text(bad, source="f.yaml").errors
     assert any("only a tenant's Settings list the Palette projects" in e for e in errors), errors

@@ -5,6 +5,7 @@ on the edit page and by importing a manifest. Each role of the small world is tr
 those who may not change the limit see it read-only with who sets it, and a manifest that changes
 it names the current value (re-applying it unchanged is fine).
 """
+
 from __future__ import annotations
 
 import pytest
@@ -27,7 +28,9 @@ def limits(world):
     world.tenant_a.save()
     world.project_a.save()
     world.project_admin = get_user_model().objects.create_user("padmin", password=PASSWORD)
-    Membership.objects.create(user=world.project_admin, project=world.project_a, role=Membership.PROJECT_ADMIN)
+    Membership.objects.create(
+        user=world.project_admin, project=world.project_a, role=Membership.PROJECT_ADMIN
+    )
     return world
 
 
@@ -37,9 +40,14 @@ def _tenant_doc(gpu_limit: int | None, display: str = "Acme") -> str:
 
 
 def _project_doc(gpu_limit: int, display: str = "Research") -> str:
-    return yaml.safe_dump({"apiVersion": V1A1, "kind": "Project",
-                           "metadata": {"name": "research", "namespace": "acme-research"},
-                           "spec": {"tenantRef": {"name": "acme"}, "displayName": display, "gpuLimit": gpu_limit}})
+    return yaml.safe_dump(
+        {
+            "apiVersion": V1A1,
+            "kind": "Project",
+            "metadata": {"name": "research", "namespace": "acme-research"},
+            "spec": {"tenantRef": {"name": "acme"}, "displayName": display, "gpuLimit": gpu_limit},
+        }
+    )
 
 
 def _limits(world) -> tuple[int, int]:
@@ -76,24 +84,35 @@ def test_the_project_edit_page_changes_the_limit_only_for_the_tenants_admins(lim
 def test_a_project_admin_still_saves_when_the_tenant_lowered_its_limit_below_the_projects(limits):
     # The limit is not theirs to change, so it is not theirs to fix: the rest of the form saves.
     Tenant.objects.filter(pk=limits.tenant_a.pk).update(gpu_limit=2)
-    response = limits.client_for(limits.project_admin).post(reverse("tenancy:project_edit", args=["acme", "research"]),
-                                                             {"display_name": "R&D", "description": "", "gpu_limit": 4})
+    response = limits.client_for(limits.project_admin).post(
+        reverse("tenancy:project_edit", args=["acme", "research"]),
+        {"display_name": "R&D", "description": "", "gpu_limit": 4},
+    )
     assert response.status_code == 302 and _limits(limits) == (2, 4)
 
 
 @pytest.mark.parametrize("role", ["viewer", "editor", "outsider"])
 def test_members_without_admin_rights_cannot_reach_either_page(limits, role):
     client = limits.client_for(getattr(limits, role))
-    for url in (reverse("tenancy:tenant_edit", args=["acme"]),
-                reverse("tenancy:project_edit", args=["acme", "research"])):
+    for url in (
+        reverse("tenancy:tenant_edit", args=["acme"]),
+        reverse("tenancy:project_edit", args=["acme", "research"]),
+    ):
         assert client.post(url, {"display_name": "x", "gpu_limit": 99}).status_code in (403, 404)
     assert _limits(limits) == (8, 4)
 
 
-@pytest.mark.parametrize("role,tenant_ok,project_ok", [
-    ("superuser", True, True), ("owner", False, True), ("project_admin", False, False),
-    ("viewer", False, False), ("editor", False, False), ("outsider", False, False),
-])
+@pytest.mark.parametrize(
+    "role,tenant_ok,project_ok",
+    [
+        ("superuser", True, True),
+        ("owner", False, True),
+        ("project_admin", False, False),
+        ("viewer", False, False),
+        ("editor", False, False),
+        ("outsider", False, False),
+    ],
+)
 def test_manifests_change_a_limit_only_with_the_right(limits, role, tenant_ok, project_ok):
     user = getattr(limits, role)
     tenant = apply_text(_tenant_doc(64), user=user, source="f.yaml")
@@ -104,11 +123,13 @@ def test_manifests_change_a_limit_only_with_the_right(limits, role, tenant_ok, p
     if role == "owner":
         assert tenant.errors == [
             "f.yaml: document 1 (Tenant acme): spec.gpuLimit: only a platform administrator (superuser) changes this "
-            "Tenant's GPU limit; write gpuLimit: 8 (the current limit) or ask one to change it."]
+            "Tenant's GPU limit; write gpuLimit: 8 (the current limit) or ask one to change it."
+        ]
     if role == "project_admin":
         assert project.errors == [
             "f.yaml: document 1 (Project acme-research/research): spec.gpuLimit: only an admin of tenant acme changes "
-            "this Project's GPU limit; write gpuLimit: 4 (the current limit) or ask one to change it."]
+            "this Project's GPU limit; write gpuLimit: 4 (the current limit) or ask one to change it."
+        ]
 
 
 def test_re_applying_the_current_limit_is_fine_and_omitting_it_is_a_change(limits):
@@ -125,7 +146,9 @@ def test_re_applying_the_current_limit_is_fine_and_omitting_it_is_a_change(limit
 
 def test_the_web_import_box_refuses_it_too(limits):
     client = limits.client_for(limits.owner)
-    response = client.post(reverse("integrations:tenant_settings_import", args=["acme"]), {"manifest": _tenant_doc(64)})
+    response = client.post(
+        reverse("integrations:tenant_settings_import", args=["acme"]), {"manifest": _tenant_doc(64)}
+    )
     assert response.status_code == 200
     assert "only a platform administrator (superuser) changes this Tenant" in response.content.decode()
     assert _limits(limits) == (8, 4)

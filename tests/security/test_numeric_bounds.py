@@ -3,6 +3,7 @@
 Before the fix `cp_memory_gib=1E+308` on the pool form overflowed converting GiB to MiB
 (OverflowError, a 500). The sweep below finds any numeric form field added later without a bound.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -21,8 +22,17 @@ from tests.compute.test_pool_views import form_data
 
 ARGS = ["acme", "research"]
 NUMERIC = (forms.IntegerField, forms.DecimalField, forms.FloatField)
-POOL_NUMBERS = ["cp_cpu", "cp_memory_gib", "worker_count", "worker_cpu", "worker_memory_gib", "worker_gpu_count",
-                "worker_gpu_memory_gib", "worker3_memory_gib", "worker8_gpu_memory_gib"]
+POOL_NUMBERS = [
+    "cp_cpu",
+    "cp_memory_gib",
+    "worker_count",
+    "worker_cpu",
+    "worker_memory_gib",
+    "worker_gpu_count",
+    "worker_gpu_memory_gib",
+    "worker3_memory_gib",
+    "worker8_gpu_memory_gib",
+]
 ABSURD = ["1E+308", "-1E+308", "1e400", "9" * 400, "Infinity", "NaN", "0x10"]
 
 
@@ -41,15 +51,23 @@ def _form_classes():
 def _bounded(cls, name: str, field: forms.Field) -> bool:
     if field.max_value is not None or isinstance(field, forms.TypedChoiceField):
         return True
-    model = getattr(getattr(cls, "_meta", None), "model", None)  # a ModelForm: the model field's validators count
-    return model is not None and any(isinstance(v, MaxValueValidator) for v in model._meta.get_field(name).validators)
+    model = getattr(
+        getattr(cls, "_meta", None), "model", None
+    )  # a ModelForm: the model field's validators count
+    return model is not None and any(
+        isinstance(v, MaxValueValidator) for v in model._meta.get_field(name).validators
+    )
 
 
 def test_every_numeric_form_field_has_an_upper_bound():
     classes = list(_form_classes())
     assert any(c.__name__ == "PoolForm" for c in classes) and any(c.__name__ == "TenantForm" for c in classes)
-    unbounded = [f"{c.__module__}.{c.__name__}.{name}" for c in classes for name, field in c.base_fields.items()
-                 if isinstance(field, NUMERIC) and not _bounded(c, name, field)]
+    unbounded = [
+        f"{c.__module__}.{c.__name__}.{name}"
+        for c in classes
+        for name, field in c.base_fields.items()
+        if isinstance(field, NUMERIC) and not _bounded(c, name, field)
+    ]
     assert unbounded == []
 
 
@@ -76,15 +94,20 @@ def test_the_largest_allowed_memory_converts_without_overflow(world, pool_projec
 
 def test_the_pool_wizard_step_answers_1e308_with_a_message(world, pool_project):
     nodes = {"cp_count": "1", "cp_architecture": "amd64", "cp_memory_gib": "1E+308"}
-    response = world.client_for(world.editor).post(reverse("compute:pool_wizard", args=[*ARGS, "nodes"]), nodes)
+    response = world.client_for(world.editor).post(
+        reverse("compute:pool_wizard", args=[*ARGS, "nodes"]), nodes
+    )
     assert response.status_code == 200 and "less than or equal to 65536" in response.content.decode()
 
 
-@pytest.mark.parametrize("url,data", [
-    ("tenancy:tenant_edit", {"display_name": "Acme", "gpu_limit": "1" + "0" * 30}),
-    ("tenancy:project_edit", {"display_name": "Research", "gpu_limit": "1" + "0" * 30}),
-    ("tenancy:project_create", {"name": "big", "display_name": "Big", "gpu_limit": "1E+308"}),
-])
+@pytest.mark.parametrize(
+    "url,data",
+    [
+        ("tenancy:tenant_edit", {"display_name": "Acme", "gpu_limit": "1" + "0" * 30}),
+        ("tenancy:project_edit", {"display_name": "Research", "gpu_limit": "1" + "0" * 30}),
+        ("tenancy:project_create", {"name": "big", "display_name": "Big", "gpu_limit": "1E+308"}),
+    ],
+)
 def test_gpu_limits_answer_absurd_numbers_with_a_message(world, url, data):
     args = ["acme", "research"] if url == "tenancy:project_edit" else ["acme"]
     response = world.client_for(world.superuser).post(reverse(url, args=args), data)

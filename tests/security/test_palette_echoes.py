@@ -5,6 +5,7 @@ echoed across the point where a body is cut, or encoded, or in a redirect's Loca
 an answer without end — and against the real simulator for bidi controls in an edge host's name and tags,
 through discovery onto the inventory page.
 """
+
 from __future__ import annotations
 
 import base64
@@ -43,11 +44,13 @@ def _failure(palette: HostilePalette, exc_type: type[PaletteError] = PaletteErro
 
 def _key_pieces(text: str) -> list[str]:
     """Every 6-character piece of the key found in `text` (a key cut in two still leaks its start)."""
-    return [KEY[i:i + 6] for i in range(len(KEY) - 5) if KEY[i:i + 6] in text]
+    return [KEY[i : i + 6] for i in range(len(KEY) - 5) if KEY[i : i + 6] in text]
 
 
 def _everything(exc: PaletteError) -> str:
-    return " ".join([str(exc), repr(exc), exc.palette_message, str(exc.code), exc.ref, json.dumps(exc.details)])
+    return " ".join(
+        [str(exc), repr(exc), exc.palette_message, str(exc.code), exc.ref, json.dumps(exc.details)]
+    )
 
 
 @pytest.mark.parametrize("status,cut", [(502, 200), (200, 120)], ids=["error body", "success body"])
@@ -80,7 +83,9 @@ def test_it_does_not_quote_where_a_redirect_points(palette):
 
 
 def test_it_bounds_what_palette_says_in_an_error(palette):
-    palette.answer(400, json.dumps({"code": "C" * 1_000_000, "message": "m" * 3_000_000, "ref": "r" * 1_000_000}))
+    palette.answer(
+        400, json.dumps({"code": "C" * 1_000_000, "message": "m" * 3_000_000, "ref": "r" * 1_000_000})
+    )
     exc = _failure(palette)
     assert len(exc.palette_message) <= MAX_MESSAGE_CHARS and exc.palette_message.startswith("mmm")
     assert len(str(exc.code)) <= MAX_MESSAGE_CHARS and len(exc.ref) <= MAX_MESSAGE_CHARS
@@ -89,7 +94,9 @@ def test_it_bounds_what_palette_says_in_an_error(palette):
 
 
 def test_it_stops_reading_an_answer_over_the_bound(palette):
-    palette.answer(200, chunks=[b" " * 2**20] * (MAX_RESPONSE_BYTES // 2**20 * 2))  # twice the bound, no length
+    palette.answer(
+        200, chunks=[b" " * 2**20] * (MAX_RESPONSE_BYTES // 2**20 * 2)
+    )  # twice the bound, no length
     records = []
     retrying = dict(retry=RetryPolicy(attempts=3, base=0.01), rate_limiter=False, request_log=records.append)
     with PaletteClient(palette.url, KEY, **retrying) as client, pytest.raises(ResponseTooLarge) as err:
@@ -117,8 +124,12 @@ def test_it_makes_bidi_controls_from_palette_visible(sim, palette):
         host.name, host.labels["site"] = f"edge-{RLO}gnp.exe", f"lab{LRI}-a"
         sim.state.touch()
     # The simulator escapes them in JSON ("\u202e"); this Palette sends them as UTF-8 in an error.
-    palette.answer(409, json.dumps({"code": f"Conflict{RLO}", "message": f"edge host {RLO}exe.gnp is busy"},
-                                   ensure_ascii=False))
+    palette.answer(
+        409,
+        json.dumps(
+            {"code": f"Conflict{RLO}", "message": f"edge host {RLO}exe.gnp is busy"}, ensure_ascii=False
+        ),
+    )
     with PaletteClient(sim.url, sim.api_key, ca_pem=sim.ca_pem, project_uid=sim.project_uids[0]) as client:
         found = client.get_edge_host(uid)
         listed = next(h for h in client.search_edge_hosts() if h.uid == uid)
@@ -140,7 +151,8 @@ def test_it_shows_no_bidi_control_on_the_inventory_page(world, connected_project
     run = run_discovery(DiscoveryRun.objects.create(project=connected_project, trigger="test"))
     assert run.status == "succeeded", run.first_error
     response = world.client_for(world.owner).get(
-        reverse("compute:inventory", args=[connected_project.tenant.name, connected_project.name]), {"q": uid})
+        reverse("compute:inventory", args=[connected_project.tenant.name, connected_project.name]), {"q": uid}
+    )
     body = response.content.decode()
     assert response.status_code == 200 and "edge-[U+202E]gnp.exe" in body
     assert BIDI.search(body) is None

@@ -1,4 +1,5 @@
 """What a signed-in user is sent is never cached, htmx variants are told apart, and the CSV export runs no formula."""
+
 from __future__ import annotations
 
 import csv
@@ -29,7 +30,14 @@ def test_it_tells_caches_to_keep_nothing_a_signed_in_user_is_sent(world, client)
         "404": owner.get(reverse("tenancy:tenant_detail", args=["globex"])),
     }
     assert {k: r.status_code for k, r in responses.items()} == {
-        "page": 200, "fragment": 200, "audit CSV": 200, "YAML export": 200, "YAML fragment": 200, "403": 403, "404": 404}
+        "page": 200,
+        "fragment": 200,
+        "audit CSV": 200,
+        "YAML export": 200,
+        "YAML fragment": 200,
+        "403": 403,
+        "404": 404,
+    }
     assert [k for k, r in responses.items() if not _no_store(r)] == []
     assert responses["audit CSV"]["Content-Type"] == "text/csv"
     # Control: it is about who is signed in — an anonymous probe stays cacheable as it was.
@@ -49,10 +57,16 @@ def test_it_says_that_answers_vary_with_htmx(world):
 def test_it_exports_no_formula_in_the_audit_csv(world):
     from core.models import AuditEntry
 
-    hostile = ["=HYPERLINK(\"https://evil.example\",\"x\")", "+1+1", "-2+3", "@SUM(A1)", "\tcmd", "\r=1"]
+    hostile = ['=HYPERLINK("https://evil.example","x")', "+1+1", "-2+3", "@SUM(A1)", "\tcmd", "\r=1"]
     for text in hostile + ["acme/research", "a=b"]:
-        AuditEntry.objects.create(action=AuditEntry.UPDATE, object_type="project", object_repr=text,
-                                  username=text, verb=text, tenant_name="acme")
+        AuditEntry.objects.create(
+            action=AuditEntry.UPDATE,
+            object_type="project",
+            object_repr=text,
+            username=text,
+            verb=text,
+            tenant_name="acme",
+        )
     response = world.client_for(world.superuser).get(reverse("tenancy:audit_list") + "?format=csv")
     rows = list(csv.reader(io.StringIO(response.content.decode(), newline="")))[1:]
     cells = {row[5]: row for row in rows}

@@ -1,4 +1,5 @@
 """`manage.py rotate_keys`: every encrypted value moves to the first FIELD_ENCRYPTION_KEY, so the old key can go."""
+
 from __future__ import annotations
 
 import io
@@ -34,7 +35,9 @@ def stored(world, settings):
     old = Fernet.generate_key().decode()
     settings.FIELD_ENCRYPTION_KEYS = [old]
     configure.save_secret(world.tenant_a, "palette-a", {"palette": '{"apiKey": "rotate-me-0123456789"}'})
-    configure.save_secret(world.project_a, "hf-a", {"huggingface": '{"token": "hf_rotate0123456789012345678901234"}'})
+    configure.save_secret(
+        world.project_a, "hf-a", {"huggingface": '{"token": "hf_rotate0123456789012345678901234"}'}
+    )
     pool = AcmeObjects(world).pool
     pool.kubeconfig = "apiVersion: v1\nkind: Config\n"
     pool.save(update_fields=["kubeconfig"])
@@ -49,7 +52,9 @@ def test_it_re_encrypts_every_value_with_the_first_key(stored, settings):
     with pytest.raises(CommandError, match="3 value\\(s\\) still need an older key"):
         _run("--check")
     assert "would re-encrypt 3 value(s)" in _run("--dry-run")
-    assert _raw("integrations_secret", "data") + _raw("compute_computepool", "kubeconfig") == before, "a dry run wrote"
+    assert _raw("integrations_secret", "data") + _raw("compute_computepool", "kubeconfig") == before, (
+        "a dry run wrote"
+    )
 
     assert "re-encrypted 3 value(s) with the first key; 0 already on it" in _run()
     after = _raw("integrations_secret", "data") + _raw("compute_computepool", "kubeconfig")
@@ -63,7 +68,9 @@ def test_it_re_encrypts_every_value_with_the_first_key(stored, settings):
 
     # The old key can now be dropped: every value still reads back through the ORM.
     settings.FIELD_ENCRYPTION_KEYS = [new]
-    assert Secret.objects.get(name="palette-a").get_data() == {"palette": '{"apiKey": "rotate-me-0123456789"}'}
+    assert Secret.objects.get(name="palette-a").get_data() == {
+        "palette": '{"apiKey": "rotate-me-0123456789"}'
+    }
     assert ComputePool.objects.get(pk=pool.pk).kubeconfig.startswith("apiVersion: v1")
 
 
@@ -77,7 +84,11 @@ def test_it_changes_nothing_when_a_value_cannot_be_decrypted(world, stored, sett
     with pytest.raises(CommandError) as failure:
         _run()
     message = str(failure.value)
-    assert "1 value(s) cannot be decrypted" in message and "integrations.Secret.data pk=" in message and "Nothing was changed" in message
+    assert (
+        "1 value(s) cannot be decrypted" in message
+        and "integrations.Secret.data pk=" in message
+        and "Nothing was changed" in message
+    )
     assert _raw("integrations_secret", "data") == before
 
 
@@ -90,16 +101,26 @@ def test_it_exits_1_from_the_command_line_while_values_need_an_old_key(tmp_path)
 
     root = Path(__file__).resolve().parents[2]
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "PYTEST_XDIST_WORKER")}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "PYTEST_XDIST_WORKER")
+    }
     env.update({"DATA_DIR": str(tmp_path), "SECRET_KEY": "x" * 50, "LOG_LEVEL": "WARNING"})
 
     def manage(*args, key):
-        return subprocess.run([sys.executable, "manage.py", *args], cwd=root, env={**env, "FIELD_ENCRYPTION_KEY": key},
-                              capture_output=True, text=True, timeout=180)
+        return subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=root,
+            env={**env, "FIELD_ENCRYPTION_KEY": key},
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
 
     assert manage("migrate", "-v0", key=old).returncode == 0
-    seed = ("from tenancy.models import Tenant; from integrations import configure; "
-            "configure.save_secret(Tenant.objects.create(name='t1', display_name='T1'), 's1', {'palette': '{}'})")
+    seed = (
+        "from tenancy.models import Tenant; from integrations import configure; "
+        "configure.save_secret(Tenant.objects.create(name='t1', display_name='T1'), 's1', {'palette': '{}'})"
+    )
     assert manage("shell", "-c", seed, key=old).returncode == 0
     check = manage("rotate_keys", "--check", key=f"{new},{old}")
     assert check.returncode == 1 and "still need an older key" in check.stderr

@@ -6,6 +6,7 @@ acme's objects (GET and POST), a read-only member of acme gets 403 when writing 
 that only read), and none of these requests changes a row. Also: CSRF on every POST, login
 throttling, security headers and cookies with SECURE=true, password validators.
 """
+
 from __future__ import annotations
 
 import json
@@ -40,6 +41,7 @@ def _request(client: Client, method: str, url: str, **extra):
             return client.post(url, HOSTILE_BODY, **extra)
         return client.get(url, **extra)
     except Exception:  # the sweep reports every crash, then goes on
+
         class Crash:
             status_code = 500
             content = traceback.format_exc().encode()
@@ -47,12 +49,16 @@ def _request(client: Client, method: str, url: str, **extra):
 
             def __getitem__(self, key):
                 return ""
+
         return Crash()
 
 
 def _row_counts() -> dict[str, int]:
-    return {m._meta.label: m._default_manager.count() for m in apps.get_models()
-            if m._meta.app_label in ("core", "tenancy", "integrations", "compute", "auth")}
+    return {
+        m._meta.label: m._default_manager.count()
+        for m in apps.get_models()
+        if m._meta.app_label in ("core", "tenancy", "integrations", "compute", "auth")
+    }
 
 
 def _pool_state(acme: AcmeObjects) -> tuple:
@@ -64,15 +70,23 @@ def sweep_problems(acme: AcmeObjects, world) -> list[str]:
     """Run the whole sweep; return one line per broken expectation (empty when every view is guarded)."""
     login = reverse("login")
     anonymous = Client()
-    outsider, viewer, editor = world.client_for(world.outsider), world.client_for(world.viewer), world.client_for(world.editor)
+    outsider, viewer, editor = (
+        world.client_for(world.outsider),
+        world.client_for(world.viewer),
+        world.client_for(world.editor),
+    )
     problems: list[str] = []
     before, pool_before = _row_counts(), _pool_state(acme)
 
     def expect(case: Case, who: str, method: str, response, allowed: set[int], extra: str = "") -> None:
         if response.status_code >= 500:
-            problems.append(f"{case.label} {method} as {who}: {response.status_code}\n{response.content.decode(errors='replace')[-1500:]}")
+            problems.append(
+                f"{case.label} {method} as {who}: {response.status_code}\n{response.content.decode(errors='replace')[-1500:]}"
+            )
         elif response.status_code not in allowed:
-            problems.append(f"{case.label} {method} {case.url} as {who}: got {response.status_code}, expected one of {sorted(allowed)}{extra}")
+            problems.append(
+                f"{case.label} {method} {case.url} as {who}: got {response.status_code}, expected one of {sorted(allowed)}{extra}"
+            )
 
     def hidden(case: Case, method: str, extra: dict) -> None:
         who = "outsider" + (" (htmx)" if extra else "")
@@ -81,8 +95,14 @@ def sweep_problems(acme: AcmeObjects, world) -> list[str]:
             # A view refusing the method answers before looking anything up; that reveals nothing only
             # if an object that does not exist gets the very same answer.
             ghost = _request(outsider, method, case.ghost_url, **extra)
-            expect(case, who, method, response, {405} if ghost.status_code == 405 else {404},
-                   f" (the same {method} to {case.ghost_url} answered {ghost.status_code})")
+            expect(
+                case,
+                who,
+                method,
+                response,
+                {405} if ghost.status_code == 405 else {404},
+                f" (the same {method} to {case.ghost_url} answered {ghost.status_code})",
+            )
         else:
             expect(case, who, method, response, {404})
 
@@ -97,8 +117,10 @@ def sweep_problems(acme: AcmeObjects, world) -> list[str]:
             for method in ("GET", "POST"):
                 response = _request(anonymous, method, case.url)
                 if response.status_code != 302 or not response["Location"].startswith(login):
-                    problems.append(f"{case.label} {method} as anonymous: got {response.status_code} "
-                                    f"{response['Location'] if response.status_code == 302 else ''}, expected a redirect to {login}")
+                    problems.append(
+                        f"{case.label} {method} as anonymous: got {response.status_code} "
+                        f"{response['Location'] if response.status_code == 302 else ''}, expected a redirect to {login}"
+                    )
             if route.kwargs:
                 # Another tenant's object: 404, whether it is read, read as an htmx fragment, or written.
                 for method, extra in (("GET", {}), ("GET", HX), ("POST", {})):
@@ -120,7 +142,9 @@ def sweep_problems(acme: AcmeObjects, world) -> list[str]:
         for case in viewer_cases:
             expect(case, "viewer", "GET", _request(viewer, "GET", case.url), {200, 286, 302, 403, 404, 405})
             expect(case, "read-only viewer", "POST", _request(viewer, "POST", case.url), {403, 405})
-            expect(case, "read-only viewer (htmx)", "POST", _request(viewer, "POST", case.url, **HX), {403, 405})
+            expect(
+                case, "read-only viewer (htmx)", "POST", _request(viewer, "POST", case.url, **HX), {403, 405}
+            )
 
     after = _row_counts()
     changed = {k: (before[k], after[k]) for k in before if before[k] != after[k]}
@@ -133,7 +157,9 @@ def sweep_problems(acme: AcmeObjects, world) -> list[str]:
 
 def test_it_guards_every_url_for_anonymous_outsider_and_read_only_users(world, acme):
     found = routes()
-    assert len(found) >= 40, f"only {len(found)} URL patterns found: is the enumeration still recursing through includes?"
+    assert len(found) >= 40, (
+        f"only {len(found)} URL patterns found: is the enumeration still recursing through includes?"
+    )
     problems = sweep_problems(acme, world)
     assert not problems, f"{len(problems)} problems:\n" + "\n".join(problems)
 
@@ -171,14 +197,19 @@ def test_it_enforces_csrf_on_every_post(world, acme):
                 if not _csrf_failed(response):
                     missing.append(f"{case.label}: {response.status_code}")
     for name in ("login", "logout"):
-        if not _csrf_failed(Client(enforce_csrf_checks=True).post(reverse(name), {"username": "root", "password": PASSWORD})):
+        if not _csrf_failed(
+            Client(enforce_csrf_checks=True).post(reverse(name), {"username": "root", "password": PASSWORD})
+        ):
             missing.append(name)
     assert not missing, "POST accepted without a CSRF token: " + ", ".join(missing)
     # Control: the same client with the token is let through (so the 403s above are the CSRF check).
     client.get(reverse("integrations:tenant_settings", args=["acme"]))
     token = client.cookies["csrftoken"].value
-    response = client.post(reverse("integrations:tenant_token_test", args=["acme", "huggingface"]), {"huggingface-token": "x"},
-                           HTTP_X_CSRFTOKEN=token)
+    response = client.post(
+        reverse("integrations:tenant_token_test", args=["acme", "huggingface"]),
+        {"huggingface-token": "x"},
+        HTTP_X_CSRFTOKEN=token,
+    )
     assert response.status_code == 200
 
 
@@ -234,10 +265,18 @@ print(json.dumps({
 
 
 def _probe(tmp_path: Path, secure: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "PYTEST_XDIST_WORKER")}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "PYTEST_XDIST_WORKER")
+    }
     env.update({"SECURE": secure, "DATA_DIR": str(tmp_path), "LOG_LEVEL": "WARNING"})
-    result = subprocess.run([sys.executable, "manage.py", "shell", "-v0", "-c", PROBE], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=180)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-v0", "-c", PROBE],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -251,7 +290,9 @@ def assert_csp_allows_no_external_origin(csp: str) -> None:
         assert name in directives, f"CSP lacks {name}: {csp}"
     for name, sources in directives.items():
         for source in sources:
-            assert source in CSP_ALLOWED, f"CSP {name} allows {source!r}: only 'self', 'none' and data: are acceptable"
+            assert source in CSP_ALLOWED, (
+                f"CSP {name} allows {source!r}: only 'self', 'none' and data: are acceptable"
+            )
     assert directives["script-src"] == ["'self'"], "scripts: our own files only (no inline, no eval)"
     assert "'unsafe-inline'" not in directives["default-src"]
     assert directives["object-src"] == ["'none'"] and directives["frame-ancestors"] == ["'none'"]
@@ -303,8 +344,12 @@ def test_it_validates_passwords(world, settings):
     from django.core.exceptions import ValidationError
 
     names = {v["NAME"].rsplit(".", 1)[-1] for v in settings.AUTH_PASSWORD_VALIDATORS}
-    assert {"UserAttributeSimilarityValidator", "MinimumLengthValidator", "CommonPasswordValidator",
-            "NumericPasswordValidator"} <= names
+    assert {
+        "UserAttributeSimilarityValidator",
+        "MinimumLengthValidator",
+        "CommonPasswordValidator",
+        "NumericPasswordValidator",
+    } <= names
     from django.contrib.auth import get_user_model
 
     admin_user = get_user_model()(username="paletteadmin")
@@ -315,8 +360,15 @@ def test_it_validates_passwords(world, settings):
 
     # The support path that sets passwords (Django admin → add user) applies them.
     admin = world.client_for(world.superuser)
-    response = admin.post(reverse("admin:auth_user_add"), {"username": "newbie", "password1": "password123", "password2": "password123",
-                                                           "usable_password": "true"})
+    response = admin.post(
+        reverse("admin:auth_user_add"),
+        {
+            "username": "newbie",
+            "password1": "password123",
+            "password2": "password123",
+            "usable_password": "true",
+        },
+    )
     assert response.status_code == 200 and not get_user_model().objects.filter(username="newbie").exists()
     assert b"too common" in response.content
 
@@ -333,11 +385,20 @@ def test_it_keeps_the_django_admin_to_staff(world, acme, client):
         if obj is not None:
             urls.append(reverse("admin:%s_%s_change" % info, args=[obj.pk]))
     assert len(urls) > 10
-    for who, browser in (("anonymous", client), ("tenant admin", world.client_for(world.owner)),
-                         ("outsider", world.client_for(world.outsider)), ("viewer", world.client_for(world.viewer))):
+    for who, browser in (
+        ("anonymous", client),
+        ("tenant admin", world.client_for(world.owner)),
+        ("outsider", world.client_for(world.outsider)),
+        ("viewer", world.client_for(world.viewer)),
+    ):
         for url in urls:
-            for response in (browser.get(url), browser.post(url, {"action": "delete_selected", "_selected_action": ["1"]})):
-                assert response.status_code == 302 and reverse("admin:login") in response["Location"], f"{url} as {who}"
+            for response in (
+                browser.get(url),
+                browser.post(url, {"action": "delete_selected", "_selected_action": ["1"]}),
+            ):
+                assert response.status_code == 302 and reverse("admin:login") in response["Location"], (
+                    f"{url} as {who}"
+                )
     assert world.client_for(world.superuser).get(urls[1]).status_code == 200  # control
 
 
@@ -355,5 +416,7 @@ def test_it_answers_probes_without_login_and_without_details(client, db):
 def test_it_never_redirects_a_login_to_another_site(world):
     for target in ("https://evil.example/", "//evil.example/", "/\\evil.example", "https:evil.example"):
         client = Client()
-        response = client.post(reverse("login") + "?next=" + target, {"username": "owner", "password": PASSWORD})
+        response = client.post(
+            reverse("login") + "?next=" + target, {"username": "owner", "password": PASSWORD}
+        )
         assert response.status_code == 302 and "evil.example" not in response["Location"], target

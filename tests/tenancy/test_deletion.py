@@ -5,6 +5,7 @@ simulator sees no request) or in Kubernetes (the fake API server sees none); oth
 Secrets (and their Kubernetes copies), bundles, pool records and memberships go, each audited. A stray
 `.delete()` raises ProtectedError.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,12 @@ V1A1 = "spectrocloud.com/v1alpha1"
 PROJECT_DOC = {"apiVersion": V1A1, "kind": "Project", "metadata": {"name": "research", "namespace": NS}}
 TENANT_DOC = {"apiVersion": V1A1, "kind": "Tenant", "metadata": {"name": "acme"}}
 HF = {"huggingface": '{"token": "hf_abcdefgh12345678"}'}
-OWN_PALETTE = {"apiKey": "project-own-key-0123456789", "hostUrl": "https://palette.example.com", "tenant": "acme",
-               "defaultProjectID": "65f0a1b2c3d4e5f60718293a"}
+OWN_PALETTE = {
+    "apiKey": "project-own-key-0123456789",
+    "hostUrl": "https://palette.example.com",
+    "tenant": "acme",
+    "defaultProjectID": "65f0a1b2c3d4e5f60718293a",
+}
 PROJECT_DELETE = reverse("tenancy:project_delete", args=["acme", "research"])
 
 
@@ -38,16 +43,20 @@ def kube_names(fake) -> set[str]:
 
 
 def bare_bundle(project) -> ProfileBundle:
-    return ProfileBundle.objects.create(project=project, name="b", bundle_type="Infrastructure", version="1",
-                                        profiles=[])
+    return ProfileBundle.objects.create(
+        project=project, name="b", bundle_type="Infrastructure", version="1", profiles=[]
+    )
 
 
 def project_secrets(project) -> list[Secret]:
     """The project's own Settings with a Palette Secret, and a Hugging Face Secret, synced to Kubernetes."""
-    secrets = [configure.save_secret(project, "research-palette", {"palette": json.dumps(OWN_PALETTE)}),
-               configure.save_secret(project, "research-hf", HF)]
-    configure.save_settings(project, "research-settings", palette_secret="research-palette",
-                            huggingface_secret="research-hf")
+    secrets = [
+        configure.save_secret(project, "research-palette", {"palette": json.dumps(OWN_PALETTE)}),
+        configure.save_secret(project, "research-hf", HF),
+    ]
+    configure.save_settings(
+        project, "research-settings", palette_secret="research-palette", huggingface_secret="research-hf"
+    )
     for secret in secrets:
         kube.sync_secret(secret)
     return secrets
@@ -55,10 +64,14 @@ def project_secrets(project) -> list[Secret]:
 
 def snapshot() -> dict:
     """Every row id of our apps' tables, and each pool's state: what a refused deletion must leave as it was."""
-    rows = {m._meta.label: list(m._base_manager.order_by("pk").values_list("pk", flat=True))
-            for m in apps.get_models() if m._meta.app_label in ("tenancy", "integrations", "compute", "core")}
-    rows["pools"] = list(ComputePool.objects.order_by("pk").values_list("status", "delete_requested",
-                                                                        "force_delete_requested"))
+    rows = {
+        m._meta.label: list(m._base_manager.order_by("pk").values_list("pk", flat=True))
+        for m in apps.get_models()
+        if m._meta.app_label in ("tenancy", "integrations", "compute", "core")
+    }
+    rows["pools"] = list(
+        ComputePool.objects.order_by("pk").values_list("status", "delete_requested", "force_delete_requested")
+    )
     return rows
 
 
@@ -80,7 +93,9 @@ def _web(world, owner):
 
 
 def _manifest(world, owner):
-    result = delete_text(json.dumps(TENANT_DOC if owner == "tenant" else PROJECT_DOC), source="f.yaml")  # JSON is YAML
+    result = delete_text(
+        json.dumps(TENANT_DOC if owner == "tenant" else PROJECT_DOC), source="f.yaml"
+    )  # JSON is YAML
     assert not result.ok and not result.changes
     return "\n".join(result.errors)
 
@@ -101,13 +116,19 @@ def _admin_action(world, owner):
     return response.content.decode()
 
 
-PATHS = {"web": _web, "manifest": _manifest, "admin delete view": _admin_view, "admin delete action": _admin_action}
+PATHS = {
+    "web": _web,
+    "manifest": _manifest,
+    "admin delete view": _admin_view,
+    "admin delete action": _admin_action,
+}
 
 
 @pytest.mark.parametrize("owner", ["project", "tenant"])
 @pytest.mark.parametrize("path", list(PATHS))
-def test_it_refuses_deleting_an_owner_with_a_live_pool_and_changes_nothing(world, live, fast_sim, kube_on, path, owner,
-                                                                          django_capture_on_commit_callbacks):
+def test_it_refuses_deleting_an_owner_with_a_live_pool_and_changes_nothing(
+    world, live, fast_sim, kube_on, path, owner, django_capture_on_commit_callbacks
+):
     before, palette_requests, kube_requests = snapshot(), len(fast_sim.seen()), len(kube_on.requests)
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         shown = PATHS[path](world, owner)
@@ -126,35 +147,53 @@ def test_it_refuses_deleting_an_owner_with_a_live_pool_and_changes_nothing(world
 
 
 def test_it_deletes_a_project_without_live_pools_with_its_secrets_kube_copies_and_audit(
-        world, pool_project, kube_on, queued, django_capture_on_commit_callbacks):
+    world, pool_project, kube_on, queued, django_capture_on_commit_callbacks
+):
     pool = new_pool(pool_project)
-    ComputePool.objects.filter(pk=pool.pk).update(status=ComputePool.DELETED)  # the record a deleted pool leaves
+    ComputePool.objects.filter(pk=pool.pk).update(
+        status=ComputePool.DELETED
+    )  # the record a deleted pool leaves
     secrets = project_secrets(pool_project)
     tenant_secrets = set(Secret.objects.filter(tenant=world.tenant_a).values_list("name", flat=True))
     assert tenant_secrets and EdgeHost.objects.filter(project=pool_project).exists()
     with django_capture_on_commit_callbacks(execute=True):
         response = world.client_for(world.owner).post(PROJECT_DELETE, follow=True)
-    assert "Project research deleted, with its Settings, Secrets and profile bundles." in response.content.decode()
+    assert (
+        "Project research deleted, with its Settings, Secrets and profile bundles."
+        in response.content.decode()
+    )
     assert not Project.objects.filter(pk=pool_project.pk).exists()
     assert not ComputePool.objects.filter(pk=pool.pk).exists()
     assert not ProfileBundle.objects.filter(project_id=pool_project.pk).exists()
     assert not EdgeHost.objects.filter(project_id=pool_project.pk).exists()
-    assert not Settings.objects.filter(namespace=NS).exists() and not Secret.objects.filter(namespace=NS).exists()
+    assert (
+        not Settings.objects.filter(namespace=NS).exists()
+        and not Secret.objects.filter(namespace=NS).exists()
+    )
     # The Kubernetes copies went through the Secret's own delete path; the tenant's Secrets and copies stay.
     assert sorted(args for name, args in queued if name == "integrations.delete_kube_secret") == [
-        (NS, "research-hf"), (NS, "research-palette")]
+        (NS, "research-hf"),
+        (NS, "research-palette"),
+    ]
     assert kube_names(kube_on) == set()
     assert set(Secret.objects.filter(tenant=world.tenant_a).values_list("name", flat=True)) == tenant_secrets
     deleted = AuditEntry.objects.filter(action=AuditEntry.DELETE, user=world.owner, source="web")
-    assert sorted((e.object_type, e.object_repr) for e in deleted) == sorted([
-        ("compute pool", "gpu-pool-a"), ("profile bundle", "edge-infra v1"),
-        ("settings", f"{NS}/research-settings"), *[("secret", str(s)) for s in secrets],
-        ("membership", "editor Editor of acme/research"), ("project", "acme/research")])
+    assert sorted((e.object_type, e.object_repr) for e in deleted) == sorted(
+        [
+            ("compute pool", "gpu-pool-a"),
+            ("profile bundle", "edge-infra v1"),
+            ("settings", f"{NS}/research-settings"),
+            *[("secret", str(s)) for s in secrets],
+            ("membership", "editor Editor of acme/research"),
+            ("project", "acme/research"),
+        ]
+    )
     assert set(deleted.values_list("tenant_name", flat=True)) == {"acme"}
 
 
 def test_it_deletes_a_tenant_from_the_admin_with_its_projects_and_every_kube_copy(
-        world, kube_on, queued, django_capture_on_commit_callbacks):
+    world, kube_on, queued, django_capture_on_commit_callbacks
+):
     tenant_palette = {"palette": json.dumps({**OWN_PALETTE, "apiKey": "tenant-own-key-0123456789"})}
     tenant_secret = configure.save_secret(world.tenant_a, "acme-palette", tenant_palette)
     configure.save_settings(world.tenant_a, "acme-settings", palette_secret="acme-palette")
@@ -164,19 +203,30 @@ def test_it_deletes_a_tenant_from_the_admin_with_its_projects_and_every_kube_cop
     page = client.get(reverse("admin:tenancy_tenant_delete", args=[world.tenant_a.pk])).content.decode()
     assert "Project: acme/research" in page and "Secrets: 2" in page and "Cannot delete" not in page
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(reverse("admin:tenancy_tenant_delete", args=[world.tenant_a.pk]), {"post": "yes"})
+        response = client.post(
+            reverse("admin:tenancy_tenant_delete", args=[world.tenant_a.pk]), {"post": "yes"}
+        )
     assert response.status_code == 302
     assert not Tenant.objects.filter(name="acme").exists()
     assert not Secret.objects.filter(namespace__in=[NS, "tenant-acme"]).exists()
     assert not kube_on.secrets()
-    assert AuditEntry.objects.filter(action=AuditEntry.DELETE, source="admin", object_type="secret").count() == 3
+    assert (
+        AuditEntry.objects.filter(action=AuditEntry.DELETE, source="admin", object_type="secret").count() == 3
+    )
     assert Tenant.objects.filter(name="globex").exists() and Project.objects.filter(name="ops").exists()
 
 
 def test_it_raises_on_a_stray_delete_of_an_owner_that_holds_something(world):
     bundle = bare_bundle(world.project_a)
-    ComputePool.objects.create(project=world.project_a, name="p", bundle=bundle, bundle_name="b", vip="10.20.99.10",
-                               node_pools={}, status=ComputePool.READY)
+    ComputePool.objects.create(
+        project=world.project_a,
+        name="p",
+        bundle=bundle,
+        bundle_name="b",
+        vip="10.20.99.10",
+        node_pools={},
+        status=ComputePool.READY,
+    )
     with pytest.raises(ProtectedError):
         Project.objects.get(pk=world.project_a.pk).delete()
     ComputePool.objects.all().delete()
@@ -186,7 +236,10 @@ def test_it_raises_on_a_stray_delete_of_an_owner_that_holds_something(world):
     configure.save_secret(empty, "initech-hf", HF)
     with pytest.raises(ProtectedError):
         Tenant.objects.get(pk=empty.pk).delete()
-    assert Project.objects.filter(pk=world.project_a.pk).exists() and Secret.objects.filter(name="initech-hf").exists()
+    assert (
+        Project.objects.filter(pk=world.project_a.pk).exists()
+        and Secret.objects.filter(name="initech-hf").exists()
+    )
 
 
 def test_it_refuses_instead_of_failing_when_something_protected_has_no_cleanup(world, monkeypatch):
@@ -199,5 +252,8 @@ def test_it_refuses_instead_of_failing_when_something_protected_has_no_cleanup(w
     assert response.status_code == 200
     shown = response.content.decode()
     assert "Project research cannot be deleted yet: it still holds: secret acme-research/research-hf" in shown
-    assert Project.objects.filter(pk=world.project_a.pk).exists() and ProfileBundle.objects.filter(name="b").exists()
+    assert (
+        Project.objects.filter(pk=world.project_a.pk).exists()
+        and ProfileBundle.objects.filter(name="b").exists()
+    )
     assert not AuditEntry.objects.filter(action=AuditEntry.DELETE).exists()

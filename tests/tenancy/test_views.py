@@ -69,8 +69,15 @@ def test_it_shows_the_tenant_to_a_project_member(world):
 
 def test_it_lets_only_superusers_create_tenants(world):
     url = reverse("tenancy:tenant_create")
-    assert world.client_for(world.owner).post(url, {"name": "initech", "display_name": "Initech", "gpu_limit": 0}).status_code == 403
-    response = world.client_for(world.superuser).post(url, {"name": "initech", "display_name": "Initech", "gpu_limit": 8})
+    assert (
+        world.client_for(world.owner)
+        .post(url, {"name": "initech", "display_name": "Initech", "gpu_limit": 0})
+        .status_code
+        == 403
+    )
+    response = world.client_for(world.superuser).post(
+        url, {"name": "initech", "display_name": "Initech", "gpu_limit": 8}
+    )
     assert response.status_code == 302
     tenant = Tenant.objects.get(name="initech")
     assert tenant.namespace == "tenant-initech"
@@ -91,7 +98,9 @@ def test_it_lets_only_superusers_create_tenants(world):
     ],
 )
 def test_it_explains_bad_tenant_input(world, data, field, message):
-    response = world.client_for(world.superuser).post(reverse("tenancy:tenant_create"), data, HTTP_HX_REQUEST="true")
+    response = world.client_for(world.superuser).post(
+        reverse("tenancy:tenant_create"), data, HTTP_HX_REQUEST="true"
+    )
     assert response.status_code == 200  # invalid htmx form re-renders the fragment
     form = response.context["form"]
     assert message in " ".join(form.errors[field])
@@ -102,10 +111,14 @@ def test_it_explains_bad_tenant_input(world, data, field, message):
 def test_it_creates_a_project_with_htmx_and_answers_hx_location(world):
     url = reverse("tenancy:project_create", kwargs={"tenant": "acme"})
     response = world.client_for(world.owner).post(
-        url, {"name": "vision", "display_name": "Vision", "namespace": "", "gpu_limit": 4}, HTTP_HX_REQUEST="true"
+        url,
+        {"name": "vision", "display_name": "Vision", "namespace": "", "gpu_limit": 4},
+        HTTP_HX_REQUEST="true",
     )
     assert response.status_code == 204
-    assert response["HX-Location"] == reverse("tenancy:project_detail", kwargs={"tenant": "acme", "project": "vision"})
+    assert response["HX-Location"] == reverse(
+        "tenancy:project_detail", kwargs={"tenant": "acme", "project": "vision"}
+    )
     project = Project.objects.get(name="vision")
     assert project.namespace == "vision" and project.tenant == world.tenant_a
 
@@ -113,11 +126,31 @@ def test_it_creates_a_project_with_htmx_and_answers_hx_location(world):
 @pytest.mark.parametrize(
     "data,field,message",
     [
-        ({"name": "research", "display_name": "x", "namespace": "other", "gpu_limit": 0}, "name", "already has a project called research"),
-        ({"name": "new", "display_name": "x", "namespace": "globex-ops", "gpu_limit": 0}, "namespace", "already exists"),
-        ({"name": "new", "display_name": "x", "namespace": "kube-system", "gpu_limit": 0}, "namespace", "reserved"),
-        ({"name": "new", "display_name": "x", "namespace": "mural-system", "gpu_limit": 0}, "namespace", "reserved"),
-        ({"name": "new", "display_name": "x", "namespace": "tenant-acme", "gpu_limit": 0}, "namespace", "tenant's own namespace"),
+        (
+            {"name": "research", "display_name": "x", "namespace": "other", "gpu_limit": 0},
+            "name",
+            "already has a project called research",
+        ),
+        (
+            {"name": "new", "display_name": "x", "namespace": "globex-ops", "gpu_limit": 0},
+            "namespace",
+            "already exists",
+        ),
+        (
+            {"name": "new", "display_name": "x", "namespace": "kube-system", "gpu_limit": 0},
+            "namespace",
+            "reserved",
+        ),
+        (
+            {"name": "new", "display_name": "x", "namespace": "mural-system", "gpu_limit": 0},
+            "namespace",
+            "reserved",
+        ),
+        (
+            {"name": "new", "display_name": "x", "namespace": "tenant-acme", "gpu_limit": 0},
+            "namespace",
+            "tenant's own namespace",
+        ),
         ({"name": "new", "display_name": "x", "namespace": "Bad", "gpu_limit": 0}, "namespace", "DNS-1123"),
     ],
 )
@@ -133,16 +166,24 @@ def test_it_keeps_project_gpu_limit_within_the_tenants(world):
     world.tenant_a.gpu_limit = 8
     world.tenant_a.save()
     url = reverse("tenancy:project_create", kwargs={"tenant": "acme"})
-    response = world.client_for(world.owner).post(url, {"name": "big", "display_name": "Big", "gpu_limit": 16})
+    response = world.client_for(world.owner).post(
+        url, {"name": "big", "display_name": "Big", "gpu_limit": 16}
+    )
     assert "at most 8 GPUs" in response.content.decode()
 
 
 def test_it_does_not_rename_a_project(world):
     url = reverse("tenancy:project_edit", kwargs={"tenant": "acme", "project": "research"})
-    response = world.client_for(world.owner).post(url, {"name": "renamed", "namespace": "renamed", "display_name": "R&D", "gpu_limit": 2})
+    response = world.client_for(world.owner).post(
+        url, {"name": "renamed", "namespace": "renamed", "display_name": "R&D", "gpu_limit": 2}
+    )
     assert response.status_code == 302
     world.project_a.refresh_from_db()
-    assert (world.project_a.name, world.project_a.namespace, world.project_a.display_name) == ("research", "acme-research", "R&D")
+    assert (world.project_a.name, world.project_a.namespace, world.project_a.display_name) == (
+        "research",
+        "acme-research",
+        "R&D",
+    )
     entry = AuditEntry.objects.get(action="update")
     assert entry.changes == {"display_name": "R&D", "gpu_limit": "2"}
 
@@ -155,7 +196,10 @@ def test_it_manages_members(world):
     assert client.post(url, {"username": "viewer", "role": "editor"}).status_code == 302
     membership = Membership.objects.get(user=world.viewer, project=world.project_a)
     assert membership.role == "editor"
-    remove = reverse("tenancy:member_remove", kwargs={"tenant": "acme", "project": "research", "membership": membership.uuid})
+    remove = reverse(
+        "tenancy:member_remove",
+        kwargs={"tenant": "acme", "project": "research", "membership": membership.uuid},
+    )
     assert world.client_for(world.outsider).post(remove).status_code == 404
     assert client.post(remove).status_code == 302
     assert not Membership.objects.filter(pk=membership.pk).exists()
@@ -164,21 +208,36 @@ def test_it_manages_members(world):
 def test_it_deletes_a_project_then_a_tenant_with_its_other_projects(world):
     Project.objects.create(tenant=world.tenant_a, name="lab", display_name="Lab", namespace="acme-lab")
     client = world.client_for(world.superuser)
-    assert client.post(reverse("tenancy:project_delete", kwargs={"tenant": "acme", "project": "research"})).status_code == 302
+    assert (
+        client.post(
+            reverse("tenancy:project_delete", kwargs={"tenant": "acme", "project": "research"})
+        ).status_code
+        == 302
+    )
     assert AuditEntry.objects.filter(action="delete").count() == 2  # the project and its editor's membership
     response = client.post(reverse("tenancy:tenant_delete", kwargs={"tenant": "acme"}), follow=True)
     assert "Tenant acme deleted, with its projects" in response.content.decode()
-    assert not Tenant.objects.filter(name="acme").exists() and not Project.objects.filter(tenant__name="acme").exists()
+    assert (
+        not Tenant.objects.filter(name="acme").exists()
+        and not Project.objects.filter(tenant__name="acme").exists()
+    )
     deleted = AuditEntry.objects.filter(action="delete")
     assert sorted(deleted.values_list("object_repr", flat=True)) == [
-        "acme", "acme/lab", "acme/research", "editor Editor of acme/research", "owner Tenant admin of acme",
-        "viewer Viewer of acme"]
+        "acme",
+        "acme/lab",
+        "acme/research",
+        "editor Editor of acme/research",
+        "owner Tenant admin of acme",
+        "viewer Viewer of acme",
+    ]
     assert set(deleted.values_list("tenant_name", flat=True)) == {"acme"}
 
 
 def test_it_renders_the_overview_in_a_fixed_number_of_queries(world, django_assert_max_num_queries):
     for i in range(20):
-        Project.objects.create(tenant=world.tenant_a, name=f"p{i}", display_name=f"P{i}", namespace=f"ns-p{i}")
+        Project.objects.create(
+            tenant=world.tenant_a, name=f"p{i}", display_name=f"P{i}", namespace=f"ns-p{i}"
+        )
     client = world.client_for(world.owner)
     with django_assert_max_num_queries(12):
         response = client.get(reverse("tenancy:tenant_detail", kwargs={"tenant": "acme"}))
@@ -194,7 +253,9 @@ def test_it_sends_home_to_the_only_tenant(world):
 
 def test_it_lists_projects_with_their_readiness_in_fixed_queries(world, django_assert_max_num_queries):
     for i in range(15):
-        Project.objects.create(tenant=world.tenant_a, name=f"q{i}", display_name=f"Q{i}", namespace=f"ns-q{i}")
+        Project.objects.create(
+            tenant=world.tenant_a, name=f"q{i}", display_name=f"Q{i}", namespace=f"ns-q{i}"
+        )
     client = world.client_for(world.owner)
     with django_assert_max_num_queries(16):
         body = client.get(reverse("tenancy:project_list")).content.decode()

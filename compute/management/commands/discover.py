@@ -1,15 +1,16 @@
 """manage.py discover -n NS [--json]: one discovery run, synchronously."""
+
 from __future__ import annotations
 
 import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from core.tasks import create_or_active
 from compute.discovery import run_discovery
 from compute.inventory import inventory_json
-from compute.models import DiscoveryRun
 from compute.management.lookup import project_for
+from compute.models import DiscoveryRun
+from core.tasks import create_or_active
 
 
 class Command(BaseCommand):
@@ -17,7 +18,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("-n", "--namespace", required=True)
-        parser.add_argument("--json", action="store_true", dest="as_json", help="print the inventory with eligibility and reasons")
+        parser.add_argument(
+            "--json",
+            action="store_true",
+            dest="as_json",
+            help="print the inventory with eligibility and reasons",
+        )
 
     def handle(self, *args, namespace: str, as_json: bool = False, **options):
         project = project_for(namespace)
@@ -26,19 +32,25 @@ class Command(BaseCommand):
         run, _ = create_or_active(DiscoveryRun, {"project": project}, trigger="cli")
         run = run_discovery(run)
         if run.is_active:
-            raise CommandError(f"A discovery run for {project} (started by {run.trigger}) is already running on a worker; "
-                               "wait for it, then run this again.")
+            raise CommandError(
+                f"A discovery run for {project} (started by {run.trigger}) is already running on a worker; "
+                "wait for it, then run this again."
+            )
         if run.status != DiscoveryRun.SUCCEEDED:
             self.stderr.write(f"Discovery failed: {run.first_error}")
             raise SystemExit(1)
         if as_json:
             self.stdout.write(json.dumps(inventory_json(project), indent=2))
         else:
-            self.stdout.write(f"{project}: {run.hosts_seen} hosts in {run.pages} pages — {run.added} added, "
-                              f"{run.updated} updated, {run.removed} gone, {run.unchanged} unchanged.")
+            self.stdout.write(
+                f"{project}: {run.hosts_seen} hosts in {run.pages} pages — {run.added} added, "
+                f"{run.updated} updated, {run.removed} gone, {run.unchanged} unchanged."
+            )
         if run.problem_count:
             # On stderr, so --json output stays one document; the run still succeeded.
-            self.stderr.write(f"{run.skipped} host(s) skipped, {run.cleaned} stored after cleaning "
-                              "(Palette sent values that cannot be stored as they are):")
+            self.stderr.write(
+                f"{run.skipped} host(s) skipped, {run.cleaned} stored after cleaning "
+                "(Palette sent values that cannot be stored as they are):"
+            )
             for p in run.host_problems:
                 self.stderr.write(f"  {p['uid']}: {p['action']}: {p['detail']}")

@@ -1,4 +1,5 @@
 """manage.py inventory -n NS [--json]: the stored inventory, without contacting Palette."""
+
 from __future__ import annotations
 
 import json
@@ -6,7 +7,6 @@ import json
 from django.core.management.base import BaseCommand
 
 from compute.inventory import inventory_json
-
 from compute.management.lookup import project_for
 
 
@@ -25,5 +25,7 @@ class Command(BaseCommand):
         for h in hosts:
             verdict = "eligible" if h["eligible"] else "; ".join(h["reasons"])
             gpus = f"{h['gpuTotal']} GPU" if h["gpuTotal"] else "no GPU"
-            self.stdout.write(f"{h['uid']:<40} {h['state']:<9} {h['health']:<10} {h['architecture']:<6} {gpus:<7} {verdict}")
+            self.stdout.write(
+                f"{h['uid']:<40} {h['state']:<9} {h['health']:<10} {h['architecture']:<6} {gpus:<7} {verdict}"
+            )
         self.stdout.write(f"{len(hosts)} hosts, {sum(h['eligible'] for h in hosts)} eligible.")

@@ -2,34 +2,49 @@
 
 Creates nothing. Exit 0 when every pool is ready to provision, 1 when one is blocked or the input is wrong.
 """
+
 from __future__ import annotations
 
 import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from compute.readiness import CREATE_PATH, Report, evaluate, report_for_pool
 from compute.management.lookup import pool_for
+from compute.readiness import CREATE_PATH, Report, evaluate, report_for_pool
 
 MARKS = {(True, True): "✓", (True, False): "✓", (False, True): "✗", (False, False): "!"}
 
 
 class Command(BaseCommand):
-    help = ("Print the readiness report of a ComputePool manifest (-f FILE, not applied) or of an existing pool (NAME -n NS): "
-            "every requirement, the hosts it would use and the exact POST /v1/spectroclusters/edge-native body. Creates "
-            "nothing. Exit 0 when ready, 1 when blocked.")
+    help = (
+        "Print the readiness report of a ComputePool manifest (-f FILE, not applied) or of an existing pool (NAME -n NS): "
+        "every requirement, the hosts it would use and the exact POST /v1/spectroclusters/edge-native body. Creates "
+        "nothing. Exit 0 when ready, 1 when blocked."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("name", nargs="?", help="an existing pool's name (with -n)")
         parser.add_argument("-n", "--namespace", help="the project namespace of NAME")
-        parser.add_argument("-f", "--filename", help="a manifest file with ComputePool documents (and their ProfileBundles), or -")
-        parser.add_argument("--json", action="store_true", dest="as_json",
-                            help="print {ready, requirements, hosts, request} (a list for several pools)")
+        parser.add_argument(
+            "-f",
+            "--filename",
+            help="a manifest file with ComputePool documents (and their ProfileBundles), or -",
+        )
+        parser.add_argument(
+            "--json",
+            action="store_true",
+            dest="as_json",
+            help="print {ready, requirements, hosts, request} (a list for several pools)",
+        )
 
     def handle(self, *args, name=None, namespace=None, filename=None, as_json=False, **options):
         if bool(filename) == bool(name):
             raise CommandError("Give either -f FILE or NAME -n NAMESPACE.")
-        reports = self._from_file(filename) if filename else [(f"{namespace}/{name}", self._from_pool(name, namespace))]
+        reports = (
+            self._from_file(filename)
+            if filename
+            else [(f"{namespace}/{name}", self._from_pool(name, namespace))]
+        )
         if as_json:
             data = [r.to_json() for _, r in reports]
             self.stdout.write(json.dumps(data[0] if len(data) == 1 else data, indent=2))
@@ -51,12 +66,16 @@ class Command(BaseCommand):
         if errors:
             for line in errors:
                 self.stderr.write(line)
-            raise CommandError(f"{label} cannot be planned ({len(errors)} problem{'s' if len(errors) != 1 else ''}).")
+            raise CommandError(
+                f"{label} cannot be planned ({len(errors)} problem{'s' if len(errors) != 1 else ''})."
+            )
         reports = []
         for doc in docs:
             if "inputs" not in doc.state:
-                raise CommandError(f"{doc.label}: the project of namespace {doc.namespace} does not exist yet; apply the Project "
-                                   "and its Settings first.")
+                raise CommandError(
+                    f"{doc.label}: the project of namespace {doc.namespace} does not exist yet; apply the Project "
+                    "and its Settings first."
+                )
             reports.append((f"{doc.namespace}/{doc.name}", evaluate(doc.state["inputs"])))
         return reports
 
@@ -67,7 +86,11 @@ class Command(BaseCommand):
 
     def _print(self, label: str, report: Report) -> None:
         blocking = report.blocking_failures
-        verdict = "READY" if report.ready else f"BLOCKED ({len(blocking)} blocking problem{'s' if len(blocking) != 1 else ''})"
+        verdict = (
+            "READY"
+            if report.ready
+            else f"BLOCKED ({len(blocking)} blocking problem{'s' if len(blocking) != 1 else ''})"
+        )
         self.stdout.write(f"Compute pool {label}: {verdict}")
         self.stdout.write(f"Palette cluster name: {report.cluster_name}")
         self.stdout.write("Requirements:")

@@ -1,4 +1,5 @@
 """manage.py apply -f FILE: validate every manifest of the file, then apply all of them or none."""
+
 from __future__ import annotations
 
 import sys
@@ -9,17 +10,26 @@ from core import manifests
 
 
 class Command(BaseCommand):
-    help = ("Apply YAML manifests (Tenant, Project, Settings, Secret). Everything is validated first and applied "
-            "in one transaction: all or nothing. Exit 0 on success, 1 when anything is wrong (nothing is written).")
+    help = (
+        "Apply YAML manifests (Tenant, Project, Settings, Secret). Everything is validated first and applied "
+        "in one transaction: all or nothing. Exit 0 on success, 1 when anything is wrong (nothing is written)."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("-f", "--filename", required=True, help="the manifest file, or - to read standard input")
-        parser.add_argument("--dry-run", action="store_true", help="validate and show what would change; write nothing")
+        parser.add_argument(
+            "-f", "--filename", required=True, help="the manifest file, or - to read standard input"
+        )
+        parser.add_argument(
+            "--dry-run", action="store_true", help="validate and show what would change; write nothing"
+        )
 
     def handle(self, *args, **options):
         label, data, problem = read_source(options["filename"])
-        result = manifests.Result(errors=[problem]) if problem else manifests.apply_text(
-            data, source=label, dry_run=options["dry_run"], audit_source="cli")
+        result = (
+            manifests.Result(errors=[problem])
+            if problem
+            else manifests.apply_text(data, source=label, dry_run=options["dry_run"], audit_source="cli")
+        )
         report(self, result)
 
 
@@ -30,7 +40,11 @@ def read_source(path: str) -> tuple[str, bytes | None, str]:
     try:
         if path == "-":
             stream = getattr(sys.stdin, "buffer", None)
-            data = stream.read(manifests.MAX_BYTES + 1) if stream is not None else sys.stdin.read(manifests.MAX_BYTES + 1).encode()
+            data = (
+                stream.read(manifests.MAX_BYTES + 1)
+                if stream is not None
+                else sys.stdin.read(manifests.MAX_BYTES + 1).encode()
+            )
         else:
             with open(path, "rb") as handle:
                 data = handle.read(manifests.MAX_BYTES + 1)
@@ -44,7 +58,9 @@ def report(command: BaseCommand, result: manifests.Result) -> None:
     if result.errors:
         for line in result.errors:
             command.stderr.write(line)
-        command.stderr.write(f"Nothing was changed ({len(result.errors)} problem{'s' if len(result.errors) != 1 else ''}).")
+        command.stderr.write(
+            f"Nothing was changed ({len(result.errors)} problem{'s' if len(result.errors) != 1 else ''})."
+        )
         raise SystemExit(1)
     suffix = " (dry run)" if result.dry_run else ""
     for change in result.changes:

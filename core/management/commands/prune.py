@@ -3,6 +3,7 @@
 The same pass beat runs daily (core.retention): per kind, one line with how many rows went. Active
 runs and the newest run of each target in each state always stay.
 """
+
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand
@@ -11,11 +12,15 @@ from core.retention import prune
 
 
 class Command(BaseCommand):
-    help = ("Delete finished runs and history older than their RETENTION_*_DAYS settings (what beat does daily); "
-            "prints what goes per kind. --dry-run counts without deleting.")
+    help = (
+        "Delete finished runs and history older than their RETENTION_*_DAYS settings (what beat does daily); "
+        "prints what goes per kind. --dry-run counts without deleting."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("--dry-run", action="store_true", help="print what would be removed, delete nothing")
+        parser.add_argument(
+            "--dry-run", action="store_true", help="print what would be removed, delete nothing"
+        )
 
     def handle(self, *args, dry_run: bool = False, **options):
         verb = "would remove" if dry_run else "removed"

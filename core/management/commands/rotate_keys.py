@@ -6,6 +6,7 @@ old key and restart again. Only values the first key cannot read are rewritten, 
 changes nothing the second time. All or nothing: if any value cannot be decrypted with any of the
 configured keys, nothing is written and the command names the rows (never the values).
 """
+
 from __future__ import annotations
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -21,27 +22,44 @@ from core.fields import EncryptedTextField, fernet
 
 def encrypted_fields() -> list[tuple[type, str]]:
     """(model, field name) for every EncryptedTextField of every installed model."""
-    return [(model, f.name) for model in apps.get_models() for f in model._meta.concrete_fields if isinstance(f, EncryptedTextField)]
+    return [
+        (model, f.name)
+        for model in apps.get_models()
+        for f in model._meta.concrete_fields
+        if isinstance(f, EncryptedTextField)
+    ]
 
 
 class Command(BaseCommand):
-    help = ("Re-encrypt every encrypted value (Secrets, kubeconfigs) with the first key of FIELD_ENCRYPTION_KEY, "
-            "so older keys can be removed. --check exits 1 while a value still needs an older key.")
+    help = (
+        "Re-encrypt every encrypted value (Secrets, kubeconfigs) with the first key of FIELD_ENCRYPTION_KEY, "
+        "so older keys can be removed. --check exits 1 while a value still needs an older key."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("--check", action="store_true", help="only report; exit 1 when some value is not on the first key")
-        parser.add_argument("--dry-run", action="store_true", help="decrypt and count everything, write nothing")
+        parser.add_argument(
+            "--check", action="store_true", help="only report; exit 1 when some value is not on the first key"
+        )
+        parser.add_argument(
+            "--dry-run", action="store_true", help="decrypt and count everything, write nothing"
+        )
 
     def handle(self, *args, check: bool = False, dry_run: bool = False, **options):
         keys = settings.FIELD_ENCRYPTION_KEYS
         first = Fernet(keys[0])
-        everything = fernet()  # MultiFernet over every configured key: rotate() decrypts with any, encrypts with the first
+        everything = (
+            fernet()
+        )  # MultiFernet over every configured key: rotate() decrypts with any, encrypts with the first
         stale: list[tuple[type, str, object, str]] = []
         unreadable: list[str] = []
         current = 0
         for model, name in encrypted_fields():
             # Cast to plain text: read the stored token itself, not the field's decrypted value.
-            rows = model._default_manager.annotate(_token=Cast(name, TextField())).exclude(_token="").exclude(_token__isnull=True)
+            rows = (
+                model._default_manager.annotate(_token=Cast(name, TextField()))
+                .exclude(_token="")
+                .exclude(_token__isnull=True)
+            )
             for pk, token in rows.values_list("pk", "_token").iterator(chunk_size=500):
                 try:
                     first.decrypt(token.encode())
@@ -61,16 +79,26 @@ class Command(BaseCommand):
             )
         if check:
             if stale:
-                raise CommandError(f"{len(stale)} value(s) still need an older key ({current} on the first key): run rotate_keys.")
-            self.stdout.write(f"All {current} encrypted value(s) are on the first key; older keys can be removed.")
+                raise CommandError(
+                    f"{len(stale)} value(s) still need an older key ({current} on the first key): run rotate_keys."
+                )
+            self.stdout.write(
+                f"All {current} encrypted value(s) are on the first key; older keys can be removed."
+            )
             return
         if not dry_run:
             with transaction.atomic():
                 for model, name, pk, token in stale:
                     # A Value expression is written as is (no second encryption by the field).
-                    model._default_manager.filter(pk=pk).update(**{name: Value(token, output_field=TextField())})
+                    model._default_manager.filter(pk=pk).update(
+                        **{name: Value(token, output_field=TextField())}
+                    )
         verb = "would re-encrypt" if dry_run else "re-encrypted"
-        self.stdout.write(f"{verb} {len(stale)} value(s) with the first key; {current} already on it "
-                          f"({len(keys)} key(s) configured, {len(encrypted_fields())} encrypted field(s)).")
+        self.stdout.write(
+            f"{verb} {len(stale)} value(s) with the first key; {current} already on it "
+            f"({len(keys)} key(s) configured, {len(encrypted_fields())} encrypted field(s))."
+        )
         if not dry_run and len(keys) > 1:
-            self.stdout.write("Run rotate_keys --check, then remove the older key(s) from FIELD_ENCRYPTION_KEY and restart.")
+            self.stdout.write(
+                "Run rotate_keys --check, then remove the older key(s) from FIELD_ENCRYPTION_KEY and restart."
+            )

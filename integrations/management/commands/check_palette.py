@@ -1,4 +1,5 @@
 """manage.py check_palette -n NS [--json]: the staged connection diagnosis, synchronously."""
+
 from __future__ import annotations
 
 import json
@@ -34,11 +35,22 @@ class Command(BaseCommand):
 
         check = diagnosis.perform_check(check, on_stage=show)
         if check.is_active:
-            raise CommandError(f"A connection check of {namespace} (started by {check.trigger}) is already running on a worker; "
-                               "wait for it, then run this again, or see its result on the Settings page.")
+            raise CommandError(
+                f"A connection check of {namespace} (started by {check.trigger}) is already running on a worker; "
+                "wait for it, then run this again, or see its result on the Settings page."
+            )
         if as_json:
-            self.stdout.write(json.dumps({"namespace": namespace, "outcome": check.outcome, "stages": check.stages,
-                                          "checkedAt": check.finished.isoformat() if check.finished else None}, indent=2))
+            self.stdout.write(
+                json.dumps(
+                    {
+                        "namespace": namespace,
+                        "outcome": check.outcome,
+                        "stages": check.stages,
+                        "checkedAt": check.finished.isoformat() if check.finished else None,
+                    },
+                    indent=2,
+                )
+            )
         else:
             if check.stages and len(check.stages) == 1 and check.outcome == PaletteCheck.FAILED_OUTCOME:
                 self.stdout.write(f"FAIL  {check.stages[0]['detail']}")

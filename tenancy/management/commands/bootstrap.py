@@ -1,4 +1,5 @@
 """manage.py bootstrap: the default tenant and project, and the first admin user. Idempotent."""
+
 from __future__ import annotations
 
 import secrets
@@ -20,15 +21,24 @@ class Command(BaseCommand):
         self._check_admin_password()  # before anything is written: a refused password changes nothing
         with transaction.atomic():
             if settings.SYSTEM_DEFAULT_RESOURCES:
-                tenant, created = Tenant.objects.get_or_create(name="default", defaults={"display_name": "Default tenant"})
+                tenant, created = Tenant.objects.get_or_create(
+                    name="default", defaults={"display_name": "Default tenant"}
+                )
                 if created:
                     self.stdout.write("Created tenant default (namespace tenant-default).")
                 if not Project.objects.filter(tenant=tenant, name="default").exists():
                     if Project.objects.filter(namespace="default-project").exists():
-                        self.stderr.write("Namespace default-project is taken by another project; default project not created.")
+                        self.stderr.write(
+                            "Namespace default-project is taken by another project; default project not created."
+                        )
                     else:
                         # "default" itself is a reserved Kubernetes namespace, hence default-project.
-                        Project.objects.create(tenant=tenant, name="default", display_name="Default project", namespace="default-project")
+                        Project.objects.create(
+                            tenant=tenant,
+                            name="default",
+                            display_name="Default project",
+                            namespace="default-project",
+                        )
                         self.stdout.write("Created project default/default (namespace default-project).")
             self._admin_user()
 
@@ -43,8 +53,10 @@ class Command(BaseCommand):
             validate_password(settings.ADMIN_PASSWORD, user)
         except ValidationError as exc:
             # The messages describe the problem, never the password itself.
-            raise CommandError(f"ADMIN_PASSWORD is refused: {' '.join(exc.messages)} Set a stronger one (or unset it to "
-                               "have a password generated and printed once) and run bootstrap again.") from None
+            raise CommandError(
+                f"ADMIN_PASSWORD is refused: {' '.join(exc.messages)} Set a stronger one (or unset it to "
+                "have a password generated and printed once) and run bootstrap again."
+            ) from None
 
     def _admin_user(self) -> None:
         User = get_user_model()
@@ -64,4 +76,8 @@ class Command(BaseCommand):
             self.stdout.write(f"Created admin user {username} with the password from ADMIN_PASSWORD.")
         else:
             # Printed once; it is not stored anywhere readable.
-            self.stdout.write(self.style.WARNING(f"Created admin user {username} with password: {password}  (shown once; change it after login)"))
+            self.stdout.write(
+                self.style.WARNING(
+                    f"Created admin user {username} with password: {password}  (shown once; change it after login)"
+                )
+            )

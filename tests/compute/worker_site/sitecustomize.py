@@ -4,6 +4,7 @@ A long moment between choosing a pool's hosts and saving them (SLOW_ALLOCATION_S
 pools validated at the same moment overlap there every time, not by chance, unless something
 serializes them.
 """
+
 from __future__ import annotations
 
 import os
