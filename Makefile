@@ -1,5 +1,5 @@
 # PaletteAI Admin — the two commands a new user needs: `make run` and `make test`.
-.PHONY: run test install test-browser test-reliability bench load
+.PHONY: run test lint install test-browser test-reliability bench load
 
 run:
 	scripts/run.sh
@@ -9,6 +9,11 @@ test:
 
 install:
 	scripts/install.sh test
+
+# Only the lint that make test runs first: ruff, the import contracts, function and template lengths.
+lint:
+	scripts/install.sh test
+	scripts/lint.sh
 
 # Only the Playwright browser tests.
 test-browser:
