@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
             proc.terminate()
             proc.wait(10)
     pages = first.pages
-    ratio = statistics.median(d / b for d, b in zip(times["discovery"], times["bare"]))
+    ratio = statistics.median(d / b for d, b in zip(times["discovery"], times["bare"], strict=True))
     data = [
         q for q in first_q.captured_queries if q["sql"].split()[0] in ("SELECT", "INSERT", "UPDATE", "DELETE")
     ]
@@ -88,20 +88,24 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.hosts} hosts, {pages} pages, {args.rounds} rounds, limiter off, database {connection.vendor}"
     )
     print(
-        f"  bare paginated fetch : {statistics.median(times['bare']):7.3f} s  ({', '.join(f'{t:.2f}' for t in times['bare'])})"
+        f"  bare paginated fetch : {statistics.median(times['bare']):7.3f} s  "
+        f"({', '.join(f'{t:.2f}' for t in times['bare'])})"
     )
     print(
-        f"  discovery (re-run)   : {statistics.median(times['discovery']):7.3f} s  ({', '.join(f'{t:.2f}' for t in times['discovery'])})"
+        f"  discovery (re-run)   : {statistics.median(times['discovery']):7.3f} s  "
+        f"({', '.join(f'{t:.2f}' for t in times['discovery'])})"
     )
     print(
         f"  ratio discovery/bare : {ratio:7.3f}x  target <= 1.50x: {'OK' if ratio <= 1.5 else 'OVER TARGET'}"
     )
     print(
         f"  first run            : {len(data)} SQL queries for {pages} pages = {per_page:.2f} per page "
-        f"(fixed setup included; {len(first_q.captured_queries) - len(data)} BEGIN/COMMIT besides)  target <= 4: {'OK' if per_page <= 4 else 'OVER TARGET'}"
+        f"(fixed setup included; {len(first_q.captured_queries) - len(data)} BEGIN/COMMIT besides)  "
+        f"target <= 4: {'OK' if per_page <= 4 else 'OVER TARGET'}"
     )
     print(
-        f"  re-runs, nothing changed: host writes per run = {writes}  target 0: {'OK' if not any(writes) else 'FAILED'}"
+        f"  re-runs, nothing changed: host writes per run = {writes}  "
+        f"target 0: {'OK' if not any(writes) else 'FAILED'}"
     )
     print(
         f"  load average         : {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs"
@@ -122,8 +126,8 @@ def limited(run_discovery, DiscoveryRun, project, url, key, ca, hosts, limiter) 
     minimum = run.pages / 10
     print(f"{hosts} hosts, {run.pages} pages with the limiter on and the simulator enforcing 10 req/s")
     print(
-        f"  discovery: {elapsed:.2f} s, minimum {minimum:.1f} s, ratio {elapsed / minimum:.3f}x  target <= 1.10x: "
-        f"{'OK' if elapsed <= 1.1 * minimum else 'OVER TARGET'};  429 responses: {too_many}"
+        f"  discovery: {elapsed:.2f} s, minimum {minimum:.1f} s, ratio {elapsed / minimum:.3f}x  "
+        f"target <= 1.10x: {'OK' if elapsed <= 1.1 * minimum else 'OVER TARGET'};  429 responses: {too_many}"
     )
     return 0 if elapsed <= 1.1 * minimum and not too_many else 1
 

@@ -1,4 +1,5 @@
-"""A throwaway Django environment for benchmarks: its own data folder and SQLite database unless DATABASE_URL is set."""
+"""A throwaway Django environment for benchmarks: its own data folder and SQLite database unless
+DATABASE_URL is set."""
 
 from __future__ import annotations
 
@@ -37,13 +38,13 @@ def connected_project(url: str, key: str, project_uid: str, ca_pem: str):
     """A tenant and project whose Settings point at a simulator."""
     import json
 
-    from integrations import configure
+    from integrations import writes
     from tenancy.models import Project, Tenant
 
     tenant = Tenant.objects.create(name="bench", display_name="Bench")
     project = Project.objects.create(tenant=tenant, name="bench", display_name="Bench", namespace="bench")
-    configure.save_secret(tenant, "bench-ca", {"ca.crt": ca_pem})
-    configure.save_secret(
+    writes.save_secret(tenant, "bench-ca", {"ca.crt": ca_pem})
+    writes.save_secret(
         tenant,
         "bench-palette",
         {
@@ -59,7 +60,7 @@ def connected_project(url: str, key: str, project_uid: str, ca_pem: str):
             )
         },
     )
-    configure.save_settings(tenant, "bench-settings", palette_secret="bench-palette")
+    writes.save_settings(tenant, "bench-settings", palette_secret="bench-palette")
     return project
 
 

@@ -1,4 +1,5 @@
-"""Load: 50 logged-in users browse the inventory grid of 10,000 hosts under gunicorn, beside the same load on /healthz.
+r"""Load: 50 logged-in users browse the inventory grid of 10,000 hosts under gunicorn, beside the same load
+on /healthz.
 
 The app runs as in production: gunicorn with 2 sync workers (the Procfile's web line) on PostgreSQL,
 with Redis as the Celery broker, DEBUG off. 10,000 hosts are bulk-inserted into one project; 50 users
@@ -13,7 +14,8 @@ The load generator runs on the same machine as gunicorn and PostgreSQL and compe
 the CPUs (two on the project's machines); it is Python threads, so it is itself bounded by one
 interpreter lock. /healthz numbers are therefore partly a measure of the generator.
 
-    scripts/with-services.sh .venv/bin/python bench/load.py [--users 50] [--seconds 30] [--hosts 10000] [--rounds 2]
+    scripts/with-services.sh .venv/bin/python bench/load.py \
+        [--users 50] [--seconds 30] [--hosts 10000] [--rounds 2]
 """
 
 from __future__ import annotations
@@ -99,8 +101,10 @@ class Phase:
     def line(self) -> str:
         ms = [x * 1000 for x in self.latencies]
         return (
-            f"  {self.name:<8}: {self.requests:6d} requests in {self.seconds:5.1f} s = {self.rate:7.1f} req/s   "
-            f"p50 {percentile(ms, 50):7.1f} ms  p95 {percentile(ms, 95):7.1f} ms  p99 {percentile(ms, 99):7.1f} ms   "
+            f"  {self.name:<8}: {self.requests:6d} requests in {self.seconds:5.1f} s = "
+            f"{self.rate:7.1f} req/s   "
+            f"p50 {percentile(ms, 50):7.1f} ms  p95 {percentile(ms, 95):7.1f} ms  "
+            f"p99 {percentile(ms, 99):7.1f} ms   "
             f"errors {self.errors} (5xx {self.server_errors}) {self.statuses}"
         )
 
@@ -168,8 +172,8 @@ def start_gunicorn(port: int, env: dict, log: Path) -> subprocess.Popen:
         try:
             if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
                 return proc
-        except requests.ConnectionError:
-            pass
+        except (requests.ConnectionError, requests.Timeout):
+            pass  # not listening yet, or a worker still booting: ask again until the deadline
         time.sleep(0.2)
     proc.kill()
     raise SystemExit(f"gunicorn did not answer /healthz within 60 s:\n{log.read_text()[-3000:]}")
@@ -291,8 +295,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{percentile(grid.latencies, 50) / percentile(health.latencies, 50):.1f}x"
     )
     print(
-        f"  load average: {load_before} before, {load_after} after, on {os.cpu_count()} CPUs (generator, gunicorn and "
-        f"PostgreSQL share them)"
+        f"  load average: {load_before} before, {load_after} after, on {os.cpu_count()} CPUs "
+        f"(generator, gunicorn and PostgreSQL share them)"
     )
     print(f"  result   : {'OK: zero errors, zero 5xx' if not failed else 'FAILED: errors above'}")
     return 1 if failed else 0

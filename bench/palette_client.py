@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
             proc.wait(10)
 
     client_t, bare_t = statistics.median(times["client"]), statistics.median(times["bare"])
-    ratio = statistics.median(c / b for c, b in zip(times["client"], times["bare"]))
+    ratio = statistics.median(c / b for c, b in zip(times["client"], times["bare"], strict=True))
     pages = -(-args.hosts // 50)
     print(
         f"{args.hosts} edge hosts, {pages} pages of 50, {args.rounds} rounds, limiter off "
@@ -160,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     cpu_ratio = statistics.median(cpu["client"]) / statistics.median(cpu["bare"])
     print(
         f"  ratio client/bare  : {ratio:7.3f}x wall (median of per-round ratios; medians alone: "
-        f"{client_t / bare_t:.3f}x), target <= {args.target:.2f}x: {'OK' if ratio <= args.target else 'OVER TARGET'}"
+        f"{client_t / bare_t:.3f}x), target <= {args.target:.2f}x: "
+        f"{'OK' if ratio <= args.target else 'OVER TARGET'}"
     )
     print(f"  client-side CPU    : {cpu_ratio:7.3f}x (typed results, validation of the request body, paging)")
     # Wall times swing with other work on the machine; the load average says how much to trust them.

@@ -133,12 +133,12 @@ class ComputePoolAdmin(admin.ModelAdmin):
     search_fields = ("name", "namespace", "cluster_name", "cluster_uid", "vip")
     list_select_related = ("project__tenant",)
     inlines = [PoolStepInline]
-    # The kubeconfig and the masked profile variable values are credentials: support staff see whether they are
-    # stored, never their content.
+    # The kubeconfig and the masked profile variable values are credentials: support staff see whether they
+    # are stored, never their content.
     exclude = ("kubeconfig", "secret_variables")
 
-    # A pool's state belongs to its provisioning (compute.provisioning, compare-and-set): support staff read it
-    # here and change it only through the pool page or a manifest (delete, force delete, retry), never by
+    # A pool's state belongs to its provisioning (compute.provisioning, compare-and-set): support staff read
+    # it here and change it only through the pool page or a manifest (delete, force delete, retry), never by
     # overwriting a status, which would leave Palette's cluster and the hosts it holds untracked. A pool is
     # never added here, and only a Deleted pool's record can be removed.
     def get_readonly_fields(self, request, obj=None):

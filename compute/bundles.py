@@ -5,8 +5,9 @@ infra or cluster (Full), plus add-ons (edge-native, or cloud type "all"). A refe
 or a name and version; it is looked up in the project's synced cluster profiles first, and only
 when that table does not know it, asked of Palette (so a bundle can be applied right after the
 Settings, before anyone ran a profile sync): an older version, which Palette's search lists only in
-the newest version's `versions[]`, is read by its uid there, and the version's variables with it. A version that a sync marked absent is refused with
-that reason: Palette would refuse the cluster anyway, later and less clearly.
+the newest version's `versions[]`, is read by its uid there, and the version's variables with it. A version
+that a sync marked absent is refused with that reason: Palette would refuse the cluster anyway, later and less
+clearly.
 """
 
 from __future__ import annotations
@@ -101,8 +102,9 @@ def _lookup(project: Project | None, ref: dict, live: _Live) -> tuple[ProfileInf
     what = uid or f"{name} {version}"
     if client is None:
         return None, (
-            f"cluster profile {what} is not among the project's synced cluster profiles, and {live.problem or 'there is no project'}; "
-            "sync the profiles (Compute > Cluster profiles) or check the reference."
+            f"cluster profile {what} is not among the project's synced cluster profiles, and "
+            f"{live.problem or 'there is no project'}; sync the profiles (Compute > Cluster profiles) or "
+            "check the reference."
         )
     try:
         if uid:
@@ -113,7 +115,8 @@ def _lookup(project: Project | None, ref: dict, live: _Live) -> tuple[ProfileInf
             if found is None:
                 return (
                     None,
-                    f"Palette has no cluster profile {name} version {version} in this project; check the name and version.",
+                    f"Palette has no cluster profile {name} version {version} in this project; check the "
+                    "name and version.",
                 )
     except perrors.NotFound:
         return None, f"cluster profile {what} does not exist in the project's Palette project; check the uid."
@@ -169,8 +172,8 @@ def check_profiles(
                 problems.append(
                     (
                         i,
-                        f"{info.label} is a {TYPE_LABELS.get(info.type, info.type)} profile for {info.cloud_type}, "
-                        "not edge-native; compute pools are edge-native clusters.",
+                        f"{info.label} is a {TYPE_LABELS.get(info.type, info.type)} profile for "
+                        f"{info.cloud_type}, not edge-native; compute pools are edge-native clusters.",
                     )
                 )
                 continue
@@ -187,8 +190,8 @@ def check_profiles(
             problems.append(
                 (
                     -1,
-                    f"a bundle needs exactly one edge-native Infrastructure or Full profile version (found: {listed}); "
-                    "the others must be add-ons.",
+                    "a bundle needs exactly one edge-native Infrastructure or Full profile version (found: "
+                    f"{listed}); the others must be add-ons.",
                 )
             )
         uids = [p.uid for p in found]
@@ -207,7 +210,8 @@ def pools_using(bundle: ProfileBundle) -> list:
 
 
 def bundle_facts(bundle: ProfileBundle, rows: dict[str, ClusterProfile] | None = None) -> list[ProfileInfo]:
-    """A stored bundle's profiles with their presence in the last profile sync (unknown versions count as present).
+    """A stored bundle's profiles with their presence in the last profile sync (unknown versions count as
+    present).
 
     `rows` (uid → ClusterProfile) saves the query when the caller loaded the project's profiles already.
     """

@@ -1,4 +1,5 @@
-"""Compute's part in deleting a tenant or project (tenancy.deletion): live pools refuse it; records and bundles go.
+"""Compute's part in deleting a tenant or project (tenancy.deletion): live pools refuse it; records and
+bundles go.
 
 Registered in ComputeConfig.ready(). A pool that is not Deleted still has (or may have) a Palette
 cluster and reserved edge hosts: deleting its project would leave that cluster running with
@@ -48,7 +49,8 @@ def live_pools_blocker(owner: Owner) -> list[Blocker]:
 def remove_pools_and_bundles(
     owner: Owner, *, request: Any = None, user: Any = None, source: str = "web"
 ) -> None:
-    """Remove the records of the project's deleted pools (their steps go along), then its profile bundles; audited."""
+    """Remove the records of the project's deleted pools (their steps go along), then its profile bundles;
+    audited."""
     if isinstance(owner, Tenant):
         return  # pools and bundles belong to projects, which were deleted before their tenant
     for pool in _pools_of(owner).filter(status=ComputePool.DELETED):

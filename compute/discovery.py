@@ -136,7 +136,8 @@ def shown(value, limit: int = 80) -> str:
 
 
 def unusable_uid(uid) -> str:
-    """Why `uid` cannot identify a host (empty when it can). It is never altered: it is the host's name in Palette."""
+    """Why `uid` cannot identify a host (empty when it can). It is never altered: it is the host's name in
+    Palette."""
     if not isinstance(uid, str) or not uid:
         return "Palette sent it without a uid"
     if len(uid) > UID_MAX:
@@ -147,7 +148,8 @@ def unusable_uid(uid) -> str:
 
 
 def _bounded_json(value, notes: set[str], field: str):
-    """`value` (decoded JSON) with every string storable and every non-finite number dropped (jsonb refuses both)."""
+    """`value` (decoded JSON) with every string storable and every non-finite number dropped (jsonb refuses
+    both)."""
     if isinstance(value, str):
         cleaned = _storable(value)
         if cleaned != value:
@@ -164,13 +166,15 @@ def _bounded_json(value, notes: set[str], field: str):
 
 
 def fingerprint(facts_digest: str, policy: Policy) -> str:
-    """A host's fingerprint: the start of its facts' digest (or of its stored fingerprint), then the policy's."""
+    """A host's fingerprint: the start of its facts' digest (or of its stored fingerprint), then the
+    policy's."""
     policy_digest = hashlib.sha256(json.dumps(astuple(policy)).encode()).hexdigest()
     return facts_digest[:FACTS_DIGITS] + policy_digest[: FINGERPRINT_DIGITS - FACTS_DIGITS]
 
 
 def bounded_facts(host: PaletteHost) -> tuple[dict, str, list[str]]:
-    """The host's facts made storable in every database, their digest (sha256), and what had to change to get there.
+    """The host's facts made storable in every database, their digest (sha256), and what had to change to get
+    there.
 
     Text: NULs and lone surrogates removed, cut to its column with a trailing "…". Whole numbers
     outside 0..2^31-1 (or not whole numbers) are not stored. JSON: strings cleaned likewise,
@@ -212,7 +216,8 @@ def bounded_facts(host: PaletteHost) -> tuple[dict, str, list[str]]:
 
 
 class _Problems:
-    """Hosts a run skipped or had to clean: counted, and the first PROBLEMS_KEPT listed for the run's report."""
+    """Hosts a run skipped or had to clean: counted, and the first PROBLEMS_KEPT listed for the run's
+    report."""
 
     def __init__(self):
         self.skipped = self.cleaned = 0
@@ -273,114 +278,149 @@ def reconcile(run: DiscoveryRun, hosts) -> None:
     holding insert or update and history) plus a progress update at most twice a second;
     unchanged hosts cause no write. If iterating `hosts` raises, nothing unseen is touched.
     """
-    project = run.project
-    policy = policy_for(project)
-    # One query loads what is known for the whole scan: uid, fingerprint and gone only — decoding
-    # every host's JSON facts would cost more than the scan; changed hosts are read per page.
-    known = {
-        uid: {"pk": pk, "fingerprint": fp, "gone": gone}
-        for uid, pk, fp, gone in EdgeHost.objects.filter(project=project).values_list(
-            "uid", "pk", "fingerprint", "gone"
-        )
-    }
-    seen: set[str] = set()
-    problems = _Problems()
+    scan = _Scan(run, policy_for(run.project), _known_hosts(run.project))
     iterator = iter(hosts)
-    pages = hosts_seen = added = updated = unchanged = 0
     progress_written = time.monotonic()
-    while True:
-        try:
-            batch = list(islice(iterator, PAGE))
-        except Exception:
-            # A failed scan still tells how far it got: the pages before the failure are stored.
-            DiscoveryRun.objects.filter(pk=run.pk).update(
-                pages=pages,
-                hosts_seen=len(seen),
-                added=added,
-                updated=updated,
-                unchanged=unchanged,
-                progress={"pages": pages, "hosts_seen": len(seen)},
-                **problems.fields(),
-            )
-            raise
-        if not batch:
-            break
+    while batch := _next_page(iterator, scan):
         now = timezone.now()
-        creates, updates = [], []
-        for palette_host in batch:
-            read = _read(palette_host, seen, problems)
-            if read is None:
-                continue
-            # Eligibility follows from the facts and the policy, both in the fingerprint: unchanged hosts skip it.
-            uid, values, digest = read
-            fp = fingerprint(digest, policy)
-            before = known.get(uid)
-            if before is not None and before["fingerprint"] == fp and not before["gone"]:
-                unchanged += 1
-                continue
-            values["reasons"] = reasons(_Row(values), policy)
-            values["eligible"] = not values["reasons"]
-            if before is None:
-                creates.append(
-                    EdgeHost(
-                        project=project,
-                        uid=uid,
-                        fingerprint=fp,
-                        first_seen=now,
-                        last_seen=now,
-                        changed=now,
-                        **values,
-                    )
-                )
-                continue
-            updates.append((before, values, fp))
-        pages += 1
-        hosts_seen = len(seen)
+        creates, updates = _judge_page(scan, batch, now)
+        scan.pages += 1
         if creates or updates:
             # One transaction per page: its hosts and their history land together or not at all.
             with transaction.atomic(savepoint=False):
-                added += _write_page(run, creates, updates, now)
-            updated += len(updates)
+                scan.added += _write_page(run, creates, updates, now)
+            scan.updated += len(updates)
         if time.monotonic() - progress_written >= PROGRESS_EVERY:
             # Progress for the live bar, at most twice a second rather than once a page.
+            pages, hosts_seen = scan.pages, len(scan.seen)
             DiscoveryRun.objects.filter(pk=run.pk).update(
                 pages=pages, hosts_seen=hosts_seen, progress={"pages": pages, "hosts_seen": hosts_seen}
             )
             progress_written = time.monotonic()
     # The scan completed: now, and only now, hosts not seen are gone.
+    removed = _mark_gone(scan)
+    _record_outcome(scan, removed)
+    recompute_eligibility(run.project, judged_by=scan.policy)
+
+
+class _Scan:
+    """One reconcile: the policy it judges by, what was known before it (by uid), and what it counted so
+    far."""
+
+    def __init__(self, run: DiscoveryRun, policy: Policy, known: dict[str, dict]):
+        self.run, self.policy, self.known = run, policy, known
+        self.seen: set[str] = set()
+        self.problems = _Problems()
+        self.pages = self.added = self.updated = self.unchanged = 0
+
+
+def _known_hosts(project: Project) -> dict[str, dict]:
+    """The project's hosts by uid: pk, fingerprint and gone only."""
+    # One query loads what is known for the whole scan: uid, fingerprint and gone only — decoding
+    # every host's JSON facts would cost more than the scan; changed hosts are read per page.
+    return {
+        uid: {"pk": pk, "fingerprint": fp, "gone": gone}
+        for uid, pk, fp, gone in EdgeHost.objects.filter(project=project).values_list(
+            "uid", "pk", "fingerprint", "gone"
+        )
+    }
+
+
+def _next_page(iterator, scan: _Scan) -> list[PaletteHost]:
+    """The next PAGE hosts (empty at the end); if reading them fails, the counts so far are stored first."""
+    try:
+        return list(islice(iterator, PAGE))
+    except Exception:
+        # A failed scan still tells how far it got: the pages before the failure are stored.
+        DiscoveryRun.objects.filter(pk=scan.run.pk).update(
+            pages=scan.pages,
+            hosts_seen=len(scan.seen),
+            added=scan.added,
+            updated=scan.updated,
+            unchanged=scan.unchanged,
+            progress={"pages": scan.pages, "hosts_seen": len(scan.seen)},
+            **scan.problems.fields(),
+        )
+        raise
+
+
+def _judge_page(
+    scan: _Scan, batch: list[PaletteHost], now
+) -> tuple[list[EdgeHost], list[tuple[dict, dict, str]]]:
+    """The page's new hosts (to insert) and changed ones (known row, facts, fingerprint); unchanged ones
+    counted."""
+    creates, updates = [], []
+    for palette_host in batch:
+        read = _read(palette_host, scan.seen, scan.problems)
+        if read is None:
+            continue
+        # Eligibility follows from the facts and the policy, both in the fingerprint: unchanged hosts skip it.
+        uid, values, digest = read
+        fp = fingerprint(digest, scan.policy)
+        before = scan.known.get(uid)
+        if before is not None and before["fingerprint"] == fp and not before["gone"]:
+            scan.unchanged += 1
+            continue
+        values["reasons"] = reasons(_Row(values), scan.policy)
+        values["eligible"] = not values["reasons"]
+        if before is None:
+            creates.append(
+                EdgeHost(
+                    project=scan.run.project,
+                    uid=uid,
+                    fingerprint=fp,
+                    first_seen=now,
+                    last_seen=now,
+                    changed=now,
+                    **values,
+                )
+            )
+            continue
+        updates.append((before, values, fp))
+    return creates, updates
+
+
+def _mark_gone(scan: _Scan) -> int:
+    """Mark the known hosts this complete scan did not see as gone, with their history; how many."""
     now = timezone.now()
-    gone_ids = [row["pk"] for uid, row in known.items() if uid not in seen and not row["gone"]]
+    gone_ids = [row["pk"] for uid, row in scan.known.items() if uid not in scan.seen and not row["gone"]]
     if gone_ids:
         with transaction.atomic():
             EdgeHost.objects.filter(pk__in=gone_ids).update(gone=True, gone_since=now, changed=now)
             HostChange.objects.bulk_create(
-                [HostChange(host_id=pk, run=run, kind=HostChange.GONE, created=now) for pk in gone_ids]
+                [HostChange(host_id=pk, run=scan.run, kind=HostChange.GONE, created=now) for pk in gone_ids]
             )
+    return len(gone_ids)
+
+
+def _record_outcome(scan: _Scan, removed: int) -> None:
+    """The scan's counts and problems, on the run object and its row."""
     # Unchanged hosts get no write, not even last_seen: a host that is not gone was seen by the
     # project's last successful run (see inventory.last_seen).
+    run, problems = scan.run, scan.problems
     run.added, run.updated, run.removed, run.unchanged, run.pages, run.hosts_seen = (
-        added,
-        updated,
-        len(gone_ids),
-        unchanged,
-        pages,
-        len(seen),
+        scan.added,
+        scan.updated,
+        removed,
+        scan.unchanged,
+        scan.pages,
+        len(scan.seen),
     )
     run.skipped, run.cleaned, run.host_problems = problems.skipped, problems.cleaned, problems.listed
     DiscoveryRun.objects.filter(pk=run.pk).update(
-        added=added,
-        updated=updated,
-        removed=len(gone_ids),
-        unchanged=unchanged,
-        pages=pages,
-        hosts_seen=len(seen),
+        added=scan.added,
+        updated=scan.updated,
+        removed=removed,
+        unchanged=scan.unchanged,
+        pages=scan.pages,
+        hosts_seen=len(scan.seen),
         **problems.fields(),
     )
-    recompute_eligibility(project, judged_by=policy)
 
 
 def _read(palette_host: PaletteHost, seen: set[str], problems: _Problems) -> tuple[str, dict, str] | None:
-    """(uid, storable facts, their digest) of a host new to this scan; None for a repeat or a skipped one (reported)."""
+    """(uid, storable facts, their digest) of a host new to this scan; None for a repeat or a skipped one
+    (reported)."""
     uid = palette_host.uid
     if why := unusable_uid(uid):
         problems.add("skipped", uid, palette_host.name, why)
@@ -408,7 +448,8 @@ def _read(palette_host: PaletteHost, seen: set[str], problems: _Problems) -> tup
 def _write_page(
     run: DiscoveryRun, creates: list[EdgeHost], updates: list[tuple[dict, dict, str]], now
 ) -> int:
-    """Insert new hosts, update changed ones (read first, for the history), record the history: at most four statements."""
+    """Insert new hosts, update changed ones (read first, for the history), record the history: at most four
+    statements."""
     changes = []
     if creates:
         EdgeHost.objects.bulk_create(creates)
@@ -449,7 +490,8 @@ def _write_page(
 
 
 def recompute_eligibility(project: Project, *, judged_by: Policy | None = None) -> int:
-    """Re-judge every host of a project by its current policy, fingerprints included (after the policy changed).
+    """Re-judge every host of a project by its current policy, fingerprints included (after the policy
+    changed).
 
     Returns how many hosts became eligible or stopped being eligible; reasons are refreshed for all.
     Every scan ends with it, passing the policy it judged by (`judged_by`): nothing to do unless the

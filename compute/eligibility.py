@@ -48,7 +48,8 @@ def reasons(host, policy: Policy) -> list[str]:
             current = host.tags[policy.tag_key]
             current = "a bare tag" if current == BARE_TAG_VALUE else repr(current)
             out.append(
-                f"tag {policy.tag_key} is {current}, needs {policy.tag} — change it under stylus.site.tags or in Palette's Edge Host grid"
+                f"tag {policy.tag_key} is {current}, needs {policy.tag} — change it under stylus.site.tags "
+                "or in Palette's Edge Host grid"
             )
         else:
             out.append(f"missing tag {policy.tag} — {where}")

@@ -1,4 +1,5 @@
-"""The stored inventory: the JSON form shared by `discover --json` and `inventory --json`, and the grid's query."""
+"""The stored inventory: the JSON form shared by `discover --json` and `inventory --json`, and the grid's
+query."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from django.db.models.fields.json import KeyTransform
 
 from tenancy.models import Project
 
-from .eligibility import display_tags, shown_tags
+from .eligibility import shown_tags
 from .models import DiscoveryRun, EdgeHost
 
 SORTS = {
@@ -68,7 +69,8 @@ def inventory_json(project: Project, include_gone: bool = False) -> list[dict]:
 
 
 def filter_hosts(project: Project, params) -> tuple[QuerySet[EdgeHost], dict]:
-    """The grid's hosts for query parameters (tag=key:value, status, health, arch, gpu, eligible, gone, q, sort)."""
+    """The grid's hosts for query parameters (tag=key:value, status, health, arch, gpu, eligible, gone, q,
+    sort)."""
     qs = EdgeHost.objects.filter(project=project)
     applied: dict = {}
     if params.get("gone") == "1":
@@ -85,8 +87,9 @@ def filter_hosts(project: Project, params) -> tuple[QuerySet[EdgeHost], dict]:
         if not tag:
             continue
         key, _, value = tag.partition(":")
-        # The key is data, never part of a lookup path: `tags__<key>` would let "a__regex:(" or "a__contains:x"
-        # choose the SQL lookup (errors, 500s). KeyTransform takes the key literally, dots and "__" included.
+        # The key is data, never part of a lookup path: `tags__<key>` would let "a__regex:(" or
+        # "a__contains:x" choose the SQL lookup (errors, 500s). KeyTransform takes the key literally, dots and
+        # "__" included.
         if value:
             qs = qs.alias(**{f"_tag{index}": KeyTransform(key, "tags")}).filter(**{f"_tag{index}": value})
         else:
@@ -118,10 +121,6 @@ def filter_hosts(project: Project, params) -> tuple[QuerySet[EdgeHost], dict]:
     return qs, applied
 
 
-def tag_list(host: EdgeHost) -> list[str]:
-    return display_tags(host.tags)
-
-
 def capacity_groups(project: Project) -> dict[str, list[dict]]:
     """Eligible hosts grouped by hardware profile (architecture, CPU, memory, GPU model × count), as
     control-plane candidates and GPU worker candidates — counted in the database, not in Python."""
@@ -136,7 +135,10 @@ def capacity_groups(project: Project) -> dict[str, list[dict]]:
         gpu = (
             f"{row['gpu_models'] or 'GPU'} × {row['gpu_total']}" if row["gpu_total"] else "no GPU"
         )  # models joined by " | "
-        profile = f"{row['architecture'] or '?'} · {row['cpu_cores'] or '?'} CPU · {round((row['memory_mib'] or 0) / 1024)} GiB · {gpu}"
+        profile = (
+            f"{row['architecture'] or '?'} · {row['cpu_cores'] or '?'} CPU · "
+            f"{round((row['memory_mib'] or 0) / 1024)} GiB · {gpu}"
+        )
         entry = {"profile": profile, "count": row["hosts"], "gpus": row["gpus"] or 0}
         groups["control_plane"].append(entry)
         if row["gpu_total"]:

@@ -5,10 +5,10 @@ description?, clusterProfiles: [{uid, name, version}]}`; a reference may give th
 and version. Profiles are checked by compute.bundles (edge-native, still in Palette, exactly one
 Infrastructure or Full).
 
-ComputePool (`spectrocloud.com/v1alpha1`): DESIGN.md §5, read by compute.pools.parse_spec, plus
-`spec.profileVariables: {<profile name>: {<variable>: <value>}}`, checked against the bundle's profiles by
-compute.variables (format, regex, known and not hidden). Masked (sensitive) values are exported as REDACTED unless
-secrets are shown; applying REDACTED keeps the value the pool has.
+ComputePool (`spectrocloud.com/v1alpha1`): the shape in the README's "The ComputePool manifest", read by
+compute.spec.parse_spec, plus `spec.profileVariables: {<profile name>: {<variable>: <value>}}`, checked
+against the bundle's profiles by compute.variables (format, regex, known and not hidden). Masked (sensitive)
+values are exported as REDACTED unless secrets are shown; applying REDACTED keeps the value the pool has.
 Applying a new pool runs the readiness report and, when nothing blocks, starts provisioning (as
 the UI's Create does); a blocked pool is refused with every reason. The variant never changes;
 description and labels may change at any time; the rest only while the pool is Failed (the
@@ -26,12 +26,12 @@ from typing import Any
 from core import audit
 from core.manifests import MISSING, Document, Handler, Plan, _prepare, handlers, shorten, type_name
 from core.models import AuditEntry
-from tenancy.manifests import can_write_namespace, namespace_owner, owner_object
-from tenancy.models import DNS1123_LABEL, Project
+from tenancy.manifests import can_write_namespace, namespace_owner
+from tenancy.models import DNS1123_LABEL, Project, owner_for_namespace
 
 from .bundles import check_profiles, pools_using
 from .models import ComputePool, ProfileBundle
-from .pools import PoolSpec, parse_spec, spec_of
+from .spec import PoolSpec, parse_spec, spec_of
 from .variables import REDACTED, encode_secrets, split, stored_secrets, with_masked
 
 BUNDLE_VERSION = "spectrocloud.com/v1beta1"
@@ -41,7 +41,7 @@ BUNDLE_TYPES = (ProfileBundle.INFRASTRUCTURE, ProfileBundle.FULLSTACK)
 
 def _project(doc: Document, plan: Plan, kind: str) -> Project | None:
     """The project owning the document's namespace (reported when there is none, or it is a tenant's)."""
-    owner = owner_object(doc.namespace)
+    owner = owner_for_namespace(doc.namespace)
     if isinstance(owner, Project):
         return owner
     found = namespace_owner(plan, doc.namespace)
@@ -187,7 +187,8 @@ class ProfileBundleHandler(Handler):
             plan.error(
                 doc,
                 "",
-                f"compute pools {', '.join(users)} use this bundle; delete them first (they may be listed in this file).",
+                f"compute pools {', '.join(users)} use this bundle; delete them first (they may be listed in "
+                "this file).",
             )
 
     def delete(self, doc: Document, plan: Plan) -> str:
@@ -308,10 +309,11 @@ class ComputePoolHandler(Handler):
     def _variables(
         doc: Document, plan: Plan, spec: PoolSpec, facts, existing: ComputePool | None
     ) -> PoolSpec | None:
-        """The spec with its variable values checked against the bundle's profiles (None after reporting a problem).
+        """The spec with its variable values checked against the bundle's profiles (None after reporting a
+        problem).
 
-        REDACTED, which export writes for a masked value, keeps the value the pool has; a masked value is never
-        repeated in a message (and the plan scrubs it from every message anyway).
+        REDACTED, which export writes for a masked value, keeps the value the pool has; a masked value is
+        never repeated in a message (and the plan scrubs it from every message anyway).
         """
         kept = stored_secrets(existing) if existing is not None else {}
         values: dict[str, dict[str, str]] = {}
@@ -363,8 +365,9 @@ class ComputePoolHandler(Handler):
             plan.error(
                 doc,
                 "spec",
-                f"pool {pool.name} is {pool.status}: only its description and labels can change. Delete it and "
-                "create it again to change the cluster (node pools, VIP, bundle, profile variables, SSH keys, deletion policy).",
+                f"pool {pool.name} is {pool.status}: only its description and labels can change. Delete it "
+                "and create it again to change the cluster (node pools, VIP, bundle, profile variables, SSH "
+                "keys, deletion policy).",
             )
             return
         if spec.vip != current.vip:
@@ -455,8 +458,8 @@ class ComputePoolHandler(Handler):
             return "not found"
         outcome = request_delete(pool, request=plan.request, user=plan.user, source=plan.audit_source)
         if outcome == "changed":
-            # The pool moved on (e.g. it just became Ready) while this ran: the manifest asks for its deletion whatever
-            # its state, so ask again on the state it has now.
+            # The pool moved on (e.g. it just became Ready) while this ran: the manifest asks for its deletion
+            # whatever its state, so ask again on the state it has now.
             outcome = request_delete(pool, request=plan.request, user=plan.user, source=plan.audit_source)
         policy = (
             "keeping the Palette cluster"

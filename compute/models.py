@@ -158,6 +158,9 @@ class HostChange(models.Model):
         # A host's latest changes (its page), and the daily prune by age (core.retention).
         indexes = [models.Index(fields=["host", "-created"]), models.Index(fields=["created"])]
 
+    def __str__(self) -> str:
+        return f"{self.host}: {self.kind} {self.created:%Y-%m-%d %H:%M:%S}"
+
 
 class ClusterProfile(models.Model):
     """One version of a Palette cluster profile visible in the project's Palette project (synced).
@@ -181,7 +184,9 @@ class ClusterProfile(models.Model):
     variables = models.JSONField(
         default=list,
         blank=True,
-        help_text="The version's profile variables as Palette lists them (GET /v1/clusterprofiles/{uid}/variables).",
+        help_text=(
+            "The version's profile variables as Palette lists them (GET /v1/clusterprofiles/{uid}/variables)."
+        ),
     )
     synced = models.DateTimeField(default=timezone.now)
 
@@ -278,21 +283,13 @@ class ProfileBundle(models.Model):
     def audit_tenant(self):
         return self.project.tenant
 
-    @property
-    def base_profile(self) -> dict | None:
-        return next((p for p in self.profiles if p.get("type") in ("infra", "cluster")), None)
-
-    @property
-    def addons(self) -> list[dict]:
-        return [p for p in self.profiles if p.get("type") == "add-on"]
-
 
 class ComputePool(models.Model):
     """An edge-native Kubernetes cluster that Palette builds from eligible edge hosts.
 
-    Spec (checked by compute.pools): variant (dedicated/shared, immutable), bundle, `node_pools`
-    (DESIGN.md §5 nodePoolRequirements), resource groups, VIP (unique among pools not deleted),
-    SSH keys, deletion policy.
+    Spec (checked by compute.spec): variant (dedicated/shared, immutable), bundle, `node_pools`
+    (nodePoolRequirements, README "The ComputePool manifest"), resource groups, VIP (unique among pools not
+    deleted), SSH keys, deletion policy.
 
     Lifecycle (`status`): pending → validating → provisioning → running → ready, or failed;
     deleting → deleted. `operation` says which chain runs (provision or delete) and `step` the
@@ -313,8 +310,8 @@ class ComputePool(models.Model):
         "ready",
     )
     FAILED, DELETING, DELETED = "failed", "deleting", "deleted"
-    # Needs attention: Palette's answers do not prove the cluster gone (a 404 that the project probe or a second
-    # read does not confirm); the pool keeps its hosts and says why until someone looks.
+    # Needs attention: Palette's answers do not prove the cluster gone (a 404 that the project probe or a
+    # second read does not confirm); the pool keeps its hosts and says why until someone looks.
     ATTENTION = "attention"
     STATUS_CHOICES = [
         (PENDING, "Pending"),

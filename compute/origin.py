@@ -61,7 +61,8 @@ def moved_pools_warnings(namespaces: set[str]) -> list[str]:
     )
     many = len(moved) > 1
     return [
-        f"{len(moved)} compute pool{'s' if many else ''} keep{'' if many else 's'} {'their' if many else 'its'} "
-        f"cluster in the Palette project {'they were' if many else 'it was'} created in, not the one the Settings "
-        f"now name: {named}. They are still managed there; deleting them needs a key that reaches that project."
+        f"{len(moved)} compute pool{'s' if many else ''} keep{'' if many else 's'} "
+        f"{'their' if many else 'its'} cluster in the Palette project {'they were' if many else 'it was'} "
+        f"created in, not the one the Settings now name: {named}. They are still managed there; deleting "
+        "them needs a key that reaches that project."
     ]

@@ -1,4 +1,4 @@
-"""Compute facts on overviews: the "hosts" readiness step and the tenant's capacity summary."""
+"""The "hosts" and "pools" readiness steps on tenant and project overviews."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from tenancy.models import Project
 
-from .models import EdgeHost
+from .models import ComputePool, EdgeHost
 
 
 def hosts_step(projects: list[Project]) -> dict[int, dict]:
@@ -36,44 +36,8 @@ def hosts_step(projects: list[Project]) -> dict[int, dict]:
     return result
 
 
-def capacity(projects: list[Project]) -> dict:
-    """Eligible hosts and GPUs by model per project, for the tenant overview's chart."""
-    by_project: dict[str, dict] = {p.name: {"hosts": 0, "gpus": defaultdict(int)} for p in projects}
-    names = {p.pk: p.name for p in projects}
-    rows = EdgeHost.objects.filter(project__in=projects, gone=False, eligible=True).values_list(
-        "project_id", "gpus"
-    )
-    models: set[str] = set()
-    for project_id, gpus in rows.iterator():
-        entry = by_project[names[project_id]]
-        entry["hosts"] += 1
-        for g in gpus:
-            model = g.get("model") or g.get("vendor") or "GPU"
-            entry["gpus"][model] += int(g.get("count") or 1)
-            models.add(model)
-    labels = [p.name for p in projects]
-    ordered = sorted(models)
-    return {
-        "labels": labels,
-        "hosts": [by_project[n]["hosts"] for n in labels],
-        "datasets": [
-            {"label": m, "data": [by_project[n]["gpus"].get(m, 0) for n in labels]} for m in ordered
-        ],
-        "rows": [
-            {
-                "project": n,
-                "hosts": by_project[n]["hosts"],
-                "gpus": [by_project[n]["gpus"].get(m, 0) for m in ordered],
-            }
-            for n in labels
-        ],
-    }
-
-
 def pools_step(projects: list[Project]) -> dict[int, dict]:
     """Done when the project has a Ready compute pool; the detail counts pools by state."""
-    from .models import ComputePool
-
     counts: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for project_id, status in (
         ComputePool.objects.filter(project__in=projects)

@@ -1,9 +1,10 @@
-"""Cluster profiles: sync the Palette project's profile versions (edge-native and "all") with their variables, list them
-per project.
+"""Cluster profiles: sync the Palette project's profile versions (edge-native and "all") with their variables,
+list them per project.
 
 Palette's profile search lists the newest version of each name, with every version's uid in ``versions[]``
-(v1ClusterProfileVersion): each older version is read by its uid, so a bundle that names an older version finds it.
-Every usable version's variables (``GET /v1/clusterprofiles/{uid}/variables``) are stored as Palette lists them.
+(v1ClusterProfileVersion): each older version is read by its uid, so a bundle that names an older version
+finds it. Every usable version's variables (``GET /v1/clusterprofiles/{uid}/variables``) are stored as Palette
+lists them.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ def start_sync(project: Project) -> ProfileSync:
 
 
 def sync_profiles(run: ProfileSync, **client_kwargs) -> ProfileSync:
-    """Fetch every edge-native profile version of the project and upsert it; versions no longer listed become absent."""
+    """Fetch every edge-native profile version of the project and upsert it; versions no longer listed become
+    absent."""
 
     def work(client, palette):
         found = _fetch_versions(client)
@@ -54,7 +56,8 @@ def _fetch_versions(client) -> dict:
 
 
 def _fetch_variables(client, found: dict) -> dict[str, list[dict]]:
-    """uid → the version's variables (v1Variable items as Palette lists them), for the versions a bundle may use."""
+    """uid → the version's variables (v1Variable items as Palette lists them), for the versions a bundle may
+    use."""
     out: dict[str, list[dict]] = {}
     for uid, profile in found.items():
         if profile.profile_type not in USABLE_TYPES:

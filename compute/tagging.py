@@ -31,7 +31,8 @@ def parse_add(text: str) -> dict[str, str]:
         key, sep, value = item.partition(":")
         if not TAG_PART.match(key) or (sep and value and not TAG_PART.match(value)) or (sep and not value):
             raise TagInputError(
-                f"{item!r} is not a tag: use key:value or a bare key, with letters, digits, '.', '_', '/' and '-'."
+                f"{item!r} is not a tag: use key:value or a bare key, with letters, digits, '.', '_', '/' "
+                "and '-'."
             )
         tags[key] = value if sep else BARE_TAG_VALUE
     return tags

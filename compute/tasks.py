@@ -1,4 +1,5 @@
-"""Compute background tasks: discovery (scheduled, on demand), profile sync, tag edits, compute pool steps and their watchdog."""
+"""Compute background tasks: discovery (scheduled, on demand), profile sync, tag edits, compute pool steps and
+their watchdog."""
 
 from __future__ import annotations
 

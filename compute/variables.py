@@ -1,16 +1,17 @@
-"""Profile variables of a Compute Pool: checking values against the bundle's profiles, masking, storing, sending.
+"""Profile variables of a Compute Pool: checking values against the bundle's profiles, masking, storing,
+sending.
 
 A pool gives values per profile name: ``{<profile name>: {<variable>: <value>}}`` (the manifest's
-``spec.profileVariables``, the wizard's Profile variables step). Each value is checked against the variable Palette
-defines for that profile version (v1Variable, synced into ClusterProfile.variables): its ``format`` and ``regex``,
-whether the profile has it at all and whether it is ``hidden``. A required variable without a default and without a
-value blocks readiness (compute.readiness), naming it.
+``spec.profileVariables``, the wizard's Profile variables step). Each value is checked against the variable
+Palette defines for that profile version (v1Variable, synced into ClusterProfile.variables): its ``format``
+and ``regex``, whether the profile has it at all and whether it is ``hidden``. A required variable without a
+default and without a value blocks readiness (compute.readiness), naming it.
 
-Masked values — the variable ``isSensitive``, or its definition is not known (never synced): kept masked rather than
-guessed — are stored encrypted in ComputePool.secret_variables, never in ComputePool.variables, and never written
-where people or logs read: the create body the report shows and the pool stores carries REDACTED in their place,
-`with_secrets` puts the values in right before the body goes to Palette, `scrub` takes them out of what Palette
-answers, and export writes REDACTED unless asked for secrets.
+Masked values — the variable ``isSensitive``, or its definition is not known (never synced): kept masked
+rather than guessed — are stored encrypted in ComputePool.secret_variables, never in ComputePool.variables,
+and never written where people or logs read: the create body the report shows and the pool stores carries
+REDACTED in their place, `with_secrets` puts the values in right before the body goes to Palette, `scrub`
+takes them out of what Palette answers, and export writes REDACTED unless asked for secrets.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ from palette.models import ProfileVariable
 
 from .bundles import ProfileInfo
 
-#: A version as Palette's variable format accepts it: 1, 1.2, 1.2.3, an optional v, a pre-release or build suffix.
+#: A version as Palette's variable format accepts it: 1, 1.2, 1.2.3, an optional v, a pre-release or build
+#: suffix.
 VERSION = re.compile(r"^v?\d+(\.\d+){0,2}([-+][0-9A-Za-z.-]+)?$")
 FORMAT_HINTS = {
     "string": "text",
@@ -73,8 +75,8 @@ def _fits(value: str, fmt: str) -> bool:
 
 
 def value_problem(var: ProfileVariable, value: str, *, show_value: bool = True) -> str:
-    """Why `value` does not fit `var` ("" when it does): its format, then the profile's pattern. A masked value is
-    never repeated in the message."""
+    """Why `value` does not fit `var` ("" when it does): its format, then the profile's pattern. A masked
+    value is never repeated in the message."""
     shown = f"{value[:60]!r}" if show_value else "the value"
     fmt = var.format or "string"
     if fmt in FORMAT_HINTS and not _fits(value, fmt):
@@ -99,10 +101,11 @@ def _by_name(profiles: Iterable[ProfileInfo]) -> dict[str, ProfileInfo]:
 def check_values(
     values: Values, profiles: Iterable[ProfileInfo]
 ) -> tuple[frozenset, list[tuple[str, str, str]]]:
-    """(the masked (profile, variable) pairs, problems as (profile, variable, message)) for `values` given per profile name.
+    """(the masked (profile, variable) pairs, problems as (profile, variable, message)) for `values` given per
+    profile name.
 
-    A value is masked when its variable is sensitive, or when what it is cannot be known (the profile's variables were
-    never read, the bundle has no such profile or variable): it is then never shown.
+    A value is masked when its variable is sensitive, or when what it is cannot be known (the profile's
+    variables were never read, the bundle has no such profile or variable): it is then never shown.
     """
     by_name = _by_name(profiles)
     masked: set[tuple[str, str]] = set()
@@ -116,7 +119,8 @@ def check_values(
                     (
                         pname,
                         "",
-                        f"the bundle has no profile {pname}; its profiles are {', '.join(by_name) or 'none'}.",
+                        f"the bundle has no profile {pname}; its profiles are "
+                        f"{', '.join(by_name) or 'none'}.",
                     )
                 )
             continue
@@ -168,7 +172,8 @@ def missing_values(
 
 
 def with_masked(spec, profiles: Iterable[ProfileInfo]):
-    """`spec` with its masked pairs completed from `profiles`, and the problems of its values (see check_values)."""
+    """`spec` with its masked pairs completed from `profiles`, and the problems of its values (see
+    check_values)."""
     masked, problems = check_values(spec.variables, profiles)
     return replace(spec, masked=frozenset(spec.masked) | masked), problems
 
@@ -198,7 +203,8 @@ def encode_secrets(secret: Values) -> str:
 
 
 def seal(secret: Values) -> str:
-    """Masked values encrypted for a place that is not encrypted itself (the wizard's draft in the session)."""
+    """Masked values encrypted for a place that is not encrypted itself (the wizard's draft in the
+    session)."""
     from core.fields import encrypt
 
     return encrypt(json.dumps(secret, sort_keys=True)) if secret else ""
@@ -232,9 +238,11 @@ def _uid_names(pool) -> dict[str, str]:
 
 
 def with_secrets(body: dict, pool) -> dict:
-    """The create (or validate) body to send for `pool`: its REDACTED variable values replaced by the stored ones.
+    """The create (or validate) body to send for `pool`: its REDACTED variable values replaced by the stored
+    ones.
 
-    The body itself (the report's, the stored ``pool.request``) never holds them; this copy lives only for the call.
+    The body itself (the report's, the stored ``pool.request``) never holds them; this copy lives only for the
+    call.
     """
     entries = [
         e
@@ -278,7 +286,8 @@ def scrub(text: str, pool) -> str:
 
 
 def rows(pool) -> list[dict[str, Any]]:
-    """What the pool page shows: every variable value given, masked ones as masked (their value never read)."""
+    """What the pool page shows: every variable value given, masked ones as masked (their value never
+    read)."""
     out = [
         {"profile": p, "name": n, "value": v, "masked": False}
         for p, given in (pool.variables or {}).items()

@@ -202,7 +202,8 @@ class Plan:
         return [text for _, _, text in sorted(self._problems)]
 
     def scrubbed_errors(self) -> list[str]:
-        """Errors in file order with any secret value of the file replaced, longest first (a key inside a JSON value)."""
+        """Errors in file order with any secret value of the file replaced, longest first (a key inside a
+        JSON value)."""
         secrets = sorted((s for s in self.secrets if len(s) >= 8), key=len, reverse=True)
         out = []
         for message in self.errors:
@@ -315,7 +316,8 @@ def shorten(value: Any, limit: int = 60) -> str:
 
 # Parsing ---------------------------------------------------------------------------------------
 class _Loader(yaml.SafeLoader):
-    """The safe loader (pure Python: the C loader crashes on deep nesting) refusing aliases and duplicate keys."""
+    """The safe loader (pure Python: the C loader crashes on deep nesting) refusing aliases and duplicate
+    keys."""
 
     def compose_node(self, parent, index):
         # An alias (*name) repeats a node without copying it, so a few hundred bytes of nested aliases expand
@@ -411,37 +413,12 @@ def _nul_path(value: Any, path: str = "") -> str | None:
 
 def _envelope(doc: Document, plan: Plan) -> None:
     """Read apiVersion, kind and metadata; find the handler. Marks the document valid when they are right."""
-    known = handlers()
-    body = doc.body
-    if not isinstance(body, dict):
-        plan.error(
-            doc,
-            "",
-            f"a manifest must be a mapping with apiVersion, kind and metadata, not {type_name(body)}.",
-        )
-        return
-    kind = body.get("kind", MISSING)
-    api_version = body.get("apiVersion", MISSING)
-    if not isinstance(kind, str) or not kind:
-        plan.error(
-            doc,
-            "kind",
-            f"required: one of {', '.join(known)}." if kind in (MISSING, None, "") else "must be a string.",
-        )
-        return
-    doc.kind = kind
-    metadata = body.get("metadata")
-    if isinstance(metadata, dict):
-        name, namespace = metadata.get("name"), metadata.get("namespace")
-        doc.name = name if isinstance(name, str) else ""
-        doc.namespace = namespace if isinstance(namespace, str) else ""
-    handler = known.get(kind)
+    handler = _handler_for(doc, plan)
     if handler is None:
-        plan.error(doc, "kind", f"unknown kind {shorten(kind, 40)!r}; this tool manages {', '.join(known)}.")
         return
+    kind, api_version, metadata = doc.kind, doc.body.get("apiVersion", MISSING), doc.body.get("metadata")
     # Problems that leave the identity (kind, namespace, name) known are reported, and the document is
     # still validated and findable by others, so that one slip does not cause knock-on messages elsewhere.
-    identified = True
     if api_version not in handler.api_versions:
         shown = "missing" if api_version in (MISSING, None) else repr(shorten(api_version, 60))
         plan.error(
@@ -454,6 +431,50 @@ def _envelope(doc: Document, plan: Plan) -> None:
             "required: a mapping with name" + (" and namespace." if handler.namespaced else "."),
         )
         return
+    identified = _check_identity(doc, plan, handler, metadata)
+    if not plan.deleting:
+        _check_unknown_fields(doc, plan, handler, metadata)
+    doc.api_version, doc.handler, doc.valid = api_version, handler, identified
+
+
+def _handler_for(doc: Document, plan: Plan) -> Handler | None:
+    """The handler of the document's kind (None after reporting why there is none).
+
+    Sets the document's kind, and its name and namespace as far as metadata holds them as strings.
+    """
+    known = handlers()
+    body = doc.body
+    if not isinstance(body, dict):
+        plan.error(
+            doc,
+            "",
+            f"a manifest must be a mapping with apiVersion, kind and metadata, not {type_name(body)}.",
+        )
+        return None
+    kind = body.get("kind", MISSING)
+    if not isinstance(kind, str) or not kind:
+        plan.error(
+            doc,
+            "kind",
+            f"required: one of {', '.join(known)}." if kind in (MISSING, None, "") else "must be a string.",
+        )
+        return None
+    doc.kind = kind
+    metadata = body.get("metadata")
+    if isinstance(metadata, dict):
+        name, namespace = metadata.get("name"), metadata.get("namespace")
+        doc.name = name if isinstance(name, str) else ""
+        doc.namespace = namespace if isinstance(namespace, str) else ""
+    handler = known.get(kind)
+    if handler is None:
+        plan.error(doc, "kind", f"unknown kind {shorten(kind, 40)!r}; this tool manages {', '.join(known)}.")
+    return handler
+
+
+def _check_identity(doc: Document, plan: Plan, handler: Handler, metadata: dict) -> bool:
+    """Check metadata.name and metadata.namespace; return whether they identify the document."""
+    identified = True
+    kind = doc.kind
     name = metadata.get("name")
     if not isinstance(name, str) or not name:
         plan.error(
@@ -476,20 +497,18 @@ def _envelope(doc: Document, plan: Plan) -> None:
         doc.namespace = ""
         if namespace is not None:
             plan.error(doc, "metadata.namespace", f"{kind} is cluster-scoped: remove metadata.namespace.")
-    if not plan.deleting:
-        for key in metadata:
-            if key not in ("name", "namespace", "labels") and key not in SERVER_METADATA:
-                plan.error(
-                    doc, f"metadata.{shorten(key)}", "unknown field; expected name, namespace, labels."
-                )
-        for key in body:
-            if key not in ("apiVersion", "kind", "metadata", "status", *handler.body_keys):
-                plan.error(
-                    doc,
-                    shorten(key),
-                    f"unknown field; a {kind} has {', '.join(('apiVersion', 'kind', 'metadata', *handler.body_keys))}.",
-                )
-    doc.api_version, doc.handler, doc.valid = api_version, handler, identified
+    return identified
+
+
+def _check_unknown_fields(doc: Document, plan: Plan, handler: Handler, metadata: dict) -> None:
+    """Report metadata keys and top-level fields that no manifest of the document's kind has."""
+    for key in metadata:
+        if key not in ("name", "namespace", "labels") and key not in SERVER_METADATA:
+            plan.error(doc, f"metadata.{shorten(key)}", "unknown field; expected name, namespace, labels.")
+    fields = ("apiVersion", "kind", "metadata", *handler.body_keys)
+    for key in doc.body:
+        if key not in (*fields, "status"):
+            plan.error(doc, shorten(key), f"unknown field; a {doc.kind} has {', '.join(fields)}.")
 
 
 def _prepare(text: str | bytes, plan: Plan) -> None:
@@ -584,7 +603,8 @@ def _process(
     )
     _prepare(text, plan)
     if not _authorize(plan):
-        # Documents with a bad envelope are skipped; every other one is still checked, so all problems are listed.
+        # Documents with a bad envelope are skipped; every other one is still checked, so all problems
+        # are listed.
         # Handler order, so a Project sees its Tenant document's checked values whatever the file order.
         for doc in sorted((d for d in plan.documents if d.valid), key=lambda d: (d.handler.order, d.index)):
             (doc.handler.validate_delete if deleting else doc.handler.validate)(doc, plan)
@@ -673,8 +693,8 @@ def _represent_str(dumper: yaml.SafeDumper, value: str):
 _Dumper.add_representer(str, _represent_str)
 
 
-# Keys whose values are secret wherever they appear in a pasted document (a ComputePool's profileVariables may hold
-# masked values).
+# Keys whose values are secret wherever they appear in a pasted document (a ComputePool's
+# profileVariables may hold masked values).
 SECRET_FIELD_NAMES = frozenset(
     {"apikey", "token", "password", "secret", "data", "stringdata", "ca.crt", "profilevariables"}
 )

@@ -5,7 +5,8 @@ from django.utils.cache import add_never_cache_headers, patch_vary_headers
 
 
 class SecurityHeadersMiddleware:
-    """Headers every response of ours needs, in one place (static files are served before this, by whitenoise).
+    """Headers every response of ours needs, in one place (static files are served before this, by
+    whitenoise).
 
     Content-Security-Policy (no external origin; Django 5.2 has no built-in CSP); ``Cache-Control: no-store``
     for a signed-in user's pages, fragments and exports; ``Vary: HX-Request``.
@@ -18,7 +19,8 @@ class SecurityHeadersMiddleware:
         response = self.get_response(request)
         response.headers.setdefault("Content-Security-Policy", settings.CONTENT_SECURITY_POLICY)
         # A signed-in user's answers hold tenant data (settings, inventories, the audit CSV, YAML exports):
-        # no browser or proxy may keep a copy, e.g. for the next person at a shared machine or Back after logout.
+        # no browser or proxy may keep a copy, e.g. for the next person at a shared machine or Back after
+        # logout.
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
             add_never_cache_headers(response)

@@ -11,7 +11,8 @@ SUPERSEDED = (
 
 
 def cancel_extra_active_runs(app_label: str, model_name: str, field: str) -> migrations.RunPython:
-    """Before a core.models.one_active_run_per constraint: keep the newest active run per target, cancel the others.
+    """Before a core.models.one_active_run_per constraint: keep the newest active run per target, cancel
+    the others.
 
     Older versions enforced "one active run" by a check only, so a race could have left two.
     """

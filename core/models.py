@@ -89,11 +89,6 @@ class TaskRun(models.Model):
         self.progress = {**self.progress, **values}
         type(self).objects.filter(pk=self.pk).update(progress=self.progress)
 
-    def append_log(self, line: str) -> None:
-        stamp = timezone.now().strftime("%H:%M:%S")
-        self.log = f"{self.log}{stamp} {line}\n"
-        type(self).objects.filter(pk=self.pk).update(log=self.log)
-
     def requeue(self, note: str) -> bool:
         """Move running → pending again (compare-and-set) after a transient failure, noting why in the log.
 
@@ -142,6 +137,10 @@ class WorkerHeartbeat(TaskRun):
 
     class Meta(TaskRun.Meta):
         verbose_name = "worker heartbeat"
+
+    def __str__(self) -> str:
+        by = f" by {self.worker}" if self.worker else ""
+        return f"heartbeat {self.created:%Y-%m-%d %H:%M:%S} {self.status}{by}"
 
 
 class AuditEntry(models.Model):

@@ -41,7 +41,8 @@ _kinds: dict[str, Kind] = {}
 def register_run_kind(
     label: str, *, task: str, name: str, retention: str = "", targets: tuple[str, ...] = ()
 ) -> None:
-    """Register a concrete TaskRun model: the task that performs a row, and how long finished rows are kept."""
+    """Register a concrete TaskRun model: the task that performs a row, and how long finished rows are
+    kept."""
     _kinds[label] = Kind(label, name, retention, task, targets)
 
 

@@ -16,7 +16,8 @@ from django.core.files.uploadhandler import FileUploadHandler
 
 
 class BoundedUploadHandler(FileUploadHandler):
-    """Keeps the first MAX_UPLOAD_BYTES + 1 bytes of each uploaded file, in memory; its size says if it was cut."""
+    """Keeps the first MAX_UPLOAD_BYTES + 1 bytes of each uploaded file, in memory; its size says if it
+    was cut."""
 
     def new_file(self, *args, **kwargs) -> None:
         super().new_file(*args, **kwargs)

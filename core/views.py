@@ -39,11 +39,13 @@ def readyz(request):
     )
 
 
-#: A spreadsheet runs a cell starting with one of these as a formula (CSV injection): such cells get a leading '.
+#: A spreadsheet runs a cell starting with one of these as a formula (CSV injection): such cells get a
+#: leading '.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def csv_cell(value) -> str:
-    """``value`` as CSV text that a spreadsheet shows as text, never evaluates (OWASP's CSV injection advice)."""
+    """``value`` as CSV text that a spreadsheet shows as text, never evaluates (OWASP's CSV injection
+    advice)."""
     text = "" if value is None else str(value)
     return "'" + text if text.startswith(FORMULA_STARTS) else text

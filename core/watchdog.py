@@ -1,7 +1,7 @@
 """The run watchdog: no TaskRun row stays pending or running for ever.
 
-A run row is written first and its message is sent on commit (DESIGN §3.5). The message can be
-lost after that: Redis restarted without persistence, a queue was purged, a worker was killed
+A run row is written first and its message is sent on commit (core.tasks.start_once). The message
+can be lost after that: Redis restarted without persistence, a queue was purged, a worker was killed
 holding a prefetched message. Then the row stays `pending`, and because every "start" function
 joins the active run of its target instead of starting a second one, that project's discovery,
 profile sync or connection check would never run again. The same holds for a row left `running`
@@ -16,7 +16,8 @@ by a worker that was killed (SIGKILL, OOM) mid-run: its redelivered message cann
 Both failures are compare-and-set on the status read, so a run a worker claims or finishes at
 the same moment is left alone. Compute pools have their own watchdog (compute.provisioning).
 
-Run models come from the run kinds each app registers (core.runs), so `core` stays below the apps that define runs.
+Run models come from the run kinds each app registers (core.runs), so `core` stays below the apps that
+define runs.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from django.db.models.functions import Concat
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from .durations import human_duration
 from .models import TaskRun
 from .runs import run_kinds
 
@@ -44,15 +46,6 @@ RESENT_AT, RESENT_COUNT = "watchdogResentAt", "watchdogResent"
 
 def _seconds(name: str) -> float:
     return float(getattr(settings, name, DEFAULTS[name]))
-
-
-def _human(seconds: float) -> str:
-    seconds = int(seconds)
-    if seconds < 120:
-        return f"{seconds} s"
-    if seconds < 7200:
-        return f"{seconds // 60} min"
-    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
 @dataclass
@@ -84,7 +77,10 @@ def _fail(model: type[TaskRun], pk: int, status: str, message: str, **match) -> 
 
 
 def check_runs(now=None, send=None) -> WatchdogResult:
-    """One watchdog pass over every run model (see the module docstring). `send(task, pk)` defaults to Celery."""
+    """One watchdog pass over every run model (see the module docstring).
+
+    `send(task, pk)` defaults to Celery.
+    """
     if send is None:
         from celery import current_app
 
@@ -107,17 +103,19 @@ def check_runs(now=None, send=None) -> WatchdogResult:
             age = (now - created).total_seconds()
             if age >= pending_timeout:
                 message = (
-                    f"No worker took this run within {_human(age)}: check that a Celery worker is running and "
-                    "can reach the broker (the overview shows when a worker last answered), then start it again."
+                    f"No worker took this run within {human_duration(age)}: check that a Celery worker is "
+                    "running and can reach the broker (the overview shows when a worker last answered), "
+                    "then start it again."
                 )
                 if _fail(model, pk, TaskRun.PENDING, message):
                     result.failed.append(f"{label}:{pk}")
-                    log.warning("%s %s failed: pending for %s", label, pk, _human(age))
+                    log.warning("%s %s failed: pending for %s", label, pk, human_duration(age))
                 continue
             progress = progress if isinstance(progress, dict) else {}
             last = parse_datetime(str(progress.get(RESENT_AT) or ""))
             if last is not None and (now - last).total_seconds() < resend_after:
-                continue  # re-sent recently: at most one extra message per RUN_RESEND_AFTER, even with a backlog
+                # re-sent recently: at most one extra message per RUN_RESEND_AFTER, even with a backlog
+                continue
             send(task, pk)
             result.resent.append(f"{label}:{pk}")
             fields = {
@@ -133,23 +131,24 @@ def check_runs(now=None, send=None) -> WatchdogResult:
                 fields["log"] = Concat(
                     F("log"),
                     Value(
-                        f"{stamp} Still pending after {_human(age)}: {RESENT_NOTE} "
+                        f"{stamp} Still pending after {human_duration(age)}: {RESENT_NOTE} "
                         "(the broker may have lost the first message).\n"
                     ),
                     output_field=TextField(),
                 )
             model.objects.filter(pk=pk, status=TaskRun.PENDING).update(**fields)
-            log.info("%s %s re-sent after %s pending", label, pk, _human(age))
+            log.info("%s %s re-sent after %s pending", label, pk, human_duration(age))
         running = model.objects.filter(
             status=TaskRun.RUNNING, started__lt=now - timedelta(seconds=running_timeout)
         )
         for pk, started in running.values_list("pk", "started"):
             age = (now - started).total_seconds()
             message = (
-                f"The worker running this stopped without finishing it ({_human(age)} since it started; "
-                "it was probably killed or restarted). Start it again."
+                "The worker running this stopped without finishing it "
+                f"({human_duration(age)} since it started; it was probably killed or restarted). "
+                "Start it again."
             )
             if _fail(model, pk, TaskRun.RUNNING, message, started=started):
                 result.failed.append(f"{label}:{pk}")
-                log.warning("%s %s failed: running for %s", label, pk, _human(age))
+                log.warning("%s %s failed: running for %s", label, pk, human_duration(age))
     return result

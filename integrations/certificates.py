@@ -1,4 +1,5 @@
-"""CA certificates for a self-hosted Palette: parse PEM (one certificate or a bundle), refuse what is not a CA."""
+"""CA certificates for a self-hosted Palette: parse PEM (one certificate or a bundle), refuse what is not a
+CA."""
 
 from __future__ import annotations
 
@@ -36,7 +37,10 @@ class CertificateInfo:
     @property
     def warning(self) -> str:
         if self.expired:
-            return f"{self.subject} expired on {self.not_after:%Y-%m-%d}; TLS verification will fail until it is replaced."
+            return (
+                f"{self.subject} expired on {self.not_after:%Y-%m-%d}; "
+                "TLS verification will fail until it is replaced."
+            )
         if self.expiring_soon:
             return f"{self.subject} expires on {self.not_after:%Y-%m-%d}; replace it before then."
         return ""
@@ -53,12 +57,14 @@ def parse_ca_bundle(text: str | bytes) -> list[CertificateInfo]:
             text = text.decode("ascii")
         except UnicodeDecodeError:
             raise CertificateError(
-                "The file is not PEM text (it looks binary, perhaps DER). Convert it with: openssl x509 -inform der -in ca.der -out ca.crt"
+                "The file is not PEM text (it looks binary, perhaps DER). "
+                "Convert it with: openssl x509 -inform der -in ca.der -out ca.crt"
             ) from None
     blocks = PEM_BLOCK.findall(text or "")
     if any("PRIVATE KEY" in kind for kind, _ in blocks) or "PRIVATE KEY-----" in (text or ""):
         raise CertificateError(
-            "This text contains a private key. Paste only the CA certificate (BEGIN CERTIFICATE); never share the key."
+            "This text contains a private key. "
+            "Paste only the CA certificate (BEGIN CERTIFICATE); never share the key."
         )
     certs = [b for b in blocks if b[0] == "CERTIFICATE"]
     if not certs:
@@ -68,7 +74,10 @@ def parse_ca_bundle(text: str | bytes) -> list[CertificateInfo]:
     infos = []
     for index, (_, body) in enumerate(certs, start=1):
         pem = f"-----BEGIN CERTIFICATE-----{body}-----END CERTIFICATE-----\n".encode()
-        damaged = f"Certificate {index} of {len(certs)} is not a valid X.509 certificate (damaged or truncated PEM)."
+        damaged = (
+            f"Certificate {index} of {len(certs)} is not a valid X.509 certificate "
+            "(damaged or truncated PEM)."
+        )
         try:
             cert = x509.load_pem_x509_certificate(pem)
             # cryptography parses names lazily: a damaged subject or issuer only fails when read.

@@ -9,7 +9,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from dataclasses import asdict, dataclass, field
 from urllib.parse import urlsplit
 
 from django.conf import settings as django_settings
@@ -78,7 +77,7 @@ def normalize_host_url(value: str, allow_http: bool | None = None, *, resolve: b
         raise CredentialError("hostUrl", "Remove the '?…' query from the URL.")
     host = parts.hostname or ""
     try:
-        parts.port
+        port = parts.port
     except ValueError:
         raise CredentialError("hostUrl", "The port in the URL is not a number between 1 and 65535.") from None
     try:
@@ -89,7 +88,7 @@ def normalize_host_url(value: str, allow_http: bool | None = None, *, resolve: b
     allowed = django_settings.PALETTE_ALLOWED_NETWORKS
     try:
         if resolve:
-            addresses.resolve_checked(host, parts.port or (443 if parts.scheme == "https" else 80), allowed)
+            addresses.resolve_checked(host, port or (443 if parts.scheme == "https" else 80), allowed)
         else:
             addresses.check_host(host, allowed)
     except addresses.AddressRefused as exc:
@@ -105,24 +104,6 @@ def normalize_host_url(value: str, allow_http: bool | None = None, *, resolve: b
         path = ""  # people paste the API root; the client adds /v1 itself
     netloc = parts.netloc.lower()
     return f"{parts.scheme}://{netloc}{path}"
-
-
-@dataclass
-class PaletteCredentials:
-    """The Palette integration as PaletteAI stores it in the `palette` key of its Secret."""
-
-    apiKey: str = field(default="", repr=False)  # never in logs or tracebacks
-    defaultProjectID: str = ""
-    hostUrl: str = ""
-    tenant: str = ""
-    skipSSLCertificateVerification: bool = False
-    tlsSecretRef: str = ""
-
-    def to_json(self) -> str:
-        data = asdict(self)
-        if not data["tlsSecretRef"]:
-            data.pop("tlsSecretRef")
-        return json.dumps(data, sort_keys=True)
 
 
 def parse_palette_json(
@@ -151,7 +132,8 @@ def parse_palette_json(
     if unknown:
         raise CredentialError(
             PALETTE_KEY,
-            f"Unknown field(s) {', '.join(unknown)} in the 'palette' JSON; known fields: {', '.join(FIELDS)}.",
+            f"Unknown field(s) {', '.join(unknown)} in the 'palette' JSON; "
+            f"known fields: {', '.join(FIELDS)}.",
         )
     if not partial:
         missing = [f for f in REQUIRED if not data.get(f)]
@@ -165,7 +147,8 @@ def looks_like_project_uid(value: str) -> bool:
 
 
 def validate_fields(data: dict, *, allow_project_name: bool = False, resolve: bool = True) -> dict:
-    """Check each present field; return them normalised. `resolve`: check what hostUrl resolves to (saving)."""
+    """Check each present field; return them normalised. `resolve`: check what hostUrl resolves to
+    (saving)."""
     out: dict = {}
     for key, value in data.items():
         if key == "skipSSLCertificateVerification":
@@ -176,7 +159,8 @@ def validate_fields(data: dict, *, allow_project_name: bool = False, resolve: bo
             if value and not django_settings.ALLOW_INSECURE_PALETTE_TLS:
                 raise CredentialError(
                     key,
-                    "Skipping TLS verification is refused here (ALLOW_INSECURE_PALETTE_TLS=false); add the CA certificate instead.",
+                    "Skipping TLS verification is refused here (ALLOW_INSECURE_PALETTE_TLS=false); "
+                    "add the CA certificate instead.",
                 )
             out[key] = value
             continue
@@ -191,7 +175,8 @@ def validate_fields(data: dict, *, allow_project_name: bool = False, resolve: bo
         elif key == "apiKey" and value and (len(value) < 8 or any(c.isspace() for c in value)):
             raise CredentialError(
                 key,
-                "That does not look like a Palette API key (too short or contains spaces); copy it again from Profile > My API Keys.",
+                "That does not look like a Palette API key (too short or contains spaces); "
+                "copy it again from Profile > My API Keys.",
             )
         elif key == "tenant" and value and len(value) > 128:
             raise CredentialError(key, "The Palette tenant name is at most 128 characters.")
@@ -211,8 +196,9 @@ def check_project_uid(value: str) -> None:
         raise CredentialError("defaultProjectID", "Use lowercase hex for the project UID.")
     raise CredentialError(
         "defaultProjectID",
-        f"{value!r} looks like a project name, not its UID. defaultProjectID is Palette's project UID: 24 hex characters "
-        "(Palette > Project Settings, or the project list in the diagnosis once the API key works).",
+        f"{value!r} looks like a project name, not its UID. defaultProjectID is Palette's project UID: "
+        "24 hex characters (Palette > Project Settings, or the project list in the diagnosis once the API "
+        "key works).",
     )
 
 
@@ -246,8 +232,9 @@ def project_choice_problem(
     if tenant_admin or own_key:
         return ""
     return (
-        "Only a tenant admin can point a project at another Palette project with the tenant's API key: ask one to "
-        "add it to the tenant's allowed Palette projects, or give this project a Palette connection of its own."
+        "Only a tenant admin can point a project at another Palette project with the tenant's API key: "
+        "ask one to add it to the tenant's allowed Palette projects, or give this project a Palette "
+        "connection of its own."
     )
 
 

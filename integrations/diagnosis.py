@@ -26,6 +26,7 @@ from core.tasks import start_once
 from palette import addresses
 from palette import errors as perrors
 from palette.client import PaletteClient
+from tenancy.models import owner_filter
 
 from . import credentials
 from .effective import EffectivePalette, palette_client
@@ -63,7 +64,8 @@ class Target:
 
 
 def _connect(target: Target, timeout: float) -> socket.socket:
-    """A TCP connection to one of the checked addresses: never a second lookup, which could answer differently."""
+    """A TCP connection to one of the checked addresses: never a second lookup, which could answer
+    differently."""
     error: OSError = OSError(f"{target.host} has no checked address")
     for address in target.addresses:
         try:
@@ -127,11 +129,13 @@ def stage_tcp(target: Target, timeout: float) -> str:
             pass
     except TimeoutError:
         raise StageFailed(
-            f"No answer from {target.host}:{target.port} within {timeout:.0f} s: a firewall or proxy may drop the traffic."
+            f"No answer from {target.host}:{target.port} within {timeout:.0f} s: "
+            "a firewall or proxy may drop the traffic."
         ) from None
     except OSError as exc:
         raise StageFailed(
-            f"Cannot connect to {target.host}:{target.port} ({exc.strerror or exc}). Check the port and that Palette is reachable from this server."
+            f"Cannot connect to {target.host}:{target.port} ({exc.strerror or exc}). "
+            "Check the port and that Palette is reachable from this server."
         ) from None
     return f"connected to {target.host}:{target.port}"
 
@@ -173,13 +177,100 @@ def stage_tls(target: Target, palette: EffectivePalette, timeout: float) -> tupl
         ) from None
     except OSError as exc:
         raise StageFailed(
-            f"Connection to {target.host}:{target.port} dropped during the TLS handshake ({exc.strerror or exc})."
+            f"Connection to {target.host}:{target.port} dropped during the TLS handshake "
+            f"({exc.strerror or exc})."
         ) from None
     info = _cert_summary(der) if der else {}
     return (
-        f"verified with {trust}; certificate {info.get('subject', '?')} issued by {info.get('issuer', '?')}, expires {info.get('not_after', '?')}",
+        f"verified with {trust}; certificate {info.get('subject', '?')} "
+        f"issued by {info.get('issuer', '?')}, expires {info.get('not_after', '?')}",
         info,
     )
+
+
+class _Walk:
+    """One run of the stages: what they share (the target, the client, the key's identity) and the record.
+
+    Each stage method records itself as passed or raises StageFailed (or a PaletteError); `run` decides
+    which stages run and records failures and skips.
+    """
+
+    def __init__(self, check: PaletteCheck, palette: EffectivePalette, on_stage=None):
+        self.check, self.palette, self.on_stage = check, palette, on_stage
+        self.timeout = float(django_settings.PALETTE_CONNECT_TIMEOUT)
+        self.stages: list[dict] = []
+        self.target: Target | None = None
+        self.client: PaletteClient | None = None
+        self.whoami = None
+
+    def record(self, key: str, passed: bool | None, detail: str, **extra) -> None:
+        self.stages.append(
+            {"key": key, "name": dict(STAGES)[key], "passed": passed, "detail": detail, **extra}
+        )
+        self.check.stages = self.stages
+        PaletteCheck.objects.filter(pk=self.check.pk).update(stages=self.stages)
+        if self.on_stage:
+            self.on_stage(self.stages)
+
+    def stage(self, key: str) -> None:
+        """Run the stage `key` (one of STAGES)."""
+        {
+            "url": self.url,
+            "dns": self.dns,
+            "tcp": self.tcp,
+            "tls": self.tls,
+            "apikey": self.apikey,
+            "tenant": self.tenant,
+            "project": self.project,
+            "edgehosts": self.edgehosts,
+        }[key]()
+
+    def url(self) -> None:
+        url, self.target = stage_url(self.palette)
+        self.record("url", True, url)
+
+    def dns(self) -> None:
+        self.record("dns", True, stage_dns(self.target))
+
+    def tcp(self) -> None:
+        self.record("tcp", True, stage_tcp(self.target, self.timeout))
+
+    def tls(self) -> None:
+        detail, cert = stage_tls(self.target, self.palette, self.timeout)
+        self.record("tls", True, detail, certificate=cert)
+        self.client = palette_client(self.palette, name=f"check {self.check.owner}")
+
+    def apikey(self) -> None:
+        self.whoami = self.client.whoami()
+        self.record(
+            "apikey",
+            True,
+            f"accepted: user {self.whoami.user_uid or '?'} in tenant {self.whoami.org_name or '?'}",
+        )
+
+    def tenant(self) -> None:
+        expected = str(self.palette.value("tenant"))
+        org_name = self.whoami.org_name
+        if org_name and org_name.lower() != expected.lower():
+            raise StageFailed(
+                f"The API key belongs to tenant {org_name!r}, not {expected!r}. "
+                f"Fix the tenant field or use a key from {expected!r}."
+            )
+        self.record("tenant", True, f"tenant {org_name or expected}")
+
+    def project(self) -> None:
+        uid = str(self.palette.value("defaultProjectID"))
+        self.record("project", True, stage_project(self.client, uid, self.check))
+
+    def edgehosts(self) -> None:
+        uid = str(self.palette.value("defaultProjectID"))
+        first = next(iter(self.client.iter_edge_hosts(project_uid=uid, page_size=1)), None)
+        seen = f"edge host {first.uid} visible" if first else "no edge hosts registered in this project yet"
+        self.record("edgehosts", True, "answers: " + seen)
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
 
 
 def run(check: PaletteCheck, palette: EffectivePalette, *, on_stage=None) -> str:
@@ -188,76 +279,24 @@ def run(check: PaletteCheck, palette: EffectivePalette, *, on_stage=None) -> str
     `on_stage(stages)` is called after each stage so the UI can show them filling in live.
     Never puts the API key in a stage detail: errors from `palette/` are already redacted.
     """
-    timeout = float(django_settings.PALETTE_CONNECT_TIMEOUT)
-    stages: list[dict] = []
-    failed_at: str | None = None
-    target: Target | None = None
-    client: PaletteClient | None = None
-    whoami = None
-
-    def record(key: str, passed: bool | None, detail: str, **extra) -> None:
-        stages.append({"key": key, "name": dict(STAGES)[key], "passed": passed, "detail": detail, **extra})
-        check.stages = stages
-        PaletteCheck.objects.filter(pk=check.pk).update(stages=stages)
-        if on_stage:
-            on_stage(stages)
-
+    walk = _Walk(check, palette, on_stage)
     keys = [k for k, _ in STAGES]
+    failed_at: str | None = None
     try:
-        for key, _ in STAGES:
+        for key in keys:
             if failed_at and keys.index(failed_at) <= keys.index(INDEPENDENT_AFTER):
-                record(key, None, "skipped: an earlier stage failed")
+                walk.record(key, None, "skipped: an earlier stage failed")
                 continue
             try:
-                if key == "url":
-                    url, target = stage_url(palette)
-                    record(key, True, url)
-                elif key == "dns":
-                    record(key, True, stage_dns(target))
-                elif key == "tcp":
-                    record(key, True, stage_tcp(target, timeout))
-                elif key == "tls":
-                    detail, cert = stage_tls(target, palette, timeout)
-                    record(key, True, detail, certificate=cert)
-                    client = palette_client(palette, name=f"check {check.owner}")
-                elif key == "apikey":
-                    whoami = client.whoami()
-                    record(
-                        key,
-                        True,
-                        f"accepted: user {whoami.user_uid or '?'} in tenant {whoami.org_name or '?'}",
-                    )
-                elif key == "tenant":
-                    expected = str(palette.value("tenant"))
-                    if whoami.org_name and whoami.org_name.lower() != expected.lower():
-                        raise StageFailed(
-                            f"The API key belongs to tenant {whoami.org_name!r}, not {expected!r}. Fix the tenant field or use a key from {expected!r}."
-                        )
-                    record(key, True, f"tenant {whoami.org_name or expected}")
-                elif key == "project":
-                    record(key, True, stage_project(client, str(palette.value("defaultProjectID")), check))
-                elif key == "edgehosts":
-                    uid = str(palette.value("defaultProjectID"))
-                    first = next(iter(client.iter_edge_hosts(project_uid=uid, page_size=1)), None)
-                    record(
-                        key,
-                        True,
-                        "answers: "
-                        + (
-                            f"edge host {first.uid} visible"
-                            if first
-                            else "no edge hosts registered in this project yet"
-                        ),
-                    )
+                walk.stage(key)
             except StageFailed as exc:
                 failed_at = failed_at or key
-                record(key, False, exc.detail, **exc.extra)
+                walk.record(key, False, exc.detail, **exc.extra)
             except perrors.PaletteError as exc:
                 failed_at = failed_at or key
-                record(key, False, str(exc))
+                walk.record(key, False, str(exc))
     finally:
-        if client is not None:
-            client.close()
+        walk.close()
     if failed_at is None:
         return PaletteCheck.CONNECTED
     return (
@@ -283,7 +322,8 @@ def stage_project(client: PaletteClient, value: str, check: PaletteCheck) -> str
                 suggestion=matches[0].uid,
             )
         raise StageFailed(
-            f"defaultProjectID {value!r} is not a project UID, and no project has that name. {_project_list(client)}"
+            f"defaultProjectID {value!r} is not a project UID, and no project has that name. "
+            f"{_project_list(client)}"
         )
     try:
         client.list_edge_host_tags(project_uid=value)  # a cheap read in the project's own scope
@@ -300,7 +340,8 @@ def stage_project(client: PaletteClient, value: str, check: PaletteCheck) -> str
 
 
 def _projects(client: PaletteClient):
-    """The projects the key sees (a key with only project roles sees its own), or None if Palette won't say."""
+    """The projects the key sees (a key with only project roles sees its own), or None if Palette won't
+    say."""
     try:
         return client.list_projects()
     except perrors.PaletteError:
@@ -319,18 +360,16 @@ def _project_list(client: PaletteClient) -> str:
 
 def latest_check(owner) -> PaletteCheck | None:
     """The newest finished check of a tenant or project (drives the status badge)."""
-    field = "project" if hasattr(owner, "tenant_id") else "tenant"
     return (
-        PaletteCheck.objects.filter(**{field: owner}, status__in=PaletteCheck.TERMINAL)
+        PaletteCheck.objects.filter(**owner_filter(owner), status__in=PaletteCheck.TERMINAL)
         .order_by("-created")
         .first()
     )
 
 
 def active_check(owner) -> PaletteCheck | None:
-    field = "project" if hasattr(owner, "tenant_id") else "tenant"
     return (
-        PaletteCheck.objects.filter(**{field: owner}, status__in=PaletteCheck.ACTIVE)
+        PaletteCheck.objects.filter(**owner_filter(owner), status__in=PaletteCheck.ACTIVE)
         .order_by("-created")
         .first()
     )
@@ -349,9 +388,9 @@ def badge(owner) -> dict:
 
 
 def start_check(owner, *, trigger: str = "manual") -> PaletteCheck:
-    """A pending check of `owner` enqueued on commit, or the one already active (see core.tasks.start_once)."""
-    target = {"project": owner} if hasattr(owner, "tenant_id") else {"tenant": owner}
-    return start_once(PaletteCheck, "integrations.palette_check", target=target, trigger=trigger)
+    """A pending check of `owner` enqueued on commit, or the one already active (see
+    core.tasks.start_once)."""
+    return start_once(PaletteCheck, "integrations.palette_check", target=owner_filter(owner), trigger=trigger)
 
 
 def perform_check(check: PaletteCheck, *, on_stage=None) -> PaletteCheck:

@@ -116,9 +116,10 @@ def resolve(owner: Tenant | Project) -> Effective:
     missing = [f for f in credentials.REQUIRED if not merged[f][0]]
     if own_missing:
         palette.problems.append(
-            f"The project sets its own Palette connection but not {' and '.join(own_missing)}: a project's own connection "
-            "needs its own host URL and API key (the tenant's key is never sent to a host the project chose). Set them on "
-            "the project's Settings, or clear its host, key, TLS and CA to inherit the tenant's connection."
+            f"The project sets its own Palette connection but not {' and '.join(own_missing)}: "
+            "a project's own connection needs its own host URL and API key (the tenant's key is never sent "
+            "to a host the project chose). Set them on the project's Settings, or clear its host, key, TLS "
+            "and CA to inherit the tenant's connection."
         )
     elif missing and not problems:
         palette.problems.append(
@@ -171,7 +172,8 @@ def working_palette(owner: Tenant | Project) -> EffectivePalette:
 
 def palette_client(palette: EffectivePalette, *, name: str = "", **kwargs):
     """The one way to build a Palette client from effective settings (trust, timeouts, default project, the
-    address policy of PALETTE_ALLOWED_NETWORKS). `project_uid` overrides the default project (a pool's own)."""
+    address policy of PALETTE_ALLOWED_NETWORKS). `project_uid` overrides the default project (a pool's
+    own)."""
     from django.conf import settings as django_settings
 
     from palette.client import PaletteClient
@@ -238,7 +240,8 @@ def _try_again_later(run, exc: BaseException) -> bool:
 
 
 def run_with_palette(run, owner: Tenant | Project, work, *, name: str, what: str, **client_kwargs):
-    """Claim `run` (a TaskRun) and call ``work(client, palette)`` with a client for `owner`'s Palette integration.
+    """Claim `run` (a TaskRun) and call ``work(client, palette)`` with a client for `owner`'s Palette
+    integration.
 
     The one frame of the background runs that talk to Palette (discovery, profile sync, tag edits). A run
     claimed elsewhere is returned untouched. The run ends Failed with the reason when the integration is

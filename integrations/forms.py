@@ -62,22 +62,29 @@ class PaletteIntegrationForm(forms.Form):
         max_length=MAX_CA_BYTES,
         label="CA certificate (PEM)",
         widget=forms.Textarea(attrs={"rows": 4, "placeholder": "-----BEGIN CERTIFICATE-----"}),
-        help_text="For a self-hosted Palette with a private CA. A bundle of several certificates is fine. Blank keeps the stored one.",
+        help_text=(
+            "For a self-hosted Palette with a private CA. A bundle of several certificates is fine. "
+            "Blank keeps the stored one."
+        ),
     )
     ca_file = forms.FileField(required=False, label="…or upload the CA file")
     remove_ca = forms.BooleanField(required=False, label="Remove the stored CA certificate")
     inherit_connection = forms.BooleanField(
         required=False,
         label="Use the tenant's connection",
-        help_text="Drops this project's own host URL, API key, TLS setting and CA; the tenant's are used instead.",
+        help_text=(
+            "Drops this project's own host URL, API key, TLS setting and CA; the tenant's are used instead."
+        ),
     )
     allowed_project_ids = forms.CharField(
         required=False,
         label="Palette projects the tenant's projects may use",
         max_length=25 * 200,
         widget=forms.Textarea(attrs={"rows": 2, "placeholder": "one project UID per line"}),
-        help_text="Besides the default project above. Empty: only tenant admins may point a project at another "
-        "Palette project with the tenant's API key.",
+        help_text=(
+            "Besides the default project above. Empty: only tenant admins may point a project at another "
+            "Palette project with the tenant's API key."
+        ),
     )
 
     FIELD_OF = {
@@ -103,7 +110,8 @@ class PaletteIntegrationForm(forms.Form):
     ):
         super().__init__(*args, **kwargs)
         self.owner, self.current, self.inherits, self.has_ca = owner, current, inherits, has_ca
-        # The tenant's list of allowed Palette projects, and whether the user may choose outside it (a tenant admin).
+        # The tenant's list of allowed Palette projects, and whether the user may choose outside it (a tenant
+        # admin).
         self.tenant_admin, self.allowed = tenant_admin, list(allowed or [])
         self.is_project = isinstance(owner, Project)
         if self.is_project:
@@ -237,7 +245,8 @@ class PaletteIntegrationForm(forms.Form):
         return sorted(set(uids))
 
     def _check_connection(self, data: dict, values: dict) -> None:
-        """A key is only sent to the host and trust it was stored with; a project's own connection is whole."""
+        """A key is only sent to the host and trust it was stored with; a project's own connection is
+        whole."""
         has_ca = bool(self.ca_text) or (self.has_ca and not data.get("remove_ca"))
         if (
             self.is_project
@@ -362,7 +371,10 @@ def format_problem(kind: str, token: str) -> str:
     """What is wrong with the token's format, or "" when it looks right (no network involved)."""
     if kind == "huggingface":
         if not HF_TOKEN.match(token):
-            return "That is not a Hugging Face token: they start with hf_ followed by at least 30 letters and digits."
+            return (
+                "That is not a Hugging Face token: they start with hf_ followed by at least 30 letters "
+                "and digits."
+            )
     elif not NGC_KEY.match(token):
         return "That is not an NGC API key: they start with nvapi- (or are a long base64 legacy key)."
     return ""
@@ -371,4 +383,7 @@ def format_problem(kind: str, token: str) -> str:
 def online_checks_note() -> str:
     if django_settings.INTEGRATION_ONLINE_CHECKS:
         return ""
-    return "Format checked locally. No network check is made (air-gapped installs); set INTEGRATION_ONLINE_CHECKS=true to enable one."
+    return (
+        "Format checked locally. No network check is made (air-gapped installs); "
+        "set INTEGRATION_ONLINE_CHECKS=true to enable one."
+    )

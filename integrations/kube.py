@@ -401,13 +401,13 @@ def _classify(
         )
     elif status == 403:
         message = (
-            f"Not allowed to {verb} {where} (403): grant get, create, update and delete on secrets in namespace "
-            f"{namespace} to the account PaletteAI Admin uses.{suffix}"
+            f"Not allowed to {verb} {where} (403): grant get, create, update and delete on secrets in "
+            f"namespace {namespace} to the account PaletteAI Admin uses.{suffix}"
         )
     elif status == 404 and (body.get("details") or {}).get("kind") == "namespaces":
         message = (
-            f"Namespace {namespace} does not exist in the cluster at {host}: create it (PaletteAI creates it with "
-            f"the project); the sync is retried periodically.{suffix}"
+            f"Namespace {namespace} does not exist in the cluster at {host}: create it (PaletteAI creates it "
+            f"with the project); the sync is retried periodically.{suffix}"
         )
     elif status == 404 and (body.get("details") or {}).get("kind") == "secrets":
         # The Secret vanished between two of our calls (deleted concurrently): the next attempt recreates it.

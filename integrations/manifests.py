@@ -7,7 +7,7 @@ integration), `ca.crt` (PEM CA bundle), `huggingface` ({"token": ...}) and `nvid
 
 Both live in a tenant namespace (`tenant-<name>`) or a project namespace. Values are checked by
 the same rules as the web forms (integrations.credentials, integrations.certificates) and
-written through integrations.configure, which audits and schedules the Kubernetes sync.
+written through integrations.writes, which audits and schedules the Kubernetes sync.
 Secret values never appear in messages or in a default export.
 """
 
@@ -21,15 +21,13 @@ from typing import Any
 from core.manifests import MISSING, REDACTED, Document, Handler, Plan, shorten, type_name
 from tenancy import access
 from tenancy.manifests import (
-    TENANT_PREFIX,
     can_write_namespace,
     namespace_owner,
-    owner_object,
     tenant_namespace,
 )
-from tenancy.models import Tenant
+from tenancy.models import TENANT_NAMESPACE_PREFIX, Tenant, owner_for_namespace
 
-from . import configure, credentials
+from . import credentials, writes
 from .certificates import CertificateError, parse_ca_bundle
 from .models import MANAGED_BY_LABEL, Secret, Settings
 
@@ -54,7 +52,8 @@ NO_OWNER = (
 
 
 def final_secret(plan: Plan, namespace: str, name: str) -> tuple[bool, dict | None]:
-    """Does Secret namespace/name exist once the file is applied, and its data (None when the file's copy is broken)."""
+    """Does Secret namespace/name exist once the file is applied, and its data (None when the file's copy is
+    broken)."""
     doc = plan.find("Secret", name, namespace)
     if doc is not None:
         return True, doc.state.get("data")
@@ -128,7 +127,8 @@ def _read_values(doc: Document, plan: Plan) -> dict[str, tuple[str | None, str]]
                     plan.error(
                         doc,
                         path,
-                        "not valid base64: encode the value with `base64 -w0`, or write it as plain text under stringData.",
+                        "not valid base64: encode the value with `base64 -w0`, "
+                        "or write it as plain text under stringData.",
                     )
                     values[key] = (None, path)
                     continue
@@ -242,7 +242,8 @@ class SecretHandler(Handler):
 
     @staticmethod
     def _check_project_choice(doc: Document, plan: Plan) -> None:
-        """A project's defaultProjectID follows its tenant's allowed Palette projects, as on the Settings page."""
+        """A project's defaultProjectID follows its tenant's allowed Palette projects, as on the Settings
+        page."""
         values = doc.state.get("palette") or {}
         owner = namespace_owner(plan, doc.namespace)
         if not values.get("defaultProjectID") or owner is None or owner.kind != "Project":
@@ -298,8 +299,8 @@ class SecretHandler(Handler):
             expected = {**(labels or existing.labels or {}), MANAGED_BY_LABEL[0]: MANAGED_BY_LABEL[1]}
             if existing.get_data() == data and existing.labels == expected:
                 return "unchanged"
-        configure.save_secret(
-            owner_object(doc.namespace),
+        writes.save_secret(
+            owner_for_namespace(doc.namespace),
             doc.name,
             data,
             labels=labels,
@@ -346,7 +347,7 @@ class SecretHandler(Handler):
         secret = Secret.objects.filter(namespace=doc.namespace, name=doc.name).first()
         if secret is None:
             return "not found"
-        configure.delete_secret(secret, request=plan.request, user=plan.user, source=plan.audit_source)
+        writes.delete_secret(secret, request=plan.request, user=plan.user, source=plan.audit_source)
         return "deleted"
 
     def export(self, namespace: str | None, show_secrets: bool) -> list[dict]:
@@ -428,13 +429,14 @@ class SettingsHandler(Handler):
 
     @staticmethod
     def _read_allowed(doc: Document, plan: Plan) -> None:
-        """spec.palette.allowedProjectIDs: the Palette project UIDs a tenant's projects may use (tenant Settings only)."""
+        """spec.palette.allowedProjectIDs: the Palette project UIDs a tenant's projects may use (tenant
+        Settings only)."""
         value = doc.get("spec.palette.allowedProjectIDs")
         if value is MISSING or value is None:
             doc.state["allowed"] = []
             return
         path = "spec.palette.allowedProjectIDs"
-        if not doc.namespace.startswith(TENANT_PREFIX):
+        if not doc.namespace.startswith(TENANT_NAMESPACE_PREFIX):
             plan.error(
                 doc,
                 path,
@@ -461,7 +463,8 @@ class SettingsHandler(Handler):
 
     @staticmethod
     def _final_settings(plan: Plan) -> dict[str, tuple[str, dict[str, str], Document | None]]:
-        """namespace → (Settings name, spec key → Secret name, the file's document or None) once the file is applied."""
+        """namespace → (Settings name, spec key → Secret name, the file's document or None) once the file is
+        applied."""
         final: dict[str, tuple[str, dict[str, str], Document | None]] = {}
         for s in Settings.objects.all():
             refs = {key: getattr(s, field) for key, (field, _) in REFS.items() if getattr(s, field)}
@@ -472,7 +475,8 @@ class SettingsHandler(Handler):
         return final
 
     def _check_secret_refs(self, plan: Plan) -> None:
-        """Every Secret a Settings names exists (in the file or stored) and holds the key of its integration."""
+        """Every Secret a Settings names exists (in the file or stored) and holds the key of its
+        integration."""
         for namespace, (name, refs, doc) in self._final_settings(plan).items():
             for key, secret_name in refs.items():
                 wanted = REFS[key][1]
@@ -488,7 +492,10 @@ class SettingsHandler(Handler):
                         "add it to this file or create it first.",
                     )
                 elif data is not None and wanted not in data:
-                    message = f"Secret {secret_name} has no {wanted} key ({SECRET_KEYS[wanted]}), which Settings {name} need for {key}."
+                    message = (
+                        f"Secret {secret_name} has no {wanted} key ({SECRET_KEYS[wanted]}), "
+                        f"which Settings {name} need for {key}."
+                    )
                     if doc is not None:
                         plan.error(doc, f"spec.{key}.secretRef.name", message)
                     else:
@@ -514,7 +521,8 @@ class SettingsHandler(Handler):
             )
 
     def _check_unique_credentials(self, plan: Plan) -> None:
-        """One Palette credential (host + API key) backs one Settings (PaletteAI's rule); the file's newcomer gets the error."""
+        """One Palette credential (host + API key) backs one Settings (PaletteAI's rule); the file's newcomer
+        gets the error."""
         entries = []
         for namespace, (name, refs, doc) in self._final_settings(plan).items():
             secret_name = refs.get("palette")
@@ -536,8 +544,8 @@ class SettingsHandler(Handler):
             if not touched:
                 continue  # an old conflict the file does not touch
             message = (
-                f"this Palette API key for {credential[0]} already backs Settings {seen[credential]}. Use one tenant-level "
-                "Settings and let projects inherit it, or create a separate API key."
+                f"this Palette API key for {credential[0]} already backs Settings {seen[credential]}. "
+                "Use one tenant-level Settings and let projects inherit it, or create a separate API key."
             )
             if doc is not None:
                 plan.error(doc, "spec.palette.secretRef.name", message)
@@ -555,8 +563,8 @@ class SettingsHandler(Handler):
             and existing.allowed_project_ids == wanted_allowed
         ):
             return "unchanged"
-        owner = owner_object(doc.namespace)
-        configure.save_settings(
+        owner = owner_for_namespace(doc.namespace)
+        writes.save_settings(
             owner,
             doc.name,
             request=plan.request,
@@ -571,7 +579,7 @@ class SettingsHandler(Handler):
         settings = Settings.objects.filter(namespace=doc.namespace, name=doc.name).first()
         if settings is None:
             return "not found"
-        configure.delete_settings(settings, request=plan.request, user=plan.user, source=plan.audit_source)
+        writes.delete_settings(settings, request=plan.request, user=plan.user, source=plan.audit_source)
         return "deleted"
 
     def export(self, namespace: str | None, show_secrets: bool) -> list[dict]:

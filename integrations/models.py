@@ -22,7 +22,8 @@ from tenancy.models import DNS1123_LABEL, Project, Tenant
 
 DNS1123_SUBDOMAIN = RegexValidator(
     r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
-    "Use lowercase letters, digits, '-' and '.', starting and ending with a letter or digit (a DNS-1123 subdomain).",
+    "Use lowercase letters, digits, '-' and '.', starting and ending with a letter or digit "
+    "(a DNS-1123 subdomain).",
 )
 MANAGED_BY_LABEL = ("app.kubernetes.io/managed-by", "paletteai-admin")
 

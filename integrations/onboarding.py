@@ -4,7 +4,7 @@ Tenant → Project → Palette credentials → Test connection → Hugging Face 
 discovery → summary. The state lives in an OnboardingSession row (never in the cookie session and
 never a secret), so a step survives a reload, the back button, and a break of a week. The views in
 `wizard_views` stay thin: they resolve objects through `tenancy.access`, validate a form, and call
-the transitions here; saving credentials and tokens goes through `saving`, the same path as the
+the transitions here; saving credentials and tokens goes through `form_actions`, the same path as the
 Settings page.
 """
 
@@ -36,7 +36,6 @@ STEPS = [
     ("summary", "Summary"),
 ]
 STEP_KEYS = [key for key, _ in STEPS]
-SCOPES = ("tenant", "project")
 SKIP_CHECK_ACK = "I understand discovery will not work until the connection passes"
 
 
@@ -66,7 +65,8 @@ def finished(user) -> QuerySet[OnboardingSession]:
 
 
 def start_session(user, tenant: Tenant | None = None, project: Project | None = None) -> OnboardingSession:
-    """A new session, or the unfinished one for the same project; a preset tenant or project counts as chosen."""
+    """A new session, or the unfinished one for the same project; a preset tenant or project counts as
+    chosen."""
     if project is not None:
         existing = unfinished(user).filter(project=project).first()
         if existing is not None:
@@ -83,7 +83,8 @@ def start_session(user, tenant: Tenant | None = None, project: Project | None = 
 
 
 def done_steps(session: OnboardingSession) -> list[str]:
-    """The steps done, in order; a tenant or project deleted since (the FK is now null) undoes its step and the later ones."""
+    """The steps done, in order; a tenant or project deleted since (the FK is now null) undoes its step and
+    the later ones."""
     done = [key for key in STEP_KEYS if key in session.completed_steps]
     if session.tenant_id is None:
         return []
@@ -168,7 +169,8 @@ def choose_tenant(session: OnboardingSession, tenant: Tenant) -> None:
 
 
 def choose_project(session: OnboardingSession, project: Project) -> None:
-    """Another project than before drops the credentials, check and later steps (they were for the other one)."""
+    """Another project than before drops the credentials, check and later steps (they were for the other
+    one)."""
     changed = session.project_id != project.pk
     if changed:
         session.project, session.palette_scope = project, ""
@@ -178,7 +180,8 @@ def choose_project(session: OnboardingSession, project: Project) -> None:
 
 
 def credentials_done(session: OnboardingSession, *, scope: str, kept: bool, check: PaletteCheck) -> None:
-    """Credentials saved (or kept as they were): the connection must be checked again, so later steps reopen."""
+    """Credentials saved (or kept as they were): the connection must be checked again, so later steps
+    reopen."""
     _forget_connection(session)
     session.palette_scope = scope
     session.palette_check = check
@@ -271,7 +274,8 @@ def session_project(user, session: OnboardingSession, need: str = access.ADMIN) 
 
 
 def palette_scopes(user, project: Project) -> list[str]:
-    """Where this user may store credentials: the tenant (all its projects inherit) needs the tenant admin role."""
+    """Where this user may store credentials: the tenant (all its projects inherit) needs the tenant admin
+    role."""
     return ["tenant", "project"] if access.tenant_role(user, project.tenant) == access.ADMIN else ["project"]
 
 
@@ -313,13 +317,14 @@ def token_owner(user, session: OnboardingSession, project: Project) -> Tenant | 
 
 
 # The discovery hook and the way out ----------------------------------------------------------------
-#: `start(project, trigger=...)` -> a run with a `uuid`: registered by compute (ComputeConfig.ready()), which sits
-#: above integrations in the import chain. None while no app offers discovery.
+#: `start(project, trigger=...)` -> a run with a `uuid`: registered by compute (ComputeConfig.ready()), which
+#: sits above integrations in the import chain. None while no app offers discovery.
 discovery_starter: Callable[..., Any] | None = None
 
 
 def register_discovery(start: Callable[..., Any]) -> None:
-    """Let the wizard's discovery step start a discovery run with `start` (compute.discovery.start_discovery)."""
+    """Let the wizard's discovery step start a discovery run with `start`
+    (compute.discovery.start_discovery)."""
     global discovery_starter
     discovery_starter = start
 
@@ -409,6 +414,9 @@ class SkipCheckForm(forms.Form):
     understand = forms.BooleanField(
         label=SKIP_CHECK_ACK,
         error_messages={
-            "required": "To go on without a passing connection check, tick “I understand discovery will not work until the connection passes”."
+            "required": (
+                "To go on without a passing connection check, tick "
+                "“I understand discovery will not work until the connection passes”."
+            )
         },
     )

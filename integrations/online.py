@@ -25,21 +25,20 @@ def check(kind: str, token: str) -> Verdict:
     """Ask Hugging Face (whoami) or NVIDIA's NGC authentication service whether `token` is accepted."""
     if kind == "huggingface":
         url = settings.HUGGINGFACE_ENDPOINT.rstrip("/") + "/api/whoami-v2"
-        call = lambda: requests.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=TIMEOUT)  # noqa: E731
+        request = {"headers": {"Authorization": f"Bearer {token}"}}
         service = "Hugging Face"
     else:
         url = settings.NGC_AUTH_URL
         # NGC API keys are exchanged for a token with the literal user name "$oauthtoken".
-        call = lambda: requests.get(
-            url, params={"service": "ngc"}, auth=("$oauthtoken", token), timeout=TIMEOUT
-        )  # noqa: E731
+        request = {"params": {"service": "ngc"}, "auth": ("$oauthtoken", token)}
         service = "NVIDIA NGC"
     try:
-        response = call()
+        response = requests.get(url, **request, timeout=TIMEOUT)
     except requests.RequestException as exc:
         return Verdict(
             False,
-            f"Could not reach {service} at {url} ({type(exc).__name__}); check this server's network or proxy.",
+            f"Could not reach {service} at {url} ({type(exc).__name__}); "
+            "check this server's network or proxy.",
         )
     if response.status_code == 200:
         name = ""

@@ -1,4 +1,4 @@
-"""Integration background tasks: Kubernetes Secret sync (and, later, connection diagnosis).
+"""Integration background tasks: Kubernetes Secret sync and the connection checks (integrations.diagnosis).
 
 Tasks take ids and names, never secret values (task arguments end up in broker messages and logs).
 Only TransientKubeError is retried, with exponential backoff and full jitter; a permanent failure is

@@ -13,14 +13,11 @@ from django.views.decorators.http import require_GET, require_POST
 from core import state_warnings
 from core.htmx import poll_response, redirect_after_post, render_page, wants_fragment
 from tenancy import access
-from tenancy.models import Project
+from tenancy.models import Project, owner_filter
 
-from . import diagnosis, effective, online, saving
+from . import diagnosis, effective, form_actions, online
 from .forms import TokenForm, format_problem, online_checks_note
 from .models import PaletteCheck, Secret
-from .saving import SKIP_TLS_WARNING, TOKEN_KINDS, palette_form, save_palette
-from .saving import dependents as _dependents
-from .saving import own_state as _own_state
 
 
 def _owner(request, tenant: str, project: str | None, need: str = access.READ):
@@ -36,11 +33,12 @@ def settings_url(owner) -> str:
 
 
 def _context(request, owner, role, form=None, token_forms=None) -> dict:
-    state = _own_state(owner, read_tokens=token_forms is None)
+    state = form_actions.own_state(owner, read_tokens=token_forms is None)
     eff = effective.resolve(owner)
-    form = form or palette_form(owner, state, request.user)
+    form = form or form_actions.palette_form(owner, state, request.user)
     token_forms = token_forms or {
-        kind: TokenForm(kind=kind, stored=state["tokens"].get(kind, ""), prefix=kind) for kind in TOKEN_KINDS
+        kind: TokenForm(kind=kind, stored=state["tokens"].get(kind, ""), prefix=kind)
+        for kind in form_actions.TOKEN_KINDS
     }
     rows = []
     if eff.palette:
@@ -62,7 +60,7 @@ def _context(request, owner, role, form=None, token_forms=None) -> dict:
         {
             f"{name}_{kind}": reverse(f"integrations:{scope}_{name}", args=[*args, kind])
             for name in ("token_save", "token_test")
-            for kind in TOKEN_KINDS
+            for kind in form_actions.TOKEN_KINDS
         }
     )
     return {
@@ -79,7 +77,7 @@ def _context(request, owner, role, form=None, token_forms=None) -> dict:
         "rows": rows,
         "form": form,
         "token_forms": token_forms,
-        "token_labels": {k: v[3] for k, v in TOKEN_KINDS.items()},
+        "token_labels": {k: v[3] for k, v in form_actions.TOKEN_KINDS.items()},
         "ca_certificates": eff.palette.ca_certificates if eff.palette else [],
         "badge": diagnosis.badge(owner),
         "check": diagnosis.active_check(owner) or latest,
@@ -88,7 +86,7 @@ def _context(request, owner, role, form=None, token_forms=None) -> dict:
         "kube_secrets": Secret.objects.filter(namespace=owner.namespace)
         .order_by("name")
         .only("name", "kube_synced_at", "kube_error", "updated"),
-        "skip_warning": SKIP_TLS_WARNING,
+        "skip_warning": form_actions.SKIP_TLS_WARNING,
         "settings_url": settings_url(owner),
         "online_note": online_checks_note(),
         "can_check": eff.palette is not None and role != "read",
@@ -106,25 +104,25 @@ def settings_page(request, tenant, project=None):
 @require_POST
 def palette_save(request, tenant, project=None):
     owner, role = _owner(request, tenant, project, need=access.ADMIN)
-    state = _own_state(owner, read_tokens=False)
-    form = palette_form(owner, state, request.user, request.POST, request.FILES)
+    state = form_actions.own_state(owner, read_tokens=False)
+    form = form_actions.palette_form(owner, state, request.user, request.POST, request.FILES)
     if form.is_valid():
         try:
             with transaction.atomic():
-                rotated = save_palette(request, owner, state, form)
+                rotated = form_actions.save_palette(request, owner, state, form)
         except ValidationError as exc:
             form.add_error(None, " ".join(exc.messages))
         else:
             if form.project_name_warning:
                 messages.warning(request, form.project_name_warning)
             if rotated:
-                names = ", ".join(str(d) for d in _dependents(owner))
+                names = ", ".join(str(d) for d in form_actions.dependents(owner))
                 messages.info(request, f"Credentials rotated: connection checks started for {names}.")
             messages.success(request, "Palette integration saved.")
             for warning in state_warnings.after_change({owner.namespace}):
                 messages.warning(request, warning)
             return redirect_after_post(request, settings_url(owner))
-    saving.forget_rejected_ca(form)
+    form_actions.forget_rejected_ca(form)
     return render_page(
         request,
         "integrations/settings.html",
@@ -137,9 +135,9 @@ def palette_save(request, tenant, project=None):
 @require_POST
 def token_save(request, tenant, kind, project=None):
     owner, role = _owner(request, tenant, project, need=access.ADMIN)
-    if kind not in TOKEN_KINDS:
+    if kind not in form_actions.TOKEN_KINDS:
         raise Http404("No such integration.")
-    state = _own_state(owner)
+    state = form_actions.own_state(owner)
     own = state["own"]
     form = TokenForm(request.POST, kind=kind, stored=state["tokens"].get(kind, ""), prefix=kind)
     if own is None:
@@ -149,7 +147,7 @@ def token_save(request, tenant, kind, project=None):
         )
     elif form.is_valid():
         with transaction.atomic():
-            message = saving.save_token(
+            message = form_actions.save_token(
                 request,
                 owner,
                 state,
@@ -161,7 +159,7 @@ def token_save(request, tenant, kind, project=None):
         return redirect_after_post(request, settings_url(owner))
     token_forms = {
         k: (form if k == kind else TokenForm(kind=k, stored=state["tokens"].get(k, ""), prefix=k))
-        for k in TOKEN_KINDS
+        for k in form_actions.TOKEN_KINDS
     }
     return render_page(
         request,
@@ -175,9 +173,10 @@ def token_save(request, tenant, kind, project=None):
 @require_POST
 def token_test(request, tenant, kind, project=None):
     owner, role = _owner(request, tenant, project, need=access.ADMIN)
-    if kind not in TOKEN_KINDS:
+    if kind not in form_actions.TOKEN_KINDS:
         raise Http404("No such integration.")
-    token = request.POST.get(f"{kind}-token", "").strip() or _own_state(owner)["tokens"].get(kind, "")
+    token = request.POST.get(f"{kind}-token", "").strip()
+    token = token or form_actions.own_state(owner)["tokens"].get(kind, "")
     if not token:
         result = {"ok": False, "message": "Nothing to test: paste a token or save one first."}
     else:
@@ -206,8 +205,7 @@ def check_start(request, tenant, project=None):
 @require_GET
 def check_status(request, tenant, check, project=None):
     owner, role = _owner(request, tenant, project)
-    field = "project" if isinstance(owner, Project) else "tenant"
-    check = get_object_or_404(PaletteCheck, uuid=check, **{field: owner})
+    check = get_object_or_404(PaletteCheck, uuid=check, **owner_filter(owner))
     # Polled every second while a check runs: the fragment needs only the check, not the whole page's context.
     context = _check_context(owner, role) if wants_fragment(request) else _context(request, owner, role)
     response = render_page(
@@ -217,7 +215,8 @@ def check_status(request, tenant, check, project=None):
 
 
 def _check_context(owner, role) -> dict:
-    """What the connection check fragment shows (no Secret is read): the URLs it posts to and who may press them."""
+    """What the connection check fragment shows (no Secret is read): the URLs it posts to and who may press
+    them."""
     args = [owner.tenant.name, owner.name] if isinstance(owner, Project) else [owner.name]
     scope = "project" if isinstance(owner, Project) else "tenant"
     tenant = owner.tenant if isinstance(owner, Project) else owner
@@ -240,18 +239,18 @@ def _check_context(owner, role) -> dict:
 @require_POST
 def use_project_uid(request, tenant, project=None):
     owner, role = _owner(request, tenant, project, need=access.ADMIN)
-    state = _own_state(owner)
+    state = form_actions.own_state(owner)
     latest = diagnosis.latest_check(owner)
     uid = (latest.progress or {}).get("suggested_project_uid") if latest else None
     if not uid or not state["own"]:
         messages.error(request, "No project UID to apply: run Test connection first.")
         return redirect_after_post(request, settings_url(owner))
-    problem = saving.project_choice_problem(owner, request.user, state, uid)
+    problem = form_actions.project_choice_problem(owner, request.user, state, uid)
     if problem:
         messages.error(request, problem)
         return redirect_after_post(request, settings_url(owner))
     with transaction.atomic():
-        saving.use_project_uid(request, owner, state, uid)
+        form_actions.use_project_uid(request, owner, state, uid)
         diagnosis.start_check(owner, trigger="saved")
     messages.success(request, f"Default project ID set to {uid}; checking the connection again.")
     for warning in state_warnings.after_change({owner.namespace}):

@@ -20,7 +20,8 @@ from tenancy import access
 from tenancy.forms import ProjectForm, TenantForm
 from tenancy.overview import worker_status
 
-from . import diagnosis, effective, onboarding, saving
+from . import diagnosis, effective, onboarding
+from . import form_actions as saving
 from .forms import TokenForm, online_checks_note
 from .onboarding import ProjectChoiceForm, SkipCheckForm, TenantChoiceForm
 

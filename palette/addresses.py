@@ -31,10 +31,9 @@ import ipaddress
 import re
 import socket
 from collections.abc import Iterable
-from typing import Union
 
-IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
-Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 #: The setting that names the allowed networks, for messages.
 SETTING = "PALETTE_ALLOWED_NETWORKS"
@@ -203,7 +202,8 @@ def _clean(ip: IPAddress) -> IPAddress:
 
 
 def check_address(address: str | IPAddress, allowed: Iterable[str | Network] = (), *, host: str = "") -> None:
-    """Raise AddressRefused unless `address` may be a Palette host; `host` is the name it came from, if any."""
+    """Raise AddressRefused unless `address` may be a Palette host; `host` is the name it came from, if
+    any."""
     ip = _clean(
         address
         if isinstance(address, (ipaddress.IPv4Address, ipaddress.IPv6Address))
@@ -256,8 +256,8 @@ def check_host(host: str, allowed: Iterable[str | Network] = ()) -> None:
             or _inside(ipaddress.ip_address("::1"), allowed)
         ):
             raise AddressRefused(
-                f"{host} is this server itself (loopback); {PUBLIC_OR_ALLOWED} Only the bundled simulator runs "
-                f"on this server; for it set {SETTING}={LOOPBACK_NETWORKS}.",
+                f"{host} is this server itself (loopback); {PUBLIC_OR_ALLOWED} Only the bundled simulator "
+                f"runs on this server; for it set {SETTING}={LOOPBACK_NETWORKS}.",
                 host=host,
             )
         return

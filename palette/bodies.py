@@ -86,8 +86,10 @@ def edge_host_search(
 
 
 def cluster_by_name_search(name: str) -> dict[str, Any]:
-    """The v1SearchFilterSummarySpec palette-sdk-go's GetClusterByName sends to ``POST /v1/dashboard/spectroclusters/search``:
-    clusterName eq `name` and isDeleted false, each its own filter group, ANDed (in the ProjectUid's project)."""
+    """The v1SearchFilterSummarySpec for ``POST /v1/dashboard/spectroclusters/search`` that finds the clusters
+    called `name` in the ProjectUid's project: isDeleted false and clusterName eq `name`, each its own filter
+    group, ANDed. palette-sdk-go's GetClusterByName sends the same plus an ``environment`` filter (not
+    ``nested``) that an edge-native cluster always passes (docs/palette-behaviour.md §12)."""
     return {
         "filter": {
             "conjunction": "and",

@@ -8,7 +8,7 @@ Usage::
 
 Scope: tenant-scoped calls (whoami, projects) never send ``ProjectUid``; project-scoped calls
 (edge hosts, cluster profiles, clusters) send the client's ``project_uid`` unless a call passes
-another one. Every failure raises a ``palette.errors.PaletteError``.
+another one (docs/palette-behaviour.md §2). Every failure raises a ``palette.errors.PaletteError``.
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ from .ratelimit import RateLimiter
 from .spec import Spec
 from .transport import RequestRecord, RetryPolicy, Transport
 
-#: Palette's kubeconfig assets of a cluster, best first, by the kind PaletteAI records (ComputePool.kubeconfig_kind).
+#: Palette's kubeconfig assets of a cluster, best first, by the kind PaletteAI records
+#: (ComputePool.kubeconfig_kind).
 KUBECONFIG_ASSETS = {"admin": "adminKubeconfig", "client": "kubeconfigclient", "kubeconfig": "kubeconfig"}
 
 
@@ -98,21 +99,6 @@ class PaletteClient:
             allowed_networks=allowed_networks,
         )
         self.project_uid = project_uid or None
-
-    @classmethod
-    def from_integration(
-        cls, secret: Mapping[str, Any], *, ca_pem: str | None = None, **kwargs: Any
-    ) -> PaletteClient:
-        """Build from the integration Secret's ``palette`` JSON (apiKey, hostUrl, defaultProjectID,
-        skipSSLCertificateVerification); ``ca_pem`` is the ``ca.crt`` of the tlsSecretRef Secret."""
-        return cls(
-            secret.get("hostUrl") or "",
-            secret.get("apiKey") or "",
-            project_uid=secret.get("defaultProjectID") or None,
-            ca_pem=ca_pem,
-            skip_verify=bool(secret.get("skipSSLCertificateVerification", False)),
-            **kwargs,
-        )
 
     @property
     def base_url(self) -> str:
@@ -263,8 +249,9 @@ class PaletteClient:
     ) -> Iterator[ClusterProfile]:
         """Stream cluster profiles by cloud type (default edge-native) and profile type.
 
-        Palette lists one item per profile name, its newest version; ``versions`` (``all_versions``) holds the uid of
-        every version of the name, to read with ``get_cluster_profile`` (see ``find_cluster_profile_version``).
+        Palette lists one item per profile name, its newest version; ``versions`` (``all_versions``) holds
+        the uid of every version of the name, to read with ``get_cluster_profile`` (see
+        ``find_cluster_profile_version``).
         """
         body = bodies.cluster_profile_filter(
             environments=environments, profile_types=profile_types, name=name
@@ -315,7 +302,8 @@ class PaletteClient:
     def get_cluster_profile_variables(
         self, uid: str, *, project_uid: str | None = None
     ) -> list[ProfileVariable]:
-        """The variables a cluster profile version defines (``GET /v1/clusterprofiles/{uid}/variables``, v1Variables)."""
+        """The variables a cluster profile version defines (``GET /v1/clusterprofiles/{uid}/variables``,
+        v1Variables)."""
         data = self._get(
             f"/v1/clusterprofiles/{_seg(uid)}/variables",
             "/v1/clusterprofiles/{uid}/variables",
@@ -374,7 +362,8 @@ class PaletteClient:
 
     def find_clusters_by_name(self, name: str, *, project_uid: str | None = None) -> list[ClusterSummary]:
         """The clusters called `name` that are not deleted, in the project of the scope (``POST
-        /v1/dashboard/spectroclusters/search``, the filter of palette-sdk-go's GetClusterByName).
+        /v1/dashboard/spectroclusters/search``, the filter of palette-sdk-go's GetClusterByName:
+        ``bodies.cluster_by_name_search``, docs/palette-behaviour.md §12).
 
         Unlike a host's ``inUseClusters``, which Palette fills some time after a create, the search sees
         a cluster as soon as it exists: the lookup to make before creating again after a lost answer.
@@ -420,12 +409,12 @@ class PaletteClient:
     def get_kubeconfig(self, uid: str, *, kind: str = "kubeconfig", project_uid: str | None = None) -> str:
         """One of the cluster's kubeconfigs as YAML text (decoded if Palette sends it base64-encoded).
 
-        ``kind`` (see ``KUBECONFIG_ASSETS``): ``admin`` (``GET .../assets/adminKubeconfig``, the admin's, with a
-        client certificate), ``client`` (``.../assets/kubeconfigclient``, the OIDC client's) or ``kubeconfig``
-        (``.../assets/kubeconfig?frp=true``, through Palette's reverse proxy when it has one). Palette answers an
-        empty file until the overview's ``hasKubeConfig`` is true, a while after Running, so the text may be
-        empty or not a kubeconfig at all: check it (``palette.kubeconfig.problem``) before using it. The text is
-        a credential: never log it.
+        ``kind`` (see ``KUBECONFIG_ASSETS``): ``admin`` (``GET .../assets/adminKubeconfig``, the admin's,
+        with a client certificate), ``client`` (``.../assets/kubeconfigclient``, the OIDC client's) or
+        ``kubeconfig`` (``.../assets/kubeconfig?frp=true``, through Palette's reverse proxy when it has
+        one). Palette answers an empty file until the overview's ``hasKubeConfig`` is true, a while after
+        Running, so the text may be empty or not a kubeconfig at all: check it
+        (``palette.kubeconfig.problem``) before using it. The text is a credential: never log it.
         """
         asset = KUBECONFIG_ASSETS.get(kind)
         if asset is None:

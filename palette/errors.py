@@ -2,8 +2,10 @@
 
 Permanent versus transient is decided here, once, as the ``transient`` attribute of each class:
 the client retries exactly the transient ones (connection errors and resets, timeouts, 429,
-502/503/504, a garbled success body) and background tasks use the same attribute. Permanent:
-401, 403, 404, 405, 409, 400/422, other 5xx, TLS verification failures, pagination loops.
+502/503/504 and every other 5xx, a garbled success body; a create only when Palette certainly did
+not process it) and background tasks use the same attribute. Permanent: 400/422, 401, 403, 404,
+405, 409 and other 4xx, redirects, TLS verification failures, refused addresses, answers too large,
+pagination loops (docs/palette-behaviour.md §4).
 
 Every message says what happened, names the Palette host, and says what to do. No message,
 attribute or ``repr`` contains the API key: Palette sometimes echoes the key back in an error
@@ -24,9 +26,6 @@ from typing import Any
 from urllib.parse import quote, quote_plus
 
 REDACTED = "[REDACTED]"
-
-#: Statuses that mean "try again later" (the request was not, or may not have been, served).
-TRANSIENT_STATUSES = frozenset({429, 502, 503, 504})
 
 #: Palette's own text (message, code, ref) in an error is cut to this many characters: enough for
 #: any real message, and a 3 MB one no longer makes every page that shows the error 3 MB.
@@ -233,7 +232,8 @@ class PaletteProtocolError(PaletteError):
 
 
 class ResponseTooLarge(PaletteProtocolError):
-    """Palette's answer exceeded the client's size bound; reading stopped there. Not retried: it would recur."""
+    """Palette's answer exceeded the client's size bound; reading stopped there. Not retried: it would
+    recur."""
 
     transient = False
     default_hint = (
@@ -317,8 +317,9 @@ class RateLimited(PaletteHTTPError):
 class ServerError(PaletteHTTPError):
     """500 and other 5xx that are not gateway errors: Palette failed handling the request.
 
-    Transient, as DESIGN.md §3 counts every 5xx: reads are retried; a create is not repeated by the
-    transport (it may have been processed) — the provisioning step looks the cluster up by name first.
+    Transient, as docs/palette-behaviour.md §4 counts every 5xx: reads are retried; a create is not
+    repeated by the transport (it may have been processed) — the provisioning step looks the cluster up
+    by name first.
     """
 
     transient = True

@@ -2,9 +2,9 @@
 
 Palette answers the kubeconfig assets with an empty file until the overview's ``kubeMeta.hasKubeConfig`` is
 true, a while after the cluster is Running (palette-sdk-go client/cluster.go ``GetClusterKubeConfig`` returns
-"" then), and a proxy in front of it may answer a login page. ``problem`` says what is wrong with a text in
-words that never quote it: a kubeconfig is a credential, so neither its text nor a parser's message (which
-quotes the offending line) may reach a log, an exception or the page.
+"" then; docs/palette-behaviour.md §14), and a proxy in front of it may answer a login page. ``problem``
+says what is wrong with a text in words that never quote it: a kubeconfig is a credential, so neither its
+text nor a parser's message (which quotes the offending line) may reach a log, an exception or the page.
 """
 
 from __future__ import annotations

@@ -335,9 +335,9 @@ class ClusterProfile:
 
     @property
     def all_versions(self) -> list[tuple[str, str]]:
-        """(uid, version) of every version of the name: ``versions[]`` (v1ClusterProfileVersion items), and this one
-        even when a listing leaves it out. The search lists only the newest version of each name; the others are
-        found here, each by its own uid."""
+        """(uid, version) of every version of the name: ``versions[]`` (v1ClusterProfileVersion items), and
+        this one even when a listing leaves it out. The search lists only the newest version of each name;
+        the others are found here, each by its own uid."""
         found = [(uid, version) for uid, version in self.versions if uid]
         if self.uid and all(uid != self.uid for uid, _ in found):
             found.append((self.uid, self.version))
@@ -350,10 +350,6 @@ class ClusterProfile:
         return next((uid for uid, v in self.all_versions if v == version), "")
 
 
-#: Formats of a profile variable's value (v1VariableFormat).
-VARIABLE_FORMATS = ("string", "number", "boolean", "ipv4", "ipv4cidr", "ipv6", "version", "base64")
-
-
 @dataclass(slots=True)
 class ProfileVariable:
     """One variable of a cluster profile version (v1Variable, ``GET /v1/clusterprofiles/{uid}/variables``).
@@ -361,7 +357,8 @@ class ProfileVariable:
     A cluster gives values in ``profiles[].variables`` of its create body (v1SpectroClusterVariable: name,
     value). ``required`` with no ``default_value`` needs a value; ``is_sensitive`` marks a masked value;
     ``hidden`` ones cannot be overridden; ``immutable`` ones cannot change after the create. ``format`` is one
-    of VARIABLE_FORMATS (``string`` when Palette leaves it out) and ``regex`` the pattern a value must match.
+    of v1VariableFormat's string, number, boolean, ipv4, ipv4cidr, ipv6, version, base64 (``string`` when
+    Palette leaves it out) and ``regex`` the pattern a value must match.
     """
 
     name: str
@@ -495,8 +492,8 @@ class ClusterOverview:
     health: str
     kubernetes_version: str
     raw: dict = field(default_factory=dict, repr=False)
-    #: ``status.kubeMeta.hasKubeConfig``: whether Palette has the kubeconfig yet (its assets are empty until then,
-    #: a while after Running); None when the overview does not say.
+    #: ``status.kubeMeta.hasKubeConfig``: whether Palette has the kubeconfig yet (its assets are empty until
+    #: then, a while after Running); None when the overview does not say.
     has_kubeconfig: bool | None = None
     #: ``status.kubeMeta.hasKubeConfigClient``: the same for the client (OIDC) kubeconfig.
     has_kubeconfig_client: bool | None = None

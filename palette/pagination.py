@@ -3,7 +3,7 @@
 Palette's POST list endpoints return at most 50 items per page and a ``listmeta.continue``
 token; the next page is requested with ``?continue=<token>`` and the *same* body, until the token
 is empty or absent. The Go SDK loops forever when a token repeats; here a repeated token stops
-the listing with a PaginationError.
+the listing with a PaginationError (docs/palette-behaviour.md §5).
 """
 
 from __future__ import annotations

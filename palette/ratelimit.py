@@ -2,9 +2,9 @@
 
 Palette limits requests per source IP and per parent resource prefix (``/v1/<resource>``):
 10 req/s for ``/v1/dashboard`` and ``/v1/edgehosts`` (and the default), 50 req/s for
-``/v1/spectroclusters`` and ``/v1/clusterprofiles``. A single limiter per process, shared by all
-threads and clients, spaces requests per (host, prefix) so that a full discovery never provokes a
-429 on its own.
+``/v1/spectroclusters`` and ``/v1/clusterprofiles`` (docs/palette-behaviour.md §7). A single limiter
+per process, shared by all threads and clients, spaces requests per (host, prefix) so that a full
+discovery never provokes a 429 on its own.
 
 Spacing is strict (no burst allowance) and runs a little under the published rate (``headroom``):
 network jitter can bunch requests on arrival, and a schedule at exactly the limit would then

@@ -6,9 +6,8 @@ against it with ``jsonschema``. This module loads it once, matches concrete path
 path templates, and validates bodies, query parameters and responses, resolving
 ``#/definitions/...`` references inside the document.
 
-Where the spec is found, in order: the ``PALETTE_SPEC_PATH`` environment variable, the copy
-shipped in ``palette/spec/`` (so CI and the app do not depend on a sibling checkout), and the
-shared reference folder next to the repository.
+Where the spec is found: the ``PALETTE_SPEC_PATH`` environment variable, else the copy shipped in
+``palette/spec/``.
 """
 
 from __future__ import annotations
@@ -25,9 +24,6 @@ from typing import Any
 import jsonschema
 
 _PACKAGED = Path(__file__).resolve().parent / "spec" / "palette-apis-subset.json"
-_SHARED = (
-    Path(__file__).resolve().parent.parent.parent / "shared" / "palette-api" / "palette-apis-subset.json"
-)
 
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 
@@ -45,13 +41,11 @@ class SpecViolation(Exception):
 
 
 def spec_path() -> Path:
-    """Return the path of the spec file in use (environment, packaged copy, shared folder)."""
+    """Return the path of the spec file in use (environment, else the packaged copy)."""
     env = os.environ.get("PALETTE_SPEC_PATH")
     if env:
         return Path(env)
-    if _PACKAGED.exists():
-        return _PACKAGED
-    return _SHARED
+    return _PACKAGED
 
 
 @dataclass(frozen=True)

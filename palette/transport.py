@@ -20,7 +20,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -100,7 +100,6 @@ class RequestRecord:
     elapsed: float = 0.0
     attempt: int = 1
     error: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Transport:
@@ -198,11 +197,6 @@ class Transport:
         self._finalizer()
 
     @property
-    def host(self) -> str:
-        """The base URL used in messages."""
-        return self.base_url
-
-    @property
     def ca_bundle(self) -> str | None:
         """Path of the private CA bundle file, if a custom CA was given."""
         return self.verify if isinstance(self.verify, str) else None
@@ -290,7 +284,8 @@ class Transport:
         try:
             # verify is passed on every call: requests lets REQUESTS_CA_BUNDLE override the session's
             # setting otherwise, which would silently replace a custom CA or skip flag.
-            # stream=True: the body is read below, bounded by MAX_RESPONSE_BYTES, instead of whole by requests.
+            # stream=True: the body is read below, bounded by MAX_RESPONSE_BYTES, instead of whole by
+            # requests.
             resp = self.session.request(
                 method,
                 url,
@@ -466,7 +461,8 @@ def _ssl_reason(exc: BaseException) -> str:
 
 
 def _read_bounded(resp: requests.Response) -> bool:
-    """Read ``resp``'s (decompressed) body into ``resp.content``; False, connection dropped, above the bound."""
+    """Read ``resp``'s (decompressed) body into ``resp.content``; False, connection dropped, above the
+    bound."""
     declared = resp.headers.get("Content-Length", "")
     chunks: list[bytes] = []
     size = 0

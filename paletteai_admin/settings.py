@@ -138,7 +138,8 @@ def database_from_url(url: str) -> dict:
 
 
 def _tighten(path: Path, mode: int) -> None:
-    """Drop permission bits beyond `mode` from `path` when this user owns it (someone else's folder is theirs to set)."""
+    """Drop permission bits beyond `mode` from `path` when this user owns it (someone else's folder is theirs
+    to set)."""
     try:
         st = path.stat()
         if st.st_uid == os.getuid() and stat.S_IMODE(st.st_mode) & ~mode:
@@ -204,7 +205,8 @@ ALLOWED_HOSTS = [
     h.strip() for h in envstr("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h.strip()
 ]
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in envstr("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
-# Uploaded files (a CA certificate) are kept up to this size and dropped beyond it, never stored whole (core.uploads).
+# Uploaded files (a CA certificate) are kept up to this size and dropped beyond it, never stored whole
+# (core.uploads).
 MAX_UPLOAD_BYTES = 1024 * 1024
 FILE_UPLOAD_HANDLERS = ["core.uploads.BoundedUploadHandler"]
 
@@ -328,7 +330,8 @@ if envbool("BEHIND_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+    "frame-ancestors 'none'"
 )
 
 # Background work. Redis when REDIS_URL is set; otherwise Celery's filesystem transport under DATA_DIR.
@@ -395,8 +398,8 @@ CELERY_BEAT_SCHEDULE["palette-checks"] = {
 # re-sends a step overdue by POOL_RESUME_GRACE (a killed worker); wait POOL_RELEASE_WAIT for hosts to return.
 POOL_PROVISION_TIMEOUT = envint("POOL_PROVISION_TIMEOUT", 3600, minimum=1)
 POOL_POLL_INTERVAL = envint("POOL_POLL_INTERVAL", 10, minimum=1)
-# Palette accepts a force delete only after 15 minutes in Deleting (its "Force Delete a Cluster" docs): a lower
-# value would offer what Palette refuses, so it is refused at start-up.
+# Palette accepts a force delete only after 15 minutes in Deleting (its "Force Delete a Cluster" docs): a
+# lower value would offer what Palette refuses, so it is refused at start-up.
 POOL_FORCE_DELETE_AFTER = envint("POOL_FORCE_DELETE_AFTER", 900, minimum=900)
 POOL_RETRY_BASE = envint("POOL_RETRY_BASE", 5, minimum=1)
 POOL_RETRY_CAP = envint("POOL_RETRY_CAP", 300, minimum=1)

@@ -57,7 +57,8 @@ def project_role(user, project: Project) -> str | None:
 
 
 def may_set_gpu_limit(user, obj: Tenant | Project) -> bool:
-    """May `user` change this tenant's or project's GPU limit? Superusers a tenant's, the tenant's admins a project's.
+    """May `user` change this tenant's or project's GPU limit? Superusers a tenant's, the tenant's admins a
+    project's.
 
     A tenant admin manages the tenant within its limit and a project admin the project within its
     own: the limit is the ceiling set for them, so neither may raise it.
@@ -90,7 +91,8 @@ def _require(role: str | None, need: str) -> None:
 
 
 def get_tenant_for_user(user, name: str, need: str = READ) -> tuple[Tenant, str]:
-    """The tenant called `name` and the user's role in it; 404 when not visible, 403 when the role is too low."""
+    """The tenant called `name` and the user's role in it; 404 when not visible, 403 when the role is too
+    low."""
     tenant = Tenant.objects.filter(name=name).first()
     if tenant is None:
         raise Http404("No such tenant.")

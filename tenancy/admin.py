@@ -32,7 +32,8 @@ def delete_selected(modeladmin, request, queryset):
 
 
 def _rows_going_with(obj) -> dict:
-    """{model: rows} that go when `obj` goes (its projects aside), found through reverse foreign keys, not by app name.
+    """{model: rows} that go when `obj` goes (its projects aside), found through reverse foreign keys, not by
+    app name.
 
     PROTECT keys count too: the deletion's cleanups remove those rows. SET_NULL ones (audit entries) stay.
     """
@@ -52,13 +53,14 @@ def _rows_going_with(obj) -> dict:
 
 
 class OwnerAdmin(admin.ModelAdmin):
-    """Deleting a tenant or project here takes the one deletion path (tenancy.deletion), as the web pages do."""
+    """Deleting a tenant or project here takes the one deletion path (tenancy.deletion), as the web pages
+    do."""
 
     actions = [delete_selected]
 
     def get_deleted_objects(self, objs, request):
-        # Django's collector would list the PROTECT-ed Secrets, Settings and bundles as blocking; here only what
-        # tenancy.deletion refuses blocks, and the rest is listed as going with the owner.
+        # Django's collector would list the PROTECT-ed Secrets, Settings and bundles as blocking; here only
+        # what tenancy.deletion refuses blocks, and the rest is listed as going with the owner.
         owners = [
             o for obj in objs for o in ([obj, *obj.projects.all()] if isinstance(obj, Tenant) else [obj])
         ]
@@ -90,7 +92,8 @@ class OwnerAdmin(admin.ModelAdmin):
         try:
             return super().delete_view(request, object_id, extra_context)
         except deletion.DeletionRefused as refused:
-            # Blocked between the confirmation page and the POST: say why, delete nothing (the view's transaction).
+            # Blocked between the confirmation page and the POST: say why, delete nothing (the view's
+            # transaction).
             self.message_user(request, refused.html(), messages.ERROR)
             return redirect(
                 reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[object_id])

@@ -36,7 +36,8 @@ Owner = Tenant | Project
 
 @dataclass(frozen=True)
 class Blocker:
-    """One reason a deletion is refused: what is in the way, each item with the page where it is fixed, and what to do.
+    """One reason a deletion is refused: what is in the way, each item with the page where it is fixed, and
+    what to do.
 
     `items` are (label, url) pairs; url may be "" when there is no page for the item.
     """
@@ -92,7 +93,8 @@ _cleanups: list[tuple[int, Cleanup]] = []
 
 
 def register_blocker(check: BlockerCheck) -> None:
-    """Add a check: given a tenant or a project about to go, the blockers it finds (empty: nothing in the way).
+    """Add a check: given a tenant or a project about to go, the blockers it finds (empty: nothing in the
+    way).
 
     For a tenant the check answers for the tenant and all of its projects.
     """
@@ -101,9 +103,11 @@ def register_blocker(check: BlockerCheck) -> None:
 
 
 def register_cleanup(order: int, cleanup: Cleanup) -> None:
-    """Add `cleanup(owner, *, request, user, source)`, which removes and audits what `owner` holds; lower order first.
+    """Add `cleanup(owner, *, request, user, source)`, which removes and audits what `owner` holds; lower
+    order first.
 
-    Called inside the deletion's transaction once no blocker objects, for each project and then for the tenant.
+    Called inside the deletion's transaction once no blocker objects, for each project and then for the
+    tenant.
     """
     if all(c is not cleanup for _, c in _cleanups):
         _cleanups.append((order, cleanup))
@@ -111,12 +115,14 @@ def register_cleanup(order: int, cleanup: Cleanup) -> None:
 
 
 def blockers(owner: Owner) -> list[Blocker]:
-    """Everything that refuses deleting `owner` now (for a tenant: also what refuses deleting any of its projects)."""
+    """Everything that refuses deleting `owner` now (for a tenant: also what refuses deleting any of its
+    projects)."""
     return [blocker for check in _blockers for blocker in check(owner)]
 
 
 def delete(owner: Owner, *, request: Any = None, user: Any = None, source: str = "web") -> None:
-    """Delete a tenant (with its projects) or a project, with everything it holds; raise DeletionRefused when blocked.
+    """Delete a tenant (with its projects) or a project, with everything it holds; raise DeletionRefused when
+    blocked.
 
     All or nothing: runs in its own transaction (a savepoint inside the caller's), the owner rows locked
     so that nothing is added to them meanwhile. Kubernetes copies of the Secrets are deleted once the
@@ -145,7 +151,8 @@ def _lock(owner: Owner) -> None:
 
 
 def _delete_one(owner: Owner, actor: dict) -> None:
-    """Run every cleanup for `owner`, remove its memberships, then the owner itself, each with its audit entry."""
+    """Run every cleanup for `owner`, remove its memberships, then the owner itself, each with its audit
+    entry."""
     for _, cleanup in _cleanups:
         cleanup(owner, **actor)
     for membership in owner.memberships.select_related("user", "tenant", "project__tenant"):
@@ -162,8 +169,8 @@ def _delete_one(owner: Owner, actor: dict) -> None:
     try:
         owner.delete()
     except ProtectedError as exc:
-        # Something no cleanup removes was added meanwhile (or a model gained a PROTECT key without a cleanup):
-        # name it rather than fail with a 500. The transaction rolls the cleanups back.
+        # Something no cleanup removes was added meanwhile (or a model gained a PROTECT key without a
+        # cleanup): name it rather than fail with a 500. The transaction rolls the cleanups back.
         items = tuple((f"{obj._meta.verbose_name} {obj}", "") for obj in list(exc.protected_objects)[:10])
         raise DeletionRefused(
             owner, [Blocker("it still holds", items, "remove them first, then try again")]

@@ -8,7 +8,8 @@ from .models import Membership, Project, Tenant
 
 
 def _guard_gpu_limit(form: forms.ModelForm, user) -> None:
-    """Show the GPU limit read-only, with who sets it, to a user who may not change it (a posted value is ignored)."""
+    """Show the GPU limit read-only, with who sets it, to a user who may not change it (a posted value is
+    ignored)."""
     if not access.may_set_gpu_limit(user, form.instance):
         field = form.fields["gpu_limit"]
         field.disabled = True
@@ -42,9 +43,10 @@ class ProjectForm(forms.ModelForm):
         self.instance.tenant = tenant
         _guard_gpu_limit(self, user)
         self.fields["namespace"].required = False
-        self.fields[
-            "namespace"
-        ].help_text = "Kubernetes namespace; defaults to the project name. Unique across the install; cannot be changed later."
+        self.fields["namespace"].help_text = (
+            "Kubernetes namespace; defaults to the project name. Unique across the install; "
+            "cannot be changed later."
+        )
         if self.instance.pk:
             self.fields["name"].disabled = True
             self.fields["namespace"].disabled = True

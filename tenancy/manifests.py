@@ -1,7 +1,8 @@
 """Manifests for Tenant and Project (kind handlers for core.manifests), and who owns a namespace.
 
 Tenant: `{metadata: {name}, spec: {displayName, description?, gpuLimit, settingsRef?: {name, namespace}}}`.
-Project: `{metadata: {name, namespace}, spec: {tenantRef: {name}, displayName, description?, settingsRef?: {name}, gpuLimit}}`;
+Project: `{metadata: {name, namespace}, spec: {tenantRef: {name}, displayName, description?,
+settingsRef?: {name}, gpuLimit}}`;
 `metadata.namespace` is the project's own namespace. Omitted optional fields take their defaults
 (displayName: the name; gpuLimit: 0 = no limit), so the file is the whole desired state.
 
@@ -23,19 +24,13 @@ from core.manifests import Document, Handler, Plan
 from core.models import AuditEntry
 
 from . import access, deletion
-from .models import DNS1123_LABEL, Project, Tenant
+from .models import DNS1123_LABEL, TENANT_NAMESPACE_PREFIX, Project, Tenant, owner_for_namespace
 
 API_VERSION = "spectrocloud.com/v1alpha1"
-TENANT_PREFIX = "tenant-"
-TENANT_FIELDS = {
-    "display_name": "spec.displayName",
-    "description": "spec.description",
-    "gpu_limit": "spec.gpuLimit",
-}
 
 
 def tenant_namespace(name: str) -> str:
-    return f"{TENANT_PREFIX}{name}"
+    return f"{TENANT_NAMESPACE_PREFIX}{name}"
 
 
 @dataclass(frozen=True)
@@ -53,8 +48,8 @@ class NamespaceOwner:
 
 def namespace_owner(plan: Plan, namespace: str) -> NamespaceOwner | None:
     """The tenant or project that owns `namespace`, in the database or created by the same file."""
-    if namespace.startswith(TENANT_PREFIX):
-        name = namespace[len(TENANT_PREFIX) :]
+    if namespace.startswith(TENANT_NAMESPACE_PREFIX):
+        name = namespace[len(TENANT_NAMESPACE_PREFIX) :]
         if plan.find("Tenant", name) or Tenant.objects.filter(name=name).exists():
             return NamespaceOwner("Tenant", name, name)
     doc = next((d for d in plan.of_kind("Project") if d.namespace == namespace), None)
@@ -67,22 +62,13 @@ def namespace_owner(plan: Plan, namespace: str) -> NamespaceOwner | None:
     return None
 
 
-def owner_object(namespace: str) -> Tenant | Project | None:
-    """The Tenant or Project that owns `namespace` in the database now."""
-    if namespace.startswith(TENANT_PREFIX):
-        tenant = Tenant.objects.filter(name=namespace[len(TENANT_PREFIX) :]).first()
-        if tenant is not None:
-            return tenant
-    return Project.objects.select_related("tenant").filter(namespace=namespace).first()
-
-
 def can_write_namespace(plan: Plan, user: Any, namespace: str, need: str = access.WRITE) -> bool:
     """May `user` change this kind in `namespace`? The same role the web page for it asks for.
 
     Tenant namespaces: tenant admins. Project namespaces: `need` in the project, i.e. editors and
     admins for pools and bundles (WRITE), admins only for Settings and Secrets (ADMIN).
     """
-    owner = owner_object(namespace)
+    owner = owner_for_namespace(namespace)
     if isinstance(owner, Tenant):
         return access.tenant_role(user, owner) == access.ADMIN
     if isinstance(owner, Project):
@@ -118,7 +104,8 @@ def _common_spec(doc: Document, plan: Plan, gpu_limit_field: str = "spec.gpuLimi
 
 
 def _check_gpu_limit(doc: Document, plan: Plan, obj: Tenant | Project | None, values: dict | None) -> None:
-    """Only the level above changes a GPU limit (access.may_set_gpu_limit); re-applying the current value is fine.
+    """Only the level above changes a GPU limit (access.may_set_gpu_limit); re-applying the current value is
+    fine.
 
     The CLI (no user) may change anything. A new object is created by someone allowed to set its limit.
     """
@@ -147,7 +134,8 @@ def _save(plan: Plan, obj: Tenant | Project, values: dict, created: bool) -> str
 
 
 def _refuse_blocked(doc: Document, plan: Plan, obj: Tenant | Project) -> None:
-    """The one deletion path's refusal (tenancy.deletion), reported on the document before anything is changed."""
+    """The one deletion path's refusal (tenancy.deletion), reported on the document before anything is
+    changed."""
     found = deletion.blockers(obj)
     if found:
         plan.error(doc, "", deletion.DeletionRefused(obj, found).text())
@@ -215,8 +203,8 @@ class TenantHandler(Handler):
         tenants = Tenant.objects.order_by("name")
         if namespace:
             tenants = (
-                tenants.filter(name=namespace[len(TENANT_PREFIX) :])
-                if namespace.startswith(TENANT_PREFIX)
+                tenants.filter(name=namespace[len(TENANT_NAMESPACE_PREFIX) :])
+                if namespace.startswith(TENANT_NAMESPACE_PREFIX)
                 else tenants.none()
             )
         out = []
@@ -265,8 +253,8 @@ class ProjectHandler(Handler):
             ref = plan.text(doc, "spec.settingsRef.name", max_length=63, validators=[DNS1123_LABEL])
             if ref is not None:
                 doc.state["settings_ref"] = (namespace, ref)
-        if ns_ok is not None and namespace.startswith(TENANT_PREFIX):
-            other = namespace[len(TENANT_PREFIX) :]
+        if ns_ok is not None and namespace.startswith(TENANT_NAMESPACE_PREFIX):
+            other = namespace[len(TENANT_NAMESPACE_PREFIX) :]
             if plan.find("Tenant", other) or Tenant.objects.filter(name=other).exists():
                 plan.error(
                     doc,
@@ -293,7 +281,8 @@ class ProjectHandler(Handler):
                 plan.error(
                     doc,
                     "spec.gpuLimit",
-                    f"tenant {tenant_name} allows at most {limit} GPUs; use a smaller limit (or 0 for the tenant's).",
+                    f"tenant {tenant_name} allows at most {limit} GPUs; "
+                    "use a smaller limit (or 0 for the tenant's).",
                 )
                 return
             doc.state["values"] = values

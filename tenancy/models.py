@@ -182,10 +182,14 @@ class Membership(models.Model):
 
 
 def owner_for_namespace(namespace: str) -> Tenant | Project | None:
-    """The tenant (`tenant-<name>`) or project that owns a Kubernetes namespace, or None."""
-    project = Project.objects.select_related("tenant").filter(namespace=namespace).first()
-    if project is not None:
-        return project
-    if namespace.startswith("tenant-"):
-        return Tenant.objects.filter(name=namespace[len("tenant-") :]).first()
-    return None
+    """The tenant (`tenant-<name>`) or project that owns a Kubernetes namespace now, or None."""
+    if namespace.startswith(TENANT_NAMESPACE_PREFIX):
+        tenant = Tenant.objects.filter(name=namespace[len(TENANT_NAMESPACE_PREFIX) :]).first()
+        if tenant is not None:
+            return tenant
+    return Project.objects.select_related("tenant").filter(namespace=namespace).first()
+
+
+def owner_filter(owner: Tenant | Project) -> dict[str, Tenant | Project]:
+    """The filter for rows owned by `owner`: ``{"project": owner}`` or ``{"tenant": owner}``."""
+    return {"project": owner} if isinstance(owner, Project) else {"tenant": owner}

@@ -82,7 +82,8 @@ def _no_login_throttling(settings):
 
 
 class World:
-    """Tenant A (with project A1) owned by `owner`, read by `viewer`; tenant B (project B1) with `outsider`."""
+    """Tenant A (with project A1) owned by `owner`, read by `viewer`; tenant B (project B1) with
+    `outsider`."""
 
     def __init__(self):
         from django.contrib.auth import get_user_model
@@ -138,7 +139,8 @@ def worker_database_url() -> str:
 
 
 class CeleryProcess:
-    """A real `celery worker` or `celery beat` process on the test database and `broker_url`; stopped or killed by its PID.
+    """A real `celery worker` or `celery beat` process on the test database and `broker_url`; stopped or
+    killed by its PID.
 
     Started and ready when constructed (the test fails with the log if it does not start).
     """
@@ -280,7 +282,8 @@ def kube_on(settings, fake_kube):
 
 @pytest.fixture
 def queued(monkeypatch):
-    """Run the Secret sync tasks that `.delay()` would send to the broker in-process, and keep their arguments.
+    """Run the Secret sync tasks that `.delay()` would send to the broker in-process, and keep their
+    arguments.
 
     Only for this test: nothing is made eager globally.
     """
@@ -301,7 +304,8 @@ def queued(monkeypatch):
 
 
 def pytest_terminal_summary(terminalreporter):
-    """Print the one-line results tests attach as user property "reliability" (the faults suite), also under xdist."""
+    """Print the one-line results tests attach as user property "reliability" (the faults suite), also under
+    xdist."""
     lines = [
         value
         for reports in terminalreporter.stats.values()

@@ -47,8 +47,8 @@ def _restart(pool: ComputePool, **fields: Any) -> bool:
 def create_pool(project, spec, bundle, *, request=None, user=None, source: str = "web") -> ComputePool:
     """Store a new pool from a checked spec and start provisioning once the transaction commits.
 
-    Its profile variables are split as `spec.masked` says: the plain values in `variables`, the masked ones encrypted
-    in `secret_variables` (the audit entry names the variables, never a value).
+    Its profile variables are split as `spec.masked` says: the plain values in `variables`, the masked ones
+    encrypted in `secret_variables` (the audit entry names the variables, never a value).
     """
     from ..bundles import bundle_facts
     from ..readiness import cluster_name_for
@@ -242,7 +242,8 @@ def resume_stalled(now=None) -> int:
 
 
 def timeline(pool: ComputePool) -> list[dict]:
-    """The pool's attempts, newest first, each with its steps in order (planned steps not yet run included)."""
+    """The pool's attempts, newest first, each with its steps in order (planned steps not yet run
+    included)."""
     rows = list(pool.steps.all())
     attempts: dict[int, list[PoolStep]] = {}
     for row in rows:

@@ -51,11 +51,13 @@ class Superseded(Exception):
 
 
 class DeletionRequested(Exception):
-    """The step was ending its provisioning attempt (Ready or Failed) while a deletion was asked for: delete instead."""
+    """The step was ending its provisioning attempt (Ready or Failed) while a deletion was asked for: delete
+    instead."""
 
 
 def transition(pool_id: int, when: dict[str, Any], **fields: Any) -> bool:
-    """The one way a pool's state changes: ``UPDATE … SET fields WHERE pk = pool_id AND when`` (compare-and-set).
+    """The one way a pool's state changes: ``UPDATE … SET fields WHERE pk = pool_id AND when``
+    (compare-and-set).
 
     `when` holds what the writer decided on (a tick, ``status__in``, a flag); True when the row still matched
     and was changed. The database evaluates the condition and the write as one statement, so two writers
@@ -204,9 +206,9 @@ class Context:
         log.warning("compute pool %s failed (%s)", self.pool.pk, failure_class)
 
     def attention(self, row: PoolStep | None, message: str) -> None:
-        """Stop the operation in Needs attention: Palette's answers do not prove what a step would destroy, forget
-        or give up on (a 404 not confirmed, the cluster in a Palette the Settings no longer reach). The pool keeps
-        its cluster uid and hosts; Retry or Delete run again once someone has looked."""
+        """Stop the operation in Needs attention: Palette's answers do not prove what a step would destroy,
+        forget or give up on (a 404 not confirmed, the cluster in a Palette the Settings no longer reach). The
+        pool keeps its cluster uid and hosts; Retry or Delete run again once someone has looked."""
         message = self.scrub(message)
         with transaction.atomic():
             if row is not None:
@@ -259,9 +261,10 @@ class Context:
             now_host = normal_host(str(palette.value("hostUrl")))
             if self.pool.palette_host and now_host != normal_host(self.pool.palette_host):
                 self.moved = (
-                    f"This pool's cluster {self.pool.cluster_name} lives in the Palette at {self.pool.palette_host} "
-                    f"(project {self.pool.palette_project_uid}), but the Settings now point at {now_host}: "
-                    "their API key cannot reach it. Restore the Settings' host URL and key, then Retry."
+                    f"This pool's cluster {self.pool.cluster_name} lives in the Palette at "
+                    f"{self.pool.palette_host} (project {self.pool.palette_project_uid}), but the Settings "
+                    f"now point at {now_host}: their API key cannot reach it. Restore the Settings' host URL "
+                    "and key, then Retry."
                 )
                 self._not_configured = self.moved
                 return None
@@ -274,7 +277,8 @@ class Context:
         return self._client
 
     def client_or_fail(self, row: PoolStep, consequence: str = ""):
-        """The client for a step that cannot go on without Palette; None after stopping the pool with the reason.
+        """The client for a step that cannot go on without Palette; None after stopping the pool with the
+        reason.
 
         A pool whose cluster lives in a Palette the Settings no longer point at needs attention (its cluster
         may well run on); otherwise it fails with the Settings' problem.
@@ -290,7 +294,8 @@ class Context:
         return client
 
     def origin(self) -> dict[str, str]:
-        """Where a create sends this pool's cluster: the Palette, tenant and Palette project of the Settings now."""
+        """Where a create sends this pool's cluster: the Palette, tenant and Palette project of the Settings
+        now."""
         palette = self.palette
         return {
             "palette_host": normal_host(str(palette.value("hostUrl"))),
@@ -355,7 +360,8 @@ def unproven_absence(client, pool: ComputePool) -> tuple[str, bool]:
         listed = [c for c in client.find_clusters_by_name(pool.cluster_name) if c.uid == pool.cluster_uid]
     except perrors.PaletteError as exc:
         return (
-            f"the project-scoped check that the key still reaches Palette project {pool.palette_project_uid} failed: {exc}",
+            f"the project-scoped check that the key still reaches Palette project {pool.palette_project_uid} "
+            f"failed: {exc}",
             exc.transient,
         )
     if listed:

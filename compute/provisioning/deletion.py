@@ -11,7 +11,7 @@ from core import audit
 from core.models import AuditEntry
 from palette import errors as perrors
 
-from ..models import ComputePool, PoolStep
+from ..models import ComputePool, DiscoveryRun, PoolStep
 from .context import Context, _adopt, _refresh_inventory, _seconds, find_cluster, human, unproven_absence
 
 # -- deletion steps --------------------------------------------------------------------------------
@@ -131,8 +131,8 @@ def _wait_deleted(ctx: Context) -> float | None:
             try:
                 client.delete_cluster(pool.cluster_uid, force=True)
             except (perrors.BadRequest, perrors.Conflict, perrors.MethodNotAllowed) as exc:
-                # Palette accepts a force delete only once the cluster has been Deleting for 15 minutes; before
-                # that a 4xx means "not yet": asked again later, never a failed pool.
+                # Palette accepts a force delete only once the cluster has been Deleting for 15 minutes;
+                # before that a 4xx means "not yet": asked again later, never a failed pool.
                 refused = exc.palette_message or str(exc)
             else:
                 ctx.save(force_delete_sent=timezone.now())
@@ -164,16 +164,14 @@ def _wait_deleted(ctx: Context) -> float | None:
         reason += " (force delete sent)"
     elif elapsed >= timedelta(seconds=_seconds("POOL_FORCE_DELETE_AFTER")):
         reason += (
-            "; it looks stuck: Force delete is available (Palette skips graceful cleanup, so the hosts may need a "
-            "reset by hand)"
+            "; it looks stuck: Force delete is available (Palette skips graceful cleanup, so the hosts may "
+            "need a reset by hand)"
         )
     ctx.note(row, reason + ".", last_seen=seen)
     return _seconds("POOL_POLL_INTERVAL")
 
 
 def _release(ctx: Context) -> float | None:
-    from ..models import DiscoveryRun
-
     pool = ctx.pool
     row = ctx.begin("release")
     hosts = [uid for uids in pool.hosts.values() for uid in uids] or list(pool.sent_hosts)
@@ -181,48 +179,80 @@ def _release(ctx: Context) -> float | None:
     cleanup = dict(pool.cleanup or {})
     waited = timezone.now() - row.started
     if "discoveryRun" not in cleanup and hosts and not orphaned:
-        # The inventory learns that the hosts are ready again from a discovery run, one that starts now:
-        # a run already in progress may have seen them in use.
-        active = DiscoveryRun.objects.filter(
-            project=pool.project, status__in=DiscoveryRun.ACTIVE, created__lt=row.started
-        ).first()
-        if active is not None and waited < timedelta(seconds=_seconds("POOL_RELEASE_WAIT")):
-            ctx.note(
-                row, "Waiting for the discovery run in progress to finish, to rediscover the released hosts."
-            )
-            return _seconds("POOL_POLL_INTERVAL")
-        run = _refresh_inventory(pool)
-        cleanup["discoveryRun"] = str(run.uuid)
-        ctx.save(cleanup=cleanup)
-    still: list[str] = []
-    client = ctx.client() if hosts and not orphaned else None
-    checked = client is not None
-    if client is not None:
-        try:
-            for uid in hosts:
-                try:
-                    host = client.get_edge_host(uid)
-                except perrors.NotFound:
-                    continue
-                if pool.cluster_name and any(ref.name == pool.cluster_name for ref in host.in_use_clusters):
-                    still.append(uid)
-        except perrors.PaletteError as exc:
-            checked = False
-            ctx.record_error(row, f"Checking the hosts failed: {exc}", retried=False)
+        wait = _start_rediscovery(ctx, row, cleanup, waited)
+        if wait is not None:
+            return wait
+    still, checked = _hosts_still_in_use(ctx, row, hosts if not orphaned else [])
     if still and waited < timedelta(seconds=_seconds("POOL_RELEASE_WAIT")):
         ctx.note(
             row,
-            f"{len(still)} host{'s' if len(still) != 1 else ''} still in use by {pool.cluster_name} in Palette; "
-            f"waiting for {'it' if len(still) == 1 else 'them'} to return to ready ({human(waited)}).",
+            f"{len(still)} host{'s' if len(still) != 1 else ''} still in use by {pool.cluster_name} in "
+            f"Palette; waiting for {'it' if len(still) == 1 else 'them'} to return to ready "
+            f"({human(waited)}).",
         )
         return _seconds("POOL_POLL_INTERVAL")
+    _finish_release(ctx, row, cleanup, hosts if orphaned else still, checked, _palette_state(pool, orphaned))
+    return None
+
+
+def _start_rediscovery(ctx: Context, row: PoolStep, cleanup: dict, waited: timedelta) -> float | None:
+    """Start the discovery run that tells the inventory the hosts are ready again (its uuid goes in
+    `cleanup`); the seconds to wait instead while a run that started before this step is in progress."""
+    pool = ctx.pool
+    # The inventory learns that the hosts are ready again from a discovery run, one that starts now:
+    # a run already in progress may have seen them in use.
+    active = DiscoveryRun.objects.filter(
+        project=pool.project, status__in=DiscoveryRun.ACTIVE, created__lt=row.started
+    ).first()
+    if active is not None and waited < timedelta(seconds=_seconds("POOL_RELEASE_WAIT")):
+        ctx.note(
+            row, "Waiting for the discovery run in progress to finish, to rediscover the released hosts."
+        )
+        return _seconds("POOL_POLL_INTERVAL")
+    run = _refresh_inventory(pool)
+    cleanup["discoveryRun"] = str(run.uuid)
+    ctx.save(cleanup=cleanup)
+    return None
+
+
+def _hosts_still_in_use(ctx: Context, row: PoolStep, hosts: list[str]) -> tuple[list[str], bool]:
+    """Which of `hosts` Palette still lists in use by the pool's cluster, and whether they were checked at all
+    (not when there are none to check, Palette cannot be reached, or it fails to answer)."""
+    client = ctx.client() if hosts else None
+    if client is None:
+        return [], False
+    pool = ctx.pool
+    still: list[str] = []
+    try:
+        for uid in hosts:
+            try:
+                host = client.get_edge_host(uid)
+            except perrors.NotFound:
+                continue
+            if pool.cluster_name and any(ref.name == pool.cluster_name for ref in host.in_use_clusters):
+                still.append(uid)
+    except perrors.PaletteError as exc:
+        ctx.record_error(row, f"Checking the hosts failed: {exc}", retried=False)
+        return still, False
+    return still, True
+
+
+def _palette_state(pool: ComputePool, orphaned) -> str:
+    """What became of the pool's Palette cluster, for the cleanup record and the audit entry."""
     if orphaned:
-        palette_state = f"kept in Palette (deletion policy orphan): {pool.cluster_name} ({pool.cluster_uid})"
-        still = hosts
-    elif not pool.cluster_uid:
-        palette_state = "no cluster was created"
-    else:
-        palette_state = f"deleted{' (forced)' if pool.force_delete_sent else ''}: {pool.cluster_name} ({pool.cluster_uid})"
+        return f"kept in Palette (deletion policy orphan): {pool.cluster_name} ({pool.cluster_uid})"
+    if not pool.cluster_uid:
+        return "no cluster was created"
+    forced = " (forced)" if pool.force_delete_sent else ""
+    return f"deleted{forced}: {pool.cluster_name} ({pool.cluster_uid})"
+
+
+def _finish_release(
+    ctx: Context, row: PoolStep, cleanup: dict, still: list[str], checked: bool, palette_state: str
+) -> None:
+    """Record the cleanup and mark the pool Deleted; `still` lists the hosts left in use (or kept, when
+    orphaned)."""
+    pool = ctx.pool
     cleanup.update(
         {
             "paletteCluster": palette_state,
@@ -252,4 +282,3 @@ def _release(ctx: Context) -> float | None:
         audit.record(
             None, AuditEntry.DELETE, pool, verb="deleted", source="task", changes={"cluster": palette_state}
         )
-    return None

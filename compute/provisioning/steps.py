@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -64,8 +65,8 @@ def run_step(pool_id: int, tick: int, **client_kwargs: Any) -> Next | None:
     except Exception as exc:
         if not dberrors.is_transient(exc):
             raise
-        # Before the step began: send the message again (a no-op if an unconfirmed claim did commit; the watchdog
-        # resumes the pool then).
+        # Before the step began: send the message again (a no-op if an unconfirmed claim did commit; the
+        # watchdog resumes the pool then).
         log.warning(
             "compute pool %s: database error claiming the step, trying again: %s",
             pool_id,
@@ -151,7 +152,8 @@ def _advance(ctx: Context) -> float | None:
         try:
             return _provision(ctx)
         except DeletionRequested:
-            # The step was ending the attempt (Ready or Failed) while a deletion was asked for: delete instead.
+            # The step was ending the attempt (Ready or Failed) while a deletion was asked for: delete
+            # instead.
             return _switch_to_deletion(ctx)
     steps = {"delete": _delete, "wait_deleted": _wait_deleted, "release": _release}
     return steps.get(ctx.pool.step or "delete", _delete)(ctx)
@@ -206,7 +208,8 @@ def _timed_out(ctx: Context, timeout: timedelta) -> None:
     else:
         last = f"the step {STEP_LABELS.get(pool.step, pool.step)} had not completed"
     kept = (
-        f" Cluster {pool.cluster_name} ({pool.cluster_uid}) was left in Palette, not recreated: Retry keeps waiting for it, Delete removes it."
+        f" Cluster {pool.cluster_name} ({pool.cluster_uid}) was left in Palette, not recreated: Retry keeps "
+        "waiting for it, Delete removes it."
         if pool.cluster_uid
         else ""
     )
@@ -241,8 +244,8 @@ def _validate(ctx: Context) -> float | None:
             ctx.save(status=ComputePool.PROVISIONING, step="wait")
             return 0
     ctx.note(row, "Checking the readiness report.")
-    # Choosing hosts and recording them is one step under the Palette project's allocation lock: a pool validated
-    # at the same moment chooses after this one has saved its hosts, and sees them reserved.
+    # Choosing hosts and recording them is one step under the Palette project's allocation lock: a pool
+    # validated at the same moment chooses after this one has saved its hosts, and sees them reserved.
     with allocating(allocation_key(pool.project, ctx.palette)):
         report = report_for_pool(pool)
         if report.ready:
@@ -265,8 +268,8 @@ def _validate(ctx: Context) -> float | None:
             with_secrets(report.request, pool)
         )  # masked variables only for the call
     except perrors.PaletteError as exc:
-        # Palette answers problems with the hosts themselves (unknown, in use, unhealthy) as a 4xx naming them,
-        # not as constraint results: the same as a host refused in the body.
+        # Palette answers problems with the hosts themselves (unknown, in use, unhealthy) as a 4xx naming
+        # them, not as constraint results: the same as a host refused in the body.
         refused = (
             _hosts_named(chosen, f"{exc.palette_message} {exc.summary}")
             if isinstance(exc, (perrors.BadRequest, perrors.Conflict, perrors.NotFound))
@@ -282,14 +285,13 @@ def _validate(ctx: Context) -> float | None:
         if all(named):
             # Every error is about a chosen host: plan again without them.
             return _refused_hosts(ctx, row, sorted({uid for uids in named for uid in uids}), messages)
-        # Constraint errors, per machine pool and pack, exactly as Palette worded them: a new plan would not help.
+        # Constraint errors, per machine pool and pack, exactly as Palette worded them: a new plan would not
+        # help.
         row.detail = ctx.scrub("Palette's validation answered: " + "; ".join(messages))
         ctx.fail(row, "rejected", "Palette's validation refused the request: " + "; ".join(messages))
         return None
-    ctx.finish(
-        row,
-        detail=f"Palette accepted the request ({', '.join(f'{k}: {len(v)}' for k, v in report.hosts.items())}).",
-    )
+    counts = ", ".join(f"{k}: {len(v)}" for k, v in report.hosts.items())
+    ctx.finish(row, detail=f"Palette accepted the request ({counts}).")
     ctx.save(step="create", status=ComputePool.PROVISIONING, wait_reason="Creating the cluster.")
     return 0
 
@@ -312,7 +314,8 @@ def _refused_hosts(ctx: Context, row: PoolStep, refused: list[str], messages: li
     ctx.save(excluded_hosts=sorted(set(pool.excluded_hosts) | set(refused)), hosts={})
     ctx.note(
         row,
-        f"Palette refused {', '.join(refused)}; planning again without {'it' if len(refused) == 1 else 'them'}.",
+        f"Palette refused {', '.join(refused)}; planning again without "
+        f"{'it' if len(refused) == 1 else 'them'}.",
     )
     return 0
 
@@ -329,8 +332,8 @@ def _hosts_named(uids: list[str], text: str) -> list[str]:
 
 
 def _validation_messages(pool: ComputePool, problems) -> list[str]:
-    """Each constraint error of a v1SpectroClusterValidatorResponse, its code and message verbatim, saying which
-    machine pool, or which pack of which profile, it is about."""
+    """Each constraint error of a v1SpectroClusterValidatorResponse, its code and message verbatim, saying
+    which machine pool, or which pack of which profile, it is about."""
     profiles = {
         p.get("uid"): f"{p.get('name')} {p.get('version')}".strip()
         for p in (pool.bundle.profiles if pool.bundle else [])
@@ -365,8 +368,9 @@ def _create(ctx: Context) -> float | None:
         except perrors.PaletteError as exc:
             return ctx.palette_error(row, exc, "Looking for an existing cluster failed")
         if not uid:
-            # Recorded before sending: if the answer is lost, these are the hosts to ask, and the Palette project
-            # where the cluster then lives (every later call for the pool goes there, whatever the Settings say).
+            # Recorded before sending: if the answer is lost, these are the hosts to ask, and the Palette
+            # project where the cluster then lives (every later call for the pool goes there, whatever the
+            # Settings say).
             origin = {} if pool.palette_host else ctx.origin()
             ctx.save(sent_hosts=list(dict.fromkeys(pool.sent_hosts + hosts)), **origin)
             try:
@@ -376,13 +380,14 @@ def _create(ctx: Context) -> float | None:
             except perrors.PaletteError as exc:
                 if not _may_exist(exc, pool, hosts):
                     if not exc.transient and 400 <= (exc.status or 0) < 500:
-                        # Refused outright, and the lookup just before found no cluster of an earlier try: nothing
-                        # of this pool lives in that Palette project, so a Retry creates where the Settings point then.
+                        # Refused outright, and the lookup just before found no cluster of an earlier try:
+                        # nothing of this pool lives in that Palette project, so a Retry creates where the
+                        # Settings point then.
                         ctx.save(palette_host="", palette_tenant="", palette_project_uid="")
                     # A timeout or reset leaves the outcome unknown: the next try looks the cluster up first.
                     return ctx.palette_error(row, exc, "Creating the cluster failed")
-                # 409, or Palette's 400 "cluster … already exists; edge host … is in-use": an earlier create whose
-                # answer was lost may have made it. Look it up by name before calling it someone else's.
+                # 409, or Palette's 400 "cluster … already exists; edge host … is in-use": an earlier create
+                # whose answer was lost may have made it. Look it up by name before calling it someone else's.
                 try:
                     uid = find_cluster(client, pool.sent_hosts + hosts, pool.cluster_name)
                 except perrors.PaletteError as again:
@@ -447,8 +452,8 @@ def _wait(ctx: Context) -> float | None:
         why, transient = unproven_absence(client, pool)
         if why:
             message = (
-                f"Palette answered 404 for cluster {pool.cluster_name} ({pool.cluster_uid}), but {why}. The pool "
-                "keeps the cluster and its hosts"
+                f"Palette answered 404 for cluster {pool.cluster_name} ({pool.cluster_uid}), but {why}. The "
+                "pool keeps the cluster and its hosts"
             )
             if transient:
                 return ctx.retry(row, message)
@@ -489,7 +494,8 @@ def _wait(ctx: Context) -> float | None:
         ctx.fail(
             row,
             "rejected",
-            f"Palette is deleting cluster {pool.cluster_name} ({state}): someone deleted it outside PaletteAI.",
+            f"Palette is deleting cluster {pool.cluster_name} ({state}): someone deleted it outside "
+            "PaletteAI.",
         )
         return None
     reason = f"Palette reports {state or 'no state yet'}" + (f", health {health}" if health else "")
@@ -540,7 +546,8 @@ def _kubeconfig(ctx: Context) -> float | None:
         "at": timezone.localtime().strftime("%H:%M:%S"),
     }
     if overview.has_kubeconfig is False:
-        # Palette's kubeconfig assets are empty files until the overview says it has one (a while after Running).
+        # Palette's kubeconfig assets are empty files until the overview says it has one (a while after
+        # Running).
         ctx.note(
             row,
             f"Palette reports {overview.state or 'no state'}"
@@ -550,42 +557,75 @@ def _kubeconfig(ctx: Context) -> float | None:
             last_seen={**seen, "condition": "no kubeconfig yet: hasKubeConfig is false"},
         )
         return _seconds("POOL_POLL_INTERVAL")
-    # The best kubeconfig Palette offers: the admin's, else the OIDC client's, else the plain (reverse-proxy) one.
-    # The text is a credential: only what is wrong with it is ever written down, never the text.
-    reasons: list[str] = []
-    denied: list[perrors.PaletteError] = []
-    for kind, asset in KUBECONFIG_ASSETS.items():
-        try:
-            text = client.get_kubeconfig(pool.cluster_uid, kind=kind)
-        except (perrors.NotFound, perrors.PermissionDenied) as exc:
-            # This Palette, or this key's role, does not offer that one (yet): the next one.
-            reasons.append(f"{asset}: HTTP {exc.status} {exc.palette_message or type(exc).__name__}".rstrip())
-            if isinstance(exc, perrors.PermissionDenied):
-                denied.append(exc)
-            continue
-        except perrors.PaletteError as exc:
-            return ctx.palette_error(row, exc, f"Fetching the kubeconfig ({asset}) failed")
-        problem = kubeconfigs.problem(text)
-        if not problem:
-            break
-        reasons.append(f"{asset}: {problem}")
-    else:
-        if len(denied) == len(KUBECONFIG_ASSETS):
+    fetched = _fetch_kubeconfig(client, pool.cluster_uid)
+    if fetched.error is not None:
+        return ctx.palette_error(row, fetched.error, f"Fetching the kubeconfig ({fetched.asset}) failed")
+    if fetched.text is None:
+        if len(fetched.denied) == len(KUBECONFIG_ASSETS):
             return ctx.palette_error(
-                row, denied[-1], "Fetching the kubeconfig failed (Palette refused every kubeconfig)"
+                row, fetched.denied[-1], "Fetching the kubeconfig failed (Palette refused every kubeconfig)"
             )
-        why = "; ".join(reasons)
+        why = "; ".join(fetched.reasons)
         ctx.save(last_seen={**seen, "condition": f"no valid kubeconfig: {why}"})
         return ctx.retry(
             row, f"Palette gave no valid kubeconfig yet ({why}); the pool is Ready only with one"
         )
+    _store_kubeconfig(ctx, row, fetched)
+    return None
+
+
+@dataclass
+class _Fetched:
+    """What fetching the kubeconfig gave: the text of a valid one (None when none was), its kind and asset,
+    why the ones before it were passed over, the refusals (HTTP 403) among those, and a Palette error that
+    stopped it."""
+
+    text: str | None = None
+    kind: str = ""
+    asset: str = ""
+    reasons: list[str] = field(default_factory=list)
+    denied: list[perrors.PaletteError] = field(default_factory=list)
+    error: perrors.PaletteError | None = None
+
+
+def _fetch_kubeconfig(client, cluster_uid: str) -> _Fetched:
+    """The best kubeconfig Palette offers: the admin's, else the OIDC client's, else the plain (reverse-proxy)
+    one."""
+    # The text is a credential: only what is wrong with it is ever written down, never the text.
+    fetched = _Fetched()
+    for kind, asset in KUBECONFIG_ASSETS.items():
+        fetched.asset = asset
+        try:
+            text = client.get_kubeconfig(cluster_uid, kind=kind)
+        except (perrors.NotFound, perrors.PermissionDenied) as exc:
+            # This Palette, or this key's role, does not offer that one (yet): the next one.
+            fetched.reasons.append(
+                f"{asset}: HTTP {exc.status} {exc.palette_message or type(exc).__name__}".rstrip()
+            )
+            if isinstance(exc, perrors.PermissionDenied):
+                fetched.denied.append(exc)
+            continue
+        except perrors.PaletteError as exc:
+            fetched.error = exc
+            return fetched
+        problem = kubeconfigs.problem(text)
+        if not problem:
+            fetched.text, fetched.kind = text, kind
+            return fetched
+        fetched.reasons.append(f"{asset}: {problem}")
+    return fetched
+
+
+def _store_kubeconfig(ctx: Context, row: PoolStep, fetched: _Fetched) -> None:
+    """Store the kubeconfig and mark the pool Ready."""
+    pool = ctx.pool
     # Before Ready, not after: once the pool is Ready no message runs this step again, so a database error
     # here must come while the step can still be retried.
     _refresh_inventory(pool)
     with transaction.atomic():
         ctx.save(
-            kubeconfig=text,
-            kubeconfig_kind=kind,
+            kubeconfig=fetched.text,
+            kubeconfig_kind=fetched.kind,
             status=ComputePool.READY,
             step="done",
             ready_at=timezone.now(),
@@ -594,12 +634,12 @@ def _kubeconfig(ctx: Context) -> float | None:
             failure_class="",
             failure_message="",
         )
-        passed = f" ({'; '.join(reasons)})" if reasons else ""
-        label = KUBECONFIG_LABELS[kind]
+        passed = f" ({'; '.join(fetched.reasons)})" if fetched.reasons else ""
+        label = KUBECONFIG_LABELS[fetched.kind]
         ctx.finish(
             row,
-            detail=f"{label[:1].upper()}{label[1:]} ({asset}) stored encrypted "
-            f"({len(text.splitlines())} lines){passed}.",
+            detail=f"{label[:1].upper()}{label[1:]} ({fetched.asset}) stored encrypted "
+            f"({len(fetched.text.splitlines())} lines){passed}.",
         )
         audit.record(
             None,
@@ -607,6 +647,5 @@ def _kubeconfig(ctx: Context) -> float | None:
             pool,
             verb="ready",
             source="task",
-            changes={"cluster": pool.cluster_name, "kubeconfig": kind},
+            changes={"cluster": pool.cluster_name, "kubeconfig": fetched.kind},
         )
-    return None

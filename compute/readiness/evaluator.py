@@ -12,7 +12,7 @@ from palette.spec import load_spec
 
 from ..bundles import BASE_TYPES, ProfileInfo
 from ..eligibility import Policy, has_tag
-from ..pools import NodeRequirement, PoolSpec
+from ..spec import NodeRequirement, PoolSpec
 from ..variables import REDACTED, check_values, missing_values
 
 CREATE_PATH = "/v1/spectroclusters/edge-native"
@@ -244,7 +244,10 @@ def _pick(
     fitting.sort(key=lambda h: (h.uid not in pinned, h.size_key))
     chosen = fitting[: node.count]
     tags = list(dict.fromkeys([inputs.policy.tag] + [f"{k}={v}" if v else k for k, v in groups.items()]))
-    need = f"need {node.count} {node.role} host{'s' if node.count != 1 else ''} with {', '.join(tags)}, {node.describe()}"
+    need = (
+        f"need {node.count} {node.role} host{'s' if node.count != 1 else ''} with {', '.join(tags)}, "
+        f"{node.describe()}"
+    )
     found = f"found {len(fitting)}"
     if len(chosen) == node.count:
         reason = f"{need}: {found}; using {', '.join(short(h.name or h.uid) for h in chosen)}"
@@ -396,7 +399,8 @@ def _bundle(inputs: Inputs) -> Requirement:
 
 
 def _variables(inputs: Inputs) -> Requirement:
-    """The bundle's profile variables: every required one without a default has a value, every value fits its variable."""
+    """The bundle's profile variables: every required one without a default has a value, every value fits its
+    variable."""
     name = "Profile variables"
     values = inputs.spec.variables
     if inputs.bundle is None:
@@ -407,8 +411,8 @@ def _variables(inputs: Inputs) -> Requirement:
     missing = missing_values(values, inputs.bundle)
     if missing or problems:
         parts = [
-            f"{var.name} ({var.label}) of profile {profile.label} is required and has no default: give it a value "
-            f"(spec.profileVariables.{profile.name}.{var.name}, or the wizard's Profile variables step)"
+            f"{var.name} ({var.label}) of profile {profile.label} is required and has no default: give it a "
+            f"value (spec.profileVariables.{profile.name}.{var.name}, or the wizard's Profile variables step)"
             for profile, var in missing
         ]
         parts += [message for _profile, _var, message in problems]
@@ -564,8 +568,8 @@ def build_request(inputs: Inputs, chosen: dict[str, list[HostFacts]]) -> tuple[d
                 architecture=node.architecture,
             )
         )
-    # Masked values (the variable is sensitive, or unknown) are REDACTED here: this body is shown and stored; the
-    # values go in only for the call to Palette (compute.variables.with_secrets).
+    # Masked values (the variable is sensitive, or unknown) are REDACTED here: this body is shown and stored;
+    # the values go in only for the call to Palette (compute.variables.with_secrets).
     masked = set(spec.masked) | set(check_values(spec.variables, inputs.bundle or ())[0])
     profiles = [
         bodies.ProfileRef(

@@ -1,4 +1,5 @@
-"""`{{ moment|ago }}`: "just now" for the last minute, else Django's timesince plus "ago" ("3 minutes ago")."""
+"""`{{ moment|ago }}`: "just now" for the last minute, else Django's timesince plus "ago" ("3 minutes
+ago")."""
 
 from __future__ import annotations
 

@@ -1,11 +1,12 @@
 """Tenant-level reads: API keys, the system activation (license) and the pack registries.
 
 - ``GET /v1/apiKeys``: each key with ``spec.expiry`` and ``status.isActive``; the key's value is shown
-  once, at creation, and never listed (palette-api.md §1.4 and §11; librarium create-api-key.md).
+  once, at creation, and never listed (librarium create-api-key.md; docs/palette-behaviour.md §1).
 - ``GET /v1/activations/system``: ``status.state`` Active / Pending / Inactive and ``status.expiresAt``,
   "only for UI to show the banner" (the spec's description); see ``state.LICENSE_STATES``.
 - ``GET /v1/registries/metadata`` and ``/v1/registries/pack/summary``: the pack registries, with their
-  ``isPrivate`` / ``isDefault`` flags, filtered by ``scope`` (system, tenant, all).
+  ``isPrivate`` / ``isDefault`` flags, filtered by ``scope`` (system, tenant, all); see
+  docs/palette-behaviour.md §16.
 All three run in tenant scope (a ``ProjectUid`` is ignored).
 """
 

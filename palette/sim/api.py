@@ -1,18 +1,19 @@
 """Handlers for every ``/v1`` operation of the spec subset.
 
 Each handler takes a ``Call`` (already authenticated, routed and validated against the spec by
-``server.py``) and returns a ``Reply`` or raises ``ApiError``. Behaviour marked [I] in the Palette
-notes (exact error codes for create failures, tenant-scope visibility of edge hosts) is a design
-assumption, kept strict so that client bugs show up here rather than against real Palette:
+``server.py``) and returns a ``Reply`` or raises ``ApiError``. Behaviour marked inferred in
+docs/palette-behaviour.md (exact error codes for create failures, tenant-scope visibility of edge hosts)
+is a design assumption, kept strict so that client bugs show up here rather than against real Palette:
 
 - Edge hosts and clusters belong to projects: in tenant scope (no ProjectUid) a search finds no
   hosts and a GET by uid is 404, exactly the symptom of a client that forgets the header.
 - Cluster profiles: system and tenant ones are visible everywhere, project ones in their project.
   Each version is its own object with its own uid, grouped by name (palette-sdk-go
-  client/cluster_profile.go; palette-api.md §4): the search lists one item per name, its newest
-  version, whose ``specSummary.versions[]`` names every version (the SpectroCloud catalog provider of
-  TeraSky-OSS/backstage-plugins reads the other versions there [C-3p]); ``/metadata`` lists every version
-  (terraform-provider-spectrocloud spectrocloud/data_source_cluster_profile.go matches name and version).
+  client/cluster_profile.go; docs/palette-behaviour.md §9): the search lists one item per name, its
+  newest version, whose ``specSummary.versions[]`` names every version (the SpectroCloud catalog provider
+  of TeraSky-OSS/backstage-plugins reads the other versions there, third-party); ``/metadata`` lists every
+  version (terraform-provider-spectrocloud spectrocloud/data_source_cluster_profile.go matches name and
+  version).
 - Clusters, machine pools and day-2 operations: ``clusters.py`` and ``daytwo.py``; tenant-level
   reads (API keys, activation, registries): ``account.py``.
 """
@@ -246,6 +247,6 @@ class Api:
 
     def profile_variables(self, call: Call) -> Reply:
         # v1Variables: name, format, regex, required, defaultValue, isSensitive, hidden, immutable
-        # (palette-sdk-go client/cluster_profile.go GetProfileVariables; palette-api.md §11).
+        # (palette-sdk-go client/cluster_profile.go GetProfileVariables; docs/palette-behaviour.md §9).
         with self.state.lock:
             return Reply(body={"variables": [dict(v) for v in self._profile(call).variables]})

@@ -78,7 +78,7 @@ def require_license(state: SimState, what: str) -> None:
 
     librarium enterprise-version/activate-installation/activate-installation.md: after the 30-day trial,
     existing clusters keep running but no cluster is deployed and no day-2 operation runs until Palette is
-    activated. The status and code of the refusal are not documented [I].
+    activated. The status and code of the refusal are not documented (docs/palette-behaviour.md §16).
     """
     if state.license_state == "Inactive":
         raise ApiError(

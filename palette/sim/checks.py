@@ -2,17 +2,18 @@
 
 ``/v1/spectroclusters/edge-native/validate`` answers ``v1SpectroClusterValidatorResponse``, a constraint
 validator: results per machine pool and per pack of each profile, each with ``errors[{code,message}]``,
-and a 200 can carry errors (palette-api.md §5.2 and §11; palette-sdk-go client/cluster_edge_native.go
+and a 200 can carry errors (docs/palette-behaviour.md §10; palette-sdk-go client/cluster_edge_native.go
 ignores the body). Problems with the edge hosts themselves (unknown, in use, unpaired, unhealthy) are not
 constraint results: they come back as an HTTP error, as Palette answers host problems with errors such
 as ``AlreadyRegisteredEdgeHostDevice`` (terraform-provider-spectrocloud spectrocloud/resource_appliance.go;
-palette-api.md §11 [I]). The exact codes below are the simulator's own [I].
+inferred, docs/palette-behaviour.md §10). The exact codes below are the simulator's own (inferred).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import ipaddress
 import re
 from collections.abc import Iterable
@@ -48,7 +49,7 @@ class Check:
 
 def machine_pools(spec: dict) -> list[dict]:
     """``spec.machinepoolconfig``; Go decodes JSON keys case-insensitively, so Palette accepts other spellings
-    such as CanvOS's ``machinePoolConfig`` (palette-api.md §5.1)."""
+    such as CanvOS's ``machinePoolConfig`` (docs/palette-behaviour.md §10)."""
     pools = spec.get("machinepoolconfig")
     if pools is None:
         pools = next((v for k, v in spec.items() if k.lower() == "machinepoolconfig"), None)
@@ -75,11 +76,7 @@ def _check_pools(state: SimState, project_uid: str | None, spec: dict, check: Ch
         cfg = pool.get("poolConfig") or {}
         name = cfg.get("name") or f"pool-{i}"
         errors: list[dict[str, str]] = []
-
-        def err(code: str, message: str) -> None:
-            errors.append({"code": code, "message": message})
-            check.problems.append(f"{name}: {message}")
-
+        err = functools.partial(_pool_error, errors, check.problems, name)
         hosts = (pool.get("cloudConfig") or {}).get("edgeHosts") or []
         if cfg.get("size") != len(hosts):
             err("PoolSizeMismatch", f"pool size {cfg.get('size')} does not match {len(hosts)} edge hosts")
@@ -112,6 +109,14 @@ def _check_pools(state: SimState, project_uid: str | None, spec: dict, check: Ch
         )
     if not pools:
         check.problems.append("no machine pools (spec.machinepoolconfig is empty)")
+
+
+def _pool_error(
+    errors: list[dict[str, str]], problems: list[str], pool: str, code: str, message: str
+) -> None:
+    """Record a machine pool's constraint error: in its results and as a line of ``Check.problems``."""
+    errors.append({"code": code, "message": message})
+    problems.append(f"{pool}: {message}")
 
 
 def host_problems(
@@ -155,13 +160,7 @@ def _check_profiles(state: SimState, project_uid: str | None, refs: list[dict], 
         uid = ref.get("uid") or ""
         profile = visible.get(uid)
         results: list[dict] = []
-
-        def fail(name: str, code: str, message: str) -> None:
-            results.append(
-                {"name": name, "displayName": name, "errors": [{"code": code, "message": message}]}
-            )
-            check.problems.append(message)
-
+        fail = functools.partial(_pack_error, results, check.problems)
         if profile is None:
             fail(uid, "ClusterProfileNotFound", f"cluster profile '{uid}' not found")
             check.profiles.append({"uid": uid, "packs": {"results": results}})
@@ -203,10 +202,17 @@ def _check_profiles(state: SimState, project_uid: str | None, refs: list[dict], 
             )
 
 
+def _pack_error(results: list[dict], problems: list[str], name: str, code: str, message: str) -> None:
+    """Record a profile's constraint error: as a pack result of its own and a line of ``Check.problems``."""
+    results.append({"name": name, "displayName": name, "errors": [{"code": code, "message": message}]})
+    problems.append(message)
+
+
 def variable_problems(profile: Profile, values: dict[str, Any], creating: bool) -> list[tuple[str, str]]:
     """(code, message) for values that break the profile's variables (v1Variable: required, format, regex,
     immutable); at create a required variable needs a value or a default. Values go in
-    ``profiles[].variables[{name,value}]`` (palette-api.md §11; terraform-provider-spectrocloud PR #557)."""
+    ``profiles[].variables[{name,value}]`` (docs/palette-behaviour.md §9; terraform-provider-spectrocloud
+    PR #557)."""
     defined = {v["name"]: v for v in profile.variables}
     out = [
         ("VariableNotFound", f"profile {profile.name} has no variable '{name}'")

@@ -1,12 +1,12 @@
 """Edge-native clusters: validate, create, read, search, kubeconfigs, events and delete.
 
-Each behaviour a client must cope with is Palette's documented one (palette-api.md §5 and §11):
+Each behaviour a client must cope with is Palette's, as docs/palette-behaviour.md §2 and §10-§14 give it
+with its sources (what is marked inferred there is implemented strictly here):
 
 - A cluster belongs to the project it was created in: read with another ``ProjectUid`` (or none) it is
-  a 404, like any object the scope cannot see (palette-api.md §1.2 and §11: "a cluster in another
-  project than the ProjectUid sent is a 404").
+  a 404, like any object the scope cannot see (docs/palette-behaviour.md §2).
 - A create whose name is taken is a 400 naming the cluster and the hosts in use, not a 409
-  (palette-api.md §11 [I]); validate's host problems are a 400 too (``checks``).
+  (docs/palette-behaviour.md §10, inferred); validate's host problems are a 400 too (``checks``).
 - ``POST /v1/dashboard/spectroclusters/search`` filters on ``clusterName``, ``isDeleted`` and
   ``environment``: palette-sdk-go client/cluster.go ``GetClusterByName`` sends clusterName eq (conjunction
   or), isDeleted false and environment "nested" negated, in the project of the ProjectUid header.
@@ -314,7 +314,7 @@ class ClusterApi:
             refusal = self.state.force_delete_refusal(cluster) if force else ""
             if refusal and self.state.cluster_state(cluster) != "Deleted":
                 # Force delete is eligible only after 15 minutes in Deleting (see the module docstring); the
-                # status and code of the refusal are not documented [I].
+                # status and code of the refusal are not documented (docs/palette-behaviour.md §13).
                 raise ApiError(400, "ClusterForceDeleteNotAllowed", refusal)
             self.state.request_delete(cluster.uid, force=force)
         return Reply(status=204)

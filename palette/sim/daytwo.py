@@ -4,11 +4,11 @@
   and the whole host list (``v1EdgeNativeMachinePoolConfigEntity``); ``configUid`` is the cluster's
   ``spec.cloudConfigRef.uid`` (palette-sdk-go client/cluster_edge_native.go UpdateMachinePoolEdgeNative).
   A control plane changes one host at a time, adding before removing: a temporary extra node is
-  allowed (librarium clusters/edge/cluster-management; palette-api.md §11). Hosts a pool drops go back
-  to ``ready``; hosts it gains are ``in-use``.
+  allowed (librarium clusters/edge/cluster-management/control-plane-host-replacement.md;
+  docs/palette-behaviour.md §15). Hosts a pool drops go back to ``ready``; hosts it gains are ``in-use``.
 - No day-2 operation runs on an Inactive (unactivated, trial over) self-hosted Palette (``calls``).
 - Profile variables are set per cluster; an ``immutable`` one cannot change after the create.
-The refusals' codes are the simulator's own [I].
+The refusals' codes are the simulator's own (inferred).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from .clusters import cluster_in_scope
 from .state import Cluster, Pool, SimState
 
 POOLS = "/v1/cloudconfigs/edge-native/{configUid}/machinePools"
-#: Control plane sizes Palette runs: 1, 3 or 5 nodes (palette-api.md §5.1).
+#: Control plane sizes Palette runs: 1, 3 or 5 nodes (docs/palette-behaviour.md §10, inferred).
 CONTROL_PLANE_SIZES = (1, 3, 5)
 
 
@@ -141,7 +141,8 @@ class DayTwoApi:
             self.state.assign_hosts(cluster, pool.host_uids, now)
             cluster.events.append((now, "Normal", "MachinePoolCreated", f"machine pool {pool.name} added"))
             self.state.touch()
-        # v1Uid names nothing else here: the pool is known by its name (the path's machinePoolName) [I].
+        # v1Uid names nothing else here: the pool is known by its name (the path's machinePoolName;
+        # inferred).
         return Reply(status=201, body={"uid": pool.name}, headers={"AuditUid": cluster.uid})
 
     def update_pool(self, call: Call) -> Reply:

@@ -4,7 +4,7 @@ A fault spec is a comma-separated list, e.g. ``"429:0.2,500:0.05,reset:0.02,lost
 
 - ``<status>:<p>`` — answer that HTTP status (4xx/5xx) with probability p, *before* handling the
   request (so nothing changes; retrying is safe). A 429 carries no Retry-After, as Palette's docs
-  document none; 503 carries ``Retry-After: 1``.
+  document none (docs/palette-behaviour.md §7); 503 carries ``Retry-After: 1``.
 - ``reset:<p>`` — drop the connection with a TCP reset instead of answering (nothing was done).
 - ``lost:<p>`` — do the work of a write (a cluster create, a delete, a tag change), then drop the
   connection with a TCP reset instead of answering: the answer is lost after the work was done, so

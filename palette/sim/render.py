@@ -57,7 +57,8 @@ def _health(host: Host) -> dict[str, Any]:
 
 def _in_use(state: SimState, host: Host) -> tuple[list, list]:
     # The host's state turns in-use at the create, but nothing documents when inUseClusters is filled: it may
-    # lag behind the create answer (palette-api.md §11, [I]), so a client must not rely on it alone.
+    # lag behind the create answer (docs/palette-behaviour.md §8, inferred), so a client must not rely on it
+    # alone.
     if not state.in_use_visible(host):
         return [], []
     uid, name = host.cluster
@@ -351,7 +352,8 @@ def cluster_overview(state: SimState, cluster: Cluster) -> dict[str, Any]:
             "state": current,
             "health": health_status,
             "fips": {"mode": "none"},
-            # hasKubeConfig says when a kubeconfig exists: a while after Running (palette-api.md §11).
+            # hasKubeConfig says when a kubeconfig exists: a while after Running
+            # (docs/palette-behaviour.md §14).
             "kubeMeta": {
                 "hasKubeConfig": state.kubeconfig_ready(cluster),
                 "hasKubeConfigClient": state.kubeconfig_ready(cluster),
@@ -372,7 +374,8 @@ def kubeconfig(cluster: Cluster, kind: str = "frp") -> str:
     user = {
         "admin": "    client-certificate-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tClNJTVVMQVRFRAo=\n"
         "    client-key-data: LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tClNJTVVMQVRFRAo=\n",
-        "client": "    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      command: kubectl\n"
+        "client": "    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n"
+        "      command: kubectl\n"
         "      args: [oidc-login, get-token, --oidc-issuer-url=https://oidc.example.com]\n",
     }.get(kind, f"    token: simulated-{cluster.uid}\n")
     name = f"{cluster.name}-{kind}"
@@ -637,7 +640,8 @@ def events(state: SimState, cluster: Cluster) -> list[dict[str, Any]]:
 
 
 def api_key(state: SimState, policy: KeyPolicy) -> dict[str, Any]:
-    """v1ApiKey. The key's value is shown once, when it is created, never in a listing (librarium api-key docs)."""
+    """v1ApiKey. The key's value is shown once, when it is created, never in a listing (librarium api-key
+    docs; docs/palette-behaviour.md §1)."""
     spec: dict[str, Any] = {"user": {"uid": state.user_uid, "firstName": "Palette", "lastName": "Admin"}}
     if policy.expiry:
         spec["expiry"] = policy.expiry

@@ -113,51 +113,21 @@ def _gpu_entries(rng: random.Random, arch: str) -> list[dict]:
 
 
 def make_host(rng: random.Random, index: int, project_uid: str) -> Host:
-    """One realistic host (not yet in use by any cluster)."""
+    """One realistic host (not yet in use by any cluster).
+
+    The helpers draw from ``rng`` in a fixed order, so a seed always gives the same inventory.
+    """
     arch = "arm64" if rng.random() < 0.15 else "amd64"
     has_gpu = rng.random() < (0.5 if arch == "arm64" else 0.55)
     site = rng.choice(SITES)
-    site_no = SITES.index(site) + 10
     if rng.random() < 0.3:
         uid = f"{site}-{'gpu' if has_gpu else 'cpu'}-{index:05d}"
     else:
         uid = f"edge-{rng.getrandbits(128):032x}"
     cores = rng.choice((12, 80, 128) if arch == "arm64" else (8, 16, 32, 64, 96, 128))
     memory_mb = cores * rng.choice((2, 4, 8)) * 1024
-    labels = {"site": site, "rack": f"r{rng.randrange(1, 40):02d}"}
-    if rng.random() < 0.85:
-        labels["palette.ai"] = "true"
-    gpus = _gpu_entries(rng, arch) if has_gpu else []
-    if gpus:
-        labels["gpu-enabled"] = "true"
-    if rng.random() < 0.05:
-        labels["canary"] = "spectro__tag"  # a bare tag
-    ip = f"10.{site_no}.{rng.randrange(0, 255)}.{rng.randrange(2, 254)}"
-    mac = "00:50:56:" + ":".join(f"{rng.randrange(256):02x}" for _ in range(3))
-    gateway = ip.rsplit(".", 1)[0] + ".1"
-    nics = [
-        {
-            "nicName": "enp1s0" if arch == "amd64" else "eth0",
-            "ip": ip,
-            "subnet": "255.255.255.0",
-            "gateway": gateway,
-            "dns": [f"10.{site_no}.0.53"],
-            "macAddr": mac,
-            "isDefault": True,
-        }
-    ]
-    if rng.random() < 0.3:
-        nics.append(
-            {
-                "nicName": "enp2s0",
-                "ip": "",
-                "subnet": "",
-                "gateway": "",
-                "dns": [],
-                "macAddr": "00:50:56:" + ":".join(f"{rng.randrange(256):02x}" for _ in range(3)),
-                "isDefault": False,
-            }
-        )
+    labels, gpus = _labels_and_gpus(rng, site, arch, has_gpu)
+    ip, mac, nics = _nics(rng, arch, SITES.index(site) + 10)
     disks = [
         {
             "controller": "NVMe",
@@ -166,15 +136,7 @@ def make_host(rng: random.Random, index: int, project_uid: str) -> Host:
             "partitions": [],
         }
     ]
-    roll = rng.random()
-    state, health, message = "ready", "healthy", ""
-    if roll < 0.08:
-        state = "unpaired"
-    elif roll < 0.15:
-        health, message = (
-            "unhealthy",
-            rng.choice(["edge host agent heartbeat missed", "disk pressure on /", "NTP not synchronised"]),
-        )
+    state, health, message = _condition(rng)
     created, modified = _ts(rng)
     return Host(
         uid=uid,
@@ -201,6 +163,68 @@ def make_host(rng: random.Random, index: int, project_uid: str) -> Host:
         created=created,
         modified=modified,
     )
+
+
+def _labels_and_gpus(
+    rng: random.Random, site: str, arch: str, has_gpu: bool
+) -> tuple[dict[str, str], list[dict]]:
+    """A host's tags (site, rack, mostly the discovery tag, sometimes a bare tag) and its GPU entries."""
+    labels = {"site": site, "rack": f"r{rng.randrange(1, 40):02d}"}
+    if rng.random() < 0.85:
+        labels["palette.ai"] = "true"
+    gpus = _gpu_entries(rng, arch) if has_gpu else []
+    if gpus:
+        labels["gpu-enabled"] = "true"
+    if rng.random() < 0.05:
+        labels["canary"] = "spectro__tag"  # a bare tag
+    return labels, gpus
+
+
+def _mac(rng: random.Random) -> str:
+    return "00:50:56:" + ":".join(f"{rng.randrange(256):02x}" for _ in range(3))
+
+
+def _nics(rng: random.Random, arch: str, site_no: int) -> tuple[str, str, list[dict]]:
+    """(address, MAC, NICs): the default NIC on the site's network, sometimes a second, unconfigured one."""
+    ip = f"10.{site_no}.{rng.randrange(0, 255)}.{rng.randrange(2, 254)}"
+    mac = _mac(rng)
+    nics = [
+        {
+            "nicName": "enp1s0" if arch == "amd64" else "eth0",
+            "ip": ip,
+            "subnet": "255.255.255.0",
+            "gateway": ip.rsplit(".", 1)[0] + ".1",
+            "dns": [f"10.{site_no}.0.53"],
+            "macAddr": mac,
+            "isDefault": True,
+        }
+    ]
+    if rng.random() < 0.3:
+        nics.append(
+            {
+                "nicName": "enp2s0",
+                "ip": "",
+                "subnet": "",
+                "gateway": "",
+                "dns": [],
+                "macAddr": _mac(rng),
+                "isDefault": False,
+            }
+        )
+    return ip, mac, nics
+
+
+def _condition(rng: random.Random) -> tuple[str, str, str]:
+    """(state, health, health message): mostly ready and healthy, some unpaired, some unhealthy."""
+    roll = rng.random()
+    if roll < 0.08:
+        return "unpaired", "healthy", ""
+    if roll < 0.15:
+        message = rng.choice(
+            ["edge host agent heartbeat missed", "disk pressure on /", "NTP not synchronised"]
+        )
+        return "ready", "unhealthy", message
+    return "ready", "healthy", ""
 
 
 def _pack(rng: random.Random, name: str, tag: str, layer: str, kind: str = "spectro") -> dict:

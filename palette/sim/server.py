@@ -57,7 +57,8 @@ TENANT_SCOPED = {
 }
 #: Tenant-scoped operations whose ACL needs a tenant role (palette-sdk-go calls project CRUD "ACL scoped
 #: to tenant only"): a key whose user has only project roles gets 403 there. Listing project metadata and
-#: the user's own info work for any user; the listing shows only the projects the user has a role in.
+#: the user's own info work for any user; the listing shows only the projects the user has a role in
+#: (docs/palette-behaviour.md §2).
 TENANT_ROLE_ONLY = {"/v1/projects/{uid}"}
 #: Paths outside the subset that real Palette answers with 405 for GET (list endpoints became POST).
 POST_ONLY_EXTRA = {"/v1/edgehosts", "/v1/projects"}
@@ -303,8 +304,9 @@ class Simulator:
     def fail_next_create(
         self, status: int = 500, code: str = "InternalError", message: str = "", stage: str = ""
     ) -> None:
-        """Make the next cluster create fail: with an HTTP error, ``stage="provisioning"`` (created, never gets
-        past Provisioning) or ``stage="answer"`` (created, then the connection drops before the answer)."""
+        """Make the next cluster create fail: with an HTTP error, ``stage="provisioning"`` (created, never
+        gets past Provisioning) or ``stage="answer"`` (created, then the connection drops before the
+        answer)."""
         with self.state.lock:
             self.state.fail_next_create = (
                 {"stage": stage}
@@ -533,8 +535,8 @@ class Simulator:
         taken, _ = bucket.try_take()
         if not taken:
             # Palette's docs say only "retry after a few moments": no Retry-After header is documented
-            # (librarium api-docs/1-introduction.md, Rate Limits; palette-api.md §6.2), and palette-sdk-go
-            # api/apiutil/retry/retry.go ignores it. A client must back off on its own.
+            # (librarium api-docs/1-introduction.md, Rate Limits; docs/palette-behaviour.md §7), and
+            # palette-sdk-go api/apiutil/retry/retry.go ignores it. A client must back off on its own.
             raise ApiError(
                 429, "TooManyRequests", f"Too many requests on {prefix}; retry after a few moments"
             )

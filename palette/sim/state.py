@@ -52,17 +52,21 @@ class Timings:
     pending: float = 2.0
     provisioning: float = 5.0
     deleting: float = 3.0
-    # Deleted clusters stay listed, state Deleted, for 72 hours (palette-api.md §11, from librarium's docs).
+    # Deleted clusters stay listed, state Deleted, for 72 hours (librarium remove-clusters.md;
+    # docs/palette-behaviour.md §13).
     deleted_visible: float = 72 * 3600.0
     # A force delete is accepted once the cluster has been Deleting for 15 minutes (librarium clusters docs,
-    # "Force Delete a Cluster": "stuck in the Deletion state for a minimum of 15 minutes"; palette-api.md §11).
+    # "Force Delete a Cluster": "stuck in the Deletion state for a minimum of 15 minutes";
+    # docs/palette-behaviour.md §13).
     force_delete_after: float = 15 * 60.0
     # An accepted force delete reaches Deleted after this fraction of ``deleting``.
     force_delete_factor: float = 0.3
-    # Nothing documents when a host's inUseClusters is filled after a create; it may lag (palette-api.md §11, [I]).
+    # Nothing documents when a host's inUseClusters is filled after a create; it may lag
+    # (docs/palette-behaviour.md §8, inferred).
     in_use_lag: float = 15.0
     # The overview's kubeMeta.hasKubeConfig says when a kubeconfig exists; until then the asset is empty
-    # (palette-api.md §11; palette-sdk-go client/cluster.go GetClusterKubeConfig returns "" when there is none).
+    # (docs/palette-behaviour.md §14; palette-sdk-go client/cluster.go GetClusterKubeConfig returns "" when
+    # there is none).
     kubeconfig_lag: float = 10.0
 
 
@@ -119,9 +123,8 @@ class Host:
     created: str = ""
     modified: str = ""
     cluster: tuple[str, str] | None = None  # (uid, name) of the cluster using it
-    assigned_at: float = (
-        0.0  # when it was put in use (its inUseClusters shows the cluster Timings.in_use_lag later)
-    )
+    # When it was put in use (its inUseClusters shows the cluster Timings.in_use_lag later).
+    assigned_at: float = 0.0
 
     @property
     def tag_strings(self) -> list[str]:
@@ -181,9 +184,8 @@ class Cluster:
     cloud_config: dict = field(default_factory=dict)  # spec.cloudConfig of the create body
     variables: dict[str, dict[str, str]] = field(default_factory=dict)  # profile uid -> name -> value
     pack_values: dict[str, list[dict]] = field(default_factory=dict)  # profile uid -> packValues as sent
-    events: list[tuple[float, str, str, str]] = field(
-        default_factory=list
-    )  # (time, severity, reason, message)
+    # What was asked of it: (time, severity, reason, message).
+    events: list[tuple[float, str, str, str]] = field(default_factory=list)
 
     @property
     def host_uids(self) -> list[str]:
@@ -214,7 +216,8 @@ class Registry:
 
 def make_registries(names: list[str] | tuple[str, ...]) -> list[Registry]:
     """Registries from names: Spectro Cloud's own two are system-scoped and public, any other is a private
-    tenant registry; the first is the default. A name may end in ``:private`` or ``:public`` to say otherwise."""
+    tenant registry; the first is the default. A name may end in ``:private`` or ``:public`` to say
+    otherwise."""
     out = []
     for i, raw in enumerate(n.strip() for n in names):
         name, _, flag = raw.partition(":")
@@ -259,7 +262,6 @@ class SimState:
         self.tenant_uid = tenant_uid or new_uid()
         self.user_uid = user_uid or new_uid()
         self.keys: dict[str, KeyPolicy] = {api_key: KeyPolicy()}
-        self.primary_key = api_key
         self.projects: dict[str, Project] = {}
         self.hosts: dict[str, Host] = {}
         self.profiles: dict[str, Profile] = {}
@@ -268,8 +270,9 @@ class SimState:
         self.stuck_continue = False
         self.license_state, self.license_expires = "Active", ""
         self.set_license(license_state)
-        # Validate answers host problems as a 4xx ("4xx", Palette's way: see checks.py). "results" lists them as
-        # machine pool errors in the 200 body instead; only for tests of code that does not handle the 4xx yet.
+        # Validate answers host problems as a 4xx ("4xx", Palette's way: see checks.py). "results" lists them
+        # as machine pool errors in the 200 body instead; only for tests of code that does not handle the 4xx
+        # yet.
         self.validate_host_problems = "4xx"
         self.registries = registries if registries is not None else make_registries(DEFAULT_REGISTRIES)
         self._search_cache: dict[Any, list] = {}
@@ -295,7 +298,8 @@ class SimState:
         if license_state not in LICENSE_STATES:
             raise ValueError(f"license must be one of {', '.join(LICENSE_STATES)}, not {license_state!r}")
         now = time.time()
-        # A trial ends 30 days after installation; an Inactive Palette is past it (librarium, see LICENSE_STATES).
+        # A trial ends 30 days after installation; an Inactive Palette is past it (librarium, see
+        # LICENSE_STATES).
         self.license_state = license_state
         self.license_expires = {
             "Active": "",
@@ -442,7 +446,8 @@ class SimState:
                 self.touch()
 
     def in_use_visible(self, host: Host, now: float | None = None) -> bool:
-        """Whether the host's inUseClusters lists its cluster yet (``Timings.in_use_lag`` after it was assigned)."""
+        """Whether the host's inUseClusters lists its cluster yet (``Timings.in_use_lag`` after it was
+        assigned)."""
         now = time.time() if now is None else now
         return host.cluster is not None and now - host.assigned_at >= self.timings.in_use_lag
 
@@ -507,7 +512,8 @@ class SimState:
         return ""
 
     def request_delete(self, uid: str, force: bool, now: float | None = None) -> None:
-        """Start deleting a cluster; ``force`` (checked with ``force_delete_refusal`` first) ends it sooner."""
+        """Start deleting a cluster; ``force`` (checked with ``force_delete_refusal`` first) ends it
+        sooner."""
         now = time.time() if now is None else now
         with self.lock:
             cluster = self.clusters[uid]

@@ -73,88 +73,99 @@ def ensure_certificates(
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     files = TLSFiles(d / "ca.crt", d / "ca.key", d / "server.crt", d / "server.key")
-    if (
-        all(p.exists() for p in (files.ca_cert, files.ca_key, files.server_key))
-        and _still_valid(files.ca_cert, ())
-        and _still_valid(files.server_cert, hosts)
-    ):
+    if _reusable(files, hosts):
         return files
-
     now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
     until = now + dt.timedelta(days=days)
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name(
+    ca_cert = _ca_certificate(ca_key, common_name, now, until)
+    server_key = ec.generate_private_key(ec.SECP256R1())
+    server_cert = _server_certificate(server_key, ca_key, ca_cert, hosts, now, until)
+    _write(files.ca_key, _key_pem(ca_key), private=True)
+    _write(files.ca_cert, ca_cert.public_bytes(serialization.Encoding.PEM))
+    _write(files.server_key, _key_pem(server_key), private=True)
+    _write(files.server_cert, server_cert.public_bytes(serialization.Encoding.PEM))
+    return files
+
+
+def _reusable(files: TLSFiles, hosts: tuple[str, ...]) -> bool:
+    """Whether the files exist and both certificates are still valid (the server's for ``hosts``)."""
+    return (
+        all(p.exists() for p in (files.ca_cert, files.ca_key, files.server_key))
+        and _still_valid(files.ca_cert, ())
+        and _still_valid(files.server_cert, hosts)
+    )
+
+
+def _key_usage(ca: bool) -> x509.KeyUsage:
+    """Digital signatures only; a CA also signs certificates and CRLs."""
+    return x509.KeyUsage(
+        digital_signature=True,
+        key_cert_sign=ca,
+        crl_sign=ca,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
+def _ca_certificate(
+    key: ec.EllipticCurvePrivateKey, common_name: str, now: dt.datetime, until: dt.datetime
+) -> x509.Certificate:
+    """The self-signed CA certificate (it may sign server certificates only: path length 0)."""
+    name = x509.Name(
         [
             x509.NameAttribute(NameOID.COMMON_NAME, common_name),
             x509.NameAttribute(NameOID.ORGANIZATION_NAME, "PaletteAI Admin"),
         ]
     )
-    ca_ski = x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key())
-    ca_cert = (
+    return (
         x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now)
         .not_valid_after(until)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                key_cert_sign=True,
-                crl_sign=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(ca_ski, critical=False)
-        .sign(ca_key, hashes.SHA256())
+        .add_extension(_key_usage(ca=True), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
     )
 
-    server_key = ec.generate_private_key(ec.SECP256R1())
+
+def _server_certificate(
+    key: ec.EllipticCurvePrivateKey,
+    ca_key: ec.EllipticCurvePrivateKey,
+    ca_cert: x509.Certificate,
+    hosts: tuple[str, ...],
+    now: dt.datetime,
+    until: dt.datetime,
+) -> x509.Certificate:
+    """The server certificate for ``hosts`` (IP addresses and DNS names), signed by the CA."""
     alt_names: list[x509.GeneralName] = []
     for h in hosts:
         try:
             alt_names.append(x509.IPAddress(ipaddress.ip_address(h)))
         except ValueError:
             alt_names.append(x509.DNSName(h))
-    server_cert = (
+    ca_ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    return (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])]))
-        .issuer_name(ca_name)
-        .public_key(server_key.public_key())
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now)
         .not_valid_after(until)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                key_cert_sign=False,
-                crl_sign=False,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
+        .add_extension(_key_usage(ca=False), critical=True)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(server_key.public_key()), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
-    _write(files.ca_key, _key_pem(ca_key), private=True)
-    _write(files.ca_cert, ca_cert.public_bytes(serialization.Encoding.PEM))
-    _write(files.server_key, _key_pem(server_key), private=True)
-    _write(files.server_cert, server_cert.public_bytes(serialization.Encoding.PEM))
-    return files

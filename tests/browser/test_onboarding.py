@@ -1,4 +1,5 @@
-"""The whole onboarding wizard in Chromium, against a live server, the Palette simulator over HTTPS and a real Celery worker."""
+"""The whole onboarding wizard in Chromium, against a live server, the Palette simulator over HTTPS and a real
+Celery worker."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The Compute Pool wizard in Chromium to a Ready pool: live server, the simulator over HTTPS, a real Celery worker on Redis."""
+"""The Compute Pool wizard in Chromium to a Ready pool: live server, the simulator over HTTPS, a real Celery
+worker on Redis."""
 
 from __future__ import annotations
 
@@ -33,7 +34,8 @@ def worker_settings(settings, monkeypatch, sim):
     for key, value in WORKER_ENV.items():
         monkeypatch.setenv(key, value)
         setattr(settings, key, int(value))
-    # The kubeconfig lags behind Running as in Palette (an empty file for 10 s): the pool waits for hasKubeConfig.
+    # The kubeconfig lags behind Running as in Palette (an empty file for 10 s): the pool waits for
+    # hasKubeConfig.
     sim.state.timings = Timings(pending=0.5, provisioning=2, deleting=0.5, deleted_visible=0.5)
     return settings
 

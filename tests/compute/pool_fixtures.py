@@ -1,4 +1,5 @@
-"""Shared helpers for the compute pool tests: a fast simulator, a discovered project with a bundle, a step driver."""
+"""Shared helpers for the compute pool tests: a fast simulator, a discovered project with a bundle, a step
+driver."""
 
 from __future__ import annotations
 
@@ -8,19 +9,21 @@ import pytest
 
 from compute.discovery import run_discovery
 from compute.models import ComputePool, DiscoveryRun, ProfileBundle, ProfileSync
-from compute.pools import parse_spec
 from compute.profiles import sync_profiles
 from compute.provisioning import create_pool, run_step
+from compute.spec import parse_spec
 from core.tasks import create_or_active
 from palette.sim import Timings
 from palette.sim.state import Host as SimHost
 
-# Palette's phases and lags, shortened alike: the kubeconfig is an empty file (hasKubeConfig false) for 0.3 s after Running.
+# Palette's phases and lags, shortened alike: the kubeconfig is an empty file (hasKubeConfig false) for 0.3 s
+# after Running.
 FAST = Timings(pending=0.2, provisioning=0.5, deleting=0.4, deleted_visible=0.4, kubeconfig_lag=0.3)
 ED25519 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINAHXoGk/WyTafdG7JGQiDJkse1qdCdUhcnDzMQwUvKA admin@example.com"
 RSA_1024 = (
-    "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQDEu+lp6hsSOzWz5qEFLHpNMutwYuwhLz4lxn7RTHlJ/JkSIyMVlIQ7ILbQiuCI2BeP1GSzX0Iroj"
-    "Fd7yHNEWl95FOQcTp2QYPmiYN1mSDZQ0RKAlUFMLwZS1VL5nHPlqTkeDB/6IWVJDNgmBZPskLPqTN4v+AGM04jFkZVDJi+HQ== old@example.com"
+    "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQDEu+lp6hsSOzWz5qEFLHpNMutwYuwhLz4lxn7RTHlJ/JkSIyMVlIQ7ILbQiuCI2BeP"
+    "1GSzX0IrojFd7yHNEWl95FOQcTp2QYPmiYN1mSDZQ0RKAlUFMLwZS1VL5nHPlqTkeDB/6IWVJDNgmBZPskLPqTN4v+AGM04jFkZVDJi+"
+    "HQ== old@example.com"
 )
 
 
@@ -155,7 +158,8 @@ def fast_sim(sim):
 
 @pytest.fixture
 def pool_project(world, connected_project, fast_sim, settings):
-    """The connected project, discovered, with profiles synced and bundle edge-infra (edge-k3s-infra 1.3.0)."""
+    """The connected project, discovered, with profiles synced and bundle edge-infra (edge-k3s-infra
+    1.3.0)."""
     fast_pool_settings(settings)
     discover(connected_project)
     make_bundle(connected_project)

@@ -71,7 +71,8 @@ def test_it_records_tag_removal_unhealthy_hosts_and_gone_hosts(connected_project
     assert (run.updated, run.removed) == (2, 1)
     host = EdgeHost.objects.get(uid=first)
     assert not host.eligible and host.reasons == [
-        "missing tag palette.ai=true — add it under stylus.site.tags in user-data or in Palette's Edge Host grid"
+        "missing tag palette.ai=true — add it under stylus.site.tags in user-data or in Palette's Edge Host "
+        "grid"
     ]
     change = host.history.get(kind="updated")
     assert change.changes["eligible"] == [True, False] and "palette.ai" in change.changes["tags"][0]

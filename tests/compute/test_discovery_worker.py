@@ -1,4 +1,5 @@
-"""Discovery end to end: the view enqueues, a real Celery worker on Redis runs it against the simulator over HTTPS."""
+"""Discovery end to end: the view enqueues, a real Celery worker on Redis runs it against the simulator over
+HTTPS."""
 
 from __future__ import annotations
 

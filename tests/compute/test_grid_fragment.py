@@ -1,4 +1,5 @@
-"""The grid fragment (every filter, sort and page click) runs only the grid's queries, not the page's aggregates."""
+"""The grid fragment (every filter, sort and page click) runs only the grid's queries, not the page's
+aggregates."""
 
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ def test_it_answers_filter_clicks_without_the_pages_aggregates(world):
     assert all(h.uid in body for h in rows)
     # The page still offers the filter menus and the capacity summary...
     assert page.context["facets"]["states"] and page.context["groups"]["control_plane"]
-    # ...the fragment, which shows neither, no longer counts them (DISTINCT facets, GROUP BY capacity, sync status).
+    # ...the fragment, which shows neither, no longer counts them (DISTINCT facets, GROUP BY capacity, sync
+    # status).
     heavy = [
         q["sql"]
         for q in fragment_queries.captured_queries

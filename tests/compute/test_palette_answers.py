@@ -1,12 +1,14 @@
-"""Provisioning against Palette's answers as Palette gives them (issue 11 items 4 and 5), task bodies called as functions.
+"""Provisioning against Palette's answers as Palette gives them (issue 11 items 4 and 5), task bodies called
+as functions.
 
-The kubeconfig: an empty file until the overview's hasKubeConfig turns true, the admin kubeconfig first, then the
-client one, then the plain one; a text that is not a kubeconfig is refused, never stored and never quoted. Validate:
-host problems as a 4xx or as machine pool results, constraint errors shown as Palette words them.
+The kubeconfig: an empty file until the overview's hasKubeConfig turns true, the admin kubeconfig first, then
+the client one, then the plain one; a text that is not a kubeconfig is refused, never stored and never quoted.
+Validate: host problems as a 4xx or as machine pool results, constraint errors shown as Palette words them.
 
-Everything goes over HTTPS to the simulator, which checks every request and response against Palette's spec. Where
-Palette's answer is one the simulator does not give by itself (an asset missing, a body that is not a kubeconfig),
-the simulator's own route for it answers that instead (`sim.api.routes`), still over HTTPS and still checked.
+Everything goes over HTTPS to the simulator, which checks every request and response against Palette's spec.
+Where Palette's answer is one the simulator does not give by itself (an asset missing, a body that is not a
+kubeconfig), the simulator's own route for it answers that instead (`sim.api.routes`), still over HTTPS and
+still checked.
 """
 
 from __future__ import annotations
@@ -27,8 +29,8 @@ ADMIN, CLIENT, PLAIN = ASSET + "adminKubeconfig", ASSET + "kubeconfigclient", AS
 
 
 def answer(sim, monkeypatch, template: str, *replies, then=None, method: str = "GET") -> list:
-    """Answer the simulator's route `template` with `replies` in turn (a Reply, a text served as the file, or an
-    ApiError raised), then with `then` for every later call (by default the simulator's own answer).
+    """Answer the simulator's route `template` with `replies` in turn (a Reply, a text served as the file, or
+    an ApiError raised), then with `then` for every later call (by default the simulator's own answer).
     Returns the calls (the simulator's Call: path, query, ...), as they arrive."""
     key = (method, template)
     original = sim.api.routes[key]
@@ -116,7 +118,8 @@ def test_it_waits_for_has_kube_config_and_stores_the_admin_kubeconfig(world, poo
 def test_an_empty_kubeconfig_is_never_stored_and_the_pool_is_ready_when_a_valid_one_arrives(
     pool_project, fast_sim, monkeypatch
 ):
-    # hasKubeConfig true, yet every asset still an empty file for two downloads (the flag and the file disagree).
+    # hasKubeConfig true, yet every asset still an empty file for two downloads (the flag and the file
+    # disagree).
     for template in (ADMIN, CLIENT, PLAIN):
         answer(fast_sim, monkeypatch, template, "", " \n")
     pool = drive(new_pool(pool_project), until=_kubeconfig_retried)
@@ -171,7 +174,8 @@ def test_it_falls_back_to_the_plain_kubeconfig_when_the_key_may_not_read_the_oth
     pool = drive(new_pool(pool_project))
     assert pool.status == ComputePool.READY and pool.kubeconfig_kind == "kubeconfig"
     assert f"token: simulated-{pool.cluster_uid}" in pool.kubeconfig
-    # The plain one is asked for as Palette documents it (frp=true: through its reverse proxy when it has one).
+    # The plain one is asked for as Palette documents it (frp=true: through its reverse proxy when it has
+    # one).
     assert [(c.path, c.query) for c in plain] == [
         (f"/v1/spectroclusters/{pool.cluster_uid}/assets/kubeconfig", {"frp": "true"})
     ]
@@ -203,7 +207,8 @@ def test_a_text_that_is_not_a_kubeconfig_is_refused_and_never_quoted(
     assert pool.status == ComputePool.RUNNING and pool.kubeconfig == ""
     assert _kubeconfig_step(pool).first_error == (
         "Palette gave no valid kubeconfig yet (adminKubeconfig: it is not a YAML mapping but a string; "
-        "kubeconfigclient: it lists no clusters; kubeconfig: it is not YAML (line 6)); the pool is Ready only with one"
+        "kubeconfigclient: it lists no clusters; kubeconfig: it is not YAML (line 6)); the pool is Ready "
+        "only with one"
     )
     pool = drive(pool)
     assert (
@@ -232,7 +237,10 @@ def test_constraint_errors_fail_the_pool_verbatim_per_pack(pool_project, fast_si
     _require_site_code(fast_sim)
     pool = drive(new_pool(pool_project))
     assert pool.status == ComputePool.FAILED and pool.failure_class == "rejected"
-    error = "profile edge-k3s-infra 1.3.0: [VariableRequired] variable 'site_code' of profile edge-k3s-infra is required"
+    error = (
+        "profile edge-k3s-infra 1.3.0: [VariableRequired] variable 'site_code' of profile edge-k3s-infra is "
+        "required"
+    )
     assert pool.failure_message == f"Palette's validation refused the request: {error}"
     validate = PoolStep.objects.get(pool=pool, name="validate")
     assert validate.status == PoolStep.FAILED and validate.detail == f"Palette's validation answered: {error}"
@@ -251,7 +259,8 @@ def test_host_and_constraint_errors_in_the_body_are_shown_per_machine_pool_and_p
     fast_sim.state.validate_host_problems = "results"
     _require_site_code(fast_sim)
     pool = drive(pool)
-    # Excluding the host would not fix the profile: the pool fails with both errors, each where Palette put it.
+    # Excluding the host would not fix the profile: the pool fails with both errors, each where Palette put
+    # it.
     assert (
         pool.status == ComputePool.FAILED and pool.failure_class == "rejected" and pool.excluded_hosts == []
     )
@@ -261,9 +270,9 @@ def test_host_and_constraint_errors_in_the_body_are_shown_per_machine_pool_and_p
         if chosen in [h["hostUid"] for h in p["cloudConfig"]["edgeHosts"]]
     )
     assert pool.failure_message == (
-        f"Palette's validation refused the request: machine pool {machine_pool}: [EdgeHostUnhealthy] edge host "
-        f"'{chosen}' is unhealthy: NTP not synchronised; profile edge-k3s-infra 1.3.0: [VariableRequired] variable "
-        "'site_code' of profile edge-k3s-infra is required"
+        f"Palette's validation refused the request: machine pool {machine_pool}: [EdgeHostUnhealthy] edge "
+        f"host '{chosen}' is unhealthy: NTP not synchronised; profile edge-k3s-infra 1.3.0: "
+        "[VariableRequired] variable 'site_code' of profile edge-k3s-infra is required"
     )
 
 

@@ -1,4 +1,5 @@
-"""The discovery policy is part of every host's fingerprint: a policy change re-judges every host, also mid-scan."""
+"""The discovery policy is part of every host's fingerprint: a policy change re-judges every host, also
+mid-scan."""
 
 from __future__ import annotations
 

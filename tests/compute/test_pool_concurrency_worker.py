@@ -134,7 +134,7 @@ def test_it_provisions_two_pools_applied_at_once_on_disjoint_hosts(
         ] + [logs]
         hosts = [{uid for uids in p.hosts.values() for uid in uids} for p in pools]
         assert all(len(h) == 2 for h in hosts) and not hosts[0] & hosts[1], hosts
-        for pool, chosen in zip(pools, hosts):
+        for pool, chosen in zip(pools, hosts, strict=True):
             # Palette agrees: one cluster per pool, on exactly the hosts the pool recorded.
             assert len([c for c in sim.state.clusters.values() if c.name == pool.cluster_name]) == 1
             assert all(

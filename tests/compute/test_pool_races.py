@@ -1,4 +1,5 @@
-"""Pool state changes that race: delete against Ready, two pools choosing hosts at once, a database error mid-step.
+"""Pool state changes that race: delete against Ready, two pools choosing hosts at once, a database error
+mid-step.
 
 Real threads on PostgreSQL (each with its own connection, so the database decides who wins), the
 steps run as functions against the simulator over HTTPS.
@@ -58,7 +59,8 @@ def test_it_never_leaves_a_pool_undeletable_when_delete_races_ready(
 ):
     pool = drive(new_pool(pool_project), until=lambda p: p.step == "kubeconfig")
     assert pool.status == ComputePool.RUNNING
-    # Palette has the kubeconfig now (hasKubeConfig true after its lag): the next run of the step downloads it.
+    # Palette has the kubeconfig now (hasKubeConfig true after its lag): the next run of the step downloads
+    # it.
     cluster = fast_sim.state.clusters[pool.cluster_uid]
     wait_for(
         lambda: fast_sim.state.kubeconfig_ready(cluster),
@@ -136,7 +138,7 @@ def test_it_never_leaves_a_pool_undeletable_when_delete_races_ready(
 def test_it_answers_a_delete_that_lost_to_ready_honestly(
     postgresql, world, pool_project, fast_sim, monkeypatch
 ):
-    from compute import pools_views
+    from compute.views import pools as pools_views
 
     pool = drive(new_pool(pool_project), until=lambda p: p.step == "kubeconfig")
     real = pools_views._pool
@@ -244,8 +246,8 @@ def _serialization_failure() -> OperationalError:
 
 POOL_UPDATE = 'UPDATE "compute_computepool"'
 # The statements where a step met a busy or lost database: the claim of a message, the host allocation lock,
-# the create step's record of the hosts it sends, the discovery run started at Ready (where the failure was seen:
-# "Step done stopped unexpectedly (OperationalError)"), the Ready write.
+# the create step's record of the hosts it sends, the discovery run started at Ready (where the failure was
+# seen: "Step done stopped unexpectedly (OperationalError)"), the Ready write.
 INJECTIONS = {
     "a message's claim": (lambda sql, params: sql.startswith(POOL_UPDATE) and '"status" IN' in sql, _locked),
     "allocation lock": (lambda sql, params: "pg_advisory_xact_lock" in sql, _serialization_failure),

@@ -197,7 +197,8 @@ def test_it_creates_and_deletes_profile_bundles_on_the_pools_page(
     assert [p["uid"] for p in bundle.profiles] == [base.uid, addon.uid]
     assert AuditEntry.objects.filter(action="create", object_repr__startswith="edge-gpu").exists()
 
-    # The page says which bundles pools use and which profile versions Palette no longer has; its cost does not grow per bundle.
+    # The page says which bundles pools use and which profile versions Palette no longer has; its cost does
+    # not grow per bundle.
     new_pool(pool_project)  # built from edge-infra
     ClusterProfile.objects.filter(uid=addon.uid).update(present=False)
     with django_assert_max_num_queries(12):

@@ -1,4 +1,5 @@
-"""The Compute Pool wizard: each step's validation, live counts from the evaluator, the review, Create, permissions."""
+"""The Compute Pool wizard: each step's validation, live counts from the evaluator, the review, Create,
+permissions."""
 
 from __future__ import annotations
 

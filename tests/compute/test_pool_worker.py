@@ -1,4 +1,5 @@
-"""Compute pools end to end with real Celery workers on Redis and PostgreSQL, against the simulator over HTTPS."""
+"""Compute pools end to end with real Celery workers on Redis and PostgreSQL, against the simulator over
+HTTPS."""
 
 from __future__ import annotations
 
@@ -30,7 +31,8 @@ def worker_settings(settings, monkeypatch, sim):
     for key, value in WORKER_ENV.items():
         monkeypatch.setenv(key, value)
         setattr(settings, key, int(value))
-    # Palette's kubeconfig lag as it is (an empty file for 10 s after Running): the pool waits for hasKubeConfig.
+    # Palette's kubeconfig lag as it is (an empty file for 10 s after Running): the pool waits for
+    # hasKubeConfig.
     sim.state.timings = Timings(pending=1, provisioning=6, deleting=1, deleted_visible=1)
     return settings
 

@@ -16,9 +16,11 @@ from tests.compute.pool_fixtures import (
     ED25519,
     discover,
     drive,
+    fast_sim,  # noqa: F401  (a fixture)
     manifest_spec,
     new_pool,
-)  # noqa: F401
+    pool_project,  # noqa: F401  (a fixture)
+)
 
 
 def pool_doc(name: str = "gpu-pool-a", namespace: str = "acme-research", **kwargs) -> dict:
@@ -86,8 +88,8 @@ def test_it_exits_1_and_says_why_when_blocked(pool_project, tmp_path):
     assert code == 1
     assert "BLOCKED (1 blocking problem)" in out
     assert (
-        "✗ Control-plane hosts [blocking]: need 5 control-plane hosts with palette.ai=true, amd64, ≥512 cores: found 0"
-        in out
+        "✗ Control-plane hosts [blocking]: need 5 control-plane hosts with palette.ai=true, amd64, ≥512 "
+        "cores: found 0" in out
     )
     assert "with fewer than 512 cores" in out and "Nothing was created." in out
     code, _, err = run("pool_plan", "-f", write(tmp_path, pool_doc(name="x")))
@@ -156,7 +158,10 @@ def test_it_refuses_bundles_whose_profiles_do_not_fit(pool_project, fast_sim, tm
     code, _, err = run("apply", "-f", write(tmp_path, bundle_doc(profiles=profiles)))
     assert (
         code == 1
-        and "exactly one edge-native Infrastructure or Full profile version (found: edge-k3s-infra 1.3.0, edge-k8s-gpu-full 1.0.0)"
+        and (
+            "exactly one edge-native Infrastructure or Full profile version (found: edge-k3s-infra 1.3.0, "
+            "edge-k8s-gpu-full 1.0.0)"
+        )
         in err
     )
     code, _, err = run(
@@ -301,7 +306,8 @@ def test_a_web_user_needs_the_role_the_page_asks_for(world, pool_project):
 
     text = yaml.safe_dump(bundle_doc("editor-bundle"))
     assert apply_text(text, user=world.viewer).errors == [
-        "manifest: document 1 (ProfileBundle acme-research/editor-bundle): your role does not allow changing this ProfileBundle."
+        "manifest: document 1 (ProfileBundle acme-research/editor-bundle): your role does not allow changing "
+        "this ProfileBundle."
     ]
     result = apply_text(text, user=world.editor)
     assert result.ok, result.errors

@@ -1,5 +1,6 @@
-"""Cluster profile variables: synced from Palette, required ones block readiness, values from the wizard and a manifest
-checked by format and pattern and sent in the create body, masked ones never shown, exported, audited or logged."""
+"""Cluster profile variables: synced from Palette, required ones block readiness, values from the wizard and a
+manifest checked by format and pattern and sent in the create body, masked ones never shown, exported, audited
+or logged."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ from tests.compute.pool_fixtures import (
     discover,
     drive,
     fast_pool_settings,
-    make_bundle,  # noqa: F401
+    fast_sim,  # noqa: F401  (a fixture)
+    make_bundle,
     spec_for,
 )
 from tests.compute.test_pools_cli import pool_doc, run, write
@@ -75,8 +77,8 @@ VARIABLES = [
 
 @pytest.fixture
 def secure_project(world, connected_project, fast_sim, settings):
-    """The connected project with a project profile whose variables include required ones without a default (one
-    masked), added through the simulator's state; discovered, synced, and bundle `secure` holding it."""
+    """The connected project with a project profile whose variables include required ones without a default
+    (one masked), added through the simulator's state; discovered, synced, and bundle `secure` holding it."""
     fast_pool_settings(settings)
     with fast_sim.state.lock:
         base = next(
@@ -226,32 +228,32 @@ def test_bad_values_are_refused_with_a_message_naming_the_field(secure_project, 
     assert code == 1
     field = "spec.profileVariables.edge-secure-infra"
     assert (
-        f"{field}.site_code: variable site_code (Site code) of profile edge-secure-infra 1.0.0: 'LAB' does not match the "
-        "pattern ^[a-z]{3}-[0-9]{2}$ the profile sets."
+        f"{field}.site_code: variable site_code (Site code) of profile edge-secure-infra 1.0.0: 'LAB' does "
+        "not match the pattern ^[a-z]{3}-[0-9]{2}$ the profile sets."
     ) in err
     assert (
-        f"{field}.ntp_server: variable ntp_server (NTP server) of profile edge-secure-infra 1.0.0: '10.0.0' is not an IPv4 address"
-        in err
+        f"{field}.ntp_server: variable ntp_server (NTP server) of profile edge-secure-infra 1.0.0: '10.0.0' "
+        "is not an IPv4 address" in err
     )
     assert (
-        f"{field}.replicas: variable replicas (Replicas) of profile edge-secure-infra 1.0.0: 'many' is not a number"
-        in err
+        f"{field}.replicas: variable replicas (Replicas) of profile edge-secure-infra 1.0.0: 'many' is not "
+        "a number" in err
     )
     assert (
-        f"{field}.api_token: variable api_token (API token) of profile edge-secure-infra 1.0.0: the value does not match"
-        in err
+        f"{field}.api_token: variable api_token (API token) of profile edge-secure-infra 1.0.0: the value "
+        "does not match" in err
     )
     assert "x!y" not in err  # a masked value is never repeated
     assert (
         f"{field}.internal_flag: variable internal_flag of profile edge-secure-infra 1.0.0 is hidden" in err
     )
     assert (
-        f"{field}.colour: profile edge-secure-infra 1.0.0 has no variable colour; its variables are site_code, ntp_server"
-        in err
+        f"{field}.colour: profile edge-secure-infra 1.0.0 has no variable colour; its variables are "
+        "site_code, ntp_server" in err
     )
     assert (
-        "spec.profileVariables.other-profile: the bundle has no profile other-profile; its profiles are edge-secure-infra."
-        in err
+        "spec.profileVariables.other-profile: the bundle has no profile other-profile; its profiles are "
+        "edge-secure-infra." in err
     )
 
     code, _, err = run(
@@ -339,8 +341,8 @@ def test_the_wizard_takes_checks_and_sends_the_values_and_never_shows_the_masked
     )
     bad = field_errors(response)
     assert (
-        "Site code (site_code): &#x27;LAB&#x27; does not match the pattern ^[a-z]{3}-[0-9]{2}$ the profile sets."
-        in bad
+        "Site code (site_code): &#x27;LAB&#x27; does not match the pattern ^[a-z]{3}-[0-9]{2}$ the profile "
+        "sets." in bad
     )
     assert any(
         e.startswith("NTP server (ntp_server): &#x27;10.0.0&#x27; is not an IPv4 address") for e in bad
@@ -397,8 +399,8 @@ def sessions_text() -> str:
 
 
 def assert_nowhere(world, pool: ComputePool, caplog) -> list[str]:
-    """Where TOKEN was seen but must never be: pages (owner, superuser, Django admin), exports, audit log and its CSV,
-    logs, the pool's steps, the session, every column of the pool's row as stored."""
+    """Where TOKEN was seen but must never be: pages (owner, superuser, Django admin), exports, audit log and
+    its CSV, logs, the pool's steps, the session, every column of the pool's row as stored."""
     hits = []
     owner, root = world.client_for(world.owner), world.client_for(world.superuser)
     pages = [

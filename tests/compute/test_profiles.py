@@ -44,7 +44,8 @@ def test_it_fails_without_palette(world):
 def test_it_finds_an_older_version_that_only_the_newest_ones_versions_list_names(
     world, connected_project, sim
 ):
-    """Palette's search lists the newest version of each name; an older one is found by its uid in versions[]."""
+    """Palette's search lists the newest version of each name; an older one is found by its uid in
+    versions[]."""
     from compute.bundles import check_profiles
     from integrations.effective import palette_client, working_palette
     from palette.sim.state import Profile

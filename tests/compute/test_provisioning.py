@@ -79,8 +79,8 @@ def test_it_never_creates_a_second_cluster_when_the_create_answer_is_lost(
         return real(self, cluster, **kwargs)
 
     monkeypatch.setattr(PaletteClient, "create_edge_native_cluster", lost_answer)
-    # Palette fills the hosts' inUseClusters minutes after a create (the simulator's default lag, 15 s, outlasts this
-    # test): only the search by name can find the cluster the lost answer made.
+    # Palette fills the hosts' inUseClusters minutes after a create (the simulator's default lag, 15 s,
+    # outlasts this test): only the search by name can find the cluster the lost answer made.
     assert fast_sim.state.timings.in_use_lag >= 15
     pool = drive(new_pool(pool_project))
     assert pool.status == ComputePool.READY
@@ -240,8 +240,9 @@ def test_it_offers_force_delete_for_a_stuck_deletion(pool_project, fast_sim, set
 
     settings.POOL_FORCE_DELETE_AFTER = 0.3
     pool = drive(new_pool(pool_project))
-    # Palette (here: 2 s instead of 15 minutes) refuses a force delete until the cluster has been Deleting that long:
-    # our offer comes earlier (0.3 s), so the first try is refused with a 400 and must be asked again, not fail.
+    # Palette (here: 2 s instead of 15 minutes) refuses a force delete until the cluster has been Deleting
+    # that long: our offer comes earlier (0.3 s), so the first try is refused with a 400 and must be asked
+    # again, not fail.
     fast_sim.state.timings = Timings(
         pending=0.2,
         provisioning=0.5,
@@ -332,8 +333,8 @@ def test_a_pool_of_another_project_on_the_same_palette_project_holds_its_hosts(w
     report = report_for_pool(second)
     chosen = {uid for uids in report.hosts.values() for uid in uids}
     assert chosen and not chosen & held
-    from compute.pools import spec_of
     from compute.readiness import gather
+    from compute.spec import spec_of
 
     facts = {h.uid: h for h in gather(training, spec_of(second), pool=second).hosts}
     assert {facts[uid].reserved_by for uid in held} == {"acme-research/gpu-pool-a"}
@@ -371,7 +372,8 @@ def test_an_unconfirmed_404_never_marks_a_pool_deleted(world, pool_project, fast
 
     pool = drive(new_pool(pool_project))
     held = dict(pool.hosts)
-    # A pool from before its Palette project was recorded: a 404 may come from another project than its cluster's.
+    # A pool from before its Palette project was recorded: a 404 may come from another project than its
+    # cluster's.
     ComputePool.objects.filter(pk=pool.pk).update(palette_project_uid="", palette_host="")
     fast_sim.state.clusters[pool.cluster_uid].project_uid = fast_sim.project_uids[
         1

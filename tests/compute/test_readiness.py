@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from compute.bundles import ProfileInfo
-from compute.pools import GpuRequirement, parse_spec
 from compute.readiness import HostFacts, Inputs, Integration, evaluate
+from compute.spec import GpuRequirement, parse_spec
 from palette.spec import load_spec
 from tests.compute.pool_fixtures import ED25519, RSA_1024, manifest_spec
 
@@ -160,8 +160,8 @@ def test_it_matches_gpu_families_and_per_host_minimums():
     )
     reason = requirement(report, "Worker pool gpu hosts").reason
     assert (
-        "need 3 worker pool gpu hosts with palette.ai=true, gpu-enabled=true, amd64, 2× NVIDIA-A100 GPU ≥40 GiB: found 2"
-        in reason
+        "need 3 worker pool gpu hosts with palette.ai=true, gpu-enabled=true, amd64, 2× NVIDIA-A100 GPU "
+        "≥40 GiB: found 2" in reason
     )
     assert "of the other hosts, 2 without NVIDIA-A100 GPUs; 1 without tag gpu-enabled=true" in reason
 

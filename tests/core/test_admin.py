@@ -13,11 +13,11 @@ def test_it_renders_every_admin_changelist_and_change_page(world, model):
     audit.record(None, AuditEntry.CREATE, world.project_a, user=world.owner)
     client = world.client_for(world.superuser)
     info = (model._meta.app_label, model._meta.model_name)
-    response = client.get(reverse("admin:%s_%s_changelist" % info) + "?q=a")
+    response = client.get(reverse("admin:{}_{}_changelist".format(*info)) + "?q=a")
     assert response.status_code == 200
     obj = model._default_manager.first()
     if obj is not None:
-        assert client.get(reverse("admin:%s_%s_change" % info, args=[obj.pk])).status_code == 200
+        assert client.get(reverse("admin:{}_{}_change".format(*info), args=[obj.pk])).status_code == 200
 
 
 def test_it_keeps_the_audit_log_read_only_in_admin(world):
@@ -29,9 +29,9 @@ def test_it_keeps_the_audit_log_read_only_in_admin(world):
 
 
 def test_it_never_shows_secret_values_in_admin(world):
-    from integrations import configure
+    from integrations import writes
 
-    configure.save_secret(world.tenant_a, "canary", {"palette": '{"apiKey": "CANARY-ADMIN-123456"}'})
+    writes.save_secret(world.tenant_a, "canary", {"palette": '{"apiKey": "CANARY-ADMIN-123456"}'})
     from integrations.models import Secret
 
     secret = Secret.objects.get(name="canary")

@@ -1,5 +1,6 @@
-"""History never slows the pages down: with 10,000 old runs of every kind, the overviews and project pages make
-the same queries as with 10, and on PostgreSQL none of them scans a history table (every "latest" is an index read)."""
+"""History never slows the pages down: with 10,000 old runs of every kind, the overviews and project pages
+make the same queries as with 10, and on PostgreSQL none of them scans a history table (every "latest" is an
+index read)."""
 
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ class Seeded:
         statuses = [TaskRun.SUCCEEDED if i % 3 else TaskRun.FAILED for i in range(self.count, self.count + n)]
         done = [
             {"created": t, "started": t, "finished": t + timedelta(seconds=5), "status": s}
-            for t, s in zip(times, statuses)
+            for t, s in zip(times, statuses, strict=True)
         ]
         p = {"project": self.project}
         for model, fields in (

@@ -1,4 +1,5 @@
-"""Manifests: apply (all or nothing, idempotent), export (redacted or round-trip), delete, and the three commands."""
+"""Manifests: apply (all or nothing, idempotent), export (redacted or round-trip), delete, and the three
+commands."""
 
 from __future__ import annotations
 
@@ -66,7 +67,8 @@ def palette_json(**overrides) -> str:
 
 
 def doc_secrets() -> list[dict]:
-    """The two Secrets of PaletteAI's documentation: key `palette` (JSON, stringData) and key `ca.crt` (base64 data)."""
+    """The two Secrets of PaletteAI's documentation: key `palette` (JSON, stringData) and key `ca.crt` (base64
+    data)."""
     return [
         {
             "apiVersion": "v1",
@@ -86,7 +88,8 @@ def doc_secrets() -> list[dict]:
 
 
 def example() -> list[dict]:
-    """DESIGN.md §5: Tenant acme, Project primary-dev, Settings dev-settings with Palette, Hugging Face and NGC."""
+    """The example set: Tenant acme, Project primary-dev, Settings dev-settings with Palette, Hugging Face and
+    NGC (the README shows its Settings and Palette Secret)."""
     return [
         {
             "apiVersion": V1A1,
@@ -259,9 +262,11 @@ def test_it_lists_every_problem_in_file_order():
     )
     assert apply_text(dump(docs), source="f.yaml").errors == [
         "f.yaml: document 1 (Tenant acme): spec.gpuLimit: must be a whole number, not text.",
-        "f.yaml: document 2 (Project primary-dev/primary-dev): spec.displayName: must be a string, not a number; put the value in quotes.",
+        "f.yaml: document 2 (Project primary-dev/primary-dev): spec.displayName: "
+        "must be a string, not a number; put the value in quotes.",
         "f.yaml: document 8: a manifest must be a mapping with apiVersion, kind and metadata, not a list.",
-        f"f.yaml: document 9 (ConfigMap primary-dev/x): kind: unknown kind 'ConfigMap'; this tool manages {', '.join(handlers())}.",
+        "f.yaml: document 9 (ConfigMap primary-dev/x): kind: unknown kind 'ConfigMap'; "
+        f"this tool manages {', '.join(handlers())}.",
     ]
 
 
@@ -269,12 +274,12 @@ def test_it_lists_every_problem_in_file_order():
 def test_it_rolls_back_everything_when_a_write_fails_late(monkeypatch):
     from django.core.exceptions import ValidationError
 
-    from integrations import configure
+    from integrations import writes
 
     def refuse(*args, **kwargs):
         raise ValidationError("refused for the test")
 
-    monkeypatch.setattr(configure, "save_settings", refuse)
+    monkeypatch.setattr(writes, "save_settings", refuse)
     result = apply_text(dump(example()), source="f.yaml")
     assert result.errors == ["f.yaml: document 3 (Settings primary-dev/dev-settings): refused for the test"]
     assert not Tenant.objects.exists() and not Secret.objects.exists() and not AuditEntry.objects.exists()
@@ -312,9 +317,10 @@ def test_it_refuses_a_palette_credential_that_already_backs_other_settings():
     ]
     errors = apply_text(dump(docs), source="f.yaml").errors
     assert errors == [
-        "f.yaml: document 3 (Settings second/second-settings): spec.palette.secretRef.name: this Palette API key for "
-        "https://palette.example.com already backs Settings primary-dev/dev-settings. Use one tenant-level Settings "
-        "and let projects inherit it, or create a separate API key."
+        "f.yaml: document 3 (Settings second/second-settings): spec.palette.secretRef.name: "
+        "this Palette API key for https://palette.example.com "
+        "already backs Settings primary-dev/dev-settings. "
+        "Use one tenant-level Settings and let projects inherit it, or create a separate API key."
     ]
 
 
@@ -440,12 +446,12 @@ def test_it_deletes_what_the_file_names_in_reverse_order():
 def test_it_refuses_deletions_that_would_break_what_stays():
     apply_ok(example())
     docs = example()
-    # A Tenant or Project takes its own Settings and Secrets along (tenancy.deletion); a Secret deleted by itself
-    # must not leave Settings or another Secret pointing at nothing.
+    # A Tenant or Project takes its own Settings and Secrets along (tenancy.deletion); a Secret deleted by
+    # itself must not leave Settings or another Secret pointing at nothing.
     errors = delete_text(dump([docs[0], docs[4]]), source="f.yaml").errors
     assert errors == [
-        "f.yaml: document 2 (Secret primary-dev/palette-ca): Secret palette-api-secret names this Secret as its tlsSecretRef "
-        "(CA certificate); change or delete that Secret first.",
+        "f.yaml: document 2 (Secret primary-dev/palette-ca): Secret palette-api-secret names this Secret "
+        "as its tlsSecretRef (CA certificate); change or delete that Secret first.",
     ]
     errors = delete_text(dump([docs[1], docs[3]]), source="f.yaml").errors
     assert errors == [
@@ -470,14 +476,16 @@ def test_it_exits_0_and_prints_one_line_per_object(tmp_path):
 def test_it_exits_1_with_every_problem_and_no_traceback(tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text(
-        "apiVersion: v1\nkind: Secret\nmetadata: {name: x, namespace: nowhere}\ndata: {palette: '%%%'}\n---\n- 1\n"
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: x, namespace: nowhere}\n"
+        "data: {palette: '%%%'}\n---\n- 1\n"
     )
     code, out, err = run("apply", "-f", str(path))
     assert code == 1 and out == ""
     lines = err.splitlines()
     assert lines[0].startswith(f"{path}: document 1 (Secret nowhere/x): data.palette: not valid base64")
     assert lines[1].startswith(
-        f"{path}: document 1 (Secret nowhere/x): metadata.namespace: no tenant or project owns namespace nowhere"
+        f"{path}: document 1 (Secret nowhere/x): metadata.namespace: "
+        "no tenant or project owns namespace nowhere"
     )
     assert (
         lines[2]

@@ -1,4 +1,5 @@
-"""Manifests: every bad value gets a message that says where and what to fix, nothing is written, no secret is echoed."""
+"""Manifests: every bad value gets a message that says where and what to fix, nothing is written, no secret is
+echoed."""
 
 from __future__ import annotations
 
@@ -369,14 +370,16 @@ CASES = [
     (
         "skip-ssl-not-bool",
         setting("3/stringData/palette", palette_json(skipSSLCertificateVerification="yes")),
-        "document 4 (Secret primary-dev/palette-api-secret): stringData.palette.skipSSLCertificateVerification",
+        "document 4 (Secret primary-dev/palette-api-secret): "
+        "stringData.palette.skipSSLCertificateVerification",
         "must be true or false",
     ),
     (
         "missing-ca-secret",
         setting("3/stringData/palette", palette_json(tlsSecretRef="missing-ca")),
         "document 4 (Secret primary-dev/palette-api-secret): stringData.palette.tlsSecretRef",
-        "Secret missing-ca does not exist in namespace primary-dev; add it (with key ca.crt) to this file or create it first.",
+        "Secret missing-ca does not exist in namespace primary-dev; add it (with key ca.crt) to this file "
+        "or create it first.",
     ),
     (
         "ca-is-private-key",
@@ -394,7 +397,8 @@ CASES = [
         "redacted-placeholder",
         setting("6/stringData/nvidia", "REDACTED"),
         "document 7 (Secret primary-dev/ngc-key): stringData.nvidia",
-        "holds the placeholder REDACTED written by export; put the real value here, or export with --show-secrets.",
+        "holds the placeholder REDACTED written by export; put the real value here, "
+        "or export with --show-secrets.",
     ),
     (
         "hf-json-wrong-field",
@@ -458,7 +462,8 @@ def test_it_refuses_skipping_tls_verification_when_the_install_forbids_it(settin
     docs = example()
     docs[3]["stringData"]["palette"] = palette_json(skipSSLCertificateVerification=True)
     assert apply_text(dump(docs), source="f.yaml").errors == [
-        "f.yaml: document 4 (Secret primary-dev/palette-api-secret): stringData.palette.skipSSLCertificateVerification: Skipping TLS "
+        "f.yaml: document 4 (Secret primary-dev/palette-api-secret): "
+        "stringData.palette.skipSSLCertificateVerification: Skipping TLS "
         "verification is refused here (ALLOW_INSECURE_PALETTE_TLS=false); add the CA certificate instead."
     ]
 
@@ -470,7 +475,8 @@ def test_it_refuses_renaming_settings():
     docs[2]["metadata"]["name"] = "new-settings"
     docs[1]["spec"]["settingsRef"]["name"] = "new-settings"
     assert apply_text(dump(docs), source="f.yaml").errors == [
-        "f.yaml: document 3 (Settings primary-dev/new-settings): metadata.name: namespace primary-dev already has Settings dev-settings, "
+        "f.yaml: document 3 (Settings primary-dev/new-settings): metadata.name: "
+        "namespace primary-dev already has Settings dev-settings, "
         "and a Settings name cannot be changed: use name dev-settings (or delete those Settings first)."
     ]
 
@@ -492,9 +498,11 @@ def test_it_refuses_moving_a_project_or_sharing_its_namespace(world):
         },
     ]
     assert apply_text(dump(docs), source="f.yaml").errors == [
-        "f.yaml: document 1 (Project moved/research): metadata.namespace: project acme/research already exists with namespace "
+        "f.yaml: document 1 (Project moved/research): metadata.namespace: "
+        "project acme/research already exists with namespace "
         "acme-research; a project's namespace cannot be changed.",
-        "f.yaml: document 2 (Project globex-ops/intruder): metadata.namespace: namespace globex-ops already belongs to project "
+        "f.yaml: document 2 (Project globex-ops/intruder): metadata.namespace: "
+        "namespace globex-ops already belongs to project "
         "globex/ops; a project's tenant, name and namespace cannot be changed. Use another namespace.",
     ]
     assert Project.objects.count() == 2
@@ -539,10 +547,14 @@ def test_it_refuses_bytes_that_are_not_utf8(db):
 
 @pytest.mark.django_db
 def test_it_refuses_yaml_aliases_with_their_place():
-    text = f"apiVersion: {V1A1}\nkind: Tenant\nmetadata: {{name: acme}}\nspec:\n  displayName: &n Acme\n  description: *n\n"
+    text = (
+        f"apiVersion: {V1A1}\nkind: Tenant\nmetadata: {{name: acme}}\n"
+        "spec:\n  displayName: &n Acme\n  description: *n\n"
+    )
     errors = apply_text(text, source="f.yaml").errors
     assert errors == [
-        "f.yaml: line 6, column 16: not valid YAML: aliases (*name) are not accepted in manifests; write the value out."
+        "f.yaml: line 6, column 16: not valid YAML: aliases (*name) are not accepted in manifests; "
+        "write the value out."
     ]
 
 

@@ -1,4 +1,5 @@
-"""One active run per target: the database constraint, the race it closes, and the command line joining a queued run."""
+"""One active run per target: the database constraint, the race it closes, and the command line joining a
+queued run."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Retention: the daily prune and `manage.py prune` delete old runs and history, never what the pages still need."""
+"""Retention: the daily prune and `manage.py prune` delete old runs and history, never what the pages still
+need."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The run watchdog: lost messages are re-sent, runs nobody finishes fail visibly, projects never stay blocked."""
+"""The run watchdog: lost messages are re-sent, runs nobody finishes fail visibly, projects never stay
+blocked."""
 
 from __future__ import annotations
 

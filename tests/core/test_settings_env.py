@@ -94,9 +94,13 @@ def test_it_generates_keys_once_into_a_private_file(tmp_path):
         if k not in ("SECRET_KEY", "FIELD_ENCRYPTION_KEY", "DATABASE_URL", "REDIS_URL")
     }
     env["DATA_DIR"] = str(tmp_path)
-    code = "from django.conf import settings; print(settings.SECRET_KEY[:8], settings.FIELD_ENCRYPTION_KEYS[0][:8])"
-    run = lambda: (
-        subprocess.run(
+    code = (
+        "from django.conf import settings; "
+        "print(settings.SECRET_KEY[:8], settings.FIELD_ENCRYPTION_KEYS[0][:8])"
+    )
+
+    def run():
+        return subprocess.run(
             [sys.executable, "manage.py", "shell", "-v0", "-c", code],
             cwd=ROOT,
             env=env,
@@ -105,7 +109,7 @@ def test_it_generates_keys_once_into_a_private_file(tmp_path):
             timeout=60,
             check=True,
         ).stdout
-    )
+
     first, second = run(), run()
     assert first == second and len(first.split()) == 2
     assert oct((tmp_path / "secrets.json").stat().st_mode & 0o777) == "0o600"

@@ -84,7 +84,8 @@ def test_it_parses_every_manifest_with_the_kinds_a_deployment_needs():
 
 
 def _schema_problems(value, type_name: str, path: str) -> list[str]:
-    """Check `value` against the official client's model for `type_name` (every key known, scalar types right)."""
+    """Check `value` against the official client's model for `type_name` (every key known, scalar types
+    right)."""
     from kubernetes.client import models
 
     if type_name.startswith("List["):
@@ -132,7 +133,8 @@ MODELS = {
 
 
 def test_it_writes_every_field_as_the_kubernetes_api_defines_it():
-    """Offline schema check with the official client's models: a misspelt or misplaced field fails here, not at apply time."""
+    """Offline schema check with the official client's models: a misspelt or misplaced field fails here, not
+    at apply time."""
     problems = []
     for doc in DOCS:
         assert doc["kind"] in MODELS, f"no schema known for {doc['kind']}"

@@ -1,4 +1,5 @@
-"""docs/operations.md documents every environment variable the application reads, and the procedures it promises."""
+"""docs/operations.md documents every environment variable the application reads, and the procedures it
+promises."""
 
 from __future__ import annotations
 

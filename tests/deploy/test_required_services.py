@@ -1,4 +1,5 @@
-"""make test fails on a missing service instead of skipping; by hand, the same tests skip (tests/conftest.py)."""
+"""make test fails on a missing service instead of skipping; by hand, the same tests skip
+(tests/conftest.py)."""
 
 from __future__ import annotations
 

@@ -19,8 +19,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 @dataclass
 class Answer:
-    """What every request gets: a status, headers, and a body (sent with Content-Length) or chunks (sent without,
-    the connection closed at the end, as HTTP/1.0 allows) — chunks may be a generator of any length."""
+    """What every request gets: a status, headers, and a body (sent with Content-Length) or chunks (sent
+    without, the connection closed at the end, as HTTP/1.0 allows) — chunks may be a generator of any
+    length."""
 
     status: int = 200
     body: bytes = b""

@@ -510,12 +510,14 @@ class FakeKube:
         if not isinstance(body, dict):
             raise ApiError(
                 400,
-                "the body of the request was in an unknown format - accepted media types include: application/json",
+                "the body of the request was in an unknown format - "
+                "accepted media types include: application/json",
             )
         if body.get("kind") not in (None, "Secret") or body.get("apiVersion") not in (None, "v1"):
             raise ApiError(
                 400,
-                f"the API version in the data ({body.get('apiVersion')}) and kind ({body.get('kind')}) do not match a v1 Secret",
+                f"the API version in the data ({body.get('apiVersion')}) and kind ({body.get('kind')}) "
+                "do not match a v1 Secret",
             )
         meta = dict(body.get("metadata") or {})
         name = meta.get("name") or ""
@@ -540,7 +542,8 @@ class FakeKube:
                 (
                     "metadata.name",
                     f'Invalid value: "{name}": a lowercase RFC 1123 subdomain must consist of lower case '
-                    "alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character",
+                    "alphanumeric characters, '-' or '.', "
+                    "and must start and end with an alphanumeric character",
                 )
             )
         labels = meta.get("labels") or {}
@@ -549,7 +552,8 @@ class FakeKube:
         ):
             raise ApiError(
                 400,
-                "json: cannot unmarshal labels into Go struct field ObjectMeta.metadata.labels of type map[string]string",
+                "json: cannot unmarshal labels into Go struct field ObjectMeta.metadata.labels "
+                "of type map[string]string",
             )
         for key, value in labels.items():
             prefix, _, label_name = key.rpartition("/")
@@ -568,7 +572,8 @@ class FakeKube:
                 causes.append(
                     (
                         "metadata.labels",
-                        f'Invalid value: "{value}": a valid label must be an empty string or consist of alphanumeric characters',
+                        f'Invalid value: "{value}": a valid label must be an empty string '
+                        "or consist of alphanumeric characters",
                     )
                 )
         data = body.get("data") or {}
@@ -593,8 +598,8 @@ class FakeKube:
                 causes.append(
                     (
                         f"data[{key}]",
-                        f'Invalid value: "{key}": a valid config key must consist of alphanumeric characters, '
-                        "'-', '_' or '.'",
+                        f'Invalid value: "{key}": a valid config key must consist of '
+                        "alphanumeric characters, '-', '_' or '.'",
                     )
                 )
         if sum(len(base64.b64decode(v)) for v in data.values()) > MAX_SECRET_BYTES:
@@ -757,7 +762,8 @@ class _Handler(BaseHTTPRequestHandler):
             if isinstance(body, str):
                 raise ApiError(
                     400,
-                    "the body of the request was in an unknown format - accepted media types include: application/json",
+                    "the body of the request was in an unknown format - "
+                    "accepted media types include: application/json",
                 )
             code, payload = self.kube.handle(self.command, parts.path, query, content_type, body)
         except ApiError as exc:

@@ -25,7 +25,8 @@ def palette_sim():
 def make_cert(
     cn: str, *, ca: bool = True, days: int = 365, start_days_ago: int = 1, ip: str = ""
 ) -> tuple[str, str]:
-    """A self-signed certificate (PEM) and its private key (PEM); `ip` goes in subjectAltName, for verification."""
+    """A self-signed certificate (PEM) and its private key (PEM); `ip` goes in subjectAltName, for
+    verification."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
     now = dt.datetime.now(dt.UTC)
@@ -65,10 +66,10 @@ def palette_values(sim: Simulator, **overrides) -> dict:
 
 def configure_palette(owner, values: dict, *, ca_pem: str | None = None, name: str = "main-settings"):
     """Settings for `owner` whose Palette Secret holds `values` (and a CA Secret when given)."""
-    from integrations import configure
+    from integrations import writes
 
     if ca_pem:
-        configure.save_secret(owner, f"{name}-ca", {"ca.crt": ca_pem})
+        writes.save_secret(owner, f"{name}-ca", {"ca.crt": ca_pem})
         values = {**values, "tlsSecretRef": f"{name}-ca"}
-    configure.save_secret(owner, f"{name}-palette", {"palette": json.dumps(values)})
-    return configure.save_settings(owner, name, palette_secret=f"{name}-palette")
+    writes.save_secret(owner, f"{name}-palette", {"palette": json.dumps(values)})
+    return writes.save_settings(owner, name, palette_secret=f"{name}-palette")

@@ -111,7 +111,8 @@ def test_it_inherits_the_connection_as_one_unit():
         "tlsSecretRef": "t-ca",
         "defaultProjectID": "a" * 24,
     }
-    # A project that sets only its host gets no key and no trust from the tenant: nothing to send the key elsewhere.
+    # A project that sets only its host gets no key and no trust from the tenant: nothing to send the key
+    # elsewhere.
     merged = merge(tenant, {"hostUrl": "https://evil"})
     assert merged["hostUrl"] == ("https://evil", "project")
     assert merged["apiKey"] == ("", "default")

@@ -1,4 +1,5 @@
-"""The connection diagnosis against the Palette simulator over HTTPS: the real client, real TLS, real sockets."""
+"""The connection diagnosis against the Palette simulator over HTTPS: the real client, real TLS, real
+sockets."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 from kubernetes import client
 
-from integrations import configure, kube, tasks
+from integrations import kube, tasks, writes
 from integrations.kube import KubeSyncError, TransientKubeError
 from integrations.models import MANAGED_BY_LABEL, Secret
 from tests.fakes.kube import FakeKube
@@ -40,7 +40,7 @@ def kube_off(settings):
 
 def palette_secret(world, name: str = "palette-api-secret", values: dict | None = None) -> Secret:
     """A Palette Secret row in project A's namespace (its on-commit sync never runs in a `db` test)."""
-    return configure.save_secret(world.project_a, name, {"palette": json.dumps(values or PALETTE)})
+    return writes.save_secret(world.project_a, name, {"palette": json.dumps(values or PALETTE)})
 
 
 def methods(fake: FakeKube) -> list[str]:
@@ -151,9 +151,7 @@ def test_it_creates_the_secret_in_paletteai_shape_end_to_end(
     kube_on, world, queued, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        secret = configure.save_secret(
-            world.project_a, "palette-api-secret", {"palette": json.dumps(PALETTE)}
-        )
+        secret = writes.save_secret(world.project_a, "palette-api-secret", {"palette": json.dumps(PALETTE)})
     obj = kube_on.get_secret(NS, "palette-api-secret")
     assert obj is not None, "the on-commit task did not create the Secret"
     assert obj["type"] == "Opaque"
@@ -170,14 +168,14 @@ def test_it_creates_the_secret_in_paletteai_shape_end_to_end(
 
 
 def test_it_writes_a_ca_secret_with_key_ca_crt(kube_on, world):
-    secret = configure.save_secret(world.project_a, "palette-ca", {"ca.crt": CA_PEM})
+    secret = writes.save_secret(world.project_a, "palette-ca", {"ca.crt": CA_PEM})
     kube.sync_secret(secret)
     assert kube_on.get_secret(NS, "palette-ca")["data"] == {"ca.crt": b64(CA_PEM)}
     assert kube_on.decoded(NS, "palette-ca") == {"ca.crt": CA_PEM}
 
 
 def test_it_writes_a_tenant_secret_to_the_tenant_namespace(kube_on, world):
-    secret = configure.save_secret(
+    secret = writes.save_secret(
         world.tenant_a, "hf-token", {"huggingface": json.dumps({"token": "hf_abcdefgh"})}
     )
     kube.sync_secret(secret)
@@ -188,14 +186,12 @@ def test_it_updates_with_the_stored_resource_version_end_to_end(
     kube_on, world, queued, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        secret = configure.save_secret(
-            world.project_a, "palette-api-secret", {"palette": json.dumps(PALETTE)}
-        )
+        secret = writes.save_secret(world.project_a, "palette-api-secret", {"palette": json.dumps(PALETTE)})
     first_rv = Secret.objects.get(pk=secret.pk).kube_resource_version
     kube_on.clear_log()
     rotated = {**PALETTE, "apiKey": "ROTATED-key-0123456789"}
     with django_capture_on_commit_callbacks(execute=True):
-        configure.save_secret(world.project_a, "palette-api-secret", {"palette": json.dumps(rotated)})
+        writes.save_secret(world.project_a, "palette-api-secret", {"palette": json.dumps(rotated)})
     assert methods(kube_on) == ["PUT"]
     assert kube_on.requests[0].body["metadata"]["resourceVersion"] == first_rv
     assert (
@@ -436,10 +432,10 @@ def test_it_is_a_noop_when_the_row_is_gone(kube_on, world):
 
 def test_it_deletes_its_secret_end_to_end(kube_on, world, queued, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        secret = configure.save_secret(world.project_a, "palette-ca", {"ca.crt": CA_PEM})
+        secret = writes.save_secret(world.project_a, "palette-ca", {"ca.crt": CA_PEM})
     uid = kube_on.get_secret(NS, "palette-ca")["metadata"]["uid"]
     with django_capture_on_commit_callbacks(execute=True):
-        configure.delete_secret(secret)
+        writes.delete_secret(secret)
     assert kube_on.get_secret(NS, "palette-ca") is None
     assert queued[-1] == ("integrations.delete_kube_secret", (NS, "palette-ca"))
     (delete,) = [r for r in kube_on.requests if r.method == "DELETE"]
@@ -612,9 +608,7 @@ def test_it_syncs_and_retries_through_a_real_worker(kube_for_worker, celery_work
     fake = kube_for_worker
     fake.fail_next(1, 500, method="POST")
     with transaction.atomic():
-        secret = configure.save_secret(
-            world.project_a, "palette-api-secret", {"palette": json.dumps(PALETTE)}
-        )
+        secret = writes.save_secret(world.project_a, "palette-api-secret", {"palette": json.dumps(PALETTE)})
     wait_for(
         lambda: Secret.objects.filter(pk=secret.pk, kube_error="", kube_synced_at__isnull=False).exists(),
         timeout=40,
@@ -627,7 +621,7 @@ def test_it_syncs_and_retries_through_a_real_worker(kube_for_worker, celery_work
     assert CANARY not in log_text and b64(json.dumps(PALETTE)) not in log_text
 
     with transaction.atomic():
-        configure.delete_secret(Secret.objects.get(pk=secret.pk))
+        writes.delete_secret(Secret.objects.get(pk=secret.pk))
     wait_for(
         lambda: fake.get_secret(NS, "palette-api-secret") is None,
         timeout=30,
@@ -638,16 +632,16 @@ def test_it_syncs_and_retries_through_a_real_worker(kube_for_worker, celery_work
 def test_it_shows_each_secrets_sync_state_on_the_settings_page(world, kube_on):
     from django.urls import reverse
 
-    from integrations import configure
+    from integrations import writes
     from integrations.kube import sync_secret
     from integrations.models import Secret
 
-    configure.save_secret(world.tenant_a, "ok-secret", {"palette": '{"tenant": "acme"}'})
+    writes.save_secret(world.tenant_a, "ok-secret", {"palette": '{"tenant": "acme"}'})
     sync_secret(Secret.objects.get(name="ok-secret"))
     Secret.objects.filter(name="ok-secret").update(
         updated=Secret.objects.get(name="ok-secret").kube_synced_at
     )
-    configure.save_secret(world.tenant_a, "bad-secret", {"palette": '{"tenant": "acme"}'})
+    writes.save_secret(world.tenant_a, "bad-secret", {"palette": '{"tenant": "acme"}'})
     Secret.objects.filter(name="bad-secret").update(kube_error="namespace tenant-acme not found")
     body = (
         world.client_for(world.viewer)

@@ -1,5 +1,5 @@
-"""The onboarding wizard (each step's validation, resume, back button, permissions, skip, secrets) and the Settings
-page's "View as YAML" and import box."""
+"""The onboarding wizard (each step's validation, resume, back button, permissions, skip, secrets) and the
+Settings page's "View as YAML" and import box."""
 
 from __future__ import annotations
 
@@ -396,7 +396,8 @@ def test_it_answers_htmx_posts_with_hx_location_and_reloads_history_from_the_ser
     assert invalid.status_code == 200 and 'id="wizard-step"' in invalid.content.decode()
     valid = client.post(step(session, "palette"), palette_post(), **htmx)
     assert valid.status_code == 204 and valid["HX-Location"] == step(session, "check")
-    # Back button under htmx: history is not cached (hx-history="false"), the page comes whole from the server.
+    # Back button under htmx: history is not cached (hx-history="false"), the page comes whole from the
+    # server.
     restored = client.get(
         step(session, "palette"), HTTP_HX_HISTORY_RESTORE_REQUEST="true", **htmx
     ).content.decode()
@@ -641,7 +642,8 @@ def test_it_explains_an_unknown_discovery_action(world):
 def test_it_never_puts_a_secret_in_any_wizard_page_or_the_session(world, monkeypatch):
     monkeypatch.setattr(onboarding, "discovery_starter", None)
     client, session = skipped_to_tokens(world)
-    # Redirects are followed: a 302's empty body proves nothing, the page the browser is sent to must be clean.
+    # Redirects are followed: a 302's empty body proves nothing, the page the browser is sent to must be
+    # clean.
     saved = client.post(step(session, "tokens"), {"action": "save", "huggingface-token": HF}, follow=True)
     assert saved.redirect_chain == [(step(session, "discovery"), 302)]
     assert Settings.objects.get(

@@ -1,4 +1,5 @@
-"""integrations.effective.run_with_palette: the frame of discovery, profile sync and tag edits, on real runs and the simulator."""
+"""integrations.effective.run_with_palette: the frame of discovery, profile sync and tag edits, on real runs
+and the simulator."""
 
 from __future__ import annotations
 

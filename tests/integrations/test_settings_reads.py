@@ -1,4 +1,5 @@
-"""The Settings page reads what it needs: a save decrypts only its own Secrets, the check poll only the check."""
+"""The Settings page reads what it needs: a save decrypts only its own Secrets, the check poll only the
+check."""
 
 from __future__ import annotations
 

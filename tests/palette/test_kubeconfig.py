@@ -1,4 +1,5 @@
-"""palette.kubeconfig.problem: what is wrong with a text Palette returned as a kubeconfig, never quoting it."""
+"""palette.kubeconfig.problem: what is wrong with a text Palette returned as a kubeconfig, never quoting
+it."""
 
 from __future__ import annotations
 

@@ -149,7 +149,8 @@ def test_it_runs_the_cluster_lifecycle_with_palettes_lags(sim, make_client):
     assert err.value.code == "EdgeHostInUse"
     with pytest.raises(BadRequest, match="is in-use by cluster 'pool-a'"):
         client.create_edge_native_cluster(again)
-    # The same create again (a retry after a lost answer) is a 400 naming the cluster and its hosts, not a 409.
+    # The same create again (a retry after a lost answer) is a 400 naming the cluster and its hosts, not a
+    # 409.
     with pytest.raises(
         BadRequest, match=f"cluster 'pool-a' already exists in the project; edge host '{free[0].uid}'"
     ):

@@ -1,4 +1,5 @@
-"""Fixtures for the faults suite: real processes (Celery worker and beat, a private Redis), a restartable simulator.
+"""Fixtures for the faults suite: real processes (Celery worker and beat, a private Redis), a restartable
+simulator.
 
 Every test here prints one line (see `report`) saying what was injected and what was checked; the
 lines are collected from the test reports and printed at the end of the run (tests/conftest.py).
@@ -32,7 +33,8 @@ def report(request):
 
 @pytest.fixture
 def services(settings):
-    """PostgreSQL and Redis, as `make test` / `make test-reliability` start them (skipped by hand without them)."""
+    """PostgreSQL and Redis, as `make test` / `make test-reliability` start them (skipped by hand without
+    them)."""
     require_services()
     return settings
 
@@ -45,7 +47,8 @@ def free_port() -> int:
 
 @pytest.fixture
 def processes(services, tmp_path):
-    """Start workers and beats with `processes.start(kind, ...)`; every one still running is stopped at the end."""
+    """Start workers and beats with `processes.start(kind, ...)`; every one still running is stopped at the
+    end."""
 
     class Processes:
         def __init__(self):
@@ -68,7 +71,8 @@ def processes(services, tmp_path):
 
 
 class PrivateRedis:
-    """A Redis server of the test's own (launched like scripts/services.sh does), so restarting it disturbs no other test."""
+    """A Redis server of the test's own (launched like scripts/services.sh does), so restarting it disturbs no
+    other test."""
 
     def __init__(self, folder: Path):
         self.folder, self.port = folder, free_port()
@@ -166,7 +170,8 @@ def broker(url: str):
 
 @pytest.fixture
 def palette(tmp_path):
-    """A Palette simulator with a CA kept in tmp_path, so `restart(sim)` serves the same certificate on the same port."""
+    """A Palette simulator with a CA kept in tmp_path, so `restart(sim)` serves the same certificate on the
+    same port."""
     from palette.sim import Simulator
 
     made: list[Simulator] = []
@@ -188,7 +193,8 @@ def restart(sim, port: int) -> None:
 
 
 class Hold:
-    """Hold the simulator's answer to one operation, once (after `skip` calls): Palette did the work, its answer is late.
+    """Hold the simulator's answer to one operation, once (after `skip` calls): Palette did the work, its
+    answer is late.
 
     `entered` is set when the held call has been handled; the answer goes out when `release` is set
     (or after `limit` seconds). The route table is the simulator's own (`sim.api.routes`).

@@ -1,4 +1,5 @@
-"""PostgreSQL drops the request's connection half-way through a multi-write view: an error page, nothing half-written.
+"""PostgreSQL drops the request's connection half-way through a multi-write view: an error page, nothing
+half-written.
 
 The request runs in the live server (real HTTP, its own database connection); when the view's first
 row is inserted, another connection terminates that backend (pg_terminate_backend), so the next
@@ -29,7 +30,8 @@ ERROR_PAGE = "Something went wrong on our side"
 
 @pytest.fixture
 def drop_connection_on_insert(services):
-    """`arm(model, name)`: when a `model` row called `name` is inserted, terminate the inserting connection's backend."""
+    """`arm(model, name)`: when a `model` row called `name` is inserted, terminate the inserting connection's
+    backend."""
     db = connection.settings_dict
     armed: dict = {}
     dropped: list[int] = []
@@ -105,14 +107,16 @@ def test_it_shows_the_error_page_and_writes_no_half_project(
         "the project row survived the dropped transaction"
     )
     assert AuditEntry.objects.count() == audit_before
-    # The same user trying again is not blocked by anything half-written ("already has a project called doomed").
+    # The same user trying again is not blocked by anything half-written ("already has a project called
+    # doomed").
     again = post(session, url, data)
     assert again.status_code == 302, again.text[:500]
     assert Project.objects.filter(name="doomed").count() == 1
     assert AuditEntry.objects.filter(object_repr__contains="doomed").count() == 1
     report(
-        "injected pg_terminate_backend on the request's connection right after the Project insert (before its audit "
-        "entry); checked: HTTP 500 with templates/500.html, no traceback, 0 project rows, 0 audit rows; the retry creates exactly 1 of each"
+        "injected pg_terminate_backend on the request's connection right after the Project insert "
+        "(before its audit entry); checked: HTTP 500 with templates/500.html, no traceback, "
+        "0 project rows, 0 audit rows; the retry creates exactly 1 of each"
     )
 
 
@@ -169,7 +173,8 @@ def test_it_creates_no_pool_and_sends_no_message_when_the_connection_drops(
         _queued_pool_steps(services) == queued_before + 1
     )  # the check above sees messages when there are some
     report(
-        "injected pg_terminate_backend right after the ComputePool insert (before its audit entry and on-commit "
-        "provisioning message); checked: HTTP 500 error page, 0 pool rows, 0 audit rows, 0 pool_step messages on Redis, "
+        "injected pg_terminate_backend right after the ComputePool insert "
+        "(before its audit entry and on-commit provisioning message); checked: HTTP 500 error page, "
+        "0 pool rows, 0 audit rows, 0 pool_step messages on Redis, "
         "no cluster in Palette; the retry creates 1 pool and sends 1 message"
     )

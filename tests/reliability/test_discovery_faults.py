@@ -1,4 +1,5 @@
-"""Discovery under Palette faults: rate limits, server errors, connection resets, latency, Palette stopping mid-scan."""
+"""Discovery under Palette faults: rate limits, server errors, connection resets, latency, Palette stopping
+mid-scan."""
 
 from __future__ import annotations
 
@@ -138,7 +139,10 @@ def test_it_touches_nothing_unseen_when_palette_stops_mid_scan_and_heals_next_ti
     assert present == set(sim.state.hosts)
     assert all(EdgeHost.objects.get(project=project, uid=uid).tags.get("rack") == "moved" for uid in retagged)
     report(
-        f"injected Palette stopping while answering page 3 of 5 (after {len(removed)} hosts left and {len(retagged)} were "
-        f"retagged); checked the run failed with the reason in {took:.1f} s, recording 2 pages/100 hosts seen, 0 hosts gone, {len(unseen)} unseen changes "
-        f"untouched, {len(changed)} seen applied; the next run healed: {len(removed)} gone, {len(retagged)} retagged"
+        f"injected Palette stopping while answering page 3 of 5 "
+        f"(after {len(removed)} hosts left and {len(retagged)} were "
+        f"retagged); checked the run failed with the reason in {took:.1f} s, "
+        f"recording 2 pages/100 hosts seen, 0 hosts gone, {len(unseen)} unseen changes "
+        f"untouched, {len(changed)} seen applied; "
+        f"the next run healed: {len(removed)} gone, {len(retagged)} retagged"
     )

@@ -1,4 +1,5 @@
-"""The Celery worker is killed (SIGKILL) in the middle of a discovery scan: the run does not block the project for good.
+"""The Celery worker is killed (SIGKILL) in the middle of a discovery scan: the run does not block the project
+for good.
 
 While the dead worker's run is still `running`, a second start joins it (one active run per
 project). The next worker runs the watchdog when it starts; past RUN_RUNNING_TIMEOUT it fails the
@@ -74,6 +75,8 @@ def test_a_discovery_whose_worker_was_killed_is_failed_by_the_watchdog_and_the_n
     assert EdgeHost.objects.filter(project=project, gone=False).count() == len(sim.state.hosts) == 300
     assert not EdgeHost.objects.filter(project=project, gone=True).exists()
     report(
-        f"killed the worker waiting for page 3 of 6 ({seen_before_kill} hosts stored); a second start joined the orphan; "
-        f"the next worker's watchdog failed it and a new run stored all 300 hosts in {time.monotonic() - started:.1f} s"
+        f"killed the worker waiting for page 3 of 6 ({seen_before_kill} hosts stored); "
+        f"a second start joined the orphan; "
+        f"the next worker's watchdog failed it and a new run stored all 300 hosts "
+        f"in {time.monotonic() - started:.1f} s"
     )

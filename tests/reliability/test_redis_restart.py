@@ -77,7 +77,8 @@ def test_it_loses_no_run_when_redis_restarts_with_runs_queued(
         queued = private_redis.queued()
         states = Counter(r.status for r in _runs())
         private_redis.stop()
-        # While Redis is down, work is still started (a click, beat): the row is saved, the message cannot be sent.
+        # While Redis is down, work is still started (a click, beat): the row is saved, the message cannot be
+        # sent.
         late = Project.objects.create(
             tenant=world.tenant_a, name="late", display_name="Late", namespace="acme-late"
         )
@@ -105,8 +106,10 @@ def test_it_loses_no_run_when_redis_restarts_with_runs_queued(
         f"{type(r).__name__} {r.pk}": r.first_error for r in final if r.first_error
     }
     report(
-        f"injected a Redis restart (no persistence) with {len(runs)} runs started ({states[TaskRun.RUNNING]} running, "
-        f"{states[TaskRun.PENDING]} pending; {queued} messages queued and lost) and {len(during)} runs started while it was "
+        f"injected a Redis restart (no persistence) with {len(runs)} runs started "
+        f"({states[TaskRun.RUNNING]} running, "
+        f"{states[TaskRun.PENDING]} pending; {queued} messages queued and lost) "
+        f"and {len(during)} runs started while it was "
         f"down; checked: all {len(final)} runs ended "
         f"{dict(outcome)} within {took:.0f} s, {len(resent)} re-sent by the watchdog, 0 vanished, 0 stuck"
     )

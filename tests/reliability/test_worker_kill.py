@@ -1,4 +1,5 @@
-"""The Celery worker is killed (SIGKILL) at each provisioning step in turn, in one pool's life: one cluster, then Ready.
+"""The Celery worker is killed (SIGKILL) at each provisioning step in turn, in one pool's life: one cluster,
+then Ready.
 
 tests/compute/test_pool_worker.py kills one worker once, as soon as the create or wait step has
 started. This test goes further: one pool survives four kills, one inside each step, each while
@@ -54,8 +55,8 @@ def test_it_builds_one_cluster_and_reaches_ready_when_the_worker_dies_in_every_s
         monkeypatch.setenv(key, value)
         setattr(settings, key, int(value))
     # Palette's lags stay on: the hosts' inUseClusters fills in late (after the create's answer died with the
-    # worker, the cluster is found by name), and the kubeconfig is an empty file for a while after Running (the
-    # pool waits for hasKubeConfig, then downloads the admin kubeconfig).
+    # worker, the cluster is found by name), and the kubeconfig is an empty file for a while after Running
+    # (the pool waits for hasKubeConfig, then downloads the admin kubeconfig).
     sim.state.timings = Timings(pending=1, provisioning=4, deleting=1, deleted_visible=1)
     discover(connected_project)
     bundle = make_bundle(connected_project)
@@ -63,7 +64,7 @@ def test_it_builds_one_cluster_and_reaches_ready_when_the_worker_dies_in_every_s
     started = time.monotonic()
     with transaction.atomic():
         pool = create_pool(connected_project, spec_for(connected_project), bundle, source="test")
-    for step, route, what in KILL_POINTS:
+    for step, route, _what in KILL_POINTS:
         hold = Hold(sim, *route)
         worker = processes.start("worker")
         assert hold.kill_inside(worker, 90), f"the pool never reached {step}: {worker.log_text()[-3000:]}"
@@ -109,7 +110,8 @@ def test_it_builds_one_cluster_and_reaches_ready_when_the_worker_dies_in_every_s
         "kubeconfig": "succeeded",
     }, steps
     report(
-        f"injected SIGKILL of the worker inside each step in turn ({'; '.join(f'{s}: {w}' for s, _, w in KILL_POINTS)}), "
+        f"injected SIGKILL of the worker inside each step in turn "
+        f"({'; '.join(f'{s}: {w}' for s, _, w in KILL_POINTS)}), "
         f"a new worker each time; checked: Ready after 4 kills in {took:.0f} s, exactly 1 cluster in Palette "
         f"(the pool's), 1 create request, kubeconfig stored, every step succeeded once"
     )

@@ -33,7 +33,8 @@ class UnknownKwarg(LookupError):
 
 @dataclass(frozen=True)
 class Route:
-    """One URL pattern: its namespaced name, its full route text and its keyword arguments (name → converter)."""
+    """One URL pattern: its namespaced name, its full route text and its keyword arguments (name →
+    converter)."""
 
     name: str | None
     route: str
@@ -46,7 +47,8 @@ class Route:
 
 @dataclass
 class Case:
-    """One concrete URL of a route, its kwargs, and the same URL with every object replaced by one that does not exist."""
+    """One concrete URL of a route, its kwargs, and the same URL with every object replaced by one that does
+    not exist."""
 
     route: Route
     kwargs: dict
@@ -71,7 +73,8 @@ def routes(
     prefix: str = "",
     converters: tuple[tuple[str, str], ...] = (),
 ) -> list[Route]:
-    """Every URL pattern reachable from the root URL conf (minus SKIP_*), with its full route and namespaced name."""
+    """Every URL pattern reachable from the root URL conf (minus SKIP_*), with its full route and namespaced
+    name."""
     resolver = resolver or get_resolver()
     found: list[Route] = []
     for entry in resolver.url_patterns:
@@ -101,8 +104,8 @@ class AcmeObjects:
 
     def __init__(self, world):
         from compute.models import DiscoveryRun, EdgeHost, ProfileBundle, ProfileSync, TagEdit
-        from compute.pools import parse_spec
         from compute.provisioning import create_pool
+        from compute.spec import parse_spec
         from integrations.models import OnboardingSession, PaletteCheck
         from integrations.onboarding import STEP_KEYS
         from tenancy.models import Membership
@@ -216,7 +219,7 @@ class AcmeObjects:
         ]
 
     def value(self, kwarg: str, converter: str, route: Route, actor) -> list[str]:
-        from integrations.saving import TOKEN_KINDS
+        from integrations.form_actions import TOKEN_KINDS
 
         by_uuid = converter == "uuid"
         scoped_to_project = "project" in route.kwargs
@@ -239,9 +242,12 @@ class AcmeObjects:
         }
         if kwarg not in table:
             raise UnknownKwarg(
-                f"URL {route.name or route.route!r} has keyword argument <{converter}:{kwarg}> that the security sweep "
-                f"does not know. Add it to AcmeObjects in tests/security/sweep.py (create an acme object of that kind "
-                f"and return its identifier), so the new view is checked for login, tenant isolation and roles."
+                f"URL {route.name or route.route!r} has keyword argument <{converter}:{kwarg}> "
+                f"that the security sweep "
+                f"does not know. Add it to AcmeObjects in tests/security/sweep.py "
+                f"(create an acme object of that kind "
+                f"and return its identifier), "
+                f"so the new view is checked for login, tenant isolation and roles."
             )
         return table[kwarg]()
 

@@ -25,7 +25,10 @@ def bomb(levels: int = 9) -> str:
         f"{chr(98 + i)}: &{chr(98 + i)} [{','.join(['*' + chr(97 + i)] * 9)}]" for i in range(levels - 1)
     ]
     body = "".join("  " + line + "\n" for line in lines)
-    return f"apiVersion: {V1A1}\nkind: Tenant\nmetadata: {{name: acme}}\nextra:\n{body}spec:\n  displayName: *{chr(96 + levels)}\n"
+    return (
+        f"apiVersion: {V1A1}\nkind: Tenant\nmetadata: {{name: acme}}\nextra:\n"
+        f"{body}spec:\n  displayName: *{chr(96 + levels)}\n"
+    )
 
 
 @pytest.mark.timeout(20)

@@ -37,7 +37,8 @@ def test_the_password_validators_are_configured():
     [
         (
             "admin",
-            "This password is too short. It must contain at least 10 characters. This password is too common.",
+            "This password is too short. It must contain at least 10 characters. "
+            "This password is too common.",
         ),
         ("1234567890", "This password is too common. This password is entirely numeric."),
         ("operator-ops", "The password is too similar to the username."),

@@ -41,8 +41,10 @@ def import_url(world) -> str:
         '{"apiVersion": "v1", "kind": "\\u0053ecret", "metadata": {"name": "p"}, "stringData": {"x": "'
         + CANARY
         + '"}}',
-        f"apiVersion: v1\nkind: Tenant\nmetadata: {{name: acme}}\nspec: {{displayName: Acme, apiKey: {CANARY}}}\n",
-        f"apiVersion: v1\nkind: Secret\nmetadata: {{name: p}}\nstringData: {{palette: '{CANARY}'\n",  # unreadable YAML
+        "apiVersion: v1\nkind: Tenant\nmetadata: {name: acme}\n"
+        f"spec: {{displayName: Acme, apiKey: {CANARY}}}\n",
+        # unreadable YAML
+        f"apiVersion: v1\nkind: Secret\nmetadata: {{name: p}}\nstringData: {{palette: '{CANARY}'\n",
         json.dumps(
             {
                 "apiVersion": "v1",
@@ -73,7 +75,10 @@ def test_it_drops_unreadable_text_that_looks_secret(text):
 
 
 def test_it_shows_a_rejected_manifest_without_secrets_back(world):
-    text = "apiVersion: spectrocloud.com/v1alpha1\nkind: Tenant\nmetadata: {name: acme}\nspec: {displayName: Acme, gpuLimit: -3}\n"
+    text = (
+        "apiVersion: spectrocloud.com/v1alpha1\nkind: Tenant\nmetadata: {name: acme}\n"
+        "spec: {displayName: Acme, gpuLimit: -3}\n"
+    )
     assert not may_hold_secrets(text)
     response = world.client_for(world.owner).post(import_url(world), {"manifest": text})
     assert b"gpuLimit: -3" in response.content

@@ -41,7 +41,10 @@ HF_FORM = "hf_CNRYhftokenSettingsA1b2C3d4E5f6G7h8"
 HF_WIZARD = "hf_CNRYhftokenWizardK1l2M3n4O5p6Q7r8S9"
 NGC_FORM = "nvapi-CNRY-ngc-settings-form-" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6"
 NGC_MANIFEST = "nvapi-CNRY-ngc-manifest-" + "Z9y8X7w6V5u4T3s2R1q0P9o8N7m6L5k4"
-KUBECONFIG = "apiVersion: v1\nkind: Config\nusers:\n- name: admin\n  user: {client-key-data: CNRYkubeconfigclientkey0123}\n"
+KUBECONFIG = (
+    "apiVersion: v1\nkind: Config\nusers:\n- name: admin\n"
+    "  user: {client-key-data: CNRYkubeconfigclientkey0123}\n"
+)
 SHAPED_KEY = (
     "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAtCNRYprivatekeyshapedtext0123456789abcdefABCDEF\n"
     "-----END RSA PRIVATE KEY-----\n"
@@ -135,14 +138,16 @@ spec:
 
 
 class Planted:
-    """What the planting left to search: the responses of the planting requests themselves, and the needles."""
+    """What the planting left to search: the responses of the planting requests themselves, and the
+    needles."""
 
     def __init__(self):
         self.responses: list[tuple[str, str]] = []
         self.needles = [MARKER]
 
     def keep(self, label: str, response, expect: str = "") -> None:
-        """Keep the answer and, for a redirect (whose body is empty), the page it leads to, as a browser shows it."""
+        """Keep the answer and, for a redirect (whose body is empty), the page it leads to, as a browser shows
+        it."""
         assert response.status_code < 500, f"{label}: {response.status_code}"
         if response.status_code in (301, 302, 303):
             self.responses.append((label, response.content.decode(errors="replace")))
@@ -155,7 +160,8 @@ class Planted:
 
 
 def plant(world, sim) -> Planted:
-    """Put every canary in through the UI, the wizard and an import; run the checks and a discovery they trigger."""
+    """Put every canary in through the UI, the wizard and an import; run the checks and a discovery they
+    trigger."""
     from compute.discovery import run_discovery
     from compute.models import ComputePool, DiscoveryRun
     from integrations import diagnosis
@@ -189,7 +195,8 @@ def plant(world, sim) -> Planted:
                 reverse("integrations:tenant_token_test", args=["acme", kind]), {f"{kind}-token": token}
             ),
         )
-    # Rejected input is re-rendered: a new key with a bad URL, private keys pasted as the CA (alone and after a CA).
+    # Rejected input is re-rendered: a new key with a bad URL, private keys pasted as the CA (alone and after
+    # a CA).
     planted.keep(
         "palette form, bad host",
         owner.post(
@@ -296,7 +303,8 @@ def plant(world, sim) -> Planted:
     for check in PaletteCheck.objects.filter(status=PaletteCheck.PENDING):
         diagnosis.perform_check(check)
     failed = PaletteCheck.objects.filter(project=world.project_a).latest("created")
-    # The simulator echoed the key (as Palette has): the run holds the redaction, which proves the echo path ran.
+    # The simulator echoed the key (as Palette has): the run holds the redaction, which proves the echo path
+    # ran.
     assert failed.outcome == PaletteCheck.FAILED_OUTCOME and "[REDACTED]" in failed.last_error, (
         failed.last_error
     )
@@ -359,9 +367,9 @@ def test_it_never_shows_logs_exports_or_stores_a_planted_secret(world, sim, capl
                         ]
         for model in admin.site._registry:
             info = (model._meta.app_label, model._meta.model_name)
-            pages = [reverse("admin:%s_%s_changelist" % info)]
+            pages = [reverse("admin:{}_{}_changelist".format(*info))]
             pages += [
-                reverse("admin:%s_%s_change" % info, args=[pk])
+                reverse("admin:{}_{}_change".format(*info), args=[pk])
                 for pk in model._default_manager.values_list("pk", flat=True)[:20]
             ]
             if user.is_superuser:
@@ -375,7 +383,10 @@ def test_it_never_shows_logs_exports_or_stores_a_planted_secret(world, sim, capl
 
     # Logs, audit log (rows and the CSV export), exports without --show-secrets, every table.
     for record in caplog.records:
-        text = f"{record.getMessage()} {record.args!r} {logging.Formatter().formatException(record.exc_info) if record.exc_info else ''}"
+        text = (
+            f"{record.getMessage()} {record.args!r} "
+            f"{logging.Formatter().formatException(record.exc_info) if record.exc_info else ''}"
+        )
         hits += [
             f"log record {record.name} ({record.getMessage()[:80]}): {h}"
             for h in find_canaries(text, needles)
@@ -451,7 +462,8 @@ def _decoded(message: bytes) -> str:
 
 @pytest.mark.worker
 def test_it_sends_no_secret_in_celery_messages(world, sim, settings, django_capture_on_commit_callbacks):
-    """Tasks enqueued by saving credentials, tokens, imports and checks carry ids only: read them raw in Redis, unconsumed."""
+    """Tasks enqueued by saving credentials, tokens, imports and checks carry ids only: read them raw in
+    Redis, unconsumed."""
     require_services(postgres=False)
     import redis
 

@@ -1,4 +1,5 @@
-"""Writes that name another tenant's objects in their body, not in the URL: imported manifests and namespace choices.
+"""Writes that name another tenant's objects in their body, not in the URL: imported manifests and namespace
+choices.
 
 The URL sweep proves every view resolves its URL's objects through tenancy.access. These are the
 ways in where the target is data: a tenant admin of acme importing YAML that touches globex, and a
@@ -13,7 +14,7 @@ import pytest
 from django.urls import reverse
 
 from core.manifests import apply_text
-from integrations import configure
+from integrations import writes
 from integrations.models import Secret, Settings
 from tenancy.models import Project, Tenant
 
@@ -89,12 +90,10 @@ spec:
 
 @pytest.fixture
 def globex_settings(world):
-    configure.save_secret(
+    writes.save_secret(
         world.tenant_b, "globex-settings-palette", {"palette": PALETTE.replace("cross-tenant", "globex-own")}
     )
-    return configure.save_settings(
-        world.tenant_b, "globex-settings", palette_secret="globex-settings-palette"
-    )
+    return writes.save_settings(world.tenant_b, "globex-settings", palette_secret="globex-settings-palette")
 
 
 def _snapshot():
@@ -133,8 +132,8 @@ def test_it_lets_a_superuser_apply_the_same_kind_of_file(world, globex_settings)
 
 @pytest.mark.parametrize("namespace", ["tenant-globex", "tenant-future", "tenant-acme"])
 def test_it_refuses_a_project_namespace_that_belongs_to_a_tenant(world, namespace):
-    """A project in `tenant-<name>` would mirror its Secrets beside that tenant's (found by this sweep; fixed in
-    tenancy.models.validate_namespace)."""
+    """A project in `tenant-<name>` would mirror its Secrets beside that tenant's (found by this sweep; fixed
+    in tenancy.models.validate_namespace)."""
     client = world.client_for(world.owner)
     response = client.post(
         reverse("tenancy:project_create", args=["acme"]),

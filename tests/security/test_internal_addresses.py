@@ -110,7 +110,8 @@ def dns(monkeypatch) -> FakeDNS:
 
 @pytest.fixture
 def connections(monkeypatch) -> list:
-    """Every outgoing connection attempt. Only loopback (the simulator) gets through; anything else fails the test."""
+    """Every outgoing connection attempt. Only loopback (the simulator) gets through; anything else fails the
+    test."""
     attempts: list = []
     real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from django.urls import reverse
 
-from integrations import configure, diagnosis, effective
+from integrations import diagnosis, effective, writes
 from integrations.models import PaletteCheck, Secret, Settings
 from tenancy.models import Membership
 from tests.fakes.hostile_palette import HostilePalette
@@ -29,7 +29,8 @@ OTHER_UID = "0123456789abcdef01234567"
 
 
 class RecordingListener(HostilePalette):
-    """The attacker's host: HTTPS on loopback, answering like Palette's /v1/users/info and recording every request."""
+    """The attacker's host: HTTPS on loopback, answering like Palette's /v1/users/info and recording every
+    request."""
 
     def __init__(self):
         super().__init__()
@@ -120,8 +121,11 @@ def test_it_refuses_the_same_through_a_manifest(world, tenant_connected, project
     docs = "\n---\n".join(
         [
             "apiVersion: v1\nkind: Secret\nmetadata: {name: research-palette, namespace: acme-research}\n"
-            f"stringData:\n  palette: '{json.dumps({'hostUrl': listener.url, 'skipSSLCertificateVerification': True})}'\n",
-            "apiVersion: spectrocloud.com/v1alpha1\nkind: Settings\nmetadata: {name: research-settings, namespace: acme-research}\n"
+            "stringData:\n  palette: '"
+            + json.dumps({"hostUrl": listener.url, "skipSSLCertificateVerification": True})
+            + "'\n",
+            "apiVersion: spectrocloud.com/v1alpha1\nkind: Settings\n"
+            "metadata: {name: research-settings, namespace: acme-research}\n"
             "spec: {palette: {secretRef: {name: research-palette}}}\n",
         ]
     )
@@ -215,7 +219,7 @@ def test_it_lets_only_tenant_admins_repoint_a_project_without_an_allowed_list(
 
 def test_it_holds_projects_to_the_tenant_allowed_list(world, sim, tenant_connected, project_admin):
     tenant_settings = Settings.objects.get(tenant=world.tenant_a)
-    configure.save_settings(
+    writes.save_settings(
         world.tenant_a,
         tenant_settings.name,
         palette_secret=tenant_settings.palette_secret,
@@ -267,7 +271,8 @@ def test_it_sets_the_allowed_list_on_the_tenant_page_and_in_the_manifest(world, 
     exported = export_text(namespace="tenant-acme")
     assert "allowedProjectIDs" in exported and OTHER_UID in exported
     bad = (
-        "apiVersion: spectrocloud.com/v1alpha1\nkind: Settings\nmetadata: {name: main, namespace: acme-research}\n"
+        "apiVersion: spectrocloud.com/v1alpha1\nkind: Settings\n"
+        "metadata: {name: main, namespace: acme-research}\n"
         "spec: {palette: {secretRef: {name: x}, allowedProjectIDs: [Default]}}\n"
     )
     errors = apply_text(bad, source="f.yaml").errors

@@ -122,12 +122,14 @@ def test_manifests_change_a_limit_only_with_the_right(limits, role, tenant_ok, p
     assert _limits(limits) == (64 if tenant_ok else 8, 8 if project_ok else 4)
     if role == "owner":
         assert tenant.errors == [
-            "f.yaml: document 1 (Tenant acme): spec.gpuLimit: only a platform administrator (superuser) changes this "
+            "f.yaml: document 1 (Tenant acme): spec.gpuLimit: "
+            "only a platform administrator (superuser) changes this "
             "Tenant's GPU limit; write gpuLimit: 8 (the current limit) or ask one to change it."
         ]
     if role == "project_admin":
         assert project.errors == [
-            "f.yaml: document 1 (Project acme-research/research): spec.gpuLimit: only an admin of tenant acme changes "
+            "f.yaml: document 1 (Project acme-research/research): spec.gpuLimit: "
+            "only an admin of tenant acme changes "
             "this Project's GPU limit; write gpuLimit: 4 (the current limit) or ask one to change it."
         ]
 

@@ -37,12 +37,17 @@ ABSURD = ["1E+308", "-1E+308", "1e400", "9" * 400, "Infinity", "NaN", "0x10"]
 
 
 def _form_classes():
-    """Every form class defined in our apps' form modules (forms.py, *_forms.py)."""
+    """Every form class defined in our apps' form modules (forms.py, *_forms.py, the modules of forms/)."""
     for config in apps.get_app_configs():
         if config.name not in ("core", "tenancy", "integrations", "compute"):
             continue
-        for path in sorted(Path(config.path).glob("*forms.py")):
-            module = importlib.import_module(f"{config.name}.{path.stem}")
+        root = Path(config.path)
+        paths = sorted(root.glob("*forms.py")) + sorted(
+            p for p in root.glob("forms/*.py") if p.stem != "__init__"
+        )
+        for path in paths:
+            dotted = ".".join(path.relative_to(root).with_suffix("").parts)
+            module = importlib.import_module(f"{config.name}.{dotted}")
             for _, cls in inspect.getmembers(module, inspect.isclass):
                 if issubclass(cls, forms.BaseForm) and cls.__module__ == module.__name__:
                     yield cls

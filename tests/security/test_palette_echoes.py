@@ -1,4 +1,5 @@
-"""What Palette sends back reaches our messages and pages only redacted, bounded and with bidi controls visible.
+"""What Palette sends back reaches our messages and pages only redacted, bounded and with bidi controls
+visible.
 
 Against a hostile Palette on loopback (tests/fakes/hostile_palette.py) for what no honest one sends — the key
 echoed across the point where a body is cut, or encoded, or in a redirect's Location; messages of megabytes;

@@ -1,4 +1,5 @@
-"""Hostile input, generated: no input makes the parsers raise anything but their own error, or a view answer 500.
+"""Hostile input, generated: no input makes the parsers raise anything but their own error, or a view answer
+500.
 
 Hypothesis drives the manifest parser (core.manifests.apply_text/delete_text, dry run), the Palette
 integration form and its view, the CA parser (integrations.certificates.parse_ca_bundle), the
@@ -241,7 +242,8 @@ def test_it_validates_mutated_manifests_without_crashing(world, documents, who):
 
 @pytest.mark.parametrize("path", ["spec.displayName", "metadata.labels", "spec.description"])
 def test_it_refuses_nul_characters_in_manifests(world, path):
-    """Found by the property test on PostgreSQL (text and JSON columns cannot hold NUL): a DataError, i.e. a 500, before."""
+    """Found by the property test on PostgreSQL (text and JSON columns cannot hold NUL): a DataError, i.e. a
+    500, before."""
     from core.manifests import apply_text
 
     doc = copy.deepcopy(VALID_MANIFESTS[1])
@@ -256,7 +258,8 @@ def test_it_refuses_nul_characters_in_manifests(world, path):
 
 
 def test_it_applies_the_unmutated_manifests(world):
-    """Control: the seed documents are valid, so the mutations above start from documents that reach deep validation."""
+    """Control: the seed documents are valid, so the mutations above start from documents that reach deep
+    validation."""
     from core.manifests import apply_text
 
     result = apply_text(_dump(VALID_MANIFESTS[:5]), dry_run=True)
@@ -431,7 +434,8 @@ def test_it_parses_any_ca_input_without_crashing(text):
 
 
 def test_it_refuses_certificates_that_once_crashed_the_parser():
-    """Found by the property test above: a damaged subject, a damaged issuer, an invalid version (500s before the fix)."""
+    """Found by the property test above: a damaged subject, a damaged issuer, an invalid version (500s before
+    the fix)."""
     from pathlib import Path
 
     from integrations.certificates import CertificateError, parse_ca_bundle
@@ -466,7 +470,7 @@ VALID_POOL = manifest_spec(
 @given(spec=mutated(VALID_POOL) | values, name=st.text(max_size=40) | st.just("gpu-pool-a"))
 @example(spec=VALID_POOL, name="gpu-pool-a")  # the round trip below always runs at least once
 def test_it_parses_any_pool_spec_without_crashing(spec, name):
-    from compute.pools import parse_spec
+    from compute.spec import parse_spec
 
     pool, problems = parse_spec(spec, name=name, namespace="acme-research")
     problems = list(problems)
@@ -474,13 +478,14 @@ def test_it_parses_any_pool_spec_without_crashing(spec, name):
     if pool is None:
         assert problems, "an unusable spec must say why"
     elif not problems:
-        # A spec read without problems is complete: what export writes for it reads back the same, without problems.
+        # A spec read without problems is complete: what export writes for it reads back the same, without
+        # problems.
         again, more = parse_spec(pool.to_manifest()["spec"], name=name, namespace="acme-research")
         assert (again, list(more)) == (pool, [])
 
 
 def test_it_accepts_the_unmutated_pool_spec():
-    from compute.pools import parse_spec
+    from compute.spec import parse_spec
 
     pool, problems = parse_spec(VALID_POOL, name="gpu-pool-a", namespace="acme-research")
     assert pool is not None and not list(problems)
@@ -540,7 +545,7 @@ def bundle(world):
 @FUZZ
 @given(data=pool_fields)
 def test_it_validates_any_pool_form_input_without_crashing(world, bundle, data):
-    from compute.pools_forms import PoolForm
+    from compute.forms.pools import PoolForm
 
     form = PoolForm(data, project=world.project_a)
     if form.is_valid():

@@ -1,4 +1,5 @@
-"""What a signed-in user is sent is never cached, htmx variants are told apart, and the CSV export runs no formula."""
+"""What a signed-in user is sent is never cached, htmx variants are told apart, and the CSV export runs no
+formula."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""`manage.py rotate_keys`: every encrypted value moves to the first FIELD_ENCRYPTION_KEY, so the old key can go."""
+"""`manage.py rotate_keys`: every encrypted value moves to the first FIELD_ENCRYPTION_KEY, so the old key can
+go."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from django.core.management.base import CommandError
 from django.db import connection
 
 from compute.models import ComputePool
-from integrations import configure
+from integrations import writes
 from integrations.models import Secret
 
 
@@ -34,8 +35,8 @@ def stored(world, settings):
 
     old = Fernet.generate_key().decode()
     settings.FIELD_ENCRYPTION_KEYS = [old]
-    configure.save_secret(world.tenant_a, "palette-a", {"palette": '{"apiKey": "rotate-me-0123456789"}'})
-    configure.save_secret(
+    writes.save_secret(world.tenant_a, "palette-a", {"palette": '{"apiKey": "rotate-me-0123456789"}'})
+    writes.save_secret(
         world.project_a, "hf-a", {"huggingface": '{"token": "hf_rotate0123456789012345678901234"}'}
     )
     pool = AcmeObjects(world).pool
@@ -78,7 +79,7 @@ def test_it_changes_nothing_when_a_value_cannot_be_decrypted(world, stored, sett
     old, _ = stored
     new = Fernet.generate_key().decode()
     settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]  # a key nobody wrote with
-    configure.save_secret(world.tenant_a, "orphan", {"palette": "{}"})
+    writes.save_secret(world.tenant_a, "orphan", {"palette": "{}"})
     settings.FIELD_ENCRYPTION_KEYS = [new, old]
     before = _raw("integrations_secret", "data")
     with pytest.raises(CommandError) as failure:
@@ -118,8 +119,8 @@ def test_it_exits_1_from_the_command_line_while_values_need_an_old_key(tmp_path)
 
     assert manage("migrate", "-v0", key=old).returncode == 0
     seed = (
-        "from tenancy.models import Tenant; from integrations import configure; "
-        "configure.save_secret(Tenant.objects.create(name='t1', display_name='T1'), 's1', {'palette': '{}'})"
+        "from tenancy.models import Tenant; from integrations import writes; "
+        "writes.save_secret(Tenant.objects.create(name='t1', display_name='T1'), 's1', {'palette': '{}'})"
     )
     assert manage("shell", "-c", seed, key=old).returncode == 0
     check = manage("rotate_keys", "--check", key=f"{new},{old}")

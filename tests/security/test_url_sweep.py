@@ -81,11 +81,13 @@ def sweep_problems(acme: AcmeObjects, world) -> list[str]:
     def expect(case: Case, who: str, method: str, response, allowed: set[int], extra: str = "") -> None:
         if response.status_code >= 500:
             problems.append(
-                f"{case.label} {method} as {who}: {response.status_code}\n{response.content.decode(errors='replace')[-1500:]}"
+                f"{case.label} {method} as {who}: {response.status_code}\n"
+                f"{response.content.decode(errors='replace')[-1500:]}"
             )
         elif response.status_code not in allowed:
             problems.append(
-                f"{case.label} {method} {case.url} as {who}: got {response.status_code}, expected one of {sorted(allowed)}{extra}"
+                f"{case.label} {method} {case.url} as {who}: got {response.status_code}, "
+                f"expected one of {sorted(allowed)}{extra}"
             )
 
     def hidden(case: Case, method: str, extra: dict) -> None:
@@ -119,15 +121,16 @@ def sweep_problems(acme: AcmeObjects, world) -> list[str]:
                 if response.status_code != 302 or not response["Location"].startswith(login):
                     problems.append(
                         f"{case.label} {method} as anonymous: got {response.status_code} "
-                        f"{response['Location'] if response.status_code == 302 else ''}, expected a redirect to {login}"
+                        f"{response['Location'] if response.status_code == 302 else ''}, "
+                        f"expected a redirect to {login}"
                     )
             if route.kwargs:
                 # Another tenant's object: 404, whether it is read, read as an htmx fragment, or written.
                 for method, extra in (("GET", {}), ("GET", HX), ("POST", {})):
                     hidden(case, method, extra)
             else:
-                # A global page (lists, the wizard's start): it may open, but shows nothing of acme, and a POST
-                # naming acme's tenant and project is refused.
+                # A global page (lists, the wizard's start): it may open, but shows nothing of acme, and a
+                # POST naming acme's tenant and project is refused.
                 response = _request(outsider, "GET", case.url)
                 expect(case, "outsider", "GET", response, {200, 302, 403})
                 body = response.content.decode(errors="replace")
@@ -259,7 +262,10 @@ cookies = {**{n: m for n, m in page.cookies.items()}, **{n: m for n, m in login.
 print(json.dumps({
     "headers": {k.lower(): v for k, v in page.headers.items()},
     "login_status": login.status_code,
-    "cookies": {n: {"secure": bool(m["secure"]), "httponly": bool(m["httponly"]), "samesite": m["samesite"]} for n, m in cookies.items()},
+    "cookies": {
+        n: {"secure": bool(m["secure"]), "httponly": bool(m["httponly"]), "samesite": m["samesite"]}
+        for n, m in cookies.items()
+    },
 }))
 """
 
@@ -300,7 +306,8 @@ def assert_csp_allows_no_external_origin(csp: str) -> None:
 
 
 def test_it_sends_secure_cookies_and_security_headers_when_secure_is_true(tmp_path):
-    """Settings are read once at import: each case runs `manage.py shell` in a fresh process with its environment."""
+    """Settings are read once at import: each case runs `manage.py shell` in a fresh process with its
+    environment."""
     plain = _probe(tmp_path, "false")
     secure = _probe(tmp_path, "true")
     assert secure["login_status"] == plain["login_status"] == 302
@@ -321,7 +328,8 @@ def test_it_sends_secure_cookies_and_security_headers_when_secure_is_true(tmp_pa
 
 
 def test_it_sends_security_headers_on_every_kind_of_response(world, acme, client):
-    """Pages, fragments, redirects, 403 and 404 all carry CSP, X-Frame-Options, nosniff and Referrer-Policy."""
+    """Pages, fragments, redirects, 403 and 404 all carry CSP, X-Frame-Options, nosniff and
+    Referrer-Policy."""
     owner, viewer = world.client_for(world.owner), world.client_for(world.viewer)
     responses = [
         owner.get(reverse("tenancy:tenant_detail", args=["acme"])),
@@ -374,16 +382,17 @@ def test_it_validates_passwords(world, settings):
 
 
 def test_it_keeps_the_django_admin_to_staff(world, acme, client):
-    """The support console: every registered model's pages refuse anonymous and non-staff users (tenant admins included)."""
+    """The support console: every registered model's pages refuse anonymous and non-staff users (tenant admins
+    included)."""
     from django.contrib import admin
 
     urls = [reverse("admin:index")]
     for model in admin.site._registry:
         info = (model._meta.app_label, model._meta.model_name)
-        urls.append(reverse("admin:%s_%s_changelist" % info))
+        urls.append(reverse("admin:{}_{}_changelist".format(*info)))
         obj = model._default_manager.first()
         if obj is not None:
-            urls.append(reverse("admin:%s_%s_change" % info, args=[obj.pk]))
+            urls.append(reverse("admin:{}_{}_change".format(*info), args=[obj.pk]))
     assert len(urls) > 10
     for who, browser in (
         ("anonymous", client),

@@ -1,4 +1,5 @@
-"""The one deletion path for tenants and projects (tenancy.deletion): web pages, manifests and the Django admin.
+"""The one deletion path for tenants and projects (tenancy.deletion): web pages, manifests and the Django
+admin.
 
 Refused while a compute pool is not Deleted, with nothing changed in our database, in Palette (the
 simulator sees no request) or in Kubernetes (the fake API server sees none); otherwise the Settings,
@@ -18,7 +19,7 @@ from django.urls import reverse
 from compute.models import ComputePool, EdgeHost, ProfileBundle
 from core.manifests import delete_text
 from core.models import AuditEntry
-from integrations import configure, kube
+from integrations import kube, writes
 from integrations.models import Secret, Settings
 from tenancy import deletion
 from tenancy.models import Project, Tenant
@@ -51,10 +52,10 @@ def bare_bundle(project) -> ProfileBundle:
 def project_secrets(project) -> list[Secret]:
     """The project's own Settings with a Palette Secret, and a Hugging Face Secret, synced to Kubernetes."""
     secrets = [
-        configure.save_secret(project, "research-palette", {"palette": json.dumps(OWN_PALETTE)}),
-        configure.save_secret(project, "research-hf", HF),
+        writes.save_secret(project, "research-palette", {"palette": json.dumps(OWN_PALETTE)}),
+        writes.save_secret(project, "research-hf", HF),
     ]
-    configure.save_settings(
+    writes.save_settings(
         project, "research-settings", palette_secret="research-palette", huggingface_secret="research-hf"
     )
     for secret in secrets:
@@ -63,7 +64,8 @@ def project_secrets(project) -> list[Secret]:
 
 
 def snapshot() -> dict:
-    """Every row id of our apps' tables, and each pool's state: what a refused deletion must leave as it was."""
+    """Every row id of our apps' tables, and each pool's state: what a refused deletion must leave as it
+    was."""
     rows = {
         m._meta.label: list(m._base_manager.order_by("pk").values_list("pk", flat=True))
         for m in apps.get_models()
@@ -77,7 +79,8 @@ def snapshot() -> dict:
 
 @pytest.fixture
 def live(world, pool_project, fast_sim, kube_on):
-    """Project research with a Ready pool (a running cluster in the simulator) and its own Secrets in Kubernetes."""
+    """Project research with a Ready pool (a running cluster in the simulator) and its own Secrets in
+    Kubernetes."""
     pool = drive(new_pool(pool_project))
     assert pool.status == ComputePool.READY, pool.failure_message
     project_secrets(pool_project)
@@ -195,8 +198,8 @@ def test_it_deletes_a_tenant_from_the_admin_with_its_projects_and_every_kube_cop
     world, kube_on, queued, django_capture_on_commit_callbacks
 ):
     tenant_palette = {"palette": json.dumps({**OWN_PALETTE, "apiKey": "tenant-own-key-0123456789"})}
-    tenant_secret = configure.save_secret(world.tenant_a, "acme-palette", tenant_palette)
-    configure.save_settings(world.tenant_a, "acme-settings", palette_secret="acme-palette")
+    tenant_secret = writes.save_secret(world.tenant_a, "acme-palette", tenant_palette)
+    writes.save_settings(world.tenant_a, "acme-settings", palette_secret="acme-palette")
     kube.sync_secret(tenant_secret)
     project_secrets(world.project_a)
     client = world.client_for(world.superuser)
@@ -233,7 +236,7 @@ def test_it_raises_on_a_stray_delete_of_an_owner_that_holds_something(world):
     with pytest.raises(ProtectedError):  # the bundle alone
         Project.objects.get(pk=world.project_a.pk).delete()
     empty = Tenant.objects.create(name="initech", display_name="Initech")  # no project protects it
-    configure.save_secret(empty, "initech-hf", HF)
+    writes.save_secret(empty, "initech-hf", HF)
     with pytest.raises(ProtectedError):
         Tenant.objects.get(pk=empty.pk).delete()
     assert (
@@ -243,9 +246,10 @@ def test_it_raises_on_a_stray_delete_of_an_owner_that_holds_something(world):
 
 
 def test_it_refuses_instead_of_failing_when_something_protected_has_no_cleanup(world, monkeypatch):
-    configure.save_secret(world.project_a, "research-hf", HF)
+    writes.save_secret(world.project_a, "research-hf", HF)
     bare_bundle(world.project_a)
-    # As if integrations registered no cleanup: the Secret is in the way; the bundle compute removed comes back.
+    # As if integrations registered no cleanup: the Secret is in the way; the bundle compute removed comes
+    # back.
     cleanups = [c for c in deletion._cleanups if c[1].__module__ != "integrations.deletion"]
     monkeypatch.setattr(deletion, "_cleanups", cleanups)
     response = world.client_for(world.owner).post(PROJECT_DELETE, follow=True)

@@ -11,7 +11,10 @@ from compute.management.lookup import project_for
 
 
 class Command(BaseCommand):
-    help = "Print the stored edge host inventory of the project owning namespace NS (same JSON as discover --json)."
+    help = (
+        "Print the stored edge host inventory of the project owning namespace NS (same JSON as discover "
+        "--json)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("-n", "--namespace", required=True)

@@ -1,4 +1,5 @@
-"""manage.py pool_plan -f FILE [--json] | pool_plan NAME -n NS [--json]: the readiness report and the exact Palette request.
+"""manage.py pool_plan -f FILE [--json] | pool_plan NAME -n NS [--json]: the readiness report and the exact
+Palette request.
 
 Creates nothing. Exit 0 when every pool is ready to provision, 1 when one is blocked or the input is wrong.
 """
@@ -17,9 +18,9 @@ MARKS = {(True, True): "✓", (True, False): "✓", (False, True): "✗", (False
 
 class Command(BaseCommand):
     help = (
-        "Print the readiness report of a ComputePool manifest (-f FILE, not applied) or of an existing pool (NAME -n NS): "
-        "every requirement, the hosts it would use and the exact POST /v1/spectroclusters/edge-native body. Creates "
-        "nothing. Exit 0 when ready, 1 when blocked."
+        "Print the readiness report of a ComputePool manifest (-f FILE, not applied) or of an existing pool "
+        "(NAME -n NS): every requirement, the hosts it would use and the exact POST "
+        "/v1/spectroclusters/edge-native body. Creates nothing. Exit 0 when ready, 1 when blocked."
     )
 
     def add_arguments(self, parser):
@@ -73,8 +74,8 @@ class Command(BaseCommand):
         for doc in docs:
             if "inputs" not in doc.state:
                 raise CommandError(
-                    f"{doc.label}: the project of namespace {doc.namespace} does not exist yet; apply the Project "
-                    "and its Settings first."
+                    f"{doc.label}: the project of namespace {doc.namespace} does not exist yet; apply the "
+                    "Project and its Settings first."
                 )
             reports.append((f"{doc.namespace}/{doc.name}", evaluate(doc.state["inputs"])))
         return reports

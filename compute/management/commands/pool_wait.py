@@ -14,8 +14,9 @@ from compute.models import ComputePool
 
 class Command(BaseCommand):
     help = (
-        "Wait for compute pool NAME in namespace NS to become Ready (exit 0) or Failed (exit 1, with the first error), "
-        "printing each change of state. Exit 1 also after --timeout seconds or when the pool is deleted."
+        "Wait for compute pool NAME in namespace NS to become Ready (exit 0) or Failed (exit 1, with the "
+        "first error), printing each change of state. Exit 1 also after --timeout seconds or when the pool "
+        "is deleted."
     )
 
     def add_arguments(self, parser):
@@ -65,7 +66,8 @@ class Command(BaseCommand):
 
                 if not worker_status()["workers_healthy"]:
                     self.stderr.write(
-                        "Still pending and no background worker answered a heartbeat recently: is a Celery worker running?"
+                        "Still pending and no background worker answered a heartbeat recently: is a Celery "
+                        "worker running?"
                     )
                 hinted = True
             if time.monotonic() >= deadline:

@@ -11,8 +11,9 @@ from core import manifests
 
 class Command(BaseCommand):
     help = (
-        "Apply YAML manifests (Tenant, Project, Settings, Secret). Everything is validated first and applied "
-        "in one transaction: all or nothing. Exit 0 on success, 1 when anything is wrong (nothing is written)."
+        "Apply YAML manifests (Tenant, Project, Settings, Secret). Everything is validated first and "
+        "applied in one transaction: all or nothing. Exit 0 on success, 1 when anything is wrong "
+        "(nothing is written)."
     )
 
     def add_arguments(self, parser):
@@ -36,7 +37,8 @@ class Command(BaseCommand):
 def read_source(path: str) -> tuple[str, bytes | None, str]:
     """Read a manifest file ("-" = standard input): (label for messages, bytes or None, problem)."""
     label = "stdin" if path == "-" else path
-    # One byte more than the limit, so that apply_text can say the file is too large without reading all of it.
+    # One byte more than the limit, so that apply_text can say the file is too large without reading
+    # all of it.
     try:
         if path == "-":
             stream = getattr(sys.stdin, "buffer", None)

@@ -11,8 +11,9 @@ from .apply import read_source, report
 
 class Command(BaseCommand):
     help = (
-        "Delete the objects the manifests of FILE name (apiVersion, kind, metadata are read). Refuses, with the "
-        "reason, a Tenant that still has projects or a Secret that Settings use. Exit 0 on success, 1 otherwise."
+        "Delete the objects the manifests of FILE name (apiVersion, kind, metadata are read). Refuses, "
+        "with the reason, a Tenant that still has projects or a Secret that Settings use. Exit 0 on "
+        "success, 1 otherwise."
     )
 
     def add_arguments(self, parser):

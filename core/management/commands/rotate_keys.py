@@ -1,4 +1,5 @@
-"""manage.py rotate_keys [--check] [--dry-run]: re-encrypt every encrypted field with the first FIELD_ENCRYPTION_KEY.
+"""manage.py rotate_keys [--check] [--dry-run]: re-encrypt every encrypted field with the first
+FIELD_ENCRYPTION_KEY.
 
 Rotation: generate a key, put it first in FIELD_ENCRYPTION_KEY (comma-separated, the old key(s)
 after it), restart every process, run this command, check with `rotate_keys --check`, then drop the
@@ -80,7 +81,8 @@ class Command(BaseCommand):
         if check:
             if stale:
                 raise CommandError(
-                    f"{len(stale)} value(s) still need an older key ({current} on the first key): run rotate_keys."
+                    f"{len(stale)} value(s) still need an older key ({current} on the first key): "
+                    "run rotate_keys."
                 )
             self.stdout.write(
                 f"All {current} encrypted value(s) are on the first key; older keys can be removed."

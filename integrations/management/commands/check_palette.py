@@ -9,11 +9,14 @@ from django.core.management.base import BaseCommand, CommandError
 from core.tasks import create_or_active
 from integrations import diagnosis
 from integrations.models import PaletteCheck
-from tenancy.models import Project, owner_for_namespace
+from tenancy.models import owner_filter, owner_for_namespace
 
 
 class Command(BaseCommand):
-    help = "Check the Palette connection of the tenant or project owning namespace NS. Exit 0 when connected, 1 otherwise."
+    help = (
+        "Check the Palette connection of the tenant or project owning namespace NS. "
+        "Exit 0 when connected, 1 otherwise."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("-n", "--namespace", required=True, help="tenant-<name> or a project's namespace")
@@ -23,7 +26,7 @@ class Command(BaseCommand):
         owner = owner_for_namespace(namespace)
         if owner is None:
             raise CommandError(f"No tenant or project owns namespace {namespace!r}.")
-        target = {"project": owner} if isinstance(owner, Project) else {"tenant": owner}
+        target = owner_filter(owner)
         # A check still waiting for a worker is claimed and performed here (see discover).
         check, _ = create_or_active(PaletteCheck, target, trigger="cli")
 
@@ -36,8 +39,8 @@ class Command(BaseCommand):
         check = diagnosis.perform_check(check, on_stage=show)
         if check.is_active:
             raise CommandError(
-                f"A connection check of {namespace} (started by {check.trigger}) is already running on a worker; "
-                "wait for it, then run this again, or see its result on the Settings page."
+                f"A connection check of {namespace} (started by {check.trigger}) is already running on a "
+                "worker; wait for it, then run this again, or see its result on the Settings page."
             )
         if as_json:
             self.stdout.write(

@@ -15,7 +15,10 @@ from tenancy.models import Project, Tenant
 
 
 class Command(BaseCommand):
-    help = "Create the default tenant and project (SYSTEM_DEFAULT_RESOURCES) and the admin user. Safe to run again."
+    help = (
+        "Create the default tenant and project (SYSTEM_DEFAULT_RESOURCES) and the admin user. "
+        "Safe to run again."
+    )
 
     def handle(self, *args, **options):
         self._check_admin_password()  # before anything is written: a refused password changes nothing
@@ -29,7 +32,8 @@ class Command(BaseCommand):
                 if not Project.objects.filter(tenant=tenant, name="default").exists():
                     if Project.objects.filter(namespace="default-project").exists():
                         self.stderr.write(
-                            "Namespace default-project is taken by another project; default project not created."
+                            "Namespace default-project is taken by another project; "
+                            "default project not created."
                         )
                     else:
                         # "default" itself is a reserved Kubernetes namespace, hence default-project.
@@ -43,7 +47,8 @@ class Command(BaseCommand):
             self._admin_user()
 
     def _check_admin_password(self) -> None:
-        """Refuse an ADMIN_PASSWORD that Django's password validators (AUTH_PASSWORD_VALIDATORS) refuse; exit code 1."""
+        """Refuse an ADMIN_PASSWORD that Django's password validators (AUTH_PASSWORD_VALIDATORS) refuse; exit
+        code 1."""
         if not settings.ADMIN_PASSWORD:
             return  # a generated one is used
         User = get_user_model()
@@ -78,6 +83,7 @@ class Command(BaseCommand):
             # Printed once; it is not stored anywhere readable.
             self.stdout.write(
                 self.style.WARNING(
-                    f"Created admin user {username} with password: {password}  (shown once; change it after login)"
+                    f"Created admin user {username} with password: {password}  "
+                    "(shown once; change it after login)"
                 )
             )

@@ -1,11 +1,12 @@
 """The Compute Pool form: every field of a pool, one control plane and up to WORKER_SLOTS worker pools.
 
-The wizard (compute.pool_wizard) shows it a few fields per step and validates each step with it.
+The wizard (compute.views.wizard) shows it a few fields per step and validates each step with it.
 
 The form only collects fields and turns them into the manifest's spec shape; every rule lives in
-compute.pools.parse_spec (and compute.variables for profile variables), so the form, `apply` and `pool_plan` give the
-same messages. Profile variable values come in as `variables=` (the wizard's Profile variables step keeps them; masked
-ones never in a form field, so never rendered back); their problems are shown on the `profile_variables` field.
+compute.spec.parse_spec (and compute.variables for profile variables), so the form, `apply` and `pool_plan`
+give the same messages. Profile variable values come in as `variables=` (the wizard's Profile variables step
+keeps them; masked ones never in a form field, so never rendered back); their problems are shown on the
+`profile_variables` field.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from decimal import Decimal
 
 from django import forms
 
-from .models import ComputePool, ProfileBundle
-from .pools import (
+from ..bundles import bundle_facts
+from ..models import ComputePool, ProfileBundle
+from ..spec import (
     ARCHITECTURES,
     MAX_CPU_CORES,
     MAX_GPU_MEMORY_MIB,
@@ -27,6 +29,7 @@ from .pools import (
     PoolSpec,
     parse_spec,
 )
+from ..variables import with_masked
 
 ARCH_CHOICES = [(a, a) for a in ARCHITECTURES]
 #: Worker pools the wizard offers; a ComputePool manifest (manage.py apply) takes any number.
@@ -123,7 +126,9 @@ class PoolForm(forms.Form):
         choices=ComputePool.VARIANT_CHOICES,
         initial=ComputePool.DEDICATED,
         widget=forms.RadioSelect,
-        help_text="Dedicated: one cluster for one deployment. Shared: many deployments. Cannot be changed later.",
+        help_text=(
+            "Dedicated: one cluster for one deployment. Shared: many deployments. Cannot be changed later."
+        ),
     )
     bundle = forms.ModelChoiceField(
         queryset=ProfileBundle.objects.none(), to_field_name="name", label="Profile bundle"
@@ -192,7 +197,8 @@ class PoolForm(forms.Form):
         help_text="One per line.",
     )
     deletion_policy = forms.ChoiceField(choices=ComputePool.POLICY_CHOICES, initial=ComputePool.DELETE)
-    # Holds the problems of the profile variable values only (the values come in as `variables=`): never bound.
+    # Holds the problems of the profile variable values only (the values come in as `variables=`): never
+    # bound.
     profile_variables = forms.CharField(
         required=False, disabled=True, widget=forms.HiddenInput, label="Profile variables"
     )
@@ -294,7 +300,8 @@ class PoolForm(forms.Form):
             if bad:
                 self.add_error(
                     "labels",
-                    f"{bad} is not a valid label: keys and values are up to 63 letters, digits, '-', '_' or '.'.",
+                    f"{bad} is not a valid label: keys and values are up to 63 letters, digits, '-', '_' or "
+                    "'.'.",
                 )
             self._labels = labels
         if self.errors:
@@ -312,9 +319,6 @@ class PoolForm(forms.Form):
             )
             self.add_error(field if field in self.fields else None, message)
         if spec is not None and not problems and data.get("bundle") is not None:
-            from .bundles import bundle_facts
-            from .variables import with_masked
-
             spec, variable_problems = with_masked(spec, bundle_facts(data["bundle"]))
             for _profile, _name, message in variable_problems:
                 self.add_error("profile_variables", message)

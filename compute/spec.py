@@ -1,7 +1,7 @@
 """What a Compute Pool asks for: its spec, parsed and checked once for manifests, forms and the evaluator.
 
-`PoolSpec` is the in-memory form of a ComputePool's spec (DESIGN.md §5). `parse_spec` reads the
-manifest shape (`spec:` of a ComputePool document) and reports every problem with its path, so the
+`PoolSpec` is the in-memory form of a ComputePool's spec (README, "The ComputePool manifest"). `parse_spec`
+reads the manifest shape (`spec:` of a ComputePool document) and reports every problem with its path, so the
 manifest handler, the create form and `pool_plan -f` give the same messages. `PoolSpec.to_manifest`
 writes the same shape back (export, the stored `node_pools` JSON).
 
@@ -9,9 +9,9 @@ Field rules: pool name 3–33 characters `^[a-z]([a-z0-9-]*[a-z0-9])?$`; control
 nodes (a lone control-plane node without worker pools must run workloads); worker pools with a
 DNS-1123 name, a node count and per-host minimums (CPU cores, memory MiB, GPUs of a family with a
 minimum count and memory per GPU); resource groups are tags every chosen host must carry; the VIP
-is a usable IPv4 unicast address; SSH keys are parsed public keys (ed25519, RSA ≥ 2048 bits, ECDSA); profile variables
-(`spec.profileVariables: {<profile name>: {<variable>: <value>}}`) are text values, checked against the bundle's
-profiles by compute.variables once the bundle is known.
+is a usable IPv4 unicast address; SSH keys are parsed public keys (ed25519, RSA ≥ 2048 bits, ECDSA); profile
+variables (`spec.profileVariables: {<profile name>: {<variable>: <value>}}`) are text values, checked against
+the bundle's profiles by compute.variables once the bundle is known.
 """
 
 from __future__ import annotations
@@ -53,7 +53,8 @@ MAX_GPU_MEMORY_MIB = 10_000_000
 
 
 def validate_pool_name(value: str) -> None:
-    """3–33 characters, lowercase letters, digits and '-', starting with a letter, ending with a letter or digit."""
+    """3–33 characters, lowercase letters, digits and '-', starting with a letter, ending with a letter or
+    digit."""
     if not 3 <= len(value) <= 33:
         raise ValidationError(f"a compute pool name has 3 to 33 characters (this one has {len(value)}).")
     if not POOL_NAME.match(value):
@@ -63,7 +64,8 @@ def validate_pool_name(value: str) -> None:
 
 
 def validate_vip(value: str) -> str:
-    """A usable IPv4 unicast address (what Palette puts in controlPlaneEndpoint.host); returns it normalized."""
+    """A usable IPv4 unicast address (what Palette puts in controlPlaneEndpoint.host); returns it
+    normalized."""
     try:
         address = ipaddress.IPv4Address(str(value).strip())
     except (ipaddress.AddressValueError, ValueError):
@@ -155,7 +157,8 @@ class GpuRequirement:
         return self.family.split("-", 1)[1] if "-" in self.family else ""
 
     def matches(self, gpu: dict) -> bool:
-        """Family `VENDOR` matches any model of that vendor; `VENDOR-MODEL` also needs MODEL in the host's model name."""
+        """Family `VENDOR` matches any model of that vendor; `VENDOR-MODEL` also needs MODEL in the host's
+        model name."""
         if (gpu.get("vendor") or "").lower() != self.vendor.lower():
             return False
         return not self.model or self.model.lower() in (gpu.get("model") or "").lower()
@@ -240,8 +243,8 @@ class PoolSpec:
     deletion_policy: str = DELETE
     description: str = ""
     labels: dict = field(default_factory=dict)
-    # {profile name: {variable: value}}, masked values too (never in a repr); `masked` names the (profile, variable)
-    # pairs whose values are masked (compute.variables decides which, from the bundle's profiles).
+    # {profile name: {variable: value}}, masked values too (never in a repr); `masked` names the (profile,
+    # variable) pairs whose values are masked (compute.variables decides which, from the bundle's profiles).
     variables: dict = field(default_factory=dict, repr=False)
     masked: frozenset = field(default=frozenset(), repr=False)
 
@@ -269,7 +272,8 @@ class PoolSpec:
         }
 
     def to_manifest(self, show_secrets: bool = False) -> dict:
-        """The ComputePool document (DESIGN.md §5 shape) for this spec; masked variable values REDACTED unless `show_secrets`."""
+        """The ComputePool document (the shape of the README's "The ComputePool manifest") for this spec;
+        masked variable values REDACTED unless `show_secrets`."""
         metadata: dict[str, Any] = {"name": self.name, "namespace": self.namespace}
         if self.labels:
             metadata["labels"] = dict(self.labels)
@@ -511,8 +515,8 @@ VARIABLE_KEY = re.compile(r"^[A-Za-z0-9_.\-]{1,200}$")
 
 
 def _profile_variables(root: dict, problems: SpecProblems) -> dict[str, dict[str, str]]:
-    """`spec.profileVariables`: {profile name: {variable: value}}, values as text (numbers and true/false are written as
-    Palette reads them). A value is never repeated in a message: it may be masked."""
+    """`spec.profileVariables`: {profile name: {variable: value}}, values as text (numbers and true/false are
+    written as Palette reads them). A value is never repeated in a message: it may be masked."""
     from .variables import MAX_NAME_LENGTH, MAX_VALUE_LENGTH
 
     raw = root.get("profileVariables")
@@ -569,7 +573,8 @@ def _profile_variables(root: dict, problems: SpecProblems) -> dict[str, dict[str
 def parse_spec(
     spec: Any, *, name: str, namespace: str, labels: dict | None = None
 ) -> tuple[PoolSpec | None, SpecProblems]:
-    """Read a ComputePool's `spec` (manifest shape); the PoolSpec (None when unusable) and every problem found."""
+    """Read a ComputePool's `spec` (manifest shape); the PoolSpec (None when unusable) and every problem
+    found."""
     problems = SpecProblems()
     try:
         validate_pool_name(name)
@@ -578,24 +583,66 @@ def parse_spec(
     root = _mapping(spec, "", SPEC_KEYS, problems, required=True)
     if root is None:
         return None, problems
+    description = _description(root, problems)
+    bundle = _bundle_ref(root, namespace, problems)
+    variant, deployment, cp_groups, worker_groups = _cluster_variant(root, problems)
+    vip, control_plane, workers = "", None, []
+    if deployment is not None:
+        where = f"spec.clusterVariant.{variant}.paletteClusterDeploymentConfig"
+        vip, control_plane, workers = _deployment(deployment, where, problems)
+    keys = _ssh_keys(root, problems)
+    variables = _profile_variables(root, problems)
+    policy = _deletion_policy(root, problems)
+    if control_plane is None:
+        return None, problems
+    return PoolSpec(
+        name=name,
+        namespace=namespace,
+        bundle=bundle,
+        control_plane=control_plane,
+        workers=tuple(workers),
+        variant=variant,
+        vip=vip,
+        ssh_keys=tuple(keys),
+        cp_groups=cp_groups,
+        worker_groups=worker_groups,
+        deletion_policy=policy,
+        description=description,
+        labels=dict(labels or {}),
+        variables=variables,
+    ), problems
+
+
+def _description(root: dict, problems: SpecProblems) -> str:
     description = root.get("description", "")
     if not isinstance(description, str) or len(description) > 1000:
         problems.add("spec.description", "must be text of at most 1000 characters.")
-        description = ""
-    bundle = ""
+        return ""
+    return description
+
+
+def _bundle_ref(root: dict, namespace: str, problems: SpecProblems) -> str:
+    """`spec.profileBundleRef`: the name of a bundle of the pool's own namespace ("" when missing)."""
     ref = _mapping(root, "profileBundleRef", ("name", "namespace", "cloudType"), problems, required=True)
-    if ref is not None:
-        bundle = ref.get("name") if isinstance(ref.get("name"), str) else ""
-        if not bundle:
-            problems.add(
-                "spec.profileBundleRef.name", "required: the name of a ProfileBundle in this namespace."
-            )
-        if ref.get("namespace") not in (None, namespace):
-            problems.add(
-                "spec.profileBundleRef.namespace", f"a pool uses a bundle of its own namespace ({namespace})."
-            )
-        if ref.get("cloudType") not in (None, "edge-native"):
-            problems.add("spec.profileBundleRef.cloudType", "only edge-native is supported.")
+    if ref is None:
+        return ""
+    bundle = ref.get("name") if isinstance(ref.get("name"), str) else ""
+    if not bundle:
+        problems.add("spec.profileBundleRef.name", "required: the name of a ProfileBundle in this namespace.")
+    if ref.get("namespace") not in (None, namespace):
+        problems.add(
+            "spec.profileBundleRef.namespace", f"a pool uses a bundle of its own namespace ({namespace})."
+        )
+    if ref.get("cloudType") not in (None, "edge-native"):
+        problems.add("spec.profileBundleRef.cloudType", "only edge-native is supported.")
+    return bundle
+
+
+def _cluster_variant(
+    root: dict, problems: SpecProblems
+) -> tuple[str, dict | None, dict[str, str], dict[str, str]]:
+    """`spec.clusterVariant`: the variant, its paletteClusterDeploymentConfig (None when unusable), and the
+    control plane's and the workers' resource groups."""
     variant_block = _mapping(
         root,
         "clusterVariant",
@@ -623,63 +670,68 @@ def parse_spec(
                 required=True,
             )
             _mapping(root, f"clusterVariant.{variant}", ("paletteClusterDeploymentConfig",), problems)
-    vip, control_plane, workers = "", None, []
-    if deployment is not None:
-        where = f"spec.clusterVariant.{variant}.paletteClusterDeploymentConfig"
-        if deployment.get("cloudType", "edge-native") != "edge-native":
-            problems.add(f"{where}.cloudType", "only edge-native is supported.")
-        raw_vip = deployment.get("vip")
-        if raw_vip in (None, ""):
-            problems.add(f"{where}.vip", "required: a reserved IPv4 address for the cluster's API endpoint.")
-        else:
-            try:
-                vip = validate_vip(str(raw_vip))
-            except ValidationError as exc:
-                problems.add(f"{where}.vip", " ".join(exc.messages))
-        pools = _mapping(
-            deployment,
-            "nodePoolRequirements",
-            ("controlPlanePool", "workerPools"),
-            problems,
-            required=True,
-            prefix=where,
+    return variant, deployment, cp_groups, worker_groups
+
+
+def _deployment(
+    deployment: dict, where: str, problems: SpecProblems
+) -> tuple[str, NodeRequirement | None, list[NodeRequirement]]:
+    """The paletteClusterDeploymentConfig at `where`: the VIP, the control plane (None when unusable), the
+    worker pools."""
+    if deployment.get("cloudType", "edge-native") != "edge-native":
+        problems.add(f"{where}.cloudType", "only edge-native is supported.")
+    vip = ""
+    raw_vip = deployment.get("vip")
+    if raw_vip in (None, ""):
+        problems.add(f"{where}.vip", "required: a reserved IPv4 address for the cluster's API endpoint.")
+    else:
+        try:
+            vip = validate_vip(str(raw_vip))
+        except ValidationError as exc:
+            problems.add(f"{where}.vip", " ".join(exc.messages))
+    pools = _mapping(
+        deployment,
+        "nodePoolRequirements",
+        ("controlPlanePool", "workerPools"),
+        problems,
+        required=True,
+        prefix=where,
+    )
+    if pools is None:
+        return vip, None, []
+    where = f"{where}.nodePoolRequirements"
+    control_plane = _node(
+        pools.get("controlPlanePool", {}), f"{where}.controlPlanePool", problems, control_plane=True
+    )
+    workers = _worker_pools(pools.get("workerPools") or [], where, problems)
+    if control_plane and control_plane.count == 1 and not workers and not control_plane.worker_eligible:
+        problems.add(
+            f"{where}.controlPlanePool.workerNodeEligible",
+            "a single control-plane node without worker pools must run workloads: set workerNodeEligible: "
+            "true, or add a worker pool.",
         )
-        if pools is not None:
-            control_plane = _node(
-                pools.get("controlPlanePool", {}),
-                f"{where}.nodePoolRequirements.controlPlanePool",
-                problems,
-                control_plane=True,
-            )
-            raw_workers = pools.get("workerPools") or []
-            if not isinstance(raw_workers, list):
-                problems.add(f"{where}.nodePoolRequirements.workerPools", "must be a list of pools.")
-                raw_workers = []
-            seen: set[str] = set()
-            for i, raw in enumerate(raw_workers):
-                node = _node(
-                    raw, f"{where}.nodePoolRequirements.workerPools[{i}]", problems, control_plane=False
-                )
-                if node is None:
-                    continue
-                if node.name and node.name in seen:
-                    problems.add(
-                        f"{where}.nodePoolRequirements.workerPools[{i}].name",
-                        f"pool {node.name} is listed twice.",
-                    )
-                seen.add(node.name)
-                workers.append(node)
-            if (
-                control_plane
-                and control_plane.count == 1
-                and not workers
-                and not control_plane.worker_eligible
-            ):
-                problems.add(
-                    f"{where}.nodePoolRequirements.controlPlanePool.workerNodeEligible",
-                    "a single control-plane node without worker pools must run workloads: set workerNodeEligible: true, "
-                    "or add a worker pool.",
-                )
+    return vip, control_plane, workers
+
+
+def _worker_pools(raw_workers: Any, where: str, problems: SpecProblems) -> list[NodeRequirement]:
+    """The `workerPools` list under `where` (the nodePoolRequirements path); each name once."""
+    if not isinstance(raw_workers, list):
+        problems.add(f"{where}.workerPools", "must be a list of pools.")
+        return []
+    workers: list[NodeRequirement] = []
+    seen: set[str] = set()
+    for i, raw in enumerate(raw_workers):
+        node = _node(raw, f"{where}.workerPools[{i}]", problems, control_plane=False)
+        if node is None:
+            continue
+        if node.name and node.name in seen:
+            problems.add(f"{where}.workerPools[{i}].name", f"pool {node.name} is listed twice.")
+        seen.add(node.name)
+        workers.append(node)
+    return workers
+
+
+def _ssh_keys(root: dict, problems: SpecProblems) -> list[str]:
     keys: list[str] = []
     raw_keys = root.get("sshKeys", [])
     if not isinstance(raw_keys, list):
@@ -690,37 +742,23 @@ def parse_spec(
             keys.append(validate_ssh_key(key if isinstance(key, str) else ""))
         except ValidationError as exc:
             problems.add(f"spec.sshKeys[{i}]", " ".join(exc.messages))
-    variables = _profile_variables(root, problems)
+    return keys
+
+
+def _deletion_policy(root: dict, problems: SpecProblems) -> str:
     policy = root.get("deletionPolicy", DELETE)
     if policy not in (DELETE, ORPHAN):
         problems.add(
             "spec.deletionPolicy",
             "must be delete (remove the Palette cluster) or orphan (keep it in Palette).",
         )
-        policy = DELETE
-    if control_plane is None:
-        return None, problems
-    return PoolSpec(
-        name=name,
-        namespace=namespace,
-        bundle=bundle,
-        control_plane=control_plane,
-        workers=tuple(workers),
-        variant=variant,
-        vip=vip,
-        ssh_keys=tuple(keys),
-        cp_groups=cp_groups,
-        worker_groups=worker_groups,
-        deletion_policy=policy,
-        description=description,
-        labels=dict(labels or {}),
-        variables=variables,
-    ), problems
+        return DELETE
+    return policy
 
 
 def spec_of(pool) -> PoolSpec:
-    """The PoolSpec of a stored ComputePool (its stored fields were checked when it was saved), with its profile
-    variables: the plain ones and the masked ones (decrypted; `masked` names them)."""
+    """The PoolSpec of a stored ComputePool (its stored fields were checked when it was saved), with its
+    profile variables: the plain ones and the masked ones (decrypted; `masked` names them)."""
     from dataclasses import replace
 
     from .variables import stored_secrets

@@ -1,10 +1,13 @@
+"""The edge-host inventory of a project: the Compute entry, the host grid with its filters and the discovery
+status, a host's page, starting discovery, and the discovery policy."""
+
 from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.shortcuts import get_object_or_404
+from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
@@ -13,12 +16,12 @@ from core.htmx import poll_response, redirect_after_post, render_page, wants_fra
 from core.models import AuditEntry
 from tenancy import access
 
-from . import discovery
-from .discovery import GPU_MODEL_SEPARATOR
-from .eligibility import display_tags, gpu_label
-from .forms import DiscoveryPolicyForm
-from .inventory import capacity_groups, filter_hosts, last_successful_scan
-from .models import DiscoveryPolicy, DiscoveryRun, EdgeHost
+from .. import discovery
+from ..discovery import GPU_MODEL_SEPARATOR
+from ..eligibility import display_tags, gpu_label
+from ..forms.inventory import DiscoveryPolicyForm
+from ..inventory import capacity_groups, filter_hosts, last_successful_scan
+from ..models import DiscoveryPolicy, DiscoveryRun, EdgeHost
 
 PAGE_SIZE = 50
 COLUMNS = [
@@ -227,147 +230,9 @@ def policy_save(request, tenant, project):
 
 @login_required
 @require_GET
-def capacity(request, tenant):
-    from .overview import capacity as capacity_data
-
-    tenant, role = access.get_tenant_for_user(request.user, tenant)
-    projects = list(access.visible_projects(request.user).filter(tenant=tenant))
-    data = capacity_data(projects)
-    chart = {k: data[k] for k in ("labels", "hosts", "datasets")}
-    return render_page(request, "compute/capacity.html", {"tenant": tenant, "data": data, "chart": chart})
-
-
-@login_required
-@require_GET
-def profiles(request, tenant, project):
-    from .models import ClusterProfile, ProfileSync
-
-    project, role = access.get_project_for_user(request.user, tenant, project)
-    last = ProfileSync.objects.filter(project=project).order_by("-created").first()
-    rows = ClusterProfile.objects.filter(project=project).order_by("name", "version")
-    response = render_page(
-        request,
-        "compute/profiles.html",
-        {"project": project, "tenant": project.tenant, "role": role, "profiles": rows, "last": last},
-        fragment="list",
-    )
-    return poll_response(response, not (last and last.is_active)) if request.htmx else response
-
-
-@login_required
-@require_POST
-def profiles_sync(request, tenant, project):
-    from .profiles import start_sync
-
-    project, role = access.get_project_for_user(request.user, tenant, project, need=access.WRITE)
-    with transaction.atomic():
-        start_sync(project)
-    return redirect_after_post(request, reverse("compute:profiles", args=[project.tenant.name, project.name]))
-
-
-def _tag_request(project, data) -> tuple[list[EdgeHost], dict, list, str]:
-    """Hosts, tags to add, keys to remove, and an error message ("" when valid) from the tag form."""
-    from django.http import QueryDict
-
-    from .tagging import MAX_HOSTS, TagInputError, parse_add, parse_remove
-
-    try:
-        add, remove = parse_add(data.get("add", "")), parse_remove(data.get("remove", ""))
-    except TagInputError as exc:
-        return [], {}, [], str(exc)
-    if not add and not remove:
-        return [], {}, [], "Type tags to add (key:value) or keys to remove."
-    if data.get("scope") == "filter":
-        hosts = list(filter_hosts(project, QueryDict(data.get("filter", "")))[0][: MAX_HOSTS + 1])
-    else:
-        hosts = list(
-            EdgeHost.objects.filter(
-                project=project, gone=False, uuid__in=[u for u in data.getlist("host") if _is_uuid(u)]
-            )
-        )
-    if not hosts:
-        return [], add, remove, "Select hosts in the grid, or choose all hosts matching the filter."
-    if len(hosts) > MAX_HOSTS:
-        return [], add, remove, f"More than {MAX_HOSTS} hosts match: narrow the filter."
-    return hosts, add, remove, ""
-
-
-def _is_uuid(value: str) -> bool:
-    import uuid as uuid_module
-
-    try:
-        uuid_module.UUID(value)
-    except ValueError:
-        return False
-    return True
-
-
-@login_required
-@require_POST
-def tags_preview(request, tenant, project):
-    from .tagging import preview
-
-    project, role = access.get_project_for_user(request.user, tenant, project, need=access.WRITE)
-    hosts, add, remove, error = _tag_request(project, request.POST)
-    context = {
-        "project": project,
-        "tenant": project.tenant,
-        "error": error,
-        "post": request.POST,
-        "preview": preview(project, hosts, add, remove) if not error else None,
-    }
-    return render_page(request, "compute/tag_preview.html", context)
-
-
-@login_required
-@require_POST
-def tags_apply(request, tenant, project):
-    from .tagging import start_tag_edit
-
-    project, role = access.get_project_for_user(request.user, tenant, project, need=access.WRITE)
-    hosts, add, remove, error = _tag_request(project, request.POST)
-    if error:
-        return render_page(
-            request,
-            "compute/tag_preview.html",
-            {"project": project, "tenant": project.tenant, "error": error, "post": request.POST},
-        )
-    with transaction.atomic():
-        edit = start_tag_edit(project, hosts, add, remove, user=request.user)
-        audit.record(
-            request,
-            AuditEntry.ACTION,
-            project,
-            verb="edit edge host tags",
-            changes={"add": add, "remove": remove, "hosts": len(hosts)},
-        )
-    return redirect_after_post(
-        request, reverse("compute:tag_edit", args=[project.tenant.name, project.name, edit.uuid])
-    )
-
-
-@login_required
-@require_GET
-def tag_edit(request, tenant, project, edit):
-    from .models import TagEdit
-
-    project, role = access.get_project_for_user(request.user, tenant, project)
-    edit = get_object_or_404(TagEdit, uuid=edit, project=project)
-    response = render_page(
-        request,
-        "compute/tag_edit.html",
-        {"project": project, "tenant": project.tenant, "edit": edit},
-        fragment="result",
-    )
-    return poll_response(response, edit.is_terminal) if request.htmx else response
-
-
-@login_required
-@require_GET
 def home(request):
-    """The Compute entry: the inventory of the user's only project, or the project list with each one's readiness."""
-    from django.shortcuts import redirect
-
+    """The Compute entry: the inventory of the user's only project, or the project list with each one's
+    readiness."""
     projects = list(access.visible_projects(request.user)[:2])
     if len(projects) == 1:
         return redirect(inventory_url(projects[0]))

@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from core import audit
 from core.models import AuditEntry
 from core.tasks import enqueue_on_commit
-from tenancy.models import Project, Tenant
+from tenancy.models import Project, Tenant, owner_filter
 
 from . import credentials
 from .models import MANAGED_BY_LABEL, Secret, Settings
@@ -130,20 +130,14 @@ def save_settings(
     `allowed_project_ids` (a tenant's only; None keeps the stored list) restricts the Palette projects
     the tenant's projects may use.
     """
-    existing = Settings.objects.filter(
-        **{"project" if isinstance(owner, Project) else "tenant": owner}
-    ).first()
+    existing = Settings.objects.filter(**owner_filter(owner)).first()
     if existing and existing.name != name:
         raise ValidationError(
             f"{owner} already has Settings {existing.name}; a Settings name cannot be changed."
         )
     settings = existing or Settings(name=name)
     settings.set_owner(owner)
-    for field, secret_name in (
-        ("palette_secret", palette_secret),
-        ("huggingface_secret", huggingface_secret),
-        ("ngc_secret", ngc_secret),
-    ):
+    for secret_name in (palette_secret, huggingface_secret, ngc_secret):
         if secret_name and not Secret.objects.filter(namespace=owner.namespace, name=secret_name).exists():
             raise ValidationError(
                 f"Secret {secret_name} does not exist in namespace {owner.namespace}; create it first."

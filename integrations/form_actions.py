@@ -1,7 +1,7 @@
 """What the Palette and token forms submit, saved one way for the Settings page and the onboarding wizard.
 
 Reads an owner's own integration state for the forms (decoded from its Secrets, never rendered
-raw) and writes what a valid form holds through `configure`, which audits without secret values
+raw) and writes what a valid form holds through `writes`, which audits without secret values
 and schedules the Kubernetes sync on commit. Callers wrap the writes in a transaction.
 """
 
@@ -14,7 +14,7 @@ from core.models import AuditEntry
 from tenancy import access
 from tenancy.models import Project, Tenant
 
-from . import configure, credentials, diagnosis, effective
+from . import credentials, diagnosis, effective, writes
 from .forms import PaletteIntegrationForm
 from .models import Secret
 
@@ -73,7 +73,8 @@ def inherited_values(owner: Tenant | Project) -> dict | None:
 
 
 def dependents(owner: Tenant | Project) -> list:
-    """The owner and every project whose effective settings change with it (a tenant's projects all merge with it)."""
+    """The owner and every project whose effective settings change with it (a tenant's projects all merge with
+    it)."""
     if isinstance(owner, Project):
         return [owner]
     return [owner, *owner.projects.all()]
@@ -82,7 +83,8 @@ def dependents(owner: Tenant | Project) -> list:
 def palette_form(
     owner: Tenant | Project, state: dict, user, data=None, files=None, **kwargs
 ) -> PaletteIntegrationForm:
-    """The Palette integration form of `owner` for `user`, unbound (prefilled from `state`) or bound to a POST."""
+    """The Palette integration form of `owner` for `user`, unbound (prefilled from `state`) or bound to a
+    POST."""
     tenant = owner.tenant if isinstance(owner, Project) else owner
     tenant_settings = effective.settings_for(tenant)
     form = PaletteIntegrationForm(
@@ -110,12 +112,13 @@ def forget_rejected_ca(form: PaletteIntegrationForm) -> None:
 
 
 def save_palette(request, owner: Tenant | Project, state: dict, form: PaletteIntegrationForm) -> bool:
-    """Write the Palette (and CA) Secrets and the Settings of `owner` from a valid form; return whether a credential was rotated.
+    """Write the Palette (and CA) Secrets and the Settings of `owner` from a valid form; return whether a
+    credential was rotated.
 
     Only the fields set at this level are stored, so a project's blank fields inherit the tenant's.
     Starts a connection check of the owner (of every dependent project too after a rotation).
     Raises ValidationError (e.g. the credential already backs other Settings); run it in a transaction.
-    Idempotent: saving the same values again rewrites nothing (configure skips unchanged Secrets).
+    Idempotent: saving the same values again rewrites nothing (writes skips unchanged Secrets).
     """
     own = state["own"]
     name = own.name if own else form.cleaned_data["settings_name"]
@@ -123,17 +126,17 @@ def save_palette(request, owner: Tenant | Project, state: dict, form: PaletteInt
     values = dict(form.values)
     ca_name = state["values"].get("tlsSecretRef") or f"{name}-ca"
     if form.ca_text:
-        configure.save_secret(owner, ca_name, {credentials.CA_KEY: form.ca_text}, request=request)
+        writes.save_secret(owner, ca_name, {credentials.CA_KEY: form.ca_text}, request=request)
         values["tlsSecretRef"] = ca_name
     elif state["ca_secret"] is not None and not form.cleaned_data.get("remove_ca"):
         values["tlsSecretRef"] = state["ca_secret"].name
-    configure.save_secret(
+    writes.save_secret(
         owner, palette_secret, {credentials.PALETTE_KEY: json.dumps(values, sort_keys=True)}, request=request
     )
     same_credential = bool(own) and all(
         values.get(k) == state["values"].get(k) for k in ("hostUrl", "apiKey")
     )
-    configure.save_settings(
+    writes.save_settings(
         owner,
         name,
         palette_secret=palette_secret,
@@ -144,7 +147,7 @@ def save_palette(request, owner: Tenant | Project, state: dict, form: PaletteInt
         check_credential=not same_credential,
     )
     if form.cleaned_data.get("remove_ca") and state["ca_secret"] is not None and not form.ca_text:
-        configure.delete_secret(state["ca_secret"], request=request)
+        writes.delete_secret(state["ca_secret"], request=request)
     was_skipping = bool(state["values"].get("skipSSLCertificateVerification"))
     if values.get("skipSSLCertificateVerification") and not was_skipping:
         audit.record(
@@ -179,20 +182,21 @@ def save_token(
     kwargs = {"huggingface_secret": own.huggingface_secret, "ngc_secret": own.ngc_secret}
     if remove:
         kwargs[field] = ""
-        configure.save_settings(owner, own.name, palette_secret=own.palette_secret, request=request, **kwargs)
+        writes.save_settings(owner, own.name, palette_secret=own.palette_secret, request=request, **kwargs)
         secret = Secret.objects.filter(namespace=own.namespace, name=secret_name).first()
         if secret:
-            configure.delete_secret(secret, request=request)
+            writes.delete_secret(secret, request=request)
         return f"{label} integration removed."
     token = token or state["tokens"].get(kind, "")
-    configure.save_secret(owner, secret_name, {key: json.dumps({inner: token})}, request=request)
+    writes.save_secret(owner, secret_name, {key: json.dumps({inner: token})}, request=request)
     kwargs[field] = secret_name
-    configure.save_settings(owner, own.name, palette_secret=own.palette_secret, request=request, **kwargs)
+    writes.save_settings(owner, own.name, palette_secret=own.palette_secret, request=request, **kwargs)
     return f"{label} integration saved."
 
 
 def project_choice_problem(owner: Tenant | Project, user, state: dict, uid: str) -> str:
-    """Why `user` may not set `owner`'s defaultProjectID to `uid` (see credentials.project_choice_problem), or ""."""
+    """Why `user` may not set `owner`'s defaultProjectID to `uid` (see credentials.project_choice_problem), or
+    ""."""
     if not isinstance(owner, Project):
         return ""
     tenant_settings = effective.settings_for(owner.tenant)
@@ -207,7 +211,8 @@ def project_choice_problem(owner: Tenant | Project, user, state: dict, uid: str)
 
 
 def use_project_uid(request, owner: Tenant | Project, state: dict, uid: str) -> None:
-    """Replace a project name typed as defaultProjectID by the UID the diagnosis found (the most common mistake).
+    """Replace a project name typed as defaultProjectID by the UID the diagnosis found (the most common
+    mistake).
 
     Needs the owner's own Settings; run it in a transaction, then start a new check.
     """
@@ -215,7 +220,7 @@ def use_project_uid(request, owner: Tenant | Project, state: dict, uid: str) -> 
         **state["values"],
         "defaultProjectID": credentials.validate_fields({"defaultProjectID": uid})["defaultProjectID"],
     }
-    configure.save_secret(
+    writes.save_secret(
         owner,
         state["own"].palette_secret,
         {credentials.PALETTE_KEY: json.dumps(values, sort_keys=True)},

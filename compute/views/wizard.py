@@ -1,12 +1,14 @@
-"""The Compute Pool wizard: General → Variant → Profile bundle → Profile variables → Node pools → Network → Review → Create.
+"""The Compute Pool wizard: General → Variant → Profile bundle → Profile variables → Node pools → Network →
+Review → Create.
 
 The draft lives in the session (one per project), so every step is a plain GET URL that survives back and
-reload; a step's POST is validated by the same PoolForm (and so by compute.pools.parse_spec) as a whole pool,
+reload; a step's POST is validated by the same PoolForm (and so by compute.spec.parse_spec) as a whole pool,
 with the fields of later steps not yet required, then stored and answered with a redirect to the next step.
 The node-pool step posts its fields on every change to `pool_wizard_counts`, which runs the readiness
 evaluator and answers the live counts fragment. Create goes through create_checked (below), the one
-create path. Nothing secret is ever part of a draft in clear: the Profile variables step keeps the plain values as
-JSON and the masked (sensitive) ones encrypted (compute.variables.seal); a masked value is never rendered back.
+create path. Nothing secret is ever part of a draft in clear: the Profile variables step keeps the plain
+values as JSON and the masked (sensitive) ones encrypted (compute.variables.seal); a masked value is never
+rendered back.
 """
 
 from __future__ import annotations
@@ -27,14 +29,14 @@ from core.htmx import redirect_after_post, render_page
 from core.models import AuditEntry
 from tenancy import access
 
-from . import provisioning
-from .bundle_forms import BundleForm
-from .bundles import bundle_facts
-from .models import ClusterProfile, ComputePool, ProfileBundle
-from .pools import parse_spec
-from .pools_forms import WORKER_FIELDS, WORKER_SLOTS, PoolForm, worker_prefix
-from .readiness import CREATE_PATH, evaluate, gather
-from .variables import seal, unseal, value_problem
+from .. import provisioning
+from ..bundles import bundle_facts
+from ..forms.bundles import BundleForm
+from ..forms.pools import WORKER_FIELDS, WORKER_SLOTS, PoolForm, worker_prefix
+from ..models import ClusterProfile, ComputePool, ProfileBundle
+from ..readiness import CREATE_PATH, evaluate, gather
+from ..spec import parse_spec
+from ..variables import seal, unseal, value_problem
 
 STEPS = [
     ("general", "General"),
@@ -94,8 +96,8 @@ def _json(text: str) -> dict:
 
 
 def draft_variables(project, data: dict) -> dict:
-    """The variable values of the draft, masked ones decrypted, for the profiles of the bundle chosen now (values of
-    profiles the bundle no longer holds are dropped)."""
+    """The variable values of the draft, masked ones decrypted, for the profiles of the bundle chosen now
+    (values of profiles the bundle no longer holds are dropped)."""
     bundle = ProfileBundle.objects.filter(project=project, name=data.get("bundle") or "").first()
     names = {p.get("name") for p in bundle.profiles} if bundle else set()
     merged: dict[str, dict] = {}
@@ -107,8 +109,8 @@ def draft_variables(project, data: dict) -> dict:
 
 
 def variable_entries(project, data: dict) -> tuple[list[dict], list[str]]:
-    """The variables the wizard asks for (the chosen bundle's, hidden ones left out), and the labels of the bundle's
-    profiles whose variables are not known (never synced)."""
+    """The variables the wizard asks for (the chosen bundle's, hidden ones left out), and the labels of the
+    bundle's profiles whose variables are not known (never synced)."""
     bundle = ProfileBundle.objects.filter(project=project, name=data.get("bundle") or "").first()
     if bundle is None:
         return [], []
@@ -152,7 +154,8 @@ def _variable_fields(
 
 
 def _save_variables(request, project, data: dict) -> dict[str, str]:
-    """Read the Profile variables step's POST: the field errors (by field key), and the draft is updated when none."""
+    """Read the Profile variables step's POST: the field errors (by field key), and the draft is updated when
+    none."""
     entries, _unknown = variable_entries(project, data)
     old_secret = unseal(data.get(SEALED_VARIABLES, ""))
     plain: dict[str, dict] = {}
@@ -203,7 +206,8 @@ def _fields_upto(step: str) -> set[str]:
 
 
 def step_form(project, data: dict, step: str) -> PoolForm:
-    """A bound PoolForm for `step`: fields of later steps are not required yet (their problems are not shown)."""
+    """A bound PoolForm for `step`: fields of later steps are not required yet (their problems are not
+    shown)."""
     form = PoolForm(data, project=project, variables=draft_variables(project, data))
     later = set(form.fields) - _fields_upto(step) if step != "review" else set()
     for name in later:
@@ -240,8 +244,9 @@ def _url(project, step: str) -> str:
 
 
 def live_counts(project, data: dict) -> dict:
-    """What the node-pool step shows: per machine pool the hosts that match, how many it needs, and the GPUs of the
-    hosts the evaluator would choose; the numbers come from the readiness report, never from a second filter."""
+    """What the node-pool step shows: per machine pool the hosts that match, how many it needs, and the GPUs
+    of the hosts the evaluator would choose; the numbers come from the readiness report, never from a second
+    filter."""
     form = step_form(project, data, "nodes")
     errors = step_errors(form, "nodes")
     if errors or not hasattr(form, "_tags"):
@@ -380,7 +385,8 @@ def _review(project, data: dict) -> dict:
 
 def create_checked(request, project, form: PoolForm):
     """The one create path (the wizard's Create and the full-form POST): the evaluator's report, then the pool
-    when nothing blocks. Returns (pool or None, report); a refusal is added to the form as a non-field error."""
+    when nothing blocks. Returns (pool or None, report); a refusal is added to the form as a non-field
+    error."""
     report = evaluate(gather(project, form.spec))
     if not report.ready:
         form.add_error(None, "Not ready to provision: fix the blocking requirements below first.")

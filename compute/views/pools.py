@@ -1,5 +1,6 @@
-"""Compute Pool pages: the list (with the project's profile bundles: create, delete), a simple create form with the
-readiness report, the pool page with its live step timeline, and the retry / delete / force delete actions."""
+"""Compute Pool pages: the list (with the project's profile bundles, see compute.views.bundles), a simple
+create form with the readiness report, the pool page with its live step timeline, and the retry / delete /
+force delete actions."""
 
 from __future__ import annotations
 
@@ -13,20 +14,18 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from core import audit
 from core.htmx import poll_response, redirect_after_post, render_page
-from core.models import AuditEntry
 from tenancy import access
 
-from . import provisioning
-from .bundle_forms import BundleForm
-from .bundles import bundle_facts, pools_using
-from .models import ClusterProfile, ComputePool, EdgeHost, ProfileBundle
-from .pool_wizard import create_checked, pool_wizard
-from .pools import spec_of, ssh_key_label
-from .pools_forms import PoolForm
-from .readiness import CREATE_PATH, evaluate, gather
-from .variables import rows as variable_rows
+from .. import provisioning
+from ..bundles import bundle_facts, pools_using
+from ..forms.bundles import BundleForm
+from ..forms.pools import PoolForm
+from ..models import ClusterProfile, ComputePool, EdgeHost, ProfileBundle
+from ..readiness import CREATE_PATH, evaluate, gather
+from ..spec import spec_of, ssh_key_label
+from ..variables import rows as variable_rows
+from .wizard import create_checked, pool_wizard
 
 
 def _pool(request, tenant, project, pool, need=access.READ):
@@ -40,7 +39,7 @@ def _pool(request, tenant, project, pool, need=access.READ):
     )
 
 
-def _pools_context(project, role, bundle_form: BundleForm | None = None) -> dict:
+def pools_context(project, role, bundle_form: BundleForm | None = None) -> dict:
     rows = ComputePool.objects.filter(project=project).select_related("bundle").order_by("name", "-created")
     active = [p for p in rows if p.status != ComputePool.DELETED]
     deleted = [p for p in rows if p.status == ComputePool.DELETED][:20]
@@ -79,54 +78,16 @@ def pools(request, tenant, project):
     return render_page(
         request,
         "compute/pools.html",
-        _pools_context(project, role),
+        pools_context(project, role),
         fragment="summary" if request.GET.get("summary") else None,
     )
 
 
 @login_required
-@require_POST
-def bundle_create(request, tenant, project):
-    """The same BundleForm as the wizard's bundle step; problems are shown in the form, nothing is lost."""
-    project, role = access.get_project_for_user(request.user, tenant, project, need=access.WRITE)
-    form = BundleForm(request.POST, project=project)
-    if not form.is_valid():
-        return render_page(request, "compute/pools.html", _pools_context(project, role, bundle_form=form))
-    bundle = form.save()
-    audit.record(
-        request,
-        AuditEntry.CREATE,
-        bundle,
-        changes={"profiles": ", ".join(f"{p['name']} {p['version']}" for p in bundle.profiles)},
-    )
-    messages.success(request, f"Profile bundle {bundle.name} created.")
-    return redirect_after_post(request, pools_page_url(project) + "#bundles")
-
-
-@login_required
-@require_POST
-def bundle_delete(request, tenant, project, bundle):
-    project, role = access.get_project_for_user(request.user, tenant, project, need=access.WRITE)
-    bundle = get_object_or_404(ProfileBundle, uuid=bundle, project=project)
-    with transaction.atomic():
-        users = pools_using(bundle)
-        if users:
-            messages.error(
-                request,
-                f"Bundle {bundle.name} is used by compute pool{'s' if len(users) > 1 else ''} "
-                f"{', '.join(p.name for p in users)}: delete {'them' if len(users) > 1 else 'it'} first.",
-            )
-        else:
-            audit.record(request, AuditEntry.DELETE, bundle)
-            bundle.delete()
-            messages.success(request, f"Profile bundle {bundle.name} deleted.")
-    return redirect_after_post(request, pools_page_url(project) + "#bundles")
-
-
-@login_required
 @require_http_methods(["GET", "POST"])
 def pool_create(request, tenant, project):
-    """GET opens the wizard; a POST of every field at once (automation, the readiness check) stays supported."""
+    """GET opens the wizard; a POST of every field at once (automation, the readiness check) stays
+    supported."""
     if request.method == "GET":
         return pool_wizard(request, tenant, project, step="general")
     project, role = access.get_project_for_user(request.user, tenant, project, need=access.WRITE)
@@ -242,7 +203,8 @@ def pool_delete(request, tenant, project, pool):
     with transaction.atomic():
         outcome = provisioning.request_delete(pool, request=request)
     if outcome == "changed":
-        # Lost a race with the running step: nothing was done; the page shows the pool as it is now, with its buttons.
+        # Lost a race with the running step: nothing was done; the page shows the pool as it is now, with its
+        # buttons.
         messages.warning(request, f"The pool just became {pool.get_status_display()}: delete it now?")
     else:
         messages.info(

@@ -1,5 +1,6 @@
-"""The small "new profile bundle" form of the pool wizard: one edge-native Infrastructure or Full profile version from
-the synced ClusterProfile table, plus add-ons. The profiles are checked by compute.bundles.check_profiles, as `apply` does."""
+"""The small "new profile bundle" form of the pool wizard: one edge-native Infrastructure or Full profile
+version from the synced ClusterProfile table, plus add-ons. The profiles are checked by
+compute.bundles.check_profiles, as `apply` does."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from django import forms
 
 from tenancy.models import DNS1123_LABEL
 
-from .bundles import check_profiles
-from .models import ClusterProfile, ProfileBundle
+from ..bundles import check_profiles
+from ..models import ClusterProfile, ProfileBundle
 
 
 def _choice(row: ClusterProfile) -> tuple[str, str]:

@@ -1,10 +1,12 @@
+"""The discovery policy form of the inventory page: the tag that makes a host eligible."""
+
 from __future__ import annotations
 
 import re
 
 from django import forms
 
-from .models import DiscoveryPolicy
+from ..models import DiscoveryPolicy
 
 TAG_KEY = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._/-]{0,126}[A-Za-z0-9])?$")
 
@@ -19,7 +21,8 @@ class DiscoveryPolicyForm(forms.ModelForm):
         key = self.cleaned_data["tag_key"].strip()
         if not TAG_KEY.match(key):
             raise forms.ValidationError(
-                "A tag key uses letters, digits, '.', '_', '/' and '-', starting and ending with a letter or digit."
+                "A tag key uses letters, digits, '.', '_', '/' and '-', starting and ending with a letter or "
+                "digit."
             )
         return key
 

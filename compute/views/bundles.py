@@ -1,0 +1,59 @@
+"""The project's profile bundles, listed on the pools page: create one (the same BundleForm as the wizard's
+bundle step), or delete one no pool uses."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.shortcuts import get_object_or_404
+from django.views.decorators.http import require_POST
+
+from core import audit
+from core.htmx import redirect_after_post, render_page
+from core.models import AuditEntry
+from tenancy import access
+
+from ..bundles import pools_using
+from ..forms.bundles import BundleForm
+from ..models import ProfileBundle
+from .pools import pools_context, pools_page_url
+
+
+@login_required
+@require_POST
+def bundle_create(request, tenant, project):
+    """The same BundleForm as the wizard's bundle step; problems are shown in the form, nothing is lost."""
+    project, role = access.get_project_for_user(request.user, tenant, project, need=access.WRITE)
+    form = BundleForm(request.POST, project=project)
+    if not form.is_valid():
+        return render_page(request, "compute/pools.html", pools_context(project, role, bundle_form=form))
+    bundle = form.save()
+    audit.record(
+        request,
+        AuditEntry.CREATE,
+        bundle,
+        changes={"profiles": ", ".join(f"{p['name']} {p['version']}" for p in bundle.profiles)},
+    )
+    messages.success(request, f"Profile bundle {bundle.name} created.")
+    return redirect_after_post(request, pools_page_url(project) + "#bundles")
+
+
+@login_required
+@require_POST
+def bundle_delete(request, tenant, project, bundle):
+    project, role = access.get_project_for_user(request.user, tenant, project, need=access.WRITE)
+    bundle = get_object_or_404(ProfileBundle, uuid=bundle, project=project)
+    with transaction.atomic():
+        users = pools_using(bundle)
+        if users:
+            messages.error(
+                request,
+                f"Bundle {bundle.name} is used by compute pool{'s' if len(users) > 1 else ''} "
+                f"{', '.join(p.name for p in users)}: delete {'them' if len(users) > 1 else 'it'} first.",
+            )
+        else:
+            audit.record(request, AuditEntry.DELETE, bundle)
+            bundle.delete()
+            messages.success(request, f"Profile bundle {bundle.name} deleted.")
+    return redirect_after_post(request, pools_page_url(project) + "#bundles")
