@@ -4,7 +4,10 @@
 run:
 	scripts/run.sh
 
+# Lint first (ruff, the import layers contract, function and template lengths), then the whole suite.
 test:
+	scripts/install.sh test
+	scripts/lint.sh
 	scripts/test.sh
 
 install:

@@ -20,22 +20,25 @@ from django.http import Http404
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
+from core.wizard import Wizard
 from tenancy import access
 from tenancy.models import Membership, Project, Tenant
 
 from . import effective
 from .models import OnboardingSession, PaletteCheck
 
-STEPS = [
-    ("tenant", "Tenant"),
-    ("project", "Project"),
-    ("palette", "Palette credentials"),
-    ("check", "Test connection"),
-    ("tokens", "Hugging Face / NGC"),
-    ("discovery", "Start discovery"),
-    ("summary", "Summary"),
-]
-STEP_KEYS = [key for key, _ in STEPS]
+WIZARD = Wizard(
+    (
+        ("tenant", "Tenant"),
+        ("project", "Project"),
+        ("palette", "Palette credentials"),
+        ("check", "Test connection"),
+        ("tokens", "Hugging Face / NGC"),
+        ("discovery", "Start discovery"),
+        ("summary", "Summary"),
+    )
+)
+STEP_KEYS = WIZARD.keys
 SKIP_CHECK_ACK = "I understand discovery will not work until the connection passes"
 
 
@@ -94,29 +97,17 @@ def done_steps(session: OnboardingSession) -> list[str]:
 
 
 def first_open_step(session: OnboardingSession) -> str:
-    done = done_steps(session)
-    return next((key for key in STEP_KEYS if key not in done), STEP_KEYS[-1])
+    return WIZARD.first_open(done_steps(session))
 
 
 def can_open(session: OnboardingSession, step: str) -> bool:
     """A step opens once every step before it is done (so a bookmarked later step cannot skip one)."""
-    done = done_steps(session)
-    return all(key in done for key in STEP_KEYS[: STEP_KEYS.index(step)])
+    return WIZARD.can_open(step, done_steps(session))
 
 
-def step_nav(session: OnboardingSession, current: str) -> list[dict]:
-    done = done_steps(session)
-    return [
-        {
-            "key": key,
-            "title": title,
-            "done": key in done,
-            "current": key == current,
-            "open": can_open(session, key),
-            "url": step_url(session, key),
-        }
-        for key, title in STEPS
-    ]
+def step_nav(session: OnboardingSession, current: str) -> list:
+    """The stepper (core.wizard.StepLink entries) for the page of step `current`."""
+    return WIZARD.stepper(current, done_steps(session), lambda key: step_url(session, key))
 
 
 def still_allowed(user, session: OnboardingSession) -> bool:

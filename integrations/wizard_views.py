@@ -20,8 +20,7 @@ from tenancy import access
 from tenancy.forms import ProjectForm, TenantForm
 from tenancy.overview import worker_status
 
-from . import diagnosis, effective, onboarding
-from . import form_actions as saving
+from . import diagnosis, effective, form_actions, onboarding
 from .forms import TokenForm, online_checks_note
 from .onboarding import ProjectChoiceForm, SkipCheckForm, TenantChoiceForm
 
@@ -33,7 +32,7 @@ def _page(request, session, step: str, context: dict):
         "step": step,
         "steps": onboarding.step_nav(session, step),
         "nav": "onboarding",
-        "step_title": dict(onboarding.STEPS)[step],
+        "step_title": onboarding.WIZARD.title(step),
         **context,
     }
     return render(request, f"integrations/onboarding_{step}.html", context)
@@ -67,14 +66,14 @@ def onboarding_home(request):
         {
             "session": s,
             "url": onboarding.step_url(s, onboarding.first_open_step(s)),
-            "step_title": dict(onboarding.STEPS)[onboarding.first_open_step(s)],
+            "step_title": onboarding.WIZARD.title(onboarding.first_open_step(s)),
         }
         for s in sessions
     ]
     return render(
         request,
         "integrations/onboarding.html",
-        {"nav": "onboarding", "resumable": resumable, "finished": finished, "steps": onboarding.STEPS},
+        {"nav": "onboarding", "resumable": resumable, "finished": finished, "steps": onboarding.WIZARD.steps},
     )
 
 
@@ -89,7 +88,7 @@ def onboarding_step(request, session, step):
         return HttpResponseNotAllowed(["GET"])
     if not onboarding.can_open(session, step):
         messages.info(
-            request, f"Finish “{dict(onboarding.STEPS)[onboarding.first_open_step(session)]}” first."
+            request, f"Finish “{onboarding.WIZARD.title(onboarding.first_open_step(session))}” first."
         )
         return redirect(onboarding.step_url(session, onboarding.first_open_step(session)))
     return handler(request, session)
@@ -173,10 +172,10 @@ def palette_step(request, session):
         raise PermissionDenied("Only tenant admins store credentials for the whole tenant.")
     scope = requested if requested in scopes else onboarding.default_scope(session, user, project)
     owner = onboarding.palette_owner(user, project, scope)
-    state = saving.own_state(owner)
+    state = form_actions.own_state(owner)
     eff = effective.resolve(project)
     can_keep = eff.palette is not None and eff.palette.complete
-    form = saving.palette_form(owner, state, user)
+    form = form_actions.palette_form(owner, state, user)
     error = ""
     if request.method == "POST":
         if request.POST.get("action") == "keep":
@@ -190,11 +189,11 @@ def palette_step(request, session):
                 return _go(request, session)
             error = "There are no complete Palette settings to keep yet: fill in the form."
         else:
-            form = saving.palette_form(owner, state, user, request.POST, request.FILES)
+            form = form_actions.palette_form(owner, state, user, request.POST, request.FILES)
             if form.is_valid():
                 try:
                     with transaction.atomic():
-                        saving.save_palette(request, owner, state, form)
+                        form_actions.save_palette(request, owner, state, form)
                         check = diagnosis.start_check(project, trigger="wizard")
                         onboarding.credentials_done(session, scope=scope, kept=False, check=check)
                 except ValidationError as exc:
@@ -204,10 +203,11 @@ def palette_step(request, session):
                         messages.warning(request, form.project_name_warning)
                     messages.success(
                         request,
-                        f"Palette integration saved for {'tenant' if scope == 'tenant' else 'project'} {owner.name}.",
+                        f"Palette integration saved for {'tenant' if scope == 'tenant' else 'project'} "
+                        f"{owner.name}.",
                     )
                     return _go(request, session)
-            saving.forget_rejected_ca(form)
+            form_actions.forget_rejected_ca(form)
     return _page(
         request,
         session,
@@ -221,7 +221,7 @@ def palette_step(request, session):
             "error": error,
             "can_keep": can_keep,
             "rows": _effective_rows(eff) if can_keep else [],
-            "skip_warning": saving.SKIP_TLS_WARNING,
+            "skip_warning": form_actions.SKIP_TLS_WARNING,
             "has_own": state["own"] is not None,
         },
     )
@@ -265,18 +265,18 @@ def check_step(request, session):
                 onboarding.connection_done(session, skipped=False)
                 return _go(request, session)
             error = (
-                "The connection check has not passed yet. Fix what the failed stage says (Back to Palette credentials), "
-                "test again, or skip with the warning below."
+                "The connection check has not passed yet. Fix what the failed stage says "
+                "(Back to Palette credentials), test again, or skip with the warning below."
             )
         elif action == "use_uid":
             uid = (check.progress or {}).get("suggested_project_uid") if check else None
             owner = onboarding.palette_owner(
                 request.user, project, session.palette_scope or onboarding.kept_scope(project)
             )
-            state = saving.own_state(owner)
+            state = form_actions.own_state(owner)
             if uid and state["own"] is not None:
                 with transaction.atomic():
-                    saving.use_project_uid(request, owner, state, uid)
+                    form_actions.use_project_uid(request, owner, state, uid)
                     onboarding.follow_check(session, diagnosis.start_check(project, trigger="wizard"))
                 messages.success(request, f"Default project ID set to {uid}; testing the connection again.")
                 return redirect_after_post(request, onboarding.step_url(session, "check"))
@@ -336,33 +336,33 @@ def _token_form(state: dict, kind: str, data=None) -> TokenForm:
 def tokens_step(request, session):
     project, _ = onboarding.session_project(request.user, session)
     owner = onboarding.token_owner(request.user, session, project)
-    state = saving.own_state(owner) if owner is not None else None
-    token_forms = {kind: _token_form(state, kind) for kind in saving.TOKEN_KINDS} if state else {}
+    state = form_actions.own_state(owner) if owner is not None else None
+    token_forms = {kind: _token_form(state, kind) for kind in form_actions.TOKEN_KINDS} if state else {}
     if request.method == "POST":
         if request.POST.get("action") == "skip" or owner is None:
-            onboarding.tokens_done(session, {kind: "skipped" for kind in saving.TOKEN_KINDS})
+            onboarding.tokens_done(session, {kind: "skipped" for kind in form_actions.TOKEN_KINDS})
             return _go(request, session)
         bound = {}
-        for kind in saving.TOKEN_KINDS:
+        for kind in form_actions.TOKEN_KINDS:
             if request.POST.get(f"{kind}-token", "").strip():
                 bound[kind] = token_forms[kind] = _token_form(state, kind, request.POST)
         if all(
             [form.is_valid() for form in bound.values()]
         ):  # a list: every form validates, so every error shows
             outcome = {
-                kind: "kept" if state["tokens"].get(kind) else "not set" for kind in saving.TOKEN_KINDS
+                kind: "kept" if state["tokens"].get(kind) else "not set" for kind in form_actions.TOKEN_KINDS
             }
             with transaction.atomic():
                 for kind, form in bound.items():
+                    token = form.cleaned_data["token"]
                     messages.success(
-                        request,
-                        saving.save_token(request, owner, state, kind, token=form.cleaned_data["token"]),
+                        request, form_actions.save_token(request, owner, state, kind, token=token)
                     )
                     outcome[kind] = "saved"
                 onboarding.tokens_done(session, outcome)
             return _go(request, session)
     rows = [
-        {"kind": kind, "label": saving.TOKEN_KINDS[kind][3], "form": form}
+        {"kind": kind, "label": form_actions.TOKEN_KINDS[kind][3], "form": form}
         for kind, form in token_forms.items()
     ]
     return _page(
@@ -416,7 +416,7 @@ def summary_step(request, session):
             "badge": diagnosis.badge(project),
             "token_rows": [
                 {"label": label, "outcome": session.results.get("tokens", {}).get(kind, "skipped")}
-                for kind, (_, _, _, label) in saving.TOKEN_KINDS.items()
+                for kind, (_, _, _, label) in form_actions.TOKEN_KINDS.items()
             ],
         },
     )

@@ -303,15 +303,20 @@ class Conflict(PaletteHTTPError):
     default_hint = "Refresh the object's state in Palette and retry the change if it still applies."
 
 
-class RateLimited(PaletteHTTPError):
-    """429: Palette's per-IP rate limit was exceeded. ``retry_after`` in seconds if sent."""
+class _RetryAfterError(PaletteHTTPError):
+    """A transient error whose answer may say when to retry: ``retry_after`` in seconds if sent."""
 
     transient = True
-    default_hint = "Too many requests from this server; it will be retried after a pause."
 
     def __init__(self, summary: str, *, retry_after: float | None = None, **kwargs: Any):
         self.retry_after = retry_after
         super().__init__(summary, **kwargs)
+
+
+class RateLimited(_RetryAfterError):
+    """429: Palette's per-IP rate limit was exceeded. ``retry_after`` in seconds if sent."""
+
+    default_hint = "Too many requests from this server; it will be retried after a pause."
 
 
 class ServerError(PaletteHTTPError):
@@ -329,15 +334,10 @@ class ServerError(PaletteHTTPError):
     )
 
 
-class ServiceUnavailable(PaletteHTTPError):
+class ServiceUnavailable(_RetryAfterError):
     """502, 503, 504: Palette or a gateway in front of it is temporarily unavailable."""
 
-    transient = True
     default_hint = "Palette or its gateway is temporarily unavailable; it will be retried."
-
-    def __init__(self, summary: str, *, retry_after: float | None = None, **kwargs: Any):
-        self.retry_after = retry_after
-        super().__init__(summary, **kwargs)
 
 
 _BY_STATUS: dict[int, type[PaletteHTTPError]] = {
@@ -447,6 +447,6 @@ def error_from_response(
     )
     if cls is MethodNotAllowed and headers and headers.get("Allow"):
         kwargs["hint"] = f"Palette allows {headers['Allow']} there. " + MethodNotAllowed.default_hint
-    if cls in (RateLimited, ServiceUnavailable):
+    if issubclass(cls, _RetryAfterError):
         kwargs["retry_after"] = parse_retry_after((headers or {}).get("Retry-After"))
     return cls(summary, **kwargs)

@@ -1,4 +1,4 @@
-"""Fail on a function in app code longer than MAX_FUNCTION_LINES, or a template line longer than MAX_TEMPLATE_LINE.
+"""Fail on an app function over MAX_FUNCTION_LINES lines or a template line over MAX_TEMPLATE_LINE chars.
 
 Run by scripts/lint.sh (part of `make test`). App code is the six packages, the simulator included; tests,
 benchmarks and migrations are not. Python line length itself is ruff's (pyproject.toml).
@@ -25,9 +25,8 @@ def long_functions(path: Path) -> list[str]:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             length = node.end_lineno - node.lineno + 1
             if length > MAX_FUNCTION_LINES:
-                problems.append(
-                    f"{path}:{node.lineno}: {node.name}() is {length} lines long (at most {MAX_FUNCTION_LINES})"
-                )
+                limit = f"at most {MAX_FUNCTION_LINES}"
+                problems.append(f"{path}:{node.lineno}: {node.name}() is {length} lines long ({limit})")
     return problems
 
 

@@ -17,8 +17,9 @@ How it stays correct when things go wrong:
 - The current step is stored on the pool: a worker killed at any point leaves the pool at its
   step, `due_at` in the past, and the watchdog (beat, and every worker start) re-sends it.
 - The cluster name is fixed when the pool is created and the cluster uid is written the moment
-  Palette returns it. Before any create, the hosts of earlier requests are asked which cluster
-  uses them, so a create whose answer was lost (timeout, reset, killed worker) is found, not
+  Palette returns it. Before any create (and on a create error that can mean "it exists"), the
+  cluster is looked up by name in the pool's Palette project, the hosts' inUseClusters only as a
+  hint, so a create whose answer was lost (timeout, reset, killed worker) is found, not
   repeated: a retry never makes a second cluster.
 - Transient errors (palette.errors: timeouts, 429, 502-504, resets) are retried with backoff and
   jitter; permanent ones fail the pool with a classification (credentials, tls, capacity,
@@ -38,7 +39,7 @@ from .actions import (
     retry_pool,
     timeline,
 )
-from .context import DELETE_STEPS, PROVISION_STEPS, STEP_LABELS, Next, classify, find_cluster, human
+from .context import DELETE_STEPS, PROVISION_STEPS, STEP_LABELS, Next, classify, find_cluster
 from .deletion import force_delete_available
 from .steps import run_step
 
@@ -52,7 +53,6 @@ __all__ = [
     "enqueue",
     "find_cluster",
     "force_delete_available",
-    "human",
     "request_delete",
     "request_force_delete",
     "resume_stalled",

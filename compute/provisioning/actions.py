@@ -10,11 +10,12 @@ from django.db.models import F
 from django.utils import timezone
 
 from core import audit
+from core.durations import human_duration
 from core.models import AuditEntry
 from core.tasks import send
 
 from ..models import ComputePool, PoolStep
-from .context import DELETE_STEPS, PROVISION_STEPS, STEP_LABELS, _seconds, human, log, transition
+from .context import DELETE_STEPS, PROVISION_STEPS, STEP_LABELS, _seconds, log, transition
 from .deletion import force_delete_available
 
 #: The statuses of a provisioning chain at work; a deletion asked for then is queued for its next step.
@@ -261,7 +262,7 @@ def timeline(pool: ComputePool) -> list[dict]:
                 "name": s.name,
                 "label": STEP_LABELS.get(s.name, s.name),
                 "status": s.status,
-                "took": human(s.finished - s.started) if s.finished else "",
+                "took": human_duration(s.finished - s.started) if s.finished else "",
             }
             for s in steps
         ]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import random
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -14,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core import audit
+from core.durations import human_duration
 from core.models import AuditEntry
 from palette import errors as perrors
 from palette.transport import RetryPolicy
@@ -82,16 +82,6 @@ def classify(exc: perrors.PaletteError) -> str:
     if isinstance(exc, perrors.PaletteConnectionError):
         return "unreachable"
     return "rejected"
-
-
-def human(delta: timedelta | float) -> str:
-    """`2m 05s`, `1h 03m`, `12s`."""
-    seconds = int(delta.total_seconds() if isinstance(delta, timedelta) else delta)
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m {seconds % 60:02d}s"
-    return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
 
 
 class Context:
@@ -172,7 +162,7 @@ class Context:
         self.record_error(row, message, retried=True)
         backoff = min(_seconds("POOL_RETRY_CAP"), _seconds("POOL_RETRY_BASE") * 2 ** min(row.retries - 1, 16))
         backoff *= random.uniform(0.5, 1.0)
-        self.note(row, f"{message} — retrying in {human(max(backoff, 1))} (retry {row.retries}).")
+        self.note(row, f"{message} — retrying in {human_duration(max(backoff, 1))} (retry {row.retries}).")
         return backoff
 
     def fail(self, row: PoolStep | None, failure_class: str, message: str) -> None:

@@ -8,11 +8,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from core import audit
+from core.durations import human_duration
 from core.models import AuditEntry
 from palette import errors as perrors
 
 from ..models import ComputePool, DiscoveryRun, PoolStep
-from .context import Context, _adopt, _refresh_inventory, _seconds, find_cluster, human, unproven_absence
+from .context import Context, _adopt, _refresh_inventory, _seconds, find_cluster, unproven_absence
 
 # -- deletion steps --------------------------------------------------------------------------------
 
@@ -159,7 +160,7 @@ def _wait_deleted(ctx: Context) -> float | None:
             "been Deleting for 15 minutes",
         )
     elapsed = timezone.now() - (pool.delete_sent or row.started)
-    reason = f"Palette reports {state} for {human(elapsed)}"
+    reason = f"Palette reports {state} for {human_duration(elapsed)}"
     if pool.force_delete_sent:
         reason += " (force delete sent)"
     elif elapsed >= timedelta(seconds=_seconds("POOL_FORCE_DELETE_AFTER")):
@@ -188,7 +189,7 @@ def _release(ctx: Context) -> float | None:
             row,
             f"{len(still)} host{'s' if len(still) != 1 else ''} still in use by {pool.cluster_name} in "
             f"Palette; waiting for {'it' if len(still) == 1 else 'them'} to return to ready "
-            f"({human(waited)}).",
+            f"({human_duration(waited)}).",
         )
         return _seconds("POOL_POLL_INTERVAL")
     _finish_release(ctx, row, cleanup, hosts if orphaned else still, checked, _palette_state(pool, orphaned))

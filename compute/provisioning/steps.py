@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core import audit, dberrors
+from core.durations import human_duration
 from core.models import AuditEntry
 from palette import errors as perrors
 from palette import kubeconfig as kubeconfigs
@@ -29,7 +30,6 @@ from .context import (
     _refresh_inventory,
     _seconds,
     find_cluster,
-    human,
     log,
     transition,
     unproven_absence,
@@ -213,7 +213,9 @@ def _timed_out(ctx: Context, timeout: timedelta) -> None:
         if pool.cluster_uid
         else ""
     )
-    ctx.fail(row, "timeout", f"Not Ready after {human(timeout)} (POOL_PROVISION_TIMEOUT): {last}.{kept}")
+    ctx.fail(
+        row, "timeout", f"Not Ready after {human_duration(timeout)} (POOL_PROVISION_TIMEOUT): {last}.{kept}"
+    )
     return None
 
 
@@ -479,7 +481,7 @@ def _wait(ctx: Context) -> float | None:
         "condition": condition,
     }
     if overview.is_running_and_healthy:
-        ctx.finish(row, detail=f"Running and Healthy after {human(timezone.now() - row.started)}.")
+        ctx.finish(row, detail=f"Running and Healthy after {human_duration(timezone.now() - row.started)}.")
         # Running and Healthy is not Ready: the pool needs a kubeconfig, which Palette has a while later.
         ctx.save(
             step="kubeconfig",
@@ -499,7 +501,7 @@ def _wait(ctx: Context) -> float | None:
         )
         return None
     reason = f"Palette reports {state or 'no state yet'}" + (f", health {health}" if health else "")
-    reason += f" for {human(timezone.now() - row.started)}; waiting for Running and Healthy"
+    reason += f" for {human_duration(timezone.now() - row.started)}; waiting for Running and Healthy"
     if condition:
         reason += f" — {condition}"
     ctx.note(
@@ -552,8 +554,8 @@ def _kubeconfig(ctx: Context) -> float | None:
             row,
             f"Palette reports {overview.state or 'no state'}"
             + (f", health {overview.health}" if overview.health else "")
-            + f"; waiting {human(timezone.now() - row.started)} so far for it to generate the kubeconfig "
-            "(the cluster overview says hasKubeConfig false).",
+            + f"; waiting {human_duration(timezone.now() - row.started)} so far for it to generate the "
+            "kubeconfig (the cluster overview says hasKubeConfig false).",
             last_seen={**seen, "condition": "no kubeconfig yet: hasKubeConfig is false"},
         )
         return _seconds("POOL_POLL_INTERVAL")

@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core.durations import human_duration
 from core.htmx import poll_response, redirect_after_post, render_page
 from tenancy import access
 
@@ -145,7 +146,7 @@ def _detail_context(pool: ComputePool, project, role) -> dict:
         "pool": pool,
         "timeline": provisioning.timeline(pool),
         "host_rows": host_rows,
-        "elapsed": _elapsed(pool, provisioning.human((end or timezone.now()) - started)),
+        "elapsed": _elapsed(pool, human_duration((end or timezone.now()) - started)),
         "failed_step": failed_step,
         "force_available": provisioning.force_delete_available(pool),
         "can_write": role in (access.WRITE, access.ADMIN),

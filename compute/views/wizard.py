@@ -27,6 +27,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from core import audit
 from core.htmx import redirect_after_post, render_page
 from core.models import AuditEntry
+from core.wizard import Wizard
 from tenancy import access
 
 from .. import provisioning
@@ -38,16 +39,21 @@ from ..readiness import CREATE_PATH, evaluate, gather
 from ..spec import parse_spec
 from ..variables import seal, unseal, value_problem
 
-STEPS = [
-    ("general", "General"),
-    ("variant", "Variant"),
-    ("bundle", "Profile bundle"),
-    ("variables", "Profile variables"),
-    ("nodes", "Node pools"),
-    ("network", "Network"),
-    ("review", "Review"),
-]
-STEP_NAMES = [s for s, _ in STEPS]
+#: Every step is a plain URL (a draft may be filled in any order); the stepper marks an earlier step left
+#: incomplete (core.wizard).
+WIZARD = Wizard(
+    (
+        ("general", "General"),
+        ("variant", "Variant"),
+        ("bundle", "Profile bundle"),
+        ("variables", "Profile variables"),
+        ("nodes", "Node pools"),
+        ("network", "Network"),
+        ("review", "Review"),
+    ),
+    in_order=False,
+)
+STEP_NAMES = WIZARD.keys
 CP_FIELDS = ["cp_count", "cp_worker_eligible", "cp_architecture", "cp_cpu", "cp_memory_gib", "cp_groups"]
 WORKER_SLOT_FIELDS = [[f"{worker_prefix(i)}{f}" for f in WORKER_FIELDS] for i in range(WORKER_SLOTS)]
 STEP_FIELDS = {
@@ -308,21 +314,23 @@ def worker_slots_shown(data: dict) -> int:
 
 
 def _context(request, project, role, step: str, form: PoolForm, data: dict, **extra) -> dict:
-    index = STEP_NAMES.index(step)
+    earlier = STEP_NAMES[: STEP_NAMES.index(step)]
+    previous = WIZARD.previous(step)
     context = {
         "project": project,
         "tenant": project.tenant,
         "role": role,
         "step": step,
-        "steps": STEPS,
         "form": form,
         "data": data,
-        "step_index": index,
-        "step_label": dict(STEPS)[step],
-        "previous": _url(project, STEP_NAMES[index - 1]) if index else "",
+        "stepper": WIZARD.stepper(
+            step, completed_steps(project, data, earlier), lambda key: _url(project, key)
+        ),
+        "step_number": WIZARD.number(step),
+        "step_count": len(STEP_NAMES),
+        "step_label": WIZARD.title(step),
+        "previous": _url(project, previous) if previous else "",
         "fields": [form[f] for f in STEP_FIELDS[step] if f in form.fields],
-        "earlier": STEP_NAMES[:index],
-        "done": completed_steps(project, data, STEP_NAMES[:index]),
     }
     if step == "nodes":
         context["cp_fields"] = [form[f] for f in CP_FIELDS]
@@ -452,7 +460,7 @@ def pool_wizard(request, tenant, project, step):
                     variable_fields=fields,
                 ),
             )
-        return redirect_after_post(request, _url(project, STEP_NAMES[STEP_NAMES.index(step) + 1]))
+        return redirect_after_post(request, _url(project, WIZARD.next(step)))
     merged = {**data, **_posted(request, step)}
     form = step_form(project, merged, step)
     if step_errors(form, step):
@@ -467,7 +475,7 @@ def pool_wizard(request, tenant, project, step):
             request, _url(project, step) + "#worker-pools"
         )  # back here, one empty slot more
     request.session[_key(project)] = saved
-    return redirect_after_post(request, _url(project, STEP_NAMES[STEP_NAMES.index(step) + 1]))
+    return redirect_after_post(request, _url(project, WIZARD.next(step)))
 
 
 @login_required

@@ -24,7 +24,7 @@ from collections.abc import Callable
 
 from . import render, search
 from .account import AccountApi
-from .calls import ApiError, Call, Reply, limit_offset, not_found, require_write
+from .calls import ApiError, Call, Reply, not_found, require_write, search_reply
 from .clusters import ClusterApi
 from .daytwo import DayTwoApi
 from .state import Profile, SimState
@@ -116,28 +116,19 @@ class Api:
         return host
 
     def search_hosts(self, call: Call) -> Reply:
-        body = call.body or {}
-        limit, offset = limit_offset(call)
-        with self.state.lock:
-            key = ("hosts", call.project_uid, repr(body))
-            try:
-                predicate = search.host_predicate(body)
-                matched = self.state.cached(
-                    key,
-                    lambda: search.sort_items(
-                        [h for h in self._hosts_in_scope(call) if predicate(h)],
-                        body.get("sort"),
-                        search.EDGE_HOST_SORT,
-                        default=lambda h: (h.created, h.uid),
-                    ),
-                )
-            except search.SearchError as exc:
-                raise ApiError(400, "InvalidFilter", str(exc)) from None
-            chunk, listmeta = search.page(
-                matched, limit=limit, offset=offset, stuck=self.state.stuck_continue
+        def match(body: dict) -> list:
+            predicate = search.host_predicate(body)
+            return self.state.cached(
+                ("hosts", call.project_uid, repr(body)),
+                lambda: search.sort_items(
+                    [h for h in self._hosts_in_scope(call) if predicate(h)],
+                    body.get("sort"),
+                    search.EDGE_HOST_SORT,
+                    default=lambda h: (h.created, h.uid),
+                ),
             )
-            items = [render.host_summary(self.state, h) for h in chunk]
-        return Reply(body={"items": items, "listmeta": listmeta})
+
+        return search_reply(self.state, call, match, render.host_summary)
 
     def search_schema(self, call: Call) -> Reply:
         prop = search.schema_property
@@ -199,29 +190,21 @@ class Api:
     # -- cluster profiles -------------------------------------------------------------------
 
     def search_profiles(self, call: Call) -> Reply:
-        body = call.body or {}
-        limit, offset = limit_offset(call)
-        with self.state.lock:
-            try:
-                predicate = search.profile_predicate(body)
-                matched = self.state.cached(
-                    ("profiles", call.project_uid, repr(body)),
-                    lambda: search.sort_items(
-                        search.newest_per_name(
-                            p for p in self.state.visible_profiles(call.project_uid) if predicate(p)
-                        ),
-                        body.get("sort"),
-                        search.PROFILE_SORT,
-                        default=lambda p: (p.name, p.uid),
+        def match(body: dict) -> list:
+            predicate = search.profile_predicate(body)
+            return self.state.cached(
+                ("profiles", call.project_uid, repr(body)),
+                lambda: search.sort_items(
+                    search.newest_per_name(
+                        p for p in self.state.visible_profiles(call.project_uid) if predicate(p)
                     ),
-                )
-            except search.SearchError as exc:
-                raise ApiError(400, "InvalidFilter", str(exc)) from None
-            chunk, listmeta = search.page(
-                matched, limit=limit, offset=offset, stuck=self.state.stuck_continue
+                    body.get("sort"),
+                    search.PROFILE_SORT,
+                    default=lambda p: (p.name, p.uid),
+                ),
             )
-            items = [render.profile_summary(self.state, p) for p in chunk]
-        return Reply(body={"items": items, "listmeta": listmeta})
+
+        return search_reply(self.state, call, match, render.profile_summary)
 
     def profiles_metadata(self, call: Call) -> Reply:
         with self.state.lock:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,3 +101,22 @@ def limit_offset(call: Call) -> tuple[int, int]:
         except search.SearchError as exc:
             raise ApiError(400, "InvalidContinueToken", str(exc)) from None
     return limit, int(call.query.get("offset") or 0)
+
+
+def search_reply(
+    state: SimState, call: Call, match: Callable[[Any], list], summary: Callable[[SimState, Any], Any]
+) -> Reply:
+    """A search endpoint's answer: the requested page of ``match(body)``, each item rendered by ``summary``.
+
+    A filter ``match`` cannot read (``search.SearchError``) is a 400 ``InvalidFilter``.
+    """
+    body = call.body or {}
+    limit, offset = limit_offset(call)
+    with state.lock:
+        try:
+            matched = match(body)
+        except search.SearchError as exc:
+            raise ApiError(400, "InvalidFilter", str(exc)) from None
+        chunk, listmeta = search.page(matched, limit=limit, offset=offset, stuck=state.stuck_continue)
+        items = [summary(state, item) for item in chunk]
+    return Reply(body={"items": items, "listmeta": listmeta})

@@ -24,7 +24,16 @@ from collections.abc import Callable
 from typing import Any
 
 from . import render, search
-from .calls import ApiError, Call, Reply, limit_offset, not_found, require_license, require_write
+from .calls import (
+    ApiError,
+    Call,
+    Reply,
+    limit_offset,
+    not_found,
+    require_license,
+    require_write,
+    search_reply,
+)
 from .checks import check_cluster, machine_pools
 from .state import Cluster, Pool, SimState, new_uid, now_iso
 
@@ -240,29 +249,21 @@ class ClusterApi:
         )
 
     def search_clusters(self, call: Call) -> Reply:
-        body = call.body or {}
-        limit, offset = limit_offset(call)
-        with self.state.lock:
-            try:
-                predicate = search.filter_predicate(body, _properties(self.state), SEARCH_SCHEMA)
-                # Clusters, like edge hosts, belong to projects: tenant scope finds none (see api.py).
-                matched = search.sort_items(
-                    [
-                        c
-                        for c in self.state.clusters.values()
-                        if call.project_uid and c.project_uid == call.project_uid and predicate(c)
-                    ],
-                    body.get("sort"),
-                    _sort_keys(self.state),
-                    default=lambda c: (c.created, c.uid),
-                )
-            except search.SearchError as exc:
-                raise ApiError(400, "InvalidFilter", str(exc)) from None
-            chunk, listmeta = search.page(
-                matched, limit=limit, offset=offset, stuck=self.state.stuck_continue
+        def match(body: dict) -> list:
+            predicate = search.filter_predicate(body, _properties(self.state), SEARCH_SCHEMA)
+            # Clusters, like edge hosts, belong to projects: tenant scope finds none (see api.py).
+            return search.sort_items(
+                [
+                    c
+                    for c in self.state.clusters.values()
+                    if call.project_uid and c.project_uid == call.project_uid and predicate(c)
+                ],
+                body.get("sort"),
+                _sort_keys(self.state),
+                default=lambda c: (c.created, c.uid),
             )
-            items = [render.cluster_summary(self.state, c) for c in chunk]
-        return Reply(body={"items": items, "listmeta": listmeta})
+
+        return search_reply(self.state, call, match, render.cluster_summary)
 
     def search_schema(self, call: Call) -> Reply:
         prop = search.schema_property

@@ -65,10 +65,20 @@ def _in_use(state: SimState, host: Host) -> tuple[list, list]:
     return [{"uid": uid, "name": name}], [{"uid": uid, "name": name}]
 
 
+def _status(state: SimState, host: Host) -> dict[str, Any]:
+    """The status both host renderings share: state, health and the clusters using the host."""
+    in_use, in_use_ref = _in_use(state, host)
+    return {
+        "state": host.state,
+        "health": _health(host),
+        "inUseClusters": in_use,
+        "inUseClustersRef": in_use_ref,
+    }
+
+
 def host_summary(state: SimState, host: Host) -> dict[str, Any]:
     """v1EdgeHostsMetadata (an item of the edge host search)."""
     project = state.projects[host.project_uid]
-    in_use, in_use_ref = _in_use(state, host)
     return {
         "metadata": _meta(host.uid, host.name, host.created, host.modified, host.labels),
         "spec": {
@@ -78,19 +88,13 @@ def host_summary(state: SimState, host: Host) -> dict[str, Any]:
             "device": _device(host),
             "clusterProfileTemplates": [],
         },
-        "status": {
-            "state": host.state,
-            "health": _health(host),
-            "inUseClusters": in_use,
-            "inUseClustersRef": in_use_ref,
-        },
+        "status": _status(state, host),
     }
 
 
 def host_device(state: SimState, host: Host) -> dict[str, Any]:
     """v1EdgeHostDevice (``GET /v1/edgehosts/{uid}`` and a cluster's host list)."""
     project = state.projects[host.project_uid]
-    in_use, in_use_ref = _in_use(state, host)
     return {
         "aclmeta": {"ownerUid": state.user_uid, "projectUid": project.uid, "tenantUid": state.tenant_uid},
         "metadata": _meta(host.uid, host.name, host.created, host.modified, host.labels),
@@ -111,10 +115,7 @@ def host_device(state: SimState, host: Host) -> dict[str, Any]:
             "clusterProfileTemplates": [],
         },
         "status": {
-            "state": host.state,
-            "health": _health(host),
-            "inUseClusters": in_use,
-            "inUseClustersRef": in_use_ref,
+            **_status(state, host),
             "packs": [],
             "profileStatus": {"hasUserMacros": False},
         },

@@ -336,7 +336,8 @@ def test_the_stepper_ticks_only_the_steps_the_draft_fills_in(world, pool_project
             html.index('id="pool-wizard-steps"') : html.index("</ol>", html.index('id="pool-wizard-steps"'))
         ]
         return dict(
-            (label, css) for css, label in re.findall(r'<li class="(\w*)">(?:<a [^>]*>)?([\w ]+)', ol)
+            (label, css)
+            for css, label in re.findall(r'<li class="(\w*)"[^>]*>\s*(?:<a [^>]*>|<span>)\d+\. ([\w ]+)', ol)
         )
 
     assert stepper("nodes") == {

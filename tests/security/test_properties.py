@@ -3,7 +3,7 @@
 
 Hypothesis drives the manifest parser (core.manifests.apply_text/delete_text, dry run), the Palette
 integration form and its view, the CA parser (integrations.certificates.parse_ca_bundle), the
-Compute Pool spec parser (compute.pools.parse_spec), its form and view, the tag parsers and the
+Compute Pool spec parser (compute.spec.parse_spec), its form and view, the tag parsers and the
 inventory grid's query parameters. Inputs are both arbitrary and valid documents with one or more
 values replaced, which reaches the deep validation code. Example counts stay modest (2 CPU cores).
 """

@@ -9,29 +9,42 @@ from django.core.management.base import BaseCommand
 from core import manifests
 
 
-class Command(BaseCommand):
-    help = (
-        "Apply YAML manifests (Tenant, Project, Settings, Secret). Everything is validated first and "
-        "applied in one transaction: all or nothing. Exit 0 on success, 1 when anything is wrong "
-        "(nothing is written)."
-    )
+class ManifestCommand(BaseCommand):
+    """A command over a manifest file (``-f``, ``--dry-run``): read it, ``run`` it, report the result."""
+
+    #: What ``--dry-run`` does, for the help.
+    dry_run_help = ""
+
+    def run(self, data: bytes, **options) -> manifests.Result:
+        """The manifests operation: ``manifests.apply_text``, ``manifests.delete_text``."""
+        raise NotImplementedError
 
     def add_arguments(self, parser):
         parser.add_argument(
             "-f", "--filename", required=True, help="the manifest file, or - to read standard input"
         )
-        parser.add_argument(
-            "--dry-run", action="store_true", help="validate and show what would change; write nothing"
-        )
+        parser.add_argument("--dry-run", action="store_true", help=self.dry_run_help)
 
     def handle(self, *args, **options):
         label, data, problem = read_source(options["filename"])
         result = (
             manifests.Result(errors=[problem])
             if problem
-            else manifests.apply_text(data, source=label, dry_run=options["dry_run"], audit_source="cli")
+            else self.run(data, source=label, dry_run=options["dry_run"], audit_source="cli")
         )
         report(self, result)
+
+
+class Command(ManifestCommand):
+    help = (
+        "Apply YAML manifests (Tenant, Project, Settings, Secret). Everything is validated first and "
+        "applied in one transaction: all or nothing. Exit 0 on success, 1 when anything is wrong "
+        "(nothing is written)."
+    )
+    dry_run_help = "validate and show what would change; write nothing"
+
+    def run(self, data: bytes, **options) -> manifests.Result:
+        return manifests.apply_text(data, **options)
 
 
 def read_source(path: str) -> tuple[str, bytes | None, str]:
