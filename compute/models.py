@@ -15,8 +15,6 @@ from core.fields import EncryptedTextField
 from core.models import TaskRun, one_active_run_per
 from tenancy.models import DNS1123_LABEL, Project
 
-from .eligibility import Reason, stored_reasons
-
 DEFAULT_TAG_KEY = "palette.ai"
 DEFAULT_TAG_VALUE = "true"
 
@@ -60,8 +58,7 @@ class EdgeHost(models.Model):
     that judged it (compute.discovery.fingerprint), so an unchanged host costs no write and a policy
     change re-judges every host. `gone` is set only after a complete, successful scan did not
     see the host. `eligible`/`reasons` are the label check (compute.eligibility) stored for
-    filtering and recomputed when the host or the project's policy changes; `reasons` holds
-    compute.eligibility.Reason as {"code", "params", "text"} dicts (`reason_list` reads them back).
+    filtering and recomputed when the host or the project's policy changes.
     """
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -83,7 +80,7 @@ class EdgeHost(models.Model):
     nics = models.JSONField(default=list, blank=True)
     palette_project_uid = models.CharField(max_length=64, blank=True)
     eligible = models.BooleanField(default=False, db_index=True)
-    reasons = models.JSONField(default=list, blank=True, help_text='[{"code", "params", "text"}]')
+    reasons = models.JSONField(default=list, blank=True)
     fingerprint = models.CharField(max_length=64)
     first_seen = models.DateTimeField(default=timezone.now)
     last_seen = models.DateTimeField(default=timezone.now)
@@ -98,11 +95,6 @@ class EdgeHost(models.Model):
 
     def __str__(self) -> str:
         return self.name or self.uid
-
-    @property
-    def reason_list(self) -> list[Reason]:
-        """Why the host is not eligible, as Reason objects (`short` and `text` for the pages)."""
-        return stored_reasons(self.reasons)
 
     @property
     def audit_tenant(self):
