@@ -25,8 +25,10 @@ from bench import django_env  # noqa: E402
 def make_hosts(project, start: int, count: int) -> None:
     import random
 
+    from compute.eligibility import Reason
     from compute.models import EdgeHost
 
+    missing = [Reason.of("missing_tag", tag="palette.ai=true").to_json()]
     rng = random.Random(start)
     models = [
         ("NVIDIA", "GA100 [A100 PCIe 40GB]", 40960),
@@ -58,7 +60,7 @@ def make_hosts(project, start: int, count: int) -> None:
                 tags={"palette.ai": "true", "site": f"s{i % 7}"} if eligible else {"site": f"s{i % 7}"},
                 ip=f"10.{i // 65536 % 256}.{i // 256 % 256}.{i % 256}",
                 eligible=eligible,
-                reasons=[] if eligible else ["missing tag palette.ai=true — add it under stylus.site.tags"],
+                reasons=[] if eligible else missing,
                 fingerprint="x",
             )
         )

@@ -361,7 +361,7 @@ def _judge_page(
         if before is not None and before["fingerprint"] == fp and not before["gone"]:
             scan.unchanged += 1
             continue
-        values["reasons"] = reasons(_Row(values), scan.policy)
+        values["reasons"] = [r.to_json() for r in reasons(_Row(values), scan.policy)]
         values["eligible"] = not values["reasons"]
         if before is None:
             creates.append(
@@ -507,7 +507,8 @@ def recompute_eligibility(project: Project, *, judged_by: Policy | None = None) 
         changed = []
         flipped = 0
         for host in EdgeHost.objects.filter(project=project).iterator(chunk_size=1000):
-            new, fp = reasons(host, policy), fingerprint(host.fingerprint, policy)
+            new = [r.to_json() for r in reasons(host, policy)]
+            fp = fingerprint(host.fingerprint, policy)
             if new != host.reasons or fp != host.fingerprint:
                 flipped += host.eligible != (not new)
                 host.reasons, host.eligible, host.fingerprint = new, not new, fp

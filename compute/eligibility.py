@@ -1,12 +1,14 @@
 """The label check: is an edge host usable by PaletteAI in this project, and if not, why.
 
 A pure function of the host's facts and the project's policy, shared by discovery (stored for
-filtering), the inventory grid, the compute pool readiness report and the CLI.
+filtering), the inventory grid, the compute pool readiness report and the CLI. Each reason is a
+`Reason`: a stable code with its params, and the English text shown; nothing reads the text back.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 BARE_TAG_VALUE = "spectro__tag"
 
@@ -38,36 +40,106 @@ def has_tag(tags: dict[str, str], key: str, value: str) -> bool:
     return tags[key] in (BARE_TAG_VALUE, "") if not value else tags[key] == value
 
 
-def reasons(host, policy: Policy) -> list[str]:
+#: What each reason code reads as, before any advice: built from the reason's params only.
+_LABELS: dict[str, Callable[[dict], str]] = {
+    "missing_tag": lambda p: f"missing tag {p['tag']}",
+    "wrong_tag": lambda p: (
+        f"tag {p['key']} is {'a bare tag' if p['value'] is None else repr(p['value'])}, needs {p['tag']}"
+    ),
+    "in_use": lambda p: f"in use by cluster {', '.join(p['clusters']) if p['clusters'] else 'a cluster'}",
+    "unpaired": lambda p: "unpaired",
+    "bad_state": lambda p: f"state {p['state'] or 'unknown'}, needs ready",
+    "unhealthy": lambda p: f"unhealthy: {p['message']}" if p["message"] else "unhealthy",
+    "no_health": lambda p: "health not reported yet",
+    "no_hardware": lambda p: "hardware not reported",
+    "gone": lambda p: "gone from Palette",
+}
+#: What to do about it, after " — " in the text (the grid shows it as the label's tooltip).
+_ADVICE = {
+    "missing_tag": "add it under stylus.site.tags in user-data or in Palette's Edge Host grid",
+    "wrong_tag": "change it under stylus.site.tags or in Palette's Edge Host grid",
+    "unpaired": "the host is registered but not paired with a Palette project yet",
+    "no_hardware": "the host's agent has not sent CPU and memory yet",
+}
+#: A stored reason whose code is not one of ours (a string from before codes that matched none of them).
+OTHER = "other"
+#: The stable reason codes; each one's params are what its label needs (see `reasons`).
+CODES = (*_LABELS, OTHER)
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why a host is not eligible: a stable `code`, its `params` (JSON data) and the English `text`.
+
+    Code reads `code` and `params`; people read `text` (the label, then " — " and advice for some codes)
+    and `short` (the label alone, built from the code and params, never cut out of the text). Stored on
+    EdgeHost.reasons as `to_json()` dicts.
+    """
+
+    code: str
+    params: dict = field(default_factory=dict, hash=False)
+    text: str = ""
+
+    @classmethod
+    def of(cls, code: str, **params) -> Reason:
+        label = _LABELS[code](params)
+        advice = _ADVICE.get(code)
+        return cls(code, params, f"{label} — {advice}" if advice else label)
+
+    @property
+    def short(self) -> str:
+        """The label without its advice; the whole text for "other" or for params that do not fit the code."""
+        label = _LABELS.get(self.code)
+        try:
+            return label(self.params) if label else self.text
+        except (KeyError, TypeError):
+            return self.text
+
+    def __str__(self) -> str:
+        return self.text
+
+    def to_json(self) -> dict:
+        return {"code": self.code, "params": dict(self.params), "text": self.text}
+
+    @classmethod
+    def from_json(cls, data: dict | str) -> Reason:
+        """A stored reason; a bare string (stored before codes) reads as "other" with that text."""
+        if isinstance(data, str):
+            return cls(OTHER, {}, data)
+        return cls(data.get("code") or OTHER, dict(data.get("params") or {}), data.get("text") or "")
+
+
+def stored_reasons(data) -> list[Reason]:
+    """EdgeHost.reasons (JSON) as Reason objects."""
+    return [Reason.from_json(item) for item in data or ()]
+
+
+GONE = Reason.of("gone")
+
+
+def reasons(host, policy: Policy) -> list[Reason]:
     """Every reason `host` is not eligible (empty when it is). `host` needs: tags, state, health,
     health_message, clusters, cpu_cores, memory_mib."""
-    out: list[str] = []
+    out: list[Reason] = []
     if not has_tag(host.tags, policy.tag_key, policy.tag_value):
-        where = "add it under stylus.site.tags in user-data or in Palette's Edge Host grid"
         if policy.tag_key in host.tags:
             current = host.tags[policy.tag_key]
-            current = "a bare tag" if current == BARE_TAG_VALUE else repr(current)
-            out.append(
-                f"tag {policy.tag_key} is {current}, needs {policy.tag} — change it under stylus.site.tags "
-                "or in Palette's Edge Host grid"
-            )
+            value = None if current == BARE_TAG_VALUE else current
+            out.append(Reason.of("wrong_tag", key=policy.tag_key, value=value, tag=policy.tag))
         else:
-            out.append(f"missing tag {policy.tag} — {where}")
+            out.append(Reason.of("missing_tag", tag=policy.tag))
     if host.state == "in-use":
-        names = ", ".join(host.clusters) if host.clusters else "a cluster"
-        out.append(f"in use by cluster {names}")
+        out.append(Reason.of("in_use", clusters=list(host.clusters or ())))
     elif host.state == "unpaired":
-        out.append("unpaired — the host is registered but not paired with a Palette project yet")
+        out.append(Reason.of("unpaired"))
     elif host.state != "ready":
-        out.append(f"state {host.state or 'unknown'}, needs ready")
-    if host.health != "healthy":
-        out.append(
-            f"unhealthy: {host.health_message}"
-            if host.health == "unhealthy" and host.health_message
-            else ("unhealthy" if host.health == "unhealthy" else "health not reported yet")
-        )
+        out.append(Reason.of("bad_state", state=host.state))
+    if host.health == "unhealthy":
+        out.append(Reason.of("unhealthy", message=host.health_message or ""))
+    elif host.health != "healthy":
+        out.append(Reason.of("no_health"))
     if not host.cpu_cores or not host.memory_mib:
-        out.append("hardware not reported — the host's agent has not sent CPU and memory yet")
+        out.append(Reason.of("no_hardware"))
     return out
 
 

@@ -8,7 +8,7 @@ from django.db.models.fields.json import KeyTransform
 
 from tenancy.models import Project
 
-from .eligibility import shown_tags
+from .eligibility import GONE, shown_tags
 from .models import DiscoveryRun, EdgeHost
 
 SORTS = {
@@ -55,7 +55,7 @@ def host_json(host: EdgeHost, last_scan=None) -> dict:
         "tags": shown_tags(host.tags),
         "clusters": host.clusters,
         "eligible": host.eligible and not host.gone,
-        "reasons": (["gone from Palette"] if host.gone else []) + list(host.reasons),
+        "reasons": [r.text for r in ([GONE] if host.gone else []) + host.reason_list],
         "lastSeen": last_seen(host, last_scan).isoformat(),
     }
 

@@ -15,6 +15,8 @@ from core.fields import EncryptedTextField
 from core.models import TaskRun, one_active_run_per
 from tenancy.models import DNS1123_LABEL, Project
 
+from .eligibility import Reason, stored_reasons
+
 DEFAULT_TAG_KEY = "palette.ai"
 DEFAULT_TAG_VALUE = "true"
 
@@ -58,7 +60,8 @@ class EdgeHost(models.Model):
     that judged it (compute.discovery.fingerprint), so an unchanged host costs no write and a policy
     change re-judges every host. `gone` is set only after a complete, successful scan did not
     see the host. `eligible`/`reasons` are the label check (compute.eligibility) stored for
-    filtering and recomputed when the host or the project's policy changes.
+    filtering and recomputed when the host or the project's policy changes; `reasons` holds
+    compute.eligibility.Reason as {"code", "params", "text"} dicts (`reason_list` reads them back).
     """
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -95,6 +98,11 @@ class EdgeHost(models.Model):
 
     def __str__(self) -> str:
         return self.name or self.uid
+
+    @property
+    def reason_list(self) -> list[Reason]:
+        """Why the host is not eligible, as Reason objects (`short` and `text` for the pages)."""
+        return stored_reasons(self.reasons)
 
     @property
     def audit_tenant(self):

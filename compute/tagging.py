@@ -13,7 +13,7 @@ from palette import errors as perrors
 from tenancy.models import Project
 
 from .discovery import policy_for, start_discovery
-from .eligibility import BARE_TAG_VALUE, reasons
+from .eligibility import BARE_TAG_VALUE, Reason, reasons
 from .models import EdgeHost, TagEdit
 
 TAG_PART = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._/-]{0,126}[A-Za-z0-9])?$")
@@ -50,7 +50,7 @@ def parse_remove(text: str) -> list[str]:
 class Preview:
     hosts: list[EdgeHost]
     becomes_eligible: list[EdgeHost]
-    becomes_ineligible: list[tuple[EdgeHost, list[str]]]
+    becomes_ineligible: list[tuple[EdgeHost, list[Reason]]]
     unchanged_tags: int
 
 

@@ -18,6 +18,7 @@ from ..variables import REDACTED, check_values, missing_values
 CREATE_PATH = "/v1/spectroclusters/edge-native"
 STALE_INVENTORY = timedelta(minutes=15)
 NEAR_MISSES_SHOWN = 4
+HOSTS = "hosts"  # the code of a machine pool's host requirement
 
 
 @dataclass(frozen=True)
@@ -96,10 +97,16 @@ class Inputs:
 
 @dataclass
 class Requirement:
+    """One line of the report. `reason` is for people; code reads `code` and `params` (set for the host
+    requirements: code HOSTS, params {"pool", "role", "needed", "found"}, "found" being how many hosts
+    match and are free), never the reason's text."""
+
     name: str
     passed: bool
     blocking: bool
     reason: str
+    code: str = ""
+    params: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return {"name": self.name, "passed": self.passed, "blocking": self.blocking, "reason": self.reason}
@@ -249,9 +256,11 @@ def _pick(
         f"{node.describe()}"
     )
     found = f"found {len(fitting)}"
+    name = f"{node.role.capitalize()} hosts"
+    params = {"pool": node.name, "role": node.role, "needed": node.count, "found": len(fitting)}
     if len(chosen) == node.count:
         reason = f"{need}: {found}; using {', '.join(short(h.name or h.uid) for h in chosen)}"
-        return chosen, Requirement(f"{node.role.capitalize()} hosts", True, True, reason)
+        return chosen, Requirement(name, True, True, reason, HOSTS, params)
     details = []
     near.sort(key=lambda item: item[0].size_key)
     details += [f"{short(h.name or h.uid)} {problem}" for h, problem in near[:NEAR_MISSES_SHOWN]]
@@ -268,7 +277,7 @@ def _pick(
     elif not details:
         details.append("no hosts in the inventory; run discovery")
     reason = f"{need}: {found} — " + "; ".join(details)
-    return chosen, Requirement(f"{node.role.capitalize()} hosts", False, True, reason)
+    return chosen, Requirement(name, False, True, reason, HOSTS, params)
 
 
 # -- the evaluator --------------------------------------------------------------------------------

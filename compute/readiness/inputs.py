@@ -15,6 +15,7 @@ from integrations.models import PaletteCheck
 
 from ..bundles import ProfileInfo, bundle_facts
 from ..discovery import policy_for
+from ..eligibility import stored_reasons
 from ..inventory import last_successful_scan
 from ..models import ClusterProfile, ComputePool, EdgeHost, HostChange, ProfileBundle
 from ..spec import PoolSpec, spec_of
@@ -143,7 +144,7 @@ def _host_facts(project, reserved: dict[str, str]) -> tuple[HostFacts, ...]:
             clusters=tuple(r["clusters"] or ()),
             ip=r["ip"],
             eligible=r["eligible"],
-            reasons=tuple(r["reasons"] or ()),
+            reasons=tuple(stored_reasons(r["reasons"])),
             unhealthy_since=since.get(r["pk"]),
             reserved_by=reserved.get(r["uid"], ""),
         )

@@ -98,13 +98,13 @@ def sync_status(project) -> dict:
 
 
 def _rows(hosts) -> list[dict]:
-    # The grid shows each reason up to its advice ("missing tag palette.ai=true"); the advice is the tooltip.
+    # The grid shows each reason's short label ("missing tag palette.ai=true"); its whole text is the tooltip.
     return [
         {
             "host": h,
             "tags": display_tags(h.tags),
             "gpu": gpu_label(h.gpus),
-            "reasons": [{"short": r.split(" — ")[0], "full": r} for r in h.reasons],
+            "reasons": h.reason_list,
         }
         for h in hosts
     ]

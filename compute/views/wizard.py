@@ -14,7 +14,6 @@ rendered back.
 from __future__ import annotations
 
 import json
-import re
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -69,7 +68,6 @@ CHECKBOXES = {"cp_worker_eligible"}
 SLOTS_SHOWN = "worker_slots_shown"  # kept in the draft beside the form fields
 PLAIN_VARIABLES = "variable_values"  # JSON {profile name: {variable: value}}, beside the form fields
 SEALED_VARIABLES = "variable_secrets"  # the masked values, encrypted
-FOUND = re.compile(r": found (\d+)")
 
 
 def _key(project) -> str:
@@ -271,14 +269,13 @@ def live_counts(project, data: dict) -> dict:
     rows = []
     for node in spec.machine_pools:
         requirement = next(r for r in report.requirements if r.name == f"{node.role.capitalize()} hosts")
-        found = FOUND.search(requirement.reason)
         chosen = report.hosts.get(node.name, [])
         rows.append(
             {
                 "name": node.name,
                 "role": node.role,
                 "needed": node.count,
-                "matching": int(found.group(1)) if found else 0,
+                "matching": requirement.params["found"],
                 "chosen_gpus": sum(gpus.get(uid, 0) for uid in chosen),
                 "passed": requirement.passed,
                 "reason": requirement.reason,

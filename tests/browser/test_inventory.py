@@ -45,8 +45,12 @@ def test_it_filters_the_grid_and_edits_a_tag_with_preview(live_server, page, wor
         .first()
     )
     assert target is not None and target.reasons == [
-        "missing tag palette.ai=true — add it under stylus.site.tags in user-data "
-        "or in Palette's Edge Host grid"
+        {
+            "code": "missing_tag",
+            "params": {"tag": "palette.ai=true"},
+            "text": "missing tag palette.ai=true — add it under stylus.site.tags in user-data "
+            "or in Palette's Edge Host grid",
+        }
     ], target and target.reasons
     page.fill("input[name=q]", target.uid)
     page.press("input[name=q]", "Enter")

@@ -41,7 +41,7 @@ def test_it_discovers_every_host_of_the_palette_project_once(connected_project, 
     assert all(
         h.state == "ready" and h.health == "healthy" and h.tags.get("palette.ai") == "true" for h in eligible
     )
-    reasons = " | ".join(r for h in EdgeHost.objects.filter(eligible=False) for r in h.reasons)
+    reasons = " | ".join(r["text"] for h in EdgeHost.objects.filter(eligible=False) for r in h.reasons)
     assert "missing tag palette.ai=true — add it under stylus.site.tags" in reasons
     assert "in use by cluster" in reasons and "unhealthy" in reasons
 
@@ -71,12 +71,18 @@ def test_it_records_tag_removal_unhealthy_hosts_and_gone_hosts(connected_project
     assert (run.updated, run.removed) == (2, 1)
     host = EdgeHost.objects.get(uid=first)
     assert not host.eligible and host.reasons == [
-        "missing tag palette.ai=true — add it under stylus.site.tags in user-data or in Palette's Edge Host "
-        "grid"
+        {
+            "code": "missing_tag",
+            "params": {"tag": "palette.ai=true"},
+            "text": "missing tag palette.ai=true — add it under stylus.site.tags in user-data or in "
+            "Palette's Edge Host grid",
+        }
     ]
     change = host.history.get(kind="updated")
     assert change.changes["eligible"] == [True, False] and "palette.ai" in change.changes["tags"][0]
-    assert EdgeHost.objects.get(uid=second).reasons == ["unhealthy: disk pressure"]
+    assert EdgeHost.objects.get(uid=second).reasons == [
+        {"code": "unhealthy", "params": {"message": "disk pressure"}, "text": "unhealthy: disk pressure"}
+    ]
     gone = EdgeHost.objects.get(uid=third)
     assert gone.gone and gone.gone_since and gone.history.filter(kind="gone").exists()
 
@@ -123,7 +129,7 @@ def test_it_uses_the_projects_discovery_tag(connected_project, sim):
     DiscoveryPolicy.objects.create(project=connected_project, tag_key="team", tag_value="ml")
     _run(connected_project)
     assert not EdgeHost.objects.filter(eligible=True).exists()
-    assert "missing tag team=ml" in EdgeHost.objects.first().reasons[0]
+    assert "missing tag team=ml" in EdgeHost.objects.first().reasons[0]["text"]
 
 
 def test_it_fails_without_settings(world):

@@ -43,5 +43,5 @@ def test_it_discovers_through_a_real_worker_and_sees_palette_change(
     assert run.status == "succeeded" and (run.updated, run.removed) == (1, 1)
     host.refresh_from_db()
     gone.refresh_from_db()
-    assert not host.eligible and "missing tag palette.ai=true" in host.reasons[0]
+    assert not host.eligible and "missing tag palette.ai=true" in host.reasons[0]["text"]
     assert gone.gone

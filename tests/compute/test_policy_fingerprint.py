@@ -60,7 +60,11 @@ def test_a_policy_saved_during_a_scan_judges_every_host(world):
     # Every host, on the pages before and after the change, is judged by team=ml.
     assert _eligible(project) == ODD
     reasons = EdgeHost.objects.get(project=project, uid="edge-002").reasons
-    assert reasons and reasons[0].startswith("missing tag team=ml")
+    assert (
+        reasons
+        and reasons[0]["code"] == "missing_tag"
+        and reasons[0]["text"].startswith("missing tag team=ml")
+    )
     # And the next scan finds nothing to change: the stored fingerprints carry the new policy.
     again = _scan(project, (_host(i) for i in range(HOSTS)))
     assert (again.unchanged, again.updated) == (HOSTS, 0) and _eligible(project) == ODD

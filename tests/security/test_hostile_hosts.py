@@ -70,7 +70,7 @@ def test_hostile_hosts_are_cleaned_or_skipped_and_every_other_host_is_stored(con
     assert len(long_name) == 200 and long_name.endswith("…") and long_name.startswith("n" * 199)
     assert stored["edge-nul-tags"].tags == {"palette.ai": "true", "site": "laba"}
     assert stored["edge-nul-health"].health_message == "disk full"
-    assert "unhealthy: disk full" in stored["edge-nul-health"].reasons
+    assert "unhealthy: disk full" in [r["text"] for r in stored["edge-nul-health"].reasons]
     assert stored["edge-surrogate"].name == "edge-\ufffd"
 
     problems = {p["uid"]: p for p in run.host_problems}
