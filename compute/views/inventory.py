@@ -134,7 +134,8 @@ def inventory(request, tenant, project):
             policy=policy,
             policy_form=DiscoveryPolicyForm(instance=policy),
             groups=capacity_groups(project),
-            facets=_facets(project),
+            facets=(facets := _facets(project)),
+            facet_menus=_facet_menus(facets, applied),
         )
     return render_page(request, "compute/inventory.html", context, fragment="grid")
 
@@ -151,6 +152,22 @@ def _facets(project) -> dict:
         "archs": sorted({c[2] for c in combos}),
         "gpu_models": sorted({m for c in combos for m in c[3].split(GPU_MODEL_SEPARATOR) if m}),
     }
+
+
+# The filter menus: (query name, label, the no-filter choice, the key in _facets).
+FACET_MENUS = [
+    ("status", "Status", "any status", "states"),
+    ("health", "Health", "any health", "healths"),
+    ("arch", "Architecture", "any arch", "archs"),
+    ("gpu", "GPU model", "any GPU", "gpu_models"),
+]
+
+
+def _facet_menus(facets: dict, applied: dict) -> list[dict]:
+    return [
+        {"name": name, "label": label, "any": any_label, "options": facets[key], "current": applied.get(name)}
+        for name, label, any_label, key in FACET_MENUS
+    ]
 
 
 @login_required
