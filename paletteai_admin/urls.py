@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.http import HttpResponsePermanentRedirect
+from django.templatetags.static import static
 from django.urls import include, path
 
 from core import views as core_views
@@ -9,7 +11,14 @@ from core import views as core_views
 admin.site.site_header = "PaletteAI Admin — support"
 admin.site.site_title = "PaletteAI Admin support"
 
+
+def favicon(request):
+    # Browsers ask for /favicon.ico where a page names no icon (the admin's pages, JSON, CSV).
+    return HttpResponsePermanentRedirect(static("favicon.svg"))
+
+
 urlpatterns = [
+    path("favicon.ico", favicon, name="favicon"),
     path("healthz", core_views.healthz, name="healthz"),
     path("readyz", core_views.readyz, name="readyz"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
