@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -35,9 +35,7 @@ from .models import (
     ValidationResult,
 )
 from .pagination import PAGE_SIZE, paginate
-from .ratelimit import RateLimiter
-from .spec import Spec
-from .transport import RequestRecord, RetryPolicy, Transport
+from .transport import Transport
 
 #: Palette's kubeconfig assets of a cluster, best first, by the kind PaletteAI records
 #: (ComputePool.kubeconfig_kind).
@@ -55,49 +53,22 @@ class PaletteClient:
     """A client for one Palette host and API key.
 
     Arguments: ``host`` (bare host or URL; https unless the URL says otherwise), ``api_key``,
-    ``project_uid`` (default scope for project resources), ``ca_pem`` (PEM text of a private CA),
+    ``project_uid`` (default scope for project resources); every other keyword goes to the
+    ``palette.transport.Transport`` the client sends through: ``ca_pem`` (PEM text of a private CA),
     ``skip_verify`` (disable TLS verification for this client only; logs a warning once per
     ``name``), ``timeout`` (seconds, or (connect, read)), ``retry`` (RetryPolicy),
     ``rate_limiter`` (True: the process-wide limiter; False: none; or a RateLimiter),
     ``request_log`` (callable receiving a RequestRecord per attempt; off by default),
     ``validate`` (check requests and responses against the spec; bodies are always checked),
-    ``name`` (the integration, for log messages), ``allowed_networks`` (CIDRs besides public addresses
-    that the host may resolve to; with it, even empty, every connection is checked right before it is
-    made and goes to a checked address, see ``palette.addresses``; None: no address policy, for tools
-    and tests that drive a local simulator). Usable as a context manager.
+    ``name`` (the integration, for log messages), ``spec``, ``pool_size``, ``allowed_networks`` (CIDRs
+    besides public addresses that the host may resolve to; with it, even empty, every connection is checked
+    right before it is made and goes to a checked address, see ``palette.addresses``; None: no address
+    policy, for tools and tests that drive a local simulator). Usable as a context manager.
     """
 
-    def __init__(
-        self,
-        host: str,
-        api_key: str,
-        *,
-        project_uid: str | None = None,
-        ca_pem: str | None = None,
-        skip_verify: bool = False,
-        timeout: float | tuple[float, float] = (5.0, 30.0),
-        retry: RetryPolicy | None = None,
-        rate_limiter: RateLimiter | bool | None = True,
-        request_log: Callable[[RequestRecord], None] | None = None,
-        validate: bool = False,
-        name: str = "",
-        spec: Spec | None = None,
-        allowed_networks: list[str] | tuple[str, ...] | None = None,
-    ):
-        self.transport = Transport(
-            host,
-            api_key,
-            ca_pem=ca_pem,
-            skip_verify=skip_verify,
-            timeout=timeout,
-            retry=retry,
-            rate_limiter=rate_limiter,
-            request_log=request_log,
-            validate=validate,
-            name=name,
-            spec=spec,
-            allowed_networks=allowed_networks,
-        )
+    def __init__(self, host: str, api_key: str, *, project_uid: str | None = None, **transport_options: Any):
+        # The connection options are the Transport's own keywords (one signature, not a copy of it here).
+        self.transport = Transport(host, api_key, **transport_options)
         self.project_uid = project_uid or None
 
     @property
@@ -136,6 +107,10 @@ class PaletteClient:
             "GET", path, template=template, project_uid=project_uid, params=params, expect=expect
         )
 
+    def _get_uid(self, template: str, uid: str, *, project_uid: str | None, **options: Any) -> Any:
+        """GET the path `template` names for `uid` (escaped into its ``{uid}``); `options` as for ``_get``."""
+        return self._get(template.replace("{uid}", _seg(uid)), template, project_uid=project_uid, **options)
+
     def _paged(self, path: str, body: dict, *, project_uid: str | None, page_size: int) -> Iterator[dict]:
         def fetch(token: str | None) -> dict:
             params = {"limit": page_size, "continue": token}
@@ -153,7 +128,7 @@ class PaletteClient:
 
     def get_project(self, uid: str) -> Project:
         """A project by uid (``GET /v1/projects/{uid}``, tenant scope)."""
-        return Project.from_api(self._get(f"/v1/projects/{_seg(uid)}", "/v1/projects/{uid}"))
+        return Project.from_api(self._get_uid("/v1/projects/{uid}", uid, project_uid=None))
 
     def list_projects(self, name: str | None = None) -> list[ObjectRef]:
         """Names and uids of the projects the key can see (``GET /v1/dashboard/projects/metadata``)."""
@@ -165,28 +140,14 @@ class PaletteClient:
     # -- edge hosts -------------------------------------------------------------------------
 
     def iter_edge_hosts(
-        self,
-        *,
-        tags: Mapping[str, str] | Iterable[str] | None = None,
-        tags_match: str = "and",
-        states: Iterable[str] | None = None,
-        health: Iterable[str] | None = None,
-        architectures: Iterable[str] | None = None,
-        names: Iterable[str] | None = None,
-        name_operator: str = "eq",
-        project_uid: str | None = None,
-        page_size: int = PAGE_SIZE,
+        self, *, project_uid: str | None = None, page_size: int = PAGE_SIZE, **filters: Any
     ) -> Iterator[EdgeHost]:
-        """Stream edge hosts matching all given filters, page by page (see ``bodies.edge_host_search``)."""
-        body = bodies.edge_host_search(
-            tags=tags,
-            tags_match=tags_match,
-            states=states,
-            health=health,
-            architectures=architectures,
-            names=names,
-            name_operator=name_operator,
-        )
+        """Stream edge hosts matching all given filters, page by page.
+
+        ``filters`` are the keywords of ``bodies.edge_host_search``: ``tags``, ``tags_match``, ``states``,
+        ``health``, ``architectures``, ``names``, ``name_operator`` and ``sort``.
+        """
+        body = bodies.edge_host_search(**filters)
         for item in self._paged(
             "/v1/dashboard/edgehosts/search", body, project_uid=self._scope(project_uid), page_size=page_size
         ):
@@ -198,9 +159,9 @@ class PaletteClient:
 
     def get_edge_host(self, uid: str, *, project_uid: str | None = None) -> EdgeHost:
         """One edge host with its full device details (``GET /v1/edgehosts/{uid}``)."""
-        data = self._get(
-            f"/v1/edgehosts/{_seg(uid)}",
+        data = self._get_uid(
             "/v1/edgehosts/{uid}",
+            uid,
             project_uid=self._scope(project_uid),
             params={"resolvePackValues": "false"},
         )
@@ -267,11 +228,7 @@ class PaletteClient:
 
     def get_cluster_profile(self, uid: str, *, project_uid: str | None = None) -> ClusterProfile:
         """One cluster profile version with its packs (``GET /v1/clusterprofiles/{uid}``)."""
-        data = self._get(
-            f"/v1/clusterprofiles/{_seg(uid)}",
-            "/v1/clusterprofiles/{uid}",
-            project_uid=self._scope(project_uid),
-        )
+        data = self._get_uid("/v1/clusterprofiles/{uid}", uid, project_uid=self._scope(project_uid))
         return ClusterProfile.from_api(data)
 
     def find_cluster_profile_version(
@@ -304,11 +261,7 @@ class PaletteClient:
     ) -> list[ProfileVariable]:
         """The variables a cluster profile version defines (``GET /v1/clusterprofiles/{uid}/variables``,
         v1Variables)."""
-        data = self._get(
-            f"/v1/clusterprofiles/{_seg(uid)}/variables",
-            "/v1/clusterprofiles/{uid}/variables",
-            project_uid=self._scope(project_uid),
-        )
+        data = self._get_uid("/v1/clusterprofiles/{uid}/variables", uid, project_uid=self._scope(project_uid))
         return [
             ProfileVariable.from_api(item)
             for item in (data or {}).get("variables") or ()
@@ -381,28 +334,18 @@ class PaletteClient:
 
     def get_cluster(self, uid: str, *, project_uid: str | None = None) -> Cluster:
         """A cluster (``GET /v1/spectroclusters/{uid}``); NotFound once it is gone."""
-        data = self._get(
-            f"/v1/spectroclusters/{_seg(uid)}",
-            "/v1/spectroclusters/{uid}",
-            project_uid=self._scope(project_uid),
-        )
+        data = self._get_uid("/v1/spectroclusters/{uid}", uid, project_uid=self._scope(project_uid))
         return Cluster.from_api(data)
 
     def get_cluster_status(self, uid: str, *, project_uid: str | None = None) -> ClusterStatus:
         """The light status poll (``GET /v1/spectroclusters/{uid}/status``)."""
-        data = self._get(
-            f"/v1/spectroclusters/{_seg(uid)}/status",
-            "/v1/spectroclusters/{uid}/status",
-            project_uid=self._scope(project_uid),
-        )
+        data = self._get_uid("/v1/spectroclusters/{uid}/status", uid, project_uid=self._scope(project_uid))
         return ClusterStatus.from_api(data)
 
     def get_cluster_overview(self, uid: str, *, project_uid: str | None = None) -> ClusterOverview:
         """State and health (``GET /v1/dashboard/spectroclusters/{uid}/overview``)."""
-        data = self._get(
-            f"/v1/dashboard/spectroclusters/{_seg(uid)}/overview",
-            "/v1/dashboard/spectroclusters/{uid}/overview",
-            project_uid=self._scope(project_uid),
+        data = self._get_uid(
+            "/v1/dashboard/spectroclusters/{uid}/overview", uid, project_uid=self._scope(project_uid)
         )
         return ClusterOverview.from_api(data)
 
@@ -419,11 +362,10 @@ class PaletteClient:
         asset = KUBECONFIG_ASSETS.get(kind)
         if asset is None:
             raise ValueError(f"Unknown kubeconfig kind {kind!r}: use one of {', '.join(KUBECONFIG_ASSETS)}.")
-        template = f"/v1/spectroclusters/{{uid}}/assets/{asset}"
         # Only the kubeconfig asset takes frp (the spec declares it for no other).
-        text = self._get(
-            f"/v1/spectroclusters/{_seg(uid)}/assets/{asset}",
-            template,
+        text = self._get_uid(
+            f"/v1/spectroclusters/{{uid}}/assets/{asset}",
+            uid,
             project_uid=self._scope(project_uid),
             params={"frp": "true"} if kind == "kubeconfig" else None,
             expect="text",
@@ -432,10 +374,8 @@ class PaletteClient:
 
     def list_cluster_edge_hosts(self, uid: str, *, project_uid: str | None = None) -> list[EdgeHost]:
         """The edge hosts of a cluster (``GET /v1/spectroclusters/{uid}/edge-native/edgeHosts``)."""
-        data = self._get(
-            f"/v1/spectroclusters/{_seg(uid)}/edge-native/edgeHosts",
-            "/v1/spectroclusters/{uid}/edge-native/edgeHosts",
-            project_uid=self._scope(project_uid),
+        data = self._get_uid(
+            "/v1/spectroclusters/{uid}/edge-native/edgeHosts", uid, project_uid=self._scope(project_uid)
         )
         return [EdgeHost.from_api(item) for item in data.get("items") or ()]
 

@@ -228,10 +228,8 @@ class Transport:
             except SpecViolation as exc:
                 raise errors.BadRequest(
                     f"The request {method} {path} for {self.base_url} was not sent: {exc}",
-                    host=self.base_url,
-                    method=method,
-                    path=path,
                     hint="This is a bug in the caller; the body must match Palette's API spec.",
+                    **self._where(method, path),
                 ) from None
         headers = {"ProjectUid": project_uid} if project_uid else {}
         if expect == "text":
@@ -300,9 +298,7 @@ class Transport:
             complete = _read_bounded(resp)
         except AddressRefused as exc:
             # Raised in the connection step, before anything was sent: permanent, nothing to retry.
-            raise errors.PaletteAddressRefused(
-                str(exc), host=self.base_url, method=method, path=path, hint=""
-            ) from None
+            raise errors.PaletteAddressRefused(str(exc), hint="", **self._where(method, path)) from None
         except requests.exceptions.RequestException as exc:
             error = self._connection_error(exc, method, path)
             if record is not None:
@@ -313,35 +309,27 @@ class Transport:
             record.status, record.elapsed = resp.status_code, time.monotonic() - started
             record.error = "" if complete else errors.ResponseTooLarge.__name__
             self.request_log(record)
+        where = self._where(method, path, status=resp.status_code)
         if not complete:
             raise errors.ResponseTooLarge(
                 f"{self.base_url} answered {method} {path} with more than {MAX_RESPONSE_BYTES // 2**20} MiB "
                 f"({resp.status_code}); the rest was not read.",
-                host=self.base_url,
-                method=method,
-                path=path,
-                status=resp.status_code,
+                **where,
             )
         if resp.status_code >= 400:
             raise errors.error_from_response(
-                host=self.base_url,
-                method=method,
-                path=path,
-                status=resp.status_code,
                 body=resp.content,
                 reason=resp.reason or "",
                 headers=resp.headers,
                 secrets=(self._api_key,),
+                **where,
             )
         if 300 <= resp.status_code < 400:
             # Where to is not said: the Location may carry the key (a server echoing it in a query).
             raise errors.PaletteHTTPError(
                 f"{self.base_url} redirected {method} {path} elsewhere ({resp.status_code}).",
-                host=self.base_url,
-                method=method,
-                path=path,
-                status=resp.status_code,
                 hint="Use the API host itself (e.g. api.spectrocloud.com), not the console URL.",
+                **where,
             )
         return self._decode(resp, method, path, template, expect)
 
@@ -360,10 +348,7 @@ class Transport:
             raise errors.PaletteProtocolError(
                 f"{self.base_url} answered {method} {path} with a body that is not valid JSON "
                 f"({resp.status_code}, starts with {snippet!r}).",
-                host=self.base_url,
-                method=method,
-                path=path,
-                status=resp.status_code,
+                **self._where(method, path, status=resp.status_code),
             ) from None
         if errors.may_hold_controls(text):
             data = errors.visible_controls(data)
@@ -374,18 +359,19 @@ class Transport:
                 raise errors.PaletteProtocolError(
                     f"{self.base_url} answered {method} {path} with a body outside the API spec: "
                     f"{errors.redact(str(exc), (self._api_key,))}",
-                    host=self.base_url,
-                    method=method,
-                    path=path,
-                    status=resp.status_code,
                     hint="Palette's version may differ from the spec this client targets.",
+                    **self._where(method, path, status=resp.status_code),
                 ) from None
         return data
+
+    def _where(self, method: str, path: str, **more: Any) -> dict[str, Any]:
+        """The keywords that say where an error happened: host, method, path and `more` (e.g. status)."""
+        return dict(host=self.base_url, method=method, path=path, **more)
 
     def _connection_error(
         self, exc: requests.exceptions.RequestException, method: str, path: str
     ) -> errors.PaletteError:
-        where = dict(host=self.base_url, method=method, path=path)
+        where = self._where(method, path)
         if isinstance(exc, requests.exceptions.SSLError):
             reason = _ssl_reason(exc)
             return errors.PaletteTLSError(

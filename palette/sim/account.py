@@ -15,18 +15,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from . import render, search
-from .calls import Call, Reply, limit_offset, not_found
-from .state import SimState
+from .calls import Call, Handlers, Reply, limit_offset, not_found
 
 
-class AccountApi:
+class AccountApi(Handlers):
     """The tenant-level operations over a SimState."""
 
-    def __init__(self, state: SimState):
-        self.state = state
-
     def routes(self) -> dict[tuple[str, str], Callable[[Call], Reply]]:
-        """Operation (method, template) -> handler."""
         return {
             ("GET", "/v1/apiKeys"): self.api_keys,
             ("GET", "/v1/apiKeys/{uid}"): self.api_key,

@@ -24,7 +24,7 @@ from collections.abc import Callable
 
 from . import render, search
 from .account import AccountApi
-from .calls import ApiError, Call, Reply, not_found, require_write, search_reply
+from .calls import ApiError, Call, Reply, not_found, require_write, schema_reply, search_reply
 from .clusters import ClusterApi
 from .daytwo import DayTwoApi
 from .state import Profile, SimState
@@ -118,32 +118,23 @@ class Api:
     def search_hosts(self, call: Call) -> Reply:
         def match(body: dict) -> list:
             predicate = search.host_predicate(body)
-            return self.state.cached(
-                ("hosts", call.project_uid, repr(body)),
-                lambda: search.sort_items(
-                    [h for h in self._hosts_in_scope(call) if predicate(h)],
-                    body.get("sort"),
-                    search.EDGE_HOST_SORT,
-                    default=lambda h: (h.created, h.uid),
-                ),
+            hosts = [h for h in self._hosts_in_scope(call) if predicate(h)]
+            return search.sort_items(
+                hosts, body.get("sort"), search.EDGE_HOST_SORT, default=lambda h: (h.created, h.uid)
             )
 
-        return search_reply(self.state, call, match, render.host_summary)
+        return search_reply(self.state, call, match, render.host_summary, cache="hosts")
 
     def search_schema(self, call: Call) -> Reply:
         prop = search.schema_property
-        return Reply(
-            body={
-                "schema": {
-                    "properties": [
-                        prop("name", "Name"),
-                        prop("tags", "Tags"),
-                        prop("state", "State", enum=["ready", "unpaired", "in-use"]),
-                        prop("healthState", "Health", enum=["healthy", "unhealthy"]),
-                        prop("architecture", "Architecture", enum=["amd64", "arm64"]),
-                    ]
-                }
-            }
+        return schema_reply(
+            [
+                prop("name", "Name"),
+                prop("tags", "Tags"),
+                prop("state", "State", enum=["ready", "unpaired", "in-use"]),
+                prop("healthState", "Health", enum=["healthy", "unhealthy"]),
+                prop("architecture", "Architecture", enum=["amd64", "arm64"]),
+            ]
         )
 
     def hosts_metadata(self, call: Call) -> Reply:
@@ -192,19 +183,14 @@ class Api:
     def search_profiles(self, call: Call) -> Reply:
         def match(body: dict) -> list:
             predicate = search.profile_predicate(body)
-            return self.state.cached(
-                ("profiles", call.project_uid, repr(body)),
-                lambda: search.sort_items(
-                    search.newest_per_name(
-                        p for p in self.state.visible_profiles(call.project_uid) if predicate(p)
-                    ),
-                    body.get("sort"),
-                    search.PROFILE_SORT,
-                    default=lambda p: (p.name, p.uid),
-                ),
+            newest = search.newest_per_name(
+                p for p in self.state.visible_profiles(call.project_uid) if predicate(p)
+            )
+            return search.sort_items(
+                newest, body.get("sort"), search.PROFILE_SORT, default=lambda p: (p.name, p.uid)
             )
 
-        return search_reply(self.state, call, match, render.profile_summary)
+        return search_reply(self.state, call, match, render.profile_summary, cache="profiles")
 
     def profiles_metadata(self, call: Call) -> Reply:
         with self.state.lock:

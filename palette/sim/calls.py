@@ -58,6 +58,17 @@ class Reply:
     lost: bool = False
 
 
+class Handlers:
+    """A group of handlers over a SimState (``Api`` joins the groups' ``routes()``)."""
+
+    def __init__(self, state: SimState):
+        self.state = state
+
+    def routes(self) -> dict[tuple[str, str], Callable[[Call], Reply]]:
+        """Operation (method, template) -> handler, for each operation the group answers."""
+        raise NotImplementedError
+
+
 def not_found(kind: str, uid: str) -> ApiError:
     """Palette's 404 for a missing (or out-of-scope) object."""
     return ApiError(404, "ResourceNotFound", f"{kind} '{uid}' not found")
@@ -103,18 +114,34 @@ def limit_offset(call: Call) -> tuple[int, int]:
     return limit, int(call.query.get("offset") or 0)
 
 
+def schema_reply(properties: list[dict]) -> Reply:
+    """A search schema endpoint's answer (v1SearchFilterSchemaSpec): its filterable properties, each made by
+    ``search.schema_property``."""
+    return Reply(body={"schema": {"properties": properties}})
+
+
 def search_reply(
-    state: SimState, call: Call, match: Callable[[Any], list], summary: Callable[[SimState, Any], Any]
+    state: SimState,
+    call: Call,
+    match: Callable[[Any], list],
+    summary: Callable[[SimState, Any], Any],
+    *,
+    cache: str = "",
 ) -> Reply:
     """A search endpoint's answer: the requested page of ``match(body)``, each item rendered by ``summary``.
 
-    A filter ``match`` cannot read (``search.SearchError``) is a 400 ``InvalidFilter``.
+    A filter ``match`` cannot read (``search.SearchError``) is a 400 ``InvalidFilter``. With ``cache`` (the
+    search's name), ``match(body)`` is computed once per state version for the call's project and body
+    (``SimState.cached``).
     """
     body = call.body or {}
     limit, offset = limit_offset(call)
     with state.lock:
         try:
-            matched = match(body)
+            if cache:
+                matched = state.cached((cache, call.project_uid, repr(body)), lambda: match(body))
+            else:
+                matched = match(body)
         except search.SearchError as exc:
             raise ApiError(400, "InvalidFilter", str(exc)) from None
         chunk, listmeta = search.page(matched, limit=limit, offset=offset, stuck=state.stuck_continue)

@@ -42,9 +42,20 @@ class Check:
 
     def host_error(self) -> ApiError | None:
         """The 400 that host problems come back as (None without any)."""
-        if not self.host_problems:
-            return None
-        return ApiError(400, self.host_problems[0][0], "; ".join(m for _, m in self.host_problems))
+        return problems_error(self.host_problems)
+
+
+def problems_error(problems: list[tuple[str, str]]) -> ApiError | None:
+    """The 400 that (code, message) problems come back as: the first code and every message (None without
+    any)."""
+    if not problems:
+        return None
+    return ApiError(400, problems[0][0], "; ".join(m for _, m in problems))
+
+
+def variable_values(entry: dict) -> dict[str, Any]:
+    """The name -> value of an entry's ``variables[{name, value}]`` (a profile reference of a request)."""
+    return {v.get("name"): v.get("value") for v in entry.get("variables") or ()}
 
 
 def machine_pools(spec: dict) -> list[dict]:
@@ -185,8 +196,7 @@ def _check_profiles(state: SimState, project_uid: str | None, refs: list[dict], 
                     "PackNotFound",
                     f"pack '{value.get('name')}' is not in profile {profile.name}",
                 )
-        values = {v.get("name"): v.get("value") for v in ref.get("variables") or ()}
-        for code, message in variable_problems(profile, values, creating=True):
+        for code, message in variable_problems(profile, variable_values(ref), creating=True):
             fail(profile.name, code, message)
         check.profiles.append({"uid": uid, "packs": {"results": results}})
     if bases != 1:

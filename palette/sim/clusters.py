@@ -27,11 +27,13 @@ from . import render, search
 from .calls import (
     ApiError,
     Call,
+    Handlers,
     Reply,
     limit_offset,
     not_found,
     require_license,
     require_write,
+    schema_reply,
     search_reply,
 )
 from .checks import check_cluster, machine_pools
@@ -75,14 +77,10 @@ def _sort_keys(state: SimState) -> dict[str, Callable[[Cluster], Any]]:
     }
 
 
-class ClusterApi:
+class ClusterApi(Handlers):
     """The cluster operations over a SimState."""
 
-    def __init__(self, state: SimState):
-        self.state = state
-
     def routes(self) -> dict[tuple[str, str], Callable[[Call], Reply]]:
-        """Operation (method, template) -> handler."""
         return {
             ("POST", "/v1/spectroclusters/edge-native/validate"): self.validate_cluster,
             ("POST", "/v1/spectroclusters/edge-native"): self.create_cluster,
@@ -267,24 +265,20 @@ class ClusterApi:
 
     def search_schema(self, call: Call) -> Reply:
         prop = search.schema_property
-        return Reply(
-            body={
-                "schema": {
-                    "properties": [
-                        prop("clusterName", "Name"),
-                        prop("tags", "Tags"),
-                        prop("isDeleted", "Deleted", "bool"),
-                        prop("environment", "Environment", enum=["edge-native", "nested"]),
-                        prop(
-                            "clusterState",
-                            "State",
-                            enum=["Pending", "Provisioning", "Running", "Deleting", "Deleted"],
-                        ),
-                        prop("healthState", "Health", enum=["Healthy", "UnHealthy"]),
-                        prop("architecture", "Architecture", enum=["amd64", "arm64"]),
-                    ]
-                }
-            }
+        return schema_reply(
+            [
+                prop("clusterName", "Name"),
+                prop("tags", "Tags"),
+                prop("isDeleted", "Deleted", "bool"),
+                prop("environment", "Environment", enum=["edge-native", "nested"]),
+                prop(
+                    "clusterState",
+                    "State",
+                    enum=["Pending", "Provisioning", "Running", "Deleting", "Deleted"],
+                ),
+                prop("healthState", "Health", enum=["Healthy", "UnHealthy"]),
+                prop("architecture", "Architecture", enum=["amd64", "arm64"]),
+            ]
         )
 
     def events(self, call: Call) -> Reply:

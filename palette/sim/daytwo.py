@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 from . import render
-from .calls import ApiError, Call, Reply, not_found, require_license, require_write
-from .checks import host_problems, variable_problems
+from .calls import ApiError, Call, Handlers, Reply, not_found, require_license, require_write
+from .checks import host_problems, problems_error, variable_problems, variable_values
 from .clusters import cluster_in_scope
 from .state import Cluster, Pool, SimState
 
@@ -27,14 +28,10 @@ POOLS = "/v1/cloudconfigs/edge-native/{configUid}/machinePools"
 CONTROL_PLANE_SIZES = (1, 3, 5)
 
 
-class DayTwoApi:
+class DayTwoApi(Handlers):
     """The day-2 operations over a SimState."""
 
-    def __init__(self, state: SimState):
-        self.state = state
-
     def routes(self) -> dict[tuple[str, str], Callable[[Call], Reply]]:
-        """Operation (method, template) -> handler."""
         return {
             ("GET", "/v1/cloudconfigs/edge-native/{configUid}"): self.get_cloud_config,
             ("POST", POOLS): self.add_pool,
@@ -110,8 +107,7 @@ class DayTwoApi:
         problems = host_problems(
             self.state, call.project_uid, entries, arch, set(others), cluster_uid=cluster.uid
         )
-        if problems:
-            raise ApiError(400, problems[0][0], "; ".join(m for _, m in problems))
+        _refuse(problems)
 
     def add_pool(self, call: Call) -> Reply:
         with self.state.lock:
@@ -202,14 +198,23 @@ class DayTwoApi:
 
     # -- profiles and variables --------------------------------------------------------------
 
-    def cluster_profiles(self, call: Call) -> Reply:
+    def _changing(self, call: Call, what: str) -> Cluster:
+        """The cluster of the call's path, once `what` (a day-2 change of it) is allowed (see ``_day2``)."""
+        cluster = cluster_in_scope(self.state, call)
+        self._day2(call, cluster, what)
+        return cluster
+
+    def _show(self, call: Call, view: Callable[[SimState, Cluster], Any]) -> Reply:
+        """The cluster of the call's path, as `view` renders it."""
         with self.state.lock:
-            return Reply(body=render.cluster_profiles(self.state, cluster_in_scope(self.state, call)))
+            return Reply(body=view(self.state, cluster_in_scope(self.state, call)))
+
+    def cluster_profiles(self, call: Call) -> Reply:
+        return self._show(call, render.cluster_profiles)
 
     def patch_profiles(self, call: Call) -> Reply:
         with self.state.lock:
-            cluster = cluster_in_scope(self.state, call)
-            self._day2(call, cluster, "changing the cluster's profiles")
+            cluster = self._changing(call, "changing the cluster's profiles")
             visible = {p.uid: p for p in self.state.visible_profiles(call.project_uid)}
             uids = list(cluster.profile_uids)
             variables, pack_values = dict(cluster.variables), dict(cluster.pack_values)
@@ -218,17 +223,15 @@ class DayTwoApi:
                 profile = visible.get(uid)
                 if profile is None:
                     raise ApiError(400, "ClusterProfileNotFound", f"cluster profile '{uid}' not found")
-                values = {v.get("name"): v.get("value") for v in entry.get("variables") or ()}
-                problems = variable_problems(profile, values, creating=uid not in uids)
-                if problems:
-                    raise ApiError(400, problems[0][0], "; ".join(m for _, m in problems))
+                values = variable_values(entry)
+                _refuse(variable_problems(profile, values, creating=uid not in uids))
                 # replaceWithProfile names the attached profile the new one replaces [I: the spec's wording].
                 uids = (
                     [uid if u == old else u for u in uids]
                     if old in uids
                     else uids + [uid] * (uid not in uids)
                 )
-                variables[uid] = {**variables.get(uid, {}), **{k: v or "" for k, v in values.items()}}
+                variables[uid] = _merged(variables.get(uid, {}), values)
                 if entry.get("packValues"):
                     pack_values[uid] = list(entry["packValues"])
             if sum(visible[u].type in ("infra", "cluster") for u in uids if u in visible) != 1:
@@ -243,13 +246,11 @@ class DayTwoApi:
         return Reply(status=204)
 
     def cluster_variables(self, call: Call) -> Reply:
-        with self.state.lock:
-            return Reply(body=render.cluster_variables(self.state, cluster_in_scope(self.state, call)))
+        return self._show(call, render.cluster_variables)
 
     def patch_variables(self, call: Call) -> Reply:
         with self.state.lock:
-            cluster = cluster_in_scope(self.state, call)
-            self._day2(call, cluster, "changing the cluster's variables")
+            cluster = self._changing(call, "changing the cluster's variables")
             changes = []
             for entry in call.body or ():
                 uid = entry.get("profileUid") or ""
@@ -258,15 +259,22 @@ class DayTwoApi:
                     raise ApiError(
                         400, "ClusterProfileNotFound", f"profile '{uid}' is not attached to the cluster"
                     )
-                values = {v.get("name"): v.get("value") for v in entry.get("variables") or ()}
-                problems = variable_problems(profile, values, creating=False)
-                if problems:
-                    raise ApiError(400, problems[0][0], "; ".join(m for _, m in problems))
+                values = variable_values(entry)
+                _refuse(variable_problems(profile, values, creating=False))
                 changes.append((uid, values))
             for uid, values in changes:
-                cluster.variables[uid] = {
-                    **cluster.variables.get(uid, {}),
-                    **{k: v or "" for k, v in values.items()},
-                }
+                cluster.variables[uid] = _merged(cluster.variables.get(uid, {}), values)
             self.state.touch()
         return Reply(status=204)
+
+
+def _refuse(problems: list[tuple[str, str]]) -> None:
+    """Raise the 400 of the (code, message) problems, if there are any."""
+    error = problems_error(problems)
+    if error is not None:
+        raise error
+
+
+def _merged(old: dict[str, str], values: dict) -> dict[str, str]:
+    """A profile's variable values `old` with `values` set over them (a missing value becomes "")."""
+    return {**old, **{k: v or "" for k, v in values.items()}}

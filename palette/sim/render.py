@@ -131,6 +131,12 @@ def _versions(state: SimState, profile: Profile) -> list[dict[str, str]]:
     return [{"uid": p.uid, "version": p.version} for p in sorted(same, key=lambda p: version_key(p.version))]
 
 
+def _profile_meta(profile: Profile) -> dict[str, Any]:
+    """The metadata of a profile version, as the search and the GET both show it (scope as an annotation)."""
+    scope = {"scope": profile.scope}
+    return _meta(profile.uid, profile.name, profile.created, labels=profile.labels, annotations=scope)
+
+
 def _profile_clusters(state: SimState, profile: Profile) -> list[Cluster]:
     return [c for c in state.clusters.values() if profile.uid in c.profile_uids]
 
@@ -139,13 +145,7 @@ def profile_summary(state: SimState, profile: Profile) -> dict[str, Any]:
     """v1ClusterProfileSummary (an item of the cluster profile search)."""
     clusters = _profile_clusters(state, profile)
     return {
-        "metadata": _meta(
-            profile.uid,
-            profile.name,
-            profile.created,
-            labels=profile.labels,
-            annotations={"scope": profile.scope},
-        ),
+        "metadata": _profile_meta(profile),
         "specSummary": {
             "version": profile.version,
             "versions": _versions(state, profile),
@@ -190,13 +190,7 @@ def profile_full(state: SimState, profile: Profile) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "ClusterProfile",
-        "metadata": _meta(
-            profile.uid,
-            profile.name,
-            profile.created,
-            labels=profile.labels,
-            annotations={"scope": profile.scope},
-        ),
+        "metadata": _profile_meta(profile),
         "spec": {"version": profile.version, "versions": _versions(state, profile), "published": template},
         "status": {
             "isPublished": True,
