@@ -39,20 +39,7 @@ class EdgeHostAdmin(admin.ModelAdmin):
 
 @admin.register(DiscoveryRun)
 class DiscoveryRunAdmin(admin.ModelAdmin):
-    list_display = (
-        "created",
-        "project",
-        "trigger",
-        "status",
-        "pages",
-        "hosts_seen",
-        "added",
-        "updated",
-        "removed",
-        "skipped",
-        "cleaned",
-        "first_error",
-    )
+    list_display = ("created", "project", "trigger", "status", *DiscoveryRun.COUNTS, "first_error")
     list_filter = ("status", "trigger")
     search_fields = ("project__name", "first_error")
     list_select_related = ("project__tenant",)

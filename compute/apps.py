@@ -26,27 +26,12 @@ class ComputeConfig(AppConfig):
         state_warnings.register(moved_pools_warnings)
         onboarding.register_discovery(start_discovery)
         deletion.register_cleanup(10, remove_pools_and_bundles)
-        register_run_kind(
-            "compute.DiscoveryRun",
-            task="compute.discovery",
-            name="discovery runs",
-            retention="RETENTION_DISCOVERY_RUNS_DAYS",
-            targets=("project",),
-        )
-        register_run_kind(
-            "compute.ProfileSync",
-            task="compute.profile_sync",
-            name="profile syncs",
-            retention="RETENTION_PROFILE_SYNCS_DAYS",
-            targets=("project",),
-        )
-        register_run_kind(
-            "compute.TagEdit",
-            task="compute.tag_edit",
-            name="tag edits",
-            retention="RETENTION_TAG_EDITS_DAYS",
-            targets=("project",),
-        )
+        for label, task, name, retention in (
+            ("compute.DiscoveryRun", "compute.discovery", "discovery runs", "RETENTION_DISCOVERY_RUNS_DAYS"),
+            ("compute.ProfileSync", "compute.profile_sync", "profile syncs", "RETENTION_PROFILE_SYNCS_DAYS"),
+            ("compute.TagEdit", "compute.tag_edit", "tag edits", "RETENTION_TAG_EDITS_DAYS"),
+        ):
+            register_run_kind(label, task=task, name=name, retention=retention, targets=("project",))
         register_history(
             "compute.HostChange", name="host history entries", retention="RETENTION_HOST_HISTORY_DAYS"
         )

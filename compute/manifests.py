@@ -32,7 +32,7 @@ from tenancy.models import DNS1123_LABEL, Project, owner_for_namespace
 from .bundles import check_profiles, pools_using
 from .models import ComputePool, ProfileBundle
 from .spec import PoolSpec, parse_spec, spec_of
-from .variables import REDACTED, encode_secrets, split, stored_secrets, with_masked
+from .variables import REDACTED, stored_secrets, with_masked
 
 BUNDLE_VERSION = "spectrocloud.com/v1beta1"
 POOL_VERSION = "spectrocloud.com/v1alpha1"
@@ -387,7 +387,7 @@ class ComputePoolHandler(Handler):
         doc.state["core_changed"] = core_changed
 
     def apply(self, doc: Document, plan: Plan) -> str:
-        from .provisioning import create_pool, retry_pool
+        from .provisioning import core_fields, create_pool, retry_pool
 
         spec: PoolSpec = doc.state["spec"]
         project = doc.state["project"]
@@ -404,20 +404,7 @@ class ComputePoolHandler(Handler):
         if pool.labels != spec.labels:
             changed["labels"] = dict(spec.labels)
         if doc.state.get("core_changed"):
-            plain, secret = split(spec)
-            changed.update(
-                bundle=bundle,
-                bundle_name=spec.bundle,
-                node_pools=spec.node_pools(),
-                cp_resource_groups=dict(spec.cp_groups),
-                worker_resource_groups=dict(spec.worker_groups),
-                vip=spec.vip,
-                ssh_keys=list(spec.ssh_keys),
-                deletion_policy=spec.deletion_policy,
-                hosts={},
-                variables=plain,
-                secret_variables=encode_secrets(secret),
-            )
+            changed.update(core_fields(spec, bundle), hosts={})
         if not changed:
             return "unchanged"
         for key, value in changed.items():

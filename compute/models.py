@@ -134,6 +134,8 @@ class DiscoveryRun(TaskRun):
     host_problems = models.JSONField(
         default=list, blank=True, help_text="[{uid, name, action: skipped|cleaned, detail}], the first 50."
     )
+    #: The counts a run's summary shows (the admin's list, the inventory's sync status).
+    COUNTS = ("pages", "hosts_seen", "added", "updated", "removed", "skipped", "cleaned")
 
     class Meta(TaskRun.Meta):
         # (project, status, -finished): the last successful scan (compute.inventory.last_successful_scan).

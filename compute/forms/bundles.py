@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from django import forms
 
+from core import audit
+from core.models import AuditEntry
 from tenancy.models import DNS1123_LABEL
 
 from ..bundles import check_profiles
@@ -65,12 +67,20 @@ class BundleForm(forms.Form):
         self.profiles = [p.stored() for p in found]
         return data
 
-    def save(self) -> ProfileBundle:
+    def save(self, request) -> ProfileBundle:
+        """Create the bundle and record its creation by `request`'s user, naming its profiles."""
         d = self.cleaned_data
-        return ProfileBundle.objects.create(
+        bundle = ProfileBundle.objects.create(
             project=self.project,
             name=d["name"],
             bundle_type=d["bundle_type"],
             version=d["version"],
             profiles=self.profiles,
         )
+        audit.record(
+            request,
+            AuditEntry.CREATE,
+            bundle,
+            changes={"profiles": ", ".join(f"{p['name']} {p['version']}" for p in bundle.profiles)},
+        )
+        return bundle

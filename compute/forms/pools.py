@@ -112,6 +112,20 @@ def _gib(value) -> int:
     return int(round(float(value) * 1024)) if value else 0
 
 
+def _min_cpu_field(label: str, initial: int | None = None) -> forms.IntegerField:
+    """An optional minimum of CPU cores per host (control plane or workers), within the spec's bounds."""
+    return forms.IntegerField(
+        required=False, min_value=0, max_value=MAX_CPU_CORES, initial=initial, label=label
+    )
+
+
+def _min_memory_field(label: str, initial: int | None = None) -> forms.DecimalField:
+    """An optional minimum of memory per host in GiB (control plane or workers), within the spec's bounds."""
+    return forms.DecimalField(
+        required=False, min_value=0, max_value=MAX_MEMORY_GIB, initial=initial, label=label
+    )
+
+
 class PoolForm(forms.Form):
     name = forms.CharField(
         max_length=33, help_text="3–33 characters: lowercase letters, digits and '-', starting with a letter."
@@ -142,20 +156,8 @@ class PoolForm(forms.Form):
     cp_architecture = forms.ChoiceField(
         choices=ARCH_CHOICES, initial="amd64", label="Control-plane architecture"
     )
-    cp_cpu = forms.IntegerField(
-        required=False,
-        min_value=0,
-        max_value=MAX_CPU_CORES,
-        initial=4,
-        label="Control-plane minimum CPU cores",
-    )
-    cp_memory_gib = forms.DecimalField(
-        required=False,
-        min_value=0,
-        max_value=MAX_MEMORY_GIB,
-        initial=8,
-        label="Control-plane minimum memory (GiB)",
-    )
+    cp_cpu = _min_cpu_field("Control-plane minimum CPU cores", initial=4)
+    cp_memory_gib = _min_memory_field("Control-plane minimum memory (GiB)", initial=8)
     cp_groups = forms.CharField(
         required=False,
         initial="palette.ai=true",
@@ -171,12 +173,8 @@ class PoolForm(forms.Form):
     worker_architecture = forms.ChoiceField(
         choices=ARCH_CHOICES, initial="amd64", label="Worker architecture"
     )
-    worker_cpu = forms.IntegerField(
-        required=False, min_value=0, max_value=MAX_CPU_CORES, label="Worker minimum CPU cores"
-    )
-    worker_memory_gib = forms.DecimalField(
-        required=False, min_value=0, max_value=MAX_MEMORY_GIB, label="Worker minimum memory (GiB)"
-    )
+    worker_cpu = _min_cpu_field("Worker minimum CPU cores")
+    worker_memory_gib = _min_memory_field("Worker minimum memory (GiB)")
     worker_gpu_family = forms.CharField(
         required=False, label="Worker GPU family", help_text="VENDOR or VENDOR-MODEL, e.g. NVIDIA-A100."
     )

@@ -31,6 +31,7 @@ How it stays correct when things go wrong:
 from __future__ import annotations
 
 from .actions import (
+    core_fields,
     create_pool,
     enqueue,
     request_delete,
@@ -49,6 +50,7 @@ __all__ = [
     "STEP_LABELS",
     "Next",
     "classify",
+    "core_fields",
     "create_pool",
     "enqueue",
     "find_cluster",

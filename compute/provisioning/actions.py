@@ -53,36 +53,26 @@ def create_pool(project, spec, bundle, *, request=None, user=None, source: str =
     """
     from ..bundles import bundle_facts
     from ..readiness import cluster_name_for
-    from ..variables import encode_secrets, split, with_masked
+    from ..variables import with_masked
 
     now = timezone.now()
     if (
         spec.variables
     ):  # masked as the caller decided, and whatever the bundle's profiles mark sensitive (or do not know)
         spec, _problems = with_masked(spec, bundle_facts(bundle) if bundle is not None else ())
-    plain, secret = split(spec)
     pool = ComputePool.objects.create(
         project=project,
         name=spec.name,
         description=spec.description,
         labels=dict(spec.labels),
         variant=spec.variant,
-        bundle=bundle,
-        bundle_name=spec.bundle,
-        node_pools=spec.node_pools(),
-        cp_resource_groups=dict(spec.cp_groups),
-        worker_resource_groups=dict(spec.worker_groups),
-        vip=spec.vip,
-        ssh_keys=list(spec.ssh_keys),
-        deletion_policy=spec.deletion_policy,
+        **core_fields(spec, bundle),
         status=ComputePool.PENDING,
         step="validate",
         started=now,
         due_at=now + timedelta(seconds=_seconds("POOL_STEP_BUDGET")),
         cluster_name=cluster_name_for(project, spec.name),
         wait_reason="Waiting for a worker to start provisioning.",
-        variables=plain,
-        secret_variables=encode_secrets(secret),
     )
     changes = {"variant": spec.variant, "bundle": spec.bundle, "vip": spec.vip, "cluster": pool.cluster_name}
     if spec.variables:
@@ -94,6 +84,26 @@ def create_pool(project, spec, bundle, *, request=None, user=None, source: str =
     audit.record(request, AuditEntry.CREATE, pool, user=user, source=source, changes=changes)
     transaction.on_commit(lambda: enqueue(pool.pk, pool.tick))
     return pool
+
+
+def core_fields(spec, bundle) -> dict[str, Any]:
+    """The pool fields of a spec's core (a change of them provisions the pool again): bundle, node pools,
+    resource groups, VIP, SSH keys, deletion policy and profile variables, the masked ones encrypted."""
+    from ..variables import encode_secrets, split
+
+    plain, secret = split(spec)
+    return {
+        "bundle": bundle,
+        "bundle_name": spec.bundle,
+        "node_pools": spec.node_pools(),
+        "cp_resource_groups": dict(spec.cp_groups),
+        "worker_resource_groups": dict(spec.worker_groups),
+        "vip": spec.vip,
+        "ssh_keys": list(spec.ssh_keys),
+        "deletion_policy": spec.deletion_policy,
+        "variables": plain,
+        "secret_variables": encode_secrets(secret),
+    }
 
 
 def retry_pool(pool: ComputePool, *, request=None, user=None, source: str = "web") -> bool:

@@ -166,33 +166,19 @@ class Context:
         return backoff
 
     def fail(self, row: PoolStep | None, failure_class: str, message: str) -> None:
-        """End the operation in Failed, keeping the first error of the pool and of the step.
-
-        One short transaction: the step row, the pool and the audit entry are written together or not at all
-        (a database error part-way leaves the step to be run again, not a half-failed pool).
-        """
+        """End the operation in Failed, keeping the first error of the pool and of the step."""
         message = self.scrub(message)
-        with transaction.atomic():
-            if row is not None:
-                self.record_error(row, message, retried=False)
-                self.finish(row, PoolStep.FAILED)
-            first = self.pool.failure_message or message
-            self.save(
-                status=ComputePool.FAILED,
-                failure_class=failure_class,
-                failure_message=first,
-                due_at=None,
-                wait_reason="",
-            )
-            audit.record(
-                None,
-                AuditEntry.ACTION,
-                self.pool,
-                verb=f"{self.pool.operation} failed",
-                outcome=AuditEntry.FAILURE,
-                source="task",
-                changes={"failure": failure_class},
-            )
+        self._stop(
+            row,
+            message,
+            {
+                "status": ComputePool.FAILED,
+                "failure_class": failure_class,
+                "failure_message": self.pool.failure_message or message,
+            },
+            verb=f"{self.pool.operation} failed",
+            changes={"failure": failure_class},
+        )
         log.warning("compute pool %s failed (%s)", self.pool.pk, failure_class)
 
     def attention(self, row: PoolStep | None, message: str) -> None:
@@ -200,27 +186,38 @@ class Context:
         forget or give up on (a 404 not confirmed, the cluster in a Palette the Settings no longer reach). The
         pool keeps its cluster uid and hosts; Retry or Delete run again once someone has looked."""
         message = self.scrub(message)
+        self._stop(
+            row,
+            message,
+            {"status": ComputePool.ATTENTION, "failure_class": "", "failure_message": message},
+            verb=f"{self.pool.operation} needs attention",
+            changes={"reason": message[:200]},
+        )
+        log.warning("compute pool %s needs attention", self.pool.pk)
+
+    def _stop(
+        self, row: PoolStep | None, message: str, fields: dict[str, Any], *, verb: str, changes: dict
+    ) -> None:
+        """Stop the operation: the step row failed with `message`, the pool saved with `fields` and no due
+        time or wait reason, and an audit entry `verb` with `changes`.
+
+        One short transaction: the step row, the pool and the audit entry are written together or not at all
+        (a database error part-way leaves the step to be run again, not a half-stopped pool).
+        """
         with transaction.atomic():
             if row is not None:
                 self.record_error(row, message, retried=False)
                 self.finish(row, PoolStep.FAILED)
-            self.save(
-                status=ComputePool.ATTENTION,
-                failure_class="",
-                failure_message=message,
-                due_at=None,
-                wait_reason="",
-            )
+            self.save(**fields, due_at=None, wait_reason="")
             audit.record(
                 None,
                 AuditEntry.ACTION,
                 self.pool,
-                verb=f"{self.pool.operation} needs attention",
+                verb=verb,
                 outcome=AuditEntry.FAILURE,
                 source="task",
-                changes={"reason": message[:200]},
+                changes=changes,
             )
-        log.warning("compute pool %s needs attention", self.pool.pk)
 
     def palette_error(self, row: PoolStep, exc: perrors.PaletteError, what: str) -> float | None:
         """Retry a transient Palette error; fail the pool on a permanent one."""
@@ -265,6 +262,14 @@ class Context:
                 palette, name=f"pool {self.pool.project.namespace}/{self.pool.name}", **kwargs
             )
         return self._client
+
+    def begin_with_client(self, name: str, status: str = "") -> tuple[PoolStep, Any]:
+        """Start step `name` (moving the pool to `status` first, when given and not there yet) and get its
+        Palette client: the step row and the client, None after the pool was stopped (client_or_fail)."""
+        row = self.begin(name)
+        if status and self.pool.status != status:
+            self.save(status=status)
+        return row, self.client_or_fail(row)
 
     def client_or_fail(self, row: PoolStep, consequence: str = ""):
         """The client for a step that cannot go on without Palette; None after stopping the pool with the

@@ -121,8 +121,7 @@ def force_delete_available(pool: ComputePool) -> bool:
 
 def _wait_deleted(ctx: Context) -> float | None:
     pool = ctx.pool
-    row = ctx.begin("wait_deleted")
-    client = ctx.client_or_fail(row)
+    row, client = ctx.begin_with_client("wait_deleted")
     if client is None:
         return None
     gone = False

@@ -226,10 +226,7 @@ def _validate(ctx: Context) -> float | None:
     from ..readiness import allocating, allocation_key, report_for_pool
 
     pool = ctx.pool
-    row = ctx.begin("validate")
-    if pool.status != ComputePool.VALIDATING:
-        ctx.save(status=ComputePool.VALIDATING)
-    client = ctx.client_or_fail(row)
+    row, client = ctx.begin_with_client("validate", ComputePool.VALIDATING)
     if client is None:
         return None
     if pool.cluster_uid or pool.sent_hosts:
@@ -356,10 +353,7 @@ def _validation_messages(pool: ComputePool, problems) -> list[str]:
 
 def _create(ctx: Context) -> float | None:
     pool = ctx.pool
-    row = ctx.begin("create")
-    if pool.status != ComputePool.PROVISIONING:
-        ctx.save(status=ComputePool.PROVISIONING)
-    client = ctx.client_or_fail(row)
+    row, client = ctx.begin_with_client("create", ComputePool.PROVISIONING)
     if client is None:
         return None
     if not pool.cluster_uid:
@@ -443,8 +437,7 @@ def _condition(cluster) -> str:
 
 def _wait(ctx: Context) -> float | None:
     pool = ctx.pool
-    row = ctx.begin("wait")
-    client = ctx.client_or_fail(row)
+    row, client = ctx.begin_with_client("wait")
     if client is None:
         return None
     try:
@@ -527,8 +520,7 @@ KUBECONFIG_LABELS = {
 
 def _kubeconfig(ctx: Context) -> float | None:
     pool = ctx.pool
-    row = ctx.begin("kubeconfig")
-    client = ctx.client_or_fail(row)
+    row, client = ctx.begin_with_client("kubeconfig")
     if client is None:
         return None
     try:

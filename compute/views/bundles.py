@@ -28,13 +28,7 @@ def bundle_create(request, tenant, project):
     form = BundleForm(request.POST, project=project)
     if not form.is_valid():
         return render_page(request, "compute/pools.html", pools_context(project, role, bundle_form=form))
-    bundle = form.save()
-    audit.record(
-        request,
-        AuditEntry.CREATE,
-        bundle,
-        changes={"profiles": ", ".join(f"{p['name']} {p['version']}" for p in bundle.profiles)},
-    )
+    bundle = form.save(request)
     messages.success(request, f"Profile bundle {bundle.name} created.")
     return redirect_after_post(request, pools_page_url(project) + "#bundles")
 

@@ -68,13 +68,7 @@ def sync_status(project) -> dict:
             "finished",
             "first_error",
             "trigger",
-            "pages",
-            "hosts_seen",
-            "added",
-            "updated",
-            "removed",
-            "skipped",
-            "cleaned",
+            *DiscoveryRun.COUNTS,
             "project_id",
         )[:20]
     )

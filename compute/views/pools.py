@@ -40,6 +40,15 @@ def _pool(request, tenant, project, pool, need=access.READ):
     )
 
 
+def _pool_action(request, tenant, project, pool, action):
+    """The pool (its project writable by the user) and what `action(pool, request=request)` answered, run in
+    one transaction."""
+    project, role, pool = _pool(request, tenant, project, pool, need=access.WRITE)
+    with transaction.atomic():
+        outcome = action(pool, request=request)
+    return pool, outcome
+
+
 def pools_context(project, role, bundle_form: BundleForm | None = None) -> dict:
     rows = ComputePool.objects.filter(project=project).select_related("bundle").order_by("name", "-created")
     active = [p for p in rows if p.status != ComputePool.DELETED]
@@ -184,25 +193,22 @@ def pool_detail(request, tenant, project, pool):
 @login_required
 @require_POST
 def pool_retry(request, tenant, project, pool):
-    project, role, pool = _pool(request, tenant, project, pool, need=access.WRITE)
-    with transaction.atomic():
-        if provisioning.retry_pool(pool, request=request):
-            messages.success(request, f"Retrying {pool.name} (attempt {pool.attempt}).")
-        else:
-            messages.error(
-                request,
-                f"Only a failed (or needs-attention) pool can be retried; {pool.name} is "
-                f"{pool.get_status_display()} now.",
-            )
+    pool, retried = _pool_action(request, tenant, project, pool, provisioning.retry_pool)
+    if retried:
+        messages.success(request, f"Retrying {pool.name} (attempt {pool.attempt}).")
+    else:
+        messages.error(
+            request,
+            f"Only a failed (or needs-attention) pool can be retried; {pool.name} is "
+            f"{pool.get_status_display()} now.",
+        )
     return redirect_after_post(request, pool.get_absolute_url())
 
 
 @login_required
 @require_POST
 def pool_delete(request, tenant, project, pool):
-    project, role, pool = _pool(request, tenant, project, pool, need=access.WRITE)
-    with transaction.atomic():
-        outcome = provisioning.request_delete(pool, request=request)
+    pool, outcome = _pool_action(request, tenant, project, pool, provisioning.request_delete)
     if outcome == "changed":
         # Lost a race with the running step: nothing was done; the page shows the pool as it is now, with its
         # buttons.
@@ -222,9 +228,7 @@ def pool_delete(request, tenant, project, pool):
 @login_required
 @require_POST
 def pool_force_delete(request, tenant, project, pool):
-    project, role, pool = _pool(request, tenant, project, pool, need=access.WRITE)
-    with transaction.atomic():
-        outcome = provisioning.request_force_delete(pool, request=request)
+    pool, outcome = _pool_action(request, tenant, project, pool, provisioning.request_force_delete)
     if outcome == "started":
         messages.warning(
             request, "Force delete sent: Palette skips graceful cleanup; check the hosts afterwards."

@@ -23,9 +23,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from core import audit
 from core.htmx import redirect_after_post, render_page
-from core.models import AuditEntry
 from core.wizard import Wizard
 from tenancy import access
 
@@ -496,13 +494,7 @@ def pool_wizard_bundle(request, tenant, project):
             "compute/pool_wizard.html",
             _context(request, project, role, "bundle", form, data, bundle_form=bundle_form, bundle_open=True),
         )
-    bundle = bundle_form.save()
-    audit.record(
-        request,
-        AuditEntry.CREATE,
-        bundle,
-        changes={"profiles": ", ".join(f"{p['name']} {p['version']}" for p in bundle.profiles)},
-    )
+    bundle = bundle_form.save(request)
     request.session[_key(project)] = {**request.session.get(_key(project), {}), "bundle": bundle.name}
     messages.success(request, f"Profile bundle {bundle.name} created.")
     return redirect_after_post(request, _url(project, "bundle"))
