@@ -68,3 +68,13 @@ def record(
 def form_changes(form) -> dict:
     """The fields a ModelForm changed, with their cleaned values as strings."""
     return {name: str(form.cleaned_data.get(name)) for name in form.changed_data}
+
+
+def save_form(request: HttpRequest | None, action: str, form):
+    """Save a valid ModelForm and record `action` on the saved object with the fields the form changed.
+
+    Call it inside a transaction, so that the object and its audit entry are written together.
+    """
+    obj = form.save()
+    record(request, action, obj, changes=form_changes(form))
+    return obj

@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import yaml
 from django.core.exceptions import ValidationError
@@ -584,15 +584,25 @@ def _run(
     return changes
 
 
+class Options(TypedDict, total=False):
+    """The keyword arguments of apply_text and delete_text; their defaults are _process's."""
+
+    user: Any
+    request: Any
+    dry_run: bool
+    source: str
+    audit_source: str | None
+
+
 def _process(
     text: str | bytes,
     *,
     deleting: bool,
-    user: Any,
-    request: Any,
-    dry_run: bool,
-    source: str,
-    audit_source: str | None,
+    user: Any = None,
+    request: Any = None,
+    dry_run: bool = False,
+    source: str = "manifest",
+    audit_source: str | None = None,
 ) -> Result:
     plan = Plan(
         source,
@@ -627,15 +637,7 @@ def _process(
     )
 
 
-def apply_text(
-    text: str | bytes,
-    *,
-    user: Any = None,
-    request: Any = None,
-    dry_run: bool = False,
-    source: str = "manifest",
-    audit_source: str | None = None,
-) -> Result:
+def apply_text(text: str | bytes, **options: Unpack[Options]) -> Result:
     """Validate every document of `text` and, when nothing is wrong, apply all of them in one transaction.
 
     Idempotent: an object whose stored state already matches is "unchanged" and gets no write and
@@ -643,41 +645,17 @@ def apply_text(
     file in messages; `user` (the web UI) limits what may be changed to that user's roles;
     `audit_source` defaults to "web" with a request and "cli" without.
     """
-    return _process(
-        text,
-        deleting=False,
-        user=user,
-        request=request,
-        dry_run=dry_run,
-        source=source,
-        audit_source=audit_source,
-    )
+    return _process(text, deleting=False, **options)
 
 
-def delete_text(
-    text: str | bytes,
-    *,
-    user: Any = None,
-    request: Any = None,
-    dry_run: bool = False,
-    source: str = "manifest",
-    audit_source: str | None = None,
-) -> Result:
+def delete_text(text: str | bytes, **options: Unpack[Options]) -> Result:
     """Delete every object the documents of `text` name (only apiVersion, kind and metadata are read).
 
     Refuses, with the reason, deletions that would leave something broken (a Project or Tenant
     whose compute pools are not Deleted, a Secret that Settings still use, unless the file deletes
     those Settings too). All or nothing; an object that does not exist is reported as "not found".
     """
-    return _process(
-        text,
-        deleting=True,
-        user=user,
-        request=request,
-        dry_run=dry_run,
-        source=source,
-        audit_source=audit_source,
-    )
+    return _process(text, deleting=True, **options)
 
 
 class _Dumper(yaml.SafeDumper):

@@ -18,6 +18,11 @@ TLS_CHOICES = [
 ]
 
 
+def _optional_text(max_length: int, label: str, help_text: str) -> forms.CharField:
+    """A text field that may be left blank (at project level: inherit the tenant's value)."""
+    return forms.CharField(max_length=max_length, required=False, label=label, help_text=help_text)
+
+
 class PaletteIntegrationForm(forms.Form):
     """The Palette integration of one tenant or project. Secrets are write-only: blank keeps the stored value.
 
@@ -31,11 +36,8 @@ class PaletteIntegrationForm(forms.Form):
         label="Settings name",
         help_text="DNS-1123 label, e.g. dev-settings. Cannot be changed later.",
     )
-    host_url = forms.CharField(
-        max_length=300,
-        required=False,
-        label="Palette host URL",
-        help_text="https URL or bare host, e.g. api.spectrocloud.com or palette.example.com.",
+    host_url = _optional_text(
+        300, "Palette host URL", "https URL or bare host, e.g. api.spectrocloud.com or palette.example.com."
     )
     api_key = forms.CharField(
         max_length=500,
@@ -44,17 +46,9 @@ class PaletteIntegrationForm(forms.Form):
         strip=True,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
     )
-    tenant = forms.CharField(
-        max_length=128,
-        required=False,
-        label="Palette tenant",
-        help_text="The tenant (organisation) name in Palette.",
-    )
-    default_project_id = forms.CharField(
-        max_length=128,
-        required=False,
-        label="Default project ID",
-        help_text="Palette's project UID: 24 hex characters, not the project's name.",
+    tenant = _optional_text(128, "Palette tenant", "The tenant (organisation) name in Palette.")
+    default_project_id = _optional_text(
+        128, "Default project ID", "Palette's project UID: 24 hex characters, not the project's name."
     )
     tls = forms.ChoiceField(choices=TLS_CHOICES, initial="verify", label="TLS certificate verification")
     ca_pem = forms.CharField(

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable
 from typing import Any
 
 from core.manifests import MISSING, REDACTED, Document, Handler, Plan, shorten, type_name
@@ -59,6 +60,23 @@ def final_secret(plan: Plan, namespace: str, name: str) -> tuple[bool, dict | No
         return True, doc.state.get("data")
     secret = Secret.objects.filter(namespace=namespace, name=name).first()
     return (True, secret.get_data()) if secret is not None else (False, None)
+
+
+def _delete_stored(
+    model: type[Secret] | type[Settings], delete: Callable[..., None], doc: Document, plan: Plan
+) -> str:
+    """Delete the Secret or Settings `doc` names with its writes function (which audits it)."""
+    stored = model.objects.filter(namespace=doc.namespace, name=doc.name).first()
+    if stored is None:
+        return "not found"
+    delete(stored, request=plan.request, user=plan.user, source=plan.audit_source)
+    return "deleted"
+
+
+def _stored(model: type[Secret] | type[Settings], namespace: str | None):
+    """The stored Secrets or Settings to export, of one namespace or all, in namespace and name order."""
+    stored = model.objects.order_by("namespace", "name")
+    return stored.filter(namespace=namespace) if namespace else stored
 
 
 def _credential(data: dict | None) -> tuple[str, str] | None:
@@ -344,18 +362,11 @@ class SecretHandler(Handler):
                 )
 
     def delete(self, doc: Document, plan: Plan) -> str:
-        secret = Secret.objects.filter(namespace=doc.namespace, name=doc.name).first()
-        if secret is None:
-            return "not found"
-        writes.delete_secret(secret, request=plan.request, user=plan.user, source=plan.audit_source)
-        return "deleted"
+        return _delete_stored(Secret, writes.delete_secret, doc, plan)
 
     def export(self, namespace: str | None, show_secrets: bool) -> list[dict]:
-        secrets = Secret.objects.order_by("namespace", "name")
-        if namespace:
-            secrets = secrets.filter(namespace=namespace)
         out = []
-        for secret in secrets:
+        for secret in _stored(Secret, namespace):
             metadata: dict = {"name": secret.name, "namespace": secret.namespace}
             if secret.labels:
                 metadata["labels"] = dict(secret.labels)
@@ -576,18 +587,11 @@ class SettingsHandler(Handler):
         return "configured" if existing else "created"
 
     def delete(self, doc: Document, plan: Plan) -> str:
-        settings = Settings.objects.filter(namespace=doc.namespace, name=doc.name).first()
-        if settings is None:
-            return "not found"
-        writes.delete_settings(settings, request=plan.request, user=plan.user, source=plan.audit_source)
-        return "deleted"
+        return _delete_stored(Settings, writes.delete_settings, doc, plan)
 
     def export(self, namespace: str | None, show_secrets: bool) -> list[dict]:
-        settings = Settings.objects.order_by("namespace", "name")
-        if namespace:
-            settings = settings.filter(namespace=namespace)
         out = []
-        for s in settings:
+        for s in _stored(Settings, namespace):
             spec = {
                 key: {"secretRef": {"name": getattr(s, field)}}
                 for key, (field, _) in REFS.items()

@@ -369,16 +369,21 @@ def next_steps(project: Project) -> list[dict]:
 
 
 # Forms of the steps that are not forms elsewhere -------------------------------------------------------
-class TenantChoiceForm(forms.Form):
-    tenant = forms.ModelChoiceField(
-        queryset=Tenant.objects.none(),
+def _choice_field(model: type[Tenant] | type[Project], noun: str) -> forms.ModelChoiceField:
+    """A choice of one tenant or project by name (the form's __init__ sets the queryset)."""
+    return forms.ModelChoiceField(
+        queryset=model.objects.none(),
         to_field_name="name",
-        empty_label="— choose a tenant —",
+        empty_label=f"— choose a {noun} —",
         error_messages={
-            "required": "Choose a tenant, or create one below.",
-            "invalid_choice": "Choose one of the tenants listed.",
+            "required": f"Choose a {noun}, or create one below.",
+            "invalid_choice": f"Choose one of the {noun}s listed.",
         },
     )
+
+
+class TenantChoiceForm(forms.Form):
+    tenant = _choice_field(Tenant, "tenant")
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
@@ -386,15 +391,7 @@ class TenantChoiceForm(forms.Form):
 
 
 class ProjectChoiceForm(forms.Form):
-    project = forms.ModelChoiceField(
-        queryset=Project.objects.none(),
-        to_field_name="name",
-        empty_label="— choose a project —",
-        error_messages={
-            "required": "Choose a project, or create one below.",
-            "invalid_choice": "Choose one of the projects listed.",
-        },
-    )
+    project = _choice_field(Project, "project")
 
     def __init__(self, *args, user, tenant: Tenant, **kwargs):
         super().__init__(*args, **kwargs)

@@ -26,6 +26,19 @@ def _owner(request, tenant: str, project: str | None, need: str = access.READ):
     return access.get_tenant_for_user(request.user, tenant, need=need)
 
 
+def _token_owner(request, tenant: str, kind: str, project: str | None):
+    """The owner whose `kind` token an admin edits or tests, and the role; 404 for an unknown kind."""
+    owner, role = _owner(request, tenant, project, need=access.ADMIN)
+    if kind not in form_actions.TOKEN_KINDS:
+        raise Http404("No such integration.")
+    return owner, role
+
+
+def _fragment(request, context: dict, fragment: str):
+    """The Settings page, or with htmx only its `fragment`."""
+    return render_page(request, "integrations/settings.html", context, fragment=fragment)
+
+
 def settings_url(owner) -> str:
     if isinstance(owner, Project):
         return reverse("integrations:project_settings", args=[owner.tenant.name, owner.name])
@@ -123,20 +136,13 @@ def palette_save(request, tenant, project=None):
                 messages.warning(request, warning)
             return redirect_after_post(request, settings_url(owner))
     form_actions.forget_rejected_ca(form)
-    return render_page(
-        request,
-        "integrations/settings.html",
-        _context(request, owner, role, form=form),
-        fragment="palette_form",
-    )
+    return _fragment(request, _context(request, owner, role, form=form), "palette_form")
 
 
 @login_required
 @require_POST
 def token_save(request, tenant, kind, project=None):
-    owner, role = _owner(request, tenant, project, need=access.ADMIN)
-    if kind not in form_actions.TOKEN_KINDS:
-        raise Http404("No such integration.")
+    owner, role = _token_owner(request, tenant, kind, project)
     state = form_actions.own_state(owner)
     own = state["own"]
     form = TokenForm(request.POST, kind=kind, stored=state["tokens"].get(kind, ""), prefix=kind)
@@ -161,20 +167,13 @@ def token_save(request, tenant, kind, project=None):
         k: (form if k == kind else TokenForm(kind=k, stored=state["tokens"].get(k, ""), prefix=k))
         for k in form_actions.TOKEN_KINDS
     }
-    return render_page(
-        request,
-        "integrations/settings.html",
-        _context(request, owner, role, token_forms=token_forms),
-        fragment="tokens",
-    )
+    return _fragment(request, _context(request, owner, role, token_forms=token_forms), "tokens")
 
 
 @login_required
 @require_POST
 def token_test(request, tenant, kind, project=None):
-    owner, role = _owner(request, tenant, project, need=access.ADMIN)
-    if kind not in form_actions.TOKEN_KINDS:
-        raise Http404("No such integration.")
+    owner, role = _token_owner(request, tenant, kind, project)
     token = request.POST.get(f"{kind}-token", "").strip()
     token = token or form_actions.own_state(owner)["tokens"].get(kind, "")
     if not token:
@@ -198,7 +197,7 @@ def check_start(request, tenant, project=None):
     with transaction.atomic():
         check = diagnosis.start_check(owner, trigger="manual")
     context = _check_context(owner, role) if wants_fragment(request) else _context(request, owner, role)
-    return render_page(request, "integrations/settings.html", {**context, "check": check}, fragment="check")
+    return _fragment(request, {**context, "check": check}, "check")
 
 
 @login_required
@@ -208,9 +207,7 @@ def check_status(request, tenant, check, project=None):
     check = get_object_or_404(PaletteCheck, uuid=check, **owner_filter(owner))
     # Polled every second while a check runs: the fragment needs only the check, not the whole page's context.
     context = _check_context(owner, role) if wants_fragment(request) else _context(request, owner, role)
-    response = render_page(
-        request, "integrations/settings.html", {**context, "check": check}, fragment="check"
-    )
+    response = _fragment(request, {**context, "check": check}, "check")
     return poll_response(response, check.is_terminal)
 
 
@@ -266,12 +263,7 @@ def settings_yaml(request, tenant, project=None):
 
     text = export_text(namespace=owner.namespace)  # secret values are REDACTED
     if wants_fragment(request):
-        return render_page(
-            request,
-            "integrations/settings.html",
-            {**_context(request, owner, role), "yaml_text": text},
-            fragment="yaml",
-        )
+        return _fragment(request, {**_context(request, owner, role), "yaml_text": text}, "yaml")
     return HttpResponse(text, content_type="text/plain; charset=utf-8")
 
 
@@ -304,4 +296,4 @@ def settings_import(request, tenant, project=None):
         "import_text": "" if dropped else text,
         "import_text_dropped": dropped,
     }
-    return render_page(request, "integrations/settings.html", context, fragment="import_box")
+    return _fragment(request, context, "import_box")

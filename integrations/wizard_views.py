@@ -43,6 +43,15 @@ def _go(request, session):
     return redirect_after_post(request, onboarding.step_url(session, onboarding.first_open_step(session)))
 
 
+def _create(request, session, form, choose):
+    """A valid TenantForm or ProjectForm of its step: save it with its audit entry, choose the new object for
+    the session, and go on."""
+    with transaction.atomic():
+        choose(session, audit.save_form(request, AuditEntry.CREATE, form))
+    messages.success(request, form.created_message())
+    return _go(request, session)
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def onboarding_home(request):
@@ -104,12 +113,7 @@ def tenant_step(request, session):
                 raise PermissionDenied("Only platform administrators create tenants.")
             create = TenantForm(request.POST, prefix="new", user=user)
             if create.is_valid():
-                with transaction.atomic():
-                    tenant = create.save()
-                    audit.record(request, AuditEntry.CREATE, tenant, changes=audit.form_changes(create))
-                    onboarding.choose_tenant(session, tenant)
-                messages.success(request, f"Tenant {tenant.name} created, with namespace {tenant.namespace}.")
-                return _go(request, session)
+                return _create(request, session, create, onboarding.choose_tenant)
         else:
             name = request.POST.get("tenant", "").strip()
             if name:
@@ -133,12 +137,7 @@ def project_step(request, session):
                 raise PermissionDenied("Only tenant admins create projects.")
             create = ProjectForm(request.POST, prefix="new", tenant=tenant, user=user)
             if create.is_valid():
-                with transaction.atomic():
-                    project = create.save()
-                    audit.record(request, AuditEntry.CREATE, project, changes=audit.form_changes(create))
-                    onboarding.choose_project(session, project)
-                messages.success(request, f"Project {project.name} created in namespace {project.namespace}.")
-                return _go(request, session)
+                return _create(request, session, create, onboarding.choose_project)
         else:
             name = request.POST.get("project", "").strip()
             if name:

@@ -25,6 +25,22 @@ def _schedule_kube_delete(namespace: str, name: str) -> None:
     enqueue_on_commit("integrations.delete_kube_secret", namespace, name)
 
 
+def _save_audited(
+    obj: Secret | Settings, *, created: bool, request, user, source: str, changes: dict
+) -> None:
+    """Save a Secret or Settings and record its creation or update in the audit log."""
+    obj.save()
+    audit.record(
+        request,
+        AuditEntry.CREATE if created else AuditEntry.UPDATE,
+        obj,
+        user=user,
+        source=source,
+        changes=changes,
+        tenant=obj.audit_tenant,
+    )
+
+
 def save_secret(
     owner: Tenant | Project,
     name: str,
@@ -52,16 +68,8 @@ def save_secret(
     changed_keys = sorted(k for k in set(before) | set(data) if before.get(k) != data.get(k))
     if not created and not changed_keys and secret.labels == Secret.objects.get(pk=secret.pk).labels:
         return secret  # applying the same content twice changes nothing
-    secret.save()
-    audit.record(
-        request,
-        AuditEntry.CREATE if created else AuditEntry.UPDATE,
-        secret,
-        user=user,
-        source=source,
-        changes={k: "(changed)" for k in changed_keys},
-        tenant=secret.audit_tenant,
-    )
+    changes = {k: "(changed)" for k in changed_keys}
+    _save_audited(secret, created=created, request=request, user=user, source=source, changes=changes)
     _schedule_sync(secret.pk)
     return secret
 
@@ -170,15 +178,8 @@ def save_settings(
     changes = {f: getattr(settings, f) for f in before if before[f] != getattr(settings, f)}
     if existing and not changes:
         return settings
-    settings.save()
-    audit.record(
-        request,
-        AuditEntry.UPDATE if existing else AuditEntry.CREATE,
-        settings,
-        user=user,
-        source=source,
-        changes=changes,
-        tenant=settings.audit_tenant,
+    _save_audited(
+        settings, created=existing is None, request=request, user=user, source=source, changes=changes
     )
     return settings
 

@@ -366,11 +366,6 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE = {
-    "worker-heartbeat": {"task": "core.heartbeat", "schedule": envint("HEARTBEAT_INTERVAL", 60, minimum=5)},
-    # Re-syncs Kubernetes Secrets whose sync failed or never ran; a no-op while sync is off.
-    "kube-resync-secrets": {"task": "integrations.resync_secrets", "schedule": 60},
-}
 
 # Palette integration policy.
 ALLOW_INSECURE_PALETTE_TLS = envbool("ALLOW_INSECURE_PALETTE_TLS", True)  # set false in production
@@ -387,11 +382,6 @@ PALETTE_CONNECT_TIMEOUT = envint("PALETTE_CONNECT_TIMEOUT", 5, minimum=1)
 PALETTE_READ_TIMEOUT = envint("PALETTE_READ_TIMEOUT", 30, minimum=1)
 PALETTE_CHECK_INTERVAL = envint("PALETTE_CHECK_INTERVAL", 300, minimum=30)
 DISCOVERY_INTERVAL = envint("DISCOVERY_INTERVAL", 30, minimum=5)
-CELERY_BEAT_SCHEDULE["discovery"] = {"task": "compute.scheduled_discovery", "schedule": DISCOVERY_INTERVAL}
-CELERY_BEAT_SCHEDULE["palette-checks"] = {
-    "task": "integrations.scheduled_palette_checks",
-    "schedule": PALETTE_CHECK_INTERVAL,
-}
 # Compute pools (seconds): give up provisioning after POOL_PROVISION_TIMEOUT; poll Palette every
 # POOL_POLL_INTERVAL; offer force delete once a deletion waits POOL_FORCE_DELETE_AFTER; retry transient
 # errors from POOL_RETRY_BASE up to POOL_RETRY_CAP; a step may run POOL_STEP_BUDGET, and the watchdog
@@ -406,20 +396,12 @@ POOL_RETRY_CAP = envint("POOL_RETRY_CAP", 300, minimum=1)
 POOL_STEP_BUDGET = envint("POOL_STEP_BUDGET", 300, minimum=1)
 POOL_RESUME_GRACE = envint("POOL_RESUME_GRACE", 60, minimum=1)
 POOL_RELEASE_WAIT = envint("POOL_RELEASE_WAIT", 120, minimum=0)
-CELERY_BEAT_SCHEDULE["pool-watchdog"] = {
-    "task": "compute.pool_watchdog",
-    "schedule": envint("POOL_WATCHDOG_INTERVAL", 60, minimum=5),
-}
 # Run watchdog (seconds, core.watchdog): re-send a run still pending after RUN_RESEND_AFTER (its message
 # was lost, e.g. Redis restarted); fail it when pending RUN_PENDING_TIMEOUT, or running RUN_RUNNING_TIMEOUT
 # (its worker died), so a lost message never blocks a project's discovery, profile sync or check for good.
 RUN_RESEND_AFTER = envint("RUN_RESEND_AFTER", 300, minimum=1)
 RUN_PENDING_TIMEOUT = envint("RUN_PENDING_TIMEOUT", 3600, minimum=1)
 RUN_RUNNING_TIMEOUT = envint("RUN_RUNNING_TIMEOUT", 1800, minimum=1)
-CELERY_BEAT_SCHEDULE["run-watchdog"] = {
-    "task": "core.run_watchdog",
-    "schedule": envint("RUN_WATCHDOG_INTERVAL", 60, minimum=1),
-}
 # Retention (days; 0 keeps for ever): the daily prune (core.retention, manage.py prune) deletes finished runs
 # and history older than this, but never an active run nor the newest run of a target in each state.
 RETENTION_DISCOVERY_RUNS_DAYS = envint("RETENTION_DISCOVERY_RUNS_DAYS", 30, minimum=0)
@@ -428,7 +410,21 @@ RETENTION_PROFILE_SYNCS_DAYS = envint("RETENTION_PROFILE_SYNCS_DAYS", 30, minimu
 RETENTION_TAG_EDITS_DAYS = envint("RETENTION_TAG_EDITS_DAYS", 30, minimum=0)
 RETENTION_HOST_HISTORY_DAYS = envint("RETENTION_HOST_HISTORY_DAYS", 90, minimum=0)
 RETENTION_AUDIT_DAYS = envint("RETENTION_AUDIT_DAYS", 365, minimum=0)
-CELERY_BEAT_SCHEDULE["prune"] = {"task": "core.prune", "schedule": 24 * 60 * 60}
+
+# What beat sends, and how often (seconds).
+CELERY_BEAT_SCHEDULE = {
+    name: {"task": task, "schedule": schedule}
+    for name, task, schedule in (
+        ("worker-heartbeat", "core.heartbeat", envint("HEARTBEAT_INTERVAL", 60, minimum=5)),
+        # Re-syncs Kubernetes Secrets whose sync failed or never ran; a no-op while sync is off.
+        ("kube-resync-secrets", "integrations.resync_secrets", 60),
+        ("discovery", "compute.scheduled_discovery", DISCOVERY_INTERVAL),
+        ("palette-checks", "integrations.scheduled_palette_checks", PALETTE_CHECK_INTERVAL),
+        ("pool-watchdog", "compute.pool_watchdog", envint("POOL_WATCHDOG_INTERVAL", 60, minimum=5)),
+        ("run-watchdog", "core.run_watchdog", envint("RUN_WATCHDOG_INTERVAL", 60, minimum=1)),
+        ("prune", "core.prune", 24 * 60 * 60),
+    )
+}
 
 # Kubernetes Secret sync: KUBERNETES_API_URL (plain URL, e.g. a proxy), KUBECONFIG, or in-cluster
 # service account; off when none is configured.

@@ -30,6 +30,9 @@ class TenantForm(forms.ModelForm):
             self.fields["name"].disabled = True
         _guard_gpu_limit(self, user)
 
+    def created_message(self) -> str:
+        return f"Tenant {self.instance.name} created, with namespace {self.instance.namespace}."
+
 
 class ProjectForm(forms.ModelForm):
     class Meta:
@@ -50,6 +53,9 @@ class ProjectForm(forms.ModelForm):
         if self.instance.pk:
             self.fields["name"].disabled = True
             self.fields["namespace"].disabled = True
+
+    def created_message(self) -> str:
+        return f"Project {self.instance.name} created in namespace {self.instance.namespace}."
 
     def clean_namespace(self):
         return self.cleaned_data.get("namespace") or self.data.get(self.add_prefix("name"), "").strip()

@@ -18,6 +18,15 @@ from .forms import MembershipForm, ProjectForm, TenantForm
 from .models import Membership
 
 
+def _save_posted(request, form, action: str):
+    """On a POST with a valid form, save its object and the audit entry in one transaction and return the
+    object; otherwise None (a GET, or the form shows its errors)."""
+    if request.method != "POST" or not form.is_valid():
+        return None
+    with transaction.atomic():
+        return audit.save_form(request, action, form)
+
+
 @login_required
 @require_GET
 def home(request):
@@ -40,11 +49,9 @@ def tenant_create(request):
     if not request.user.is_superuser:
         raise PermissionDenied("Only platform administrators create tenants.")
     form = TenantForm(request.POST or None, user=request.user)
-    if request.method == "POST" and form.is_valid():
-        with transaction.atomic():
-            tenant = form.save()
-            audit.record(request, AuditEntry.CREATE, tenant, changes=audit.form_changes(form))
-        messages.success(request, f"Tenant {tenant.name} created, with namespace {tenant.namespace}.")
+    tenant = _save_posted(request, form, AuditEntry.CREATE)
+    if tenant is not None:
+        messages.success(request, form.created_message())
         return redirect_after_post(request, reverse("tenancy:tenant_detail", args=[tenant.name]))
     return render_page(request, "tenancy/tenant_form.html", {"form": form}, fragment="form")
 
@@ -62,10 +69,7 @@ def tenant_detail(request, tenant):
 def tenant_edit(request, tenant):
     tenant, role = access.get_tenant_for_user(request.user, tenant, need=access.ADMIN)
     form = TenantForm(request.POST or None, instance=tenant, user=request.user)
-    if request.method == "POST" and form.is_valid():
-        with transaction.atomic():
-            form.save()
-            audit.record(request, AuditEntry.UPDATE, tenant, changes=audit.form_changes(form))
+    if _save_posted(request, form, AuditEntry.UPDATE) is not None:
         messages.success(request, f"Tenant {tenant.name} saved.")
         return redirect_after_post(request, reverse("tenancy:tenant_detail", args=[tenant.name]))
     return render_page(request, "tenancy/tenant_form.html", {"form": form, "tenant": tenant}, fragment="form")
@@ -104,11 +108,9 @@ def project_list(request):
 def project_create(request, tenant):
     tenant, role = access.get_tenant_for_user(request.user, tenant, need=access.ADMIN)
     form = ProjectForm(request.POST or None, tenant=tenant, user=request.user)
-    if request.method == "POST" and form.is_valid():
-        with transaction.atomic():
-            project = form.save()
-            audit.record(request, AuditEntry.CREATE, project, changes=audit.form_changes(form))
-        messages.success(request, f"Project {project.name} created in namespace {project.namespace}.")
+    project = _save_posted(request, form, AuditEntry.CREATE)
+    if project is not None:
+        messages.success(request, form.created_message())
         return redirect_after_post(
             request, reverse("tenancy:project_detail", args=[tenant.name, project.name])
         )
@@ -117,19 +119,23 @@ def project_create(request, tenant):
     )
 
 
+def _project_context(project, role: str, member_form: MembershipForm) -> dict:
+    """What the project page shows: the project, its overview, its members and the form that adds one."""
+    return {
+        "project": project,
+        "tenant": project.tenant,
+        "role": role,
+        "members": project.memberships.select_related("user").order_by("user__username"),
+        "member_form": member_form,
+        **overview.project_overview(project),
+    }
+
+
 @login_required
 @require_GET
 def project_detail(request, tenant, project):
     project, role = access.get_project_for_user(request.user, tenant, project)
-    members = project.memberships.select_related("user").order_by("user__username")
-    context = {
-        "project": project,
-        "tenant": project.tenant,
-        "role": role,
-        "members": members,
-        "member_form": MembershipForm(project=project),
-        **overview.project_overview(project),
-    }
+    context = _project_context(project, role, MembershipForm(project=project))
     return render_page(request, "tenancy/project_detail.html", context)
 
 
@@ -138,10 +144,7 @@ def project_detail(request, tenant, project):
 def project_edit(request, tenant, project):
     project, role = access.get_project_for_user(request.user, tenant, project, need=access.ADMIN)
     form = ProjectForm(request.POST or None, instance=project, tenant=project.tenant, user=request.user)
-    if request.method == "POST" and form.is_valid():
-        with transaction.atomic():
-            form.save()
-            audit.record(request, AuditEntry.UPDATE, project, changes=audit.form_changes(form))
+    if _save_posted(request, form, AuditEntry.UPDATE) is not None:
         messages.success(request, f"Project {project.name} saved.")
         return redirect_after_post(
             request, reverse("tenancy:project_detail", args=[project.tenant.name, project.name])
@@ -192,20 +195,8 @@ def member_add(request, tenant, project):
         return redirect_after_post(
             request, reverse("tenancy:project_detail", args=[project.tenant.name, project.name])
         )
-    members = project.memberships.select_related("user").order_by("user__username")
-    context = {
-        "project": project,
-        "tenant": project.tenant,
-        "role": role,
-        "members": members,
-        "member_form": form,
-    }
-    return render_page(
-        request,
-        "tenancy/project_detail.html",
-        {**context, **overview.project_overview(project)},
-        fragment="members",
-    )
+    context = _project_context(project, role, form)
+    return render_page(request, "tenancy/project_detail.html", context, fragment="members")
 
 
 @login_required

@@ -7,13 +7,11 @@ import sys
 from django.core.management.base import BaseCommand
 
 from core import manifests
+from core.management.base import DryRunCommand
 
 
-class ManifestCommand(BaseCommand):
+class ManifestCommand(DryRunCommand):
     """A command over a manifest file (``-f``, ``--dry-run``): read it, ``run`` it, report the result."""
-
-    #: What ``--dry-run`` does, for the help.
-    dry_run_help = ""
 
     def run(self, data: bytes, **options) -> manifests.Result:
         """The manifests operation: ``manifests.apply_text``, ``manifests.delete_text``."""
@@ -23,7 +21,7 @@ class ManifestCommand(BaseCommand):
         parser.add_argument(
             "-f", "--filename", required=True, help="the manifest file, or - to read standard input"
         )
-        parser.add_argument("--dry-run", action="store_true", help=self.dry_run_help)
+        super().add_arguments(parser)
 
     def handle(self, *args, **options):
         label, data, problem = read_source(options["filename"])

@@ -6,21 +6,16 @@ runs and the newest run of each target in each state always stay.
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand
-
+from core.management.base import DryRunCommand
 from core.retention import prune
 
 
-class Command(BaseCommand):
+class Command(DryRunCommand):
     help = (
         "Delete finished runs and history older than their RETENTION_*_DAYS settings (what beat does daily); "
         "prints what goes per kind. --dry-run counts without deleting."
     )
-
-    def add_arguments(self, parser):
-        parser.add_argument(
-            "--dry-run", action="store_true", help="print what would be removed, delete nothing"
-        )
+    dry_run_help = "print what would be removed, delete nothing"
 
     def handle(self, *args, dry_run: bool = False, **options):
         verb = "would remove" if dry_run else "removed"

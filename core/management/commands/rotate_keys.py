@@ -13,12 +13,13 @@ from __future__ import annotations
 from cryptography.fernet import Fernet, InvalidToken
 from django.apps import apps
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.db import transaction
 from django.db.models import TextField, Value
 from django.db.models.functions import Cast
 
 from core.fields import EncryptedTextField, fernet
+from core.management.base import DryRunCommand
 
 
 def encrypted_fields() -> list[tuple[type, str]]:
@@ -31,19 +32,18 @@ def encrypted_fields() -> list[tuple[type, str]]:
     ]
 
 
-class Command(BaseCommand):
+class Command(DryRunCommand):
     help = (
         "Re-encrypt every encrypted value (Secrets, kubeconfigs) with the first key of FIELD_ENCRYPTION_KEY, "
         "so older keys can be removed. --check exits 1 while a value still needs an older key."
     )
+    dry_run_help = "decrypt and count everything, write nothing"
 
     def add_arguments(self, parser):
         parser.add_argument(
             "--check", action="store_true", help="only report; exit 1 when some value is not on the first key"
         )
-        parser.add_argument(
-            "--dry-run", action="store_true", help="decrypt and count everything, write nothing"
-        )
+        super().add_arguments(parser)
 
     def handle(self, *args, check: bool = False, dry_run: bool = False, **options):
         keys = settings.FIELD_ENCRYPTION_KEYS
