@@ -68,5 +68,5 @@ def test_it_filters_the_grid_and_edits_a_tag_with_preview(live_server, page, wor
     edit = TagEdit.objects.get()
     assert edit.host_uids == [target.uid] and edit.add == {"palette.ai": "true"}
     apply_tag_edit(edit)  # the worker's job; its real-worker path is covered by the worker tests
-    page.wait_for_selector("text=1 of 1 hosts updated", timeout=10_000)
+    page.wait_for_selector("text=1 of 1 host updated", timeout=10_000)
     assert sim.state.hosts[target.uid].labels["palette.ai"] == "true"
