@@ -2,9 +2,10 @@
 
 The simulator runs in a child process with 10,000 hosts in one project. In the same process and
 the same run, alternating, this measures (1) a bare `requests` loop over the 200 pages and (2)
-`compute.discovery.run_discovery` (client with the limiter off, typed results, reconcile into the
+`compute.discovery.run_discovery` (PALETTE_RATE_LIMIT=0: pacing off; typed results, reconcile into the
 database). It also counts SQL queries per page and checks that a re-run with nothing changed
-writes nothing. Target: discovery within 1.5x the bare fetch; at most 4 queries per page.
+writes nothing. Targets: a first discovery within 2.0x the bare fetch, an unchanged re-run within 1.3x;
+at most 4 queries per page.
 
 With --limited the simulator enforces Palette's 10 req/s on /v1/dashboard and the client's limiter
 is on: 200 pages cannot take less than 20 s; the target is 1.1x that, with zero 429.
@@ -34,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--limited", action="store_true", help="rate limits on (simulator and client)")
     args = parser.parse_args(argv)
+    if not args.limited:
+        os.environ["PALETTE_RATE_LIMIT"] = "0"  # pacing off through the setting, as an operator would
     django_env.setup()
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -46,13 +49,18 @@ def main(argv: list[str] | None = None) -> int:
         ca = os.path.join(tls_dir, "ca.crt")
         ca_pem = Path(ca).read_text()
         project = django_env.connected_project(url, key, project_uid, ca_pem)
-        limiter = {} if args.limited else {"rate_limiter": False}
+        limiter: dict = {}
         try:
             if args.limited:
                 return limited(run_discovery, DiscoveryRun, project, url, key, ca, args.hosts, limiter)
-            # First run: fills the inventory; count its queries per page.
+            # First run: fills the inventory, against a bare fetch just before it; count its queries per page.
+            started = time.perf_counter()
+            assert bare_loop(url, key, project_uid, ca) == args.hosts
+            first_bare = time.perf_counter() - started
+            started = time.perf_counter()
             with CaptureQueriesContext(connection) as first_q:
                 first = run_discovery(DiscoveryRun.objects.create(project=project), **limiter)
+            first_time = time.perf_counter() - started
             assert first.status == "succeeded", first.first_error
             assert EdgeHost.objects.count() == args.hosts
             times: dict[str, list[float]] = {"bare": [], "discovery": []}
@@ -84,8 +92,14 @@ def main(argv: list[str] | None = None) -> int:
         q for q in first_q.captured_queries if q["sql"].split()[0] in ("SELECT", "INSERT", "UPDATE", "DELETE")
     ]
     per_page = len(data) / pages
+    first_ratio = first_time / first_bare
     print(
-        f"{args.hosts} hosts, {pages} pages, {args.rounds} rounds, limiter off, database {connection.vendor}"
+        f"{args.hosts} hosts, {pages} pages, {args.rounds} rounds, PALETTE_RATE_LIMIT=0, "
+        f"database {connection.vendor}"
+    )
+    print(
+        f"  first discovery      : {first_time:7.3f} s against a bare fetch of {first_bare:.3f} s = "
+        f"{first_ratio:.3f}x  target <= 2.00x: {'OK' if first_ratio <= 2.0 else 'OVER TARGET'}"
     )
     print(
         f"  bare paginated fetch : {statistics.median(times['bare']):7.3f} s  "
@@ -96,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         f"({', '.join(f'{t:.2f}' for t in times['discovery'])})"
     )
     print(
-        f"  ratio discovery/bare : {ratio:7.3f}x  target <= 1.50x: {'OK' if ratio <= 1.5 else 'OVER TARGET'}"
+        f"  ratio discovery/bare : {ratio:7.3f}x  target <= 1.30x: {'OK' if ratio <= 1.3 else 'OVER TARGET'}"
     )
     print(
         f"  first run            : {len(data)} SQL queries for {pages} pages = {per_page:.2f} per page "
@@ -110,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"  load average         : {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs"
     )
-    return 0 if ratio <= 1.5 and per_page <= 4 and not any(writes) else 1
+    return 0 if ratio <= 1.3 and first_ratio <= 2.0 and per_page <= 4 and not any(writes) else 1
 
 
 def limited(run_discovery, DiscoveryRun, project, url, key, ca, hosts, limiter) -> int:

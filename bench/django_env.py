@@ -11,15 +11,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def setup() -> str:
-    """Configure and migrate Django in a temporary DATA_DIR; return that folder."""
+def setup(*, keep_redis: bool = False) -> str:
+    """Configure and migrate Django in a temporary DATA_DIR; return that folder. Without `keep_redis` the
+    process runs as the embedded mode does (no Redis: its own Palette rate budget)."""
     sys.path.insert(0, str(ROOT))
     data = tempfile.mkdtemp(prefix="paletteai-bench-")
     os.environ["DATA_DIR"] = data
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "paletteai_admin.settings")
     # The benchmarks' simulator is on loopback, refused as a Palette address unless allowed.
     os.environ.setdefault("PALETTE_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128")
-    os.environ.pop("REDIS_URL", None)
+    if not keep_redis:
+        os.environ.pop("REDIS_URL", None)
     if os.environ.get("DATABASE_URL", "").startswith("postgres"):
         # A database of its own per benchmark process: runs never see each other's rows.
         base = os.environ["DATABASE_URL"].rsplit("/", 1)[0]

@@ -32,7 +32,7 @@ from palette import PaletteClient  # noqa: E402
 
 
 def start_simulator(
-    hosts: int, tls_dir: str, *, rate_limit: bool = False
+    hosts: int, tls_dir: str, *, rate_limit: bool = False, rate_burst: float | None = None
 ) -> tuple[subprocess.Popen, str, str, str]:
     """Start ``palette.sim.cli`` in a child process; return it with its URL, API key and project uid."""
     proc = subprocess.Popen(
@@ -51,6 +51,7 @@ def start_simulator(
             "--tls-dir",
             tls_dir,
             *([] if rate_limit else ["--no-rate-limit"]),
+            *(["--rate-burst", str(rate_burst)] if rate_burst else []),
         ],
         cwd=ROOT,
         stdout=subprocess.PIPE,

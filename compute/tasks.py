@@ -24,14 +24,16 @@ def discovery_task(run_id: int) -> None:
 def scheduled_discovery_task() -> int:
     """Start a discovery run for every project whose tenant or itself has Settings (beat, DISCOVERY_INTERVAL).
 
-    A project with a run still active is skipped by start_discovery, so slow scans never pile up.
+    A project with a run still active is skipped by start_discovery, so slow scans never pile up. Each
+    project's run starts at its own offset after the beat (discovery.schedule_offset).
     """
+    from django.conf import settings
     from django.db.models import Q
 
     from integrations.models import Settings
     from tenancy.models import Project
 
-    from .discovery import start_discovery
+    from .discovery import schedule_offset, start_discovery
 
     configured = Project.objects.filter(
         Q(pk__in=Settings.objects.filter(project__isnull=False).values("project_id"))
@@ -40,7 +42,9 @@ def scheduled_discovery_task() -> int:
     count = 0
     with transaction.atomic():
         for project in configured:
-            start_discovery(project, trigger="schedule")
+            start_discovery(
+                project, trigger="schedule", countdown=schedule_offset(project, settings.DISCOVERY_INTERVAL)
+            )
             count += 1
     return count
 

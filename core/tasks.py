@@ -25,14 +25,14 @@ def send(name: str, *args, countdown: float = 0) -> None:
         task.delay(*args)
 
 
-def enqueue_on_commit(name: str, *args) -> None:
+def enqueue_on_commit(name: str, *args, countdown: float = 0) -> None:
     """Send the task registered as `name` with `args` once the current transaction commits (see `send`).
 
     Robust: the row is already committed and is the truth; if the broker cannot take the message
     right now the failure is logged instead of turning a saved change into an error page, and the
     pending row is picked up again by the stale-run watchdog.
     """
-    transaction.on_commit(lambda: send(name, *args), robust=True)
+    transaction.on_commit(lambda: send(name, *args, countdown=countdown), robust=True)
 
 
 def create_or_active(model, target: dict, **fields):
@@ -55,12 +55,12 @@ def create_or_active(model, target: dict, **fields):
         return active, False
 
 
-def start_once(model, task: str, *, target: dict, **fields):
-    """The active run of `model` for `target`, or a new pending one whose task (by name) is sent on commit
-    (see create_or_active)."""
+def start_once(model, task: str, *, target: dict, countdown: float = 0, **fields):
+    """The active run of `model` for `target`, or a new pending one whose task (by name) is sent on commit,
+    to start after `countdown` seconds (see create_or_active)."""
     run, created = create_or_active(model, target, **fields)
     if created:
-        enqueue_on_commit(task, run.pk)
+        enqueue_on_commit(task, run.pk, countdown=countdown)
     return run
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from core import dberrors
+from core import dberrors, palette_budget
 from palette import errors as perrors
+from palette import ratelimit
 from tenancy.models import Project, Tenant
 
 from . import credentials
@@ -28,6 +29,9 @@ class EffectivePalette:
     ca_pem: str = ""
     ca_source: str = ""
     problems: list[str] = field(default_factory=list)
+    #: The Palette's own rate limits (Settings.palette_rate_limit of the Settings whose host is used), or
+    #: None for the installation's (core.palette_budget).
+    rate_limits: dict[str, float] | None = None
 
     def value(self, name: str):
         return self.fields[name][0]
@@ -125,6 +129,12 @@ def resolve(owner: Tenant | Project) -> Effective:
         palette.problems.append(
             f"Missing {', '.join(missing)}: set them in the project's or the tenant's Palette integration."
         )
+    connection = project_settings if merged["hostUrl"][1] == "project" else tenant_settings
+    if connection is not None and connection.palette_rate_limit:
+        try:
+            palette.rate_limits = ratelimit.parse_limits(connection.palette_rate_limit)
+        except ValueError as exc:
+            palette.problems.append(f"Settings {connection}: Palette rate limit: {exc}")
     project_uid, uid_source = merged["defaultProjectID"]
     allowed = tenant_settings.allowed_project_ids if tenant_settings else []
     if uid_source == "project" and allowed and project_uid not in allowed:
@@ -182,6 +192,10 @@ def palette_client(palette: EffectivePalette, *, name: str = "", **kwargs):
         "timeout",
         (float(django_settings.PALETTE_CONNECT_TIMEOUT), float(django_settings.PALETTE_READ_TIMEOUT)),
     )
+    # The installation's rate budget (core.palette_budget): waits bounded inside a web request or a
+    # transaction; `lane="bulk"` from the scans, so interactive calls go first.
+    kwargs.setdefault("max_wait", palette_budget.wait_bound)
+    kwargs.setdefault("rate_limits", palette.rate_limits)
     return PaletteClient(
         str(palette.value("hostUrl")),
         str(palette.value("apiKey")),

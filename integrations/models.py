@@ -12,12 +12,14 @@ import json
 import uuid
 
 from django.conf import settings as django_settings
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 
 from core.fields import EncryptedTextField
 from core.models import TaskRun, one_active_run_per
+from palette import ratelimit
 from tenancy.models import DNS1123_LABEL, Project, Tenant
 
 DNS1123_SUBDOMAIN = RegexValidator(
@@ -99,6 +101,14 @@ class Secret(Scoped):
         self.data = json.dumps(values, sort_keys=True)
 
 
+def validate_rate_limit(value: str) -> None:
+    """A rate limit in PALETTE_RATE_LIMIT's syntax (palette.ratelimit.parse_limits), or what to fix."""
+    try:
+        ratelimit.parse_limits(value)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from None
+
+
 class Settings(Scoped):
     """The integrations of one tenant or project: Palette (required), Hugging Face and NVIDIA NGC (optional).
 
@@ -116,6 +126,17 @@ class Settings(Scoped):
     # A tenant's Settings only: the Palette project UIDs its projects may choose as defaultProjectID
     # (besides the tenant's own); empty means any, but only a tenant admin may then choose another.
     allowed_project_ids = models.JSONField(default=list, blank=True)
+    # This Palette's own rate limits (a self-hosted Palette without the SaaS limits, or with others), in
+    # PALETTE_RATE_LIMIT's syntax; empty: the installation's. They apply where these Settings' host is used.
+    palette_rate_limit = models.CharField(
+        "Palette rate limit",
+        max_length=200,
+        blank=True,
+        validators=[validate_rate_limit],
+        help_text="Requests per second per endpoint family for this Palette: a number (0: no pacing) or "
+        "/v1/family=rate pairs, e.g. /v1/dashboard=50,/v1/edgehosts=50. Empty: the installation's "
+        "PALETTE_RATE_LIMIT (Palette's published limits by default).",
+    )
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 

@@ -12,6 +12,7 @@ from .errors import (
     MethodNotAllowed,
     NotFound,
     PaginationError,
+    PaletteBusy,
     PaletteConnectionError,
     PaletteError,
     PaletteHTTPError,
@@ -38,7 +39,7 @@ from .models import (
     ValidationProblem,
     ValidationResult,
 )
-from .ratelimit import RateLimiter, default_limiter
+from .ratelimit import RateLimiter, SharedRateLimiter, default_limiter
 from .transport import RequestRecord, RetryPolicy
 
 __all__ = [
@@ -46,12 +47,14 @@ __all__ = [
     "RetryPolicy",
     "RequestRecord",
     "RateLimiter",
+    "SharedRateLimiter",
     "default_limiter",
     "EdgeNativeCluster",
     "MachinePool",
     "PoolHost",
     "ProfileRef",
     "PaletteError",
+    "PaletteBusy",
     "PaletteConnectionError",
     "PaletteTimeout",
     "PaletteTLSError",

@@ -57,7 +57,10 @@ class PaletteClient:
     ``palette.transport.Transport`` the client sends through: ``ca_pem`` (PEM text of a private CA),
     ``skip_verify`` (disable TLS verification for this client only; logs a warning once per
     ``name``), ``timeout`` (seconds, or (connect, read)), ``retry`` (RetryPolicy),
-    ``rate_limiter`` (True: the process-wide limiter; False: none; or a RateLimiter),
+    ``rate_limiter`` (True: the default budget, see ``palette.ratelimit.install``; False: none; or a
+    budget), ``lane`` ("interactive" or "bulk"), ``max_wait`` (seconds one request may wait for its slot,
+    or a callable asked per request; longer raises PaletteBusy), ``rate_limits`` (this integration's
+    limits over the budget's),
     ``request_log`` (callable receiving a RequestRecord per attempt; off by default),
     ``validate`` (check requests and responses against the spec; bodies are always checked),
     ``name`` (the integration, for log messages), ``spec``, ``pool_size``, ``allowed_networks`` (CIDRs

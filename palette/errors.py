@@ -204,6 +204,22 @@ class PaletteTimeout(PaletteConnectionError):
     default_hint = "Palette may be overloaded or the network slow; it will be retried."
 
 
+class PaletteBusy(PaletteError):
+    """Not sent: this installation's request budget for Palette (palette.ratelimit) is booked further ahead
+    than the caller may wait (a web request, a database transaction). ``retry_after`` in seconds.
+
+    Transient (a task tries again later), but never retried by the transport itself: that would be the
+    wait the bound forbids.
+    """
+
+    transient = True
+    default_hint = "Other work of this console is using Palette's rate limit right now; try again shortly."
+
+    def __init__(self, summary: str, *, retry_after: float, **kwargs: Any):
+        self.retry_after = retry_after
+        super().__init__(summary, **kwargs)
+
+
 class PaletteTLSError(PaletteError):
     """The server's TLS certificate could not be verified. Never retried, never bypassed."""
 

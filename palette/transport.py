@@ -31,7 +31,7 @@ from requests.adapters import HTTPAdapter
 from . import errors
 from .addresses import AddressRefused
 from .connections import GuardedAdapter
-from .ratelimit import RateLimiter, default_limiter
+from .ratelimit import Budget, BudgetExhausted, default_limiter
 from .spec import Spec, SpecViolation, load_spec
 
 log = logging.getLogger("palette.client")
@@ -114,7 +114,10 @@ class Transport:
         skip_verify: bool = False,
         timeout: float | tuple[float, float] = (5.0, 30.0),
         retry: RetryPolicy | None = None,
-        rate_limiter: RateLimiter | bool | None = True,
+        rate_limiter: Budget | bool | None = True,
+        lane: str = "interactive",
+        max_wait: float | Callable[[], float | None] | None = None,
+        rate_limits: Mapping[str, float] | None = None,
         request_log: Callable[[RequestRecord], None] | None = None,
         validate: bool = False,
         name: str = "",
@@ -130,9 +133,14 @@ class Transport:
         self.timeout = timeout if isinstance(timeout, tuple) else (timeout, timeout)
         self.retry = retry or RetryPolicy()
         if rate_limiter is True or rate_limiter is None:
-            self.limiter: RateLimiter | None = default_limiter()
+            self.limiter: Budget | None = default_limiter()
         else:
             self.limiter = rate_limiter or None
+        # How this client draws on the budget (palette.ratelimit): its lane, how long one request may wait
+        # for a slot (seconds, or asked per request), and its integration's own limits over the budget's.
+        self.lane = lane
+        self.max_wait = max_wait
+        self.rate_limits = rate_limits
         self.request_log = request_log
         self.validate = validate
         self.spec = spec or load_spec()
@@ -256,7 +264,7 @@ class Transport:
                 time.sleep(delay)
 
     def _should_retry(self, exc: errors.PaletteError, attempt: int, idempotent: bool) -> bool:
-        if not exc.transient or attempt >= self.retry.attempts:
+        if not exc.transient or attempt >= self.retry.attempts or isinstance(exc, errors.PaletteBusy):
             return False
         if idempotent:
             return True
@@ -276,7 +284,7 @@ class Transport:
         attempt: int,
     ) -> Any:
         if self.limiter is not None:
-            self.limiter.acquire(self.base_url, path)
+            self._acquire(method, path)
         record = self._record(method, path, params, headers, body, attempt) if self.request_log else None
         started = time.monotonic()
         try:
@@ -300,6 +308,7 @@ class Transport:
             # Raised in the connection step, before anything was sent: permanent, nothing to retry.
             raise errors.PaletteAddressRefused(str(exc), hint="", **self._where(method, path)) from None
         except requests.exceptions.RequestException as exc:
+            self._observe(path, "error")
             error = self._connection_error(exc, method, path)
             if record is not None:
                 record.error, record.elapsed = type(error).__name__, time.monotonic() - started
@@ -309,6 +318,7 @@ class Transport:
             record.status, record.elapsed = resp.status_code, time.monotonic() - started
             record.error = "" if complete else errors.ResponseTooLarge.__name__
             self.request_log(record)
+        self._observe(path, resp.status_code)
         where = self._where(method, path, status=resp.status_code)
         if not complete:
             raise errors.ResponseTooLarge(
@@ -317,13 +327,16 @@ class Transport:
                 **where,
             )
         if resp.status_code >= 400:
-            raise errors.error_from_response(
+            error = errors.error_from_response(
                 body=resp.content,
                 reason=resp.reason or "",
                 headers=resp.headers,
                 secrets=(self._api_key,),
                 **where,
             )
+            if isinstance(error, errors.RateLimited) and self.limiter is not None:
+                self.limiter.slow_down(self.base_url, path, error.retry_after)
+            raise error
         if 300 <= resp.status_code < 400:
             # Where to is not said: the Location may carry the key (a server echoing it in a query).
             raise errors.PaletteHTTPError(
@@ -363,6 +376,27 @@ class Transport:
                     **self._where(method, path, status=resp.status_code),
                 ) from None
         return data
+
+    def _acquire(self, method: str, path: str) -> None:
+        """Wait for this request's slot in the rate budget; PaletteBusy when it is further than allowed."""
+        try:
+            self.limiter.acquire(
+                self.base_url, path, lane=self.lane, max_wait=self.max_wait, limits=self.rate_limits
+            )
+        except BudgetExhausted as exc:
+            retry_in = max(1, int(exc.retry_in + 0.999))
+            raise errors.PaletteBusy(
+                f"Palette is busy: {method} {path} was not sent because this console's request budget for "
+                f"{exc.family} on {self.base_url} is booked for the next {retry_in} s. "
+                f"Try again in {retry_in} s.",
+                retry_after=retry_in,
+                hint="",
+                **self._where(method, path),
+            ) from None
+
+    def _observe(self, path: str, status: int | str) -> None:
+        if self.limiter is not None:
+            self.limiter.observe(self.base_url, path, status)
 
     def _where(self, method: str, path: str, **more: Any) -> dict[str, Any]:
         """The keywords that say where an error happened: host, method, path and `more` (e.g. status)."""

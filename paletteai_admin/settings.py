@@ -18,6 +18,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
+from palette import ratelimit as _palette_limits
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -237,6 +239,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "core.middleware.SecurityHeadersMiddleware",
+    "core.palette_budget.BudgetMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
 
@@ -366,6 +369,20 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+
+# Palette's rate limits (core.palette_budget): empty = Palette's published limits per endpoint family;
+# a number = requests per second for every family (0: no pacing); or "/v1/dashboard=20,/v1/edgehosts=20,*=10".
+PALETTE_RATE_LIMIT = envstr("PALETTE_RATE_LIMIT", "")
+try:
+    _palette_limits.parse_limits(PALETTE_RATE_LIMIT)
+except ValueError as _exc:
+    raise ImproperlyConfigured(f"PALETTE_RATE_LIMIT: {_exc}") from None
+# How long one Palette request may wait for its slot inside a web request / a database transaction (seconds);
+# longer, it is not sent and the user reads "Palette is busy, try again in N s".
+PALETTE_WAIT_IN_REQUEST = envint("PALETTE_WAIT_IN_REQUEST", 5, minimum=0)
+PALETTE_WAIT_IN_TRANSACTION = envint("PALETTE_WAIT_IN_TRANSACTION", 2, minimum=0)
+# /metrics for Prometheus (core.metrics): off (404) unless set; then "Authorization: Bearer <token>".
+METRICS_TOKEN = envstr("METRICS_TOKEN", "")
 
 # Palette integration policy.
 ALLOW_INSECURE_PALETTE_TLS = envbool("ALLOW_INSECURE_PALETTE_TLS", True)  # set false in production

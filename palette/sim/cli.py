@@ -49,6 +49,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--no-rate-limit", action="store_true", help="do not answer 429 above Palette's rate limits"
     )
     parser.add_argument(
+        "--rate-burst",
+        type=float,
+        default=None,
+        help="seconds of traffic at the limit that the per-address bucket holds before 429 (default 5)",
+    )
+    parser.add_argument(
         "--license",
         default="active",
         type=str.lower,
@@ -76,6 +82,7 @@ def argv_from_options(options: dict) -> list[str]:
         "api_key",
         "tls_dir",
         "faults",
+        "rate_burst",
         "license",
         "registries",
     ):
@@ -107,6 +114,7 @@ def options_to_simulator(options: dict) -> Simulator:
         tls_dir=options.get("tls_dir"),
         faults=options.get("faults") or None,
         rate_limit=not options.get("no_rate_limit"),
+        **({"rate_burst_seconds": options["rate_burst"]} if options.get("rate_burst") else {}),
         license_state=(options.get("license") or "active").capitalize(),
         registries=registries,
     )

@@ -12,8 +12,8 @@ from django.contrib.auth import get_user_model
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
 
-# Paths on the machine, not in the app or the repository.
-MACHINE_PATHS = ("/usr/", "/etc/", "/app/", "/var/")
+# Paths on the machine or in Palette's API (`/v1/dashboard`), not in the app or the repository.
+MACHINE_PATHS = ("/usr/", "/etc/", "/app/", "/var/", "/v1/")
 
 
 def _backticked() -> list[str]:
@@ -40,19 +40,20 @@ def readme_files() -> list[str]:
 
 def test_it_finds_what_the_readme_names():
     # The finders must see the README's real paths, or the tests below pass on nothing.
-    assert {"/django-admin/", "/healthz", "/readyz"} <= set(readme_urls())
+    assert {"/django-admin/", "/healthz", "/readyz", "/metrics"} <= set(readme_urls())
     assert {"docs/screenshots/inventory.png", "docs/architecture.md", "scripts/lint.sh"} <= set(
         readme_files()
     )
 
 
 @pytest.mark.parametrize("path", readme_urls())
-def test_every_page_the_readme_names_answers(path, client, db):
+def test_every_page_the_readme_names_answers(path, client, db, settings):
+    settings.METRICS_TOKEN = "readme-token"  # /metrics answers a scrape that brings the token
     admin = get_user_model().objects.create_superuser(
         "readme-admin", "admin@example.com", "a-long-password-1"
     )
     client.force_login(admin)
-    response = client.get(path)
+    response = client.get(path, HTTP_AUTHORIZATION="Bearer readme-token")
     # /readyz may say 503 (a broker down): the page is there and answers; a 404 or 500 is a wrong README.
     assert response.status_code in (200, 301, 302, 503), f"README names {path}: {response.status_code}"
     if response.status_code in (301, 302):

@@ -16,7 +16,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 # Covered elsewhere: authentication pages and probes (tests in this folder and tests/core), the
 # Django admin (tests/core/test_admin.py), static files (whitenoise, outside the URL conf).
-SKIP_NAMES = {"login", "logout", "healthz", "readyz", "favicon"}  # public by design
+SKIP_NAMES = {"login", "logout", "healthz", "readyz", "favicon", "metrics"}  # public or token-only by design
 SKIP_NAMESPACES = {"admin"}
 SKIP_PREFIXES = ("static/", "django-admin/")
 

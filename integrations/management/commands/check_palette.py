@@ -6,8 +6,10 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from core import palette_budget
 from core.tasks import create_or_active
 from integrations import diagnosis
+from integrations.effective import resolve
 from integrations.models import PaletteCheck
 from tenancy.models import owner_filter, owner_for_namespace
 
@@ -50,6 +52,7 @@ class Command(BaseCommand):
                         "outcome": check.outcome,
                         "stages": check.stages,
                         "checkedAt": check.finished.isoformat() if check.finished else None,
+                        "rateLimit": _rate_limit(owner),
                     },
                     indent=2,
                 )
@@ -60,3 +63,12 @@ class Command(BaseCommand):
             self.stdout.write(f"Outcome: {check.outcome}")
         if check.outcome != PaletteCheck.CONNECTED:
             raise SystemExit(1)
+
+
+def _rate_limit(owner) -> dict | None:
+    """The installation's Palette rate budget as this owner's Palette host sees it (README, "Palette's rate
+    limits"): shared or per process, the limits in force, the 429s of the last hour, slowed families."""
+    palette = resolve(owner).palette
+    if palette is None or not palette.value("hostUrl"):
+        return None
+    return palette_budget.summary(str(palette.value("hostUrl")), palette.rate_limits)
