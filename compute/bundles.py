@@ -1,7 +1,9 @@
 """Profile Bundles: which Palette cluster profile versions a bundle may hold, and why not.
 
 A bundle (Infrastructure or Fullstack) holds exactly one edge-native profile version of type
-infra or cluster (Full), plus add-ons (edge-native, or cloud type "all"). A reference is a uid,
+infra or cluster (Full), plus add-ons (edge-native, or cloud type "all"). An Infrastructure bundle's base is
+an infra profile (`type_problem`): a Full profile already carries the application layers an Infrastructure
+bundle leaves out. A reference is a uid,
 or a name and version; it is looked up in the project's synced cluster profiles first, and only
 when that table does not know it, asked of Palette (so a bundle can be applied right after the
 Settings, before anyone ran a profile sync): an older version, which Palette's search lists only in
@@ -132,15 +134,31 @@ def _lookup(project: Project | None, ref: dict, live: _Live) -> tuple[ProfileInf
     ), ""
 
 
+def type_problem(bundle_type: str, base: ProfileInfo) -> str:
+    """Why `base` cannot be the base profile of a bundle of `bundle_type` ("" when it can).
+
+    Infrastructure bundles are built on an infra profile; Fullstack ones on an infra or a Full (cluster) one.
+    """
+    if bundle_type == ProfileBundle.INFRASTRUCTURE and base.type != ClusterProfile.INFRA:
+        kind = TYPE_LABELS.get(base.type, base.type)
+        return (
+            f"{base.label} is a {kind} ({base.type}) profile, and an Infrastructure bundle is built on an "
+            "Infrastructure (infra) profile: pick an infra profile version, or make the bundle Fullstack."
+        )
+    return ""
+
+
 def check_profiles(
-    project: Project | None, refs: list[dict]
+    project: Project | None, refs: list[dict], bundle_type: str = ""
 ) -> tuple[list[ProfileInfo], list[tuple[int, str]]]:
     """Resolve a bundle's profile references; (resolved profiles, [(index, problem)]).
 
-    A reference naming both a uid and a name/version must agree with what the uid is.
+    A reference naming both a uid and a name/version must agree with what the uid is; with `bundle_type`, the
+    base profile must suit it (`type_problem`).
     """
     live = _Live(project)
     found: list[ProfileInfo] = []
+    indexes: dict[str, int] = {}  # uid -> index of its reference
     problems: list[tuple[int, str]] = []
     try:
         for i, ref in enumerate(refs):
@@ -181,6 +199,7 @@ def check_profiles(
                 problems.append((i, f"add-on {info.label} is for {info.cloud_type}, not edge-native."))
                 continue
             found.append(info)
+            indexes.setdefault(info.uid, i)
     finally:
         live.close()
     if not problems:
@@ -194,6 +213,8 @@ def check_profiles(
                     f"{listed}); the others must be add-ons.",
                 )
             )
+        elif type_problem(bundle_type, bases[0]):
+            problems.append((indexes[bases[0].uid], type_problem(bundle_type, bases[0])))
         uids = [p.uid for p in found]
         if len(set(uids)) != len(uids):
             problems.append((-1, "a profile version is listed twice."))

@@ -18,6 +18,7 @@ import logging
 import math
 import re
 import time
+import zlib
 from dataclasses import astuple
 from itertools import islice
 
@@ -119,7 +120,7 @@ def facts(host: PaletteHost) -> dict:
         "tags": dict(host.labels),
         "clusters": sorted(c.name or c.uid for c in host.in_use_clusters),
         "ip": ip or "",
-        "nics": [{k: n.get(k) for k in ("nicName", "ip", "macAddr", "isDefault")} for n in nics],
+        "nics": [{k: n.get(k) for k in ("nicName", "ip", "subnet", "macAddr", "isDefault")} for n in nics],
         "palette_project_uid": host.project.uid if host.project else "",
     }
 
@@ -252,9 +253,25 @@ def policy_for(project: Project) -> Policy:
     return Policy(p.tag_key, p.tag_value)
 
 
-def start_discovery(project: Project, *, trigger: str = "manual") -> DiscoveryRun:
-    """Write a pending run (or return the active one) and enqueue it once the transaction commits."""
-    return start_once(DiscoveryRun, "compute.discovery", target={"project": project}, trigger=trigger)
+def start_discovery(project: Project, *, trigger: str = "manual", countdown: float = 0) -> DiscoveryRun:
+    """Write a pending run (or return the active one) and enqueue it once the transaction commits, to start
+    after `countdown` seconds."""
+    return start_once(
+        DiscoveryRun, "compute.discovery", target={"project": project}, trigger=trigger, countdown=countdown
+    )
+
+
+#: Scheduled discoveries start spread over this many seconds (at most), not all at once (under the
+#: watchdog's RUN_RESEND_AFTER, so a waiting run is never re-sent).
+SCHEDULE_SPREAD = 120
+
+
+def schedule_offset(project: Project, interval: float) -> float:
+    """Seconds after the beat at which `project`'s scheduled discovery starts: the same for a project every
+    time (its scans stay an interval apart), different across projects, within a quarter of the interval and
+    SCHEDULE_SPREAD, so many projects against one Palette share its rate limit instead of queueing at once."""
+    spread = min(SCHEDULE_SPREAD, interval / 4)
+    return (zlib.crc32(str(project.uuid).encode()) % 1000) / 1000 * spread
 
 
 def run_discovery(run: DiscoveryRun, **client_kwargs) -> DiscoveryRun:
@@ -263,6 +280,7 @@ def run_discovery(run: DiscoveryRun, **client_kwargs) -> DiscoveryRun:
     def work(client, palette):
         reconcile(run, client.iter_edge_hosts(project_uid=str(palette.value("defaultProjectID"))))
 
+    client_kwargs.setdefault("lane", "bulk")  # a scan: interactive calls go first (palette.ratelimit)
     return run_with_palette(
         run, run.project, work, name=f"discovery {run.project}", what="Discovery", **client_kwargs
     )

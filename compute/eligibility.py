@@ -7,10 +7,14 @@ filtering), the inventory grid, the compute pool readiness report and the CLI. E
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 BARE_TAG_VALUE = "spectro__tag"
+#: A tag key or value as Palette takes it: letters, digits, '.', '_', '/' and '-', starting and ending with a
+#: letter or digit, up to 128 characters.
+TAG_PART = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._/-]{0,126}[A-Za-z0-9])?$")
 
 
 @dataclass(frozen=True)
@@ -29,8 +33,52 @@ def shown_tags(tags: dict[str, str]) -> dict[str, str]:
 
 
 def display_tags(tags: dict[str, str]) -> list[str]:
-    """Tags as people read them: `key:value`, or the key alone for a bare tag."""
-    return sorted(f"{k}:{v}" if v else k for k, v in shown_tags(tags).items())
+    """Tags as people read them: `key=value`, or the key alone for a bare tag."""
+    return sorted(f"{k}={v}" if v else k for k, v in shown_tags(tags).items())
+
+
+class TagInputError(ValueError):
+    """The tags typed are not valid; the message says which and why."""
+
+
+def parse_tags(
+    text: str, *, spaces_separate: bool = True, palette_chars: bool = True
+) -> dict[str, str | None]:
+    """The one tag syntax people type (tag editor, inventory filter, pool form): `key=value`, `key:value` or
+    a bare `key`, separated by commas, new lines and (unless `spaces_separate` is False) spaces.
+
+    'palette.ai=true, gpu:a100 rack7' → {palette.ai: true, gpu: a100, rack7: None}: None marks a bare tag.
+    `palette_chars` also checks keys and values against what Palette takes (TAG_PART). Raises TagInputError.
+    """
+    separators = r"[,\s]+" if spaces_separate else r"[,\n]+"
+    tags: dict[str, str | None] = {}
+    for item in (part.strip() for part in re.split(separators, text)):
+        if not item:
+            continue
+        key, value = _split_tag(item)
+        if palette_chars:
+            for part in (key, value):
+                if part is not None and not TAG_PART.match(part):
+                    raise TagInputError(
+                        f"{item!r} is not a tag: {part!r} must be letters, digits, '.', '_', '/' and '-', "
+                        "starting and ending with a letter or digit."
+                    )
+        tags[key] = value
+    return tags
+
+
+def _split_tag(item: str) -> tuple[str, str | None]:
+    if item.count("=") + item.count(":") > 1:
+        raise TagInputError(f"{item!r} is not key=value: use one '=' (or ':') between the key and the value.")
+    key, sep, value = item.partition("=" if "=" in item else ":")
+    key, value = key.strip(), value.strip()
+    if not key:
+        raise TagInputError(f"{item!r} is not key=value: the key before {sep!r} is missing.")
+    if sep and not value:
+        raise TagInputError(
+            f"{item!r} is not key=value: the value after {sep!r} is missing (a bare tag is the key alone)."
+        )
+    return key, value if sep else None
 
 
 def has_tag(tags: dict[str, str], key: str, value: str) -> bool:
@@ -143,5 +191,41 @@ def reasons(host, policy: Policy) -> list[Reason]:
     return out
 
 
+#: Words a GPU name is as clear without: vendor and brand prefixes, form factors, memory types.
+_GPU_NOISE = {
+    "nvidia", "amd", "tesla", "instinct", "geforce", "pcie", "sxm", "sxm2", "sxm3", "sxm4", "sxm5", "nvl",
+    "hbm", "hbm2", "hbm2e", "hbm3", "hbm3e", "gddr6",
+}  # fmt: skip
+GPU_NAME_MAX = 24
+
+
+def gpu_name(model: str) -> str:
+    """A GPU model as people name it: the marketing name PCI ids put in brackets, without vendor, form factor
+    or memory type. "GA100 [A100 PCIe 40GB]" → "A100 40GB", "TU104GL [Tesla T4]" → "T4",
+    "NVIDIA A100-SXM4-80GB" (nvidia-smi) → "A100 80GB". A name it cannot shorten is kept, cut to
+    GPU_NAME_MAX characters at a word."""
+    inner = re.findall(r"\[([^\]]+)\]", model)
+    text = inner[-1] if inner else model
+    if not inner and re.fullmatch(r"(NVIDIA |Tesla )*[A-Z]+\d+\w*(-\w+)+", text.strip()):
+        text = text.replace("-", " ")  # nvidia-smi's "A100-SXM4-80GB"
+    words = [w for w in text.split() if w.lower() not in _GPU_NOISE]
+    name = " ".join(words) or model.strip()
+    if len(name) <= GPU_NAME_MAX:
+        return name
+    head = name[: GPU_NAME_MAX - 1]
+    return (head.rsplit(" ", 1)[0] if " " in head else head) + "…"
+
+
+def gpu_raw_label(gpus: list[dict]) -> str:
+    """Each GPU entry as Palette reports it: 'NVIDIA GA100 [A100 PCIe 40GB] × 4'."""
+    return ", ".join(
+        f"{' '.join(p for p in (g.get('vendor'), g.get('model')) if p) or 'GPU'} × {g.get('count', 1)}"
+        for g in gpus
+    )
+
+
 def gpu_label(gpus: list[dict]) -> str:
-    return ", ".join(f"{g.get('model') or g.get('vendor') or 'GPU'} × {g.get('count', 1)}" for g in gpus)
+    """Each GPU entry by its short name and count: 'A100 40GB ×4'."""
+    return ", ".join(
+        f"{gpu_name(g.get('model') or '') or g.get('vendor') or 'GPU'} ×{g.get('count', 1)}" for g in gpus
+    )

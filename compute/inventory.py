@@ -8,7 +8,8 @@ from django.db.models.fields.json import KeyTransform
 
 from tenancy.models import Project
 
-from .eligibility import GONE, shown_tags
+from .discovery import GPU_MODEL_SEPARATOR
+from .eligibility import GONE, TagInputError, gpu_name, parse_tags, shown_tags
 from .models import DiscoveryRun, EdgeHost
 
 SORTS = {
@@ -69,8 +70,8 @@ def inventory_json(project: Project, include_gone: bool = False) -> list[dict]:
 
 
 def filter_hosts(project: Project, params) -> tuple[QuerySet[EdgeHost], dict]:
-    """The grid's hosts for query parameters (tag=key:value, status, health, arch, gpu, eligible, gone, q,
-    sort)."""
+    """The grid's hosts for query parameters (tag: `key=value`, `key:value` or a bare key; status, health,
+    arch, gpu, eligible, gone, q, sort)."""
     qs = EdgeHost.objects.filter(project=project)
     applied: dict = {}
     if params.get("gone") == "1":
@@ -78,23 +79,23 @@ def filter_hosts(project: Project, params) -> tuple[QuerySet[EdgeHost], dict]:
         applied["gone"] = "1"
     else:
         qs = qs.filter(gone=False)
-    for index, tag in enumerate(
-        params.getlist("tag")
-        if hasattr(params, "getlist")
-        else ([params["tag"]] if params.get("tag") else [])
-    ):
-        tag = tag.strip()
-        if not tag:
-            continue
-        key, _, value = tag.partition(":")
+    try:
+        wanted = _tag_filters(params)
+    except TagInputError as exc:
+        # A filter that cannot be read matches nothing (a tag edit on "all hosts matching" must never widen).
+        qs, wanted = qs.none(), {}
+        applied["tag_error"] = str(exc)
+    for index, (key, value) in enumerate(wanted.items()):
         # The key is data, never part of a lookup path: `tags__<key>` would let "a__regex:(" or
         # "a__contains:x" choose the SQL lookup (errors, 500s). KeyTransform takes the key literally, dots and
         # "__" included.
-        if value:
+        if value is not None:
             qs = qs.alias(**{f"_tag{index}": KeyTransform(key, "tags")}).filter(**{f"_tag{index}": value})
         else:
             qs = qs.filter(tags__has_key=key)
-        applied.setdefault("tag", []).append(tag)
+    tags = [t.strip() for t in _tag_params(params) if t.strip()]
+    if tags:
+        applied["tag"] = tags
     for param, field in (("status", "state"), ("health", "health"), ("arch", "architecture")):
         if params.get(param):
             qs = qs.filter(**{field: params[param]})
@@ -121,6 +122,36 @@ def filter_hosts(project: Project, params) -> tuple[QuerySet[EdgeHost], dict]:
     return qs, applied
 
 
+def _tag_params(params) -> list[str]:
+    return (
+        params.getlist("tag")
+        if hasattr(params, "getlist")
+        else ([params["tag"]] if params.get("tag") else [])
+    )
+
+
+def _tag_filters(params) -> dict[str, str | None]:
+    """The tag filter boxes' `key=value`, `key:value` and bare keys (any characters: keys are looked up as
+    data); raises TagInputError."""
+    wanted: dict[str, str | None] = {}
+    for text in _tag_params(params):
+        wanted.update(parse_tags(text, palette_chars=False))
+    return wanted
+
+
+def memory_label(mib: int | None) -> str:
+    """Memory as the inventory shows it, in GiB: '768 GiB', '1.5 GiB'; '?' when not reported."""
+    if not mib:
+        return "?"
+    gib = round(mib / 1024, 1)
+    return f"{gib:.0f} GiB" if gib == int(gib) else f"{gib:.1f} GiB"
+
+
+def host_count(count: int) -> str:
+    """'1 host', '2 hosts'."""
+    return f"{count} host{'' if count == 1 else 's'}"
+
+
 def capacity_groups(project: Project) -> dict[str, list[dict]]:
     """Eligible hosts grouped by hardware profile (architecture, CPU, memory, GPU model × count), as
     control-plane candidates and GPU worker candidates — counted in the database, not in Python."""
@@ -132,12 +163,11 @@ def capacity_groups(project: Project) -> dict[str, list[dict]]:
     )
     groups: dict[str, list[dict]] = {"control_plane": [], "gpu_workers": []}
     for row in rows:
-        gpu = (
-            f"{row['gpu_models'] or 'GPU'} × {row['gpu_total']}" if row["gpu_total"] else "no GPU"
-        )  # models joined by " | "
+        models = " | ".join(gpu_name(m) for m in (row["gpu_models"] or "").split(GPU_MODEL_SEPARATOR) if m)
+        gpu = f"{models or 'GPU'} ×{row['gpu_total']}" if row["gpu_total"] else "no GPU"
         profile = (
             f"{row['architecture'] or '?'} · {row['cpu_cores'] or '?'} CPU · "
-            f"{round((row['memory_mib'] or 0) / 1024)} GiB · {gpu}"
+            f"{memory_label(row['memory_mib'])} · {gpu}"
         )
         entry = {"profile": profile, "count": row["hosts"], "gpus": row["gpus"] or 0}
         groups["control_plane"].append(entry)

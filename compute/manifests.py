@@ -3,7 +3,7 @@
 ProfileBundle (`spectrocloud.com/v1beta1`): `spec: {type: Infrastructure|Fullstack, version,
 description?, clusterProfiles: [{uid, name, version}]}`; a reference may give the uid, or a name
 and version. Profiles are checked by compute.bundles (edge-native, still in Palette, exactly one
-Infrastructure or Full).
+Infrastructure or Full; an Infrastructure bundle's is an Infrastructure profile).
 
 ComputePool (`spectrocloud.com/v1alpha1`): the shape in the README's "The ComputePool manifest", read by
 compute.spec.parse_spec, plus `spec.profileVariables: {<profile name>: {<variable>: <value>}}`, checked
@@ -140,7 +140,7 @@ class ProfileBundleHandler(Handler):
                     "Project and its Settings first, then this bundle.",
                 )
             return
-        found, problems = check_profiles(project, refs)
+        found, problems = check_profiles(project, refs, kind if kind in BUNDLE_TYPES else "")
         for index, message in problems:
             plan.error(
                 doc, f"spec.clusterProfiles[{index}]" if index >= 0 else "spec.clusterProfiles", message

@@ -439,7 +439,9 @@ class ComputePool(models.Model):
     created = models.DateTimeField(default=timezone.now)
     updated = models.DateTimeField(auto_now=True)
     started = models.DateTimeField(
-        null=True, blank=True, help_text="When the current provisioning attempt began."
+        null=True,
+        blank=True,
+        help_text="When the current attempt began: provisioning, or deletion (the pool page counts from it).",
     )
     ready_at = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)

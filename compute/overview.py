@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from django.db.models import Count, Q
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 
 from tenancy.models import Project
@@ -26,7 +27,7 @@ def hosts_step(projects: list[Project]) -> dict[int, dict]:
         if row["total"] == 0:
             detail = "No edge hosts discovered yet: register hosts in Palette, tag them, and run discovery."
         else:
-            detail = f"{row['eligible']} of {row['total']} hosts eligible."
+            detail = f"{row['eligible']} of {row['total']} host{pluralize(row['total'])} eligible."
         result[p.pk] = {
             "name": "Register and tag edge hosts",
             "done": row["eligible"] > 0,

@@ -35,6 +35,7 @@ def sync_profiles(run: ProfileSync, **client_kwargs) -> ProfileSync:
         found = _fetch_versions(client)
         _store(run, found, _fetch_variables(client, found))
 
+    client_kwargs.setdefault("lane", "bulk")  # a scan: interactive calls go first (palette.ratelimit)
     return run_with_palette(
         run, run.project, work, name=f"profiles {run.project}", what="The profile sync", **client_kwargs
     )

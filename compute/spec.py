@@ -27,11 +27,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.template.defaultfilters import pluralize
 
 POOL_NAME = re.compile(r"^[a-z]([a-z0-9-]*[a-z0-9])?$")
 MACHINE_POOL_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$")
 TAG_PART = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._/-]{0,126}[A-Za-z0-9])?$")
-GPU_FAMILY = re.compile(r"^[A-Za-z0-9]+(-[A-Za-z0-9][A-Za-z0-9 ._-]*)?$")
+# VENDOR or VENDOR-MODEL; MODEL may be a whole model name as discovery stores it ("GA100 [A100 PCIe 40GB]"),
+# which is what the wizard's GPU family choices send (compute.forms.pools.gpu_family_choices).
+GPU_FAMILY = re.compile(r"^[A-Za-z0-9]+(-[A-Za-z0-9][A-Za-z0-9 ._\-\[\]()/+,:]{0,199})?$")
 CONTROL_PLANE_POOL = "control-plane"
 ARCHITECTURES = ("amd64", "arm64")
 CONTROL_PLANE_SIZES = (1, 3, 5)
@@ -199,7 +202,7 @@ class NodeRequirement:
         """`amd64, ≥4 cores, ≥16 GiB memory, 1× NVIDIA-A100 GPU ≥40 GiB` — the filter in words."""
         parts = [self.architecture]
         if self.cpu:
-            parts.append(f"≥{self.cpu} cores")
+            parts.append(f"≥{self.cpu} core{pluralize(self.cpu)}")
         if self.memory_mib:
             parts.append(f"≥{_mib(self.memory_mib)} memory")
         if self.gpu:

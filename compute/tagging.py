@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -13,37 +12,21 @@ from palette import errors as perrors
 from tenancy.models import Project
 
 from .discovery import policy_for, start_discovery
-from .eligibility import BARE_TAG_VALUE, Reason, reasons
+from .eligibility import BARE_TAG_VALUE, Reason, parse_tags, reasons
+from .eligibility import TagInputError as TagInputError  # raised by parse_add and parse_remove
 from .models import EdgeHost, TagEdit
 
-TAG_PART = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._/-]{0,126}[A-Za-z0-9])?$")
 MAX_HOSTS = 2000
 
 
-class TagInputError(ValueError):
-    """The tags typed are not valid; the message says which and why."""
-
-
 def parse_add(text: str) -> dict[str, str]:
-    """'gpu:a100 palette.ai:true rack7' → {gpu: a100, palette.ai: true, rack7: <bare>}."""
-    tags: dict[str, str] = {}
-    for item in text.replace(",", " ").split():
-        key, sep, value = item.partition(":")
-        if not TAG_PART.match(key) or (sep and value and not TAG_PART.match(value)) or (sep and not value):
-            raise TagInputError(
-                f"{item!r} is not a tag: use key:value or a bare key, with letters, digits, '.', '_', '/' "
-                "and '-'."
-            )
-        tags[key] = value if sep else BARE_TAG_VALUE
-    return tags
+    """'gpu=a100 palette.ai:true rack7' → {gpu: a100, palette.ai: true, rack7: <bare>} (see parse_tags)."""
+    return {key: BARE_TAG_VALUE if value is None else value for key, value in parse_tags(text).items()}
 
 
 def parse_remove(text: str) -> list[str]:
-    keys = [k.partition(":")[0] for k in text.replace(",", " ").split()]
-    for key in keys:
-        if not TAG_PART.match(key):
-            raise TagInputError(f"{key!r} is not a tag key.")
-    return keys
+    """The keys of 'maintenance gpu=x' → [maintenance, gpu]: a value typed along is ignored."""
+    return list(parse_tags(text))
 
 
 @dataclass

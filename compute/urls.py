@@ -2,13 +2,13 @@ from __future__ import annotations
 
 from django.urls import path
 
-from .views import bundles, capacity, inventory, pools, profiles, tags, wizard
+from .views import across, bundles, capacity, inventory, pools, profiles, tags, wizard
 
 app_name = "compute"
 
 prefix = "tenants/<slug:tenant>/projects/<slug:project>/compute/"
 urlpatterns = [
-    path("compute/", inventory.home, name="home"),
+    path("compute/", across.compute_overview, name="home"),
     path("tenants/<slug:tenant>/capacity/", capacity.capacity, name="capacity"),
     path(prefix, inventory.inventory, name="inventory"),
     path(prefix + "discover/", inventory.discover, name="discover"),
@@ -22,6 +22,7 @@ urlpatterns = [
     path(prefix + "profiles/sync/", profiles.profiles_sync, name="profiles_sync"),
     path(prefix + "pools/", pools.pools, name="pools"),
     path(prefix + "bundles/create/", bundles.bundle_create, name="bundle_create"),
+    path(prefix + "bundles/form/", bundles.bundle_form, name="bundle_form"),
     path(prefix + "bundles/<uuid:bundle>/delete/", bundles.bundle_delete, name="bundle_delete"),
     path(prefix + "pools/new/", pools.pool_create, name="pool_create"),
     path(prefix + "pools/new/counts/", wizard.pool_wizard_counts, name="pool_wizard_counts"),
@@ -32,4 +33,5 @@ urlpatterns = [
     path(prefix + "pools/<uuid:pool>/retry/", pools.pool_retry, name="pool_retry"),
     path(prefix + "pools/<uuid:pool>/delete/", pools.pool_delete, name="pool_delete"),
     path(prefix + "pools/<uuid:pool>/force-delete/", pools.pool_force_delete, name="pool_force_delete"),
+    path(prefix + "pools/<uuid:pool>/kubeconfig/", pools.pool_kubeconfig, name="pool_kubeconfig"),
 ]

@@ -65,9 +65,53 @@ def record(
     )
 
 
+def change(old, new) -> dict:
+    """One field's change for `record`'s `changes`: shown as "field: old → new" (change_lines)."""
+    return {"old": old, "new": new}
+
+
+def _is_change(value) -> bool:
+    return isinstance(value, dict) and set(value) == {"old", "new"}
+
+
+def _text(value) -> str:
+    """A changed value as a person reads it: lists and mappings spelled out, nothing as "(empty)"."""
+    if value is None or value == "" or value == [] or value == {}:
+        return "(empty)"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={_text(v)}" for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return ", ".join(_text(v) for v in value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def change_lines(changes: dict | None) -> list[str]:
+    """An entry's changes as lines, for the audit page and its CSV: "field: old → new", or "field: value"
+    where only the new value was recorded. Secret values were already replaced by "(changed)" in `record`."""
+    lines = []
+    for field, value in sorted((changes or {}).items()):  # by name: the database keeps no key order
+        if _is_change(value):
+            lines.append(f"{field}: {_text(value['old'])} → {_text(value['new'])}")
+        else:
+            lines.append(f"{field}: {_text(value)}")
+    return lines
+
+
 def form_changes(form) -> dict:
-    """The fields a ModelForm changed, with their cleaned values as strings."""
-    return {name: str(form.cleaned_data.get(name)) for name in form.changed_data}
+    """The fields a ModelForm changed, as strings: the new value of an object not saved yet, else the initial
+    and the cleaned value (change)."""
+
+    def shown(value) -> str:
+        return "" if value is None else str(value)
+
+    if form.instance._state.adding:
+        return {name: shown(form.cleaned_data.get(name)) for name in form.changed_data}
+    return {
+        name: change(shown(form.initial.get(name)), shown(form.cleaned_data.get(name)))
+        for name in form.changed_data
+    }
 
 
 def save_form(request: HttpRequest | None, action: str, form):
@@ -75,6 +119,7 @@ def save_form(request: HttpRequest | None, action: str, form):
 
     Call it inside a transaction, so that the object and its audit entry are written together.
     """
+    changes = form_changes(form)  # before saving: a new object's changes have no old value
     obj = form.save()
-    record(request, action, obj, changes=form_changes(form))
+    record(request, action, obj, changes=changes)
     return obj

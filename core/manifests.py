@@ -576,7 +576,7 @@ def _run(
                 changes.append(Change(doc.kind, doc.name, doc.namespace, action))
             if not plan.deleting:
                 # Inside the transaction, so a dry run warns about the state it would leave.
-                plan.warnings = after_change(doc.namespace for doc in documents)
+                plan.warnings += after_change(doc.namespace for doc in documents)
             if dry_run:
                 transaction.set_rollback(True)
     except _Abort:

@@ -105,10 +105,12 @@ def palette_form(
 
 
 def forget_rejected_ca(form: PaletteIntegrationForm) -> None:
-    """Do not render a rejected CA text back: it may be a private key pasted by mistake."""
-    if form.is_bound and "ca_pem" in form.errors:
+    """Render a rejected CA text back, to be fixed rather than pasted again (a CA certificate is public),
+    unless it holds a private key: that is never shown again (certificates.parse_ca_bundle refuses it)."""
+    field = form.add_prefix("ca_pem")
+    if form.is_bound and "ca_pem" in form.errors and "PRIVATE KEY" in form.data.get(field, ""):
         form.data = form.data.copy()
-        form.data[form.add_prefix("ca_pem")] = ""
+        form.data[field] = ""
 
 
 def save_palette(request, owner: Tenant | Project, state: dict, form: PaletteIntegrationForm) -> bool:
@@ -117,7 +119,8 @@ def save_palette(request, owner: Tenant | Project, state: dict, form: PaletteInt
 
     Only the fields set at this level are stored, so a project's blank fields inherit the tenant's.
     Starts a connection check of the owner (of every dependent project too after a rotation).
-    Raises ValidationError (e.g. the credential already backs other Settings); run it in a transaction.
+    Raises ValidationError (e.g. the key already backs other Settings of the tenant); run it in a transaction.
+    Sets `form.shared_key_warning` when other tenants' Settings use the same key (writes.shared_key_warning).
     Idempotent: saving the same values again rewrites nothing (writes skips unchanged Secrets).
     """
     own = state["own"]
@@ -136,7 +139,7 @@ def save_palette(request, owner: Tenant | Project, state: dict, form: PaletteInt
     same_credential = bool(own) and all(
         values.get(k) == state["values"].get(k) for k in ("hostUrl", "apiKey")
     )
-    writes.save_settings(
+    saved = writes.save_settings(
         owner,
         name,
         palette_secret=palette_secret,
@@ -146,6 +149,7 @@ def save_palette(request, owner: Tenant | Project, state: dict, form: PaletteInt
         request=request,
         check_credential=not same_credential,
     )
+    form.shared_key_warning = saved.shared_key_warning
     if form.cleaned_data.get("remove_ca") and state["ca_secret"] is not None and not form.ca_text:
         writes.delete_secret(state["ca_secret"], request=request)
     was_skipping = bool(state["values"].get("skipSSLCertificateVerification"))

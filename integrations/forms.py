@@ -29,6 +29,9 @@ class PaletteIntegrationForm(forms.Form):
     At project level every field may be left blank to inherit the tenant's value.
     """
 
+    #: Set by form_actions.save_palette when other tenants' Settings use the same API key.
+    shared_key_warning = ""
+
     settings_name = forms.CharField(
         max_length=63,
         validators=[DNS1123_LABEL],

@@ -532,8 +532,9 @@ class SettingsHandler(Handler):
             )
 
     def _check_unique_credentials(self, plan: Plan) -> None:
-        """One Palette credential (host + API key) backs one Settings (PaletteAI's rule); the file's newcomer
-        gets the error."""
+        """A Palette credential (host + API key) backs one Settings per tenant (see
+        writes.check_credential_unique): a second one in the same tenant is refused, the file's newcomer gets
+        the error; other tenants' Settings sharing it are named in a warning of the apply's output."""
         entries = []
         for namespace, (name, refs, doc) in self._final_settings(plan).items():
             secret_name = refs.get("palette")
@@ -544,24 +545,37 @@ class SettingsHandler(Handler):
             entries.append((touched, namespace, name, secret_name, doc, secret_doc))
         if not any(entry[0] for entry in entries):
             return  # the file changes no Palette credential: no Secret needs decrypting
-        seen: dict[tuple[str, str], str] = {}
-        for touched, namespace, name, secret_name, doc, secret_doc in sorted(entries, key=lambda e: e[:3]):
-            credential = _credential(final_secret(plan, namespace, secret_name)[1])
-            if credential is None:
-                continue
-            if credential not in seen:
-                seen[credential] = f"{namespace}/{name}"
-                continue
-            if not touched:
-                continue  # an old conflict the file does not touch
-            message = (
-                f"this Palette API key for {credential[0]} already backs Settings {seen[credential]}. "
-                "Use one tenant-level Settings and let projects inherit it, or create a separate API key."
-            )
-            if doc is not None:
-                plan.error(doc, "spec.palette.secretRef.name", message)
-            else:
-                plan.error(secret_doc, secret_doc.state["paths"].get(credentials.PALETTE_KEY, ""), message)
+        users: dict[tuple[str, str], list[tuple]] = {}
+        for entry in sorted(entries, key=lambda e: e[:3]):
+            credential = _credential(final_secret(plan, entry[1], entry[3])[1])
+            if credential is not None:
+                owner = namespace_owner(plan, entry[1])
+                users.setdefault(credential, []).append((*entry, owner.tenant if owner else ""))
+        for credential, group in users.items():
+            for index, entry in enumerate(group):
+                if entry[0]:  # touched by the file
+                    self._check_shared(plan, credential, group, index)
+
+    @staticmethod
+    def _check_shared(plan: Plan, credential: tuple[str, str], group: list[tuple], index: int) -> None:
+        """Refuse the group's entry `index` when an earlier one is in its tenant; else warn about other
+        tenants'."""
+        _, namespace, name, _, doc, secret_doc, tenant = group[index]
+        same = [f"{e[1]}/{e[2]}" for e in group[:index] if e[6] == tenant]
+        if not same:
+            elsewhere = [f"{e[1]}/{e[2]} (tenant {e[6]})" for e in group if e[6] != tenant]
+            warning = writes.shared_key_warning(credential[0], elsewhere)
+            if warning:
+                plan.warnings.append(f"Settings {namespace}/{name}: {warning}")
+            return
+        message = (
+            f"this Palette API key for {credential[0]} already backs Settings {same[0]}. "
+            "Use one tenant-level Settings and let projects inherit it, or create a separate API key."
+        )
+        if doc is not None:
+            plan.error(doc, "spec.palette.secretRef.name", message)
+        else:
+            plan.error(secret_doc, secret_doc.state["paths"].get(credentials.PALETTE_KEY, ""), message)
 
     def apply(self, doc: Document, plan: Plan) -> str:
         refs = doc.state["refs"]

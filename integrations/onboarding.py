@@ -19,6 +19,7 @@ from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 
 from core.wizard import Wizard
 from tenancy import access
@@ -122,8 +123,22 @@ def still_allowed(user, session: OnboardingSession) -> bool:
     return True
 
 
+def url_scope(session: OnboardingSession) -> dict[str, str]:
+    """The tenant and project the session works on, as the step URLs carry them: {"tenant", "project"}."""
+    scope = {}
+    if session.tenant_id:
+        scope["tenant"] = session.tenant.name
+    if session.project_id:
+        scope["project"] = session.project.name
+    return scope
+
+
 def step_url(session: OnboardingSession, step: str) -> str:
-    return reverse("integrations:onboarding_step", args=[session.uuid, step])
+    """A step's URL, carrying the session's tenant and project (?tenant=…&project=…): the address bar says
+    what the wizard works on, and one chosen or created later gets its own history entry."""
+    url = reverse("integrations:onboarding_step", args=[session.uuid, step])
+    scope = url_scope(session)
+    return f"{url}?{urlencode(scope)}" if scope else url
 
 
 def _complete(session: OnboardingSession, step: str, *, forget_later: bool = False) -> str:

@@ -45,6 +45,18 @@ def settings_url(owner) -> str:
     return reverse("integrations:tenant_settings", args=[owner.name])
 
 
+def tokens_need_settings(owner) -> str:
+    """Why `owner`, with no Settings of its own, cannot store a Hugging Face or NGC token yet, and what to
+    do."""
+    if isinstance(owner, Project) and effective.settings_for(owner.tenant) is not None:
+        return (
+            f"This project uses tenant {owner.tenant.name}'s Palette integration. To add a Hugging Face or "
+            "NVIDIA NGC token of its own, first save the Palette integration form of this project: fields "
+            "left blank go on inheriting the tenant's."
+        )
+    return "Add the Palette integration first: Settings need one before other integrations."
+
+
 def _context(request, owner, role, form=None, token_forms=None) -> dict:
     state = form_actions.own_state(owner, read_tokens=token_forms is None)
     eff = effective.resolve(owner)
@@ -86,6 +98,7 @@ def _context(request, owner, role, form=None, token_forms=None) -> dict:
         "tenant": owner.tenant if isinstance(owner, Project) else owner,
         "project": owner if isinstance(owner, Project) else None,
         "own": state["own"],
+        "inherits_tenant": isinstance(owner, Project) and effective.settings_for(owner.tenant) is not None,
         "effective": eff,
         "rows": rows,
         "form": form,
@@ -128,6 +141,8 @@ def palette_save(request, tenant, project=None):
         else:
             if form.project_name_warning:
                 messages.warning(request, form.project_name_warning)
+            if form.shared_key_warning:
+                messages.warning(request, form.shared_key_warning)
             if rotated:
                 names = ", ".join(str(d) for d in form_actions.dependents(owner))
                 messages.info(request, f"Credentials rotated: connection checks started for {names}.")
@@ -148,9 +163,7 @@ def token_save(request, tenant, kind, project=None):
     form = TokenForm(request.POST, kind=kind, stored=state["tokens"].get(kind, ""), prefix=kind)
     if own is None:
         form.is_valid()
-        form.add_error(
-            None, "Add the Palette integration first: Settings need one before other integrations."
-        )
+        form.add_error(None, tokens_need_settings(owner))
     elif form.is_valid():
         with transaction.atomic():
             message = form_actions.save_token(

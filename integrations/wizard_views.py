@@ -95,6 +95,11 @@ def onboarding_step(request, session, step):
         raise Http404("No such step.")
     if step == "summary" and request.method == "POST":
         return HttpResponseNotAllowed(["GET"])
+    if request.method == "GET" and request.GET.keys() & {"tenant", "project"}:
+        shown = {k: request.GET[k] for k in ("tenant", "project") if k in request.GET}
+        if shown != onboarding.url_scope(session):
+            # An older address (the back button, a bookmark): the session's tenant and project are the truth.
+            return redirect(onboarding.step_url(session, step))
     if not onboarding.can_open(session, step):
         messages.info(
             request, f"Finish “{onboarding.WIZARD.title(onboarding.first_open_step(session))}” first."
@@ -200,6 +205,8 @@ def palette_step(request, session):
                 else:
                     if form.project_name_warning:
                         messages.warning(request, form.project_name_warning)
+                    if form.shared_key_warning:
+                        messages.warning(request, form.shared_key_warning)
                     messages.success(
                         request,
                         f"Palette integration saved for {'tenant' if scope == 'tenant' else 'project'} "

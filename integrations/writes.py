@@ -105,16 +105,40 @@ def palette_credential(namespace: str, secret_name: str) -> tuple[str, str] | No
     return None
 
 
-def check_credential_unique(settings: Settings, credential: tuple[str, str] | None) -> None:
-    """One Palette credential (same host and API key) must not back two Settings (PaletteAI's rule)."""
+def check_credential_unique(settings: Settings, credential: tuple[str, str] | None) -> str:
+    """Refuse a Palette credential (same host and API key) that already backs other Settings of the same
+    tenant; return a warning naming the Settings of other tenants that share it ("" when none do).
+
+    Within one tenant a second copy is refused: its projects inherit the tenant's integration, and a copy
+    would go on using a key after the tenant rotated it. Across tenants sharing a key is the platform
+    team's choice (one Palette account behind several tenants): it is saved, with a warning that a rotation
+    or revocation of the key reaches every tenant that uses it (README, "Sharing a Palette API key").
+    """
     if credential is None:
-        return
-    for other in Settings.objects.exclude(pk=settings.pk).only("namespace", "name", "palette_secret"):
-        if palette_credential(other.namespace, other.palette_secret) == credential:
+        return ""
+    tenant = settings.audit_tenant
+    elsewhere = []
+    others = Settings.objects.exclude(pk=settings.pk).select_related("tenant", "project__tenant")
+    for other in others.only("namespace", "name", "palette_secret", "tenant__name", "project__tenant__name"):
+        if palette_credential(other.namespace, other.palette_secret) != credential:
+            continue
+        if other.audit_tenant.pk == tenant.pk:
             raise ValidationError(
                 f"This Palette API key for {credential[0]} already backs Settings {other}. "
                 "Use one tenant-level Settings and let projects inherit it, or create a separate API key."
             )
+        elsewhere.append(f"{other} (tenant {other.audit_tenant.name})")
+    return shared_key_warning(credential[0], elsewhere)
+
+
+def shared_key_warning(host: str, elsewhere: list[str]) -> str:
+    """The warning for a Palette API key that other tenants' Settings also use ("" when none do)."""
+    if not elsewhere:
+        return ""
+    return (
+        f"This Palette API key for {host} is also used by Settings {', '.join(sorted(elsewhere))}: "
+        "rotating or revoking it in Palette affects every tenant that uses it."
+    )
 
 
 def save_settings(
@@ -132,8 +156,9 @@ def save_settings(
 ) -> Settings:
     """Create or update the Settings of `owner`. The name is immutable; every named Secret must exist.
 
-    `check_credential=False` skips the one-credential-one-Settings rule, which decrypts every other
-    Settings' Palette Secret: for a save that kept the host and key these Settings already had.
+    `check_credential=False` skips the shared-credential check (check_credential_unique), which decrypts
+    every other Settings' Palette Secret: for a save that kept the host and key these Settings already had.
+    After the check, `settings.shared_key_warning` names other tenants' Settings using the same key ("").
 
     `allowed_project_ids` (a tenant's only; None keeps the stored list) restricts the Palette projects
     the tenant's projects may use.
@@ -173,9 +198,15 @@ def save_settings(
                 raise ValidationError(f"Allowed Palette projects: {exc}") from None
         settings.allowed_project_ids = sorted(set(allowed_project_ids))
     settings.full_clean()
+    settings.shared_key_warning = ""
     if check_credential or before["palette_secret"] != palette_secret:
-        check_credential_unique(settings, palette_credential(owner.namespace, palette_secret))
-    changes = {f: getattr(settings, f) for f in before if before[f] != getattr(settings, f)}
+        credential = palette_credential(owner.namespace, palette_secret)
+        settings.shared_key_warning = check_credential_unique(settings, credential)
+    changes = {
+        f: audit.change(before[f], getattr(settings, f)) if existing else getattr(settings, f)
+        for f in before
+        if before[f] != getattr(settings, f)
+    }
     if existing and not changes:
         return settings
     _save_audited(

@@ -9,6 +9,7 @@ from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.views.decorators.http import require_GET
 
+from core.audit import change_lines
 from core.htmx import render_page
 from core.views import csv_cell
 
@@ -56,7 +57,7 @@ def audit_list(request):
                         e.outcome,
                         e.source,
                         e.source_ip,
-                        e.changes,
+                        "; ".join(change_lines(e.changes)),
                     )
                 ]
             )

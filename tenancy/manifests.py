@@ -84,7 +84,7 @@ def _record(plan: Plan, action: str, obj: Tenant | Project, changes: dict | None
         plan.request,
         action,
         obj,
-        changes={k: str(v) for k, v in (changes or {}).items()},
+        changes=changes or {},
         source=plan.audit_source,
         user=plan.user,
     )
@@ -122,8 +122,13 @@ def _check_gpu_limit(doc: Document, plan: Plan, obj: Tenant | Project | None, va
 
 def _save(plan: Plan, obj: Tenant | Project, values: dict, created: bool) -> str:
     """Write `values` when they differ; audit what changed. Idempotent."""
-    changes = {f: v for f, v in values.items() if created or getattr(obj, f) != v}
-    if not created and not changes:
+    if created:
+        changes = {f: str(v) for f, v in values.items()}
+    else:
+        changes = {
+            f: audit.change(str(getattr(obj, f)), str(v)) for f, v in values.items() if getattr(obj, f) != v
+        }
+    if not changes:
         return "unchanged"
     for name, value in values.items():
         setattr(obj, name, value)

@@ -50,6 +50,7 @@ class Tenant(models.Model):
     display_name = models.CharField(max_length=100)
     description = models.TextField(blank=True, max_length=2000)
     gpu_limit = models.PositiveIntegerField(
+        "GPU limit",
         default=0,
         validators=[MaxValueValidator(100000)],
         help_text="Maximum GPUs across the tenant's projects; 0 means no limit.",
@@ -89,6 +90,7 @@ class Project(models.Model):
         help_text="Kubernetes namespace of the project; unique across the install. Cannot be changed later.",
     )
     gpu_limit = models.PositiveIntegerField(
+        "GPU limit",
         default=0,
         validators=[MaxValueValidator(100000)],
         help_text="Maximum GPUs for this project; 0 means no limit.",

@@ -29,16 +29,30 @@ def register_step(order: int, provider: StepProvider) -> None:
         _providers.sort(key=lambda item: item[0])
 
 
+# When this web process started. A worker answers its first heartbeat within HEARTBEAT_INTERVAL (60 s) of
+# starting, so for WORKER_GRACE after a (re)start no answer is expected yet: the pages say "waiting for the
+# first worker" rather than warn (README, "Background workers").
+STARTED = timezone.now()
+WORKER_GRACE = timedelta(minutes=3)
+WORKER_STALE = timedelta(minutes=5)
+
+
 def worker_status() -> dict:
-    """When a background worker last answered a heartbeat, and whether that is recent enough."""
+    """When a background worker last answered a heartbeat, and whether that is recent enough.
+
+    {"last_heartbeat", "workers_healthy", "workers_waiting"}: waiting means no recent answer yet, but
+    this process started less than WORKER_GRACE ago (a worker started with it may still be booting).
+    """
     last = (
         WorkerHeartbeat.objects.filter(status=WorkerHeartbeat.SUCCEEDED)
         .order_by("-finished")
         .values_list("finished", flat=True)
         .first()
     )
-    healthy = bool(last and timezone.now() - last < timedelta(minutes=5))
-    return {"last_heartbeat": last, "workers_healthy": healthy}
+    now = timezone.now()
+    healthy = bool(last and now - last < WORKER_STALE)
+    waiting = not healthy and now - STARTED < WORKER_GRACE
+    return {"last_heartbeat": last, "workers_healthy": healthy, "workers_waiting": waiting}
 
 
 def readiness(projects: list[Project]) -> dict[int, list[dict]]:

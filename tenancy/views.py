@@ -5,7 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Count
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -15,6 +15,7 @@ from core.models import AuditEntry
 
 from . import access, deletion, overview
 from .forms import MembershipForm, ProjectForm, TenantForm
+from .home import home_context
 from .models import Membership
 
 
@@ -30,10 +31,9 @@ def _save_posted(request, form, action: str):
 @login_required
 @require_GET
 def home(request):
-    tenants = list(access.visible_tenants(request.user)[:2])
-    if len(tenants) == 1:
-        return redirect("tenancy:tenant_detail", tenant=tenants[0].name)
-    return redirect("tenancy:tenant_list")
+    """Every tenant and project the user sees, with its connection, hosts, pools and recent failures (see
+    tenancy.home); an empty install leads to onboarding."""
+    return render_page(request, "home.html", {"nav": "home", **home_context(request.user)})
 
 
 @login_required
@@ -93,7 +93,7 @@ def tenant_delete(request, tenant):
 @login_required
 @require_GET
 def project_list(request):
-    # Every visible project with its readiness (Palette, hosts, pools): the "Compute" entry point.
+    # Every visible project with its readiness (Palette, hosts, pools); "Compute" is compute.views.across.
     projects = list(access.visible_projects(request.user))
     steps = overview.readiness(projects)
     rows = [{"project": p, "steps": steps[p.pk]} for p in projects]

@@ -30,7 +30,10 @@ class BundleForm(forms.Form):
     version = forms.CharField(max_length=64, initial="1")
     base = forms.ChoiceField(
         label="Infrastructure or Full profile",
-        help_text="Edge-native profile versions from the last profile sync.",
+        help_text=(
+            "Edge-native profile versions from the last profile sync. An Infrastructure bundle takes an "
+            "Infrastructure profile; a Fullstack bundle an Infrastructure or a Full one."
+        ),
     )
     addons = forms.MultipleChoiceField(
         required=False, label="Add-on profiles", widget=forms.CheckboxSelectMultiple
@@ -40,11 +43,15 @@ class BundleForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.project = project
         rows = list(ClusterProfile.objects.filter(project=project, present=True).order_by("name", "version"))
-        self.fields["base"].choices = [("", "—")] + [
+        bases = [
             _choice(r)
             for r in rows
             if r.profile_type in ("infra", "cluster") and r.cloud_type == "edge-native"
         ]
+        self.fields["base"].choices = [("", "—")] + bases
+        #: What the form says before its fields: no profiles synced at all, or none a bundle can be built on.
+        self.synced = bool(rows) or ClusterProfile.objects.filter(project=project).exists()
+        self.has_bases = bool(bases)
         self.fields["addons"].choices = [
             _choice(r) for r in rows if r.profile_type == "add-on" and r.cloud_type in ("edge-native", "all")
         ]
@@ -61,7 +68,7 @@ class BundleForm(forms.Form):
         if self.errors:
             return data
         refs = [{"uid": data["base"]}] + [{"uid": uid} for uid in data.get("addons") or ()]
-        found, problems = check_profiles(self.project, refs)
+        found, problems = check_profiles(self.project, refs, data.get("bundle_type") or "")
         for index, message in problems:
             self.add_error("base" if index <= 0 else "addons", message)
         self.profiles = [p.stored() for p in found]

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
 from django import forms
 
+from ..eligibility import TAG_PART as TAG_KEY
 from ..models import DiscoveryPolicy
-
-TAG_KEY = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._/-]{0,126}[A-Za-z0-9])?$")
 
 
 class DiscoveryPolicyForm(forms.ModelForm):

@@ -16,11 +16,15 @@ from copy import deepcopy
 from decimal import Decimal
 
 from django import forms
+from django.template.defaultfilters import pluralize
 
 from ..bundles import bundle_facts
-from ..models import ComputePool, ProfileBundle
+from ..eligibility import TagInputError, gpu_name
+from ..eligibility import parse_tags as parse_tag_text
+from ..models import ComputePool, EdgeHost, ProfileBundle
 from ..spec import (
     ARCHITECTURES,
+    GPU_FAMILY,
     MAX_CPU_CORES,
     MAX_GPU_MEMORY_MIB,
     MAX_GPUS,
@@ -93,14 +97,55 @@ FIELD_FOR_PATH = [
 
 
 def parse_tags(text: str) -> dict[str, str] | str:
-    """`key=value, key2=value2` (or one per line) as a dict; an error message for a malformed entry."""
-    tags: dict[str, str] = {}
-    for part in [p.strip() for p in text.replace("\n", ",").split(",") if p.strip()]:
-        key, sep, value = part.partition("=")
-        if not key.strip() or (sep and not value.strip() and not part.endswith("=")):
-            return f"{part!r} is not key=value."
-        tags[key.strip()] = value.strip()
-    return tags
+    """`key=value, key2:value2, bare` (or one per line) as a dict, a bare key's value "" — the inventory's tag
+    syntax (compute.eligibility.parse_tags); an error message for a malformed entry. Values are checked by
+    the caller (labels) and the spec (resource groups)."""
+    try:
+        parsed = parse_tag_text(text, spaces_separate=False, palette_chars=False)
+    except TagInputError as exc:
+        return str(exc)
+    return {key: value or "" for key, value in parsed.items()}
+
+
+def gpu_family_choices(project) -> list[tuple[str, str]]:
+    """The GPU families of the project's eligible hosts, as the pool form offers them: "" (no GPUs), each
+    vendor (any of its models) and each model, labelled with how many eligible hosts carry it and their GPUs
+    of it.
+
+    A value is what compute.spec matches on: `VENDOR`, or `VENDOR-MODEL` with the model as discovery stores
+    it, so every host it counts matches it. Models a family cannot name (GPU_FAMILY) are left out.
+    """
+    vendors: dict[str, list[int]] = {}
+    models: dict[tuple[str, str], list[int]] = {}
+    for gpus in EdgeHost.objects.filter(project=project, gone=False, eligible=True).values_list(
+        "gpus", flat=True
+    ):
+        seen: set = set()
+        for gpu in gpus or ():
+            vendor, model = str(gpu.get("vendor") or "").strip(), str(gpu.get("model") or "").strip()
+            count = int(gpu.get("count") or 1)
+            for key, table in ((vendor, vendors), ((vendor, model), models)):
+                if not vendor or (table is models and not model):
+                    continue
+                totals = table.setdefault(key, [0, 0])
+                totals[0] += key not in seen
+                totals[1] += count
+                seen.add(key)
+
+    def label(name: str, totals: list[int]) -> str:
+        hosts, gpus = totals
+        return f"{name} — {hosts} host{pluralize(hosts)}, {gpus} GPU{pluralize(gpus)}"
+
+    choices = [("", "None — no GPUs required")]
+    for vendor, totals in sorted(vendors.items()):
+        if GPU_FAMILY.match(vendor):
+            choices.append((vendor, label(f"Any {vendor} GPU", totals)))
+        choices += [
+            (f"{vendor}-{model}", label(f"{vendor} {gpu_name(model)}", m_totals))
+            for (m_vendor, model), m_totals in sorted(models.items())
+            if m_vendor == vendor and GPU_FAMILY.match(f"{vendor}-{model}")
+        ]
+    return choices
 
 
 # GiB fields are bounded by the spec's MiB maximums: unbounded, 1E+308 GiB overflowed on the way to MiB.
@@ -176,7 +221,13 @@ class PoolForm(forms.Form):
     worker_cpu = _min_cpu_field("Worker minimum CPU cores")
     worker_memory_gib = _min_memory_field("Worker minimum memory (GiB)")
     worker_gpu_family = forms.CharField(
-        required=False, label="Worker GPU family", help_text="VENDOR or VENDOR-MODEL, e.g. NVIDIA-A100."
+        required=False,
+        label="Worker GPU family",
+        widget=forms.Select,
+        help_text=(
+            "The GPU families of this project's eligible hosts, with how many hosts and GPUs have them. (A "
+            "manifest takes VENDOR or VENDOR-MODEL text, e.g. NVIDIA-A100.)"
+        ),
     )
     worker_gpu_count = forms.IntegerField(
         required=False, min_value=1, max_value=MAX_GPUS, label="GPUs per worker"
@@ -218,6 +269,15 @@ class PoolForm(forms.Form):
                 if name == "name":
                     copy.label = f"Worker pool {slot + 1} name"
                 self.fields[f"{worker_prefix(slot)}{name}"] = copy
+        families = gpu_family_choices(project)
+        for slot in range(WORKER_SLOTS):
+            name = f"{worker_prefix(slot)}gpu_family"
+            current = str((self.data if self.is_bound else self.initial).get(name) or "").strip()
+            known = [value for value, _label in families]
+            # A family typed before (or applied from a manifest) that no eligible host has now stays
+            # selectable.
+            extra = [(current, f"{current} (no eligible host has it now)")] if current not in known else []
+            self.fields[name].widget.choices = families + extra
         self.spec: PoolSpec | None = None
 
     def manifest_spec(self) -> dict:

@@ -175,6 +175,7 @@ def _delete_once(pool: ComputePool) -> str | None:
             attempt=pool.attempt + 1,
             failure_class="",
             failure_message="",
+            started=timezone.now(),
             wait_reason="Deletion requested: waiting for a worker.",
         )
         return "started" if started else None
@@ -207,6 +208,7 @@ def request_force_delete(pool: ComputePool, *, request=None, user=None, source: 
             force_delete_requested=True,
             failure_class="",
             failure_message="",
+            started=timezone.now(),
             wait_reason="Force delete requested.",
         )
     else:

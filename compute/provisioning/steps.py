@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
+from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
 from core import audit, dberrors
@@ -187,6 +188,7 @@ def _switch_to_deletion(ctx: Context) -> float:
         step="delete",
         attempt=pool.attempt + 1,
         delete_requested=False,
+        started=timezone.now(),
         wait_reason="Deletion requested; deleting.",
     )
     return 0
@@ -258,9 +260,8 @@ def _validate(ctx: Context) -> float | None:
         )
         ctx.fail(row, cls, "Not ready: " + report.summary())
         return None
-    ctx.note(
-        row, f"Asking Palette to validate the request for {sum(len(v) for v in report.hosts.values())} hosts."
-    )
+    count = sum(len(v) for v in report.hosts.values())
+    ctx.note(row, f"Asking Palette to validate the request for {count} host{pluralize(count)}.")
     chosen = [uid for uids in report.hosts.values() for uid in uids]
     try:
         result = client.validate_edge_native_cluster(
@@ -304,7 +305,8 @@ def _refused_hosts(ctx: Context, row: PoolStep, refused: list[str], messages: li
             row,
             "capacity",
             f"Palette's validation refused the request: {'; '.join(messages)} (after excluding "
-            f"{len(pool.excluded_hosts)} hosts already; at most {MAX_EXCLUDED_HOSTS} are excluded "
+            f"{len(pool.excluded_hosts)} host{pluralize(len(pool.excluded_hosts))} already; at most "
+            f"{MAX_EXCLUDED_HOSTS} are excluded "
             "before giving up: fix the hosts in Palette, then Retry).",
         )
         return None

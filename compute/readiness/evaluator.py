@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
 from palette import bodies
 from palette.spec import load_spec
 
-from ..bundles import BASE_TYPES, ProfileInfo
+from ..bundles import BASE_TYPES, ProfileInfo, type_problem
 from ..eligibility import Policy, has_tag
 from ..spec import NodeRequirement, PoolSpec
 from ..variables import REDACTED, check_values, missing_values
@@ -183,14 +184,14 @@ def _shape_problem(host: HostFacts, node: NodeRequirement, groups: dict, policy:
     if not host.cpu_cores or not host.memory_mib:
         return "without a hardware report"
     if node.cpu and host.cpu_cores < node.cpu:
-        return f"with fewer than {node.cpu} cores"
+        return f"with fewer than {node.cpu} core{pluralize(node.cpu)}"
     if node.memory_mib and host.memory_mib < node.memory_mib:
         return f"with less than {_mib_text(node.memory_mib)} memory"
     if node.gpu and node.gpu.usable_count(host.gpus) < node.gpu.count:
         if not any(node.gpu.matches(g) for g in host.gpus):
             return f"without {node.gpu.family} GPUs"
         memory = f" of ≥{_mib_text(node.gpu.memory_mib)}" if node.gpu.memory_mib else ""
-        return f"with fewer than {node.gpu.count} {node.gpu.family} GPUs{memory}"
+        return f"with fewer than {node.gpu.count} {node.gpu.family} GPU{pluralize(node.gpu.count)}{memory}"
     return ""
 
 
@@ -252,8 +253,7 @@ def _pick(
     chosen = fitting[: node.count]
     tags = list(dict.fromkeys([inputs.policy.tag] + [f"{k}={v}" if v else k for k, v in groups.items()]))
     need = (
-        f"need {node.count} {node.role} host{'s' if node.count != 1 else ''} with {', '.join(tags)}, "
-        f"{node.describe()}"
+        f"need {node.count} {node.role} host{pluralize(node.count)} with {', '.join(tags)}, {node.describe()}"
     )
     found = f"found {len(fitting)}"
     name = f"{node.role.capitalize()} hosts"
@@ -265,9 +265,10 @@ def _pick(
     near.sort(key=lambda item: item[0].size_key)
     details += [f"{short(h.name or h.uid)} {problem}" for h, problem in near[:NEAR_MISSES_SHOWN]]
     if len(near) > NEAR_MISSES_SHOWN:
-        details.append(f"{len(near) - NEAR_MISSES_SHOWN} more matching hosts unavailable")
+        more = len(near) - NEAR_MISSES_SHOWN
+        details.append(f"{more} more matching host{pluralize(more)} unavailable")
     details += [
-        f"{count} matching host{'s' if count != 1 else ''} already chosen for {role}"
+        f"{count} matching host{pluralize(count)} already chosen for {role}"
         for role, count in taken_by.items()
     ]
     if not details and others:
@@ -393,6 +394,9 @@ def _bundle(inputs: Inputs) -> Requirement:
         return Requirement(
             name, False, True, f"{wrong[0].label} is for {wrong[0].cloud_type}, not edge-native."
         )
+    mismatch = type_problem(inputs.bundle_type, bases[0])
+    if mismatch:
+        return Requirement(name, False, True, f"bundle {ref}: {mismatch}")
     addons = [p.label for p in inputs.bundle if p.type == "add-on"]
     text = f"{ref}: {bases[0].label} ({'Full' if bases[0].type == 'cluster' else 'Infrastructure'})"
     if addons:
@@ -434,7 +438,7 @@ def _variables(inputs: Inputs) -> Requirement:
             name,
             True,
             False,
-            f"{given} value{'s' if given != 1 else ''} given; the variables of "
+            f"{given} value{pluralize(given)} given; the variables of "
             f"{', '.join(unknown)} are not synced, so Palette's validation checks them.",
         )
     if not defined and not given:
@@ -443,8 +447,8 @@ def _variables(inputs: Inputs) -> Requirement:
         name,
         True,
         True,
-        f"{given} value{'s' if given != 1 else ''} given for {defined} variable"
-        f"{'s' if defined != 1 else ''}; the others use their defaults.",
+        f"{given} value{pluralize(given)} given for {defined} variable{pluralize(defined)}; the others use "
+        "their defaults.",
     )
 
 
@@ -462,16 +466,20 @@ def _inventory(inputs: Inputs, now: datetime) -> Requirement:
             name, False, True, "no edge hosts discovered: run discovery (Compute > Discover now)."
         )
     age = now - inputs.last_discovery
+    minutes, count = int(age.total_seconds() // 60), len(inputs.hosts)
     if age > STALE_INVENTORY:
         return Requirement(
             name,
             False,
             False,
-            f"the inventory is {int(age.total_seconds() // 60)} minutes old; Palette's "
-            "validation will catch hosts that changed since, or run discovery now.",
+            f"the inventory is {minutes} minute{pluralize(minutes)} old; Palette's validation will catch "
+            "hosts that changed since, or run discovery now.",
         )
     return Requirement(
-        name, True, False, f"{len(inputs.hosts)} hosts, discovered {int(age.total_seconds())} s ago."
+        name,
+        True,
+        False,
+        f"{count} host{pluralize(count)}, discovered {int(age.total_seconds())} s ago.",
     )
 
 
@@ -507,8 +515,8 @@ def _gpu_limit(inputs: Inputs, hosts: list[HostFacts]) -> Requirement:
                 name,
                 False,
                 True,
-                f"the chosen hosts carry {wanted} GPUs; with {used} in other pools that exceeds "
-                f"the {label} limit of {limit}. Raise the limit or ask for fewer GPU hosts.",
+                f"the chosen hosts carry {wanted} GPU{pluralize(wanted)}; with {used} in other pools that "
+                f"exceeds the {label} limit of {limit}. Raise the limit or ask for fewer GPU hosts.",
             )
     limits = [
         f"{label} limit {limit}, {used} in use"
@@ -519,7 +527,10 @@ def _gpu_limit(inputs: Inputs, hosts: list[HostFacts]) -> Requirement:
         if limit
     ]
     return Requirement(
-        name, True, True, f"{wanted} GPUs" + (f" ({'; '.join(limits)})" if limits else " (no limit set)")
+        name,
+        True,
+        True,
+        f"{wanted} GPU{pluralize(wanted)}" + (f" ({'; '.join(limits)})" if limits else " (no limit set)"),
     )
 
 
@@ -558,7 +569,7 @@ def _ssh(spec: PoolSpec) -> Requirement:
             "no SSH key: nobody will be able to log in to the nodes to troubleshoot.",
         )
     return Requirement(
-        "SSH keys", True, False, f"{len(spec.ssh_keys)} public key{'s' if len(spec.ssh_keys) != 1 else ''}"
+        "SSH keys", True, False, f"{len(spec.ssh_keys)} public key{pluralize(len(spec.ssh_keys))}"
     )
 
 

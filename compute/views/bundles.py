@@ -7,16 +7,17 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.shortcuts import get_object_or_404
-from django.views.decorators.http import require_POST
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
 
 from core import audit
-from core.htmx import redirect_after_post, render_page
+from core.htmx import poll_response, redirect_after_post, render_page
 from core.models import AuditEntry
 from tenancy import access
 
 from ..bundles import pools_using
 from ..forms.bundles import BundleForm
-from ..models import ProfileBundle
+from ..models import ProfileBundle, ProfileSync
 from .pools import pools_context, pools_page_url
 
 
@@ -51,3 +52,33 @@ def bundle_delete(request, tenant, project, bundle):
             bundle.delete()
             messages.success(request, f"Profile bundle {bundle.name} deleted.")
     return redirect_after_post(request, pools_page_url(project) + "#bundles")
+
+
+@login_required
+@require_GET
+def bundle_form(request, tenant, project):
+    """The new-bundle form alone, as the wizard's bundle step (`?for=wizard`) or the pools page shows it.
+
+    The form polls it while a profile sync runs; the polling stops with the sync, the form then listing the
+    synced profiles.
+    """
+    project, role = access.get_project_for_user(request.user, tenant, project, need=access.WRITE)
+    wizard = request.GET.get("for") == "wizard"
+    action = reverse(
+        "compute:pool_wizard_bundle" if wizard else "compute:bundle_create",
+        args=[project.tenant.name, project.name],
+    )
+    sync = ProfileSync.objects.filter(project=project).order_by("-created").first()
+    context = {
+        "project": project,
+        "tenant": project.tenant,
+        "role": role,
+        "bundle_form": BundleForm(project=project),
+        "profile_sync": sync,
+        "bundle_for": "wizard" if wizard else "pools",
+        "action": action,
+        "open": True,
+    }
+    return poll_response(
+        render_page(request, "compute/bundle_form.html", context), not (sync and sync.is_active)
+    )

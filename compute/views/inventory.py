@@ -1,4 +1,4 @@
-"""The edge-host inventory of a project: the Compute entry, the host grid with its filters and the discovery
+"""The edge-host inventory of a project: the host grid with its filters and the discovery
 status, a host's page, starting discovery, and the discovery policy."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
@@ -18,9 +18,9 @@ from tenancy import access
 
 from .. import discovery
 from ..discovery import GPU_MODEL_SEPARATOR
-from ..eligibility import display_tags, gpu_label
+from ..eligibility import display_tags, gpu_label, gpu_raw_label
 from ..forms.inventory import DiscoveryPolicyForm
-from ..inventory import capacity_groups, filter_hosts, last_successful_scan
+from ..inventory import capacity_groups, filter_hosts, host_count, last_successful_scan, memory_label
 from ..models import DiscoveryPolicy, DiscoveryRun, EdgeHost
 
 PAGE_SIZE = 50
@@ -91,17 +91,28 @@ def sync_status(project) -> dict:
     }
 
 
+#: Tags shown in a grid row; the others are counted ("+2") and listed in the cell's title.
+TAGS_SHOWN = 2
+
+
 def _rows(hosts) -> list[dict]:
     # The grid shows each reason's short label ("missing tag palette.ai=true"); its whole text is the tooltip.
-    return [
-        {
-            "host": h,
-            "tags": display_tags(h.tags),
-            "gpu": gpu_label(h.gpus),
-            "reasons": h.reason_list,
-        }
-        for h in hosts
-    ]
+    rows = []
+    for h in hosts:
+        tags = display_tags(h.tags)
+        rows.append(
+            {
+                "host": h,
+                "tags": tags[:TAGS_SHOWN],
+                "more_tags": tags[TAGS_SHOWN:],
+                "all_tags": " ".join(tags),
+                "gpu": gpu_label(h.gpus),
+                "gpu_raw": gpu_raw_label(h.gpus),
+                "memory": memory_label(h.memory_mib),
+                "reasons": h.reason_list,
+            }
+        )
+    return rows
 
 
 @login_required
@@ -215,7 +226,16 @@ def host_detail(request, tenant, project, host):
             "role": role,
             "host": host,
             "tags": display_tags(host.tags),
-            "gpu": gpu_label(host.gpus),
+            "memory": memory_label(host.memory_mib),
+            "gpus": [
+                {
+                    **g,
+                    "name": gpu_label([g]),
+                    "raw": gpu_raw_label([g]),
+                    "memory": memory_label(g.get("memoryMiB")),
+                }
+                for g in host.gpus
+            ],
             "history": history,
             "last_scan": last_successful_scan(project),
         },
@@ -233,18 +253,9 @@ def policy_save(request, tenant, project):
             form.save()
             audit.record(request, AuditEntry.UPDATE, policy, changes=audit.form_changes(form))
             changed = discovery.recompute_eligibility(project)
-        messages.success(request, f"Discovery tag is now {policy.tag}; {changed} hosts changed eligibility.")
+        messages.success(
+            request, f"Discovery tag is now {policy.tag}; {host_count(changed)} changed eligibility."
+        )
         return redirect_after_post(request, inventory_url(project))
     messages.error(request, "; ".join(e for errors in form.errors.values() for e in errors))
     return redirect_after_post(request, inventory_url(project))
-
-
-@login_required
-@require_GET
-def home(request):
-    """The Compute entry: the inventory of the user's only project, or the project list with each one's
-    readiness."""
-    projects = list(access.visible_projects(request.user)[:2])
-    if len(projects) == 1:
-        return redirect(inventory_url(projects[0]))
-    return redirect("tenancy:project_list")

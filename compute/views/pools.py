@@ -9,20 +9,23 @@ import json
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
-from django.shortcuts import get_object_or_404
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core import audit
 from core.durations import human_duration
 from core.htmx import poll_response, redirect_after_post, render_page
+from core.models import AuditEntry
 from tenancy import access
 
 from .. import provisioning
 from ..bundles import bundle_facts, pools_using
 from ..forms.bundles import BundleForm
 from ..forms.pools import PoolForm
-from ..models import ClusterProfile, ComputePool, EdgeHost, ProfileBundle
+from ..models import ClusterProfile, ComputePool, EdgeHost, ProfileBundle, ProfileSync
 from ..readiness import CREATE_PATH, evaluate, gather
 from ..spec import spec_of, ssh_key_label
 from ..variables import rows as variable_rows
@@ -49,7 +52,7 @@ def _pool_action(request, tenant, project, pool, action):
     return pool, outcome
 
 
-def pools_context(project, role, bundle_form: BundleForm | None = None) -> dict:
+def pools_context(project, role, bundle_form: BundleForm | None = None, open_bundle: bool = False) -> dict:
     rows = ComputePool.objects.filter(project=project).select_related("bundle").order_by("name", "-created")
     active = [p for p in rows if p.status != ComputePool.DELETED]
     deleted = [p for p in rows if p.status == ComputePool.DELETED][:20]
@@ -71,8 +74,9 @@ def pools_context(project, role, bundle_form: BundleForm | None = None) -> dict:
             {"bundle": b, "profiles": bundle_facts(b, profiles), "used_by": pools_using(b)} for b in bundles
         ],
         "bundle_form": bundle_form or (BundleForm(project=project) if can_write else None),
-        "bundle_open": bundle_form is not None,
+        "bundle_open": bundle_form is not None or open_bundle,
         "profiles_synced": ClusterProfile.objects.filter(project=project).exists(),
+        "profile_sync": ProfileSync.objects.filter(project=project).order_by("-created").first(),
         "can_write": can_write,
     }
 
@@ -88,7 +92,7 @@ def pools(request, tenant, project):
     return render_page(
         request,
         "compute/pools.html",
-        pools_context(project, role),
+        pools_context(project, role, open_bundle=bool(request.GET.get("new_bundle"))),
         fragment="summary" if request.GET.get("summary") else None,
     )
 
@@ -165,10 +169,16 @@ def _detail_context(pool: ComputePool, project, role) -> dict:
         "cp_groups": ", ".join(f"{k}={v}" if v else k for k, v in pool.cp_resource_groups.items()),
         "worker_groups": ", ".join(f"{k}={v}" if v else k for k, v in pool.worker_resource_groups.items()),
         "step_label": provisioning.STEP_LABELS.get(pool.step, "") if not pool.is_terminal else "",
+        "can_download": access.allows(role, access.WRITE)
+        and pool.status == ComputePool.READY
+        and bool(pool.kubeconfig),
+        "kubeconfig_name": kubeconfig_filename(pool),
     }
 
 
 def _elapsed(pool: ComputePool, took: str) -> str:
+    """`provisioned in 4 min`, `for 12 s`...: `took` counts from the start of the current attempt, which for a
+    deletion is when the deletion began (ComputePool.started)."""
     if pool.status == ComputePool.READY:
         return f"provisioned in {took}"
     if pool.status == ComputePool.DELETED:
@@ -245,3 +255,32 @@ def pool_force_delete(request, tenant, project, pool):
             request, "Force delete is offered only when a deletion has been stuck for a while, or failed."
         )
     return redirect_after_post(request, pool.get_absolute_url())
+
+
+def kubeconfig_filename(pool: ComputePool) -> str:
+    return f"{pool.name}-kubeconfig.yaml"
+
+
+@login_required
+@require_GET
+def pool_kubeconfig(request, tenant, project, pool):
+    """The Ready pool's stored kubeconfig as a download (editors and admins; viewers get 403), audited. Never
+    rendered in a page: the answer is an attachment, not cached."""
+    project, role, pool = _pool(request, tenant, project, pool, need=access.WRITE)
+    if pool.status != ComputePool.READY or not pool.kubeconfig:
+        messages.error(
+            request,
+            f"Pool {pool.name} is {pool.get_status_display()}: its kubeconfig can be downloaded once it is "
+            "Ready.",
+        )
+        return redirect(pool.get_absolute_url())
+    audit.record(
+        request,
+        AuditEntry.ACTION,
+        pool,
+        verb=f"kubeconfig downloaded ({pool.kubeconfig_kind or 'kubeconfig'})",
+    )
+    response = HttpResponse(pool.kubeconfig, content_type="application/yaml; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{kubeconfig_filename(pool)}"'
+    response["Cache-Control"] = "no-store"
+    return response

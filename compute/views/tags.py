@@ -17,6 +17,7 @@ from core.htmx import poll_response, redirect_after_post, render_page
 from core.models import AuditEntry
 from tenancy import access
 
+from ..eligibility import display_tags
 from ..inventory import filter_hosts
 from ..models import EdgeHost, TagEdit
 from ..tagging import MAX_HOSTS, TagInputError, parse_add, parse_remove, preview, start_tag_edit
@@ -29,9 +30,12 @@ def _tag_request(project, data) -> tuple[list[EdgeHost], dict, list, str]:
     except TagInputError as exc:
         return [], {}, [], str(exc)
     if not add and not remove:
-        return [], {}, [], "Type tags to add (key:value) or keys to remove."
+        return [], {}, [], "Type tags to add (key=value, or a bare key) or keys to remove."
     if data.get("scope") == "filter":
-        hosts = list(filter_hosts(project, QueryDict(data.get("filter", "")))[0][: MAX_HOSTS + 1])
+        matching, applied = filter_hosts(project, QueryDict(data.get("filter", "")))
+        if applied.get("tag_error"):
+            return [], add, remove, f"The grid's tag filter is not valid: {applied['tag_error']}"
+        hosts = list(matching[: MAX_HOSTS + 1])
     else:
         hosts = list(
             EdgeHost.objects.filter(
@@ -64,6 +68,8 @@ def tags_preview(request, tenant, project):
         "error": error,
         "post": request.POST,
         "preview": preview(project, hosts, add, remove) if not error else None,
+        "add": display_tags(add),
+        "remove": remove,
     }
     return render_page(request, "compute/tag_preview.html", context)
 

@@ -31,9 +31,10 @@ from .. import provisioning
 from ..bundles import bundle_facts
 from ..forms.bundles import BundleForm
 from ..forms.pools import WORKER_FIELDS, WORKER_SLOTS, PoolForm, worker_prefix
-from ..models import ClusterProfile, ComputePool, ProfileBundle
-from ..readiness import CREATE_PATH, evaluate, gather
-from ..spec import parse_spec
+from ..models import ClusterProfile, ComputePool, EdgeHost, ProfileBundle, ProfileSync
+from ..readiness import CREATE_PATH, evaluate, gather, short
+from ..readiness.network import host_subnets, vip_problem
+from ..spec import PoolSpec, parse_spec
 from ..variables import seal, unseal, value_problem
 
 #: Every step is a plain URL (a draft may be filled in any order); the stepper marks an earlier step left
@@ -218,12 +219,11 @@ def step_form(project, data: dict, step: str) -> PoolForm:
 
 
 def step_errors(form: PoolForm, step: str) -> dict[str, list[str]]:
-    """The form's problems this step (and the ones before it) own; at Review every problem."""
+    """The form's problems this step (and the ones before it) own; at Review every problem. From the Network
+    step on, the VIP is also checked against the hosts' subnets and the addresses in use (`network_facts`)."""
     form.is_valid()
-    if step == "review":
-        return {k: list(v) for k, v in form.errors.items()}
-    own = _fields_upto(step)
-    errors = {k: list(v) for k, v in form.errors.items() if k in own}
+    own = set(form.fields) if step == "review" else _fields_upto(step)
+    errors = {k: list(v) for k, v in form.errors.items() if k in own or step == "review"}
     if (
         step == "general"
         and "name" not in errors
@@ -234,6 +234,14 @@ def step_errors(form: PoolForm, step: str) -> dict[str, list[str]]:
     ):
         errors["name"] = [f"This project already has a pool called {form.cleaned_data['name']}."]
         form.add_error("name", errors["name"][0])
+    if step in ("network", "review") and "vip" not in errors and form.cleaned_data.get("vip"):
+        facts = network_facts(form.project, form.data)
+        problem = vip_problem(
+            form.cleaned_data["vip"], facts["networks"], facts["addresses"], facts["pool_vips"]
+        )
+        if problem:
+            errors["vip"] = [problem]
+            form.add_error("vip", problem)
     return errors
 
 
@@ -245,22 +253,64 @@ def _url(project, step: str) -> str:
     return reverse("compute:pool_wizard", args=[project.tenant.name, project.name, step])
 
 
-def live_counts(project, data: dict) -> dict:
-    """What the node-pool step shows: per machine pool the hosts that match, how many it needs, and the GPUs
-    of the hosts the evaluator would choose; the numbers come from the readiness report, never from a second
-    filter."""
+def _draft_spec(project, data: dict) -> tuple[PoolSpec | None, list[str]]:
+    """The draft's spec as far as the node-pool step (the VIP and later fields may still be missing), or the
+    problems that stop it there."""
     form = step_form(project, data, "nodes")
     errors = step_errors(form, "nodes")
     if errors or not hasattr(form, "_tags"):
-        return {"errors": [f"{form[k].label}: {e}" for k, es in errors.items() for e in es]}
+        return None, [f"{form[k].label}: {e}" for k, es in errors.items() for e in es]
     spec, _problems = parse_spec(
         form.manifest_spec(),
         name=data.get("name") or "draft",
         namespace=project.namespace,
         labels=getattr(form, "_labels", {}),
     )
+    return spec, [] if spec is not None else ["Fill in the control plane."]
+
+
+def network_facts(project, data: dict) -> dict:
+    """What the Network step shows and checks the VIP against: the subnets of the hosts the evaluator would
+    choose for the draft's node pools (of every eligible host while it can choose none), every known host
+    address and the other pools' VIPs (compute.readiness.network)."""
+    spec, _errors = _draft_spec(project, data)
+    chosen: set[str] = set()
+    if spec is not None:
+        chosen = {uid for uids in evaluate(gather(project, spec)).hosts.values() for uid in uids}
+    rows = list(
+        EdgeHost.objects.filter(project=project, gone=False).values_list(
+            "uid", "name", "ip", "nics", "eligible"
+        )
+    )
+    used = [r for r in rows if r[0] in chosen] or [r for r in rows if r[4]]
+    subnets = host_subnets((short(name or uid), nics) for uid, name, _ip, nics, _eligible in used)
+    addresses: dict[str, str] = {}
+    for uid, name, ip, nics, _eligible in rows:
+        for address in [ip, *(n.get("ip") for n in nics or () if isinstance(n, dict))]:
+            if address:
+                addresses[str(address)] = name or uid
+    pool_vips = {
+        vip: f"{namespace}/{name}"
+        for vip, namespace, name in ComputePool.objects.exclude(status=ComputePool.DELETED).values_list(
+            "vip", "namespace", "name"
+        )
+    }
+    return {
+        "basis": "chosen" if chosen else ("eligible" if used else "none"),
+        "subnets": [{"network": str(n), "hosts": names} for n, names in subnets.items()],
+        "networks": list(subnets),
+        "addresses": addresses,
+        "pool_vips": pool_vips,
+    }
+
+
+def live_counts(project, data: dict) -> dict:
+    """What the node-pool step shows: per machine pool the hosts that match, how many it needs, and the GPUs
+    of the hosts the evaluator would choose; the numbers come from the readiness report, never from a second
+    filter."""
+    spec, errors = _draft_spec(project, data)
     if spec is None:
-        return {"errors": ["Fill in the control plane."]}
+        return {"errors": errors}
     inputs = gather(project, spec)
     report = evaluate(inputs)
     gpus = {h.uid: h.gpu_total for h in inputs.hosts}
@@ -346,6 +396,9 @@ def _context(request, project, role, step: str, form: PoolForm, data: dict, **ex
         context["bundle_form"] = extra.pop("bundle_form", None) or BundleForm(project=project)
         context["profiles_synced"] = ClusterProfile.objects.filter(project=project).exists()
         context["bundle_open"] = extra.pop("bundle_open", False) or not context["bundles"].exists()
+        context["profile_sync"] = ProfileSync.objects.filter(project=project).order_by("-created").first()
+    if step == "network":
+        context["network"] = network_facts(project, data)
     context.update(extra)
     return context
 

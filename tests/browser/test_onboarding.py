@@ -39,8 +39,8 @@ def test_it_walks_the_whole_wizard(live_server, page, palette_sim, celery_worker
         seen.append(content)
         return content
 
-    log_in(page, live_server, "root", lands="/tenants/")
-    assert page.locator("#onboarding-cta").is_visible()  # empty install: the tenant list offers the wizard
+    log_in(page, live_server, "root", lands="/")
+    assert page.locator("#onboarding-cta").is_visible()  # empty install: the home page offers the wizard
 
     page.click("nav >> text=Onboarding")
     page.click("#start-onboarding")
@@ -50,7 +50,7 @@ def test_it_walks_the_whole_wizard(live_server, page, palette_sim, celery_worker
     page.fill("#id_new-name", "demo")
     page.fill("#id_new-display_name", "Demo")
     page.click("text=Create tenant and continue")
-    page.wait_for_url(re.compile(r"/project/$"))
+    page.wait_for_url(re.compile(r"/project/\?tenant=demo$"))
 
     # 2. Project: a reserved namespace first; the message shows and the typed values stay.
     page.fill("#id_new-name", "edge")
@@ -61,7 +61,7 @@ def test_it_walks_the_whole_wizard(live_server, page, palette_sim, celery_worker
     assert page.input_value("#id_new-display_name") == "Edge sites"
     page.fill("#id_new-namespace", "demo-edge")
     page.click("text=Create project and continue")
-    page.wait_for_url(re.compile(r"/palette/$"))
+    page.wait_for_url(re.compile(r"/palette/\?tenant=demo&project=edge$"))
 
     # 3. Palette credentials for the tenant, the simulator's CA pasted in; the key forgotten first.
     assert "tenant demo" in page.locator("#palette-scope").inner_text()
@@ -79,7 +79,7 @@ def test_it_walks_the_whole_wizard(live_server, page, palette_sim, celery_worker
     page.fill("#id_api_key", palette_sim.api_key)
     page.fill("#id_ca_pem", palette_sim.ca_pem)  # a rejected form keeps it; an accepted one needs it once
     page.click("text=Save and test the connection")
-    page.wait_for_url(re.compile(r"/check/$"))
+    page.wait_for_url(re.compile(r"/check/\?tenant=demo&project=edge$"))
 
     # 4. Test connection: the worker runs the check; the stages fill in live and polling stops.
     page.wait_for_selector("#check-status >> text=Connected", timeout=60_000)
@@ -90,7 +90,7 @@ def test_it_walks_the_whole_wizard(live_server, page, palette_sim, celery_worker
 
     # The back button and a reload show the saved credentials (never the key), and the wizard resumes.
     page.go_back()
-    page.wait_for_url(re.compile(r"/palette/$"))
+    page.wait_for_url(re.compile(r"/palette/\?tenant=demo&project=edge$"))
     page.wait_for_selector(
         "#palette-form"
     )  # htmx fetches the step afresh from the server (no snapshot is kept)
@@ -101,10 +101,10 @@ def test_it_walks_the_whole_wizard(live_server, page, palette_sim, celery_worker
     assert page.input_value("#id_api_key") == ""
     assert "Stored: ••••" in html()
     page.goto(f"{live_server.url}/onboarding/")
-    page.wait_for_url(re.compile(r"/check/$"))
+    page.wait_for_url(re.compile(r"/check/\?tenant=demo&project=edge$"))
     page.wait_for_selector("#check-status >> text=Connected")
     page.click("#continue")
-    page.wait_for_url(re.compile(r"/tokens/$"))
+    page.wait_for_url(re.compile(r"/tokens/\?tenant=demo&project=edge$"))
 
     # 5. Hugging Face: a bad token is explained, a good one saved.
     page.fill("#id_huggingface-token", "not-a-token")
@@ -112,12 +112,12 @@ def test_it_walks_the_whole_wizard(live_server, page, palette_sim, celery_worker
     page.wait_for_selector("text=That is not a Hugging Face token")
     page.fill("#id_huggingface-token", HF_TOKEN)
     page.click("text=Save and continue")
-    page.wait_for_url(re.compile(r"/discovery/$"))
+    page.wait_for_url(re.compile(r"/discovery/\?tenant=demo&project=edge$"))
 
     # 6. Discovery (through compute's hook, or recorded as not available yet), then 7. the summary.
     html()
     page.click("#start-discovery")
-    page.wait_for_url(re.compile(r"/summary/$"))
+    page.wait_for_url(re.compile(r"/summary/\?tenant=demo&project=edge$"))
     summary = page.locator("#summary").inner_text()
     assert "Connected" in summary and "Hugging Face: saved" in summary
     assert re.search(r"discovery not available yet|started", page.locator("#discovery-result").inner_text())

@@ -3,13 +3,14 @@ worker on Redis."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 import pytest
 from playwright.sync_api import expect
 
 from compute.discovery import run_discovery
-from compute.models import ClusterProfile, ComputePool, DiscoveryRun, ProfileBundle, ProfileSync
+from compute.models import ClusterProfile, ComputePool, DiscoveryRun, EdgeHost, ProfileBundle, ProfileSync
 from compute.profiles import sync_profiles
 from palette.sim import Timings
 from tests.browser import log_in
@@ -113,7 +114,11 @@ def test_it_runs_the_wizard_to_a_ready_pool(
     page.click("#wizard-next")
     page.wait_for_url(wizard + "network/")
 
-    page.fill("#id_vip", "10.20.99.10")
+    # The VIP: a free address in the subnet the step shows for the hosts the pool would use.
+    subnet = ipaddress.IPv4Network(page.locator("#host-subnets code.subnet").first.inner_text())
+    taken = set(EdgeHost.objects.values_list("ip", flat=True))
+    vip = next(str(a) for a in reversed(list(subnet.hosts())) if str(a) not in taken)
+    page.fill("#id_vip", vip)
     page.fill("#id_ssh_keys", ED25519)
     page.click("#wizard-next")
     page.wait_for_url(wizard + "review/")
@@ -121,7 +126,7 @@ def test_it_runs_the_wizard_to_a_ready_pool(
     # Review: the readiness report and the dry-run request, then Create.
     assert page.locator("#readiness").inner_text() == "ready"
     request_json = page.locator("#request-json").inner_text()
-    assert '"name": "acme-research-browser-pool"' in request_json and "10.20.99.10" in request_json
+    assert '"name": "acme-research-browser-pool"' in request_json and vip in request_json
     page.click("#create-pool")
     page.wait_for_url(re.compile(r"/pools/[0-9a-f-]{36}/$"))
     pool = ComputePool.objects.get(project=connected_project, name="browser-pool")

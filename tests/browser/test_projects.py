@@ -17,7 +17,7 @@ def test_it_logs_in_creates_a_project_and_lists_it(live_server, page):
     owner = get_user_model().objects.create_user("owner", password=PASSWORD)
     Membership.objects.create(user=owner, tenant=tenant, role=Membership.TENANT_ADMIN)
 
-    log_in(page, live_server, "owner", lands="/tenants/acme/")
+    log_in(page, live_server, "owner", next_path="/tenants/acme/", lands="/tenants/acme/")
     page.click("text=New project")
 
     # A bad namespace first: the htmx form re-renders with the message, nothing is lost.
@@ -46,7 +46,7 @@ def test_deleting_a_project_asks_first_and_does_nothing_when_cancelled(live_serv
     Project.objects.create(tenant=tenant, name="vision", display_name="Vision", namespace="acme-vision")
     owner = get_user_model().objects.create_user("owner", password=PASSWORD)
     Membership.objects.create(user=owner, tenant=tenant, role=Membership.TENANT_ADMIN)
-    log_in(page, live_server, "owner", lands="/tenants/acme/")
+    log_in(page, live_server, "owner", next_path="/tenants/acme/", lands="/tenants/acme/")
     page.goto(f"{live_server.url}/tenants/acme/projects/vision/")
 
     asked: list[str] = []

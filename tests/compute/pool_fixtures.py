@@ -3,6 +3,8 @@ driver."""
 
 from __future__ import annotations
 
+import ipaddress
+import re
 import time
 
 import pytest
@@ -131,6 +133,23 @@ def drive(pool: ComputePool, timeout: float = 30.0, until=None) -> ComputePool:
         pytest.fail(f"pool did not finish within {timeout}s")
     pool.refresh_from_db()
     return pool
+
+
+def wizard_vip(client, tenant: str = "acme", project: str = "research") -> str:
+    """A free address in the first subnet the wizard's Network step shows for the draft (the subnets of the
+    hosts it would use, as the simulator reports them): no host's address, no pool's VIP."""
+    from django.urls import reverse
+
+    from compute.models import EdgeHost
+
+    page = client.get(reverse("compute:pool_wizard", args=[tenant, project, "network"])).content.decode()
+    found = re.search(r'<code class="subnet">([^<]+)</code>', page)
+    assert found, "the Network step shows the hosts' subnets"
+    taken = set(EdgeHost.objects.values_list("ip", flat=True))
+    taken |= set(ComputePool.objects.exclude(status=ComputePool.DELETED).values_list("vip", flat=True))
+    return next(
+        str(a) for a in reversed(list(ipaddress.IPv4Network(found.group(1)).hosts())) if str(a) not in taken
+    )
 
 
 def add_host(sim, uid: str, **kwargs) -> SimHost:

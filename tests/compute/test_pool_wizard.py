@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from compute.models import ClusterProfile, ComputePool, EdgeHost, ProfileBundle
 from compute.readiness import evaluate, gather
-from tests.compute.pool_fixtures import ED25519, fast_sim, pool_project, spec_for  # noqa: F401
+from tests.compute.pool_fixtures import ED25519, fast_sim, pool_project, spec_for, wizard_vip  # noqa: F401
 
 ARGS = ["acme", "research"]
 
@@ -31,19 +31,24 @@ NODES = {
 }
 
 
-def walk_to_review(client, **nodes) -> None:
+def walk_to_review(client, **nodes) -> str:
+    """Fill in every step; the VIP it chose (a free address in a subnet of the hosts the pool would use)."""
+    vip = ""
     for name, data in (
         ("general", {"name": "web-pool", "description": "Web tier", "labels": "team=web"}),
         ("variant", {"variant": "dedicated"}),
         ("bundle", {"bundle": "edge-infra"}),
         ("nodes", {**NODES, **nodes}),
-        ("network", {"vip": "10.30.0.5", "ssh_keys": ED25519, "deletion_policy": "delete"}),
+        ("network", {"ssh_keys": ED25519, "deletion_policy": "delete"}),
     ):
+        if name == "network":
+            vip = data["vip"] = wizard_vip(client)
         response = client.post(step(name), data)
         assert response.status_code == 302, (
             name,
             re.findall(r"field-error[^>]*>([^<]*)", response.content.decode()),
         )
+    return vip
 
 
 def errors(response) -> list[str]:
@@ -90,14 +95,13 @@ def test_it_validates_every_step_and_keeps_the_draft(world, pool_project):
         "not an IPv4 address" in e
         for e in errors(client.post(step("network"), {"vip": "10.30.0", "deletion_policy": "delete"}))
     )
+    vip = wizard_vip(client)
     assert errors(
-        client.post(
-            step("network"), {"vip": "10.30.0.5", "ssh_keys": "not a key", "deletion_policy": "delete"}
-        )
+        client.post(step("network"), {"vip": vip, "ssh_keys": "not a key", "deletion_policy": "delete"})
     )
-    assert client.post(
-        step("network"), {"vip": "10.30.0.5", "ssh_keys": ED25519, "deletion_policy": "delete"}
-    )["Location"] == step("review")
+    assert client.post(step("network"), {"vip": vip, "ssh_keys": ED25519, "deletion_policy": "delete"})[
+        "Location"
+    ] == step("review")
 
     ComputePool.objects.create(project=pool_project, name="taken", bundle_name="edge-infra", vip="10.30.0.99")
     assert "already has a pool called taken" in " ".join(
@@ -185,7 +189,7 @@ def test_it_counts_matching_hosts_and_gpus_with_the_evaluator(world, pool_projec
 
 def test_it_reviews_the_request_and_creates_a_pool(world, pool_project):
     client = world.client_for(world.editor)
-    walk_to_review(client)
+    vip = walk_to_review(client)
     body = client.get(step("review")).content.decode()
     assert 'id="readiness">ready' in body and "POST /v1/spectroclusters/edge-native" in body
     assert (
@@ -201,7 +205,7 @@ def test_it_reviews_the_request_and_creates_a_pool(world, pool_project):
         and pool.labels == {"team": "web"}
         and pool.description == "Web tier"
     )
-    assert pool.vip == "10.30.0.5" and pool.bundle.name == "edge-infra" and pool.variant == "dedicated"
+    assert pool.vip == vip and pool.bundle.name == "edge-infra" and pool.variant == "dedicated"
     assert 'value="web-pool"' not in client.get(step("general")).content.decode()  # the draft is gone
 
 

@@ -27,6 +27,7 @@ from tests.compute.pool_fixtures import (
     fast_sim,  # noqa: F401  (a fixture)
     make_bundle,
     spec_for,
+    wizard_vip,
 )
 from tests.compute.test_pools_cli import pool_doc, run, write
 
@@ -151,8 +152,10 @@ def test_a_required_variable_without_a_default_blocks_readiness_naming_it(world,
         ("variant", {"variant": "dedicated"}),
         ("bundle", {"bundle": "secure"}),
         ("nodes", NODES),
-        ("network", {"vip": "10.30.0.5", "ssh_keys": ED25519, "deletion_policy": "delete"}),
+        ("network", {"ssh_keys": ED25519, "deletion_policy": "delete"}),
     ):
+        if name == "network":
+            data["vip"] = wizard_vip(client)
         assert client.post(step(name), data).status_code == 302, name
     review = client.get(step("review")).content.decode()
     assert (
@@ -362,7 +365,7 @@ def test_the_wizard_takes_checks_and_sends_the_values_and_never_shows_the_masked
     assert client.post(step("nodes"), NODES).status_code == 302
     assert (
         client.post(
-            step("network"), {"vip": "10.30.0.5", "ssh_keys": ED25519, "deletion_policy": "delete"}
+            step("network"), {"vip": wizard_vip(client), "ssh_keys": ED25519, "deletion_policy": "delete"}
         ).status_code
         == 302
     )

@@ -174,10 +174,3 @@ def test_it_charts_capacity_and_counts_readiness(world, discovered):
         .status_code
         == 404
     )
-
-
-def test_it_sends_compute_to_the_only_projects_inventory(world):
-    assert world.client_for(world.editor).get(reverse("compute:home"))["Location"] == url("inventory")
-    assert world.client_for(world.superuser).get(reverse("compute:home"))["Location"] == reverse(
-        "tenancy:project_list"
-    )

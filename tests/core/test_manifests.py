@@ -234,7 +234,7 @@ def test_it_reports_configured_for_what_changed_only():
     assert sum(line.endswith(" configured") for line in lines) == 2
     assert Tenant.objects.get(name="acme").gpu_limit == 80
     update = AuditEntry.objects.filter(action=AuditEntry.UPDATE, object_type="tenant").get()
-    assert update.changes == {"gpu_limit": "80"}
+    assert update.changes == {"gpu_limit": {"old": "64", "new": "80"}}
 
 
 @pytest.mark.django_db
@@ -322,6 +322,48 @@ def test_it_refuses_a_palette_credential_that_already_backs_other_settings():
         "already backs Settings primary-dev/dev-settings. "
         "Use one tenant-level Settings and let projects inherit it, or create a separate API key."
     ]
+
+
+@pytest.mark.django_db
+def test_it_applies_a_palette_key_another_tenant_uses_and_warns_naming_its_settings(tmp_path):
+    apply_ok(example())
+    docs = [
+        {
+            "apiVersion": V1A1,
+            "kind": "Tenant",
+            "metadata": {"name": "globex"},
+            "spec": {"displayName": "Globex"},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "same-key", "namespace": "tenant-globex"},
+            "stringData": {"palette": palette_json(tlsSecretRef="")},
+        },
+        {
+            "apiVersion": V1A1,
+            "kind": "Settings",
+            "metadata": {"name": "globex-settings", "namespace": "tenant-globex"},
+            "spec": {"palette": {"secretRef": {"name": "same-key"}}},
+        },
+    ]
+    result = apply_text(dump(docs), source="f.yaml", dry_run=True)
+    assert result.errors == [] and "settings/globex-settings -n tenant-globex created" in map(
+        str, result.changes
+    )
+    assert (
+        "Settings tenant-globex/globex-settings: This Palette API key for https://palette.example.com is "
+        "also used by Settings primary-dev/dev-settings (tenant acme): rotating or revoking it in Palette "
+        "affects every tenant that uses it."
+    ) in result.warnings
+    assert not any(CANARY in w for w in result.warnings)
+    path = tmp_path / "globex.yaml"
+    path.write_text(dump(docs))
+    code, out, err = run("apply", "-f", str(path))
+    assert code == 0 and "settings/globex-settings -n tenant-globex created" in out
+    assert (
+        "warning: Settings tenant-globex/globex-settings: This Palette API key" in err and CANARY not in err
+    )
 
 
 @pytest.mark.django_db

@@ -24,7 +24,9 @@ START = reverse("integrations:onboarding")
 
 
 def step(session, name):
-    return reverse("integrations:onboarding_step", args=[session.uuid, name])
+    """The step's URL as the wizard builds it: with the session's tenant and project as they are now."""
+    session.refresh_from_db()
+    return onboarding.step_url(session, name)
 
 
 def palette_post(**overrides):
@@ -333,9 +335,10 @@ def test_it_saves_credentials_for_the_tenant_and_starts_a_wizard_check(
 
 def test_it_saves_credentials_for_the_project_only_when_asked(world):
     client, session = at_palette(world)
-    assert "project research only" in client.get(step(session, "palette") + "?scope=project").content.decode()
+    palette_path = reverse("integrations:onboarding_step", args=[session.uuid, "palette"])
+    assert "project research only" in client.get(palette_path + "?scope=project").content.decode()
     response = client.post(
-        step(session, "palette") + "?scope=project",
+        palette_path + "?scope=project",
         palette_post(scope="project", settings_name="research-settings"),
     )
     assert response.status_code == 302

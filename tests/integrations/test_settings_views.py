@@ -192,7 +192,8 @@ def test_it_shows_inherited_and_overridden_values_with_their_source(world):
     assert "inherited: https://palette.example.com" in page and "CANARY" not in page
 
 
-def test_it_refuses_one_credential_for_two_settings_and_names_the_other(world):
+def test_it_saves_a_key_another_tenant_uses_and_warns_naming_its_settings(world):
+    # Sharing one Palette API key across tenants is the platform team's choice: saved, with a warning.
     configure_palette(
         world.tenant_b,
         {
@@ -204,10 +205,58 @@ def test_it_refuses_one_credential_for_two_settings_and_names_the_other(world):
         },
         name="globex-settings",
     )
-    response = world.client_for(world.owner).post(tenant_url("palette_save"), _form())
-    assert "already backs Settings tenant-globex/globex-settings" in response.content.decode()
-    assert not Settings.objects.filter(tenant=world.tenant_a).exists()
-    assert not Secret.objects.filter(namespace="tenant-acme").exists()  # nothing half-written
+    response = world.client_for(world.owner).post(tenant_url("palette_save"), _form(), follow=True)
+    page = response.content.decode()
+    assert "Palette integration saved." in page
+    assert (
+        "This Palette API key for https://palette.example.com is also used by Settings "
+        "tenant-globex/globex-settings (tenant globex): rotating or revoking it in Palette affects every "
+        "tenant"
+    ) in page
+    assert "CANARY" not in page
+    assert Settings.objects.filter(tenant=world.tenant_a).exists()
+    assert _palette_json()["apiKey"] == KEY
+
+
+def test_it_refuses_the_tenants_key_copied_into_one_of_its_projects(world):
+    # Within a tenant a copy is refused: the project inherits the key, and a copy would outlive a rotation.
+    client = world.client_for(world.owner)
+    client.post(tenant_url("palette_save"), _form())
+    response = client.post(project_url("palette_save"), _form(settings_name="research-settings"))
+    assert "already backs Settings tenant-acme/acme-settings" in response.content.decode()
+    assert "let projects inherit it" in response.content.decode()
+    assert not Settings.objects.filter(project=world.project_a).exists()
+    assert not Secret.objects.filter(namespace="acme-research").exists()  # nothing half-written
+
+
+def test_a_rejected_ca_keeps_the_pasted_text_but_never_a_private_key(world):
+    client = world.client_for(world.owner)
+    leaf = make_cert("leaf", ca=False)[0]
+    body = client.post(
+        tenant_url("palette_save"), _form(ca_pem=leaf), HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert "is not a CA certificate" in body
+    assert leaf.strip().splitlines()[1] in body  # the pasted certificate is there to fix, not to paste again
+    assert 'name="api_key"' in body and "CANARY" not in body  # the key field stays blank
+    key_pair = "".join(make_cert("Root"))
+    body = client.post(
+        tenant_url("palette_save"), _form(ca_pem=key_pair), HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert "contains a private key" in body and "PRIVATE KEY" not in body.replace(
+        "contains a private key", ""
+    )
+
+
+def test_a_project_under_a_working_tenant_integration_says_it_inherits_it(world):
+    client = world.client_for(world.owner)
+    client.post(tenant_url("palette_save"), _form())
+    page = client.get(project_url("settings")).content.decode()
+    assert "Add the Palette integration first" not in page
+    assert "This project uses" in page and reverse("integrations:tenant_settings", args=["acme"]) in page
+    response = client.post(
+        project_url("token_save", kind="huggingface"), {"huggingface-token": "hf_abcdefgh1234"}
+    )
+    assert "This project uses tenant acme&#x27;s Palette integration" in response.content.decode()
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from django.core.management.base import BaseCommand, CommandError
+from django.template.defaultfilters import pluralize
 
 from compute.discovery import run_discovery
 from compute.inventory import inventory_json
@@ -43,7 +44,8 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(inventory_json(project), indent=2))
         else:
             self.stdout.write(
-                f"{project}: {run.hosts_seen} hosts in {run.pages} pages — {run.added} added, "
+                f"{project}: {run.hosts_seen} host{pluralize(run.hosts_seen)} in {run.pages} "
+                f"page{pluralize(run.pages)} — {run.added} added, "
                 f"{run.updated} updated, {run.removed} gone, {run.unchanged} unchanged."
             )
         if run.problem_count:

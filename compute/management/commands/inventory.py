@@ -6,7 +6,7 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from compute.inventory import inventory_json
+from compute.inventory import host_count, inventory_json
 from compute.management.lookup import project_for
 
 
@@ -31,4 +31,4 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"{h['uid']:<40} {h['state']:<9} {h['health']:<10} {h['architecture']:<6} {gpus:<7} {verdict}"
             )
-        self.stdout.write(f"{len(hosts)} hosts, {sum(h['eligible'] for h in hosts)} eligible.")
+        self.stdout.write(f"{host_count(len(hosts))}, {sum(h['eligible'] for h in hosts)} eligible.")
