@@ -101,6 +101,8 @@ def palette_form(
     )
     if state["ca_secret"] is None:
         del form.fields["remove_ca"]  # nothing stored to remove
+    if state["own"] is not None:
+        form.initial.setdefault("palette_rate_limit", state["own"].palette_rate_limit)
     return form
 
 
@@ -146,6 +148,7 @@ def save_palette(request, owner: Tenant | Project, state: dict, form: PaletteInt
         huggingface_secret=own.huggingface_secret if own else "",
         ngc_secret=own.ngc_secret if own else "",
         allowed_project_ids=None if isinstance(owner, Project) else form.allowed,
+        palette_rate_limit=form.cleaned_data.get("palette_rate_limit", "").strip(),
         request=request,
         check_credential=not same_credential,
     )

@@ -4,11 +4,13 @@ import re
 
 from django import forms
 from django.conf import settings as django_settings
+from django.core.exceptions import ValidationError
 
 from tenancy.models import DNS1123_LABEL, Project
 
 from . import credentials
 from .certificates import CertificateError, parse_ca_bundle
+from .models import validate_rate_limit
 
 MAX_CA_BYTES = 256 * 1024
 TLS_CHOICES = [
@@ -81,6 +83,16 @@ class PaletteIntegrationForm(forms.Form):
         help_text=(
             "Besides the default project above. Empty: only tenant admins may point a project at another "
             "Palette project with the tenant's API key."
+        ),
+    )
+    palette_rate_limit = forms.CharField(
+        required=False,
+        label="Palette rate limit",
+        max_length=200,
+        help_text=(
+            "For a self-hosted Palette with other limits: requests per second per endpoint family, a number "
+            "(0: no pacing) or pairs such as /v1/dashboard=50,/v1/edgehosts=50. Empty: this installation's "
+            "PALETTE_RATE_LIMIT (Palette's published limits unless set)."
         ),
     )
 
@@ -188,6 +200,10 @@ class PaletteIntegrationForm(forms.Form):
             return data
         if "allowed_project_ids" in self.fields:
             self.allowed = self._clean_allowed(data.get("allowed_project_ids") or "")
+        try:
+            validate_rate_limit(data.get("palette_rate_limit") or "")
+        except ValidationError as exc:
+            self.add_error("palette_rate_limit", exc.messages[0])
         # CA: new text or file replaces, "remove" drops, blank keeps.
         raw_ca = data.get("ca_file") or (data.get("ca_pem") or "").strip()
         if raw_ca:

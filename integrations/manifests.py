@@ -19,6 +19,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from django.core.exceptions import ValidationError
+
 from core.manifests import MISSING, REDACTED, Document, Handler, Plan, shorten, type_name
 from tenancy import access
 from tenancy.manifests import (
@@ -30,7 +32,7 @@ from tenancy.models import TENANT_NAMESPACE_PREFIX, Tenant, owner_for_namespace
 
 from . import credentials, writes
 from .certificates import CertificateError, parse_ca_bundle
-from .models import MANAGED_BY_LABEL, Secret, Settings
+from .models import MANAGED_BY_LABEL, Secret, Settings, validate_rate_limit
 
 SECRET_KEYS = {
     credentials.PALETTE_KEY: "the Palette integration as JSON",
@@ -425,7 +427,7 @@ class SettingsHandler(Handler):
             )
         refs: dict[str, str] = {}
         for key in REFS:
-            keys = ("secretRef", "allowedProjectIDs") if key == "palette" else ("secretRef",)
+            keys = ("secretRef", "allowedProjectIDs", "rateLimit") if key == "palette" else ("secretRef",)
             if plan.mapping(doc, f"spec.{key}", keys=keys, required=False) is None:
                 continue
             if plan.mapping(doc, f"spec.{key}.secretRef", keys=("name",)) is None:
@@ -437,6 +439,28 @@ class SettingsHandler(Handler):
                 refs[key] = name
         doc.state["refs"] = refs
         self._read_allowed(doc, plan)
+        self._read_rate_limit(doc, plan)
+
+    @staticmethod
+    def _read_rate_limit(doc: Document, plan: Plan) -> None:
+        """spec.palette.rateLimit: this Palette's own rate limit, a number or "/v1/family=rate" pairs (README,
+        "Palette's rate limits"); absent: the installation's."""
+        value = doc.get("spec.palette.rateLimit")
+        doc.state["rate_limit"] = ""
+        if value is MISSING or value is None:
+            return
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            plan.error(
+                doc, "spec.palette.rateLimit", "must be a number or a string such as /v1/dashboard=50."
+            )
+            return
+        text = str(value).strip()
+        try:
+            validate_rate_limit(text)
+        except ValidationError as exc:
+            plan.error(doc, "spec.palette.rateLimit", exc.messages[0])
+            return
+        doc.state["rate_limit"] = text
 
     @staticmethod
     def _read_allowed(doc: Document, plan: Plan) -> None:
@@ -586,6 +610,7 @@ class SettingsHandler(Handler):
             existing is not None
             and all(getattr(existing, f) == v for f, v in wanted.items())
             and existing.allowed_project_ids == wanted_allowed
+            and existing.palette_rate_limit == doc.state.get("rate_limit", "")
         ):
             return "unchanged"
         owner = owner_for_namespace(doc.namespace)
@@ -596,6 +621,7 @@ class SettingsHandler(Handler):
             user=plan.user,
             source=plan.audit_source,
             allowed_project_ids=wanted_allowed if isinstance(owner, Tenant) else None,
+            palette_rate_limit=doc.state.get("rate_limit", ""),
             **wanted,
         )
         return "configured" if existing else "created"
@@ -613,6 +639,8 @@ class SettingsHandler(Handler):
             }
             if s.allowed_project_ids:
                 spec["palette"]["allowedProjectIDs"] = list(s.allowed_project_ids)
+            if s.palette_rate_limit:
+                spec["palette"]["rateLimit"] = s.palette_rate_limit
             out.append(
                 {
                     "apiVersion": self.api_versions[0],

@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from core import state_warnings
+from core import palette_budget, state_warnings
 from core.htmx import poll_response, redirect_after_post, render_page, wants_fragment
 from tenancy import access
 from tenancy.models import Project, owner_filter
@@ -116,7 +116,22 @@ def _context(request, owner, role, form=None, token_forms=None) -> dict:
         "settings_url": settings_url(owner),
         "online_note": online_checks_note(),
         "can_check": eff.palette is not None and role != "read",
+        "rate": _rate_summary(eff.palette),
     }
+
+
+def _rate_summary(palette) -> dict | None:
+    """The installation's Palette rate budget as this owner's Palette sees it (core.palette_budget.summary),
+    with the limits shown once: "10 req/s" families grouped."""
+    if palette is None or not palette.value("hostUrl"):
+        return None
+    summary = palette_budget.summary(str(palette.value("hostUrl")), palette.rate_limits)
+    by_rate: dict[float, list[str]] = {}
+    for family, rate in summary["limits"].items():
+        by_rate.setdefault(rate, []).append(family)
+    summary["groups"] = [(rate, families) for rate, families in sorted(by_rate.items())]
+    summary["own"] = palette.rate_limits is not None
+    return summary
 
 
 @login_required

@@ -141,6 +141,16 @@ def shared_key_warning(host: str, elsewhere: list[str]) -> str:
     )
 
 
+#: The fields of Settings whose changes the audit log records.
+AUDITED_SETTINGS_FIELDS = (
+    "palette_secret",
+    "huggingface_secret",
+    "ngc_secret",
+    "allowed_project_ids",
+    "palette_rate_limit",
+)
+
+
 def save_settings(
     owner: Tenant | Project,
     name: str,
@@ -149,6 +159,7 @@ def save_settings(
     huggingface_secret: str = "",
     ngc_secret: str = "",
     allowed_project_ids: list[str] | None = None,
+    palette_rate_limit: str | None = None,
     request=None,
     user=None,
     source: str = "web",
@@ -161,7 +172,8 @@ def save_settings(
     After the check, `settings.shared_key_warning` names other tenants' Settings using the same key ("").
 
     `allowed_project_ids` (a tenant's only; None keeps the stored list) restricts the Palette projects
-    the tenant's projects may use.
+    the tenant's projects may use. `palette_rate_limit` (None keeps the stored one) is this Palette's own
+    rate limit, in PALETTE_RATE_LIMIT's syntax (README, "Palette's rate limits").
     """
     existing = Settings.objects.filter(**owner_filter(owner)).first()
     if existing and existing.name != name:
@@ -181,10 +193,7 @@ def save_settings(
         raise ValidationError(
             "Allowed Palette projects are set on the tenant's Settings, not on a project's."
         )
-    before = {
-        f: getattr(settings, f)
-        for f in ("palette_secret", "huggingface_secret", "ngc_secret", "allowed_project_ids")
-    }
+    before = {f: getattr(settings, f) for f in AUDITED_SETTINGS_FIELDS}
     settings.palette_secret, settings.huggingface_secret, settings.ngc_secret = (
         palette_secret,
         huggingface_secret,
@@ -197,6 +206,8 @@ def save_settings(
             except credentials.CredentialError as exc:
                 raise ValidationError(f"Allowed Palette projects: {exc}") from None
         settings.allowed_project_ids = sorted(set(allowed_project_ids))
+    if palette_rate_limit is not None:
+        settings.palette_rate_limit = palette_rate_limit.strip()
     settings.full_clean()
     settings.shared_key_warning = ""
     if check_credential or before["palette_secret"] != palette_secret:

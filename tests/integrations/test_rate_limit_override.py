@@ -54,3 +54,49 @@ def test_check_palette_json_reports_the_budget_for_the_owners_palette(world, sim
     report = json.loads(out.getvalue())["rateLimit"]
     assert report["rateLimited429LastHour"] == before + 1
     assert report["slowed"]["/v1/dashboard"] < 0.6  # halved, recovering since
+
+
+def _settings_manifest(tmp_path, world, rate_limit) -> str:
+    manifest = tmp_path / "settings.yaml"
+    manifest.write_text(
+        "apiVersion: spectrocloud.com/v1alpha1\nkind: Settings\n"
+        f"metadata: {{name: main-settings, namespace: {world.tenant_a.namespace}}}\n"
+        "spec:\n  palette:\n    secretRef: {name: main-settings-palette}\n"
+        f"    rateLimit: {rate_limit}\n"
+    )
+    return str(manifest)
+
+
+def test_the_settings_manifest_carries_the_rate_limit_both_ways_and_refuses_a_bad_one(world, sim, tmp_path):
+    configure_palette(world.tenant_a, palette_values(sim), ca_pem=sim.ca_pem)
+    out = StringIO()
+    call_command("apply", "-f", _settings_manifest(tmp_path, world, '"/v1/dashboard=50"'), stdout=out)
+    assert "configured" in out.getvalue()
+    assert Settings.objects.get(tenant=world.tenant_a).palette_rate_limit == "/v1/dashboard=50"
+    exported = StringIO()
+    call_command("export", "-n", world.tenant_a.namespace, stdout=exported)
+    assert "rateLimit: /v1/dashboard=50" in exported.getvalue()
+    out = StringIO()
+    call_command("apply", "-f", _settings_manifest(tmp_path, world, '"/v1/dashboard=50"'), stdout=out)
+    assert "unchanged" in out.getvalue()
+
+    err = StringIO()
+    with pytest.raises(SystemExit):
+        call_command(
+            "apply", "-f", _settings_manifest(tmp_path, world, "fast"), stdout=StringIO(), stderr=err
+        )
+    assert "spec.palette.rateLimit" in err.getvalue() and "requests per second" in err.getvalue()
+    assert Settings.objects.get(tenant=world.tenant_a).palette_rate_limit == "/v1/dashboard=50"
+
+
+def test_the_settings_page_shows_the_limits_in_force_and_the_429s_of_the_last_hour(client, world, sim):
+    settings = configure_palette(world.tenant_a, palette_values(sim), ca_pem=sim.ca_pem)
+    Settings.objects.filter(pk=settings.pk).update(palette_rate_limit="/v1/dashboard=50")
+    palette_budget.budget().slow_down(sim.url, "/v1/dashboard/x", None)
+    client.force_login(world.owner)
+    page = client.get(f"/tenants/{world.tenant_a.name}/settings/").content.decode()
+    budget = page[page.index('id="rate-budget"') : page.index("</small>", page.index('id="rate-budget"'))]
+    assert "this integration's own" in budget and "50 req/s for /v1/dashboard" in budget
+    assert "one budget for all of this console's processes" in budget
+    assert '<strong id="rate-429">1</strong>' in budget and "/v1/dashboard slowed to" in budget
+    assert 'name="palette_rate_limit"' in page and 'value="/v1/dashboard=50"' in page
