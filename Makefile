@@ -1,5 +1,5 @@
 # PaletteAI Admin — the two commands a new user needs: `make run` and `make test`.
-.PHONY: run test lint install test-browser test-reliability bench load
+.PHONY: run test lint install test-browser test-reliability bench load screenshots
 
 run:
 	scripts/run.sh
@@ -35,3 +35,7 @@ bench:
 load:
 	scripts/install.sh test
 	scripts/with-services.sh .venv/bin/python bench/load.py
+
+# The README's screenshots (docs/screenshots/), taken in Chromium from the real pages.
+screenshots:
+	PYTEST_WORKERS=1 scripts/test.sh tests/browser/screenshots.py -p no:randomly
