@@ -9,23 +9,29 @@ is accepted, later stages are skipped once one fails; after it, tenant, project 
 stages all run, so one check shows every problem. The project stage works for a key whose user
 has only project roles: it reads in the project's scope (``ProjectUid``), never through the
 tenant-role-only ``GET /v1/projects/{uid}``. Stages 1–6 failing means Failed; 7–8 failing means
-Degraded (Palette answers but the project is wrong); all passing means Connected.
+Degraded (Palette answers but the project is wrong); all passing means Connected. Then two stages that
+only ever warn (``warning: true`` on the stage), never fail the connection: a self-hosted Palette's license
+activation and the tenant's pack registries (docs/palette-behaviour.md §16).
 """
 
 from __future__ import annotations
 
+import math
 import socket
 import ssl
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from cryptography import x509
 from django.conf import settings as django_settings
+from django.utils import timezone
 
 from core.tasks import start_once
 from palette import addresses
 from palette import errors as perrors
 from palette.client import PaletteClient
+from palette.models import parse_time
 from tenancy.models import owner_filter
 
 from . import credentials
@@ -41,10 +47,14 @@ STAGES = [
     ("tenant", "Tenant matches"),
     ("project", "Project exists and is readable"),
     ("edgehosts", "Edge host search answers"),
+    ("activation", "License activation"),
+    ("registries", "Pack registries"),
 ]
 DEGRADED_FROM = "project"
 #: Stages after this one run even when an earlier one failed: the key works, so Palette can answer them.
 INDEPENDENT_AFTER = "apikey"
+#: A self-hosted trial ending within this many days is a warning in the readiness report (compute.readiness).
+TRIAL_WARNING_DAYS = 7
 
 
 class StageFailed(Exception):
@@ -223,6 +233,8 @@ class _Walk:
             "tenant": self.tenant,
             "project": self.project,
             "edgehosts": self.edgehosts,
+            "activation": self.activation,
+            "registries": self.registries,
         }[key]()
 
     def url(self) -> None:
@@ -267,6 +279,14 @@ class _Walk:
         first = next(iter(self.client.iter_edge_hosts(project_uid=uid, page_size=1)), None)
         seen = f"edge host {first.uid} visible" if first else "no edge hosts registered in this project yet"
         self.record("edgehosts", True, "answers: " + seen)
+
+    def activation(self) -> None:
+        detail, warning, facts = stage_activation(self.client)
+        self.record("activation", True, detail, warning=warning, activation=facts)
+
+    def registries(self) -> None:
+        detail, warning, names = stage_registries(self.client)
+        self.record("registries", True, detail, warning=warning, registries=names)
 
     def close(self) -> None:
         if self.client is not None:
@@ -356,6 +376,119 @@ def _project_list(client: PaletteClient) -> str:
         return "This key sees no projects."
     names = ", ".join(f"{p.name} ({p.uid})" for p in projects[:10])
     return f"Projects this key can read: {names}."
+
+
+# -- self-hosted Palette: activation and pack registries (docs/palette-behaviour.md §16) --------------
+
+
+def system_console(base_url: str) -> str:
+    """A self-hosted Palette's system console, where an operator activates it: the host's ``/system``."""
+    return base_url.rstrip("/") + "/system"
+
+
+def stage_activation(client: PaletteClient) -> tuple[str, bool, dict]:
+    """The license stage: (detail, warning, facts). Never a failure: SaaS (404) and a key that may not read
+    it (401/403 here, the key having been accepted) are no problem; another error is only a warning."""
+    try:
+        activation = client.get_system_activation()
+    except perrors.PaletteError as exc:
+        if exc.status == 404:
+            return "not applicable (SaaS Palette)", False, {"state": "", "applicable": False}
+        if exc.status in (401, 403):
+            return "not visible to this key", False, {"state": "", "visible": False}
+        return f"could not be read: {exc}", True, {"state": ""}
+    facts = {
+        "state": activation.state,
+        "expiresAt": activation.expires_at.isoformat() if activation.expires_at else "",
+        "systemConsole": system_console(client.base_url),
+    }
+    outlook = license_outlook(facts)
+    if outlook is None:  # answered, but without a state
+        return "Palette's answer did not say its activation state.", True, facts
+    return outlook.text, outlook.warns or outlook.blocks or activation.state == "Pending", facts
+
+
+def stage_registries(client: PaletteClient) -> tuple[str, bool, list[dict] | None]:
+    """The pack registry stage: (detail, warning, the registries). None at all is a warning."""
+    try:
+        found = client.list_registries()
+    except perrors.PaletteError as exc:
+        if exc.status in (401, 403):
+            return "not visible to this key", False, None
+        return f"could not be read: {exc}", True, None
+    if not found:
+        return (
+            "none: this tenant sees no pack registry. Cluster profiles are built from packs, which come from "
+            "a registry, so no cluster profile can be built here. Add a pack registry in Palette (Tenant "
+            "Settings › Registries, or the system console of a self-hosted Palette).",
+            True,
+            [],
+        )
+    names = [
+        f"{r.name}{' (default)' if r.is_default else ''}{' (private)' if r.is_private else ''}" for r in found
+    ]
+    listed = [
+        {"name": r.name, "scope": r.scope, "private": r.is_private, "default": r.is_default} for r in found
+    ]
+    return f"{len(found)} registr{'y' if len(found) == 1 else 'ies'}: {', '.join(names)}", False, listed
+
+
+@dataclass(frozen=True)
+class LicenseOutlook:
+    """What a self-hosted Palette's activation means now: ``blocks`` (Inactive, or the trial is over: no
+    cluster is created or changed), ``warns`` (the trial ends within TRIAL_WARNING_DAYS), the days left and
+    the words."""
+
+    state: str
+    expires_at: datetime | None
+    days_left: int | None
+    blocks: bool
+    warns: bool
+    text: str
+    console: str
+
+
+def license_outlook(facts: dict | None, now: datetime | None = None) -> LicenseOutlook | None:
+    """The outlook of the activation ``facts`` a connection check stored (its ``activation`` stage) at
+    ``now``; None when there is none to judge (SaaS, not visible, never checked)."""
+    state = (facts or {}).get("state") or ""
+    if not state:
+        return None
+    now = now or timezone.now()
+    expires = parse_time(facts.get("expiresAt"))
+    console = facts.get("systemConsole") or ""
+    days = math.ceil((expires - now).total_seconds() / 86400) if expires else None
+    blocked = (
+        f"Compute Pools cannot be created or changed until an operator activates Palette in its system "
+        f"console ({console})."
+    )
+    if state == "Inactive":
+        text = f"Inactive: the trial is over and Palette is not activated. {blocked}"
+        return LicenseOutlook(state, expires, days, True, False, text, console)
+    if state == "Pending" and expires and expires <= now:
+        text = f"Pending, but the trial ended on {expires:%Y-%m-%d}. {blocked}"
+        return LicenseOutlook(state, expires, 0, True, False, text, console)
+    if state == "Pending":
+        left = (
+            f"{days} day{'' if days == 1 else 's'} left, ends {expires:%Y-%m-%d}"
+            if expires
+            else "no end date"
+        )
+        text = (
+            f"Pending: trial, {left}. Activate Palette in its system console ({console}) before then: after "
+            "the trial it deploys no new cluster and runs no day-2 operation."
+        )
+        near = expires is not None and expires - now <= timedelta(days=TRIAL_WARNING_DAYS)
+        return LicenseOutlook(state, expires, days, False, near, text, console)
+    if state == "Active":
+        return LicenseOutlook(state, expires, days, False, False, "Active: Palette is activated.", console)
+    return LicenseOutlook(state, expires, days, False, True, f"unknown activation state {state!r}.", console)
+
+
+def stage_facts(check: PaletteCheck | None, key: str):
+    """What the stage ``key`` of ``check`` stored under its own key (``activation``, ``registries``)."""
+    stage = next((s for s in (check.stages if check else None) or () if s.get("key") == key), None)
+    return stage.get(key) if stage else None
 
 
 def latest_check(owner) -> PaletteCheck | None:

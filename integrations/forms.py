@@ -327,6 +327,11 @@ class PaletteIntegrationForm(forms.Form):
             )
         return ""
 
+    @property
+    def warnings(self) -> list[str]:
+        """What a saved form has to tell besides success: a project name typed as its ID, a shared key."""
+        return [w for w in (self.project_name_warning, self.shared_key_warning) if w]
+
 
 HF_TOKEN = re.compile(r"^hf_[A-Za-z0-9]{30,}$")
 NGC_KEY = re.compile(r"^(nvapi-[A-Za-z0-9_-]{40,}|[A-Za-z0-9+/=]{60,})$")

@@ -117,7 +117,13 @@ def _context(request, owner, role, form=None, token_forms=None) -> dict:
         "online_note": online_checks_note(),
         "can_check": eff.palette is not None and role != "read",
         "rate": _rate_summary(eff.palette),
+        "license": _license(latest),
     }
+
+
+def _license(latest) -> diagnosis.LicenseOutlook | None:
+    """The self-hosted Palette's activation countdown from the last finished check (no Palette call)."""
+    return diagnosis.license_outlook(diagnosis.stage_facts(latest, "activation"))
 
 
 def _rate_summary(palette) -> dict | None:
@@ -154,10 +160,8 @@ def palette_save(request, tenant, project=None):
         except ValidationError as exc:
             form.add_error(None, " ".join(exc.messages))
         else:
-            if form.project_name_warning:
-                messages.warning(request, form.project_name_warning)
-            if form.shared_key_warning:
-                messages.warning(request, form.shared_key_warning)
+            for warning in form.warnings:
+                messages.warning(request, warning)
             if rotated:
                 names = ", ".join(str(d) for d in form_actions.dependents(owner))
                 messages.info(request, f"Credentials rotated: connection checks started for {names}.")
@@ -257,6 +261,7 @@ def _check_context(owner, role) -> dict:
         "tenant": tenant,
         "project": owner if scope == "project" else None,
         "can_check": configured and role != "read",
+        "license": _license(diagnosis.latest_check(owner)),
     }
 
 

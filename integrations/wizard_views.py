@@ -203,10 +203,8 @@ def palette_step(request, session):
                 except ValidationError as exc:
                     form.add_error(None, " ".join(exc.messages))
                 else:
-                    if form.project_name_warning:
-                        messages.warning(request, form.project_name_warning)
-                    if form.shared_key_warning:
-                        messages.warning(request, form.shared_key_warning)
+                    for warning in form.warnings:
+                        messages.warning(request, warning)
                     messages.success(
                         request,
                         f"Palette integration saved for {'tenant' if scope == 'tenant' else 'project'} "

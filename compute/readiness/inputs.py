@@ -10,6 +10,7 @@ from typing import Any
 from django.db.models import Q
 from django.utils import timezone
 
+from integrations.diagnosis import stage_facts
 from integrations.effective import resolve
 from integrations.models import PaletteCheck
 
@@ -203,21 +204,25 @@ def _gpus_in_use(project, others: list[ComputePool], hosts: tuple[HostFacts, ...
 def _integration(project) -> Integration:
     """The project's Palette settings as they resolve now, and the outcome of its newest finished check."""
     palette = resolve(project).palette
+    # The stored check, not a Palette call: the report is also made in web requests. Its license stage is
+    # judged at the report's `now` (a trial may have ended since).
     check = (
         PaletteCheck.objects.filter(
             Q(project=project) | Q(tenant_id=project.tenant_id, project__isnull=True),
             status__in=PaletteCheck.TERMINAL,
         )
         .order_by("-created")
-        .values_list("outcome", flat=True)
+        .only("outcome", "stages", "finished")
         .first()
     )
     return Integration(
         configured=palette is not None,
         complete=bool(palette and palette.complete),
         problems=tuple(palette.problems) if palette else (),
-        last_check=check or "",
+        last_check=check.outcome if check else "",
         host=str(palette.value("hostUrl")) if palette and palette.fields.get("hostUrl") else "",
+        activation=stage_facts(check, "activation"),
+        checked_at=check.finished if check else None,
     )
 
 

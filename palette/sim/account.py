@@ -3,7 +3,8 @@
 - ``GET /v1/apiKeys``: each key with ``spec.expiry`` and ``status.isActive``; the key's value is shown
   once, at creation, and never listed (librarium create-api-key.md; docs/palette-behaviour.md §1).
 - ``GET /v1/activations/system``: ``status.state`` Active / Pending / Inactive and ``status.expiresAt``,
-  "only for UI to show the banner" (the spec's description); see ``state.LICENSE_STATES``.
+  "only for UI to show the banner" (the spec's description); see ``state.LICENSE_STATES``. A SaaS Palette
+  (``--license saas``) answers 404.
 - ``GET /v1/registries/metadata`` and ``/v1/registries/pack/summary``: the pack registries, with their
   ``isPrivate`` / ``isDefault`` flags, filtered by ``scope`` (system, tenant, all); see
   docs/palette-behaviour.md §16.
@@ -15,7 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from . import render, search
-from .calls import Call, Handlers, Reply, limit_offset, not_found
+from .calls import ApiError, Call, Handlers, Reply, limit_offset, not_found
+from .state import SAAS
 
 
 class AccountApi(Handlers):
@@ -42,6 +44,12 @@ class AccountApi(Handlers):
             return Reply(body=render.api_key(self.state, policy))
 
     def activation(self, call: Call) -> Reply:
+        if self.state.license_state == SAAS:
+            # SaaS Palette has no system activation; how it answers is not documented
+            # (docs/palette-behaviour.md §16) [inferred].
+            raise ApiError(
+                404, "ResourceNotFound", "System activation not found: this Palette is not self-hosted"
+            )
         status = {"state": self.state.license_state}
         if self.state.license_expires:
             status["expiresAt"] = self.state.license_expires

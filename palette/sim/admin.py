@@ -14,10 +14,11 @@ All routes need the simulator's primary API key in the ``ApiKey`` header. JSON i
   ``{stage: "provisioning"}`` (the cluster is created but never gets past Provisioning) or
   ``{stage: "answer"}`` (the cluster is created, then the connection drops before the answer).
 - ``PUT /__sim__/faults`` ``{faults: "429:0.2,latency:50ms"}`` / ``DELETE /__sim__/faults``.
-- ``PUT /__sim__/settings`` ``{stuckContinue, rateLimit, license, timings: {pending, provisioning,
-  deleting, deletedVisible, forceDeleteAfter, inUseLag, kubeconfigLag}}``: behaviour switches.
+- ``PUT /__sim__/settings`` ``{stuckContinue, rateLimit, license (as ``--license``), timings: {pending,
+  provisioning, deleting, deletedVisible, forceDeleteAfter, inUseLag, kubeconfigLag}}``: behaviour switches.
 - ``PUT /__sim__/profiles/{uid}/variables`` ``{variables: [v1Variable...]}``: a profile version's variables.
-- ``POST /__sim__/keys`` ``{key, projects, readOnly, name, expiry, active}``: accept another API key.
+- ``POST /__sim__/keys`` ``{key, projects, readOnly, name, expiry, active, forbidden}``: accept another API
+  key (``forbidden``: path templates it gets 403 on).
 """
 
 from __future__ import annotations
@@ -101,6 +102,7 @@ class Admin:
                     name=str(body.get("name") or ""),
                     expiry=str(body.get("expiry") or ""),
                     active=body.get("active", True) is not False,
+                    forbidden=[str(t) for t in body.get("forbidden") or ()],
                 )
                 return Reply(status=201, body={"key": "accepted"})
             if len(parts) == 3 and parts[0] == "profiles" and parts[2] == "variables" and method == "PUT":

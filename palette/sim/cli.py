@@ -15,6 +15,7 @@ from typing import TextIO
 
 from .faults import Faults
 from .server import Simulator
+from .state import parse_license
 
 
 def build_parser(prog: str = "palette_sim") -> argparse.ArgumentParser:
@@ -57,10 +58,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--license",
         default="active",
-        type=str.lower,
-        choices=["active", "pending", "inactive"],
-        help="self-hosted activation state: active, pending (in its 30-day trial) or inactive "
-        "(trial over: no new clusters, no day-2 operations); default active",
+        type=_license,
+        help="self-hosted activation state: active, pending (a fresh 30-day trial), pending:<N>d (N days of "
+        "the trial left), inactive (trial over: no new clusters, no day-2 operations) or saas (no "
+        "activation: /v1/activations/system answers 404); default active",
     )
     parser.add_argument(
         "--registries",
@@ -68,6 +69,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help='pack registries, comma-separated (default "Public Repo,Palette Registry"; a name may '
         'end in :private or :public; "none" for none)',
     )
+
+
+def _license(text: str) -> str:
+    """The ``--license`` value, checked (argparse shows the ValueError's message)."""
+    try:
+        parse_license(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text.strip().lower()
 
 
 def argv_from_options(options: dict) -> list[str]:
@@ -115,7 +125,7 @@ def options_to_simulator(options: dict) -> Simulator:
         faults=options.get("faults") or None,
         rate_limit=not options.get("no_rate_limit"),
         **({"rate_burst_seconds": options["rate_burst"]} if options.get("rate_burst") else {}),
-        license_state=(options.get("license") or "active").capitalize(),
+        license_state=options.get("license") or "active",
         registries=registries,
     )
 

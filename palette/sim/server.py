@@ -170,8 +170,9 @@ class Simulator:
     CA) and ``tls_dir`` (where ca.crt/server.crt are written; a temp dir if None), ``faults``
     (spec string), ``timings`` (cluster state machine), ``rate_limit`` (429 above the published
     limits), ``rate_burst_seconds`` (bucket depth in seconds of traffic), ``validate`` (check every
-    response against the spec), ``license_state`` (Active, Pending or Inactive: a self-hosted Palette's
-    activation) and ``registries`` (names of the tenant's pack registries, see ``state.make_registries``).
+    response against the spec), ``license_state`` (a self-hosted Palette's activation: active, pending,
+    pending:<N>d, inactive, or saas for none; see ``SimState.set_license``) and ``registries`` (names of
+    the tenant's pack registries, see ``state.make_registries``).
     """
 
     def __init__(
@@ -442,6 +443,10 @@ class Simulator:
         project_uid = None
         policy = self.state.keys[h.headers.get("ApiKey")]
         read_only = policy.read_only
+        if op.template in policy.forbidden:
+            raise ApiError(
+                403, "Forbidden", f"Permission denied: the user's roles do not allow {method} {op.template}"
+            )
         if op.template in TENANT_ROLE_ONLY and policy.projects is not None:
             raise ApiError(
                 403,

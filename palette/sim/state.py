@@ -75,10 +75,13 @@ class KeyPolicy:
     """An API key: ``projects`` it can access (None = all), whether it may write, and its v1ApiKey fields.
 
     ``expiry`` is a timestamp (RFC 3339) or empty; an expired or inactive key is refused like an unknown one.
+    ``forbidden`` lists spec path templates its user's roles may not call (403), e.g.
+    ``/v1/activations/system``.
     """
 
     projects: set[str] | None = None
     read_only: bool = False
+    forbidden: frozenset[str] = frozenset()
     uid: str = field(default_factory=lambda: new_uid())
     name: str = "paletteai"
     expiry: str = ""
@@ -197,6 +200,26 @@ class Cluster:
 #: after it: existing clusters run on, but no cluster is created and no day-2 operation runs until it is
 #: activated (librarium enterprise-version/activate-installation/activate-installation.md).
 LICENSE_STATES = ("Active", "Pending", "Inactive")
+#: ``license_state`` of a SaaS Palette: it has no system activation (``/v1/activations/system`` is a 404).
+SAAS = "SaaS"
+_LICENSE_FORMS = "active, pending, pending:<days>d (e.g. pending:10d), inactive or saas"
+
+
+def parse_license(text: str) -> tuple[str, float | None]:
+    """``(state, days of the trial left or None)`` from the ``--license`` forms (``SimState.set_license``);
+    ValueError naming the accepted forms."""
+    name, _, days_text = str(text).strip().partition(":")
+    state = {s.lower(): s for s in (*LICENSE_STATES, SAAS)}.get(name.strip().lower())
+    if state is None:
+        raise ValueError(f"license must be one of {_LICENSE_FORMS}, not {text!r}")
+    if not days_text:
+        return state, None
+    number = days_text.strip().lower().removesuffix("d")
+    if state != "Pending" or not number.replace(".", "", 1).isdigit():
+        raise ValueError(f"license must be one of {_LICENSE_FORMS}, not {text!r}")
+    return state, float(number)
+
+
 #: Pack registries every tenant sees (v1RegistryMetadata), unless the simulator is given others.
 DEFAULT_REGISTRIES = ("Public Repo", "Palette Registry")
 
@@ -294,18 +317,21 @@ class SimState:
         return hit
 
     def set_license(self, license_state: str) -> None:
-        """Set the activation state (ValueError if it is not one of ``LICENSE_STATES``)."""
-        if license_state not in LICENSE_STATES:
-            raise ValueError(f"license must be one of {', '.join(LICENSE_STATES)}, not {license_state!r}")
+        """Set the activation state from ``active``, ``pending`` (a fresh 30-day trial), ``pending:<N>d``
+        (N days of the trial left), ``inactive`` (the trial is over) or ``saas`` (no activation at all:
+        ``/v1/activations/system`` answers 404); case-insensitive. ValueError with the accepted forms
+        otherwise."""
+        state, days = parse_license(license_state)
         now = time.time()
         # A trial ends 30 days after installation; an Inactive Palette is past it (librarium, see
         # LICENSE_STATES).
-        self.license_state = license_state
+        self.license_state = state
         self.license_expires = {
             "Active": "",
-            "Pending": now_iso(now + 30 * 86400),
+            SAAS: "",
+            "Pending": now_iso(now + (30 if days is None else days) * 86400),
             "Inactive": now_iso(now - 86400),
-        }[license_state]
+        }[state]
 
     # -- projects and keys --------------------------------------------------------------------
 
@@ -326,8 +352,10 @@ class SimState:
         name: str = "",
         expiry: str = "",
         active: bool = True,
+        forbidden: list[str] | tuple[str, ...] = (),
     ) -> None:
-        """Accept another API key, optionally limited to some projects or to reads, expiring or inactive."""
+        """Accept another API key, optionally limited to some projects or to reads, expiring or inactive, or
+        refused (403) on the path templates in ``forbidden``."""
         with self.lock:
             self.keys[key] = KeyPolicy(
                 projects=set(projects) if projects is not None else None,
@@ -335,6 +363,7 @@ class SimState:
                 name=name or f"key-{len(self.keys) + 1}",
                 expiry=expiry,
                 active=active,
+                forbidden=frozenset(forbidden),
             )
 
     # -- hosts --------------------------------------------------------------------------------

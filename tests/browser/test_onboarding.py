@@ -83,7 +83,7 @@ def test_it_walks_the_whole_wizard(live_server, page, palette_sim, celery_worker
 
     # 4. Test connection: the worker runs the check; the stages fill in live and polling stops.
     page.wait_for_selector("#check-status >> text=Connected", timeout=60_000)
-    assert page.locator("ol.stages li.stage-pass").count() == 8
+    assert page.locator("ol.stages li.stage-pass").count() == 10
     assert page.locator("#check").get_attribute("hx-trigger") is None
     assert "issued by" in page.locator("ol.stages").inner_text()
     html()

@@ -511,7 +511,7 @@ def test_it_continues_once_the_check_passes_against_the_simulator(world, palette
         reverse("integrations:onboarding_check_status", args=[session.uuid]), HTTP_HX_REQUEST="true"
     )
     html = status.content.decode()
-    assert status.status_code == 286 and "Connected" in html and html.count("✓") == 8
+    assert status.status_code == 286 and "Connected" in html and html.count("✓") == 10
     assert palette_sim.api_key not in html
     assert (
         'id="skip-check-area" hx-swap-oob="true"></div>' in html

@@ -35,7 +35,11 @@ class Command(BaseCommand):
         def show(stages):
             if not as_json:
                 stage = stages[-1]
-                mark = {True: "PASS", False: "FAIL", None: "SKIP"}[stage["passed"]]
+                mark = (
+                    "WARN"
+                    if stage.get("warning")
+                    else {True: "PASS", False: "FAIL", None: "SKIP"}[stage["passed"]]
+                )
                 self.stdout.write(f"{mark}  {stage['name']}: {stage['detail']}")
 
         check = diagnosis.perform_check(check, on_stage=show)
