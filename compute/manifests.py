@@ -11,8 +11,9 @@ against the bundle's profiles by compute.variables (format, regex, known and not
 values are exported as REDACTED unless secrets are shown; applying REDACTED keeps the value the pool has.
 Applying a new pool runs the readiness report and, when nothing blocks, starts provisioning (as
 the UI's Create does); a blocked pool is refused with every reason. The variant never changes;
-description and labels may change at any time; the rest only while the pool is Failed (the
-change is then provisioned again). Deleting a pool starts its deletion per its deletion policy;
+description and labels may change at any time; a Ready pool's nodeCount (one machine pool at a time) is a
+day-2 scale (compute.provisioning.day2); the rest only while the pool is Failed (the change is then
+provisioned again). Deleting a pool starts its deletion per its deletion policy;
 deleting a pool that is already Deleted removes its record.
 
 `plan_file` reads a manifest file for `pool_plan -f` without applying anything.
@@ -361,6 +362,12 @@ class ComputePoolHandler(Handler):
             )
             return
         core_changed = _core(spec) != _core(current)
+        scaled = _scaled(spec, current)
+        # A pool that failed provisioning is provisioned again with new counts; any other takes a day-2 scale.
+        day2 = pool.status != ComputePool.FAILED or pool.operation in (ComputePool.SCALE, ComputePool.REPLACE)
+        if day2 and core_changed and scaled and _core(_with_counts(spec, current)) == _core(current):
+            _check_scale(doc, plan, pool, scaled)
+            return
         if core_changed and pool.status != ComputePool.FAILED:
             plan.error(
                 doc,
@@ -388,6 +395,9 @@ class ComputePoolHandler(Handler):
 
     def apply(self, doc: Document, plan: Plan) -> str:
         from .provisioning import core_fields, create_pool, retry_pool
+
+        if doc.state.get("scale"):
+            return _apply_scale(doc, plan)
 
         spec: PoolSpec = doc.state["spec"]
         project = doc.state["project"]
@@ -482,6 +492,69 @@ def _core(spec: PoolSpec) -> tuple:
         spec.deletion_policy,
         spec.variables,
     )
+
+
+# -- a Ready pool's nodeCount changed: a day-2 scale (compute.provisioning.day2) ----------------------------
+
+
+def _scaled(spec: PoolSpec, current: PoolSpec) -> list[tuple[str, int]] | None:
+    """The machine pools whose nodeCount `spec` changes, with the new counts; None when the machine pools
+    themselves differ (added, removed, renamed)."""
+    if [n.name for n in spec.machine_pools] != [n.name for n in current.machine_pools]:
+        return None
+    return [
+        (n.name, n.count)
+        for n, c in zip(spec.machine_pools, current.machine_pools, strict=True)
+        if n.count != c.count
+    ]
+
+
+def _with_counts(spec: PoolSpec, current: PoolSpec) -> PoolSpec:
+    """`spec` with the node counts of `current` (to tell a pure count change from any other)."""
+    counts = {n.name: n.count for n in current.machine_pools}
+    return replace(
+        spec,
+        control_plane=replace(spec.control_plane, count=counts[spec.control_plane.name]),
+        workers=tuple(replace(w, count=counts[w.name]) for w in spec.workers),
+    )
+
+
+def _check_scale(doc: Document, plan: Plan, pool: ComputePool, scaled: list[tuple[str, int]]) -> None:
+    """Plan the scale now, so that a change that cannot be made is refused with what to fix."""
+    from .provisioning.day2 import DayTwoProblem, plan_scale
+
+    if len(scaled) > 1:
+        plan.error(
+            doc,
+            "spec.clusterVariant",
+            f"the nodeCount of {len(scaled)} machine pools changes ({', '.join(n for n, _ in scaled)}): "
+            "change one machine pool at a time, apply, and change the next once the pool is Ready again.",
+        )
+        return
+    name, count = scaled[0]
+    try:
+        change = plan_scale(pool, name, count)
+    except DayTwoProblem as exc:
+        plan.error(doc, "spec.clusterVariant", f"pool {pool.name}: {exc}")
+        return
+    doc.state.update(scale=(name, count), change=change)
+
+
+def _apply_scale(doc: Document, plan: Plan) -> str:
+    from .provisioning.day2 import DayTwoProblem, plan_scale, start_change
+
+    pool, (name, count) = doc.state["existing"], doc.state["scale"]
+    try:
+        change = start_change(
+            pool,
+            lambda p: plan_scale(p, name, count),
+            request=plan.request,
+            user=plan.user,
+            source=plan.audit_source,
+        )
+    except DayTwoProblem as exc:
+        return f"not scaled: {exc}"
+    return f"configured (scaling {change.summary()})"
 
 
 def _vip_path(spec: PoolSpec) -> str:

@@ -313,7 +313,8 @@ class ComputePool(models.Model):
     deleted), SSH keys, deletion policy.
 
     Lifecycle (`status`): pending → validating → provisioning → running → ready, or failed;
-    deleting → deleted. `operation` says which chain runs (provision or delete) and `step` the
+    ready → updating → ready (a day-2 change, `change`); deleting → deleted. `operation` says which chain runs
+    (provision, delete, or a day-2 operation such as scale or replace) and `step` the
     step it is at; the chain is a sequence of Celery messages carrying `tick`: a message runs only
     if its tick still matches (compare-and-set), so a redelivered or superseded message does
     nothing, and `due_at` tells the watchdog when a chain that went silent must be resumed.
@@ -334,6 +335,7 @@ class ComputePool(models.Model):
     # Needs attention: Palette's answers do not prove the cluster gone (a 404 that the project probe or a
     # second read does not confirm); the pool keeps its hosts and says why until someone looks.
     ATTENTION = "attention"
+    UPDATING = "updating"
     STATUS_CHOICES = [
         (PENDING, "Pending"),
         (VALIDATING, "Validating"),
@@ -344,8 +346,9 @@ class ComputePool(models.Model):
         (DELETING, "Deleting"),
         (DELETED, "Deleted"),
         (ATTENTION, "Needs attention"),
+        (UPDATING, "Updating"),
     ]
-    IN_PROGRESS = (PENDING, VALIDATING, PROVISIONING, RUNNING, DELETING)
+    IN_PROGRESS = (PENDING, VALIDATING, PROVISIONING, RUNNING, DELETING, UPDATING)
     TERMINAL = (READY, FAILED, DELETED, ATTENTION)
     #: Stopped on a problem someone must look at: Retry and Delete are offered.
     STOPPED = (FAILED, ATTENTION)
@@ -354,6 +357,9 @@ class ComputePool(models.Model):
     DELETE, ORPHAN = "delete", "orphan"
     POLICY_CHOICES = [(DELETE, "Delete the Palette cluster"), (ORPHAN, "Keep (orphan) the Palette cluster")]
     PROVISION, DELETION = "provision", "delete"
+    # Day-2 operations on a Ready pool's cluster (compute.provisioning.day2): status Updating while they run.
+    SCALE, REPLACE = "scale", "replace"
+    UPGRADE = "upgrade"  # a newer profile version of the bundle (compute.provisioning.upgrade)
     FAILURE_CHOICES = [
         ("credentials", "Credentials"),
         ("tls", "TLS"),
@@ -436,6 +442,16 @@ class ComputePool(models.Model):
     force_delete_sent = models.DateTimeField(null=True, blank=True)
     delete_sent = models.DateTimeField(null=True, blank=True)
     cleanup = models.JSONField(default=dict, blank=True)
+    change = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="The day-2 change being made: {machinePool, controlPlane, before, target, add, remove}.",
+    )
+    palette_events = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Palette's newest events of the cluster and its first warning (provisioning.events).",
+    )
     created = models.DateTimeField(default=timezone.now)
     updated = models.DateTimeField(auto_now=True)
     started = models.DateTimeField(

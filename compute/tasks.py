@@ -86,6 +86,14 @@ def pool_step_task(pool_id: int, tick: int) -> None:
         enqueue(following.pool_id, following.tick, following.countdown)
 
 
+@shared_task(name="compute.pool_events", acks_late=True, ignore_result=True)
+def pool_events_task(pool_id: int) -> None:
+    """Fetch a settled pool's Palette events (the pool page's "Refresh events"); harmless when repeated."""
+    from .provisioning.events import refresh
+
+    refresh(pool_id)
+
+
 @shared_task(name="compute.pool_watchdog", acks_late=True, ignore_result=True)
 def pool_watchdog_task() -> int:
     """Re-send the step of every pool whose next step is overdue (beat, and once per worker start).

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from .views import across, bundles, capacity, inventory, pools, profiles, tags, wizard
+from .views import across, bundles, capacity, day2, inventory, pools, profiles, tags, upgrade, wizard
 
 app_name = "compute"
 
@@ -34,4 +34,11 @@ urlpatterns = [
     path(prefix + "pools/<uuid:pool>/delete/", pools.pool_delete, name="pool_delete"),
     path(prefix + "pools/<uuid:pool>/force-delete/", pools.pool_force_delete, name="pool_force_delete"),
     path(prefix + "pools/<uuid:pool>/kubeconfig/", pools.pool_kubeconfig, name="pool_kubeconfig"),
+    path(prefix + "pools/<uuid:pool>/scale/", day2.pool_scale, name="pool_scale"),
+    path(prefix + "pools/<uuid:pool>/replace/", day2.pool_replace, name="pool_replace"),
+    path(prefix + "pools/<uuid:pool>/upgrade/", upgrade.pool_upgrade, name="pool_upgrade"),
+    path(prefix + "pools/<uuid:pool>/events/", upgrade.pool_events, name="pool_events"),
+    path(
+        prefix + "pools/<uuid:pool>/events/refresh/", upgrade.pool_events_refresh, name="pool_events_refresh"
+    ),
 ]

@@ -238,3 +238,80 @@ class EdgeNativeCluster:
                 "machinepoolconfig": [p.to_body() for p in self.pools],
             },
         }
+
+
+# -- day-2: events and profiles -------------------------------------------------------------------
+
+
+@dataclass
+class ProfileChange:
+    """One entry of a cluster's profile PATCH (v1SpectroClusterProfileEntity): attach version `uid`, in place
+    of the attached version `replaces` when given (``replaceWithProfile``), with its variable values."""
+
+    uid: str
+    replaces: str = ""
+    variables: Mapping[str, str] = field(default_factory=dict)
+
+    def to_body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"uid": self.uid}
+        if self.replaces:
+            body["replaceWithProfile"] = self.replaces
+        if self.variables:
+            body["variables"] = [{"name": k, "value": v} for k, v in self.variables.items()]
+        return body
+
+
+def cluster_profiles_patch(changes: Iterable[ProfileChange]) -> dict[str, Any]:
+    """v1SpectroClusterProfiles: the body of ``PATCH /v1/spectroclusters/{uid}/profiles``."""
+    return {"profiles": [c.to_body() for c in changes]}
+
+
+def cluster_variables_patch(values: Mapping[str, Mapping[str, str]]) -> list[dict[str, Any]]:
+    """[v1SpectroClusterVariableUpdateEntity] for ``PATCH /v1/spectroclusters/{uid}/variables``, from
+    {profile uid: {variable: value}}."""
+    return [
+        {"profileUid": uid, "variables": [{"name": k, "value": v} for k, v in given.items()]}
+        for uid, given in values.items()
+    ]
+
+
+# -- day-2: machine pools -----------------------------------------------------------------------------
+
+#: Fields of a machine pool's config (v1EdgeNativeMachinePoolConfig, as the cloud config lists it) that an
+#: update sends back unchanged: the update carries the whole pool, not a patch
+#: (docs/palette-behaviour.md §15).
+KEPT_POOL_FIELDS = (
+    "additionalLabels",
+    "additionalTags",
+    "additionalAnnotations",
+    "isControlPlane",
+    "labels",
+    "machinePoolProperties",
+    "maxSize",
+    "minSize",
+    "nodeRepaveInterval",
+    "taints",
+    "updateStrategy",
+    "useControlPlaneAsWorker",
+)
+
+
+def machine_pool_update(current: Mapping[str, Any], hosts: Sequence[PoolHost]) -> dict[str, Any]:
+    """The v1EdgeNativeMachinePoolConfigEntity for ``PUT .../machinePools/{name}``: the pool as Palette lists
+    it in the cloud config (`current`, its ``spec.machinePoolConfig[]`` entry) with exactly `hosts`, in order.
+
+    ``size`` is the number of hosts; a host Palette knows already keeps its name and NIC unless `hosts` give
+    others."""
+    known = {h.get("hostUid"): h for h in current.get("hosts") or () if isinstance(h, Mapping)}
+    config: dict[str, Any] = {k: current[k] for k in KEPT_POOL_FIELDS if current.get(k) is not None}
+    config.update(name=current.get("name") or "", size=len(hosts))
+    entries = []
+    for host in hosts:
+        entry = host.to_body()
+        old = known.get(host.uid) or {}
+        if "hostName" not in entry and old.get("hostName"):
+            entry["hostName"] = old["hostName"]
+        if "nic" not in entry and old.get("nic"):
+            entry["nic"] = dict(old["nic"])
+        entries.append(entry)
+    return {"poolConfig": config, "cloudConfig": {"edgeHosts": entries}}

@@ -22,15 +22,22 @@ from urllib.parse import quote
 from . import bodies
 from .errors import PaletteProtocolError
 from .models import (
+    AttachedProfile,
+    CloudConfig,
     Cluster,
     ClusterOverview,
     ClusterProfile,
     ClusterStatus,
     ClusterSummary,
+    ClusterVariables,
+    ComponentEvent,
     EdgeHost,
+    Machine,
     ObjectRef,
     ProfileVariable,
     Project,
+    Registry,
+    SystemActivation,
     UserInfo,
     ValidationResult,
 )
@@ -139,6 +146,22 @@ class PaletteClient:
             "/v1/dashboard/projects/metadata", "/v1/dashboard/projects/metadata", params={"name": name}
         )
         return [ObjectRef.from_api(item) for item in data.get("items") or ()]
+
+    # -- self-hosted: activation and registries ----------------------------------------------
+
+    def get_system_activation(self) -> SystemActivation:
+        """The activation state of a self-hosted Palette (``GET /v1/activations/system``, tenant scope).
+
+        Raises ``NotFound`` where Palette has no system activation (SaaS) and ``PermissionDenied`` for a key
+        that may not read it (docs/palette-behaviour.md §16).
+        """
+        return SystemActivation.from_api(self._get("/v1/activations/system", "/v1/activations/system"))
+
+    def list_registries(self, scope: str = "all") -> list[Registry]:
+        """The pack registries the tenant sees (``GET /v1/registries/metadata``, tenant scope); ``scope`` is
+        system, tenant or all."""
+        data = self._get("/v1/registries/metadata", "/v1/registries/metadata", params={"scope": scope})
+        return [Registry.from_api(item) for item in data.get("items") or () if isinstance(item, dict)]
 
     # -- edge hosts -------------------------------------------------------------------------
 
@@ -393,6 +416,177 @@ class PaletteClient:
             template="/v1/spectroclusters/{uid}",
             project_uid=self._scope(project_uid),
             params={"forceDelete": "true" if force else None},
+            expect="none",
+        )
+
+    # -- day-2: events and profiles ---------------------------------------------------------
+
+    def _events_page(
+        self,
+        kind: str,
+        uid: str,
+        *,
+        project_uid: str | None,
+        limit: int,
+        offset: int = 0,
+        token: str | None = None,
+    ) -> dict:
+        template = "/v1/events/components/{objectKind}/{objectUid}"
+        return self._get(
+            f"/v1/events/components/{_seg(kind)}/{_seg(uid)}",
+            template,
+            project_uid=self._scope(project_uid),
+            params={"limit": limit, "offset": offset or None, "continue": token},
+        )
+
+    def iter_component_events(
+        self, kind: str, uid: str, *, project_uid: str | None = None, page_size: int = PAGE_SIZE
+    ) -> Iterator[ComponentEvent]:
+        """Every component event of an object (``GET /v1/events/components/{objectKind}/{objectUid}``;
+        `kind` ``spectrocluster`` or ``edgehost``), page by page, in Palette's order."""
+        path = f"/v1/events/components/{kind}/{uid}"
+        for item in paginate(
+            lambda token: self._events_page(kind, uid, project_uid=project_uid, limit=page_size, token=token),
+            host=self.base_url,
+            path=path,
+        ):
+            if isinstance(item, dict):
+                yield ComponentEvent.from_api(item)
+
+    def newest_component_events(
+        self, kind: str, uid: str, *, limit: int = PAGE_SIZE, project_uid: str | None = None
+    ) -> tuple[list[ComponentEvent], int]:
+        """The newest `limit` (at most 50) events of an object, oldest first, and how many Palette has.
+
+        Bounded: the first page, and when Palette has more (``listmeta.count``), the page at the end of the
+        listing. Palette does not document the order of the listing, so both are read and sorted by time:
+        whichever end holds the newest, they are among these.
+        """
+        limit = max(1, min(limit, PAGE_SIZE))
+        first = self._events_page(kind, uid, project_uid=project_uid, limit=limit)
+        items = [i for i in first.get("items") or () if isinstance(i, dict)]
+        count = (first.get("listmeta") or {}).get("count")
+        total = count if isinstance(count, int) and count >= len(items) else len(items)
+        if total > len(items):
+            last = self._events_page(kind, uid, project_uid=project_uid, limit=limit, offset=total - limit)
+            items += [i for i in last.get("items") or () if isinstance(i, dict)]
+        events = {e.uid or f"#{n}": e for n, e in enumerate(ComponentEvent.from_api(i) for i in items)}
+        ordered = sorted(events.values(), key=lambda e: e.time.timestamp() if e.time else 0.0)
+        return ordered[-limit:], total
+
+    def get_cluster_profiles(self, uid: str, *, project_uid: str | None = None) -> list[AttachedProfile]:
+        """The profile versions attached to a cluster, with their packs (``GET
+        /v1/spectroclusters/{uid}/profiles``)."""
+        data = self._get_uid("/v1/spectroclusters/{uid}/profiles", uid, project_uid=self._scope(project_uid))
+        return [
+            AttachedProfile.from_api(p) for p in (data or {}).get("profiles") or () if isinstance(p, dict)
+        ]
+
+    def patch_cluster_profiles(
+        self,
+        uid: str,
+        body: Mapping[str, Any] | Iterable[bodies.ProfileChange],
+        *,
+        project_uid: str | None = None,
+    ) -> None:
+        """Attach or replace profile versions of a running cluster (``PATCH
+        /v1/spectroclusters/{uid}/profiles``, v1SpectroClusterProfiles: ``bodies.cluster_profiles_patch``).
+        Palette applies the change to the nodes (an OS or Kubernetes layer change repaves them). Not retried
+        after a lost answer: read the cluster's profiles again to see whether it was applied."""
+        payload = dict(body) if isinstance(body, Mapping) else bodies.cluster_profiles_patch(body)
+        self.transport.request(
+            "PATCH",
+            f"/v1/spectroclusters/{_seg(uid)}/profiles",
+            template="/v1/spectroclusters/{uid}/profiles",
+            project_uid=self._scope(project_uid),
+            body=payload,
+            idempotent=False,
+            expect="none",
+        )
+
+    def get_cluster_variables(self, uid: str, *, project_uid: str | None = None) -> list[ClusterVariables]:
+        """The cluster's variable values per attached profile (``GET
+        /v1/spectroclusters/{uid}/variables``)."""
+        data = self._get_uid("/v1/spectroclusters/{uid}/variables", uid, project_uid=self._scope(project_uid))
+        return [ClusterVariables.from_api(v) for v in data or () if isinstance(v, dict)]
+
+    def patch_cluster_variables(
+        self, uid: str, values: Mapping[str, Mapping[str, str]], *, project_uid: str | None = None
+    ) -> None:
+        """Set variable values of a running cluster, {profile uid: {variable: value}} (``PATCH
+        /v1/spectroclusters/{uid}/variables``); an immutable variable cannot change (docs/palette-behaviour.md
+        §9). Values may be secrets: they are sent, never logged."""
+        self.transport.request(
+            "PATCH",
+            f"/v1/spectroclusters/{_seg(uid)}/variables",
+            template="/v1/spectroclusters/{uid}/variables",
+            project_uid=self._scope(project_uid),
+            body=bodies.cluster_variables_patch(values),
+            idempotent=False,
+            expect="none",
+        )
+
+    # -- day-2: machine pools ----------------------------------------------------------------
+
+    def get_cloud_config(self, config_uid: str, *, project_uid: str | None = None) -> CloudConfig:
+        """An edge-native cluster's cloud config with its machine pools and their hosts (``GET
+        /v1/cloudconfigs/edge-native/{configUid}``; `config_uid` is the cluster's ``spec.cloudConfigRef.uid``,
+        ``Cluster.cloud_config_uid``)."""
+        data = self._get(
+            f"/v1/cloudconfigs/edge-native/{_seg(config_uid)}",
+            "/v1/cloudconfigs/edge-native/{configUid}",
+            project_uid=self._scope(project_uid),
+        )
+        return CloudConfig.from_api(data)
+
+    def list_machines(self, config_uid: str, pool: str, *, project_uid: str | None = None) -> list[Machine]:
+        """The nodes of machine pool `pool`, each with its edge host and health (``GET
+        .../machinePools/{name}/machines``)."""
+        data = self._get(
+            f"/v1/cloudconfigs/edge-native/{_seg(config_uid)}/machinePools/{_seg(pool)}/machines",
+            "/v1/cloudconfigs/edge-native/{configUid}/machinePools/{machinePoolName}/machines",
+            project_uid=self._scope(project_uid),
+        )
+        return [Machine.from_api(item) for item in (data or {}).get("items") or () if isinstance(item, dict)]
+
+    def update_machine_pool(
+        self, config_uid: str, pool: Mapping[str, Any], *, project_uid: str | None = None
+    ) -> None:
+        """Replace a machine pool's hosts (``PUT .../machinePools/{name}``, a
+        v1EdgeNativeMachinePoolConfigEntity with the whole host list: ``bodies.machine_pool_update``).
+        Idempotent: the same body twice leaves the same pool, so it is retried like a read
+        (docs/palette-behaviour.md §15)."""
+        name = str((pool.get("poolConfig") or {}).get("name") or "")
+        self.transport.request(
+            "PUT",
+            f"/v1/cloudconfigs/edge-native/{_seg(config_uid)}/machinePools/{_seg(name)}",
+            template="/v1/cloudconfigs/edge-native/{configUid}/machinePools/{machinePoolName}",
+            project_uid=self._scope(project_uid),
+            body=dict(pool),
+            expect="none",
+        )
+
+    def add_machine_pool(
+        self, config_uid: str, pool: Mapping[str, Any], *, project_uid: str | None = None
+    ) -> None:
+        """Add a worker machine pool (``POST .../machinePools``, a v1EdgeNativeMachinePoolConfigEntity). Not
+        idempotent: after a lost answer, read the cloud config before adding again."""
+        self.transport.request(
+            "POST",
+            f"/v1/cloudconfigs/edge-native/{_seg(config_uid)}/machinePools",
+            template="/v1/cloudconfigs/edge-native/{configUid}/machinePools",
+            project_uid=self._scope(project_uid),
+            body=dict(pool),
+            idempotent=False,
+        )
+
+    def delete_machine_pool(self, config_uid: str, name: str, *, project_uid: str | None = None) -> None:
+        """Remove a worker machine pool (``DELETE .../machinePools/{name}``); its hosts go back to ready."""
+        self.transport.request(
+            "DELETE",
+            f"/v1/cloudconfigs/edge-native/{_seg(config_uid)}/machinePools/{_seg(name)}",
+            template="/v1/cloudconfigs/edge-native/{configUid}/machinePools/{machinePoolName}",
+            project_uid=self._scope(project_uid),
             expect="none",
         )
 

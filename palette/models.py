@@ -128,6 +128,52 @@ class Project:
 
 
 @dataclass(slots=True)
+class SystemActivation:
+    """A self-hosted Palette's activation (``GET /v1/activations/system``, v1ActivationsSystemResponse):
+    ``state`` Active, Pending (in its 30-day trial) or Inactive, and ``expires_at``, when the trial ends
+    (docs/palette-behaviour.md §16)."""
+
+    state: str
+    expires_at: datetime | None
+    raw: dict = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> SystemActivation:
+        """Build from v1ActivationsSystemResponse."""
+        return cls(
+            state=str(_get(data, "status", "state", default="") or ""),
+            expires_at=parse_time(_get(data, "status", "expiresAt")),
+            raw=dict(data),
+        )
+
+
+@dataclass(slots=True)
+class Registry:
+    """A pack registry the tenant sees (v1RegistryMetadata of ``GET /v1/registries/metadata``)."""
+
+    uid: str
+    name: str
+    kind: str = ""
+    scope: str = ""
+    is_private: bool = False
+    is_default: bool = False
+    raw: dict = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> Registry:
+        """Build from v1RegistryMetadata."""
+        return cls(
+            uid=data.get("uid") or "",
+            name=data.get("name") or "",
+            kind=data.get("kind") or "",
+            scope=data.get("scope") or "",
+            is_private=bool(data.get("isPrivate")),
+            is_default=bool(data.get("isDefault")),
+            raw=dict(data),
+        )
+
+
+@dataclass(slots=True)
 class Gpu:
     """One GPU entry of a host; ``count`` cards of the same model (a missing count means 1)."""
 
@@ -573,3 +619,185 @@ class ValidationResult:
                         )
                     )
         return cls(problems=problems, raw=data)
+
+
+# -- day-2: events and profiles -------------------------------------------------------------------
+
+#: Palette's own text in an event (reason, message, object names) is cut to this many characters when it is
+#: parsed: an event is shown on a page and stored on a pool, and Palette does not bound what a component says.
+MAX_EVENT_TEXT = 500
+
+
+def _event_text(value: Any, limit: int = MAX_EVENT_TEXT) -> str:
+    from .errors import visible_controls
+
+    text = visible_controls(value if isinstance(value, str) else "" if value is None else str(value))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@dataclass(slots=True)
+class ComponentEvent:
+    """One component event of a cluster or edge host (v1Event, ``GET /v1/events/components/{kind}/{uid}``).
+
+    ``severity`` as Palette sends it (``Normal``, ``Warning``, ``Error``...); ``is_problem`` when it is not a
+    normal or informational one. Text fields are bounded (MAX_EVENT_TEXT) and carry bidi controls made
+    visible; they are still Palette's words: escape them wherever they are shown.
+    """
+
+    uid: str
+    time: datetime | None
+    severity: str
+    reason: str
+    message: str
+    object_kind: str
+    object_name: str
+    object_uid: str
+    component: str = ""
+    raw: dict = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> ComponentEvent:
+        """Build from v1Event."""
+        meta = data.get("metadata") or {}
+        involved = data.get("involvedObject") or {}
+        return cls(
+            uid=_event_text(meta.get("uid"), 100),
+            time=parse_time(meta.get("creationTimestamp")),
+            severity=_event_text(data.get("severity"), 40),
+            reason=_event_text(data.get("reason"), 200),
+            message=_event_text(data.get("message")),
+            object_kind=_event_text(involved.get("kind"), 100),
+            object_name=_event_text(involved.get("name"), 200),
+            object_uid=_event_text(involved.get("uid"), 100),
+            component=_event_text(_get(data, "source", "component", default=""), 100),
+            raw=data,
+        )
+
+    @property
+    def is_problem(self) -> bool:
+        """A warning or an error (anything but Normal / Info)."""
+        return self.severity.lower() not in ("", "normal", "info", "information")
+
+
+@dataclass(slots=True)
+class AttachedProfile:
+    """A profile attached to a cluster (an item of v1SpectroClusterProfileList,
+    ``GET /v1/spectroclusters/{uid}/profiles``): the profile version's uid, name and type, and its packs."""
+
+    uid: str
+    name: str
+    profile_type: str
+    packs: list[Pack]
+    raw: dict = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> AttachedProfile:
+        meta = data.get("metadata") or {}
+        spec = data.get("spec") or {}
+        return cls(
+            uid=meta.get("uid") or "",
+            name=meta.get("name") or "",
+            profile_type=spec.get("type") or "",
+            packs=[
+                Pack.from_api({**(p.get("spec") or {}), "packUid": _get(p, "metadata", "uid", default="")})
+                for p in spec.get("packs") or ()
+                if isinstance(p, dict)
+            ],
+            raw=data,
+        )
+
+
+@dataclass(slots=True)
+class ClusterVariables:
+    """A cluster's variables of one attached profile (v1SpectroClusterVariables,
+    ``GET /v1/spectroclusters/{uid}/variables``): each variable's definition and the cluster's value."""
+
+    profile_uid: str
+    values: dict[str, str]
+    variables: list[ProfileVariable]
+    raw: dict = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> ClusterVariables:
+        items = [v for v in data.get("variables") or () if isinstance(v, dict) and v.get("name")]
+        return cls(
+            profile_uid=data.get("profileUid") or "",
+            values={str(v["name"]): "" if v.get("value") is None else str(v["value"]) for v in items},
+            variables=[ProfileVariable.from_api(v) for v in items],
+            raw=data,
+        )
+
+
+# -- day-2: machine pools -----------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class MachinePoolConfig:
+    """One machine pool of a cluster's cloud config (v1EdgeNativeMachinePoolConfig): its hosts in order."""
+
+    name: str
+    control_plane: bool
+    host_uids: list[str]
+    hosts: list[dict]
+    labels: list[str]
+    architecture: str
+    raw: dict = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> MachinePoolConfig:
+        hosts = [h for h in data.get("hosts") or () if isinstance(h, dict)]
+        return cls(
+            name=data.get("name") or "",
+            control_plane=bool(data.get("isControlPlane")),
+            host_uids=[h.get("hostUid") or "" for h in hosts],
+            hosts=hosts,
+            labels=list(data.get("labels") or ()),
+            architecture=_get(data, "machinePoolProperties", "archType", default="") or "",
+            raw=dict(data),
+        )
+
+
+@dataclass(slots=True)
+class CloudConfig:
+    """An edge-native cluster's cloud config (``GET /v1/cloudconfigs/edge-native/{configUid}``): its machine
+    pools by name (docs/palette-behaviour.md §11, §15)."""
+
+    uid: str
+    pools: dict[str, MachinePoolConfig]
+    raw: dict = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> CloudConfig:
+        pools = [
+            MachinePoolConfig.from_api(p) for p in _get(data, "spec", "machinePoolConfig", default=()) or ()
+        ]
+        return cls(
+            uid=_get(data, "metadata", "uid", default="") or "",
+            pools={p.name: p for p in pools},
+            raw=dict(data),
+        )
+
+
+@dataclass(slots=True)
+class Machine:
+    """One node of a machine pool (v1EdgeNativeMachine): which edge host, and whether Palette reports it
+    Healthy."""
+
+    host_uid: str
+    state: str
+    health: str
+    ready: bool
+
+    @property
+    def healthy(self) -> bool:
+        return self.health == "Healthy"
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> Machine:
+        return cls(
+            host_uid=_get(data, "spec", "edgeHostUid", default="")
+            or _get(data, "metadata", "uid", default=""),
+            state=_get(data, "status", "instanceState", default="") or "",
+            health=_get(data, "status", "health", "state", default="") or "",
+            ready=bool(_get(data, "status", "ready", default=False)),
+        )

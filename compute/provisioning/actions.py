@@ -15,7 +15,7 @@ from core.models import AuditEntry
 from core.tasks import send
 
 from ..models import ComputePool, PoolStep
-from .context import DELETE_STEPS, PROVISION_STEPS, STEP_LABELS, _seconds, log, transition
+from .context import DAY2_STEPS, DELETE_STEPS, PROVISION_STEPS, STEP_LABELS, _seconds, log, transition
 from .deletion import force_delete_available
 
 #: The statuses of a provisioning chain at work; a deletion asked for then is queued for its next step.
@@ -112,12 +112,14 @@ def retry_pool(pool: ComputePool, *, request=None, user=None, source: str = "web
 
     False, and `pool` refreshed to what it is now, when it is not stopped (or stopped being so meanwhile).
     """
-    deleting = pool.operation == ComputePool.DELETION
+    # A day-2 change resumes from what Palette has (compute.provisioning.day2).
+    first = {ComputePool.DELETION: "delete", ComputePool.PROVISION: "validate"}.get(pool.operation, "change")
+    status = {ComputePool.DELETION: ComputePool.DELETING, ComputePool.PROVISION: ComputePool.PENDING}
     started = pool.status in ComputePool.STOPPED and _restart(
         pool,
-        status=ComputePool.DELETING if deleting else ComputePool.PENDING,
+        status=status.get(pool.operation, ComputePool.UPDATING),
         attempt=pool.attempt + 1,
-        step="delete" if deleting else "validate",
+        step=first,
         failure_class="",
         failure_message="",
         excluded_hosts=[],
@@ -179,10 +181,11 @@ def _delete_once(pool: ComputePool) -> str | None:
             wait_reason="Deletion requested: waiting for a worker.",
         )
         return "started" if started else None
-    # A chain is running: it switches to deletion at its next step, so two chains never overlap.
+    # A chain is running (provisioning, or a day-2 change while Updating): it switches to deletion at its next
+    # step, so two chains never overlap.
     if transition(
         pool.pk,
-        {"status__in": PROVISIONING, "operation": ComputePool.PROVISION, "delete_requested": False},
+        {"status__in": (*PROVISIONING, ComputePool.UPDATING), "delete_requested": False},
         delete_requested=True,
     ):
         pool.delete_requested = True
@@ -254,6 +257,9 @@ def resume_stalled(now=None) -> int:
     return len(stalled)
 
 
+_DAY2_LABELS = {ComputePool.SCALE: "Scaling", ComputePool.REPLACE: "Host replacement"}
+
+
 def timeline(pool: ComputePool) -> list[dict]:
     """The pool's attempts, newest first, each with its steps in order (planned steps not yet run
     included)."""
@@ -265,7 +271,8 @@ def timeline(pool: ComputePool) -> list[dict]:
     for number in sorted(attempts, reverse=True):
         steps = attempts[number]
         deleting = any(s.name in DELETE_STEPS for s in steps)
-        planned = DELETE_STEPS if deleting else PROVISION_STEPS
+        changing = not deleting and any(s.name in DAY2_STEPS for s in steps)
+        planned = DELETE_STEPS if deleting else (DAY2_STEPS if changing else PROVISION_STEPS)
         names = {s.name for s in steps}
         current = number == pool.attempt and not pool.is_terminal
         items = [
@@ -287,7 +294,13 @@ def timeline(pool: ComputePool) -> list[dict]:
         out.append(
             {
                 "attempt": number,
-                "operation": "Deletion" if deleting else "Provisioning",
+                "operation": "Deletion"
+                if deleting
+                else (
+                    _DAY2_LABELS.get(pool.operation if current else "", "Machine pool change")
+                    if changing
+                    else "Provisioning"
+                ),
                 "steps": items,
                 "current": current,
             }

@@ -24,6 +24,8 @@ log = logging.getLogger("compute.provisioning")
 
 PROVISION_STEPS = ("validate", "create", "wait", "kubeconfig")
 DELETE_STEPS = ("delete", "wait_deleted", "release")
+#: A day-2 change of a machine pool (compute.provisioning.day2).
+DAY2_STEPS = ("change", "settle")
 STEP_LABELS = {
     "validate": "Validate",
     "create": "Create cluster",
@@ -32,6 +34,10 @@ STEP_LABELS = {
     "delete": "Delete cluster",
     "wait_deleted": "Wait for Deleted",
     "release": "Release hosts",
+    "change": "Change the machine pool in Palette",
+    "settle": "Wait for every node to be Healthy",
+    "upgrade": "Upgrade the cluster's profiles",
+    "wait_upgraded": "Wait for Running and Healthy after the upgrade",
 }
 #: In-client retries stay short: longer waits are re-scheduled steps, visible on the pool page.
 STEP_RETRY = RetryPolicy(attempts=2, base=0.5, cap=2.0, retry_after_cap=5.0)
@@ -102,13 +108,14 @@ class Context:
     def save(self, **fields: Any) -> None:
         """Update the pool if this execution still holds it; Superseded otherwise.
 
-        A write that ends a provisioning attempt (Ready, Failed) also needs no deletion to be pending, else it
-        raises DeletionRequested: a deletion asked for while the step ran would be lost with the chain.
+        A write that ends a provisioning attempt or a day-2 change (Ready, Failed) also needs no deletion to
+        be pending, else it raises DeletionRequested: a deletion asked for while the step ran would be lost
+        with the chain.
         """
         fields["updated"] = timezone.now()
         when: dict[str, Any] = {"tick": self.tick}
         ending = fields.get("status") in (ComputePool.READY, ComputePool.FAILED, ComputePool.ATTENTION)
-        if ending and self.pool.operation == ComputePool.PROVISION:
+        if ending and self.pool.operation != ComputePool.DELETION:
             when["delete_requested"] = False
         if not transition(self.pool.pk, when, **fields):
             if (

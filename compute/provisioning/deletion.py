@@ -13,6 +13,7 @@ from core.models import AuditEntry
 from palette import errors as perrors
 
 from ..models import ComputePool, DiscoveryRun, PoolStep
+from . import events
 from .context import Context, _adopt, _refresh_inventory, _seconds, find_cluster, unproven_absence
 
 # -- deletion steps --------------------------------------------------------------------------------
@@ -124,6 +125,7 @@ def _wait_deleted(ctx: Context) -> float | None:
     row, client = ctx.begin_with_client("wait_deleted")
     if client is None:
         return None
+    events.record(ctx, client)  # Palette's events of the cluster for the page, bounded and throttled
     gone = False
     refused = ""
     try:

@@ -21,6 +21,7 @@ from palette.client import KUBECONFIG_ASSETS
 
 from ..models import ComputePool, PoolStep
 from ..variables import with_secrets
+from . import day2, events, upgrade
 from .context import (
     STEP_LABELS,
     Context,
@@ -149,15 +150,48 @@ def _database_retry(ctx: Context, exc: Exception) -> Next | None:
 
 
 def _advance(ctx: Context) -> float | None:
-    if ctx.pool.operation == ComputePool.PROVISION:
-        try:
-            return _provision(ctx)
-        except DeletionRequested:
-            # The step was ending the attempt (Ready or Failed) while a deletion was asked for: delete
-            # instead.
-            return _switch_to_deletion(ctx)
+    operations: dict[str, Callable[[Context], float | None]] = {
+        ComputePool.PROVISION: _provisioning,
+        ComputePool.DELETION: _deletion,
+        ComputePool.SCALE: _day2,
+        ComputePool.REPLACE: _day2,
+        ComputePool.UPGRADE: _upgrading,
+    }
+    return operations.get(ctx.pool.operation, _deletion)(ctx)
+
+
+def _provisioning(ctx: Context) -> float | None:
+    try:
+        return _provision(ctx)
+    except DeletionRequested:
+        # The step was ending the attempt (Ready or Failed) while a deletion was asked for: delete instead.
+        return _switch_to_deletion(ctx)
+
+
+def _deletion(ctx: Context) -> float | None:
     steps = {"delete": _delete, "wait_deleted": _wait_deleted, "release": _release}
     return steps.get(ctx.pool.step or "delete", _delete)(ctx)
+
+
+def _upgrading(ctx: Context) -> float | None:
+    """A profile upgrade (compute.provisioning.upgrade); a deletion asked for meanwhile runs next."""
+    if ctx.pool.delete_requested:
+        return _switch_to_deletion(ctx)
+    try:
+        return upgrade.advance(ctx)
+    except DeletionRequested:
+        return _switch_to_deletion(ctx)
+
+
+def _day2(ctx: Context) -> float | None:
+    """A day-2 change (compute.provisioning.day2); a deletion asked for meanwhile runs at the next step, never
+    in the middle of one."""
+    if ctx.pool.delete_requested:
+        return _switch_to_deletion(ctx)
+    try:
+        return day2.advance(ctx)
+    except DeletionRequested:
+        return _switch_to_deletion(ctx)
 
 
 def _provision(ctx: Context) -> float | None:
@@ -442,6 +476,7 @@ def _wait(ctx: Context) -> float | None:
     row, client = ctx.begin_with_client("wait")
     if client is None:
         return None
+    events.record(ctx, client)  # Palette's events of the cluster for the page, bounded and throttled
     try:
         overview = client.get_cluster_overview(pool.cluster_uid)
         cluster = client.get_cluster(pool.cluster_uid) if not overview.is_running_and_healthy else None

@@ -22,6 +22,7 @@ from .evaluator import (
     Requirement,
     build_request,
     evaluate,
+    pick_hosts,
     short,
 )
 from .inputs import cluster_name_for, gather, report_for_pool
@@ -39,6 +40,7 @@ __all__ = [
     "cluster_name_for",
     "evaluate",
     "gather",
+    "pick_hosts",
     "report_for_pool",
     "short",
 ]

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
+from integrations.diagnosis import license_outlook
 from palette import bodies
 from palette.spec import load_spec
 
@@ -70,6 +71,10 @@ class Integration:
     problems: tuple = ()
     last_check: str = ""  # connected, degraded, failed, or "" (never checked)
     host: str = ""
+    #: The license stage of that check (integrations.diagnosis.stage_activation), when it had one, and when
+    #: the check finished.
+    activation: dict | None = None
+    checked_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -281,6 +286,20 @@ def _pick(
     return chosen, Requirement(name, False, True, reason, HOSTS, params)
 
 
+def pick_hosts(
+    inputs: Inputs, node: NodeRequirement, keep: tuple[HostFacts, ...] = ()
+) -> tuple[list[HostFacts], Requirement, Requirement]:
+    """Choose `node.count` more hosts for one machine pool of an existing pool, by the rules of `evaluate`
+    (the same filter, availability and reasons), among the hosts not in `keep` (the pool's hosts now); with
+    the GPU limit the pool would then meet. For a day-2 change (compute.provisioning.day2)."""
+    now = inputs.now or timezone.now()
+    groups = inputs.spec.cp_groups if node.control_plane else inputs.spec.worker_groups
+    kept = {h.uid for h in keep}
+    candidates = [h for h in inputs.hosts if h.uid not in kept]
+    chosen, requirement = _pick(node, groups, candidates, {}, inputs, now)
+    return chosen, requirement, _gpu_limit(inputs, [*keep, *chosen])
+
+
 # -- the evaluator --------------------------------------------------------------------------------
 
 
@@ -290,6 +309,7 @@ def evaluate(inputs: Inputs) -> Report:
     spec = inputs.spec
     reqs: list[Requirement] = []
     reqs.append(_integration(inputs.integration))
+    reqs.append(_license(inputs.integration, now))
     reqs.append(_bundle(inputs))
     reqs.append(_variables(inputs))
     reqs.append(_inventory(inputs, now))
@@ -353,6 +373,28 @@ def _integration(integration: Integration) -> Requirement:
             f"configured for {integration.host} (never checked; validation will contact it).",
         )
     return Requirement(name, True, False, f"connected to {integration.host}.")
+
+
+def _license(integration: Integration, now: datetime) -> Requirement:
+    """A self-hosted Palette's activation as of the last connection check (no Palette call here): Inactive or
+    past its trial blocks, a trial ending within TRIAL_WARNING_DAYS warns (docs/palette-behaviour.md §16)."""
+    name = "Palette license"
+    outlook = license_outlook(integration.activation, now)
+    if outlook is None:
+        facts = integration.activation or {}
+        why = (
+            "not applicable (SaaS Palette)"
+            if facts.get("applicable") is False
+            else "not visible to this key"
+            if facts.get("visible") is False
+            else "not known yet (the next connection check reads it)"
+        )
+        return Requirement(name, True, False, f"{why}.")
+    seen = f" (connection check of {_when(integration.checked_at, now)})" if integration.checked_at else ""
+    after = " Once it is activated, test the connection again (Settings)." if outlook.blocks else ""
+    return Requirement(
+        name, not (outlook.blocks or outlook.warns), outlook.blocks, outlook.text + seen + after
+    )
 
 
 def _bundle(inputs: Inputs) -> Requirement:

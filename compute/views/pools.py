@@ -29,6 +29,8 @@ from ..models import ClusterProfile, ComputePool, EdgeHost, ProfileBundle, Profi
 from ..readiness import CREATE_PATH, evaluate, gather
 from ..spec import spec_of, ssh_key_label
 from ..variables import rows as variable_rows
+from .day2 import day2_context
+from .upgrade import events_context
 from .wizard import create_checked, pool_wizard
 
 
@@ -173,6 +175,8 @@ def _detail_context(pool: ComputePool, project, role) -> dict:
         and pool.status == ComputePool.READY
         and bool(pool.kubeconfig),
         "kubeconfig_name": kubeconfig_filename(pool),
+        "day2": day2_context(pool, role),
+        **events_context(pool, role),  # Palette's events, the upgrade offer (compute/pool_events.html)
     }
 
 

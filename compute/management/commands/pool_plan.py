@@ -47,13 +47,13 @@ class Command(BaseCommand):
             else [(f"{namespace}/{name}", self._from_pool(name, namespace))]
         )
         if as_json:
-            data = [r.to_json() for _, r in reports]
+            data = [r if isinstance(r, dict) else r.to_json() for _, r in reports]
             self.stdout.write(json.dumps(data[0] if len(data) == 1 else data, indent=2))
         else:
             for label, report in reports:
-                self._print(label, report)
+                self._print_changes(label, report) if isinstance(report, dict) else self._print(label, report)
             self.stdout.write("Nothing was created.")
-        if not all(r.ready for _, r in reports):
+        if not all(r["ready"] if isinstance(r, dict) else r.ready for _, r in reports):
             raise SystemExit(1)
 
     def _from_file(self, filename: str) -> list[tuple[str, Report]]:
@@ -70,8 +70,11 @@ class Command(BaseCommand):
             raise CommandError(
                 f"{label} cannot be planned ({len(errors)} problem{'s' if len(errors) != 1 else ''})."
             )
-        reports = []
+        reports: list = []
         for doc in docs:
+            if doc.state.get("existing") is not None:
+                reports.append((f"{doc.namespace}/{doc.name}", _changes(doc)))
+                continue
             if "inputs" not in doc.state:
                 raise CommandError(
                     f"{doc.label}: the project of namespace {doc.namespace} does not exist yet; apply the "
@@ -84,6 +87,18 @@ class Command(BaseCommand):
         if not namespace:
             raise CommandError("NAME needs -n NAMESPACE (the project's namespace).")
         return report_for_pool(pool_for(name, namespace))
+
+    def _print_changes(self, label: str, data: dict) -> None:
+        self.stdout.write(f"Compute pool {label}: exists ({data['status']}), cluster {data['clusterName']}")
+        if not data["changes"]:
+            self.stdout.write("Unchanged: applying this manifest changes nothing in Palette.")
+        for change in data["changes"]:
+            self.stdout.write(f"Change: {change['summary']}")
+            self.stdout.write(f"  hosts added: {', '.join(change['add']) or '—'}")
+            self.stdout.write(f"  hosts removed: {', '.join(change['remove']) or '—'}")
+            for r in change["requests"]:
+                self.stdout.write(f"Request: {r['method']} {r['path']}")
+                self.stdout.write(json.dumps(r["body"], indent=2))
 
     def _print(self, label: str, report: Report) -> None:
         blocking = report.blocking_failures
@@ -103,3 +118,31 @@ class Command(BaseCommand):
             self.stdout.write(f"  {pool}: {', '.join(uids) or '—'}")
         self.stdout.write(f"Request: POST {CREATE_PATH}")
         self.stdout.write(json.dumps(report.request, indent=2))
+
+
+def _changes(doc) -> dict:
+    """What applying the document would change in an existing pool: {pool, status, clusterName, ready,
+    changes: [{machinePool, summary, from, to, add, remove, requests}]} (empty when unchanged)."""
+    from compute.provisioning.day2 import planned_requests
+
+    pool, change = doc.state["existing"], doc.state.get("change")
+    changes = []
+    if change is not None:
+        changes.append(
+            {
+                "machinePool": change.machine_pool,
+                "summary": change.summary(),
+                "from": len(change.before),
+                "to": len(change.target),
+                "add": change.add,
+                "remove": change.remove,
+                "requests": planned_requests(pool, change),
+            }
+        )
+    return {
+        "pool": f"{doc.namespace}/{doc.name}",
+        "status": pool.status,
+        "clusterName": pool.cluster_name,
+        "ready": True,
+        "changes": changes,
+    }
