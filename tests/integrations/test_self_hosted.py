@@ -172,4 +172,3 @@ def test_a_warning_stage_reads_the_same_on_the_settings_page_and_in_the_wizard()
     )
     assert shown["pass"][:3] == ["<strong>✓", "DNS</strong>", "—"]  # no warning badge
     assert shown["skip"][0] == "<strong>–" and shown["fail"][0] == "<strong>✗"
-
