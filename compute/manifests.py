@@ -12,9 +12,10 @@ values are exported as REDACTED unless secrets are shown; applying REDACTED keep
 Applying a new pool runs the readiness report and, when nothing blocks, starts provisioning (as
 the UI's Create does); a blocked pool is refused with every reason. The variant never changes;
 description and labels may change at any time; a Ready pool's nodeCount (one machine pool at a time) is a
-day-2 scale (compute.provisioning.day2); the rest only while the pool is Failed (the change is then
-provisioned again). Deleting a pool starts its deletion per its deletion policy;
-deleting a pool that is already Deleted removes its record.
+day-2 scale (compute.provisioning.day2); newer profile versions in a Ready pool's bundle are a day-2
+upgrade (compute.provisioning.upgrade; a repave only with spec.upgrade.allowRepave, one change at a time); the
+rest only while the pool is Failed (the change is then provisioned again). Deleting a pool starts its
+deletion per its deletion policy; deleting a pool that is already Deleted removes its record.
 
 `plan_file` reads a manifest file for `pool_plan -f` without applying anything.
 """
@@ -291,7 +292,7 @@ class ComputePoolHandler(Handler):
             return
         doc.state["spec"] = spec
         if existing is not None:
-            self._check_change(doc, plan, existing, spec)
+            self._check_change(doc, plan, existing, spec, facts)
             return
         if getattr(plan, "skip_readiness", False):
             doc.state["inputs"] = gather(project, spec, bundle=facts, bundle_type=bundle_type)
@@ -346,7 +347,7 @@ class ComputePoolHandler(Handler):
         return spec if ok and not problems else None
 
     @staticmethod
-    def _check_change(doc: Document, plan: Plan, pool: ComputePool, spec: PoolSpec) -> None:
+    def _check_change(doc: Document, plan: Plan, pool: ComputePool, spec: PoolSpec, facts=None) -> None:
         current = spec_of(pool)
         if spec.variant != current.variant:
             plan.error(
@@ -363,6 +364,8 @@ class ComputePoolHandler(Handler):
             return
         core_changed = _core(spec) != _core(current)
         scaled = _scaled(spec, current)
+        if _check_upgrade(doc, plan, pool, spec, current, facts, scaled):
+            return
         # A pool that failed provisioning is provisioned again with new counts; any other takes a day-2 scale.
         day2 = pool.status != ComputePool.FAILED or pool.operation in (ComputePool.SCALE, ComputePool.REPLACE)
         if day2 and core_changed and scaled and _core(_with_counts(spec, current)) == _core(current):
@@ -398,6 +401,7 @@ class ComputePoolHandler(Handler):
 
         if doc.state.get("scale"):
             return _apply_scale(doc, plan)
+        upgrading = doc.state.get("upgrade") is not None
 
         spec: PoolSpec = doc.state["spec"]
         project = doc.state["project"]
@@ -415,8 +419,9 @@ class ComputePoolHandler(Handler):
             changed["labels"] = dict(spec.labels)
         if doc.state.get("core_changed"):
             changed.update(core_fields(spec, bundle), hosts={})
+        upgraded = _apply_upgrade(doc, plan) if upgrading else ""
         if not changed:
-            return "unchanged"
+            return upgraded or "unchanged"
         for key, value in changed.items():
             setattr(pool, key, value)
         pool.save(update_fields=[*changed, "updated"])
@@ -435,7 +440,7 @@ class ComputePoolHandler(Handler):
         if doc.state.get("core_changed"):
             retry_pool(pool, request=plan.request, user=plan.user, source=plan.audit_source)
             return "configured (provisioning again)"
-        return "configured"
+        return upgraded or "configured"
 
     def delete(self, doc: Document, plan: Plan) -> str:
         from .provisioning import request_delete
@@ -555,6 +560,99 @@ def _apply_scale(doc: Document, plan: Plan) -> str:
     except DayTwoProblem as exc:
         return f"not scaled: {exc}"
     return f"configured (scaling {change.summary()})"
+
+
+# -- a Ready pool's bundle holds newer profile versions: a day-2 upgrade (compute.provisioning.upgrade) ---
+
+
+def _upgrade_values(spec: PoolSpec, facts) -> dict:
+    """The values the bundle's profiles have after the apply: the manifest's spec.profileVariables is the
+    whole set (a profile it leaves out has none)."""
+    return {**{t.name: {} for t in facts or ()}, **spec.variables}
+
+
+def _check_upgrade(doc, plan, pool, spec, current, facts, scaled) -> bool:
+    """Plan the upgrade when the pool's bundle (the file's document, else the stored one) holds other profile
+    versions than the cluster runs; True when this decided the document (an upgrade planned or refused).
+
+    One change at a time: an upgrade and a nodeCount change in one apply are refused. A repave needs
+    spec.upgrade.allowRepave. Variables change only for the profiles that change version (README "The
+    ComputePool manifest"). pool_plan (plan.skip_readiness) lists what would block instead of refusing.
+    """
+    from .provisioning.upgrade import plan_names, plan_upgrade
+
+    if pool.status not in (ComputePool.READY, ComputePool.UPDATING) or pool.delete_requested:
+        return False
+    if spec.bundle != current.bundle or not pool.cluster_uid or facts is None:
+        return False
+    values = _upgrade_values(spec, facts)
+    up = plan_upgrade(pool, target=facts, values=values)
+    if not up.changes:
+        return False
+    names, where = plan_names(up), f"pool {pool.name}: bundle {spec.bundle} holds {up.summary()}"
+    if pool.status == ComputePool.UPDATING:
+        running = {p.get("uid") for p in (pool.change or {}).get("profiles") or ()}
+        if pool.operation == ComputePool.UPGRADE and running == {p.new_uid for p in up.changes}:
+            return False  # this very upgrade runs: the rest of the manifest is compared as usual
+        plan.error(doc, "", f"{where}, but it is Updating: apply again once it is Ready.")
+        return True
+    if scaled:
+        plan.error(
+            doc,
+            "spec.clusterVariant",
+            f"{where}, and this manifest changes a nodeCount too: one change at a time. Apply it with the "
+            "current nodeCount to upgrade first, then apply the new nodeCount once the pool is Ready again.",
+        )
+        return True
+    if _core(replace(spec, variables=current.variables)) != _core(current):
+        return False  # another change of the cluster: refused as usual
+    for name in sorted({t.name for t in facts} - names):
+        if spec.variables.get(name, {}) != current.variables.get(name, {}):
+            plan.error(
+                doc,
+                f"spec.profileVariables.{name}",
+                f"the values change, but profile {name} keeps its version: a Ready pool's variables change "
+                "only with an upgrade of their profile (delete and create the pool to change them).",
+            )
+            return True
+    blocked = [
+        (f"spec.profileVariables.{d.name}.{v.name}", m)
+        for (d, v), m in zip(up.missing, up.missing_messages, strict=True)
+    ]
+    if up.repave and not spec.allow_repave:
+        blocked.append(("spec.upgrade", f"{up.note} Add spec.upgrade: {{allowRepave: true}} to confirm it."))
+    for message in up.problems:
+        plan.error(doc, "", f"{where} — {message}")
+    for path, message in () if _planning(plan) else blocked:
+        plan.error(doc, path, f"{where} — {message}")
+    doc.state.update(upgrade=up, upgrade_values=values, upgrade_blocked=[m for _, m in blocked])
+    return True
+
+
+def _planning(plan: Plan) -> bool:
+    return bool(getattr(plan, "skip_readiness", False))
+
+
+def _apply_upgrade(doc: Document, plan: Plan) -> str:
+    from .bundles import bundle_facts
+    from .provisioning.upgrade import UpgradeRefused, start_upgrade
+
+    pool, spec = doc.state["existing"], doc.state["spec"]
+    pool.refresh_from_db()
+    facts = bundle_facts(pool.bundle) if pool.bundle is not None else ()
+    try:
+        up = start_upgrade(
+            pool,
+            confirm_repave=spec.allow_repave,
+            values=_upgrade_values(spec, facts),
+            masked=spec.masked,
+            request=plan.request,
+            user=plan.user,
+            source=plan.audit_source,
+        )
+    except UpgradeRefused as exc:
+        return f"not upgraded: {exc}"
+    return f"configured (upgrading profiles: {up.summary()})"
 
 
 def _vip_path(spec: PoolSpec) -> str:

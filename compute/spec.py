@@ -250,6 +250,9 @@ class PoolSpec:
     # variable) pairs whose values are masked (compute.variables decides which, from the bundle's profiles).
     variables: dict = field(default_factory=dict, repr=False)
     masked: frozenset = field(default=frozenset(), repr=False)
+    # `spec.upgrade.allowRepave`: this apply may start a profile upgrade that repaves the nodes (a
+    # confirmation for the apply, not stored; README "The ComputePool manifest", day-2 upgrade).
+    allow_repave: bool = False
 
     @property
     def machine_pools(self) -> tuple[NodeRequirement, ...]:
@@ -302,6 +305,8 @@ class PoolSpec:
         spec["clusterVariant"] = variant
         spec["sshKeys"] = list(self.ssh_keys)
         spec["deletionPolicy"] = self.deletion_policy
+        if self.allow_repave:
+            spec["upgrade"] = {"allowRepave": True}
         return {
             "apiVersion": "spectrocloud.com/v1alpha1",
             "kind": "ComputePool",
@@ -513,6 +518,7 @@ SPEC_KEYS = (
     "clusterVariant",
     "sshKeys",
     "deletionPolicy",
+    "upgrade",
 )
 VARIABLE_KEY = re.compile(r"^[A-Za-z0-9_.\-]{1,200}$")
 
@@ -596,6 +602,7 @@ def parse_spec(
     keys = _ssh_keys(root, problems)
     variables = _profile_variables(root, problems)
     policy = _deletion_policy(root, problems)
+    allow_repave = _allow_repave(root, problems)
     if control_plane is None:
         return None, problems
     return PoolSpec(
@@ -613,7 +620,20 @@ def parse_spec(
         description=description,
         labels=dict(labels or {}),
         variables=variables,
+        allow_repave=allow_repave,
     ), problems
+
+
+def _allow_repave(root: dict, problems: SpecProblems) -> bool:
+    """`spec.upgrade: {allowRepave: true}`: confirms that applying may start an upgrade that repaves nodes."""
+    block = _mapping(root, "upgrade", ("allowRepave",), problems)
+    if block is None:
+        return False
+    value = block.get("allowRepave", False)
+    if not isinstance(value, bool):
+        problems.add("spec.upgrade.allowRepave", "must be true or false.")
+        return False
+    return value
 
 
 def _description(root: dict, problems: SpecProblems) -> str:

@@ -14,7 +14,13 @@ from tenancy import access
 
 from ..models import ComputePool
 from ..provisioning import events
-from ..provisioning.upgrade import UpgradeRefused, plan_upgrade, start_upgrade
+from ..provisioning.upgrade import (
+    UpgradeRefused,
+    plan_upgrade,
+    read_missing,
+    start_upgrade,
+    with_pool_values,
+)
 
 
 def _pool(request, tenant, project, pool, need=access.READ):
@@ -38,12 +44,22 @@ def upgrade_offer(pool, role) -> bool:
 def pool_upgrade(request, tenant, project, pool):
     """GET: what upgrading the pool to its bundle's versions changes; POST: start it (editors and admins)."""
     project, role, pool = _pool(request, tenant, project, pool, need=access.WRITE)
-    error = ""
+    plan, error, errors = plan_upgrade(pool), "", {}
     if request.method == "POST":
+        # A new required variable without a default: its field's value goes with the upgrade, stored like the
+        # wizard's (masked ones encrypted, compute/variables.py), never rendered back.
+        given, masked, errors = read_missing(plan, request.POST)
+        values, kept = with_pool_values(pool, given)
         try:
+            if errors:
+                raise UpgradeRefused("Give every required variable a valid value (below).")
             with transaction.atomic():
                 start_upgrade(
-                    pool, confirm_repave=request.POST.get("confirm_repave") == "on", request=request
+                    pool,
+                    confirm_repave=request.POST.get("confirm_repave") == "on",
+                    values=values or None,
+                    masked=kept | masked,
+                    request=request,
                 )
         except UpgradeRefused as exc:
             error = str(exc)
@@ -55,10 +71,25 @@ def pool_upgrade(request, tenant, project, pool):
         "tenant": project.tenant,
         "role": role,
         "pool": pool,
-        "plan": plan_upgrade(pool),
+        "plan": plan,
         "error": error,
+        "variable_fields": _fields(plan, request.POST if request.method == "POST" else {}, errors),
     }
     return render_page(request, "compute/pool_upgrade.html", context)
+
+
+def _fields(plan, posted, errors: dict) -> list[dict]:
+    """The fields of the new required variables (`plan.missing`); a masked value is never filled in again."""
+    return [
+        {
+            "key": f"var-{i}",
+            "profile": diff,
+            "var": var,
+            "value": "" if var.is_sensitive else posted.get(f"var-{i}", ""),
+            "error": errors.get(f"var-{i}", ""),
+        }
+        for i, (diff, var) in enumerate(plan.missing)
+    ]
 
 
 def events_context(pool, role) -> dict:

@@ -1,5 +1,6 @@
 """manage.py pool_plan -f FILE [--json] | pool_plan NAME -n NS [--json]: the readiness report and the exact
-Palette request.
+Palette request; for an existing pool what would change (a scale's PUTs, an upgrade's PATCH: README "The
+ComputePool manifest").
 
 Creates nothing. Exit 0 when every pool is ready to provision, 1 when one is blocked or the input is wrong.
 """
@@ -41,11 +42,9 @@ class Command(BaseCommand):
     def handle(self, *args, name=None, namespace=None, filename=None, as_json=False, **options):
         if bool(filename) == bool(name):
             raise CommandError("Give either -f FILE or NAME -n NAMESPACE.")
-        reports = (
-            self._from_file(filename)
-            if filename
-            else [(f"{namespace}/{name}", self._from_pool(name, namespace))]
-        )
+        if not filename:
+            return self._existing(name, namespace, as_json)
+        reports = self._from_file(filename)
         if as_json:
             data = [r if isinstance(r, dict) else r.to_json() for _, r in reports]
             self.stdout.write(json.dumps(data[0] if len(data) == 1 else data, indent=2))
@@ -83,22 +82,47 @@ class Command(BaseCommand):
             reports.append((f"{doc.namespace}/{doc.name}", evaluate(doc.state["inputs"])))
         return reports
 
-    def _from_pool(self, name: str, namespace: str | None) -> Report:
+    def _existing(self, name: str, namespace: str | None, as_json: bool) -> None:
+        """An existing pool: its readiness report, and the changes pending for it (an upgrade its bundle
+        offers)."""
         if not namespace:
             raise CommandError("NAME needs -n NAMESPACE (the project's namespace).")
-        return report_for_pool(pool_for(name, namespace))
+        pool = pool_for(name, namespace)
+        report, pending = report_for_pool(pool), _pending(pool)
+        if as_json:
+            self.stdout.write(json.dumps({**report.to_json(), "changes": pending}, indent=2))
+        else:
+            self._print(f"{namespace}/{name}", report)
+            self.stdout.write("Pending changes:" if pending else "Pending changes: none.")
+            for change in pending:
+                self._print_change(change)
+            self.stdout.write("Nothing was created.")
+        if not report.ready:
+            raise SystemExit(1)
 
     def _print_changes(self, label: str, data: dict) -> None:
         self.stdout.write(f"Compute pool {label}: exists ({data['status']}), cluster {data['clusterName']}")
         if not data["changes"]:
             self.stdout.write("Unchanged: applying this manifest changes nothing in Palette.")
         for change in data["changes"]:
-            self.stdout.write(f"Change: {change['summary']}")
+            self._print_change(change)
+
+    def _print_change(self, change: dict) -> None:
+        self.stdout.write(f"Change: {change['summary']}")
+        if change.get("kind") == "upgrade":
+            for p in change["profiles"]:
+                self.stdout.write(f"  {p['name']} ({p['type']}): {p['from'] or '(added)'} → {p['to']}")
+            for line in change["variables"]:
+                self.stdout.write(f"  variable {line}")
+            self.stdout.write(f"  nodes repaved: {'yes' if change['repave'] else 'no'} — {change['note']}")
+            for line in change["blocked"]:
+                self.stdout.write(f"  ✗ blocked: {line}")
+        else:
             self.stdout.write(f"  hosts added: {', '.join(change['add']) or '—'}")
             self.stdout.write(f"  hosts removed: {', '.join(change['remove']) or '—'}")
-            for r in change["requests"]:
-                self.stdout.write(f"Request: {r['method']} {r['path']}")
-                self.stdout.write(json.dumps(r["body"], indent=2))
+        for r in change["requests"]:
+            self.stdout.write(f"Request: {r['method']} {r['path']}")
+            self.stdout.write(json.dumps(r["body"], indent=2))
 
     def _print(self, label: str, report: Report) -> None:
         blocking = report.blocking_failures
@@ -122,14 +146,17 @@ class Command(BaseCommand):
 
 def _changes(doc) -> dict:
     """What applying the document would change in an existing pool: {pool, status, clusterName, ready,
-    changes: [{machinePool, summary, from, to, add, remove, requests}]} (empty when unchanged)."""
+    changes: [{kind, machinePool, summary, from, to, add, remove, requests} | {kind: "upgrade", summary,
+    repave, note, profiles, variables, blocked, requests}]} (empty when unchanged)."""
     from compute.provisioning.day2 import planned_requests
+    from compute.provisioning.upgrade import plan_json
 
     pool, change = doc.state["existing"], doc.state.get("change")
     changes = []
     if change is not None:
         changes.append(
             {
+                "kind": change.kind,
                 "machinePool": change.machine_pool,
                 "summary": change.summary(),
                 "from": len(change.before),
@@ -139,10 +166,24 @@ def _changes(doc) -> dict:
                 "requests": planned_requests(pool, change),
             }
         )
+    upgrade, spec = doc.state.get("upgrade"), doc.state["spec"]
+    if upgrade is not None:
+        values, blocked = doc.state["upgrade_values"], doc.state["upgrade_blocked"]
+        changes.append(plan_json(pool, upgrade, values, spec.masked, blocked))
     return {
         "pool": f"{doc.namespace}/{doc.name}",
         "status": pool.status,
         "clusterName": pool.cluster_name,
-        "ready": True,
+        "ready": not any(c.get("blocked") for c in changes),
         "changes": changes,
     }
+
+
+def _pending(pool) -> list[dict]:
+    """The changes an existing pool can take now: the upgrade to its bundle's versions, when it differs."""
+    from compute.provisioning.upgrade import plan_json, plan_upgrade
+
+    if pool.status != pool.READY or pool.bundle is None:
+        return []
+    upgrade = plan_upgrade(pool)
+    return [plan_json(pool, upgrade)] if upgrade.changes else []
