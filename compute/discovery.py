@@ -281,9 +281,15 @@ def run_discovery(run: DiscoveryRun, **client_kwargs) -> DiscoveryRun:
         reconcile(run, client.iter_edge_hosts(project_uid=str(palette.value("defaultProjectID"))))
 
     client_kwargs.setdefault("lane", "bulk")  # a scan: interactive calls go first (palette.ratelimit)
-    return run_with_palette(
+    was_pending = run.status == run.PENDING
+    run_with_palette(
         run, run.project, work, name=f"discovery {run.project}", what="Discovery", **client_kwargs
     )
+    if was_pending and run.is_terminal:
+        from .notify import discovery_finished
+
+        discovery_finished(run)
+    return run
 
 
 def reconcile(run: DiscoveryRun, hosts) -> None:

@@ -3,14 +3,19 @@ query."""
 
 from __future__ import annotations
 
+import collections
+from datetime import timedelta
+
+from django.conf import settings
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.fields.json import KeyTransform
+from django.utils import timezone
 
 from tenancy.models import Project
 
 from .discovery import GPU_MODEL_SEPARATOR
 from .eligibility import GONE, TagInputError, gpu_name, parse_tags, shown_tags
-from .models import DiscoveryRun, EdgeHost
+from .models import DiscoveryRun, EdgeHost, HostChange
 
 SORTS = {
     "name": ("name", "uid"),
@@ -71,7 +76,7 @@ def inventory_json(project: Project, include_gone: bool = False) -> list[dict]:
 
 def filter_hosts(project: Project, params) -> tuple[QuerySet[EdgeHost], dict]:
     """The grid's hosts for query parameters (tag: `key=value`, `key:value` or a bare key; status, health,
-    arch, gpu, eligible, gone, q, sort)."""
+    arch, gpu, eligible, gone, changed=24h (a fact changed in the last 24 hours), q, sort)."""
     qs = EdgeHost.objects.filter(project=project)
     applied: dict = {}
     if params.get("gone") == "1":
@@ -106,6 +111,9 @@ def filter_hosts(project: Project, params) -> tuple[QuerySet[EdgeHost], dict]:
     if params.get("eligible") in ("yes", "no"):
         qs = qs.filter(eligible=params["eligible"] == "yes")
         applied["eligible"] = params["eligible"]
+    if params.get("changed") == "24h":
+        qs = qs.filter(changed__gte=timezone.now() - CHANGED_WINDOW)
+        applied["changed"] = "24h"
     if params.get("q"):
         qs = qs.filter(
             Q(name__icontains=params["q"]) | Q(uid__icontains=params["q"]) | Q(ip__icontains=params["q"])
@@ -174,3 +182,40 @@ def capacity_groups(project: Project) -> dict[str, list[dict]]:
         if row["gpu_total"]:
             groups["gpu_workers"].append(entry)
     return groups
+
+
+#: "Changed in the last 24 h" (the grid's filter) and the window a host's health changes are counted in.
+CHANGED_WINDOW = timedelta(hours=24)
+
+
+def liveness(hosts: list[EdgeHost], now=None) -> dict[int, dict]:
+    """Per host (by pk): `flaps`, its health changes in the last 24 hours, and `unknown`, whether discovery
+    has not seen it for HOST_UNKNOWN_AFTER seconds (Palette unreachable, scans failing: its health is then
+    unknown, whatever it was). One query for the whole page."""
+    now = now or timezone.now()
+    stale = now - timedelta(seconds=settings.HOST_UNKNOWN_AFTER)
+    # The page's hosts only (index host, -created), counted here: no aggregate on the grid's fragment.
+    flaps = collections.Counter(
+        HostChange.objects.filter(
+            host__in=[h.pk for h in hosts], created__gte=now - CHANGED_WINDOW, changes__has_key="health"
+        )
+        .order_by()
+        .values_list("host_id", flat=True)
+    )
+    return {
+        h.pk: {
+            "flaps": flaps.get(h.pk, 0),
+            "unknown": not h.gone and h.last_seen is not None and h.last_seen < stale,
+        }
+        for h in hosts
+    }
+
+
+def health_history(changes) -> list[dict]:
+    """The health transitions among a host's discovery `changes` (its page's history rows, newest first):
+    when, from, to. No query of its own: the host page already reads the history, through its index."""
+    return [
+        {"when": c.created, "from": c.changes["health"][0], "to": c.changes["health"][1]}
+        for c in changes
+        if "health" in (c.changes or {})
+    ]

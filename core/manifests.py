@@ -27,7 +27,12 @@ from django.db import IntegrityError, transaction
 
 from .state_warnings import after_change
 
-HANDLER_MODULES = ("tenancy.manifests", "integrations.manifests", "compute.manifests")
+HANDLER_MODULES = (
+    "tenancy.manifests",
+    "integrations.manifests",
+    "compute.manifests",
+    "notifications.manifests",
+)
 MAX_BYTES = 1024 * 1024
 MAX_DOCUMENTS = 500
 REDACTED = "REDACTED"

@@ -254,10 +254,14 @@ class _Walk:
 
     def apikey(self) -> None:
         self.whoami = self.client.whoami()
+        expiry = stage_key_expiry(self.client, self.whoami.user_uid)
         self.record(
             "apikey",
             True,
-            f"accepted: user {self.whoami.user_uid or '?'} in tenant {self.whoami.org_name or '?'}",
+            f"accepted: user {self.whoami.user_uid or '?'} in tenant {self.whoami.org_name or '?'}"
+            + (f"; {expiry['text']}" if expiry.get("text") else ""),
+            warning=expiry.get("warns", False),
+            key_expiry=expiry,
         )
 
     def tenant(self) -> None:
@@ -448,6 +452,44 @@ class LicenseOutlook:
     console: str
 
 
+#: A key expiring within this many days makes the API key stage a warning (the Settings page says so too).
+KEY_EXPIRY_WARNING_DAYS = 30
+
+
+def stage_key_expiry(client: PaletteClient, user_uid: str, now: datetime | None = None) -> dict:
+    """When the key in use expires, as far as Palette lets us see (``GET /v1/apiKeys``): the listing never
+    shows key values, so the key is matched by its user — the earliest expiry among that user's active keys
+    (docs/palette-behaviour.md §1). Facts for the stage: visible, expiresAt, daysLeft, keys (how many of the
+    user's active keys were considered), text, warns. A key that may not list keys is no problem."""
+    try:
+        keys = client.list_api_keys()
+    except perrors.PaletteError as exc:
+        if exc.status in (401, 403, 404):
+            return {"visible": False, "text": ""}
+        return {"visible": False, "text": f"expiry could not be read ({exc.status or 'no answer'})"}
+    mine = [k for k in keys if k.active and (not user_uid or k.user_uid == user_uid)]
+    dated = sorted(k.expiry for k in mine if k.expiry)
+    if not dated:
+        return {"visible": True, "keys": len(mine), "expiresAt": "", "text": "no expiry listed"}
+    now = now or timezone.now()
+    days = math.floor((dated[0] - now).total_seconds() / 86400)
+    when = f"{dated[0]:%Y-%m-%d}"
+    if days < 0:
+        text = f"Palette lists this user's key as expired on {when}: create a new key and save it here."
+    else:
+        text = f"expires in {days} day{'' if days == 1 else 's'} ({when})" + (
+            "" if len(mine) == 1 else f", the earliest of this user's {len(mine)} active keys"
+        )
+    return {
+        "visible": True,
+        "keys": len(mine),
+        "expiresAt": dated[0].isoformat(),
+        "daysLeft": days,
+        "text": text,
+        "warns": days <= KEY_EXPIRY_WARNING_DAYS,
+    }
+
+
 def license_outlook(facts: dict | None, now: datetime | None = None) -> LicenseOutlook | None:
     """The outlook of the activation ``facts`` a connection check stored (its ``activation`` stage) at
     ``now``; None when there is none to judge (SaaS, not visible, never checked)."""
@@ -573,4 +615,22 @@ def perform_check(check: PaletteCheck, *, on_stage=None) -> PaletteCheck:
         PaletteCheck.SUCCEEDED if outcome == PaletteCheck.CONNECTED else PaletteCheck.FAILED,
         error=f"{failed['name']}: {failed['detail']}" if failed else "",
     )
+    _tell_credentials(check)
     return check
+
+
+def _tell_credentials(check: PaletteCheck) -> None:
+    """credentials.rejected when the key stage failed on a 401, credentials.accepted when it passed, and
+    credentials.expiring when the key expires within 30 days."""
+    from .notify import credentials_accepted, credentials_expiring, credentials_rejected
+
+    stage = next((s for s in check.stages if s.get("key") == "apikey"), None)
+    if stage is None or stage["passed"] is None:
+        return
+    if stage["passed"]:
+        credentials_accepted(check.owner)
+        expiry = stage.get("key_expiry") or {}
+        if expiry.get("daysLeft") is not None and expiry["daysLeft"] >= 0:
+            credentials_expiring(check.owner, expiry["daysLeft"], expiry["expiresAt"])
+    elif "(401)" in stage["detail"]:
+        credentials_rejected(check.owner, "the connection check", stage["detail"])

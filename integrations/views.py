@@ -118,12 +118,19 @@ def _context(request, owner, role, form=None, token_forms=None) -> dict:
         "can_check": eff.palette is not None and role != "read",
         "rate": _rate_summary(eff.palette),
         "license": _license(latest),
+        "key_expiry": _key_expiry(latest),
     }
 
 
 def _license(latest) -> diagnosis.LicenseOutlook | None:
     """The self-hosted Palette's activation countdown from the last finished check (no Palette call)."""
     return diagnosis.license_outlook(diagnosis.stage_facts(latest, "activation"))
+
+
+def _key_expiry(latest) -> dict:
+    """When the API key in use expires, from the last finished check's key stage (no Palette call)."""
+    stage = next((s for s in (latest.stages if latest else None) or () if s.get("key") == "apikey"), None)
+    return (stage or {}).get("key_expiry") or {}
 
 
 def _rate_summary(palette) -> dict | None:
@@ -261,7 +268,8 @@ def _check_context(owner, role) -> dict:
         "tenant": tenant,
         "project": owner if scope == "project" else None,
         "can_check": configured and role != "read",
-        "license": _license(diagnosis.latest_check(owner)),
+        "license": _license(latest := diagnosis.latest_check(owner)),
+        "key_expiry": _key_expiry(latest),
     }
 
 

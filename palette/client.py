@@ -22,6 +22,7 @@ from urllib.parse import quote
 from . import bodies
 from .errors import PaletteProtocolError
 from .models import (
+    ApiKeyInfo,
     AttachedProfile,
     CloudConfig,
     Cluster,
@@ -146,6 +147,13 @@ class PaletteClient:
             "/v1/dashboard/projects/metadata", "/v1/dashboard/projects/metadata", params={"name": name}
         )
         return [ObjectRef.from_api(item) for item in data.get("items") or ()]
+
+    def list_api_keys(self) -> list[ApiKeyInfo]:
+        """The tenant's API keys with their expiry (``GET /v1/apiKeys``, tenant scope); never their values."""
+        data = self._get("/v1/apiKeys", "/v1/apiKeys")
+        return [
+            ApiKeyInfo.from_api(item) for item in (data or {}).get("items") or () if isinstance(item, dict)
+        ]
 
     # -- self-hosted: activation and registries ----------------------------------------------
 

@@ -103,6 +103,29 @@ class UserInfo:
 
 
 @dataclass(slots=True)
+class ApiKeyInfo:
+    """One API key of the tenant as ``GET /v1/apiKeys`` lists it (v1ApiKey): never its value, which Palette
+    shows once, at creation (docs/palette-behaviour.md §1)."""
+
+    uid: str
+    name: str
+    user_uid: str
+    expiry: datetime | None
+    active: bool
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> ApiKeyInfo:
+        meta, spec = data.get("metadata") or {}, data.get("spec") or {}
+        return cls(
+            uid=meta.get("uid") or "",
+            name=meta.get("name") or "",
+            user_uid=_get(spec, "user", "uid", default="") or "",
+            expiry=parse_time(spec.get("expiry")),
+            active=bool(_get(data, "status", "isActive", default=True)),
+        )
+
+
+@dataclass(slots=True)
 class Project:
     """A Palette project (v1Project)."""
 

@@ -124,8 +124,13 @@ class Context:
             ):
                 raise DeletionRequested()
             raise Superseded()
+        old_status = self.pool.status
         for key, value in fields.items():
             setattr(self.pool, key, value)
+        if "status" in fields:
+            from ..notify import pool_status_changed
+
+            pool_status_changed(self.pool, old_status)
 
     def begin(self, name: str) -> PoolStep:
         """The row of step `name` in the current attempt (created when the step starts)."""

@@ -20,7 +20,15 @@ from .. import discovery
 from ..discovery import GPU_MODEL_SEPARATOR
 from ..eligibility import display_tags, gpu_label, gpu_raw_label
 from ..forms.inventory import DiscoveryPolicyForm
-from ..inventory import capacity_groups, filter_hosts, host_count, last_successful_scan, memory_label
+from ..inventory import (
+    capacity_groups,
+    filter_hosts,
+    health_history,
+    host_count,
+    last_successful_scan,
+    liveness,
+    memory_label,
+)
 from ..models import DiscoveryPolicy, DiscoveryRun, EdgeHost
 
 PAGE_SIZE = 50
@@ -98,6 +106,8 @@ TAGS_SHOWN = 2
 def _rows(hosts) -> list[dict]:
     # The grid shows each reason's short label ("missing tag palette.ai=true"); its whole text is the tooltip.
     rows = []
+    hosts = list(hosts)
+    alive = liveness(hosts)
     for h in hosts:
         tags = display_tags(h.tags)
         rows.append(
@@ -110,6 +120,7 @@ def _rows(hosts) -> list[dict]:
                 "gpu_raw": gpu_raw_label(h.gpus),
                 "memory": memory_label(h.memory_mib),
                 "reasons": h.reason_list,
+                **alive[h.pk],
             }
         )
     return rows
@@ -216,7 +227,7 @@ def discovery_status(request, tenant, project):
 def host_detail(request, tenant, project, host):
     project, role = access.get_project_for_user(request.user, tenant, project)
     host = get_object_or_404(EdgeHost, uuid=host, project=project)
-    history = host.history.select_related("run")[:50]
+    history = list(host.history.select_related("run")[:50])
     return render_page(
         request,
         "compute/host_detail.html",
@@ -237,6 +248,8 @@ def host_detail(request, tenant, project, host):
                 for g in host.gpus
             ],
             "history": history,
+            "health_history": health_history(history),
+            "unknown": liveness([host])[host.pk]["unknown"],
             "last_scan": last_successful_scan(project),
         },
     )

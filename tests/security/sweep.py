@@ -17,6 +17,9 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 # Covered elsewhere: authentication pages and probes (tests in this folder and tests/core), the
 # Django admin (tests/core/test_admin.py), static files (whitenoise, outside the URL conf).
 SKIP_NAMES = {"login", "logout", "healthz", "readyz", "favicon", "metrics"}  # public or token-only by design
+# Single sign-on's own steps: public like the login page (404 while OIDC is not configured); tested in
+# tests/tenancy/test_oidc.py and tests/browser/test_oidc_login.py.
+SKIP_QUALIFIED = {"tenancy:oidc_login", "tenancy:oidc_callback"}
 SKIP_NAMESPACES = {"admin"}
 SKIP_PREFIXES = ("static/", "django-admin/")
 
@@ -91,6 +94,8 @@ def routes(
             if entry.name in SKIP_NAMES and not namespaces:
                 continue
             name = ":".join(namespaces + (entry.name,)) if entry.name else None
+            if name in SKIP_QUALIFIED:
+                continue
             found.append(Route(name=name, route=text, converters=converters + own))
     return found
 
@@ -108,6 +113,7 @@ class AcmeObjects:
         from compute.spec import parse_spec
         from integrations.models import OnboardingSession, PaletteCheck
         from integrations.onboarding import STEP_KEYS
+        from notifications.models import NotificationRule
         from tenancy.models import Membership
 
         self.world = world
@@ -199,6 +205,20 @@ class AcmeObjects:
             palette_scope="project",
             palette_check=self.project_check,
         )
+        self.tenant_rule, self.project_rule = (
+            NotificationRule(
+                name="acme-rule",
+                events=["pool.failed"],
+                channel=NotificationRule.WEBHOOK,
+                url="https://hooks.example.com/acme",
+                secret_name="acme-rule-secret",
+            )
+            for _ in range(2)
+        )
+        self.tenant_rule.set_owner(self.tenant)
+        self.tenant_rule.save()
+        self.project_rule.set_owner(self.project)
+        self.project_rule.save()
         self.owner_session = OnboardingSession.objects.create(user=world.owner, **common)
         self.viewer_session = OnboardingSession.objects.create(user=world.viewer, **common)
         self.steps = steps
@@ -239,6 +259,7 @@ class AcmeObjects:
             "bundle": lambda: [str(self.bundle.uuid) if by_uuid else self.bundle.name],
             "run": lambda: [str(self.discovery_run.uuid)],
             "sync": lambda: [str(self.profile_sync.uuid)],
+            "rule": lambda: [(self.project_rule if scoped_to_project else self.tenant_rule).name],
         }
         if kwarg not in table:
             raise UnknownKwarg(

@@ -57,6 +57,9 @@ class Command(BaseCommand):
                         "stages": check.stages,
                         "checkedAt": check.finished.isoformat() if check.finished else None,
                         "rateLimit": _rate_limit(owner),
+                        "apiKeyExpiry": next(
+                            (s.get("key_expiry") for s in check.stages if s.get("key") == "apikey"), None
+                        ),
                     },
                     indent=2,
                 )
