@@ -277,6 +277,10 @@ def run_with_palette(run, owner: Tenant | Project, work, *, name: str, what: str
             work(client, palette)
     except perrors.PaletteError as exc:
         run.finish(run.FAILED, error=f"Palette unreachable: {exc}")
+        if exc.status == 401:
+            from .notify import credentials_rejected
+
+            credentials_rejected(owner, what.lower(), str(exc))
         return run
     except Exception as exc:
         if dberrors.is_transient(exc) and _try_again_later(run, exc):

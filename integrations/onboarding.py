@@ -15,7 +15,7 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import Http404
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -23,7 +23,7 @@ from django.utils.http import urlencode
 
 from core.wizard import Wizard
 from tenancy import access
-from tenancy.models import Membership, Project, Tenant
+from tenancy.models import Project, Tenant
 
 from . import effective
 from .models import OnboardingSession, PaletteCheck
@@ -237,22 +237,24 @@ def discovery_done(session: OnboardingSession, result: dict) -> None:
 
 # Who may onboard where ----------------------------------------------------------------------------
 def onboardable_tenants(user) -> QuerySet[Tenant]:
-    """Tenants the user administers, or in which they administer a project."""
+    """Tenants the user administers, or in which they administer a project (memberships and roles from the
+    identity provider's groups alike: tenancy.access decides)."""
     if user.is_superuser:
         return Tenant.objects.all()
-    return Tenant.objects.filter(
-        Q(memberships__user=user, memberships__role=Membership.TENANT_ADMIN)
-        | Q(projects__memberships__user=user, projects__memberships__role=Membership.PROJECT_ADMIN)
-    ).distinct()
+    ids = [
+        t.pk
+        for t in access.visible_tenants(user)
+        if access.tenant_role(user, t) == access.ADMIN or onboardable_projects(user, t).exists()
+    ]
+    return Tenant.objects.filter(pk__in=ids)
 
 
 def onboardable_projects(user, tenant: Tenant) -> QuerySet[Project]:
     """Projects of `tenant` whose Settings the user may change (project admin, tenant admin)."""
     if access.tenant_role(user, tenant) == access.ADMIN:
         return tenant.projects.all()
-    return tenant.projects.filter(
-        memberships__user=user, memberships__role=Membership.PROJECT_ADMIN
-    ).distinct()
+    ids = [p.pk for p in tenant.projects.all() if access.project_role(user, p) == access.ADMIN]
+    return tenant.projects.filter(pk__in=ids)
 
 
 def resolve_tenant(user, name: str) -> tuple[Tenant, str]:

@@ -226,6 +226,7 @@ INSTALLED_APPS = [
     "tenancy",
     "integrations",
     "compute",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -286,6 +287,22 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "tenancy:home"
 LOGOUT_REDIRECT_URL = "login"
+
+# Single sign-on with OpenID Connect (README "Single sign-on", tenancy/oidc.py): on when OIDC_ISSUER and
+# OIDC_CLIENT_ID are set. LOCAL_LOGIN=false leaves local passwords to superusers only (break-glass).
+OIDC_ISSUER = envstr("OIDC_ISSUER", "").strip().rstrip("/")
+OIDC_CLIENT_ID = envstr("OIDC_CLIENT_ID", "").strip()
+OIDC_CLIENT_SECRET = envstr("OIDC_CLIENT_SECRET", "").strip()
+OIDC_GROUPS_CLAIM = envstr("OIDC_GROUPS_CLAIM", "groups").strip() or "groups"
+OIDC_SCOPES = " ".join(envstr("OIDC_SCOPES", "openid email profile").replace(",", " ").split())
+OIDC_PROVIDER_NAME = envstr("OIDC_PROVIDER_NAME", "single sign-on").strip() or "single sign-on"
+OIDC_REDIRECT_URI = envstr("OIDC_REDIRECT_URI", "").strip()  # default: this server's /oidc/callback/
+OIDC_TIMEOUT = envint("OIDC_TIMEOUT", 10, minimum=1)
+LOCAL_LOGIN = envbool("LOCAL_LOGIN", True)
+if OIDC_ISSUER and urlsplit(OIDC_ISSUER).scheme not in ("https", "http"):
+    raise ImproperlyConfigured(f"OIDC_ISSUER={OIDC_ISSUER!r}: use the provider's https:// issuer URL.")
+if OIDC_ISSUER and "openid" not in OIDC_SCOPES.split():
+    raise ImproperlyConfigured(f"OIDC_SCOPES={OIDC_SCOPES!r} must include openid.")
 
 # Login throttling (django-axes): lock out a username+IP after repeated failures.
 AXES_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", 5, minimum=1)
@@ -390,6 +407,24 @@ ALLOW_HTTP_PALETTE = envbool("ALLOW_HTTP_PALETTE", False)  # plain http:// Palet
 # Networks a Palette host may be in besides public addresses (an on-premises Palette). Empty: public only;
 # loopback, link-local and private addresses are refused, metadata addresses always (palette/addresses.py).
 PALETTE_ALLOWED_NETWORKS = envnetworks("PALETTE_ALLOWED_NETWORKS")
+# Notification rules (README "Notifications"): webhook and Slack targets must be public addresses or inside
+# NOTIFY_ALLOWED_NETWORKS (its own setting: allowing a private Palette does not open internal services to
+# webhooks); each request waits at most NOTIFY_TIMEOUT s; failures are retried with backoff from
+# NOTIFY_RETRY_BASE s up to NOTIFY_RETRY_CAP s between tries, for NOTIFY_GIVE_UP_AFTER s after the event.
+NOTIFY_ALLOWED_NETWORKS = envnetworks("NOTIFY_ALLOWED_NETWORKS")
+NOTIFY_TIMEOUT = envint("NOTIFY_TIMEOUT", 10, minimum=1)
+NOTIFY_RETRY_BASE = envint("NOTIFY_RETRY_BASE", 30, minimum=1)
+NOTIFY_RETRY_CAP = envint("NOTIFY_RETRY_CAP", 3600, minimum=1)
+NOTIFY_GIVE_UP_AFTER = envint("NOTIFY_GIVE_UP_AFTER", 24 * 60 * 60, minimum=60)
+# Email notifications go through Django's email backend: SMTP at EMAIL_HOST:EMAIL_PORT by default.
+EMAIL_BACKEND = envstr("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = envstr("EMAIL_HOST", "localhost")
+EMAIL_PORT = envint("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = envstr("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = envstr("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = envbool("EMAIL_USE_SSL", False)
+DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "paletteai-admin@localhost")
 INTEGRATION_ONLINE_CHECKS = envbool(
     "INTEGRATION_ONLINE_CHECKS", False
 )  # Hugging Face / NGC checks over the network
@@ -399,6 +434,8 @@ PALETTE_CONNECT_TIMEOUT = envint("PALETTE_CONNECT_TIMEOUT", 5, minimum=1)
 PALETTE_READ_TIMEOUT = envint("PALETTE_READ_TIMEOUT", 30, minimum=1)
 PALETTE_CHECK_INTERVAL = envint("PALETTE_CHECK_INTERVAL", 300, minimum=30)
 DISCOVERY_INTERVAL = envint("DISCOVERY_INTERVAL", 30, minimum=5)
+# A host discovery has not seen for this many seconds shows health "unknown" (compute.inventory.liveness).
+HOST_UNKNOWN_AFTER = envint("HOST_UNKNOWN_AFTER", 600, minimum=60)
 # Compute pools (seconds): give up provisioning after POOL_PROVISION_TIMEOUT; poll Palette every
 # POOL_POLL_INTERVAL; offer force delete once a deletion waits POOL_FORCE_DELETE_AFTER; retry transient
 # errors from POOL_RETRY_BASE up to POOL_RETRY_CAP; a step may run POOL_STEP_BUDGET, and the watchdog
@@ -440,6 +477,7 @@ CELERY_BEAT_SCHEDULE = {
         ("pool-watchdog", "compute.pool_watchdog", envint("POOL_WATCHDOG_INTERVAL", 60, minimum=5)),
         ("run-watchdog", "core.run_watchdog", envint("RUN_WATCHDOG_INTERVAL", 60, minimum=1)),
         ("prune", "core.prune", 24 * 60 * 60),
+        ("notification-sweep", "notifications.sweep", envint("NOTIFY_SWEEP_INTERVAL", 60, minimum=5)),
     )
 }
 

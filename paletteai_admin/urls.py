@@ -8,6 +8,7 @@ from django.urls import include, path
 
 from core import metrics as core_metrics
 from core import views as core_views
+from tenancy import login as tenancy_login
 
 admin.site.site_header = "PaletteAI Admin — support"
 admin.site.site_title = "PaletteAI Admin support"
@@ -23,10 +24,11 @@ urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("readyz", core_views.readyz, name="readyz"),
     path("metrics", core_metrics.metrics, name="metrics"),
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("login/", tenancy_login.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("django-admin/", admin.site.urls),
     path("", include("tenancy.urls")),
     path("", include("integrations.urls")),
     path("", include("compute.urls")),
+    path("", include("notifications.urls")),
 ]

@@ -2,7 +2,9 @@
 
 Rules: superusers see and change everything. A tenant is visible to its members and to members
 of any of its projects; another tenant's object is a 404 (its existence is not revealed). Writing
-needs a write role (tenant admin; project admin or editor); a read-only member gets 403. A GPU
+needs a write role (tenant admin; project admin or editor); a read-only member gets 403.
+Roles come from Memberships and from the groups of the user's last single sign-on (GroupRole, README
+"Single sign-on"); the higher one counts. A GPU
 limit is set from the level above (`may_set_gpu_limit`), so no admin raises their own ceiling.
 """
 
@@ -12,43 +14,73 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
-from .models import Membership, Project, Tenant
+from .models import GroupRole, Membership, Project, Tenant
 
 READ, WRITE, ADMIN = "read", "write", "admin"
+
+
+def user_groups(user) -> list[str]:
+    """The identity-provider groups of the user's last login (empty for local accounts); cached on `user`."""
+    cached = getattr(user, "_oidc_groups", None)
+    if cached is None:
+        from .models import OidcIdentity
+
+        found = OidcIdentity.objects.filter(user_id=user.pk).values_list("groups", flat=True).first() or []
+        cached = [g for g in found if isinstance(g, str)]
+        user._oidc_groups = cached
+    return cached
+
+
+def _member_q(user, prefix: str = "") -> Q:
+    """Rows (tenants or projects, through `prefix`) where the user has a membership or a group role."""
+    q = Q(**{f"{prefix}memberships__user": user})
+    groups = user_groups(user)
+    if groups:
+        q |= Q(**{f"{prefix}group_roles__group__in": groups})
+    return q
 
 
 def visible_tenants(user) -> QuerySet[Tenant]:
     if user.is_superuser:
         return Tenant.objects.all()
-    return Tenant.objects.filter(Q(memberships__user=user) | Q(projects__memberships__user=user)).distinct()
+    return Tenant.objects.filter(_member_q(user) | _member_q(user, "projects__")).distinct()
 
 
 def visible_projects(user) -> QuerySet[Project]:
     qs = Project.objects.select_related("tenant")
     if user.is_superuser:
         return qs
-    return qs.filter(Q(memberships__user=user) | Q(tenant__memberships__user=user)).distinct()
+    return qs.filter(_member_q(user) | _member_q(user, "tenant__")).distinct()
 
 
 def tenant_role(user, tenant: Tenant) -> str | None:
     """READ, ADMIN or None for this user in this tenant (as a tenant member)."""
     if user.is_superuser:
         return ADMIN
-    role = Membership.objects.filter(user=user, tenant=tenant).values_list("role", flat=True).first()
-    if role == Membership.TENANT_ADMIN:
+    roles = tenant_roles(user, tenant)
+    if Membership.TENANT_ADMIN in roles:
         return ADMIN
-    return READ if role else None
+    return READ if roles else None
+
+
+def tenant_roles(user, tenant: Tenant) -> set[str]:
+    """The user's tenant roles (TENANT_ADMIN, VIEWER) in `tenant`: own membership and group roles."""
+    roles = set(Membership.objects.filter(user=user, tenant=tenant).values_list("role", flat=True))
+    groups = user_groups(user)
+    if groups:
+        roles |= set(GroupRole.objects.filter(tenant=tenant, group__in=groups).values_list("role", flat=True))
+    return roles
 
 
 def project_role(user, project: Project) -> str | None:
     """READ, WRITE, ADMIN or None for this user in this project (tenant roles count)."""
     if user.is_superuser:
         return ADMIN
-    roles = set(
-        Membership.objects.filter(
-            Q(user=user) & (Q(tenant_id=project.tenant_id) | Q(project=project))
-        ).values_list("role", flat=True)
-    )
+    where = Q(tenant_id=project.tenant_id) | Q(project=project)
+    roles = set(Membership.objects.filter(Q(user=user) & where).values_list("role", flat=True))
+    groups = user_groups(user)
+    if groups:
+        roles |= set(GroupRole.objects.filter(where, group__in=groups).values_list("role", flat=True))
     if roles & {Membership.TENANT_ADMIN, Membership.PROJECT_ADMIN}:
         return ADMIN
     if Membership.EDITOR in roles:
@@ -119,7 +151,14 @@ def audit_entries_for_user(user):
 
     if user.is_superuser:
         return AuditEntry.objects.all()
-    admin_of = Membership.objects.filter(user=user, role=Membership.TENANT_ADMIN).values_list(
-        "tenant_id", flat=True
+    admin_of = set(
+        Membership.objects.filter(user=user, role=Membership.TENANT_ADMIN).values_list("tenant_id", flat=True)
     )
+    groups = user_groups(user)
+    if groups:
+        admin_of |= set(
+            GroupRole.objects.filter(
+                role=Membership.TENANT_ADMIN, group__in=groups, tenant__isnull=False
+            ).values_list("tenant_id", flat=True)
+        )
     return AuditEntry.objects.filter(tenant_id__in=list(admin_of))

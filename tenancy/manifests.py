@@ -1,8 +1,10 @@
 """Manifests for Tenant and Project (kind handlers for core.manifests), and who owns a namespace.
 
-Tenant: `{metadata: {name}, spec: {displayName, description?, gpuLimit, settingsRef?: {name, namespace}}}`.
+Tenant: `{metadata: {name}, spec: {displayName, description?, gpuLimit, settingsRef?: {name, namespace},
+tenantRoleMapping?: {admin?: [group], viewer?: [group]}}}`.
 Project: `{metadata: {name, namespace}, spec: {tenantRef: {name}, displayName, description?,
-settingsRef?: {name}, gpuLimit}}`;
+settingsRef?: {name}, gpuLimit, roleMapping?: {admin?, editor?, viewer?: [group]}}}`;
+the role mappings give roles to identity-provider groups (tenancy.group_roles, README "Single sign-on").
 `metadata.namespace` is the project's own namespace. Omitted optional fields take their defaults
 (displayName: the name; gpuLimit: 0 = no limit), so the file is the whole desired state.
 
@@ -20,10 +22,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from core import audit
-from core.manifests import Document, Handler, Plan
+from core.manifests import MISSING, Document, Handler, Plan
 from core.models import AuditEntry
 
-from . import access, deletion
+from . import access, deletion, group_roles
 from .models import DNS1123_LABEL, TENANT_NAMESPACE_PREFIX, Project, Tenant, owner_for_namespace
 
 API_VERSION = "spectrocloud.com/v1alpha1"
@@ -103,6 +105,50 @@ def _common_spec(doc: Document, plan: Plan, gpu_limit_field: str = "spec.gpuLimi
     return {"display_name": display, "description": description, "gpu_limit": gpu_limit}
 
 
+def _role_mapping(doc: Document, plan: Plan, path: str, keys: dict[str, str]) -> dict[str, list[str]] | None:
+    """`spec.tenantRoleMapping` / `spec.roleMapping`: role → list of group names; absent means none."""
+    value = plan.mapping(doc, path, keys=tuple(keys), required=False)
+    out: dict[str, list[str]] = {key: [] for key in keys}
+    if value is None:
+        return out if doc.get(path) is MISSING or doc.get(path) is None else None
+    ok = True
+    for key, groups in value.items():
+        if key not in keys:
+            ok = False
+            continue
+        if groups is None:
+            continue
+        if not isinstance(groups, list):
+            plan.error(doc, f"{path}.{key}", "must be a list of group names, e.g. [ml-engineers].")
+            ok = False
+            continue
+        for i, group in enumerate(groups):
+            problem = group_roles.group_problem(group) if isinstance(group, str) else "must be a string."
+            if problem:
+                plan.error(doc, f"{path}.{key}[{i}]", problem)
+                ok = False
+        out[key] = sorted({g for g in groups if isinstance(g, str)})
+    return out if ok else None
+
+
+def _save_mapping(
+    plan: Plan, obj: Tenant | Project, mapping: dict[str, list[str]], status: str, field: str
+) -> str:
+    """Make `obj`'s group roles `mapping`; audit the change; the document's status after it."""
+    before = group_roles.current(obj)
+    if not group_roles.replace(obj, mapping):
+        return status
+    change = {field: audit.change(group_roles.describe(before), group_roles.describe(mapping))}
+    _record(plan, AuditEntry.UPDATE, obj, change)
+    return "configured" if status == "unchanged" else status
+
+
+def _export_mapping(spec: dict, obj: Tenant | Project, field: str) -> None:
+    mapping = {key: groups for key, groups in group_roles.current(obj).items() if groups}
+    if mapping:
+        spec[field] = mapping
+
+
 def _check_gpu_limit(doc: Document, plan: Plan, obj: Tenant | Project | None, values: dict | None) -> None:
     """Only the level above changes a GPU limit (access.may_set_gpu_limit); re-applying the current value is
     fine.
@@ -159,9 +205,13 @@ class TenantHandler(Handler):
 
     def validate(self, doc: Document, plan: Plan) -> None:
         plan.check_text(doc, "metadata.name", doc.name, validators=Tenant._meta.get_field("name").validators)
-        if plan.mapping(doc, "spec", keys=("displayName", "description", "gpuLimit", "settingsRef")) is None:
+        spec_keys = ("displayName", "description", "gpuLimit", "settingsRef", "tenantRoleMapping")
+        if plan.mapping(doc, "spec", keys=spec_keys) is None:
             return
         values = _common_spec(doc, plan)
+        mapping = _role_mapping(doc, plan, "spec.tenantRoleMapping", group_roles.TENANT_KEYS)
+        if mapping is not None:
+            doc.state["role_mapping"] = mapping
         namespace = tenant_namespace(doc.name)
         if plan.mapping(doc, "spec.settingsRef", keys=("name", "namespace"), required=False) is not None:
             ref = plan.text(doc, "spec.settingsRef.name", max_length=63, validators=[DNS1123_LABEL])
@@ -190,7 +240,9 @@ class TenantHandler(Handler):
     def apply(self, doc: Document, plan: Plan) -> str:
         tenant = Tenant.objects.filter(name=doc.name).first()
         created = tenant is None
-        return _save(plan, tenant or Tenant(name=doc.name), doc.state["values"], created)
+        tenant = tenant or Tenant(name=doc.name)
+        status = _save(plan, tenant, doc.state["values"], created)
+        return _save_mapping(plan, tenant, doc.state["role_mapping"], status, "tenantRoleMapping")
 
     def validate_delete(self, doc: Document, plan: Plan) -> None:
         tenant = Tenant.objects.filter(name=doc.name).first()
@@ -218,6 +270,7 @@ class TenantHandler(Handler):
             if tenant.description:
                 spec["description"] = tenant.description
             spec["gpuLimit"] = tenant.gpu_limit
+            _export_mapping(spec, tenant, "tenantRoleMapping")
             out.append(
                 {"apiVersion": API_VERSION, "kind": "Tenant", "metadata": {"name": tenant.name}, "spec": spec}
             )
@@ -245,11 +298,16 @@ class ProjectHandler(Handler):
         )
         if (
             plan.mapping(
-                doc, "spec", keys=("tenantRef", "displayName", "description", "gpuLimit", "settingsRef")
+                doc,
+                "spec",
+                keys=("tenantRef", "displayName", "description", "gpuLimit", "settingsRef", "roleMapping"),
             )
             is None
         ):
             return
+        mapping = _role_mapping(doc, plan, "spec.roleMapping", group_roles.PROJECT_KEYS)
+        if mapping is not None:
+            doc.state["role_mapping"] = mapping
         tenant_name = None
         if plan.mapping(doc, "spec.tenantRef", keys=("name",)) is not None:
             tenant_name = plan.text(doc, "spec.tenantRef.name", validators=[DNS1123_LABEL])
@@ -329,15 +387,12 @@ class ProjectHandler(Handler):
 
     def apply(self, doc: Document, plan: Plan) -> str:
         project = Project.objects.filter(namespace=doc.namespace).first()
-        if project is None:
+        created = project is None
+        if created:
             tenant = Tenant.objects.get(name=doc.state["tenant"])
-            return _save(
-                plan,
-                Project(tenant=tenant, name=doc.name, namespace=doc.namespace),
-                doc.state["values"],
-                True,
-            )
-        return _save(plan, project, doc.state["values"], False)
+            project = Project(tenant=tenant, name=doc.name, namespace=doc.namespace)
+        status = _save(plan, project, doc.state["values"], created)
+        return _save_mapping(plan, project, doc.state["role_mapping"], status, "roleMapping")
 
     def validate_delete(self, doc: Document, plan: Plan) -> None:
         project = (
@@ -365,6 +420,7 @@ class ProjectHandler(Handler):
             if project.description:
                 spec["description"] = project.description
             spec["gpuLimit"] = project.gpu_limit
+            _export_mapping(spec, project, "roleMapping")
             out.append(
                 {
                     "apiVersion": API_VERSION,

@@ -195,3 +195,80 @@ def owner_for_namespace(namespace: str) -> Tenant | Project | None:
 def owner_filter(owner: Tenant | Project) -> dict[str, Tenant | Project]:
     """The filter for rows owned by `owner`: ``{"project": owner}`` or ``{"tenant": owner}``."""
     return {"project": owner} if isinstance(owner, Project) else {"tenant": owner}
+
+
+class GroupRole(models.Model):
+    """A role given to everyone in an identity-provider group, in a tenant or a project (README "Single
+    sign-on").
+
+    The PaletteAI shape: a tenant's `tenantRoleMapping` (tenant admin or viewer), a project's `roleMapping`
+    (project admin, editor or viewer). Who is in a group is read from the ID token at each login
+    (`OidcIdentity.groups`), so a group removed at the provider takes the role away at the next login.
+    """
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    tenant = models.ForeignKey(
+        Tenant, null=True, blank=True, on_delete=models.CASCADE, related_name="group_roles"
+    )
+    project = models.ForeignKey(
+        Project, null=True, blank=True, on_delete=models.CASCADE, related_name="group_roles"
+    )
+    group = models.CharField(max_length=256)
+    role = models.CharField(max_length=16, choices=Membership.ROLE_CHOICES)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["role", "group"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(tenant__isnull=False, project__isnull=True)
+                    | Q(tenant__isnull=True, project__isnull=False)
+                ),
+                name="group_role_tenant_xor_project",
+            ),
+            models.CheckConstraint(
+                condition=Q(tenant__isnull=True) | Q(role__in=["tenant_admin", "viewer"]),
+                name="group_role_tenant_roles",
+            ),
+            models.CheckConstraint(
+                condition=Q(project__isnull=True) | Q(role__in=["project_admin", "editor", "viewer"]),
+                name="group_role_project_roles",
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "group", "role"],
+                condition=Q(tenant__isnull=False),
+                name="group_role_tenant",
+            ),
+            models.UniqueConstraint(
+                fields=["project", "group", "role"],
+                condition=Q(project__isnull=False),
+                name="group_role_project",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"group {self.group} {self.get_role_display()} of {self.tenant or self.project}"
+
+    @property
+    def audit_tenant(self) -> Tenant:
+        return self.tenant or self.project.tenant
+
+
+class OidcIdentity(models.Model):
+    """The identity-provider account behind a user (issuer + subject), with the groups of its last login."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="oidc_identity"
+    )
+    issuer = models.CharField(max_length=500)
+    subject = models.CharField(max_length=255)
+    groups = models.JSONField(default=list, blank=True)
+    groups_claim_present = models.BooleanField(default=True)
+    last_login = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["issuer", "subject"], name="oidc_identity_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.issuer})"

@@ -2,12 +2,14 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import audit_views, views
+from . import audit_views, oidc, views
 
 app_name = "tenancy"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("oidc/login/", oidc.oidc_login, name="oidc_login"),
+    path("oidc/callback/", oidc.oidc_callback, name="oidc_callback"),
     path("audit/", audit_views.audit_list, name="audit_list"),
     path("tenants/", views.tenant_list, name="tenant_list"),
     path("tenants/new/", views.tenant_create, name="tenant_create"),

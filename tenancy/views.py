@@ -60,7 +60,13 @@ def tenant_create(request):
 @require_GET
 def tenant_detail(request, tenant):
     tenant, role = access.get_tenant_for_user(request.user, tenant)
-    context = {"tenant": tenant, "role": role, **overview.tenant_overview(request.user, tenant)}
+    context = {
+        "tenant": tenant,
+        "role": role,
+        "group_roles": tenant.group_roles.all(),
+        "members": tenant.memberships.select_related("user").order_by("user__username"),
+        **overview.tenant_overview(request.user, tenant),
+    }
     return render_page(request, "tenancy/tenant_detail.html", context)
 
 
@@ -127,6 +133,7 @@ def _project_context(project, role: str, member_form: MembershipForm) -> dict:
         "role": role,
         "members": project.memberships.select_related("user").order_by("user__username"),
         "member_form": member_form,
+        "group_roles": project.group_roles.all(),
         **overview.project_overview(project),
     }
 

@@ -171,7 +171,7 @@ CASES = [
         "unknown-spec-field",
         setting("0/spec/gpuLimits", 3),
         "document 1 (Tenant acme): spec.gpuLimits",
-        "unknown field; expected displayName, description, gpuLimit, settingsRef.",
+        "unknown field; expected displayName, description, gpuLimit, settingsRef, tenantRoleMapping.",
     ),
     (
         "spec-not-mapping",

@@ -781,3 +781,18 @@ def test_it_refuses_imports_from_read_only_members_and_outsiders(world):
         == 404
     )
     assert not Settings.objects.exists()
+
+
+def test_a_project_admin_by_identity_provider_group_may_onboard_that_project(world, django_user_model):
+    from integrations.onboarding import onboardable_projects, onboardable_tenants
+    from tenancy.models import GroupRole, Membership, OidcIdentity
+
+    sso = django_user_model.objects.create_user("sso-alice")
+    OidcIdentity.objects.create(
+        user=sso, issuer="https://idp.example.com", subject="alice", groups=["ml-ops"]
+    )
+    assert list(onboardable_tenants(sso)) == []
+    GroupRole.objects.create(project=world.project_a, group="ml-ops", role=Membership.PROJECT_ADMIN)
+    sso = django_user_model.objects.get(pk=sso.pk)  # groups are cached per user object
+    assert list(onboardable_tenants(sso)) == [world.tenant_a]
+    assert list(onboardable_projects(sso, world.tenant_a)) == [world.project_a]
