@@ -31,6 +31,7 @@ EVENTS = {
     "host.recovered": "an unhealthy edge host is healthy again",
     "capacity.dropped": "the eligible GPUs of a project fell by at least N in one discovery (N per rule)",
     "credentials.rejected": "Palette answered 401 to a connection check or a background run",
+    "certificate.expiring": "the custom CA or Palette's server certificate expires within 30, 7 or 1 days",
     "credentials.expiring": "the Palette API key in use expires within 30, 7 or 1 days (one message each)",
 }
 CLEARING = ("discovery.succeeded", "credentials.accepted")

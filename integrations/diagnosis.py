@@ -616,6 +616,7 @@ def perform_check(check: PaletteCheck, *, on_stage=None) -> PaletteCheck:
         error=f"{failed['name']}: {failed['detail']}" if failed else "",
     )
     _tell_credentials(check)
+    _tell_certificates(check, effective.palette)
     return check
 
 
@@ -634,3 +635,40 @@ def _tell_credentials(check: PaletteCheck) -> None:
             credentials_expiring(check.owner, expiry["daysLeft"], expiry["expiresAt"])
     elif "(401)" in stage["detail"]:
         credentials_rejected(check.owner, "the connection check", stage["detail"])
+
+
+def expiring_certificates(check: PaletteCheck, palette: EffectivePalette) -> list[dict]:
+    """The certificates this check depends on that expire within 30 days (or have): the custom CA's and the
+    server certificate Palette presented (its TLS stage). Each: what, subject, id, notAfter, daysLeft."""
+    found = [
+        {
+            "what": "custom CA",
+            "subject": c.subject,
+            "id": c.fingerprint_sha256,
+            "notAfter": f"{c.not_after:%Y-%m-%d}",
+        }
+        for c in palette.ca_certificates
+    ]
+    tls = next((s for s in check.stages if s.get("key") == "tls"), None)
+    server = (tls or {}).get("certificate") or {}
+    if server.get("not_after"):
+        found.append(
+            {
+                "what": "Palette's server certificate",
+                "subject": server.get("subject", ""),
+                "id": server.get("subject", ""),
+                "notAfter": server["not_after"],
+            }
+        )
+    today = timezone.now().date()
+    for cert in found:
+        cert["daysLeft"] = (datetime.strptime(cert["notAfter"], "%Y-%m-%d").date() - today).days
+    return [c for c in found if c["daysLeft"] <= KEY_EXPIRY_WARNING_DAYS]
+
+
+def _tell_certificates(check: PaletteCheck, palette: EffectivePalette) -> None:
+    """certificate.expiring for each certificate the connection depends on, at 30, 7 and 1 days."""
+    from .notify import certificate_expiring
+
+    for cert in expiring_certificates(check, palette):
+        certificate_expiring(check.owner, cert)

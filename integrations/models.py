@@ -20,7 +20,7 @@ from django.db.models import Q
 from core.fields import EncryptedTextField
 from core.models import TaskRun, one_active_run_per
 from palette import ratelimit
-from tenancy.models import DNS1123_LABEL, Project, Tenant
+from tenancy.models import DNS1123_LABEL, Project, Tenant, scope_constraint
 
 DNS1123_SUBDOMAIN = RegexValidator(
     r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
@@ -57,14 +57,6 @@ class Scoped(OwnedByTenantOrProject, models.Model):
             self.project, self.tenant, self.namespace = owner, None, owner.namespace
         else:
             self.tenant, self.project, self.namespace = owner, None, owner.namespace
-
-
-def scope_constraint(name: str) -> models.CheckConstraint:
-    return models.CheckConstraint(
-        condition=Q(tenant__isnull=False, project__isnull=True)
-        | Q(tenant__isnull=True, project__isnull=False),
-        name=name,
-    )
 
 
 class Secret(Scoped):

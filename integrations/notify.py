@@ -49,3 +49,26 @@ def credentials_expiring(owner, days_left: int, expires_at: str) -> None:
         message,
         {"daysLeft": days_left, "expiresAt": expires_at},
     )
+
+
+def certificate_expiring(owner, cert: dict) -> None:
+    """`cert` (diagnosis.expiring_certificates) expires in cert["daysLeft"] days: tell once at each of 30, 7
+    and 1 days (an expired one at the 1-day mark)."""
+    days = cert["daysLeft"]
+    mark = next((m for m in EXPIRY_MARKS if days <= m), None)
+    if mark is None:
+        return
+    base = _subject(owner)
+    subject = Subject(base.kind, base.name, f"{base.uid}:cert:{cert['id'][-23:]}:{cert['notAfter']}:{mark}d")
+    when = "expired" if days < 0 else f"expires in {days} day{'' if days == 1 else 's'}"
+    message = (
+        f"The {cert['what']} of {owner.namespace}'s Palette integration ({cert['subject']}) {when} "
+        f"({cert['notAfter']}): renew it before the connection fails."
+    )
+    emit(
+        "certificate.expiring",
+        owner.namespace,
+        subject,
+        message[:1000],
+        {k: cert[k] for k in ("what", "notAfter", "daysLeft")},
+    )

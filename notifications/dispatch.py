@@ -28,6 +28,7 @@ PROBLEMS = {
     # Nothing ends it: its subject names the expiry date and the 30/7/1-day mark, so each mark is sent once
     # (integrations.notify.credentials_expiring) and a new key starts afresh.
     "credentials.expiring": (),
+    "certificate.expiring": (),
 }
 RECOVERS = {end: problem for problem, ends in PROBLEMS.items() for end in ends}
 #: Recoveries sent only when the problem had been reported.

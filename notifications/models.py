@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 from django.db import models
 from django.utils import timezone
 
-from integrations.models import DNS1123_SUBDOMAIN, Scoped, scope_constraint
-from tenancy.models import DNS1123_LABEL
+from integrations.models import DNS1123_SUBDOMAIN, Scoped
+from tenancy.models import DNS1123_LABEL, scope_constraint
 
 
 class NotificationRule(Scoped):

@@ -118,6 +118,30 @@ class Project(models.Model):
             )
 
 
+def scope_constraint(name: str) -> models.CheckConstraint:
+    """A row belongs to a tenant or to a project, never both or neither."""
+    return models.CheckConstraint(
+        condition=Q(tenant__isnull=False, project__isnull=True)
+        | Q(tenant__isnull=True, project__isnull=False),
+        name=name,
+    )
+
+
+def role_constraints(prefix: str) -> list[models.CheckConstraint]:
+    """A role held in a tenant or a project (Membership, GroupRole): one scope, a role that exists there."""
+    return [
+        scope_constraint(f"{prefix}_tenant_xor_project"),
+        models.CheckConstraint(
+            condition=Q(tenant__isnull=True) | Q(role__in=["tenant_admin", "viewer"]),
+            name=f"{prefix}_tenant_roles",
+        ),
+        models.CheckConstraint(
+            condition=Q(project__isnull=True) | Q(role__in=["project_admin", "editor", "viewer"]),
+            name=f"{prefix}_project_roles",
+        ),
+    ]
+
+
 class Membership(models.Model):
     """A user's role in a tenant (tenant admin or viewer) or in a project (admin, editor or viewer).
 
@@ -150,21 +174,7 @@ class Membership(models.Model):
 
     class Meta:
         constraints = [
-            models.CheckConstraint(
-                condition=(
-                    Q(tenant__isnull=False, project__isnull=True)
-                    | Q(tenant__isnull=True, project__isnull=False)
-                ),
-                name="membership_tenant_xor_project",
-            ),
-            models.CheckConstraint(
-                condition=Q(tenant__isnull=True) | Q(role__in=["tenant_admin", "viewer"]),
-                name="membership_tenant_roles",
-            ),
-            models.CheckConstraint(
-                condition=Q(project__isnull=True) | Q(role__in=["project_admin", "editor", "viewer"]),
-                name="membership_project_roles",
-            ),
+            *role_constraints("membership"),
             models.UniqueConstraint(
                 fields=["user", "tenant"], condition=Q(tenant__isnull=False), name="membership_one_per_tenant"
             ),
@@ -220,21 +230,7 @@ class GroupRole(models.Model):
     class Meta:
         ordering = ["role", "group"]
         constraints = [
-            models.CheckConstraint(
-                condition=(
-                    Q(tenant__isnull=False, project__isnull=True)
-                    | Q(tenant__isnull=True, project__isnull=False)
-                ),
-                name="group_role_tenant_xor_project",
-            ),
-            models.CheckConstraint(
-                condition=Q(tenant__isnull=True) | Q(role__in=["tenant_admin", "viewer"]),
-                name="group_role_tenant_roles",
-            ),
-            models.CheckConstraint(
-                condition=Q(project__isnull=True) | Q(role__in=["project_admin", "editor", "viewer"]),
-                name="group_role_project_roles",
-            ),
+            *role_constraints("group_role"),
             models.UniqueConstraint(
                 fields=["tenant", "group", "role"],
                 condition=Q(tenant__isnull=False),

@@ -78,3 +78,18 @@ def test_credentials_expiring_is_sent_once_at_each_mark(world, sim):
     _check(world)
     assert sent.count() == 2
     assert sim.api_key not in json.dumps(list(sent.values("message", "details")), default=str)
+
+
+def test_certificate_expiring_names_the_custom_ca_once_per_mark(world, sim):
+    from .conftest import make_cert
+
+    ca, _key = make_cert("Acme Private CA", days=5)
+    configure_palette(world.tenant_a, palette_values(sim), ca_pem=ca)  # not the simulator's CA: TLS fails
+    hook = rule(world.tenant_a, "https://hooks.example.com/x", events=("certificate.expiring",))
+    for _ in range(2):
+        check = diagnosis.perform_check(PaletteCheck.objects.create(tenant=world.tenant_a))
+        assert check.outcome != PaletteCheck.CONNECTED  # the CA's expiry is told whatever the check found
+    sent = Notification.objects.filter(rule=hook, event="certificate.expiring")
+    assert sent.count() == 1
+    message = sent.get().message
+    assert "custom CA" in message and "Acme Private CA" in message and "expires in 5 days" in message
