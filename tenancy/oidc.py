@@ -27,6 +27,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET
 from joserfc.errors import JoseError
 
+from core import audit
+from core.models import AuditEntry
+
 from . import access
 from .models import OidcIdentity
 
@@ -224,6 +227,14 @@ def _log_in(request, claims: dict):
     wanted = request.session.get(NEXT_KEY) or reverse(settings.LOGIN_REDIRECT_URL)
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     user._oidc_groups = groups or []
+    # Who signed in, as the provider knows them, and the groups their roles here come from.
+    audit.record(
+        request,
+        AuditEntry.ACTION,
+        user,
+        verb=f"signed in with {provider_name()}"[:80],
+        changes={"issuer": settings.OIDC_ISSUER, "subject": str(claims["sub"])[:255], "groups": groups or []},
+    )
     if groups is None:
         messages.warning(
             request,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from core.models import AuditEntry
 from tests.tenancy.oidc_fixtures import ACCOUNTS, configure, oidc_provider  # noqa: F401 - fixture
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -57,6 +58,11 @@ def test_it_signs_in_with_the_roles_of_its_groups_and_loses_a_removed_one(
     alice = get_user_model().objects.get(username="alice")
     assert not alice.has_usable_password()
     assert access.project_role(alice, project) == access.WRITE
+    signed_in = AuditEntry.objects.filter(user=alice, verb__startswith="signed in with").latest("created")
+    assert (
+        sorted(signed_in.changes["groups"]) == ["acme-readers", "ml-engineers"]
+        and signed_in.changes["subject"]
+    )
 
     oidc_provider.set_accounts({**ACCOUNTS, "alice": {"groups": ["acme-readers"]}})
     page.context.clear_cookies()
