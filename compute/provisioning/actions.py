@@ -29,14 +29,21 @@ def enqueue(pool_id: int, tick: int, countdown: float = 0) -> None:
     send("compute.pool_step", pool_id, tick, countdown=countdown)
 
 
-def _restart(pool: ComputePool, **fields: Any) -> bool:
-    """Start a new chain: bump the tick (old messages become no-ops) and send the first message on commit.
+def start_attempt(pool: ComputePool, **fields: Any) -> bool:
+    """Start a new attempt of an operation (retry, deletion, force delete, a day-2 change, an upgrade): the
+    next attempt number, the last failure cleared, the tick bumped (old messages become no-ops) and the first
+    message sent on commit; `fields` say which operation, step and status.
 
     Compare-and-set on the tick and status `pool` holds: False, and nothing changed, when the pool moved on.
     """
     now = timezone.now()
     fields.update(
-        tick=F("tick") + 1, due_at=now + timedelta(seconds=_seconds("POOL_STEP_BUDGET")), updated=now
+        attempt=pool.attempt + 1,
+        failure_class="",
+        failure_message="",
+        tick=F("tick") + 1,
+        due_at=now + timedelta(seconds=_seconds("POOL_STEP_BUDGET")),
+        updated=now,
     )
     if not transition(pool.pk, {"tick": pool.tick, "status": pool.status}, **fields):
         return False
@@ -115,13 +122,10 @@ def retry_pool(pool: ComputePool, *, request=None, user=None, source: str = "web
     # A day-2 change resumes from what Palette has (compute.provisioning.day2).
     first = {ComputePool.DELETION: "delete", ComputePool.PROVISION: "validate"}.get(pool.operation, "change")
     status = {ComputePool.DELETION: ComputePool.DELETING, ComputePool.PROVISION: ComputePool.PENDING}
-    started = pool.status in ComputePool.STOPPED and _restart(
+    started = pool.status in ComputePool.STOPPED and start_attempt(
         pool,
         status=status.get(pool.operation, ComputePool.UPDATING),
-        attempt=pool.attempt + 1,
         step=first,
-        failure_class="",
-        failure_message="",
         excluded_hosts=[],
         started=timezone.now(),
         wait_reason="Retrying: waiting for a worker.",
@@ -169,14 +173,11 @@ def _delete_once(pool: ComputePool) -> str | None:
     if pool.status in (ComputePool.DELETED, ComputePool.DELETING) or pool.delete_requested:
         return "already"
     if pool.status in (ComputePool.READY, *ComputePool.STOPPED):
-        started = _restart(
+        started = start_attempt(
             pool,
             operation=ComputePool.DELETION,
             status=ComputePool.DELETING,
             step="delete",
-            attempt=pool.attempt + 1,
-            failure_class="",
-            failure_message="",
             started=timezone.now(),
             wait_reason="Deletion requested: waiting for a worker.",
         )
@@ -203,14 +204,11 @@ def request_force_delete(pool: ComputePool, *, request=None, user=None, source: 
     if not force_delete_available(pool):
         return "unavailable"
     if pool.status in ComputePool.STOPPED:
-        sent = _restart(
+        sent = start_attempt(
             pool,
             status=ComputePool.DELETING,
             step="wait_deleted",
-            attempt=pool.attempt + 1,
             force_delete_requested=True,
-            failure_class="",
-            failure_message="",
             started=timezone.now(),
             wait_reason="Force delete requested.",
         )

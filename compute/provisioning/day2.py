@@ -35,7 +35,7 @@ from palette import errors as perrors
 
 from ..models import ComputePool, EdgeHost, PoolStep
 from ..spec import CONTROL_PLANE_SIZES, MAX_NODES
-from .actions import _restart
+from .actions import start_attempt
 from .context import Context, _refresh_inventory, _seconds
 
 POOLS_PATH = "/v1/cloudconfigs/edge-native/{configUid}/machinePools/{machinePoolName}"
@@ -272,17 +272,14 @@ def start_change(pool: ComputePool, plan, *, request=None, user=None, source: st
         pool.refresh_from_db()
         change = plan(pool)
         hosts = {**pool.hosts, change.machine_pool: change.target}
-        started = _restart(
+        started = start_attempt(
             pool,
             operation=change.kind,
             status=ComputePool.UPDATING,
             step="change",
-            attempt=pool.attempt + 1,
             change={**change.to_json(), "requested": timezone.now().isoformat()},
             hosts=hosts,
             node_pools=change.node_pools,
-            failure_class="",
-            failure_message="",
             wait_reason=f"Waiting for a worker to change {change.summary()}.",
         )
         if not started:

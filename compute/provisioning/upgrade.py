@@ -232,7 +232,7 @@ def start_upgrade(
     `values`: {profile name: {variable: value}} — the values the upgraded profiles have from now on (stored
     with the pool as at create: the `masked` (profile, variable) pairs encrypted in secret_variables).
     """
-    from .actions import _restart
+    from .actions import start_attempt
 
     pool.refresh_from_db()  # the bundle as it is now (a manifest's bundle document was just applied)
     plan = plan_upgrade(pool, values=values)
@@ -258,15 +258,12 @@ def start_upgrade(
             for p in plan.changes
         ],
     }
-    started = _restart(
+    started = start_attempt(
         pool,
         operation=ComputePool.UPGRADE,
         status=ComputePool.UPDATING,
         step="upgrade",
-        attempt=pool.attempt + 1,
         change=change,
-        failure_class="",
-        failure_message="",
         started=timezone.now(),
         wait_reason="Upgrade requested: waiting for a worker.",
         **_stored_values(pool, plan, values, masked),
