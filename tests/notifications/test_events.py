@@ -110,3 +110,45 @@ def test_a_host_turning_unhealthy_in_palette_gives_one_notification_and_capacity
     sim.state.update_host(uid, health="healthy", health_message="")
     assert run_discovery(start_discovery(project)).status == "succeeded"
     assert Notification.objects.filter(rule=r, event="host.recovered", subject_uid=uid).count() == 1
+
+
+def test_a_rejected_key_is_told_once_until_a_check_accepts_it_again(world, sim):
+    from integrations import diagnosis
+    from integrations.models import PaletteCheck
+    from tests.integrations.conftest import configure_palette, palette_values
+
+    hook = rule(world.tenant_a, URL, events=("credentials.rejected",))
+    configure_palette(
+        world.tenant_a, palette_values(sim, apiKey="not-the-simulators-key-1234"), ca_pem=sim.ca_pem
+    )
+    for _ in range(2):
+        check = diagnosis.perform_check(PaletteCheck.objects.create(tenant=world.tenant_a))
+        assert check.outcome == PaletteCheck.FAILED_OUTCOME
+    sent = Notification.objects.filter(rule=hook, event="credentials.rejected")
+    assert sent.count() == 1 and "rejected the API key" in sent.get().message
+    assert "not-the-simulators-key-1234" not in sent.get().message
+
+    configure_palette(world.tenant_a, palette_values(sim), ca_pem=sim.ca_pem)
+    diagnosis.perform_check(PaletteCheck.objects.create(tenant=world.tenant_a))  # accepted: the problem ends
+    configure_palette(
+        world.tenant_a, palette_values(sim, apiKey="not-the-simulators-key-1234"), ca_pem=sim.ca_pem
+    )
+    diagnosis.perform_check(PaletteCheck.objects.create(tenant=world.tenant_a))
+    assert sent.count() == 2
+
+
+def test_capacity_dropped_is_sent_when_eligible_gpus_fall_by_the_rules_threshold(
+    world, connected_project, sim
+):
+    from compute.models import EdgeHost
+
+    hook = rule(world.tenant_a, URL, events=("capacity.dropped",), capacity_drop=4)
+    assert run_discovery(DiscoveryRun.objects.create(project=connected_project)).status == "succeeded"
+    gpu_hosts = [
+        h for h in EdgeHost.objects.filter(project=connected_project, eligible=True) if h.gpu_total >= 4
+    ]
+    assert gpu_hosts, "the simulator's inventory has eligible GPU hosts"
+    sim.state.hosts[gpu_hosts[0].uid].health = "unhealthy"  # no longer eligible: at least 4 GPUs fewer
+    assert run_discovery(DiscoveryRun.objects.create(project=connected_project)).status == "succeeded"
+    sent = Notification.objects.filter(rule=hook, event="capacity.dropped")
+    assert sent.count() == 1 and sent.get().details["drop"] >= 4
