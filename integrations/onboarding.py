@@ -15,7 +15,7 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -241,20 +241,16 @@ def onboardable_tenants(user) -> QuerySet[Tenant]:
     identity provider's groups alike: tenancy.access decides)."""
     if user.is_superuser:
         return Tenant.objects.all()
-    ids = [
-        t.pk
-        for t in access.visible_tenants(user)
-        if access.tenant_role(user, t) == access.ADMIN or onboardable_projects(user, t).exists()
-    ]
-    return Tenant.objects.filter(pk__in=ids)
+    tenants, projects = access.administered(user)
+    return Tenant.objects.filter(Q(pk__in=tenants) | Q(projects__pk__in=projects)).distinct()
 
 
 def onboardable_projects(user, tenant: Tenant) -> QuerySet[Project]:
     """Projects of `tenant` whose Settings the user may change (project admin, tenant admin)."""
-    if access.tenant_role(user, tenant) == access.ADMIN:
+    if user.is_superuser:
         return tenant.projects.all()
-    ids = [p.pk for p in tenant.projects.all() if access.project_role(user, p) == access.ADMIN]
-    return tenant.projects.filter(pk__in=ids)
+    tenants, projects = access.administered(user)
+    return tenant.projects.all() if tenant.pk in tenants else tenant.projects.filter(pk__in=projects)
 
 
 def resolve_tenant(user, name: str) -> tuple[Tenant, str]:

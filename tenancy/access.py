@@ -53,6 +53,26 @@ def visible_projects(user) -> QuerySet[Project]:
     return qs.filter(_member_q(user) | _member_q(user, "tenant__")).distinct()
 
 
+def administered(user) -> tuple[set[int], set[int]]:
+    """(tenant ids, project ids) the user administers, by membership or group role: two queries, for lists
+    that would otherwise ask tenant_role / project_role once per row (onboarding's pickers)."""
+    groups = user_groups(user)
+    tenants, projects = set(), set()
+    for model in (Membership, GroupRole):
+        who = Q(user=user) if model is Membership else Q(group__in=groups)
+        if model is GroupRole and not groups:
+            continue
+        rows = model.objects.filter(
+            who, role__in=[Membership.TENANT_ADMIN, Membership.PROJECT_ADMIN]
+        ).values_list("tenant_id", "project_id")
+        for tenant_id, project_id in rows:
+            if tenant_id:
+                tenants.add(tenant_id)
+            else:
+                projects.add(project_id)
+    return tenants, projects
+
+
 def tenant_role(user, tenant: Tenant) -> str | None:
     """READ, ADMIN or None for this user in this tenant (as a tenant member)."""
     if user.is_superuser:
