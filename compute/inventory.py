@@ -3,10 +3,6 @@ query."""
 
 from __future__ import annotations
 
-import collections
-from datetime import timedelta
-
-from django.conf import settings
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.fields.json import KeyTransform
 from django.utils import timezone
@@ -15,7 +11,8 @@ from tenancy.models import Project
 
 from .discovery import GPU_MODEL_SEPARATOR
 from .eligibility import GONE, TagInputError, gpu_name, parse_tags, shown_tags
-from .models import DiscoveryRun, EdgeHost, HostChange
+from .liveness import CHANGED_WINDOW, last_seen, last_successful_scan
+from .models import EdgeHost
 
 SORTS = {
     "name": ("name", "uid"),
@@ -29,22 +26,6 @@ SORTS = {
     "eligible": ("eligible", "name"),
     "cluster": ("clusters", "name"),
 }
-
-
-def last_successful_scan(project: Project):
-    return (
-        DiscoveryRun.objects.filter(project=project, status=DiscoveryRun.SUCCEEDED)
-        .order_by("-finished")
-        .values_list("finished", flat=True)
-        .first()
-    )
-
-
-def last_seen(host: EdgeHost, last_scan) -> object:
-    """A host that is not gone was seen by the last successful scan (unchanged hosts are never rewritten)."""
-    if host.gone or last_scan is None:
-        return host.last_seen
-    return max(host.last_seen, last_scan)
 
 
 def host_json(host: EdgeHost, last_scan=None) -> dict:
@@ -182,40 +163,3 @@ def capacity_groups(project: Project) -> dict[str, list[dict]]:
         if row["gpu_total"]:
             groups["gpu_workers"].append(entry)
     return groups
-
-
-#: "Changed in the last 24 h" (the grid's filter) and the window a host's health changes are counted in.
-CHANGED_WINDOW = timedelta(hours=24)
-
-
-def liveness(hosts: list[EdgeHost], now=None) -> dict[int, dict]:
-    """Per host (by pk): `flaps`, its health changes in the last 24 hours, and `unknown`, whether discovery
-    has not seen it for HOST_UNKNOWN_AFTER seconds (Palette unreachable, scans failing: its health is then
-    unknown, whatever it was). One query for the whole page."""
-    now = now or timezone.now()
-    stale = now - timedelta(seconds=settings.HOST_UNKNOWN_AFTER)
-    # The page's hosts only (index host, -created), counted here: no aggregate on the grid's fragment.
-    flaps = collections.Counter(
-        HostChange.objects.filter(
-            host__in=[h.pk for h in hosts], created__gte=now - CHANGED_WINDOW, changes__has_key="health"
-        )
-        .order_by()
-        .values_list("host_id", flat=True)
-    )
-    return {
-        h.pk: {
-            "flaps": flaps.get(h.pk, 0),
-            "unknown": not h.gone and h.last_seen is not None and h.last_seen < stale,
-        }
-        for h in hosts
-    }
-
-
-def health_history(changes) -> list[dict]:
-    """The health transitions among a host's discovery `changes` (its page's history rows, newest first):
-    when, from, to. No query of its own: the host page already reads the history, through its index."""
-    return [
-        {"when": c.created, "from": c.changes["health"][0], "to": c.changes["health"][1]}
-        for c in changes
-        if "health" in (c.changes or {})
-    ]

@@ -138,7 +138,7 @@ class DiscoveryRun(TaskRun):
     COUNTS = ("pages", "hosts_seen", "added", "updated", "removed", "skipped", "cleaned")
 
     class Meta(TaskRun.Meta):
-        # (project, status, -finished): the last successful scan (compute.inventory.last_successful_scan).
+        # (project, status, -finished): the last successful scan (compute.liveness.last_successful_scan).
         indexes = [
             models.Index(fields=["project", "-created"]),
             models.Index(fields=["project", "status", "-finished"]),

@@ -5,7 +5,8 @@ pruned daily by beat (task `core.prune`) and by `manage.py prune [--dry-run]`. W
 run that is pending or running stays, and so does the newest run of each target (a project, a
 tenant) in each state: "last successful scan", the connection badge and "failing since" keep their
 rows. Rows go in batches of BATCH, each its own short transaction, so the web and the workers never
-wait behind one long delete (SQLite has a single writer).
+wait behind one long delete (SQLite has a single writer). A history kind may name rows that stay whatever
+their age (`keep`, registered from its AppConfig.ready(): a notification still being delivered).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import F, Window
+from django.db.models import F, Q, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
@@ -25,6 +26,13 @@ from .runs import Kind, kinds
 
 log = logging.getLogger(__name__)
 BATCH = 500
+_kept: dict[str, Q] = {}
+
+
+def keep(label: str, rows: Q) -> None:
+    """Rows of the registered kind `label` matching `rows` are never pruned, however old (e.g. the
+    notifications still pending: Q(status__in=("pending", "sending")))."""
+    _kept[label] = rows
 
 
 @dataclass(frozen=True)
@@ -80,6 +88,8 @@ def _expired(kind: Kind, cutoff: datetime) -> Iterator[list[int]]:
     if issubclass(kind.model, TaskRun):
         rows = rows.exclude(status__in=TaskRun.ACTIVE)
         kept = _newest_per_target(kind)
+    if kind.label in _kept:
+        rows = rows.exclude(_kept[kind.label])
     last = 0
     while True:
         # Keyset pages by pk: each batch is a fresh, bounded query, also while the previous ones are deleted.

@@ -1,6 +1,7 @@
 """What integrations tells core.events: Palette answered 401 to a check or a run (credentials.rejected), or
-a check got the key accepted again (credentials.accepted). The notifications app listens
-(docs/architecture.md)."""
+a check got the key accepted again (credentials.accepted); the API key or a certificate expires within 30, 7
+or 1 days (credentials.expiring, certificate.expiring), told by each connection check and by the daily
+radar (integrations.tasks.expiry_radar). The notifications app listens (docs/architecture.md)."""
 
 from __future__ import annotations
 

@@ -8,7 +8,8 @@ recorded on the Secret row for the UI and picked up again by the periodic `integ
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+import math
+from datetime import datetime, timedelta
 
 from celery import shared_task
 from django.db.models import F, Q
@@ -124,6 +125,19 @@ def palette_check_task(check_id: int) -> None:
         perform_check(check)
 
 
+def palette_owners() -> list:
+    """Every tenant with Palette Settings and every project with effective ones (its own or its tenant's)."""
+    from tenancy.models import Project, Tenant
+
+    from .models import Settings
+
+    tenants = Tenant.objects.filter(pk__in=Settings.objects.filter(tenant__isnull=False).values("tenant_id"))
+    projects = Project.objects.filter(tenant__in=tenants) | Project.objects.filter(
+        pk__in=Settings.objects.filter(project__isnull=False).values("project_id")
+    )
+    return [*tenants, *projects.distinct()]
+
+
 @shared_task(name="integrations.scheduled_palette_checks", acks_late=True, ignore_result=True)
 def scheduled_palette_checks_task() -> int:
     """Re-check every tenant and project with a Palette integration (beat, every PALETTE_CHECK_INTERVAL s).
@@ -133,18 +147,76 @@ def scheduled_palette_checks_task() -> int:
     """
     from django.db import transaction
 
-    from tenancy.models import Project, Tenant
-
     from .diagnosis import start_check
-    from .models import Settings
 
-    tenants = Tenant.objects.filter(pk__in=Settings.objects.filter(tenant__isnull=False).values("tenant_id"))
-    projects = Project.objects.filter(tenant__in=tenants) | Project.objects.filter(
-        pk__in=Settings.objects.filter(project__isnull=False).values("project_id")
-    )
     count = 0
     with transaction.atomic():
-        for owner in [*tenants, *projects.distinct()]:
+        for owner in palette_owners():
             start_check(owner, trigger="schedule")
             count += 1
     return count
+
+
+@shared_task(name="integrations.expiry_radar", acks_late=True, ignore_result=True)
+def expiry_radar_task() -> int:
+    """Beat, daily: credentials.expiring / certificate.expiring at 30, 7 and 1 days for every tenant and
+    project with a Palette integration (expiry_radar below). No Palette call. Idempotent: each
+    mark is told once per rule (its subject names it); a second run the same day tells nothing new."""
+    due = 0
+    for owner in palette_owners():
+        try:
+            due += expiry_radar(owner)
+        except Exception:  # one owner's broken Settings must not hide the others' expiries
+            log.exception("expiry radar of %s failed", owner.namespace)
+    return due
+
+
+#: How many of an owner's newest finished checks the radar looks through for the facts it needs.
+RADAR_CHECKS = 20
+
+
+def expiry_radar(owner, now: datetime | None = None) -> int:
+    """Daily (task integrations.expiry_radar): credentials.expiring and certificate.expiring for `owner`
+    from what its newest connection checks read (the key's expiry, Palette's server certificate) and its
+    custom CA, counted to today, so the marks are reached also while checks cannot reach Palette. Each mark
+    is told once (the subject names it: credentials_expiring, certificate_expiring). How many were due."""
+    from palette.models import parse_time
+    from tenancy.models import owner_filter
+
+    from .diagnosis import expiring_certificates
+    from .effective import resolve
+    from .models import PaletteCheck
+    from .notify import EXPIRY_MARKS, certificate_expiring, credentials_expiring
+
+    now = now or timezone.now()
+    palette = resolve(owner).palette
+    if palette is None:
+        return 0
+    checks = list(
+        PaletteCheck.objects.filter(**owner_filter(owner), status__in=PaletteCheck.TERMINAL).order_by(
+            "-created"
+        )[:RADAR_CHECKS]
+    )
+    due = 0
+    expiry = next((e for e in map(_key_expiry, checks) if e.get("expiresAt")), None)
+    expires = parse_time(expiry["expiresAt"]) if expiry else None
+    if expires is not None:
+        days = math.floor((expires - now).total_seconds() / 86400)
+        if 0 <= days <= EXPIRY_MARKS[-1]:
+            credentials_expiring(owner, days, expiry["expiresAt"])
+            due += 1
+    # The custom CA needs no check; Palette's server certificate is the one the newest check saw.
+    with_tls = next((c for c in checks if _stage(c, "tls").get("certificate")), None) or PaletteCheck()
+    for cert in expiring_certificates(with_tls, palette):
+        certificate_expiring(owner, cert)
+        due += 1
+    return due
+
+
+def _stage(check, key: str) -> dict:
+    return next((s for s in check.stages or () if s.get("key") == key), None) or {}
+
+
+def _key_expiry(check) -> dict:
+    """What the check's API key stage read about the key's expiry (diagnosis.stage_key_expiry)."""
+    return _stage(check, "apikey").get("key_expiry") or {}

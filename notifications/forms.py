@@ -39,6 +39,15 @@ class RuleForm(forms.Form):
     capacity_drop = forms.IntegerField(
         label="capacity.dropped by at least N GPUs", min_value=1, max_value=100000, initial=1
     )
+    offline_minutes = forms.IntegerField(
+        label="host.offline after N minutes",
+        min_value=1,
+        max_value=rules.MAX_OFFLINE_MINUTES,
+        initial=10,
+        required=False,
+        help_text="Not seen by discovery, or health unknown, this long (never before the inventory shows it "
+        "Unknown, HOST_UNKNOWN_AFTER).",
+    )
 
     def __init__(self, *args, namespace: str, editing: NotificationRule | None = None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -88,6 +97,7 @@ class RuleForm(forms.Form):
             "email_to": data["email_to"] if channel == NotificationRule.EMAIL else [],
             "discovery_failures": data["discovery_failures"],
             "capacity_drop": data["capacity_drop"],
+            "offline_minutes": data["offline_minutes"] or 10,
         }
 
     @classmethod
@@ -101,4 +111,5 @@ class RuleForm(forms.Form):
             "email_to": ", ".join(rule.email_to),
             "discovery_failures": rule.discovery_failures,
             "capacity_drop": rule.capacity_drop,
+            "offline_minutes": rule.offline_minutes,
         }

@@ -14,7 +14,7 @@ from . import rules
 from .models import NotificationRule
 
 API_VERSION = "admin.paletteai/v1"
-SPEC_KEYS = ("events", "webhook", "slack", "email", "discoveryFailures", "capacityDrop")
+SPEC_KEYS = ("events", "webhook", "slack", "email", "discoveryFailures", "capacityDrop", "offlineMinutes")
 CHANNEL_KEYS = {"webhook": ("url", "secretRef"), "slack": ("url",), "email": ("to",)}
 
 
@@ -40,6 +40,9 @@ class NotificationRuleHandler(Handler):
             doc, "spec.discoveryFailures", default=3, minimum=1, maximum=1000
         )
         values["capacity_drop"] = plan.integer(doc, "spec.capacityDrop", default=1, minimum=1, maximum=100000)
+        values["offline_minutes"] = plan.integer(
+            doc, "spec.offlineMinutes", default=10, minimum=1, maximum=rules.MAX_OFFLINE_MINUTES
+        )
         channels = [c for c in CHANNEL_KEYS if doc.get(f"spec.{c}") is not MISSING]
         if len(channels) != 1:
             plan.error(doc, "spec", "give exactly one channel: webhook, slack or email.")
@@ -119,6 +122,8 @@ def manifest(rule: NotificationRule, show_secrets: bool = False) -> dict:
         spec["discoveryFailures"] = rule.discovery_failures
     if rule.capacity_drop != 1:
         spec["capacityDrop"] = rule.capacity_drop
+    if rule.offline_minutes != 10:
+        spec["offlineMinutes"] = rule.offline_minutes
     return {
         "apiVersion": API_VERSION,
         "kind": "NotificationRule",

@@ -32,6 +32,8 @@ class NotificationRule(Scoped):
     email_to = models.JSONField(default=list, blank=True)
     discovery_failures = models.PositiveIntegerField(default=3)
     capacity_drop = models.PositiveIntegerField(default=1)
+    #: host.offline is sent once a host has not been seen (or its health was unknown) this long.
+    offline_minutes = models.PositiveIntegerField(default=10)
     muted_until = models.DateTimeField(null=True, blank=True)
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)

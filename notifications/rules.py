@@ -25,7 +25,17 @@ from .models import NotificationRule
 
 HMAC_KEY = "hmacKey"
 MAX_RECIPIENTS = 20
-FIELDS = ("events", "channel", "url", "secret_name", "email_to", "discovery_failures", "capacity_drop")
+MAX_OFFLINE_MINUTES = 1440
+FIELDS = (
+    "events",
+    "channel",
+    "url",
+    "secret_name",
+    "email_to",
+    "discovery_failures",
+    "capacity_drop",
+    "offline_minutes",
+)
 
 
 def check_events(events) -> str | None:

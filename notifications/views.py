@@ -79,7 +79,7 @@ def rules_page(request, tenant, project=None):
         "form": form,
         "base_url": _url("rules", tenant_obj, project_obj),
     }
-    return render(request, "notifications/rules.html", context, status=400 if form.errors else 200)
+    return render(request, "notifications/rules.html", context)
 
 
 @login_required
@@ -107,7 +107,7 @@ def rule_edit(request, tenant, rule, project=None):
         "rule_url": _url("rule", tenant_obj, project_obj, rule.name),
         "scope": "project" if project_obj else "tenant",
     }
-    return render(request, "notifications/rule.html", context, status=400 if form.errors else 200)
+    return render(request, "notifications/rule.html", context)
 
 
 @login_required

@@ -17,7 +17,7 @@ from integrations.models import PaletteCheck
 from ..bundles import ProfileInfo, bundle_facts
 from ..discovery import policy_for
 from ..eligibility import stored_reasons
-from ..inventory import last_successful_scan
+from ..liveness import last_successful_scan
 from ..models import ClusterProfile, ComputePool, EdgeHost, HostChange, ProfileBundle
 from ..spec import PoolSpec, spec_of
 from .evaluator import HostFacts, Inputs, Integration, Report, evaluate

@@ -20,15 +20,8 @@ from .. import discovery
 from ..discovery import GPU_MODEL_SEPARATOR
 from ..eligibility import display_tags, gpu_label, gpu_raw_label
 from ..forms.inventory import DiscoveryPolicyForm
-from ..inventory import (
-    capacity_groups,
-    filter_hosts,
-    health_history,
-    host_count,
-    last_successful_scan,
-    liveness,
-    memory_label,
-)
+from ..inventory import capacity_groups, filter_hosts, host_count, memory_label
+from ..liveness import health_history, last_successful_scan, liveness
 from ..models import DiscoveryPolicy, DiscoveryRun, EdgeHost
 
 PAGE_SIZE = 50

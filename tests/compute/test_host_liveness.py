@@ -9,7 +9,8 @@ import pytest
 from django.utils import timezone
 
 from compute.discovery import run_discovery
-from compute.inventory import filter_hosts, health_history, liveness
+from compute.inventory import filter_hosts
+from compute.liveness import health_history, liveness
 from compute.models import DiscoveryRun, EdgeHost
 
 pytestmark = pytest.mark.django_db
@@ -65,6 +66,10 @@ def test_a_host_not_seen_for_a_while_reads_unknown_and_the_filter_finds_recent_c
     settings.HOST_UNKNOWN_AFTER = 600
     EdgeHost.objects.filter(pk=quiet.pk).update(
         last_seen=timezone.now() - timedelta(minutes=20), changed=timezone.now() - timedelta(days=3)
+    )
+    # Not seen since: the last successful scan is as old (a host that is not gone was seen by it).
+    DiscoveryRun.objects.filter(project=connected_project).update(
+        finished=timezone.now() - timedelta(minutes=20)
     )
     EdgeHost.objects.filter(project=connected_project).exclude(pk=recent.pk).update(
         changed=timezone.now() - timedelta(days=3)

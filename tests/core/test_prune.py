@@ -12,7 +12,7 @@ from django.conf import settings as django_settings
 from django.core.management import call_command
 from django.utils import timezone
 
-from compute.inventory import last_successful_scan
+from compute.liveness import last_successful_scan
 from compute.models import DiscoveryRun, EdgeHost, HostChange, ProfileSync, TagEdit
 from core.models import AuditEntry, TaskRun
 from core.runs import kinds
@@ -177,6 +177,10 @@ def test_every_run_kind_and_history_has_a_retention_setting():
     # Heartbeats are the one run kind without: they keep their last 100 themselves.
     concrete = {m._meta.label for m in apps.get_models() if issubclass(m, TaskRun)}
     kept = {kind.label: kind.retention for kind in kinds() if kind.retention}
-    assert set(kept) == concrete - {"core.WorkerHeartbeat"} | {"compute.HostChange", "core.AuditEntry"}
+    assert set(kept) == concrete - {"core.WorkerHeartbeat"} | {
+        "compute.HostChange",
+        "core.AuditEntry",
+        "notifications.Notification",
+    }
     assert all(isinstance(getattr(django_settings, name), int) for name in kept.values())
     assert (django_settings.RETENTION_DISCOVERY_RUNS_DAYS, django_settings.RETENTION_AUDIT_DAYS) == (30, 365)
