@@ -3,11 +3,34 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest
 
 from .models import AuditEntry
+
+# Who answers "how did this user hold the role used here?" (user, tenant, obj) → {"subject", "groups"} or
+# None. core knows nothing of single sign-on: tenancy registers its answer in TenancyConfig.ready().
+_actor_context: list[Callable] = []
+
+
+def register_actor_context(fn: Callable) -> None:
+    """Let `fn(user, tenant, obj)` describe how `user` held its role on `obj` in `tenant` (a dict stored in
+    AuditEntry.actor_via, or None). Idempotent: registering the same function twice keeps one."""
+    if fn not in _actor_context:
+        _actor_context.append(fn)
+
+
+def actor_via(user, tenant, obj) -> dict:
+    """The first registered answer for this entry, or {} (no user, no tenant, or nothing registered)."""
+    if user is None or tenant is None:
+        return {}
+    for fn in _actor_context:
+        found = fn(user, tenant, obj)
+        if found:
+            return found
+    return {}
 
 
 def client_ip(request: HttpRequest | None) -> str | None:
@@ -62,6 +85,7 @@ def record(
         source_ip=client_ip(request),
         source=source,
         changes=safe,
+        actor_via=actor_via(user, tenant, obj),
     )
 
 

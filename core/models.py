@@ -147,7 +147,9 @@ class AuditEntry(models.Model):
     """Who did what to which object, when, from where, and whether it worked.
 
     Never holds a secret value: `changes` lists changed field names, with values only for
-    fields that are not secret (see core.audit.record).
+    fields that are not secret (see core.audit.record). `actor_via` holds the identity provider's subject
+    and the groups that granted the user's role in the entry's tenant or project (core.audit
+    register_actor_context); it is empty for local memberships, superusers and system entries.
     """
 
     CREATE, UPDATE, DELETE, ACTION = "create", "update", "delete", "action"
@@ -172,6 +174,12 @@ class AuditEntry(models.Model):
     source_ip = models.GenericIPAddressField(null=True, blank=True)
     source = models.CharField(max_length=16, default="web", help_text="web, cli, admin or task")
     changes = models.JSONField(default=dict, blank=True)
+    actor_via = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="How the user held the role used, when single sign-on groups granted it: "
+        '{"subject": provider subject, "groups": [groups]} (empty for local roles).',
+    )
 
     class Meta:
         ordering = ["-created"]

@@ -16,6 +16,14 @@ from core.views import csv_cell
 from .access import audit_entries_for_user
 
 
+def _via(actor_via) -> tuple[str, str]:
+    """The provider's subject and the groups that granted the role used (core.audit actor_via), for the CSV;
+    the groups one per line, as group names may hold commas (cn=ml,ou=groups)."""
+    via = actor_via if isinstance(actor_via, dict) else {}
+    groups = via.get("groups") if isinstance(via.get("groups"), list) else []
+    return str(via.get("subject") or ""), "\n".join(str(g) for g in groups)
+
+
 @login_required
 @require_GET
 def audit_list(request):
@@ -40,6 +48,8 @@ def audit_list(request):
                 "source",
                 "source ip",
                 "changes",
+                "sso subject",
+                "sso groups",
             ]
         )
         for e in entries.iterator():
@@ -58,6 +68,7 @@ def audit_list(request):
                         e.source,
                         e.source_ip,
                         "; ".join(change_lines(e.changes)),
+                        *_via(e.actor_via),
                     )
                 ]
             )

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib.auth import get_user_model
 
-from . import access
+from . import access, group_roles
 from .models import Membership, Project, Tenant
 
 
@@ -94,3 +94,53 @@ class MembershipForm(forms.Form):
             )
         self.user = user
         return username
+
+
+class GroupRolesForm(forms.Form):
+    """A tenant's or project's roles from groups: one textarea per role, one group per line (group names may
+    hold commas and spaces: LDAP DNs such as cn=ml,ou=groups,dc=example,dc=com)."""
+
+    MAX_GROUPS = 100
+
+    def __init__(self, *args, owner: Tenant | Project, **kwargs):
+        super().__init__(*args, prefix="groups", **kwargs)
+        self.owner = owner
+        current = group_roles.current(owner)
+        for key, role in group_roles.role_keys(owner).items():
+            label = dict(Membership.ROLE_CHOICES)[role]
+            self.fields[key] = forms.CharField(
+                label=f"{label} groups",
+                required=False,
+                max_length=self.MAX_GROUPS * (group_roles.MAX_GROUP_LENGTH + 2),
+                initial="\n".join(current[key]),
+                widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false", "autocapitalize": "off"}),
+            )
+
+    def _groups(self, key: str) -> list[str]:
+        groups: list[str] = []
+        for number, line in enumerate(self.cleaned_data.get(key, "").split("\n"), start=1):
+            group = line.strip()
+            if not group:
+                continue
+            problem = group_roles.group_problem(group)
+            if problem:
+                raise forms.ValidationError(f"Line {number} ({group[:60]!r}): {problem}")
+            if group not in groups:
+                groups.append(group)
+        if len(groups) > self.MAX_GROUPS:
+            raise forms.ValidationError(
+                f"At most {self.MAX_GROUPS} groups per role; this lists {len(groups)}."
+            )
+        return sorted(groups)
+
+    def clean(self):
+        cleaned = super().clean()
+        self.mapping: dict[str, list[str]] = {}
+        for key in group_roles.role_keys(self.owner):
+            if key in self.errors:
+                continue
+            try:
+                self.mapping[key] = self._groups(key)
+            except forms.ValidationError as error:
+                self.add_error(key, error)
+        return cleaned

@@ -13,10 +13,10 @@ from core import audit
 from core.htmx import redirect_after_post, render_page
 from core.models import AuditEntry
 
-from . import access, deletion, overview
-from .forms import MembershipForm, ProjectForm, TenantForm
+from . import access, deletion, group_roles, overview
+from .forms import GroupRolesForm, MembershipForm, ProjectForm, TenantForm
 from .home import home_context
-from .models import Membership
+from .models import Membership, Tenant
 
 
 def _save_posted(request, form, action: str):
@@ -56,18 +56,58 @@ def tenant_create(request):
     return render_page(request, "tenancy/tenant_form.html", {"form": form}, fragment="form")
 
 
+def _tenant_context(user, tenant, role: str, group_form: GroupRolesForm) -> dict:
+    """What the tenant page shows: the tenant, its overview, its members, its roles from groups and their
+    form."""
+    return {
+        "tenant": tenant,
+        "role": role,
+        "group_roles": tenant.group_roles.all(),
+        "group_form": group_form,
+        "members": tenant.memberships.select_related("user").order_by("user__username"),
+        **overview.tenant_overview(user, tenant),
+    }
+
+
 @login_required
 @require_GET
 def tenant_detail(request, tenant):
     tenant, role = access.get_tenant_for_user(request.user, tenant)
-    context = {
-        "tenant": tenant,
-        "role": role,
-        "group_roles": tenant.group_roles.all(),
-        "members": tenant.memberships.select_related("user").order_by("user__username"),
-        **overview.tenant_overview(request.user, tenant),
-    }
+    context = _tenant_context(request.user, tenant, role, GroupRolesForm(owner=tenant))
     return render_page(request, "tenancy/tenant_detail.html", context)
+
+
+def _save_group_roles(request, form: GroupRolesForm, field: str) -> bool:
+    """On a valid form, make the owner's roles from groups what it lists and audit the change as the manifest
+    path does (`field`: tenantRoleMapping or roleMapping); False when the form shows its errors."""
+    if not form.is_valid():
+        return False
+    owner = form.owner
+    with transaction.atomic():
+        before = group_roles.current(owner)
+        changed = group_roles.replace(owner, form.mapping)
+        if changed:
+            change = audit.change(group_roles.describe(before), group_roles.describe(form.mapping))
+            audit.record(request, AuditEntry.UPDATE, owner, changes={field: change})
+    kind = "Tenant" if isinstance(owner, Tenant) else "Project"
+    if changed:
+        messages.success(request, f"{kind} {owner.name}: roles from groups saved.")
+    else:
+        messages.info(request, f"{kind} {owner.name}: roles from groups unchanged.")
+    return True
+
+
+@login_required
+@require_POST
+def tenant_groups(request, tenant):
+    tenant, role = access.get_tenant_for_user(request.user, tenant, need=access.ADMIN)
+    form = GroupRolesForm(request.POST, owner=tenant)
+    if _save_group_roles(request, form, "tenantRoleMapping"):
+        return redirect_after_post(
+            request, reverse("tenancy:tenant_detail", args=[tenant.name]) + "#group-roles"
+        )
+    context = _tenant_context(request.user, tenant, role, form)
+    return render_page(request, "tenancy/tenant_detail.html", context, fragment="group_roles")
 
 
 @login_required
@@ -125,8 +165,11 @@ def project_create(request, tenant):
     )
 
 
-def _project_context(project, role: str, member_form: MembershipForm) -> dict:
-    """What the project page shows: the project, its overview, its members and the form that adds one."""
+def _project_context(
+    project, role: str, member_form: MembershipForm, group_form: GroupRolesForm | None = None
+) -> dict:
+    """What the project page shows: the project, its overview, its members and the form that adds one, its
+    roles from groups and their form."""
     return {
         "project": project,
         "tenant": project.tenant,
@@ -134,6 +177,7 @@ def _project_context(project, role: str, member_form: MembershipForm) -> dict:
         "members": project.memberships.select_related("user").order_by("user__username"),
         "member_form": member_form,
         "group_roles": project.group_roles.all(),
+        "group_form": group_form or GroupRolesForm(owner=project),
         **overview.project_overview(project),
     }
 
@@ -178,6 +222,18 @@ def project_delete(request, tenant, project):
         request, f"Project {project.name} deleted, with its Settings, Secrets and profile bundles."
     )
     return redirect_after_post(request, reverse("tenancy:tenant_detail", args=[project.tenant.name]))
+
+
+@login_required
+@require_POST
+def project_groups(request, tenant, project):
+    project, role = access.get_project_for_user(request.user, tenant, project, need=access.ADMIN)
+    form = GroupRolesForm(request.POST, owner=project)
+    if _save_group_roles(request, form, "roleMapping"):
+        detail = reverse("tenancy:project_detail", args=[project.tenant.name, project.name])
+        return redirect_after_post(request, detail + "#group-roles")
+    context = _project_context(project, role, MembershipForm(project=project), form)
+    return render_page(request, "tenancy/project_detail.html", context, fragment="group_roles")
 
 
 @login_required
