@@ -1,7 +1,20 @@
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from django.conf import settings
 from django.utils.cache import add_never_cache_headers, patch_vary_headers
+
+
+def content_security_policy() -> str:
+    """CONTENT_SECURITY_POLICY, with the single sign-on provider's origin in form-action when OIDC_ISSUER is
+    set: signing out is a form whose answer sends the browser on to the provider's logout (README "Single
+    sign-on"), and browsers hold a redirect after a form to the form-action list."""
+    policy = settings.CONTENT_SECURITY_POLICY
+    issuer = urlsplit(settings.OIDC_ISSUER) if settings.OIDC_ISSUER else None
+    if issuer is None or not issuer.netloc:
+        return policy
+    return policy.replace("form-action 'self'", f"form-action 'self' {issuer.scheme}://{issuer.netloc}")
 
 
 class SecurityHeadersMiddleware:
@@ -17,7 +30,7 @@ class SecurityHeadersMiddleware:
 
     def __call__(self, request):
         response = self.get_response(request)
-        response.headers.setdefault("Content-Security-Policy", settings.CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("Content-Security-Policy", content_security_policy())
         # A signed-in user's answers hold tenant data (settings, inventories, the audit CSV, YAML exports):
         # no browser or proxy may keep a copy, e.g. for the next person at a shared machine or Back after
         # logout.

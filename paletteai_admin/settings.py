@@ -239,6 +239,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "tenancy.oidc_session.OidcSessionMiddleware",
     "core.middleware.SecurityHeadersMiddleware",
     "core.palette_budget.BudgetMiddleware",
     "axes.middleware.AxesMiddleware",
@@ -298,6 +299,9 @@ OIDC_SCOPES = " ".join(envstr("OIDC_SCOPES", "openid email profile").replace(","
 OIDC_PROVIDER_NAME = envstr("OIDC_PROVIDER_NAME", "single sign-on").strip() or "single sign-on"
 OIDC_REDIRECT_URI = envstr("OIDC_REDIRECT_URI", "").strip()  # default: this server's /oidc/callback/
 OIDC_TIMEOUT = envint("OIDC_TIMEOUT", 10, minimum=1)
+# Groups are read again from the provider (refresh token) when a session's last read is older than this
+# many seconds, so a group removed at the provider takes its roles away within that time.
+OIDC_REFRESH_INTERVAL = envint("OIDC_REFRESH_INTERVAL", 900, minimum=1)
 LOCAL_LOGIN = envbool("LOCAL_LOGIN", True)
 if OIDC_ISSUER and urlsplit(OIDC_ISSUER).scheme not in ("https", "http"):
     raise ImproperlyConfigured(f"OIDC_ISSUER={OIDC_ISSUER!r}: use the provider's https:// issuer URL.")
@@ -434,7 +438,7 @@ PALETTE_CONNECT_TIMEOUT = envint("PALETTE_CONNECT_TIMEOUT", 5, minimum=1)
 PALETTE_READ_TIMEOUT = envint("PALETTE_READ_TIMEOUT", 30, minimum=1)
 PALETTE_CHECK_INTERVAL = envint("PALETTE_CHECK_INTERVAL", 300, minimum=30)
 DISCOVERY_INTERVAL = envint("DISCOVERY_INTERVAL", 30, minimum=5)
-# A host discovery has not seen for this many seconds shows health "unknown" (compute.inventory.liveness).
+# A host discovery has not seen for this many seconds shows health "unknown" (compute.liveness.liveness).
 HOST_UNKNOWN_AFTER = envint("HOST_UNKNOWN_AFTER", 600, minimum=60)
 # Compute pools (seconds): give up provisioning after POOL_PROVISION_TIMEOUT; poll Palette every
 # POOL_POLL_INTERVAL; offer force delete once a deletion waits POOL_FORCE_DELETE_AFTER; retry transient
@@ -464,6 +468,8 @@ RETENTION_PROFILE_SYNCS_DAYS = envint("RETENTION_PROFILE_SYNCS_DAYS", 30, minimu
 RETENTION_TAG_EDITS_DAYS = envint("RETENTION_TAG_EDITS_DAYS", 30, minimum=0)
 RETENTION_HOST_HISTORY_DAYS = envint("RETENTION_HOST_HISTORY_DAYS", 90, minimum=0)
 RETENTION_AUDIT_DAYS = envint("RETENTION_AUDIT_DAYS", 365, minimum=0)
+# The notifications' delivery log; one still pending or being sent stays (README "Notifications").
+RETENTION_NOTIFICATIONS_DAYS = envint("RETENTION_NOTIFICATIONS_DAYS", 30, minimum=0)
 
 # What beat sends, and how often (seconds).
 CELERY_BEAT_SCHEDULE = {
@@ -478,6 +484,9 @@ CELERY_BEAT_SCHEDULE = {
         ("run-watchdog", "core.run_watchdog", envint("RUN_WATCHDOG_INTERVAL", 60, minimum=1)),
         ("prune", "core.prune", 24 * 60 * 60),
         ("notification-sweep", "notifications.sweep", envint("NOTIFY_SWEEP_INTERVAL", 60, minimum=5)),
+        # API key and certificate expiry (credentials.expiring, certificate.expiring), also while Palette is
+        # unreachable, from what the last connection checks read.
+        ("expiry-radar", "integrations.expiry_radar", 24 * 60 * 60),
     )
 }
 

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.http import HttpResponsePermanentRedirect
 from django.templatetags.static import static
 from django.urls import include, path
@@ -9,6 +8,7 @@ from django.urls import include, path
 from core import metrics as core_metrics
 from core import views as core_views
 from tenancy import login as tenancy_login
+from tenancy import oidc_session
 
 admin.site.site_header = "PaletteAI Admin — support"
 admin.site.site_title = "PaletteAI Admin support"
@@ -25,7 +25,7 @@ urlpatterns = [
     path("readyz", core_views.readyz, name="readyz"),
     path("metrics", core_metrics.metrics, name="metrics"),
     path("login/", tenancy_login.LoginView.as_view(), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("logout/", oidc_session.sign_out, name="logout"),
     path("django-admin/", admin.site.urls),
     path("", include("tenancy.urls")),
     path("", include("integrations.urls")),

@@ -10,6 +10,8 @@ from django.core.validators import MaxValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 
+from core.fields import EncryptedTextField
+
 DNS1123_LABEL = RegexValidator(
     r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
     "Use lowercase letters, digits and '-', starting and ending with a letter or digit (a DNS-1123 label).",
@@ -262,6 +264,10 @@ class OidcIdentity(models.Model):
     groups = models.JSONField(default=list, blank=True)
     groups_claim_present = models.BooleanField(default=True)
     last_login = models.DateTimeField(null=True, blank=True)
+    # The provider's refresh token (encrypted) and when the groups were last read from the provider: at
+    # login or by tenancy.oidc.refresh_groups (README "Single sign-on": OIDC_REFRESH_INTERVAL).
+    refresh_token = EncryptedTextField(blank=True, default="")
+    refreshed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["issuer", "subject"], name="oidc_identity_unique")]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 
 import requests
 from authlib.integrations.base_client.errors import MismatchingStateError, OAuthError
@@ -28,6 +29,7 @@ from django.views.decorators.http import require_GET
 from joserfc.errors import JoseError
 
 from core import audit
+from core.fields import encrypt
 from core.models import AuditEntry
 
 from . import access
@@ -36,6 +38,10 @@ from .models import OidcIdentity
 log = logging.getLogger(__name__)
 MAX_GROUPS = 1000
 NEXT_KEY = "oidc_next"
+# In a single sign-on session: when its groups were last read from the provider (epoch seconds), and the
+# encrypted ID token of the login (tenancy.oidc_session).
+SESSION_CHECKED = "oidc_checked"
+SESSION_ID_TOKEN = "oidc_id_token"
 _ERROR_CODE = re.compile(r"^[a-z_]{1,64}$")
 
 
@@ -144,7 +150,7 @@ def oidc_callback(request):
         return _failure(
             request, "No ID token", "The provider answered without an ID token; check OIDC_SCOPES."
         )
-    return _log_in(request, dict(claims))
+    return _log_in(request, dict(claims), token)
 
 
 def _oauth_failure(request, exc: OAuthError):
@@ -195,7 +201,7 @@ def _username(claims: dict) -> str:
     return name
 
 
-def _user_for(claims: dict, groups: list[str] | None):
+def _user_for(claims: dict, groups: list[str] | None, refresh_token: str):
     identity = (
         OidcIdentity.objects.select_related("user")
         .filter(issuer=settings.OIDC_ISSUER, subject=str(claims["sub"])[:255])
@@ -212,14 +218,22 @@ def _user_for(claims: dict, groups: list[str] | None):
     user.save()
     identity.groups = groups or []
     identity.groups_claim_present = groups is not None
-    identity.last_login = timezone.now()
+    identity.last_login = identity.refreshed_at = timezone.now()
+    identity.refresh_token = refresh_token
     identity.save()
     return user
 
 
-def _log_in(request, claims: dict):
+def signed_in(request, id_token: str | None) -> None:
+    """Mark the session as a single sign-on one (tenancy.oidc_session refreshes it) and keep the ID token,
+    encrypted, for the provider's logout (id_token_hint)."""
+    request.session[SESSION_CHECKED] = time.time()
+    request.session[SESSION_ID_TOKEN] = encrypt(id_token) if id_token else ""
+
+
+def _log_in(request, claims: dict, token: dict):
     groups = groups_from(claims)
-    user = _user_for(claims, groups)
+    user = _user_for(claims, groups, str(token.get("refresh_token") or ""))
     if not user.is_active:
         return _failure(
             request, "Account disabled", "Your account here is disabled; ask a platform administrator."
@@ -227,6 +241,7 @@ def _log_in(request, claims: dict):
     wanted = request.session.get(NEXT_KEY) or reverse(settings.LOGIN_REDIRECT_URL)
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     user._oidc_groups = groups or []
+    signed_in(request, token.get("id_token"))
     # Who signed in, as the provider knows them, and the groups their roles here come from.
     audit.record(
         request,

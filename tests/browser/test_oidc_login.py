@@ -4,6 +4,8 @@ secret is a clear page."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from core.models import AuditEntry
@@ -94,3 +96,33 @@ def test_a_wrong_client_secret_is_a_clear_page(settings, live_server, page, oidc
     text = page.locator("#oidc-error").inner_text()
     assert "Test IdP refused this console" in text and "OIDC_CLIENT_SECRET" in text
     assert "not-the-secret-at-all" not in page.content()
+
+
+def test_a_group_removed_at_the_provider_is_gone_after_the_refresh_and_sign_out_ends_both_sessions(
+    settings, live_server, page, oidc_provider
+):  # noqa: F811
+    configure(settings, oidc_provider, f"{live_server.url}/oidc/callback/")
+    settings.OIDC_REFRESH_INTERVAL = 2
+    _acme()
+    _sign_in(page, live_server, "alice")
+    page.wait_for_url(f"{live_server.url}/")
+    page.goto(f"{live_server.url}/tenants/acme/projects/vision/")
+    assert "your role: write" in page.content()
+
+    # Removed from ml-engineers at the provider: the same session loses the role once it is refreshed.
+    oidc_provider.set_accounts({**ACCOUNTS, "alice": {"groups": ["acme-readers"]}})
+    page.wait_for_timeout(2200)
+    page.reload()
+    assert "your role: read" in page.content()
+    assert "Log out alice" in page.content()
+
+    # Sign out: the provider asks to confirm, then sends the browser back to the console's login page.
+    page.click("text=Log out alice")
+    page.click("button[name=logout]")
+    page.wait_for_url(re.compile(re.escape(f"{live_server.url}/login/") + r"(\?state=.*)?$"))
+    assert page.locator("#oidc-login").is_visible()
+    page.goto(f"{live_server.url}/tenants/acme/projects/vision/")
+    page.wait_for_url(f"{live_server.url}/login/?next=/tenants/acme/projects/vision/")
+    # The provider's session is over too: signing in asks for the account again.
+    page.click("#oidc-login")
+    page.wait_for_selector("input[name=login]")

@@ -19,9 +19,12 @@ CLIENT_SECRET = "test-client-secret-9f3a"  # noqa: S105 - the fake provider's ow
 
 
 class FakeProvider:
-    def __init__(self, accounts_file: Path, redirect_uri: str):
+    def __init__(self, accounts_file: Path, redirect_uri: str, refresh_tokens: bool = True, **env: str):
+        """`env`: CLOCK_OFFSET (seconds) or TAMPER=signature, for the bad ID token cases (see the script)."""
         self.accounts_file = accounts_file
         self.redirect_uri = redirect_uri
+        self.refresh_tokens = refresh_tokens
+        self.env = env
         self.process: subprocess.Popen | None = None
         self.issuer = ""
 
@@ -37,6 +40,9 @@ class FakeProvider:
             "CLIENT_ID": CLIENT_ID,
             "CLIENT_SECRET": CLIENT_SECRET,
             "REDIRECT_URI": self.redirect_uri,
+            "POST_LOGOUT_REDIRECT_URI": self.redirect_uri.replace("/oidc/callback/", "/login/"),
+            "REFRESH_TOKENS": "on" if self.refresh_tokens else "off",
+            **self.env,
             "ACCOUNTS_FILE": str(self.accounts_file),
         }
         self.process = subprocess.Popen(

@@ -11,8 +11,10 @@ import yaml
 from django.test import Client
 
 from core.manifests import apply_text, export_text
+from tenancy.models import OidcIdentity
 from tests.conftest import PASSWORD
-from tests.tenancy.oidc_fixtures import configure, oidc_provider  # noqa: F401 - fixture
+from tests.fakes.oidc import FakeProvider
+from tests.tenancy.oidc_fixtures import ACCOUNTS, configure, oidc_provider, sign_in  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.django_db
 
@@ -145,3 +147,52 @@ def test_a_bad_role_mapping_is_reported_on_its_field(world):
     errors = " ".join(apply_text(yaml.safe_dump(doc), source="bad.yaml").errors)
     assert "spec.tenantRoleMapping.admin: must be a list of group names" in errors
     assert "spec.tenantRoleMapping.editor: unknown field" in errors
+
+
+@pytest.mark.parametrize(
+    "env",
+    [{"TAMPER": "signature"}, {"CLOCK_OFFSET": "-300"}, {"CLOCK_OFFSET": "600"}],
+    ids=["bad signature", "expired", "not yet valid"],
+)
+def test_an_id_token_that_fails_verification_is_a_clear_page(settings, world, tmp_path, env):
+    provider = FakeProvider(tmp_path / "accounts.json", "http://testserver/oidc/callback/", **env)
+    provider.set_accounts(ACCOUNTS)
+    provider.start()
+    try:
+        configure(settings, provider, "http://testserver/oidc/callback/")
+        client = Client()
+        answer = sign_in(client, provider, "alice")
+    finally:
+        provider.stop()
+    assert answer.status_code == 400
+    assert "The provider&#x27;s answer could not be verified" in answer.content.decode()
+    assert "_auth_user_id" not in client.session
+    assert not OidcIdentity.objects.exists()
+
+
+def test_a_nonce_mismatch_is_a_clear_page(settings, world, oidc_provider):  # noqa: F811
+    configure(settings, oidc_provider, "http://testserver/oidc/callback/")
+
+    def other_nonce(client):
+        # The ID token was asked for with another nonce than the one this browser's sign-in remembers.
+        session = client.session
+        (key,) = [k for k in session.keys() if k.startswith("_state_oidc_")]
+        state = session[key]
+        state["data"]["nonce"] = "a-nonce-from-another-sign-in"
+        session[key] = state
+        session.save()
+
+    client = Client()
+    answer = sign_in(client, oidc_provider, "alice", before_callback=other_nonce)
+    assert answer.status_code == 400
+    text = " ".join(answer.content.decode().split())
+    assert "signature, issuer, audience, expiry or nonce is wrong" in text
+    assert "_auth_user_id" not in client.session
+
+
+def test_a_good_sign_in_through_the_test_client_lands_with_the_groups(settings, world, oidc_provider):  # noqa: F811
+    configure(settings, oidc_provider, "http://testserver/oidc/callback/")
+    client = Client()
+    answer = sign_in(client, oidc_provider, "alice")
+    assert answer.status_code == 302 and answer["Location"] == "/"
+    assert OidcIdentity.objects.get(user__username="alice").groups == ["acme-readers", "ml-engineers"]
