@@ -40,7 +40,8 @@ def last_seen(host: EdgeHost, last_scan) -> object:
 
 
 def liveness(hosts: list[EdgeHost], now=None) -> dict[int, dict]:
-    """Per host (by pk): `flaps`, its health changes in the last 24 hours, and `unknown`, whether discovery
+    """Per host (by pk): `flaps`, its health changes in the last 24 hours, `seen`, when discovery last saw it,
+    and `unknown`, whether discovery
     has not seen it for HOST_UNKNOWN_AFTER seconds (Palette unreachable, scans failing: its health is then
     unknown, whatever it was). A host that is not gone was seen by its project's last successful scan (see
     last_seen). One query for the whole page, and one per project with a host not written for a while."""
@@ -60,6 +61,7 @@ def liveness(hosts: list[EdgeHost], now=None) -> dict[int, dict]:
     return {
         h.pk: {
             "flaps": flaps.get(h.pk, 0),
+            "seen": last_seen(h, scans[h.project_id]) if h.pk in quiet_hosts else h.last_seen,
             "unknown": h.pk in quiet_hosts and last_seen(h, scans[h.project_id]) < stale,
         }
         for h in hosts

@@ -20,7 +20,8 @@ READ, WRITE, ADMIN = "read", "write", "admin"
 
 
 def user_groups(user) -> list[str]:
-    """The identity-provider groups of the user's last login (empty for local accounts); cached on `user`."""
+    """The identity-provider groups of the user's last login or session refresh (empty for local accounts);
+    cached on `user`."""
     cached = getattr(user, "_oidc_groups", None)
     if cached is None:
         from .models import OidcIdentity

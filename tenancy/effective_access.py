@@ -152,7 +152,8 @@ def _oidc_users(groups: set[str]):
 
 def project_access(project: Project) -> ProjectAccess:
     """Who has access to `project` and why: local members of the project and of its tenant, every single
-    sign-on user whose groups (of the last login) are mapped in the project or the tenant, and superusers.
+    sign-on user whose groups (of the last login or session refresh) are mapped in the project or the
+    tenant, and superusers.
 
     Four queries at most, whatever the number of users.
     """

@@ -5,7 +5,8 @@ A tenant's `tenantRoleMapping` and a project's `roleMapping` map a role to the g
     tenantRoleMapping: {admin: [platform-team], viewer: [ml-readers]}
     roleMapping: {admin: [ml-leads], editor: [ml-engineers], viewer: [ml-readers]}
 
-`tenancy.access` adds these roles to a user's Memberships using the groups of the user's last login.
+`tenancy.access` adds these roles to a user's Memberships using the groups of the user's last login or
+session refresh.
 """
 
 from __future__ import annotations

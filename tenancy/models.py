@@ -215,7 +215,8 @@ class GroupRole(models.Model):
 
     The PaletteAI shape: a tenant's `tenantRoleMapping` (tenant admin or viewer), a project's `roleMapping`
     (project admin, editor or viewer). Who is in a group is read from the ID token at each login
-    (`OidcIdentity.groups`), so a group removed at the provider takes the role away at the next login.
+    (`OidcIdentity.groups`), so a group removed at the provider takes the role away at the next login or
+    session refresh (OIDC_REFRESH_INTERVAL).
     """
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -254,7 +255,8 @@ class GroupRole(models.Model):
 
 
 class OidcIdentity(models.Model):
-    """The identity-provider account behind a user (issuer + subject), with the groups of its last login."""
+    """The identity-provider account behind a user (issuer + subject), with the groups of its last login or
+    session refresh (tenancy.oidc_session)."""
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="oidc_identity"

@@ -242,7 +242,7 @@ def host_detail(request, tenant, project, host):
             ],
             "history": history,
             "health_history": health_history(history),
-            "unknown": liveness([host])[host.pk]["unknown"],
+            "live": liveness([host])[host.pk],
             "last_scan": last_successful_scan(project),
         },
     )

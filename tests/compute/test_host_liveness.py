@@ -46,7 +46,8 @@ def test_health_changes_are_kept_counted_and_shown(world, sim, connected_project
     ]
     assert history[0]["when"] >= history[-1]["when"]
     alive = liveness([host, steady])
-    assert alive[host.pk] == {"flaps": 3, "unknown": False} and alive[steady.pk]["flaps"] == 0
+    assert alive[host.pk] == {"flaps": 3, "seen": host.last_seen, "unknown": False}
+    assert alive[steady.pk]["flaps"] == 0
 
     client = world.client_for(world.editor)
     grid = client.get(GRID, {"q": host.uid}).content.decode()

@@ -27,6 +27,11 @@ def test_an_unchanged_host_seen_by_the_last_scan_is_not_unknown(world, sim, conn
     assert not any(row["unknown"] for row in liveness(hosts).values())
     assert not offline_hosts(connected_project)
     assert ">unknown</span>" not in world.client_for(world.editor).get(GRID).content.decode()
+    # "Last seen" is the last scan's time, not the host row's last write.
+    scan = DiscoveryRun.objects.filter(project=connected_project).latest("finished").finished
+    assert all(row["seen"] == scan for row in liveness(hosts).values())
+    page = world.client_for(world.editor).get(f"{GRID}hosts/{hosts[0].uuid}/").content.decode()
+    assert f"<dt>Last seen</dt><dd>{timezone.localtime(scan):%Y-%m-%d %H:%M:%S}</dd>" in page
 
     DiscoveryRun.objects.filter(project=connected_project).update(finished=long_ago)  # scans stopped
     assert all(row["unknown"] for row in liveness(hosts).values())
