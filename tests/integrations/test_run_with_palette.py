@@ -86,8 +86,9 @@ def test_a_run_claimed_elsewhere_is_left_alone(connected_project, sim):
     assert called == [] and same.status == DiscoveryRun.RUNNING
 
 
-def _database_locked_once(statement: str):
-    """An execute wrapper failing the first statement starting with `statement` as a busy SQLite would."""
+def _database_locked_once(statement: str | tuple[str, ...]):
+    """An execute wrapper failing the first statement starting with `statement` (or one of them) as a busy
+    SQLite would."""
     state = {"failed": False}
 
     def wrapper(execute, sql, params, many, context):
@@ -118,7 +119,12 @@ def test_a_transient_database_error_sends_the_run_again_instead_of_failing_it(co
     from compute.tasks import discovery_task
 
     run = DiscoveryRun.objects.create(project=connected_project)
-    with connection.execute_wrapper(_database_locked_once('INSERT INTO "compute_edgehost"')):
+    # The scan's first write: on PostgreSQL it reserves the hosts' ids (then COPYs them), elsewhere INSERTs.
+    first_write = (
+        'INSERT INTO "compute_edgehost"',
+        "SELECT nextval(pg_get_serial_sequence('compute_edgehost'",
+    )
+    with connection.execute_wrapper(_database_locked_once(first_write)):
         run = run_discovery(run)
     run.refresh_from_db()
     assert run.status == DiscoveryRun.PENDING and not run.first_error and run.started is None
