@@ -198,8 +198,10 @@ def expiry_radar(owner, now: datetime | None = None) -> int:
         )[:RADAR_CHECKS]
     )
     due = 0
-    expiry = next((e for e in map(_key_expiry, checks) if e.get("expiresAt")), None)
-    expires = parse_time(expiry["expiresAt"]) if expiry else None
+    # The newest check that read the key listing speaks for the key in use: one that found no expiry is not
+    # overruled by an older check's (a rotated key's) date; one that could not read it is passed over.
+    expiry = next((e for e in map(_key_expiry, checks) if e.get("visible")), None)
+    expires = parse_time(expiry["expiresAt"]) if expiry and expiry.get("expiresAt") else None
     if expires is not None:
         days = math.floor((expires - now).total_seconds() / 86400)
         if 0 <= days <= EXPIRY_MARKS[-1]:

@@ -53,7 +53,7 @@ def provider_name() -> str:
     return settings.OIDC_PROVIDER_NAME
 
 
-def _client():
+def client():
     """A fresh Authlib client: the discovery document and the JWKS are read for each login, so a provider's
     key rotation needs no restart."""
     oauth = OAuth()
@@ -103,9 +103,9 @@ def oidc_login(request):
     wanted = request.GET.get("next", "")
     safe = url_has_allowed_host_and_scheme(wanted, {request.get_host()}, require_https=request.is_secure())
     request.session[NEXT_KEY] = wanted if safe else ""
-    client = _client()
+    oauth = client()
     try:
-        metadata = client.load_server_metadata()
+        metadata = oauth.load_server_metadata()
         if str(metadata.get("issuer", "")).rstrip("/") != settings.OIDC_ISSUER:
             return _failure(
                 request,
@@ -114,7 +114,7 @@ def oidc_login(request):
                 "ask your administrator to set OIDC_ISSUER to the provider's issuer exactly.",
                 status=502,
             )
-        return client.authorize_redirect(request, _redirect_uri(request))
+        return oauth.authorize_redirect(request, _redirect_uri(request))
     except (requests.RequestException, ValueError, KeyError) as exc:
         return _unreachable(request, exc)
 
@@ -125,7 +125,7 @@ def oidc_callback(request):
     if not enabled():
         return _failure(request, "Single sign-on is off", "OIDC_ISSUER and OIDC_CLIENT_ID are not set.", 404)
     try:
-        token = _client().authorize_access_token(request)
+        token = client().authorize_access_token(request)
     except MismatchingStateError:
         return _failure(
             request,
@@ -153,8 +153,14 @@ def oidc_callback(request):
     return _log_in(request, dict(claims), token)
 
 
+def error_code(exc: OAuthError) -> str:
+    """The provider's error code when it is a plain code (access_denied), else "error": never its free
+    text, which is the provider's (or an attacker's) words."""
+    return exc.error if isinstance(exc.error, str) and _ERROR_CODE.match(exc.error) else "error"
+
+
 def _oauth_failure(request, exc: OAuthError):
-    code = exc.error if isinstance(exc.error, str) and _ERROR_CODE.match(exc.error) else "error"
+    code = error_code(exc)
     log.warning("OIDC sign-in failed: %s", code)
     if code in ("invalid_client", "unauthorized_client"):
         return _failure(

@@ -73,10 +73,10 @@ def refresh_groups(request) -> str | None:
         except requests.RequestException as exc:
             return _unreachable(request, exc, now, last, interval)
         except OAuthError as exc:
-            log.info("OIDC refresh refused for user %s: %s", request.user.pk, _code(exc))
+            log.info("OIDC refresh refused for user %s: %s", request.user.pk, oidc.error_code(exc))
             identity.refresh_token = ""
             identity.save(update_fields=["refresh_token"])
-            return f"{oidc.provider_name()} has ended your sign-in ({_code(exc)}). Sign in again."
+            return f"{oidc.provider_name()} has ended your sign-in ({oidc.error_code(exc)}). Sign in again."
         except (JoseError, ValueError, KeyError) as exc:
             log.warning("OIDC refreshed ID token rejected: %s", type(exc).__name__)
             return f"{oidc.provider_name()}'s answer could not be verified. Sign in again."
@@ -89,7 +89,7 @@ def refresh_groups(request) -> str | None:
 
 def _read_claims(refresh_token: str) -> tuple[dict, dict]:
     """(claims, token) from a refresh-token grant: the new ID token's claims, verified, or userinfo's."""
-    client = oidc._client()
+    client = oidc.client()
     token = client.fetch_access_token(grant_type="refresh_token", refresh_token=refresh_token)
     claims = client.parse_id_token(token, nonce=None) if token.get("id_token") else None
     if claims is None:
@@ -124,11 +124,6 @@ def _unreachable(request, exc: Exception, now: float, last: float, interval: int
         )
     request.session[RETRY_KEY] = now + RETRY_AFTER
     return None
-
-
-def _code(exc: OAuthError) -> str:
-    code = exc.error if isinstance(exc.error, str) else ""
-    return code if oidc._ERROR_CODE.match(code or "") else "error"
 
 
 class OidcSessionMiddleware:
@@ -169,7 +164,7 @@ def sign_out(request):
         return redirect(login_url)
     try:
         hint = decrypt(id_token)
-        end = oidc._client().create_logout_url(
+        end = oidc.client().create_logout_url(
             post_logout_redirect_uri=request.build_absolute_uri(login_url),
             id_token_hint=hint,
             client_id=settings.OIDC_CLIENT_ID,

@@ -75,8 +75,10 @@ def test_prune_removes_old_host_health_history(world, settings):
     assert list(host.history.values_list("changes", flat=True)) == [{"health": ["unhealthy", "healthy"]}]
 
 
-def _check(owner, *, key_expires=None, server_not_after: str = "") -> PaletteCheck:
+def _check(owner, *, key_expires=None, server_not_after: str = "", no_expiry=False) -> PaletteCheck:
     stages = [{"key": "apikey", "name": "API key", "passed": True, "detail": ""}]
+    if no_expiry:  # the key listing was read and lists no expiry for the key in use
+        stages[0]["key_expiry"] = {"visible": True, "expiresAt": "", "text": "no expiry listed"}
     if key_expires is not None:
         stages[0]["key_expiry"] = {"visible": True, "expiresAt": key_expires.isoformat(), "daysLeft": 99}
     if server_not_after:
@@ -130,6 +132,20 @@ def test_the_radar_skips_owners_without_facts_and_far_expiries(world, sim):
     _check(world.tenant_a, key_expires=timezone.now() + timedelta(days=90))
     assert expiry_radar_task() == 0 and not Notification.objects.filter(rule=hook).exists()
     assert expiry_radar(world.tenant_b) == 0  # no Palette integration at all
+
+
+def test_the_newest_key_reading_speaks_for_the_key_in_use(world, sim):
+    from tests.integrations.conftest import configure_palette, palette_values
+
+    configure_palette(world.tenant_a, palette_values(sim), ca_pem=sim.ca_pem)
+    secret(world.tenant_a)
+    hook = rule(world.tenant_a, URL, events=("credentials.expiring",))
+    _check(
+        world.tenant_a, key_expires=timezone.now() + timedelta(days=5, hours=1)
+    )  # the key before a rotation
+    _check(world.tenant_a, no_expiry=True)  # the new key: no expiry listed
+    assert expiry_radar(world.tenant_a) == 0
+    assert not Notification.objects.filter(rule=hook).exists()
 
 
 def test_beat_runs_the_radar_daily():
